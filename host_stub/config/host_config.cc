@@ -1,0 +1,419 @@
+// Strict reader of the host's TOML configuration: every key in the file is
+// matched against a per-table list of known keys, each with a reader that
+// checks type and range, so a typo or a bad value is an error naming the
+// source, the line and the key rather than a silent fall-back to a default.
+#include "config/host_config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hoststub {
+namespace {
+
+constexpr uint64_t kMinSegmentBytes = 4096;
+
+std::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::none:
+      return "nothing";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "boolean";
+    case toml::node_type::date:
+      return "date";
+    case toml::node_type::time:
+      return "time";
+    case toml::node_type::date_time:
+      return "date-time";
+  }
+  return "unknown type";
+}
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string JoinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+// One value found in the file, with what an error message about it needs.
+class Value {
+ public:
+  Value(const toml::node& node, std::string path, std::string_view source, uint32_t line)
+      : node_(node), path_(std::move(path)), source_(source), line_(line) {}
+
+  const toml::node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+  std::string_view source() const { return source_; }
+
+  Status Error(std::string_view what) const {
+    return Status::InvalidArgument(std::string(source_) + ":" + std::to_string(line_) + ": " +
+                                   std::string(what));
+  }
+  // `expected` carries its article: "an integer", "a string".
+  Status TypeError(std::string_view expected) const {
+    return Error("'" + path_ + "' must be " + std::string(expected) + ", got " +
+                 std::string(TypeName(node_)));
+  }
+
+ private:
+  const toml::node& node_;
+  std::string path_;
+  std::string_view source_;
+  uint32_t line_;
+};
+
+// A known key and how to read its value. Readers capture the field they fill,
+// so a table's keys are listed next to the struct they go into.
+using Reader = std::function<Status(const Value&)>;
+struct Key {
+  std::string_view name;
+  Reader read;
+};
+
+Status WalkTable(const toml::table& table, const std::string& path, std::string_view source,
+                 const std::vector<Key>& keys) {
+  struct Entry {
+    const toml::key* key;
+    const toml::node* node;
+  };
+  std::vector<Entry> entries;
+  for (auto&& [key, node] : table) entries.push_back({&key, &node});
+  // toml::table iterates in key order; the file's order makes the reported
+  // error the first one a reader of the file comes to.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    const auto& pa = a.key->source().begin;
+    const auto& pb = b.key->source().begin;
+    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  });
+
+  for (const Entry& entry : entries) {
+    std::string key_path =
+        path.empty() ? std::string(entry.key->str()) : path + "." + std::string(entry.key->str());
+    uint32_t line = entry.key->source().begin.line;
+    if (line == 0) line = entry.node->source().begin.line;
+    Value value(*entry.node, key_path, source, line);
+
+    auto known = std::find_if(keys.begin(), keys.end(),
+                              [&](const Key& k) { return k.name == entry.key->str(); });
+    if (known == keys.end()) {
+      std::vector<std::string_view> names;
+      for (const Key& k : keys) names.push_back(k.name);
+      bool is_table = entry.node->is_table() || entry.node->is_array_of_tables();
+      std::string where = path.empty() ? "at the top level" : "in [" + path + "]";
+      return value.Error(std::string(is_table ? "unknown table '" : "unknown key '") + key_path +
+                         "' (known keys " + where + ": " + JoinNames(names) + ")");
+    }
+    HOSTSTUB_RETURN_IF_ERROR(known->read(value));
+  }
+  return Status::OK();
+}
+
+Reader TableOf(std::vector<Key> keys) {
+  return [keys = std::move(keys)](const Value& v) -> Status {
+    const toml::table* table = v.node().as_table();
+    if (table == nullptr) return v.TypeError("a table");
+    return WalkTable(*table, v.path(), v.source(), keys);
+  };
+}
+
+// Non-empty: an empty address or directory is always a mistake, and an empty
+// path would quietly mean the working directory.
+Reader NonEmptyString(std::string& out) {
+  return [&out](const Value& v) -> Status {
+    const toml::value<std::string>* s = v.node().as_string();
+    if (s == nullptr) return v.TypeError("a string");
+    if (s->get().empty()) return v.Error("'" + v.path() + "' must not be empty");
+    out = s->get();
+    return Status::OK();
+  };
+}
+
+Reader PathValue(std::filesystem::path& out) {
+  return [&out](const Value& v) -> Status {
+    std::string s;
+    HOSTSTUB_RETURN_IF_ERROR(NonEmptyString(s)(v));
+    out = s;
+    return Status::OK();
+  };
+}
+
+Status CheckIntegerRange(const Value& v, int64_t min, int64_t max, int64_t* out) {
+  const toml::value<int64_t>* i = v.node().as_integer();
+  if (i == nullptr) return v.TypeError("an integer");
+  int64_t n = i->get();
+  if (n < min || n > max) {
+    std::string range = max == std::numeric_limits<int64_t>::max()
+                            ? "at least " + std::to_string(min)
+                            : "between " + std::to_string(min) + " and " + std::to_string(max);
+    return v.Error("'" + v.path() + "' must be " + range + ", got " + std::to_string(n));
+  }
+  *out = n;
+  return Status::OK();
+}
+
+template <typename T>
+Reader Integer(T& out, int64_t min, int64_t max) {
+  return [&out, min, max](const Value& v) -> Status {
+    int64_t n = 0;
+    HOSTSTUB_RETURN_IF_ERROR(CheckIntegerRange(v, min, max, &n));
+    out = static_cast<T>(n);
+    return Status::OK();
+  };
+}
+
+Reader Millis(std::chrono::milliseconds& out, int64_t min) {
+  return [&out, min](const Value& v) -> Status {
+    int64_t n = 0;
+    HOSTSTUB_RETURN_IF_ERROR(CheckIntegerRange(v, min, std::numeric_limits<int64_t>::max(), &n));
+    out = std::chrono::milliseconds(n);
+    return Status::OK();
+  };
+}
+
+// "512KiB" -> 524288. Binary units only, spelt exactly, so "64MB" (which some
+// would read as 10^6) is refused rather than guessed at.
+bool ParseSizeString(std::string_view text, uint64_t* bytes) {
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}};
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) return false;
+  std::string_view suffix(end, static_cast<size_t>(text.data() + text.size() - end));
+  for (const auto& [unit, multiplier] : kUnits) {
+    if (suffix != unit) continue;
+    if (number > std::numeric_limits<uint64_t>::max() / multiplier) return false;
+    *bytes = number * multiplier;
+    return true;
+  }
+  return false;
+}
+
+Reader ByteSize(uint64_t& out, uint64_t min) {
+  return [&out, min](const Value& v) -> Status {
+    uint64_t bytes = 0;
+    std::string shown;
+    if (const toml::value<int64_t>* i = v.node().as_integer()) {
+      shown = std::to_string(i->get());
+      bytes = i->get() < 0 ? 0 : static_cast<uint64_t>(i->get());
+    } else if (const toml::value<std::string>* s = v.node().as_string()) {
+      shown = Quoted(s->get());
+      if (!ParseSizeString(s->get(), &bytes)) {
+        return v.Error("'" + v.path() +
+                       "' must be a number of bytes with a suffix B, KiB, MiB or GiB (e.g. "
+                       "\"64MiB\"), got " +
+                       shown);
+      }
+    } else {
+      return v.TypeError("an integer or a string such as \"64MiB\"");
+    }
+    if (bytes < min) {
+      return v.Error("'" + v.path() + "' must be at least " + std::to_string(min) + " bytes, got " +
+                     shown);
+    }
+    out = bytes;
+    return Status::OK();
+  };
+}
+
+template <typename E>
+Reader OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
+  return [&out, choices = std::move(choices)](const Value& v) -> Status {
+    const toml::value<std::string>* s = v.node().as_string();
+    if (s == nullptr) return v.TypeError("a string");
+    std::vector<std::string_view> names;
+    for (const auto& [name, e] : choices) {
+      if (name == s->get()) {
+        out = e;
+        return Status::OK();
+      }
+      names.push_back(name);
+    }
+    return v.Error("'" + v.path() + "' must be one of " + JoinNames(names) + ", got " +
+                   Quoted(s->get()));
+  };
+}
+
+// The whole schema. To add a key, add one line to the table it belongs in.
+Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& config) {
+  StorageOptions& storage = config.storage;
+  ServerOptions& server = config.server;
+  constexpr int64_t kNoMax = std::numeric_limits<int64_t>::max();
+  std::vector<Key> storage_keys = {
+      {"data_dir", PathValue(storage.data_dir)},
+      {"event_segment_size", ByteSize(storage.event_segment_bytes, kMinSegmentBytes)},
+      {"log_segment_size", ByteSize(storage.log_segment_bytes, kMinSegmentBytes)},
+      {"fsync", OneOf(storage.fsync, {{"batch", FsyncPolicy::kBatch},
+                                      {"interval", FsyncPolicy::kInterval},
+                                      {"never", FsyncPolicy::kNever}})},
+      {"fsync_interval_ms", Millis(storage.fsync_interval, 1)},
+      {"commit_index_interval_ms", Millis(storage.commit_index_interval, 1)},
+      {"log_retention_entries", Integer(storage.log_retention_entries, 0, kNoMax)},
+      {"compaction_interval_ms", Millis(storage.compaction_interval, 0)},
+      {"recovery_verify_closed_segments",
+       Integer(storage.recovery_verify_closed_segments, 0, std::numeric_limits<uint32_t>::max())},
+  };
+  std::vector<Key> server_keys = {
+      {"listen", NonEmptyString(server.listen_address)},
+      {"port", Integer(server.port, 0, std::numeric_limits<uint16_t>::max())},
+  };
+  std::vector<Key> top_level_keys = {
+      {"storage", TableOf(std::move(storage_keys))},
+      {"server", TableOf(std::move(server_keys))},
+  };
+  return WalkTable(root, "", source, top_level_keys);
+}
+
+std::string Position(std::string_view source, const toml::source_position& pos) {
+  return std::string(source) + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+}
+
+// toml++ reports syntax errors by exception or by return value depending on
+// how it was built; both end up as the same Status.
+Status ParseToml(std::string_view text, std::string_view source, toml::table* out) {
+#if TOML_EXCEPTIONS
+  try {
+    *out = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(Position(source, e.source().begin) + ": " +
+                                   std::string(e.description()));
+  }
+#else
+  toml::parse_result result = toml::parse(text, source);
+  if (!result) {
+    return Status::InvalidArgument(Position(source, result.error().source().begin) + ": " +
+                                   std::string(result.error().description()));
+  }
+  *out = std::move(result).table();
+#endif
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string_view DefaultHostConfigToml() {
+  static constexpr std::string_view kDefault =
+      R"toml(# hostd configuration. Every key is optional and the values below are the
+# defaults; an unknown key or table, or a value of the wrong type or out of
+# range, stops hostd with the file, line and key at fault.
+#
+# Sizes are an integer number of bytes or a string with a binary unit:
+# "4096B", "512KiB", "64MiB", "1GiB".
+
+[storage]
+# Root of the data directory: control.db and contexts/<name>/{log,events,snapshots}.
+data_dir = "./data"
+
+# An event (or snapshot) segment is closed and a new one started once the next
+# record would take it past this size. At least 4096 bytes.
+event_segment_size = "64MiB"
+
+# The same for log entry segments. At least 4096 bytes.
+log_segment_size = "16MiB"
+
+# When appended data reaches stable storage before the append is acknowledged:
+#   "batch"    every acknowledged batch is on disk; concurrent batches to a
+#              context share one fsync (the safe choice);
+#   "interval" fsync every fsync_interval_ms; a crash may lose the last
+#              interval of acknowledged writes;
+#   "never"    leave write-back to the OS (benchmarks and tests only).
+fsync = "batch"
+
+# Period of the background fsync when fsync = "interval". Greater than 0.
+fsync_interval_ms = 100
+
+# How often each context's commit index is written to the control DB (it is
+# also written on clean close). Greater than 0.
+commit_index_interval_ms = 1000
+
+# Log compaction keeps this many entries below the commit index; segments
+# wholly below (commit index - retention) may be deleted.
+log_retention_entries = 1000000
+
+# Period of background log compaction; 0 turns it off (compaction then runs
+# only when asked).
+compaction_interval_ms = 60000
+
+# On open, how many of the newest closed segments per stream have their
+# checksums verified; older ones only have their header checked. 0 means all.
+recovery_verify_closed_segments = 0
+
+[server]
+# Address the admin HTTP API binds to. Loopback by default: the API has no
+# authentication yet.
+listen = "127.0.0.1"
+
+# TCP port of the admin API, 0 to 65535; 0 picks a free one (see
+# hostd serve --port-file).
+port = 8124
+)toml";
+  return kDefault;
+}
+
+Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view source_name) {
+  // Callers get a Status whatever happens in here, std::bad_alloc included.
+  try {
+    toml::table root;
+    HOSTSTUB_RETURN_IF_ERROR(ParseToml(toml_text, source_name, &root));
+    HostConfig config;
+    config.source = std::string(source_name);
+    HOSTSTUB_RETURN_IF_ERROR(ReadConfig(root, source_name, config));
+    return config;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string(source_name) + ": " + e.what());
+  }
+}
+
+Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
+  std::string text;
+  int error = 0;
+  try {
+    // stdio rather than iostreams: it reports *why* a read failed via errno.
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
+    if (f == nullptr) {
+      error = errno;
+    } else {
+      char buf[65536];
+      size_t n;
+      errno = 0;
+      while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+      if (std::ferror(f.get())) error = errno != 0 ? errno : EIO;
+    }
+  } catch (const std::exception& e) {
+    return Status::IOError("cannot read config file '" + file.string() + "': " + e.what());
+  }
+  if (error != 0) {
+    std::string msg = "cannot read config file '" + file.string() + "': " + std::strerror(error);
+    if (error == ENOENT) return Status::NotFound(std::move(msg));
+    return Status::IOError(std::move(msg));
+  }
+  return ParseHostConfig(text, file.string());
+}
+
+}  // namespace hoststub

@@ -1,0 +1,219 @@
+// The consistency checker (see checker.h for the invariants).
+#include "storage/checker.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "storage/control_db.h"
+#include "storage/record.h"
+#include "storage/segment.h"
+
+namespace fs = std::filesystem;
+
+namespace hoststub {
+namespace {
+
+struct StreamSummary {
+  uint64_t records = 0;
+  uint64_t first = 0;
+  uint64_t last = 0;
+  uint64_t last_term = 0;       // log only
+  uint64_t max_log_index = 0;   // event streams: highest log index applied
+  uint64_t last_entry_end = 0;  // log: one past the last token of the last entry
+  uint32_t last_entry_stream = 0;
+};
+
+std::vector<std::pair<uint64_t, fs::path>> ListSegments(const fs::path& dir, SegmentKind kind) {
+  std::vector<std::pair<uint64_t, fs::path>> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (auto base = ParseSegmentFileName(kind, entry.path().filename().string())) {
+      out.emplace_back(*base, entry.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Walks one stream's segments, reporting every broken invariant, and decodes
+// each record so that a well-framed but malformed payload is caught too.
+std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
+                                         CheckReport* report) {
+  auto segments = ListSegments(dir, kind);
+  if (segments.empty()) {
+    report->violations.push_back(fmt::format("{}: no segment files", dir.string()));
+    return std::nullopt;
+  }
+  StreamSummary sum;
+  bool have_prev = false;
+  uint64_t prev_last = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const auto& [base, path] = segments[i];
+    const bool active = i + 1 == segments.size();
+    if (have_prev && base != prev_last + 1) {
+      report->violations.push_back(fmt::format(
+          "{}: starts at {} but the previous segment ends at {}", path.string(), base, prev_last));
+    }
+    auto scan = ScanSegment(path, kind, base, [&](uint64_t offset, std::string_view payload) {
+      if (kind == SegmentKind::kLog) {
+        auto entry = DecodeLogEntry(payload);
+        if (!entry.ok()) {
+          report->violations.push_back(
+              fmt::format("{}: offset {}: {}", path.string(), offset, entry.status().message()));
+          return true;
+        }
+        if (entry->term < sum.last_term) {
+          report->violations.push_back(
+              fmt::format("{}: offset {}: entry {} has term {} after term {}", path.string(),
+                          offset, entry->index, entry->term, sum.last_term));
+        }
+        sum.last_term = entry->term;
+        sum.last_entry_end = entry->first_token + entry->events.size();
+        sum.last_entry_stream = entry->stream;
+      } else {
+        auto ev = DecodeEvent(payload);
+        if (!ev.ok()) {
+          report->violations.push_back(
+              fmt::format("{}: offset {}: {}", path.string(), offset, ev.status().message()));
+          return true;
+        }
+        if (ev->log_index < sum.max_log_index) {
+          report->violations.push_back(
+              fmt::format("{}: offset {}: token {} applied from log entry {} after entry {}",
+                          path.string(), offset, ev->token, ev->log_index, sum.max_log_index));
+        }
+        sum.max_log_index = std::max(sum.max_log_index, ev->log_index);
+      }
+      return true;
+    });
+    if (!scan.ok()) {
+      report->violations.push_back(scan.status().message());
+      return std::nullopt;
+    }
+    if (!scan->clean()) {
+      const bool torn_creation =
+          active && !scan->header_ok && scan->file_size <= kSegmentHeaderSize;
+      if (active && (scan->header_ok || torn_creation)) {
+        report->notes.push_back(
+            fmt::format("{}: torn tail at offset {} ({}); recovery truncates it", path.string(),
+                        scan->error_offset, scan->error));
+      } else {
+        report->violations.push_back(fmt::format("{}: {} segment damaged at offset {}: {}",
+                                                 path.string(), active ? "active" : "closed",
+                                                 scan->error_offset, scan->error));
+      }
+    }
+    if (!active && scan->clean() && scan->records == 0) {
+      report->violations.push_back(
+          fmt::format("{}: closed segment holds no records", path.string()));
+    }
+    if (scan->records > 0) {
+      if (sum.records == 0) sum.first = scan->first_seq;
+      sum.last = scan->last_seq;
+      sum.records += scan->records;
+      prev_last = scan->last_seq;
+    } else {
+      prev_last = base - 1;
+    }
+    have_prev = true;
+  }
+  return sum;
+}
+
+std::string Range(const StreamSummary& s) {
+  if (s.records == 0) return "empty";
+  return fmt::format("{}..{} ({} records)", s.first, s.last, s.records);
+}
+
+}  // namespace
+
+CheckReport CheckDataDir(const fs::path& data_dir) {
+  CheckReport report;
+  std::error_code ec;
+  if (!fs::is_directory(data_dir, ec)) {
+    report.violations.push_back(fmt::format("{}: not a directory", data_dir.string()));
+    return report;
+  }
+  std::map<std::string, ReplicationState> states;
+  const fs::path db_path = data_dir / "control.db";
+  if (!fs::exists(db_path, ec)) {
+    report.violations.push_back(fmt::format("{}: control DB missing", db_path.string()));
+  } else if (auto db = ControlDb::Open(db_path, /*read_only=*/true); !db.ok()) {
+    report.violations.push_back(db.status().message());
+  } else if (auto loaded = (*db)->LoadReplicationStates(); !loaded.ok()) {
+    report.violations.push_back(loaded.status().message());
+  } else {
+    states = *loaded;
+  }
+
+  std::set<std::string> names;
+  for (const auto& [name, state] : states) names.insert(name);
+  for (const auto& entry : fs::directory_iterator(data_dir / "contexts", ec)) {
+    if (entry.is_directory()) names.insert(entry.path().filename().string());
+  }
+
+  for (const std::string& name : names) {
+    const fs::path dir = data_dir / "contexts" / name;
+    auto state = states.find(name);
+    if (state == states.end()) {
+      report.violations.push_back(fmt::format(
+          "context '{}': has segments in {} but no row in the control DB", name, dir.string()));
+    }
+    if (!fs::is_directory(dir, ec)) {
+      report.violations.push_back(
+          fmt::format("context '{}': in the control DB but {} is missing", name, dir.string()));
+      continue;
+    }
+    auto log = CheckStream(dir / "log", SegmentKind::kLog, &report);
+    auto events = CheckStream(dir / "events", SegmentKind::kEvents, &report);
+    auto snapshots = CheckStream(dir / "snapshots", SegmentKind::kSnapshots, &report);
+    if (!log) continue;
+    const uint64_t last_index = log->records ? log->last : 0;
+    if (state != states.end() && state->second.commit_index > last_index) {
+      report.violations.push_back(
+          fmt::format("context '{}': commit index {} is beyond the last log entry {}", name,
+                      state->second.commit_index, last_index));
+    }
+    for (const auto& [stream, sum] : {std::pair{"events", events}, {"snapshots", snapshots}}) {
+      if (!sum) continue;
+      if (sum->max_log_index > last_index) {
+        report.notes.push_back(fmt::format(
+            "context '{}': {} applied up to log entry {} but the log ends at {}; recovery "
+            "cuts them back to the log",
+            name, stream, sum->max_log_index, last_index));
+      }
+    }
+    if (log->records > 0) {
+      const auto& behind = log->last_entry_stream == 0 ? events : snapshots;
+      if (behind && behind->records > 0 && behind->last + 1 < log->last_entry_end) {
+        report.notes.push_back(fmt::format(
+            "context '{}': the log holds events up to token {} not yet applied; recovery "
+            "applies them",
+            name, log->last_entry_end - 1));
+      }
+    }
+    report.summary.push_back(fmt::format(
+        "context '{}': log {} term {} commit {}; events {}; snapshots {}", name, Range(*log),
+        log->last_term, state != states.end() ? state->second.commit_index : 0,
+        events ? Range(*events) : "unreadable", snapshots ? Range(*snapshots) : "unreadable"));
+  }
+  return report;
+}
+
+void PrintCheckReport(const CheckReport& report, std::ostream& out) {
+  for (const auto& line : report.summary) out << line << "\n";
+  for (const auto& line : report.notes) out << "note: " << line << "\n";
+  for (const auto& line : report.violations) out << "VIOLATION: " << line << "\n";
+  if (report.ok()) {
+    out << "check passed: all invariants hold\n";
+  } else {
+    out << fmt::format("check FAILED: {} violation(s)\n", report.violations.size());
+  }
+}
+
+}  // namespace hoststub

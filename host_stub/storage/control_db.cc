@@ -1,0 +1,210 @@
+// SQLite implementation of the control DB.
+#include "storage/control_db.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+namespace hoststub {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS contexts (
+  name        TEXT PRIMARY KEY,
+  created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS applications (
+  name        TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+  name          TEXT PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_ms    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roles (
+  principal TEXT NOT NULL,
+  context   TEXT NOT NULL,
+  role      TEXT NOT NULL,
+  PRIMARY KEY (principal, context, role)
+);
+CREATE TABLE IF NOT EXISTS replication_state (
+  context      TEXT PRIMARY KEY REFERENCES contexts(name),
+  term         INTEGER NOT NULL,
+  commit_index INTEGER NOT NULL,
+  updated_ms   INTEGER NOT NULL
+);
+)sql";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Finalises a prepared statement on every path out.
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+
+}  // namespace
+
+Status ControlDb::Error(const std::string& what) const {
+  return Status::IOError(
+      fmt::format("control DB '{}': {}: {}", path_.string(), what, sqlite3_errmsg(db_)));
+}
+
+Result<std::unique_ptr<ControlDb>> ControlDb::Open(const std::filesystem::path& file,
+                                                   bool read_only) {
+  sqlite3* db = nullptr;
+  int flags = SQLITE_OPEN_FULLMUTEX |
+              (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(file.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    auto text = fmt::format("cannot open control DB '{}': {}", file.string(), msg);
+    return rc == SQLITE_CANTOPEN ? Status::NotFound(text) : Status::IOError(text);
+  }
+  std::unique_ptr<ControlDb> cdb(new ControlDb(db, file));
+  sqlite3_busy_timeout(db, 5000);
+  if (read_only) {
+    HOSTSTUB_RETURN_IF_ERROR(cdb->Exec("SELECT count(*) FROM replication_state"));
+    return cdb;
+  }
+  // WAL lets a backup read a consistent snapshot while the host writes;
+  // synchronous=FULL makes a saved commit index survive power loss.
+  HOSTSTUB_RETURN_IF_ERROR(cdb->Exec("PRAGMA journal_mode=WAL"));
+  HOSTSTUB_RETURN_IF_ERROR(cdb->Exec("PRAGMA synchronous=FULL"));
+  HOSTSTUB_RETURN_IF_ERROR(cdb->Exec("PRAGMA foreign_keys=ON"));
+  HOSTSTUB_RETURN_IF_ERROR(cdb->Exec(kSchema));
+  HOSTSTUB_RETURN_IF_ERROR(
+      cdb->Exec(fmt::format("PRAGMA user_version={}", kSchemaVersion).c_str()));
+  return cdb;
+}
+
+ControlDb::~ControlDb() { sqlite3_close(db_); }
+
+Status ControlDb::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IOError(fmt::format("control DB '{}': {}", path_.string(), msg));
+  }
+  return Status::OK();
+}
+
+Status ControlDb::ExecBound(const char* sql, const std::vector<std::string>& text_args,
+                            const std::vector<int64_t>& int_args) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, sql, -1, &st.stmt, nullptr) != SQLITE_OK) return Error("prepare");
+  int i = 1;
+  for (const auto& t : text_args) {
+    sqlite3_bind_text(st.stmt, i++, t.c_str(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+  }
+  for (int64_t v : int_args) sqlite3_bind_int64(st.stmt, i++, v);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return Error("write");
+  return Status::OK();
+}
+
+Status ControlDb::EnsureContext(const std::string& name) {
+  std::lock_guard lock(mu_);
+  HOSTSTUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  int64_t now = NowMs();
+  Status st =
+      ExecBound("INSERT OR IGNORE INTO contexts(name, created_ms) VALUES (?, ?)", {name}, {now});
+  if (st.ok()) {
+    st = ExecBound(
+        "INSERT OR IGNORE INTO replication_state(context, term, commit_index, updated_ms) "
+        "VALUES (?, 0, 0, ?)",
+        {name}, {now});
+  }
+  if (!st.ok()) {
+    Exec("ROLLBACK");
+    return st;
+  }
+  return Exec("COMMIT");
+}
+
+std::vector<std::string> ControlDb::ListContexts() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "SELECT name FROM contexts ORDER BY name", -1, &st.stmt, nullptr) !=
+      SQLITE_OK) {
+    return out;
+  }
+  while (sqlite3_step(st.stmt) == SQLITE_ROW) {
+    out.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 0)));
+  }
+  return out;
+}
+
+Result<std::map<std::string, ReplicationState>> ControlDb::LoadReplicationStates() {
+  std::lock_guard lock(mu_);
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "SELECT context, term, commit_index FROM replication_state", -1,
+                         &st.stmt, nullptr) != SQLITE_OK) {
+    return Error("read replication state");
+  }
+  std::map<std::string, ReplicationState> out;
+  int rc;
+  while ((rc = sqlite3_step(st.stmt)) == SQLITE_ROW) {
+    auto name = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 0));
+    out[name] = ReplicationState{static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 1)),
+                                 static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 2))};
+  }
+  if (rc != SQLITE_DONE) return Error("read replication state");
+  return out;
+}
+
+Status ControlDb::SaveTerm(const std::string& context, uint64_t term) {
+  std::lock_guard lock(mu_);
+  return ExecBound("UPDATE replication_state SET term = ?2, updated_ms = ?3 WHERE context = ?1",
+                   {context}, {static_cast<int64_t>(term), NowMs()});
+}
+
+Status ControlDb::SaveCommitIndexes(const std::map<std::string, uint64_t>& commit_indexes) {
+  if (commit_indexes.empty()) return Status::OK();
+  std::lock_guard lock(mu_);
+  HOSTSTUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  int64_t now = NowMs();
+  for (const auto& [context, index] : commit_indexes) {
+    Status st = ExecBound(
+        "UPDATE replication_state SET commit_index = ?2, updated_ms = ?3 WHERE context = ?1",
+        {context}, {static_cast<int64_t>(index), now});
+    if (!st.ok()) {
+      Exec("ROLLBACK");
+      return st;
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Status ControlDb::AddApplication(const std::string& name, const std::string& description) {
+  std::lock_guard lock(mu_);
+  return ExecBound("INSERT INTO applications(name, description, created_ms) VALUES (?, ?, ?)",
+                   {name, description}, {NowMs()});
+}
+
+Status ControlDb::AddUser(const std::string& name, const std::string& password_hash) {
+  std::lock_guard lock(mu_);
+  return ExecBound("INSERT INTO users(name, password_hash, created_ms) VALUES (?, ?, ?)",
+                   {name, password_hash}, {NowMs()});
+}
+
+Status ControlDb::GrantRole(const std::string& principal, const std::string& context,
+                            const std::string& role) {
+  std::lock_guard lock(mu_);
+  return ExecBound("INSERT OR IGNORE INTO roles(principal, context, role) VALUES (?, ?, ?)",
+                   {principal, context, role}, {});
+}
+
+}  // namespace hoststub

@@ -1,0 +1,68 @@
+// ControlDb: the host's control database (SQLite, WAL journal mode): contexts,
+// applications and users, and each context's replication state (term and
+// commit index). Small and rewritten in place, which is why a backup must
+// copy it through SQLite's online backup API, never as a raw file.
+//
+// Thread-safety: all methods may be called from any thread (one connection,
+// serialised by an internal mutex).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+struct sqlite3;
+
+namespace hoststub {
+
+struct ReplicationState {
+  uint64_t term = 0;
+  uint64_t commit_index = 0;
+};
+
+class ControlDb {
+ public:
+  // Opens or creates the database and its schema. `read_only` opens an
+  // existing file without changing it (for the checker).
+  static Result<std::unique_ptr<ControlDb>> Open(const std::filesystem::path& file,
+                                                 bool read_only = false);
+  ~ControlDb();
+  ControlDb(const ControlDb&) = delete;
+  ControlDb& operator=(const ControlDb&) = delete;
+
+  // Registers a context with its replication state row, if not already there.
+  Status EnsureContext(const std::string& name);
+  std::vector<std::string> ListContexts();
+  Result<std::map<std::string, ReplicationState>> LoadReplicationStates();
+  Status SaveTerm(const std::string& context, uint64_t term);
+  // Writes every given commit index in one transaction.
+  Status SaveCommitIndexes(const std::map<std::string, uint64_t>& commit_indexes);
+
+  // Applications and users that may access contexts. The reference host only
+  // stores them; they are part of what a backup must carry.
+  Status AddApplication(const std::string& name, const std::string& description);
+  Status AddUser(const std::string& name, const std::string& password_hash);
+  Status GrantRole(const std::string& principal, const std::string& context,
+                   const std::string& role);
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  ControlDb(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const char* sql);
+  Status Error(const std::string& what) const;
+  Status ExecBound(const char* sql, const std::vector<std::string>& text_args,
+                   const std::vector<int64_t>& int_args);
+
+  std::mutex mu_;
+  sqlite3* db_;
+  std::filesystem::path path_;
+};
+
+}  // namespace hoststub

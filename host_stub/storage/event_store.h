@@ -1,0 +1,145 @@
+// EventStore: the host's storage engine. One data directory holds the control
+// DB (SQLite, WAL) and, per context, a replication log and event/snapshot
+// streams in append-only segment files (see docs/storage-format.md).
+//
+// Append path: a batch becomes one log entry (index, term, payload), is then
+// applied as events with consecutive tokens, and is acknowledged once durable
+// under the configured FsyncPolicy.
+//
+// Thread-safety: every public method may be called from any thread. Appends to
+// different contexts run in parallel; appends to one context are serialised,
+// and concurrent batches to a context share fsyncs (group commit).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/options.h"
+#include "util/status.h"
+
+namespace hoststub {
+
+// Which append-only stream of a context an event batch goes to.
+enum class StreamKind : uint32_t { kEvents = 0, kSnapshots = 1 };
+
+struct AppendResult {
+  uint64_t log_index = 0;    // index of the log entry that carried the batch
+  uint64_t first_token = 0;  // token of the batch's first event
+  uint64_t last_token = 0;   // token of its last event (first + count - 1)
+};
+
+struct StoredEvent {
+  uint64_t token = 0;
+  uint64_t log_index = 0;    // the log entry the event was applied from
+  int64_t timestamp_ms = 0;  // host wall clock at append, ms since the epoch
+  std::string payload;
+};
+
+struct ContextState {
+  std::string name;
+  uint64_t term = 0;
+  uint64_t first_log_index = 0;  // oldest entry still on disk (after compaction)
+  uint64_t last_log_index = 0;   // 0 when the log is empty
+  uint64_t commit_index = 0;     // last entry known durable
+  uint64_t next_event_token = 0;
+  uint64_t next_snapshot_token = 0;
+};
+
+// One segment file as the engine sees it right now. For the active segment
+// `size` is the length of its whole records at the time of the call: bytes
+// past it may be a write in progress.
+struct SegmentInfo {
+  std::filesystem::path path;
+  uint64_t base = 0;  // first index/token the segment holds (its file name)
+  uint64_t size = 0;
+  bool closed = false;
+};
+
+struct CompactionReport {
+  bool pinned = false;  // true: a pin was held, nothing was deleted
+  std::vector<std::filesystem::path> deleted;
+};
+
+class EventStore;
+
+// Holds log compaction off while alive. Obtained from EventStore::PinCompaction;
+// must not outlive the store. Movable, not copyable.
+class CompactionPin {
+ public:
+  CompactionPin() = default;
+  CompactionPin(CompactionPin&& other) noexcept;
+  CompactionPin& operator=(CompactionPin&& other) noexcept;
+  CompactionPin(const CompactionPin&) = delete;
+  CompactionPin& operator=(const CompactionPin&) = delete;
+  ~CompactionPin();
+  bool held() const { return store_ != nullptr; }
+
+ private:
+  friend class EventStore;
+  explicit CompactionPin(EventStore* store) : store_(store) {}
+  EventStore* store_ = nullptr;
+};
+
+class EventStore {
+ public:
+  // Opens (creating if absent) the data directory and recovers it: each active
+  // segment is truncated at its last whole record, log entries not yet applied
+  // are applied, and the term is advanced. Fails with Corruption naming file
+  // and offset when a closed segment is damaged: nothing is modified then.
+  static Result<std::unique_ptr<EventStore>> Open(const StorageOptions& options);
+
+  // Flushes, persists commit indexes and stops background work.
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends a non-empty batch; the context is created on first use. Returns
+  // once the batch is durable per the FsyncPolicy. Context names are
+  // [A-Za-z0-9_.-]{1,64}, not starting with '.'.
+  Result<AppendResult> Append(std::string_view context, std::span<const std::string> events,
+                              StreamKind stream = StreamKind::kEvents);
+
+  // Up to `limit` events with token >= from_token, in token order.
+  Result<std::vector<StoredEvent>> Read(std::string_view context, uint64_t from_token, size_t limit,
+                                        StreamKind stream = StreamKind::kEvents) const;
+
+  std::vector<std::string> Contexts() const;
+  Result<ContextState> State(std::string_view context) const;
+
+  // Segment files of one context, oldest first; the last one is active.
+  enum class SegmentRole { kLog, kEvents, kSnapshots };
+  Result<std::vector<SegmentInfo>> Segments(std::string_view context, SegmentRole role) const;
+
+  // Deletes log segments wholly below (commit index - log_retention_entries)
+  // in every context, never the active one. Deletes nothing while pinned.
+  Result<CompactionReport> CompactLogs();
+  CompactionPin PinCompaction();
+  bool CompactionPinned() const;
+
+  // Forces all written data to disk and persists every commit index now.
+  Status Sync();
+
+  // What recovery did on open (truncated tails, re-applied entries, ...), one
+  // line each, for the operator's log.
+  const std::vector<std::string>& RecoveryNotes() const;
+
+  const StorageOptions& options() const;
+  const std::filesystem::path& control_db_path() const;
+
+ private:
+  friend class CompactionPin;
+  struct Impl;
+  explicit EventStore(std::unique_ptr<Impl> impl);
+  void ReleasePin();
+  std::unique_ptr<Impl> impl_;
+};
+
+// Context names end up as directory names: this keeps them to a safe set.
+Status ValidateContextName(std::string_view name);
+
+}  // namespace hoststub

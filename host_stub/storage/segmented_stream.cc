@@ -1,0 +1,255 @@
+// Recovery, append with segment roll, truncation and compaction of one stream.
+#include "storage/segmented_stream.h"
+
+#include "storage/record.h"
+
+#include <algorithm>
+#include <cassert>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace fs = std::filesystem;
+
+namespace hoststub {
+
+fs::path SegmentedStream::PathOf(uint64_t base) const {
+  return options_.dir / SegmentFileName(options_.kind, base);
+}
+
+Result<std::unique_ptr<SegmentedStream>> SegmentedStream::Open(const Options& options,
+                                                               std::vector<std::string>* notes) {
+  std::error_code ec;
+  fs::create_directories(options.dir, ec);
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot create directory '{}': {}", options.dir.string(), ec.message()));
+  }
+  std::unique_ptr<SegmentedStream> stream(new SegmentedStream(options));
+  HOSTSTUB_RETURN_IF_ERROR(stream->Recover(notes));
+  return stream;
+}
+
+Status SegmentedStream::Recover(std::vector<std::string>* notes) {
+  std::vector<uint64_t> bases;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(options_.dir, ec)) {
+    if (auto base = ParseSegmentFileName(options_.kind, entry.path().filename().string())) {
+      bases.push_back(*base);
+    }
+  }
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot list directory '{}': {}", options_.dir.string(), ec.message()));
+  }
+  std::sort(bases.begin(), bases.end());
+  if (bases.empty()) {
+    HOSTSTUB_RETURN_IF_ERROR(CreateSegment(FirstSequence(options_.kind)));
+    next_seq_ = FirstSequence(options_.kind);
+    return Status::OK();
+  }
+
+  // Closed segments first: if one is damaged we refuse before touching
+  // anything, so the operator can still copy the directory away intact.
+  const size_t closed = bases.size() - 1;
+  for (size_t i = 0; i < closed; ++i) {
+    const fs::path path = PathOf(bases[i]);
+    const bool verify = options_.verify_closed == 0 || i + options_.verify_closed >= closed;
+    auto scan =
+        ScanSegment(path, options_.kind, bases[i], {}, verify ? UINT64_MAX : kSegmentHeaderSize);
+    if (!scan.ok()) return scan.status();
+    if (!scan->clean()) {
+      return Status::Corruption(fmt::format(
+          "closed segment '{}' is damaged at offset {}: {}. Closed segments are never "
+          "rewritten, so this is media or external damage: restore the context from a backup",
+          path.string(), scan->error_offset, scan->error));
+    }
+    if (verify && scan->records == 0) {
+      return Status::Corruption(fmt::format("closed segment '{}' holds no records", path.string()));
+    }
+    if (verify && bases[i + 1] != scan->last_seq + 1) {
+      return Status::Corruption(
+          fmt::format("gap between segments: '{}' ends at {} but the next segment starts at {}",
+                      path.string(), scan->last_seq, bases[i + 1]));
+    }
+    segments_.push_back({path, bases[i], scan->file_size, true});
+  }
+
+  const uint64_t base = bases.back();
+  const fs::path path = PathOf(base);
+  auto scan = ScanSegment(path, options_.kind, base);
+  if (!scan.ok()) return scan.status();
+  uint64_t size = scan->valid_end;
+  if (!scan->header_ok) {
+    // A crash between creating a segment and writing its header leaves a
+    // short file with no data in it; anything longer is real damage.
+    if (scan->file_size > kSegmentHeaderSize) {
+      return Status::Corruption(
+          fmt::format("active segment '{}' has a damaged header: {}", path.string(), scan->error));
+    }
+    notes->push_back(fmt::format("rewrote the torn header of empty segment '{}'", path.string()));
+    segments_.push_back({path, base, 0, false});
+    auto file = File::Open(path, File::Mode::kReadWrite);
+    if (!file.ok()) return file.status();
+    std::string header = EncodeSegmentHeader(options_.kind, base);
+    HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
+    HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
+    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+    size = kSegmentHeaderSize;
+  } else if (!scan->clean()) {
+    notes->push_back(fmt::format("truncated '{}' from {} to {} bytes at its last whole record ({})",
+                                 path.string(), scan->file_size, scan->valid_end, scan->error));
+    segments_.push_back({path, base, 0, false});
+  } else {
+    segments_.push_back({path, base, 0, false});
+  }
+  next_seq_ = scan->records > 0 ? scan->last_seq + 1 : base;
+  return OpenActive(size);
+}
+
+Status SegmentedStream::OpenActive(uint64_t size) {
+  StreamSegment& seg = segments_.back();
+  auto file = File::Open(seg.path, File::Mode::kReadWrite);
+  if (!file.ok()) return file.status();
+  auto current = (*file)->Size();
+  if (!current.ok()) return current.status();
+  if (*current != size) {
+    HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(size));
+    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+  }
+  seg.size = size;
+  seg.closed = false;
+  active_ = std::shared_ptr<File>(std::move(*file));
+  return Status::OK();
+}
+
+Status SegmentedStream::CreateSegment(uint64_t base) {
+  const fs::path path = PathOf(base);
+  auto file = File::Open(path, File::Mode::kCreateOrOpen);
+  if (!file.ok()) return file.status();
+  std::string header = EncodeSegmentHeader(options_.kind, base);
+  HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
+  HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
+  if (options_.durable) {
+    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+    HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
+  }
+  segments_.push_back({path, base, kSegmentHeaderSize, false});
+  active_ = std::shared_ptr<File>(std::move(*file));
+  return Status::OK();
+}
+
+Status SegmentedStream::Append(std::string_view records, std::span<const uint32_t> sizes,
+                               uint64_t first_seq) {
+  if (first_seq != next_seq_) {
+    return Status::InvalidArgument(
+        fmt::format("append at sequence {} but the stream in '{}' is at {}", first_seq,
+                    options_.dir.string(), next_seq_));
+  }
+  size_t chunk_begin = 0;
+  size_t pos = 0;
+  uint64_t seq = first_seq;
+  auto flush = [&]() -> Status {
+    if (pos == chunk_begin) return Status::OK();
+    StreamSegment& seg = segments_.back();
+    HOSTSTUB_RETURN_IF_ERROR(
+        active_->PWriteAll(records.data() + chunk_begin, pos - chunk_begin, seg.size));
+    seg.size += pos - chunk_begin;
+    chunk_begin = pos;
+    return Status::OK();
+  };
+  for (uint32_t size : sizes) {
+    const uint64_t used = segments_.back().size + (pos - chunk_begin);
+    if (used > kSegmentHeaderSize && used + size > options_.segment_bytes) {
+      HOSTSTUB_RETURN_IF_ERROR(flush());
+      // The closed segment must be durable before the new one can hold data
+      // that depends on it: recovery trusts closed segments to be whole.
+      if (options_.durable) HOSTSTUB_RETURN_IF_ERROR(active_->Sync());
+      segments_.back().closed = true;
+      HOSTSTUB_RETURN_IF_ERROR(CreateSegment(seq));
+    }
+    pos += size;
+    ++seq;
+  }
+  assert(pos == records.size());
+  HOSTSTUB_RETURN_IF_ERROR(flush());
+  next_seq_ = seq;
+  return Status::OK();
+}
+
+Status SegmentedStream::Sync() { return active_->Sync(); }
+
+std::vector<StreamSegment> SegmentedStream::Segments() const { return segments_; }
+
+Result<std::optional<std::string>> SegmentedStream::ReadLastRecord() const {
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    if (it->size <= kSegmentHeaderSize) continue;
+    std::string last;
+    auto scan = ScanSegment(
+        it->path, options_.kind, it->base,
+        [&](uint64_t, std::string_view payload) {
+          last.assign(payload);
+          return true;
+        },
+        it->size);
+    if (!scan.ok()) return scan.status();
+    if (scan->records > 0) return std::optional<std::string>(std::move(last));
+  }
+  return std::optional<std::string>();
+}
+
+Status SegmentedStream::TruncateFrom(const std::function<bool(std::string_view)>& beyond) {
+  while (true) {
+    StreamSegment& seg = segments_.back();
+    std::optional<uint64_t> cut_offset;
+    uint64_t cut_seq = seg.base;
+    auto scan = ScanSegment(
+        seg.path, options_.kind, seg.base,
+        [&](uint64_t offset, std::string_view payload) {
+          if (!beyond(payload)) return true;
+          cut_offset = offset;
+          cut_seq = PayloadSequence(payload);
+          return false;
+        },
+        seg.size);
+    if (!scan.ok()) return scan.status();
+    if (!cut_offset) return Status::OK();
+    if (*cut_offset == kSegmentHeaderSize && segments_.size() > 1) {
+      // Everything in this segment is beyond: drop it and look at the previous.
+      std::error_code ec;
+      fs::remove(seg.path, ec);
+      if (ec)
+        return Status::IOError(
+            fmt::format("cannot remove '{}': {}", seg.path.string(), ec.message()));
+      segments_.pop_back();
+      if (options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
+      HOSTSTUB_RETURN_IF_ERROR(OpenActive(segments_.back().size));
+      next_seq_ = segments_.back().base;  // refined by the next round
+      auto last = ReadLastRecord();
+      if (!last.ok()) return last.status();
+      if (last->has_value()) next_seq_ = PayloadSequence(**last) + 1;
+      continue;
+    }
+    HOSTSTUB_RETURN_IF_ERROR(OpenActive(*cut_offset));
+    next_seq_ = cut_seq;
+    return Status::OK();
+  }
+}
+
+Result<std::vector<fs::path>> SegmentedStream::DeleteSegmentsBelow(uint64_t seq) {
+  std::vector<fs::path> deleted;
+  while (segments_.size() > 1 && segments_[1].base <= seq) {
+    std::error_code ec;
+    fs::remove(segments_.front().path, ec);
+    if (ec) {
+      return Status::IOError(
+          fmt::format("cannot remove '{}': {}", segments_.front().path.string(), ec.message()));
+    }
+    deleted.push_back(segments_.front().path);
+    segments_.erase(segments_.begin());
+  }
+  if (!deleted.empty() && options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
+  return deleted;
+}
+
+}  // namespace hoststub

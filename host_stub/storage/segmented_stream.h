@@ -1,0 +1,92 @@
+// SegmentedStream: one append-only sequence of records spread over segment
+// files in one directory (a context's log, events or snapshots). The newest
+// segment is active and appended to; every older one is closed and immutable.
+//
+// Thread-safety: none. The owning context serialises every call; readers
+// instead take Segments() under that lock and scan the files themselves.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/segment.h"
+#include "util/file.h"
+#include "util/status.h"
+
+namespace hoststub {
+
+struct StreamSegment {
+  std::filesystem::path path;
+  uint64_t base = 0;
+  uint64_t size = 0;  // whole records only, for the active segment
+  bool closed = false;
+};
+
+class SegmentedStream {
+ public:
+  struct Options {
+    std::filesystem::path dir;
+    SegmentKind kind = SegmentKind::kEvents;
+    uint64_t segment_bytes = 64ull << 20;
+    // fsync each closed segment and directory entries as they change.
+    bool durable = true;
+    // How many of the newest closed segments to re-verify on open (0 = all).
+    uint32_t verify_closed = 0;
+  };
+
+  // Opens the directory (creating it and a first segment if empty) and
+  // recovers: the active segment is truncated at its last whole record (each
+  // truncation is described in `notes`). A damaged closed segment, a gap
+  // between segments or a bad header on a non-empty active segment fails with
+  // Corruption naming the file and offset; nothing is changed then.
+  static Result<std::unique_ptr<SegmentedStream>> Open(const Options& options,
+                                                       std::vector<std::string>* notes);
+
+  // Appends whole encoded records (record.h framing). `sizes` gives each
+  // record's length within `records`; `first_seq` must equal next_seq().
+  // Rolls to a new segment when a record would take the active one past the
+  // segment size (a segment always takes at least one record).
+  Status Append(std::string_view records, std::span<const uint32_t> sizes, uint64_t first_seq);
+
+  // fsyncs the active segment.
+  Status Sync();
+  // The active segment's file, kept alive for a group fsync outside the lock.
+  std::shared_ptr<File> active_file() const { return active_; }
+
+  uint64_t next_seq() const { return next_seq_; }
+  uint64_t first_seq() const { return segments_.front().base; }
+  bool empty() const { return next_seq_ == segments_.front().base; }
+  std::vector<StreamSegment> Segments() const;
+
+  // The payload of the last record, if any (scans the newest non-empty segment).
+  Result<std::optional<std::string>> ReadLastRecord() const;
+
+  // Removes every record from the first one for which `beyond` is true (the
+  // predicate must be monotone over the stream) to the end; empties whole
+  // segments as needed. Used by recovery when events ran ahead of the log.
+  Status TruncateFrom(const std::function<bool(std::string_view payload)>& beyond);
+
+  // Deletes closed segments whose records all have sequence < `seq`.
+  Result<std::vector<std::filesystem::path>> DeleteSegmentsBelow(uint64_t seq);
+
+ private:
+  explicit SegmentedStream(Options options) : options_(std::move(options)) {}
+  std::filesystem::path PathOf(uint64_t base) const;
+  Status CreateSegment(uint64_t base);
+  Status OpenActive(uint64_t size);
+  Status Recover(std::vector<std::string>* notes);
+
+  Options options_;
+  std::vector<StreamSegment> segments_;  // sorted by base; back() is active
+  std::shared_ptr<File> active_;
+  uint64_t next_seq_ = 0;
+};
+
+}  // namespace hoststub

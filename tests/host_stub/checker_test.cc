@@ -1,0 +1,165 @@
+// The consistency checker: passes a healthy directory and reports each
+// invariant violation a test plants, both in-process and via `hostd check`.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "host_stub/storage_test_util.h"
+#include "storage/checker.h"
+#include "storage/control_db.h"
+#include "storage/record.h"
+#include "storage/segment.h"
+#include "test_support.h"
+
+using namespace hoststub;
+using namespace storage_test;
+using testing_support::FlipByte;
+using testing_support::ListSorted;
+using testing_support::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+void MakeHealthyDir(const fs::path& data) {
+  auto options = Options(data);
+  options.event_segment_bytes = 4096;
+  options.log_segment_bytes = 4096;
+  auto store = OpenOrFail(options);
+  AppendNumbered(*store, "c", 300);
+  AppendNumbered(*store, "other", 5);
+}
+
+bool HasLine(const std::vector<std::string>& lines, const std::string& needle) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+}
+
+void Sql(const fs::path& db_file, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_file.c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  REQUIRE_MESSAGE(rc == SQLITE_OK, msg);
+}
+
+}  // namespace
+
+TEST_CASE("checker passes a healthy data directory") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  auto report = CheckDataDir(dir.path());
+  const std::string first = report.violations.empty() ? "" : report.violations.front();
+  INFO(first);
+  CHECK(report.ok());
+  CHECK(HasLine(report.summary, "context 'c': log 1..300"));
+  CHECK(HasLine(report.summary, "events 0..299"));
+}
+
+TEST_CASE("checker: commit index beyond the last log entry") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  {
+    auto db = ControlDb::Open(dir / "control.db");
+    REQUIRE(db.ok());
+    REQUIRE((*db)->SaveCommitIndexes({{"c", 500}}).ok());
+  }
+  auto report = CheckDataDir(dir.path());
+  CHECK_FALSE(report.ok());
+  CHECK(HasLine(report.violations, "commit index 500 is beyond the last log entry 300"));
+}
+
+TEST_CASE("checker: a missing log segment is a gap in the indexes") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  auto segs = ListSorted(StreamDir(dir.path(), "c", "log"));
+  REQUIRE(segs.size() >= 3);
+  fs::remove(segs[1]);
+  auto report = CheckDataDir(dir.path());
+  CHECK(HasLine(report.violations, segs[2].string() + ": starts at"));
+}
+
+TEST_CASE("checker: a missing event segment is a gap in the tokens") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  auto segs = ListSorted(StreamDir(dir.path(), "c", "events"));
+  REQUIRE(segs.size() >= 3);
+  fs::remove(segs[1]);
+  auto report = CheckDataDir(dir.path());
+  CHECK(HasLine(report.violations, segs[2].string() + ": starts at"));
+}
+
+TEST_CASE("checker: damage inside a closed segment is a violation, a torn active tail a note") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  auto segs = ListSorted(StreamDir(dir.path(), "c", "events"));
+  SUBCASE("closed") {
+    FlipByte(segs[0], kSegmentHeaderSize + kRecordHeaderSize + 2);
+    auto report = CheckDataDir(dir.path());
+    CHECK(HasLine(report.violations, segs[0].string() + ": closed segment damaged at offset " +
+                                         std::to_string(kSegmentHeaderSize)));
+  }
+  SUBCASE("active") {
+    fs::resize_file(segs.back(), fs::file_size(segs.back()) - 3);
+    auto report = CheckDataDir(dir.path());
+    CHECK(report.ok());
+    CHECK(HasLine(report.notes, segs.back().string() + ": torn tail"));
+  }
+}
+
+TEST_CASE("checker: a context without its control DB row, and a row without its directory") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  SUBCASE("no row") {
+    Sql(dir / "control.db",
+        "DELETE FROM replication_state WHERE context='other'; DELETE FROM contexts WHERE "
+        "name='other';");
+    auto report = CheckDataDir(dir.path());
+    CHECK(HasLine(report.violations, "context 'other': has segments"));
+  }
+  SUBCASE("no directory") {
+    fs::remove_all(dir / "contexts" / "other");
+    auto report = CheckDataDir(dir.path());
+    CHECK(HasLine(report.violations, "context 'other': in the control DB but"));
+  }
+}
+
+TEST_CASE("checker: a log entry whose term goes backwards") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  // Plant entry 301 with term 0 in a fresh log segment after the last one.
+  std::string payload;
+  EncodeLogEntry(301, 0, 300, 0, std::vector<std::string>{"x"}, &payload);
+  std::string file = EncodeSegmentHeader(SegmentKind::kLog, 301);
+  AppendRecord(RecordType::kLogEntry, payload, &file);
+  const fs::path planted =
+      StreamDir(dir.path(), "c", "log") / SegmentFileName(SegmentKind::kLog, 301);
+  testing_support::WriteFile(planted, file);
+  auto report = CheckDataDir(dir.path());
+  CHECK(HasLine(report.violations,
+                planted.string() + ": offset 32: entry 301 has term 0 after term"));
+}
+
+TEST_CASE("hostd check exits 1 and prints each violation; 0 on a healthy directory") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  auto good = testing_support::RunCommand({HOSTD_BIN, "check", "--data-dir", dir.path().string()});
+  CHECK_MESSAGE(good.exit_code == 0, good.output);
+  CHECK(good.output.find("check passed") != std::string::npos);
+  auto segs = ListSorted(StreamDir(dir.path(), "c", "log"));
+  fs::remove(segs[1]);
+  {
+    auto db = ControlDb::Open(dir / "control.db");
+    REQUIRE(db.ok());
+    REQUIRE((*db)->SaveCommitIndexes({{"other", 99}}).ok());
+  }
+  auto bad = testing_support::RunCommand({HOSTD_BIN, "check", "--data-dir", dir.path().string()});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("VIOLATION: " + segs[2].string()) != std::string::npos);
+  CHECK(bad.output.find("VIOLATION: context 'other': commit index 99") != std::string::npos);
+  CHECK(bad.output.find("2 violation(s)") != std::string::npos);
+}

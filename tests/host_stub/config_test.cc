@@ -1,0 +1,432 @@
+// Tests of the host config reader: the built-in default TOML, a full file
+// round-tripping into the structs, each kind of error naming source, line and
+// key, and the real hostd refusing a bad config file.
+#include "config/host_config.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+using hoststub::FsyncPolicy;
+using hoststub::HostConfig;
+using hoststub::LoadHostConfig;
+using hoststub::ParseHostConfig;
+using hoststub::Status;
+using testing_support::TempDir;
+using testing_support::WriteFile;
+
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Parses `text` as "config.toml", which must fail; returns the failure.
+Status ParseFailure(const std::string& text) {
+  auto result = ParseHostConfig(text, "config.toml");
+  REQUIRE_FALSE(result.ok());
+  return result.status();
+}
+
+HostConfig ParseOk(const std::string& text) {
+  auto result = ParseHostConfig(text, "test.toml");
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  return result.value();
+}
+
+}  // namespace
+
+TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
+  auto result = ParseHostConfig(hoststub::DefaultHostConfigToml(), "<built-in defaults>");
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  const HostConfig& got = result.value();
+  const HostConfig want;
+  CHECK(got.source == "<built-in defaults>");
+  CHECK(got.storage.data_dir == want.storage.data_dir);
+  CHECK(got.storage.event_segment_bytes == want.storage.event_segment_bytes);
+  CHECK(got.storage.log_segment_bytes == want.storage.log_segment_bytes);
+  CHECK(got.storage.fsync == want.storage.fsync);
+  CHECK(got.storage.fsync_interval == want.storage.fsync_interval);
+  CHECK(got.storage.commit_index_interval == want.storage.commit_index_interval);
+  CHECK(got.storage.log_retention_entries == want.storage.log_retention_entries);
+  CHECK(got.storage.compaction_interval == want.storage.compaction_interval);
+  CHECK(got.storage.recovery_verify_closed_segments ==
+        want.storage.recovery_verify_closed_segments);
+  CHECK(got.server.listen_address == want.server.listen_address);
+  CHECK(got.server.port == want.server.port);
+}
+
+TEST_CASE("config: the built-in default TOML sets and documents every key") {
+  // Otherwise the equality above would hold for an empty text too, and the
+  // text would no longer serve as the reference example.
+  const std::string text(hoststub::DefaultHostConfigToml());
+  CHECK(Contains(text, "\n[storage]\n"));
+  CHECK(Contains(text, "\n[server]\n"));
+  for (const char* key :
+       {"data_dir", "event_segment_size", "log_segment_size", "fsync", "fsync_interval_ms",
+        "commit_index_interval_ms", "log_retention_entries", "compaction_interval_ms",
+        "recovery_verify_closed_segments", "listen", "port"}) {
+    CAPTURE(key);
+    std::string line = std::string("\n") + key + " = ";
+    size_t at = text.find(line);
+    REQUIRE(at != std::string::npos);
+    // The comment documenting the key sits on the line just above it.
+    size_t previous_line = text.rfind('\n', at - 1);
+    REQUIRE(previous_line != std::string::npos);
+    CHECK(text[previous_line + 1] == '#');
+  }
+}
+
+TEST_CASE("config: an empty file and empty tables give the defaults") {
+  for (const char* text : {"", "# nothing\n", "[storage]\n[server]\n"}) {
+    CAPTURE(text);
+    HostConfig got = ParseOk(text);
+    const HostConfig want;
+    CHECK(got.storage.data_dir == want.storage.data_dir);
+    CHECK(got.storage.event_segment_bytes == want.storage.event_segment_bytes);
+    CHECK(got.storage.fsync == want.storage.fsync);
+    CHECK(got.server.port == want.server.port);
+    CHECK(got.source == "test.toml");
+  }
+}
+
+TEST_CASE("config: every key set to a non-default value round-trips into the structs") {
+  HostConfig c = ParseOk(R"(
+[storage]
+data_dir = "/var/lib/hostd"
+event_segment_size = "512KiB"
+log_segment_size = 1048576
+fsync = "interval"
+fsync_interval_ms = 25
+commit_index_interval_ms = 250
+log_retention_entries = 5000
+compaction_interval_ms = 0
+recovery_verify_closed_segments = 3
+
+[server]
+listen = "0.0.0.0"
+port = 9000
+)");
+  CHECK(c.source == "test.toml");
+  CHECK(c.storage.data_dir == "/var/lib/hostd");
+  CHECK(c.storage.event_segment_bytes == 512u * 1024u);
+  CHECK(c.storage.log_segment_bytes == 1048576u);
+  CHECK(c.storage.fsync == FsyncPolicy::kInterval);
+  CHECK(c.storage.fsync_interval == std::chrono::milliseconds(25));
+  CHECK(c.storage.commit_index_interval == std::chrono::milliseconds(250));
+  CHECK(c.storage.log_retention_entries == 5000u);
+  CHECK(c.storage.compaction_interval == std::chrono::milliseconds(0));
+  CHECK(c.storage.recovery_verify_closed_segments == 3u);
+  CHECK(c.server.listen_address == "0.0.0.0");
+  CHECK(c.server.port == 9000);
+}
+
+TEST_CASE("config: sizes take an integer or a string with a binary unit") {
+  struct Case {
+    const char* value;
+    uint64_t bytes;
+  };
+  for (const Case& c : std::vector<Case>{{"4096", 4096},
+                                         {"\"4096B\"", 4096},
+                                         {"\"8KiB\"", 8ull << 10},
+                                         {"\"3MiB\"", 3ull << 20},
+                                         {"\"2GiB\"", 2ull << 30},
+                                         {"\"1024GiB\"", 1024ull << 30}}) {
+    CAPTURE(c.value);
+    HostConfig got = ParseOk(std::string("[storage]\nevent_segment_size = ") + c.value +
+                             "\nlog_segment_size = " + c.value + "\n");
+    CHECK(got.storage.event_segment_bytes == c.bytes);
+    CHECK(got.storage.log_segment_bytes == c.bytes);
+  }
+}
+
+TEST_CASE("config: every fsync policy name is accepted") {
+  CHECK(ParseOk("[storage]\nfsync = \"batch\"\n").storage.fsync == FsyncPolicy::kBatch);
+  CHECK(ParseOk("[storage]\nfsync = \"interval\"\n").storage.fsync == FsyncPolicy::kInterval);
+  CHECK(ParseOk("[storage]\nfsync = \"never\"\n").storage.fsync == FsyncPolicy::kNever);
+}
+
+TEST_CASE("config: an unknown key names the file, line and key and lists the known keys") {
+  Status st = ParseFailure(R"(# line 1
+[storage]
+data_dir = "./d"
+fsync = "batch"
+
+# line 6
+fsync_polcy = "never"
+)");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:7: unknown key 'storage.fsync_polcy'"));
+  CHECK(Contains(st.message(), "known keys in [storage]: data_dir, event_segment_size,"));
+}
+
+TEST_CASE("config: an unknown key at the top level is refused") {
+  Status st = ParseFailure("\n\nplugin_dirr = \"/x\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:3: unknown key 'plugin_dirr'"));
+}
+
+TEST_CASE("config: an unknown table names the file, line and table") {
+  Status st = ParseFailure("[server]\nport = 1\n[stroage]\ndata_dir = \"x\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:3: unknown table 'stroage'"));
+}
+
+TEST_CASE("config: a sub-table inside a known table is refused") {
+  Status st = ParseFailure("[storage]\n[storage.extra]\nx = 1\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: unknown table 'storage.extra'"));
+}
+
+TEST_CASE("config: a value of the wrong type names the file, line, key and both types") {
+  Status st = ParseFailure("[server]\nlisten = \"::1\"\n\nport = \"8124\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:4: 'server.port' must be an integer, got string"));
+
+  st = ParseFailure("[storage]\nfsync_interval_ms = 1.5\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(),
+                 "config.toml:2: 'storage.fsync_interval_ms' must be an integer, "
+                 "got float"));
+
+  st = ParseFailure("[storage]\nevent_segment_size = true\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage.event_segment_size' must be an integer"));
+  CHECK(Contains(st.message(), "got boolean"));
+
+  st = ParseFailure("[storage]\ndata_dir = 7\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage.data_dir' must be a string, got integer"));
+
+  st = ParseFailure("\nstorage = 5\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage' must be a table, got integer"));
+}
+
+TEST_CASE("config: a bad fsync policy lists the valid ones") {
+  Status st = ParseFailure("[storage]\ndata_dir = \"d\"\n\n\nfsync = \"sometimes\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(),
+                 "config.toml:5: 'storage.fsync' must be one of batch, interval, never, got "
+                 "\"sometimes\""));
+}
+
+TEST_CASE("config: integers out of range are refused") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[server]\nport = 65536\n",
+            "config.toml:2: 'server.port' must be between 0 and 65535, got 65536"},
+           {"[server]\n\nport = -1\n",
+            "config.toml:3: 'server.port' must be between 0 and 65535, got -1"},
+           {"[storage]\nfsync_interval_ms = 0\n",
+            "config.toml:2: 'storage.fsync_interval_ms' must be at least 1, got 0"},
+           {"[storage]\ncommit_index_interval_ms = -5\n",
+            "config.toml:2: 'storage.commit_index_interval_ms' must be at least 1, got -5"},
+           {"[storage]\ncompaction_interval_ms = -1\n",
+            "config.toml:2: 'storage.compaction_interval_ms' must be at least 0, got -1"},
+           {"[storage]\nlog_retention_entries = -1\n",
+            "config.toml:2: 'storage.log_retention_entries' must be at least 0, got -1"},
+           {"[storage]\nrecovery_verify_closed_segments = 4294967296\n",
+            "config.toml:2: 'storage.recovery_verify_closed_segments' must be between 0 and "
+            "4294967295, got 4294967296"},
+       }) {
+    CAPTURE(c.text);
+    Status st = ParseFailure(c.text);
+    CHECK(st.code() == Status::Code::kInvalidArgument);
+    CAPTURE(st.message());
+    CHECK(Contains(st.message(), c.expected));
+  }
+  // The extremes themselves are accepted.
+  CHECK(ParseOk("[server]\nport = 65535\n").server.port == 65535);
+  CHECK(ParseOk("[server]\nport = 0\n").server.port == 0);
+  CHECK(ParseOk("[storage]\nrecovery_verify_closed_segments = 4294967295\n")
+            .storage.recovery_verify_closed_segments == 4294967295u);
+}
+
+TEST_CASE("config: a segment size below 4096 bytes is refused") {
+  Status st = ParseFailure("[storage]\nevent_segment_size = \"1KiB\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(),
+                 "config.toml:2: 'storage.event_segment_size' must be at least 4096 bytes, got "
+                 "\"1KiB\""));
+
+  st = ParseFailure("[storage]\nlog_segment_size = 4095\n");
+  CAPTURE(st.message());
+  CHECK(
+      Contains(st.message(),
+               "config.toml:2: 'storage.log_segment_size' must be at least 4096 bytes, got 4095"));
+
+  st = ParseFailure("[storage]\nlog_segment_size = -4096\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage.log_segment_size' must be at least 4096"));
+}
+
+TEST_CASE("config: a size string with a bad unit or number is refused") {
+  for (const char* value : {"64MB", "64mib", "64 MiB", "MiB", "1.5GiB", "-1KiB", "64MiBs", "4096",
+                            "", "99999999999999999999GiB", "17179869184GiB"}) {
+    CAPTURE(value);
+    Status st = ParseFailure(std::string("[storage]\n\nevent_segment_size = \"") + value + "\"\n");
+    CHECK(st.code() == Status::Code::kInvalidArgument);
+    CAPTURE(st.message());
+    CHECK(Contains(st.message(),
+                   "config.toml:3: 'storage.event_segment_size' must be a number of "
+                   "bytes with a suffix B, KiB, MiB or GiB"));
+    CHECK(Contains(st.message(), std::string("got \"") + value + "\""));
+  }
+}
+
+TEST_CASE("config: empty strings are refused for the address and the data directory") {
+  Status st = ParseFailure("[server]\nlisten = \"\"\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'server.listen' must not be empty"));
+  st = ParseFailure("[storage]\ndata_dir = \"\"\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage.data_dir' must not be empty"));
+}
+
+TEST_CASE("config: the error reported is the first one in the file") {
+  // Both keys are wrong; toml++ keeps keys sorted, so without ordering by
+  // position 'aaa' (line 4) would be reported before 'zzz' (line 2).
+  Status st = ParseFailure("[storage]\nzzz = 1\n\naaa = 2\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: unknown key 'storage.zzz'"));
+
+  st = ParseFailure("[storage]\nfsync = \"no\"\n[server]\nport = \"x\"\n[aaa]\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:2: 'storage.fsync'"));
+}
+
+TEST_CASE("config: a TOML syntax error names the file, line and column") {
+  Status st = ParseFailure("[server]\nport = 80 80\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(st.message().rfind("config.toml:2:11: ", 0) == 0);
+  // toml++'s own description follows the position.
+  CHECK(st.message().size() > std::string("config.toml:2:11: ").size());
+
+  st = ParseFailure("[server]\nport = 1\nport = 2\n");
+  CAPTURE(st.message());
+  CHECK(st.message().rfind("config.toml:3:", 0) == 0);
+  CHECK(Contains(st.message(), "port"));
+
+  st = ParseFailure("[storage]\n\nfsync = \"batch\n");
+  CAPTURE(st.message());
+  CHECK(st.message().rfind("config.toml:3:", 0) == 0);
+}
+
+TEST_CASE("config: a file is loaded with its path as the source") {
+  TempDir dir;
+  auto path = dir / "host.toml";
+  WriteFile(path, "[server]\nport = 7000\n");
+  auto result = LoadHostConfig(path);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  CHECK(result->server.port == 7000);
+  CHECK(result->source == path.string());
+
+  WriteFile(path, "[server]\n\nport = true\n");
+  result = LoadHostConfig(path);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == Status::Code::kInvalidArgument);
+  CAPTURE(result.status().message());
+  CHECK(Contains(result.status().message(), path.string() + ":3: 'server.port'"));
+}
+
+TEST_CASE("config: a missing file is NotFound and names the path") {
+  TempDir dir;
+  auto path = dir / "no" / "such.toml";
+  auto result = LoadHostConfig(path);
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.status().code() == Status::Code::kNotFound);
+  CAPTURE(result.status().message());
+  CHECK(Contains(result.status().message(),
+                 "cannot read config file '" + path.string() + "': No such file or directory"));
+}
+
+// --- hostd end to end ---------------------------------------------------------------------
+
+namespace {
+
+struct ServeResult {
+  int exit_code = 0;
+  std::string output;
+};
+
+// Runs `hostd serve --config <config>`. Not RunCommand: if hostd wrongly
+// accepted the config it would serve forever, so give it a bounded time to
+// exit and kill it otherwise.
+ServeResult RunHostdServe(const TempDir& dir, const std::filesystem::path& config) {
+  auto log = dir / "hostd.log";
+  testing_support::ChildProcess hostd({HOSTD_BIN, "serve", "--config", config.string()}, log);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!hostd.Running()) {
+      exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ServeResult result;
+  result.exit_code = hostd.Stop(SIGKILL);
+  result.output = testing_support::ReadFile(log);
+  CHECK_MESSAGE(exited, "hostd serve accepted a bad config and kept running");
+  return result;
+}
+
+// The lines before the bad one point storage and server somewhere harmless,
+// in case a broken hostd starts anyway.
+std::string HarmlessPrefix(const TempDir& dir) {
+  return "[storage]\ndata_dir = '" + (dir / "data").string() + "'\n[server]\nport = 0\n";
+}
+
+}  // namespace
+
+TEST_CASE("hostd serve exits 2 naming a missing config file") {
+  TempDir dir;
+  auto path = dir / "missing.toml";
+  ServeResult r = RunHostdServe(dir, path);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.output, "hostd: Not found: cannot read config file '" + path.string() + "'"));
+}
+
+TEST_CASE("hostd serve exits 2 naming the file, line and key of an unknown key") {
+  TempDir dir;
+  auto path = dir / "unknown_key.toml";
+  // Lines 1-4 are the prefix; the typo is on line 5.
+  WriteFile(path, HarmlessPrefix(dir) + "prot = 8125\n");
+  ServeResult r = RunHostdServe(dir, path);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.output,
+                 "hostd: Invalid argument: " + path.string() + ":5: unknown key 'server.prot'"));
+}
+
+TEST_CASE("hostd serve exits 2 naming the file, line and key of a wrongly typed value") {
+  TempDir dir;
+  auto path = dir / "wrong_type.toml";
+  // Lines 1-4 are the prefix; the bad value is on line 5.
+  WriteFile(path, HarmlessPrefix(dir) + "listen = 127\n");
+  ServeResult r = RunHostdServe(dir, path);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.output, "hostd: Invalid argument: " + path.string() +
+                               ":5: 'server.listen' must be a string, got integer"));
+}

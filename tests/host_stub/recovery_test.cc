@@ -1,0 +1,183 @@
+// Recovery on open: torn tails are truncated at the last whole record, damage
+// in a closed segment is refused with file and offset, and the log and event
+// streams are brought back in step.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "host_stub/storage_test_util.h"
+#include "storage/record.h"
+#include "storage/segment.h"
+#include "test_support.h"
+
+using namespace hoststub;
+using namespace storage_test;
+using testing_support::FlipByte;
+using testing_support::ListSorted;
+using testing_support::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Offsets at which each record of a segment starts, plus the file's end.
+std::vector<uint64_t> RecordOffsets(const fs::path& segment, SegmentKind kind) {
+  std::vector<uint64_t> offsets;
+  auto base = ParseSegmentFileName(kind, segment.filename().string());
+  REQUIRE(base.has_value());
+  auto scan = ScanSegment(segment, kind, *base, [&](uint64_t offset, std::string_view) {
+    offsets.push_back(offset);
+    return true;
+  });
+  REQUIRE(scan.ok());
+  REQUIRE(scan->clean());
+  offsets.push_back(scan->file_size);
+  return offsets;
+}
+
+void CopyTree(const fs::path& from, const fs::path& to) {
+  fs::remove_all(to);
+  fs::copy(from, to, fs::copy_options::recursive);
+}
+
+}  // namespace
+
+TEST_CASE("torn log tail: recovery keeps exactly the whole entries before the tear") {
+  TempDir dir;
+  const fs::path pristine = dir / "pristine";
+  std::vector<std::string> written;
+  {
+    auto store = OpenOrFail(Options(pristine));
+    written = AppendNumbered(*store, "c", 12);
+  }
+  const fs::path log_segment = ListSorted(StreamDir(pristine, "c", "log")).back();
+  const auto offsets = RecordOffsets(log_segment, SegmentKind::kLog);
+  REQUIRE(offsets.size() == 13);
+  const fs::path work = dir / "work";
+  // Every byte offset inside the last three entries.
+  for (uint64_t cut = offsets[9]; cut < offsets.back(); ++cut) {
+    CAPTURE(cut);
+    CopyTree(pristine, work);
+    fs::resize_file(StreamDir(work, "c", "log") / log_segment.filename(), cut);
+    auto store = OpenOrFail(Options(work));
+    size_t whole = 0;
+    while (whole + 1 < offsets.size() && offsets[whole + 1] <= cut) ++whole;
+    auto state = store->State("c");
+    REQUIRE(state.ok());
+    CHECK(state->last_log_index == whole);
+    // The events of the lost entries ran ahead of the log and were cut back.
+    auto payloads = ReadAllPayloads(*store, "c");
+    CHECK(payloads ==
+          std::vector<std::string>(written.begin(), written.begin() + static_cast<long>(whole)));
+    auto next = store->Append("c", std::vector<std::string>{"next"});
+    REQUIRE(next.ok());
+    CHECK(next->log_index == whole + 1);
+    CHECK(next->first_token == whole);
+  }
+}
+
+TEST_CASE("torn event tail: the events are re-applied from the log") {
+  TempDir dir;
+  const fs::path pristine = dir / "pristine";
+  std::vector<std::string> written;
+  {
+    auto store = OpenOrFail(Options(pristine));
+    written = AppendNumbered(*store, "c", 10);
+  }
+  const fs::path seg = ListSorted(StreamDir(pristine, "c", "events")).back();
+  const auto offsets = RecordOffsets(seg, SegmentKind::kEvents);
+  const fs::path work = dir / "work";
+  for (uint64_t cut = offsets[7]; cut < offsets.back(); ++cut) {
+    CAPTURE(cut);
+    CopyTree(pristine, work);
+    fs::resize_file(StreamDir(work, "c", "events") / seg.filename(), cut);
+    auto store = OpenOrFail(Options(work));
+    CHECK(ReadAllPayloads(*store, "c") == written);
+    bool noted = false;
+    for (const auto& n : store->RecoveryNotes()) noted |= n.find("applied") != std::string::npos;
+    CHECK(noted);
+  }
+}
+
+TEST_CASE("a flipped byte in a closed segment is refused with file and offset") {
+  TempDir dir;
+  auto options = Options(dir.path());
+  options.event_segment_bytes = 4096;
+  {
+    auto store = OpenOrFail(options);
+    AppendNumbered(*store, "c", 150);
+  }
+  auto segments = ListSorted(StreamDir(dir.path(), "c", "events"));
+  REQUIRE(segments.size() >= 3);
+  const fs::path closed = segments[1];
+  const auto offsets = RecordOffsets(closed, SegmentKind::kEvents);
+  const uint64_t bad_record = offsets[3];
+  FlipByte(closed, bad_record + kRecordHeaderSize + 10);  // inside the payload
+  const auto size_before = fs::file_size(closed);
+  auto store = EventStore::Open(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == Status::Code::kCorruption);
+  const std::string& msg = store.status().message();
+  CHECK(msg.find(closed.string()) != std::string::npos);
+  CHECK(msg.find("offset " + std::to_string(bad_record)) != std::string::npos);
+  // Nothing was modified: the operator can still copy the directory away.
+  CHECK(fs::file_size(closed) == size_before);
+  CHECK(fs::file_size(segments.back()) > kSegmentHeaderSize);
+}
+
+TEST_CASE("a flipped byte in the active tail is truncated there") {
+  TempDir dir;
+  auto options = Options(dir.path());
+  std::vector<std::string> written;
+  {
+    auto store = OpenOrFail(options);
+    written = AppendNumbered(*store, "c", 10);
+  }
+  // Damage the log's eighth entry: entries 8..10 are lost, and their events
+  // with them, since the log is the source of truth.
+  const fs::path log_seg = ListSorted(StreamDir(dir.path(), "c", "log")).back();
+  const auto offsets = RecordOffsets(log_seg, SegmentKind::kLog);
+  FlipByte(log_seg, offsets[7] + kRecordHeaderSize + 3);
+  auto store = OpenOrFail(options);
+  auto state = store->State("c");
+  REQUIRE(state.ok());
+  CHECK(state->last_log_index == 7);
+  CHECK(fs::file_size(log_seg) == offsets[7]);
+  CHECK(ReadAllPayloads(*store, "c") ==
+        std::vector<std::string>(written.begin(), written.begin() + 7));
+  bool noted = false;
+  for (const auto& n : store->RecoveryNotes()) noted |= n.find("truncated") != std::string::npos;
+  CHECK(noted);
+}
+
+TEST_CASE("a segment whose header was torn at creation is rewritten; a damaged full one refused") {
+  TempDir dir;
+  auto options = Options(dir.path());
+  options.event_segment_bytes = 4096;
+  std::vector<std::string> written;
+  {
+    auto store = OpenOrFail(options);
+    written = AppendNumbered(*store, "c", 150);
+  }
+  auto segments = ListSorted(StreamDir(dir.path(), "c", "events"));
+  REQUIRE(segments.size() >= 2);
+  SUBCASE("torn at creation") {
+    // As if the host died right after creating the next segment file.
+    auto state_store = OpenOrFail(options);
+    auto next_token = state_store->State("c")->next_event_token;
+    state_store.reset();
+    const fs::path fresh =
+        StreamDir(dir.path(), "c", "events") / SegmentFileName(SegmentKind::kEvents, next_token);
+    testing_support::WriteFile(fresh, "EVST");
+    auto store = OpenOrFail(options);
+    CHECK(ReadAllPayloads(*store, "c") == written);
+    REQUIRE(store->Append("c", std::vector<std::string>{"more"}).ok());
+  }
+  SUBCASE("damaged header on a segment with data") {
+    FlipByte(segments.back(), 2);
+    auto store = EventStore::Open(options);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.status().message().find(segments.back().string()) != std::string::npos);
+  }
+}

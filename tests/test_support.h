@@ -1,0 +1,66 @@
+// Helpers shared by the test suites: scratch directories, running the real
+// binaries as child processes, and small file manipulations for planting
+// damage. Not thread-safe unless stated.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace testing_support {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on
+// destruction. Set KEEP_TEST_DIRS=1 to keep it for a post-mortem.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs argv[0] with the arguments, waits, and captures its output.
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
+// A child process running in the background (e.g. `hostd serve`), its output
+// going to a file. The destructor kills it with SIGKILL if still running.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log_file);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  pid_t pid() const { return pid_; }
+  // Sends `signal` and waits for exit; returns the exit code (-signal if killed).
+  int Stop(int signal);
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool reaped_ = false;
+};
+
+// Waits (polling, bounded by `timeout_ms`) until `file` exists and is
+// non-empty; returns its content or "" on timeout. For --port-file handshakes.
+std::string WaitForFile(const std::filesystem::path& file, int timeout_ms);
+
+std::string ReadFile(const std::filesystem::path& file);
+void WriteFile(const std::filesystem::path& file, const std::string& content);
+void FlipByte(const std::filesystem::path& file, uint64_t offset);
+std::vector<std::filesystem::path> ListSorted(const std::filesystem::path& dir);
+
+}  // namespace testing_support
