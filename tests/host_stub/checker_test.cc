@@ -144,7 +144,7 @@ TEST_CASE("checker: a log entry whose term goes backwards") {
                 planted.string() + ": offset 32: entry 301 has term 0 after term"));
 }
 
-TEST_CASE("hostd check exits 1 and prints each violation; 0 on a healthy directory") {
+TEST_CASE("hostd check exits 1 and prints each violation, 0 on a healthy directory") {
   TempDir dir;
   MakeHealthyDir(dir.path());
   auto good = testing_support::RunCommand({HOSTD_BIN, "check", "--data-dir", dir.path().string()});

@@ -151,7 +151,7 @@ TEST_CASE("a flipped byte in the active tail is truncated there") {
   CHECK(noted);
 }
 
-TEST_CASE("a segment whose header was torn at creation is rewritten; a damaged full one refused") {
+TEST_CASE("a segment whose header was torn at creation is rewritten, a damaged full one refused") {
   TempDir dir;
   auto options = Options(dir.path());
   options.event_segment_bytes = 4096;
