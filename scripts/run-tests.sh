@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the whole test suite twice: a warnings-as-errors
+# build, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Each run ends with CTest's summary line. Exit status is non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+jobs=$(nproc)
+
+echo "== format check (clang-format)"
+bash scripts/check-format.sh
+
+echo "== build and test (warnings as errors)"
+cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON >/dev/null
+cmake --build build/test -j "$jobs"
+ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 600
+
+echo "== build and test under ASan + UBSan"
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBKP_WERROR=ON -DBKP_SANITIZE=ON \
+  -DBKP_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 900
