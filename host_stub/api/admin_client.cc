@@ -1,0 +1,235 @@
+// AdminClient over cpp-httplib: request building, transport errors, reply
+// decoding. Not thread-safe (one connection, one last reply).
+#include "api/admin_client.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+namespace hoststub {
+namespace {
+
+using nlohmann::json;
+
+// The server drops keep-alive connections idle for 2 s (admin_server.cc). A
+// request sent just as it does would fail, so a client idle for half that
+// opens a fresh connection instead of racing the close.
+constexpr std::chrono::milliseconds kReconnectAfterIdle{1'000};
+
+std::string DescribeTransportError(httplib::Error error,
+                                   const std::chrono::milliseconds connect_timeout) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "connection refused or failed (is `hostd serve` running on that address and port?)";
+    case httplib::Error::ConnectionTimeout:
+      return fmt::format("no connection within {} ms", connect_timeout.count());
+    case httplib::Error::Read:
+      return "the connection closed or timed out before a full reply arrived (the request may "
+             "or may not have been applied)";
+    case httplib::Error::Write:
+      return "sending the request failed (the connection was closed)";
+    default:
+      return "HTTP client error " + httplib::to_string(error);
+  }
+}
+
+const char* StreamName(StreamKind stream) {
+  return stream == StreamKind::kSnapshots ? "snapshots" : "events";
+}
+
+// Decodes a successful reply; a reply of the wrong shape is the host's fault
+// and reported with its HTTP status, like any other bad answer. (Send must
+// have run before `http_status` is read: keep the two calls in sequence.)
+template <typename T, typename Fn>
+ApiResult<T> Decode(const ApiResult<json>& reply, int http_status, Fn&& fn) {
+  if (!reply.ok()) return reply.error();
+  try {
+    return fn(*reply);
+  } catch (const json::exception& e) {
+    return ApiError{http_status, fmt::format("unexpected reply from the host: {}", e.what())};
+  }
+}
+
+}  // namespace
+
+Status ApiError::ToStatus() const {
+  switch (http_status) {
+    case 400:
+      return Status::InvalidArgument(message);
+    case 404:
+      return Status::NotFound(message);
+    case 409:
+      return Status::AlreadyExists(message);
+    case 503:
+      return Status::Busy(message);
+    case 0:
+      return Status::IOError(message);
+    default:
+      return Status::IOError(fmt::format("HTTP {}: {}", http_status, message));
+  }
+}
+
+AdminClient::AdminClient(AdminClientOptions options)
+    : options_(std::move(options)),
+      base_url_(fmt::format(
+          "http://{}:{}",
+          options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host,
+          options_.port)),
+      http_(std::make_unique<httplib::Client>(options_.host, options_.port)) {
+  http_->set_connection_timeout(options_.connect_timeout);
+  http_->set_read_timeout(options_.io_timeout);
+  http_->set_write_timeout(options_.io_timeout);
+  http_->set_keep_alive(true);
+  http_->set_tcp_nodelay(true);
+  // Paths are encoded here (EncodePathSegment); httplib's own pass would
+  // leave '/' inside a context name unencoded.
+  http_->set_url_encode(false);
+}
+
+AdminClient::AdminClient(std::string host, uint16_t port)
+    : AdminClient(AdminClientOptions{.host = std::move(host), .port = port}) {}
+
+AdminClient::~AdminClient() = default;
+
+std::string AdminClient::EncodePathSegment(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (unsigned char c : segment) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+ApiResult<json> AdminClient::Send(std::string_view method, const std::string& path,
+                                  const std::string* body) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_used_ > kReconnectAfterIdle) http_->stop();
+
+  httplib::Request request;
+  request.method = std::string(method);
+  request.path = path;
+  if (body != nullptr) {
+    request.body = *body;
+    request.set_header("Content-Type", "application/json");
+  }
+  httplib::Result reply = http_->send(request);
+  last_used_ = std::chrono::steady_clock::now();
+  if (!reply) {
+    last_status_ = 0;
+    last_body_.clear();
+    return ApiError{0,
+                    fmt::format("cannot reach host at {}: {}", base_url_,
+                                DescribeTransportError(reply.error(), options_.connect_timeout))};
+  }
+  last_status_ = reply->status;
+  last_body_ = std::move(reply->body);
+
+  json parsed = json::parse(last_body_, nullptr, /*allow_exceptions=*/false);
+  if (reply->status >= 400) {
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
+      return ApiError{reply->status, parsed["error"].get<std::string>()};
+    }
+    return ApiError{reply->status, fmt::format("HTTP {} from {} {}: {}", reply->status, method,
+                                               path, last_body_.substr(0, 200))};
+  }
+  if (parsed.is_discarded()) {
+    return ApiError{reply->status, fmt::format("the host's reply to {} {} is not JSON: {}", method,
+                                               path, last_body_.substr(0, 200))};
+  }
+  return parsed;
+}
+
+ApiResult<json> AdminClient::Call(std::string_view method, const std::string& path,
+                                  const std::optional<json>& body) {
+  if (!body.has_value()) return Send(method, path, nullptr);
+  const std::string text = body->dump(-1, ' ', false, json::error_handler_t::strict);
+  return Send(method, path, &text);
+}
+
+ApiResult<AppendResult> AdminClient::Append(std::string_view context,
+                                            std::span<const std::string> events,
+                                            StreamKind stream) {
+  json body = {{"events", json::array()}, {"stream", StreamName(stream)}};
+  json& list = body["events"];
+  for (const std::string& event : events) list.push_back(event);
+  // Payloads must be UTF-8 to travel as JSON strings; an invalid one is the
+  // caller's error, reported without a round trip.
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const json::exception& e) {
+    return ApiError{
+        400, fmt::format("a payload is not valid UTF-8 and cannot be sent as JSON: {}", e.what())};
+  }
+  const std::string path = "/v1/contexts/" + EncodePathSegment(context) + "/events";
+  ApiResult<json> reply = Send("POST", path, &text);
+  return Decode<AppendResult>(reply, last_status_, [](const json& j) {
+    AppendResult r;
+    r.log_index = j.at("log_index").get<uint64_t>();
+    r.first_token = j.at("first_token").get<uint64_t>();
+    r.last_token = j.at("last_token").get<uint64_t>();
+    return r;
+  });
+}
+
+ApiResult<ReadReply> AdminClient::Read(std::string_view context, uint64_t from, size_t limit,
+                                       StreamKind stream) {
+  const std::string path = fmt::format("/v1/contexts/{}/events?from={}&limit={}&stream={}",
+                                       EncodePathSegment(context), from, limit, StreamName(stream));
+  ApiResult<json> reply = Send("GET", path, nullptr);
+  return Decode<ReadReply>(reply, last_status_, [](const json& j) {
+    ReadReply r;
+    for (const json& e : j.at("events")) {
+      StoredEvent event;
+      event.token = e.at("token").get<uint64_t>();
+      event.log_index = e.at("log_index").get<uint64_t>();
+      event.timestamp_ms = e.at("timestamp_ms").get<int64_t>();
+      event.payload = e.at("payload").get<std::string>();
+      r.events.push_back(std::move(event));
+    }
+    r.next_token = j.at("next_token").get<uint64_t>();
+    return r;
+  });
+}
+
+ApiResult<HostStatus> AdminClient::GetStatus() {
+  ApiResult<json> reply = Send("GET", "/v1/status", nullptr);
+  return Decode<HostStatus>(reply, last_status_, [](const json& j) {
+    HostStatus s;
+    s.data_dir = j.at("data_dir").get<std::string>();
+    s.fsync = j.at("fsync").get<std::string>();
+    s.compaction_pinned = j.at("compaction_pinned").get<bool>();
+    for (const json& c : j.at("contexts")) {
+      ContextState state;
+      state.name = c.at("name").get<std::string>();
+      state.term = c.at("term").get<uint64_t>();
+      state.first_log_index = c.at("first_log_index").get<uint64_t>();
+      state.last_log_index = c.at("last_log_index").get<uint64_t>();
+      state.commit_index = c.at("commit_index").get<uint64_t>();
+      state.next_event_token = c.at("next_event_token").get<uint64_t>();
+      state.next_snapshot_token = c.at("next_snapshot_token").get<uint64_t>();
+      s.contexts.push_back(std::move(state));
+    }
+    return s;
+  });
+}
+
+ApiResult<CompactionReport> AdminClient::Compact() {
+  const std::string empty = "{}";
+  ApiResult<json> reply = Send("POST", "/v1/compact", &empty);
+  return Decode<CompactionReport>(reply, last_status_, [](const json& j) {
+    CompactionReport r;
+    r.pinned = j.at("pinned").get<bool>();
+    for (const json& p : j.at("deleted")) {
+      r.deleted.emplace_back(p.get<std::string>());
+    }
+    return r;
+  });
+}
+
+}  // namespace hoststub

@@ -1,0 +1,427 @@
+// The admin API's lifecycle (bind, serve, stop) and its core routes: events,
+// status, compaction. Handlers run concurrently on httplib's worker threads
+// and share nothing but the thread-safe EventStore.
+#include "api/admin_server.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+namespace hoststub {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kDefaultReadLimit = 100;
+constexpr uint64_t kMaxReadLimit = 10'000;
+// A request body above this is refused with 413 before it is buffered.
+constexpr size_t kMaxRequestBytes = 256u << 20;
+// Idle keep-alive connections hold a worker thread, and Stop() waits for them
+// up to this long, so it stays short; clients simply reconnect.
+constexpr time_t kKeepAliveTimeoutSeconds = 2;
+// httplib's default (5 requests per connection) would make small appends pay
+// a TCP handshake every fifth request.
+constexpr size_t kKeepAliveMaxRequests = 100'000;
+
+size_t WorkerThreads() {
+  // Each keep-alive client occupies a worker, and concurrent appends to one
+  // context share fsyncs only if they can be in flight together.
+  return std::max<size_t>(16, 2 * std::thread::hardware_concurrency());
+}
+
+// The listening socket gets SO_REUSEADDR only: httplib's default also sets
+// SO_REUSEPORT, which would let a second hostd bind the same port and silently
+// share the traffic instead of failing.
+void ListenSocketOptions(socket_t sock) {
+  int yes = 1;
+  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+}
+
+std::string HostForUrl(const std::string& address) {
+  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+const char* StreamName(StreamKind stream) {
+  return stream == StreamKind::kSnapshots ? "snapshots" : "events";
+}
+
+Result<StreamKind> ParseStream(std::string_view text) {
+  if (text == "events") return StreamKind::kEvents;
+  if (text == "snapshots") return StreamKind::kSnapshots;
+  return Status::InvalidArgument(
+      fmt::format("unknown stream '{}': use \"events\" or \"snapshots\"", text));
+}
+
+Result<uint64_t> ParseQueryNumber(const httplib::Request& req, const char* name,
+                                  uint64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string text = req.get_param_value(name);
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status::InvalidArgument(
+        fmt::format("query parameter '{}' must be an unsigned integer, got '{}'", name, text));
+  }
+  return value;
+}
+
+// A typo in a parameter or field name must not silently fall back to a default.
+Status CheckKnownNames(const std::vector<std::string>& names,
+                       std::initializer_list<std::string_view> known, const char* what) {
+  for (const std::string& name : names) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string list;
+      for (std::string_view k : known) list += (list.empty() ? "'" : ", '") + std::string(k) + "'";
+      return Status::InvalidArgument(
+          fmt::format("unknown {} '{}' (accepted: {})", what, name, list));
+    }
+  }
+  return Status::OK();
+}
+
+// The {ctx} path segment, checked before any store call so that a bad name is
+// always a 400 and never reaches the file system.
+Result<std::string> ContextFromPath(const httplib::Request& req) {
+  std::string context = req.matches[1].str();
+  // The engine's message names the context and the allowed characters.
+  Status valid = ValidateContextName(context);
+  if (!valid.ok()) return Status::InvalidArgument(valid.message());
+  return context;
+}
+
+void ReplyStatus(httplib::Response& res, const Status& status) {
+  ReplyError(res, HttpStatusFor(status), status.message());
+}
+
+// The decoded body of an append request.
+struct AppendRequest {
+  std::vector<std::string> events;
+  StreamKind stream = StreamKind::kEvents;
+};
+
+Result<AppendRequest> ParseAppendRequest(const std::string& text) {
+  constexpr const char* kShape = R"(expected {"events": ["payload", ...], "stream": "events"})";
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return Status::InvalidArgument(
+        fmt::format("request body is not a JSON object (or not valid UTF-8 JSON); {}", kShape));
+  }
+  std::vector<std::string> names;
+  for (const auto& item : body.items()) names.push_back(item.key());
+  HOSTSTUB_RETURN_IF_ERROR(CheckKnownNames(names, {"events", "stream"}, "field"));
+
+  AppendRequest request;
+  auto stream = body.find("stream");
+  if (stream != body.end()) {
+    if (!stream->is_string()) return Status::InvalidArgument("'stream' must be a string");
+    Result<StreamKind> kind = ParseStream(stream->get_ref<const std::string&>());
+    if (!kind.ok()) return kind.status();
+    request.stream = *kind;
+  }
+  auto events = body.find("events");
+  if (events == body.end() || !events->is_array()) {
+    return Status::InvalidArgument(fmt::format("'events' must be an array of strings; {}", kShape));
+  }
+  if (events->empty()) {
+    return Status::InvalidArgument("empty batch: 'events' must hold at least one payload");
+  }
+  request.events.reserve(events->size());
+  for (size_t i = 0; i < events->size(); ++i) {
+    json& event = (*events)[i];
+    if (!event.is_string()) {
+      return Status::InvalidArgument(
+          fmt::format("events[{}] is a JSON {}, not a string", i, event.type_name()));
+    }
+    request.events.push_back(std::move(event.get_ref<std::string&>()));
+  }
+  return request;
+}
+
+void HandleAppend(EventStore& store, const httplib::Request& req, httplib::Response& res) {
+  Result<std::string> context = ContextFromPath(req);
+  if (!context.ok()) return ReplyStatus(res, context.status());
+  Result<AppendRequest> request = ParseAppendRequest(req.body);
+  if (!request.ok()) return ReplyStatus(res, request.status());
+
+  // The reply goes out only after Append returned, i.e. once the batch is as
+  // durable as the fsync policy promises.
+  Result<AppendResult> appended = store.Append(*context, request->events, request->stream);
+  if (!appended.ok()) {
+    return ReplyError(res, HttpStatusFor(appended.status()),
+                      fmt::format("append to context '{}' ({}) failed: {}", *context,
+                                  StreamName(request->stream), appended.status().ToString()));
+  }
+  ReplyJson(res, 200,
+            {{"log_index", appended->log_index},
+             {"first_token", appended->first_token},
+             {"last_token", appended->last_token}});
+}
+
+Status UnknownContext(const std::string& context) {
+  return Status::NotFound(fmt::format(
+      "unknown context '{}': nothing was ever appended to it (GET /v1/status lists the contexts)",
+      context));
+}
+
+void HandleRead(EventStore& store, const httplib::Request& req, httplib::Response& res) {
+  Result<std::string> context = ContextFromPath(req);
+  if (!context.ok()) return ReplyStatus(res, context.status());
+  std::vector<std::string> names;
+  for (const auto& [name, value] : req.params) names.push_back(name);
+  Status known = CheckKnownNames(names, {"from", "limit", "stream"}, "query parameter");
+  if (!known.ok()) return ReplyStatus(res, known);
+  Result<uint64_t> from = ParseQueryNumber(req, "from", 0);
+  if (!from.ok()) return ReplyStatus(res, from.status());
+  Result<uint64_t> limit = ParseQueryNumber(req, "limit", kDefaultReadLimit);
+  if (!limit.ok()) return ReplyStatus(res, limit.status());
+  if (*limit == 0 || *limit > kMaxReadLimit) {
+    return ReplyError(res, 400,
+                      fmt::format("limit must be between 1 and {}, got {}; page with 'from' "
+                                  "(next_token of the previous reply)",
+                                  kMaxReadLimit, *limit));
+  }
+  StreamKind stream = StreamKind::kEvents;
+  if (req.has_param("stream")) {
+    Result<StreamKind> kind = ParseStream(req.get_param_value("stream"));
+    if (!kind.ok()) return ReplyStatus(res, kind.status());
+    stream = *kind;
+  }
+
+  Result<std::vector<StoredEvent>> events =
+      store.Read(*context, *from, static_cast<size_t>(*limit), stream);
+  if (!events.ok()) {
+    if (events.status().code() == Status::Code::kNotFound) {
+      return ReplyStatus(res, UnknownContext(*context));
+    }
+    return ReplyError(res, HttpStatusFor(events.status()),
+                      fmt::format("read of context '{}' ({}) failed: {}", *context,
+                                  StreamName(stream), events.status().ToString()));
+  }
+  // An empty page is either the end of a stream or a context that does not
+  // exist; only the second is an error.
+  if (events->empty()) {
+    Result<ContextState> state = store.State(*context);
+    if (!state.ok() && state.status().code() == Status::Code::kNotFound) {
+      return ReplyStatus(res, UnknownContext(*context));
+    }
+  }
+
+  json list = json::array();
+  for (StoredEvent& event : *events) {
+    list.push_back({{"token", event.token},
+                    {"log_index", event.log_index},
+                    {"timestamp_ms", event.timestamp_ms},
+                    {"payload", std::move(event.payload)}});
+  }
+  const uint64_t next = events->empty() ? *from : events->back().token + 1;
+  ReplyJson(res, 200, {{"events", std::move(list)}, {"next_token", next}});
+}
+
+void HandleStatus(EventStore& store, const httplib::Request&, httplib::Response& res) {
+  json contexts = json::array();
+  for (const std::string& name : store.Contexts()) {
+    Result<ContextState> state = store.State(name);
+    if (!state.ok()) {
+      return ReplyError(
+          res, 500,
+          fmt::format("state of context '{}' unavailable: {}", name, state.status().ToString()));
+    }
+    contexts.push_back({{"name", state->name},
+                        {"term", state->term},
+                        {"first_log_index", state->first_log_index},
+                        {"last_log_index", state->last_log_index},
+                        {"commit_index", state->commit_index},
+                        {"next_event_token", state->next_event_token},
+                        {"next_snapshot_token", state->next_snapshot_token}});
+  }
+  ReplyJson(res, 200,
+            {{"data_dir", store.options().data_dir.string()},
+             {"fsync", FsyncPolicyName(store.options().fsync)},
+             {"compaction_pinned", store.CompactionPinned()},
+             {"contexts", std::move(contexts)}});
+}
+
+void HandleCompact(EventStore& store, const httplib::Request&, httplib::Response& res) {
+  Result<CompactionReport> report = store.CompactLogs();
+  if (!report.ok()) {
+    return ReplyError(res, HttpStatusFor(report.status()),
+                      "log compaction failed: " + report.status().ToString());
+  }
+  json deleted = json::array();
+  for (const auto& path : report->deleted) deleted.push_back(path.string());
+  ReplyJson(res, 200, {{"pinned", report->pinned}, {"deleted", std::move(deleted)}});
+}
+
+// Fills in replies httplib produced itself (unknown route, oversized body,
+// malformed request) so that they too carry {"error": ...}.
+httplib::Server::HandlerResponse HandleHttpError(const httplib::Request& req,
+                                                 httplib::Response& res) {
+  if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+  std::string message;
+  switch (res.status) {
+    case 404:
+      message = fmt::format(
+          "no route for {} {} (the API serves GET /v1/status, POST /v1/compact, GET and POST "
+          "/v1/contexts/{{ctx}}/events)",
+          req.method, req.path);
+      break;
+    case 400:
+      // httplib refuses a POST without Content-Length (curl -X POST without -d).
+      message =
+          fmt::format("malformed HTTP request {} {} (a POST needs a body or 'Content-Length: 0')",
+                      req.method, req.path);
+      break;
+    case 413:
+      message =
+          fmt::format("request body exceeds {} bytes: send smaller batches", kMaxRequestBytes);
+      break;
+    default:
+      message = fmt::format("HTTP error {} for {} {}", res.status, req.method, req.path);
+  }
+  ReplyError(res, res.status, message);
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+void HandleException(const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  ReplyError(res, 500, fmt::format("internal error serving {} {}: {}", req.method, req.path, what));
+}
+
+}  // namespace
+
+void ReplyJson(httplib::Response& res, int http_status, const nlohmann::json& body) {
+  res.status = http_status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void ReplyError(httplib::Response& res, int http_status, std::string_view message) {
+  ReplyJson(res, http_status, {{"error", message}});
+}
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kAlreadyExists:
+      return 409;
+    case Status::Code::kBusy:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+AdminServer::AdminServer(EventStore& store, ServerOptions options)
+    : store_(store), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+  http_->set_socket_options(ListenSocketOptions);
+  // Replies are small and latency-bound: Nagle plus delayed ACKs would add
+  // tens of milliseconds to every append.
+  http_->set_tcp_nodelay(true);
+  http_->set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
+  http_->set_keep_alive_max_count(kKeepAliveMaxRequests);
+  http_->set_payload_max_length(kMaxRequestBytes);
+  http_->new_task_queue = [] { return new httplib::ThreadPool(WorkerThreads()); };
+  http_->set_error_handler(httplib::Server::HandlerWithResponse(HandleHttpError));
+  http_->set_exception_handler(HandleException);
+  RegisterRoutes();
+}
+
+AdminServer::~AdminServer() { Stop(); }
+
+void AdminServer::RegisterRoutes() {
+  // {ctx} matches any text, '/' included, so that a bad name gets a 400 that
+  // says why instead of a 404 for an unmatched route.
+  constexpr const char* kEvents = R"(/v1/contexts/(.+)/events)";
+  EventStore& store = store_;
+  http_->Post(kEvents, [&store](const httplib::Request& req, httplib::Response& res) {
+    HandleAppend(store, req, res);
+  });
+  http_->Get(kEvents, [&store](const httplib::Request& req, httplib::Response& res) {
+    HandleRead(store, req, res);
+  });
+  http_->Get("/v1/status", [&store](const httplib::Request& req, httplib::Response& res) {
+    HandleStatus(store, req, res);
+  });
+  http_->Post("/v1/compact", [&store](const httplib::Request& req, httplib::Response& res) {
+    HandleCompact(store, req, res);
+  });
+}
+
+Status AdminServer::Start() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  const std::string& address = options_.listen_address;
+  if (started_) {
+    return Status::AlreadyExists(fmt::format(
+        "the admin server for {}:{} was already started; create a new AdminServer to serve again",
+        address, options_.port));
+  }
+  started_ = true;
+
+  errno = 0;
+  int bound = -1;
+  if (options_.port == 0) {
+    bound = http_->bind_to_any_port(address);
+  } else if (http_->bind_to_port(address, options_.port)) {
+    bound = options_.port;
+  }
+  if (bound <= 0) {
+    const int err = errno;
+    const std::string reason =
+        err != 0 ? std::strerror(err) : "the address is not valid or not local to this machine";
+    return Status::IOError(fmt::format(
+        "cannot listen on {}:{}: {} (is another hostd using it? choose another [server] port or "
+        "--port, or 0 for any free port)",
+        address, options_.port, reason));
+  }
+  port_ = static_cast<uint16_t>(bound);
+
+  listener_ = std::thread([this] {
+    http_->listen_after_bind();
+    listener_done_ = true;
+  });
+  // httplib's stop() does nothing until the accept loop runs: without this
+  // wait, a Stop() right after Start() would be lost and Stop would hang.
+  while (!http_->is_running() && !listener_done_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!http_->is_running()) {
+    listener_.join();
+    return Status::IOError(
+        fmt::format("the admin server on {}:{} stopped as soon as it started", address, bound));
+  }
+  return Status::OK();
+}
+
+std::string AdminServer::base_url() const {
+  return fmt::format("http://{}:{}", HostForUrl(options_.listen_address), port());
+}
+
+void AdminServer::Stop() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (!listener_.joinable()) return;
+  http_->stop();
+  listener_.join();
+}
+
+}  // namespace hoststub

@@ -1,0 +1,97 @@
+// AdminServer: the host's admin HTTP API (JSON over HTTP, cpp-httplib), bound
+// to a loopback address because it has no authentication yet. Routes:
+//
+//   POST /v1/contexts/{ctx}/events  {"events":[...],"stream":"events"|"snapshots"}
+//   GET  /v1/contexts/{ctx}/events?from=T&limit=N&stream=events
+//   GET  /v1/status
+//   POST /v1/compact
+//
+// Every error reply is {"error": "<message>"}: 400 bad request, 404 unknown
+// context or route, 409/503 for a conflicting or busy store, 500 storage
+// failure. Handlers are in admin_server.cc; later route groups (e.g. backups)
+// live in their own files and register on http() before Start(), using
+// ReplyJson/ReplyError so every reply has the same shape.
+//
+// Thread-safety: Start, Stop and port may be called from any thread. Requests
+// are served on a pool of worker threads that call the EventStore
+// concurrently (it is thread-safe). Route registration through http() is not
+// synchronised: do it before Start().
+// Ownership: the server borrows the EventStore, which must outlive it. The
+// embedding process should ignore SIGPIPE (a client that hangs up mid-reply
+// would otherwise kill it); hostd does.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "config/host_config.h"
+#include "storage/event_store.h"
+#include "util/status.h"
+
+namespace httplib {
+class Server;
+struct Response;
+}  // namespace httplib
+
+namespace hoststub {
+
+class AdminServer {
+ public:
+  AdminServer(EventStore& store, ServerOptions options);
+  // Stops the server if it is running.
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds options.listen_address:options.port (port 0 picks a free port) and
+  // serves on a thread of its own until Stop(). A server runs once: Start
+  // after Stop fails.
+  Status Start();
+
+  // The bound port once Start() succeeded, else 0.
+  uint16_t port() const { return port_.load(); }
+  // "http://ADDRESS:PORT" of the bound socket.
+  std::string base_url() const;
+  const ServerOptions& options() const { return options_; }
+
+  // Stops accepting, waits for in-flight requests to finish (so no handler
+  // touches the store afterwards) and joins the serving thread. Idempotent.
+  void Stop();
+
+  // For route groups added by other files. Register before Start().
+  httplib::Server& http() { return *http_; }
+  EventStore& store() { return store_; }
+
+ private:
+  void RegisterRoutes();
+
+  EventStore& store_;
+  const ServerOptions options_;
+  std::unique_ptr<httplib::Server> http_;
+  std::mutex lifecycle_mu_;  // serialises Start and Stop
+  std::thread listener_;
+  std::atomic<bool> listener_done_{false};
+  std::atomic<uint16_t> port_{0};
+  bool started_ = false;  // guarded by lifecycle_mu_
+};
+
+// Sends `body` as the JSON reply. Strings that are not valid UTF-8 (payloads
+// appended in-process may be arbitrary bytes) are sent with U+FFFD in place
+// of the bad bytes rather than failing the request.
+void ReplyJson(httplib::Response& res, int http_status, const nlohmann::json& body);
+
+// Sends {"error": message}.
+void ReplyError(httplib::Response& res, int http_status, std::string_view message);
+
+// The HTTP status that fits a failed Status: InvalidArgument 400, NotFound
+// 404, AlreadyExists 409, Busy 503, anything else 500.
+int HttpStatusFor(const Status& status);
+
+}  // namespace hoststub
