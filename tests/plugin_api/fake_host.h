@@ -1,0 +1,127 @@
+// A scripted stand-in for the host's side of the ABI, for testing providers
+// and the C++ helper without the real host: a bkp_host_services table over
+// in-memory items, settings, an operation and a recording sink, plus a
+// dlopen wrapper for provider libraries. Every handle a plugin receives is
+// the FakeHost itself. The real host's behaviour is tested elsewhere; this
+// one enforces the same listing order so a provider's order is checked.
+//
+// Not thread-safe: one plugin call at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bkp/bkp_plugin.h"
+
+namespace fake {
+
+struct Item {
+  uint32_t role;
+  std::string context;  // empty for the control DB (listed as NULL)
+  std::string name;
+  std::string data;
+  // Listed size; when larger than data, reads end early (a shrunken file).
+  std::optional<uint64_t> announced_size;
+};
+
+struct Restored {
+  uint32_t role;
+  std::string context;
+  std::string name;
+  uint64_t size;
+  std::string data;
+  bool ended;
+};
+
+class FakeHost {
+ public:
+  FakeHost();
+  FakeHost(const FakeHost&) = delete;
+  FakeHost& operator=(const FakeHost&) = delete;
+
+  // ---- script: set before the plugin call ----
+  std::vector<Item> items;
+  std::map<std::string, int64_t> int_settings;
+  std::map<std::string, std::string> string_settings;
+  std::map<std::string, bool> bool_settings;
+  // op_cancelled turns true once this many source_read calls have returned.
+  std::optional<uint64_t> cancel_after_reads;
+  // source_read fails from the first call with this status and message.
+  std::optional<std::pair<bkp_status, std::string>> read_failure;
+  // sink_* fail with this status and message.
+  std::optional<std::pair<bkp_status, std::string>> sink_failure;
+
+  // ---- record: read after the plugin call ----
+  std::vector<std::pair<int32_t, std::string>> log_lines;
+  std::vector<bkp_progress> progress;
+  std::vector<uint32_t> listed_roles;
+  std::vector<uint64_t> bytes_served;  // per item, in items' order
+  uint64_t reads = 0;
+  size_t largest_read = 0;
+  std::vector<Restored> restored;
+
+  const bkp_host_services* services() const { return &services_; }
+  bkp_host* host();
+  const bkp_settings* settings();
+  bkp_operation* op();
+  bkp_source* source();
+  bkp_sink* sink();
+
+  // Args as the host would build them for a provider named `provider_name`.
+  bkp_open_args OpenArgs(const char* provider_name);
+  bkp_backup_args BackupArgs(uint32_t type = BKP_BACKUP_FULL);
+  // Forgets listing order, recordings and per-operation state; keeps the script.
+  void ResetOperation();
+
+ private:
+  static FakeHost* Self(const void* handle);
+  static void Log(bkp_host* host, int32_t level, const char* message);
+  static bkp_status SettingString(const bkp_settings* settings, const char* key, char* buf,
+                                  size_t len, size_t* needed);
+  static bkp_status SettingInt(const bkp_settings* settings, const char* key, int64_t* out);
+  static bkp_status SettingBool(const bkp_settings* settings, const char* key, int32_t* out);
+  static void OpProgress(bkp_operation* op, const bkp_progress* progress);
+  static int32_t OpCancelled(bkp_operation* op);
+  static bkp_status SourceList(bkp_source* source, uint32_t role, bkp_item_fn fn, void* user,
+                               char* err, size_t err_len);
+  static bkp_status SourceContexts(bkp_source* source, bkp_context_fn fn, void* user, char* err,
+                                   size_t err_len);
+  static bkp_status SourceRead(bkp_source* source, uint64_t id, uint64_t offset, void* buf,
+                               size_t len, size_t* got, char* err, size_t err_len);
+  static bkp_status SinkBegin(bkp_sink* sink, const bkp_item* item, char* err, size_t err_len);
+  static bkp_status SinkWrite(bkp_sink* sink, const void* data, size_t len, char* err,
+                              size_t err_len);
+  static bkp_status SinkEnd(bkp_sink* sink, char* err, size_t err_len);
+
+  bkp_host_services services_;
+  uint32_t last_listed_role_ = 0;
+  std::vector<bkp_item> listed_;  // one per item, built at the first listing
+  std::vector<std::string> context_names_;
+  std::vector<bkp_context_info> contexts_;
+};
+
+// A provider library opened with dlopen(RTLD_NOW | RTLD_LOCAL), as the host
+// opens it; closed on destruction. Failures throw std::runtime_error with
+// dlerror()'s text.
+class PluginLibrary {
+ public:
+  explicit PluginLibrary(const std::string& path);
+  ~PluginLibrary();
+  PluginLibrary(const PluginLibrary&) = delete;
+  PluginLibrary& operator=(const PluginLibrary&) = delete;
+
+  // Calls bkp_plugin_entry as a host speaking `host_version`; the refusal
+  // reason, if any, lands in *error.
+  const bkp_provider* Entry(uint32_t host_version, std::string* error = nullptr) const;
+  bkp_plugin_entry_fn entry_fn() const { return entry_; }
+
+ private:
+  void* handle_ = nullptr;
+  bkp_plugin_entry_fn entry_ = nullptr;
+};
+
+}  // namespace fake
