@@ -70,6 +70,11 @@ std::string JoinNames(const std::vector<std::string_view>& names) {
   return out;
 }
 
+Status ErrorAt(std::string_view source, uint32_t line, std::string_view what) {
+  return Status::InvalidArgument(std::string(source) + ":" + std::to_string(line) + ": " +
+                                 std::string(what));
+}
+
 // One value found in the file, with what an error message about it needs.
 class Value {
  public:
@@ -79,11 +84,9 @@ class Value {
   const toml::node& node() const { return node_; }
   const std::string& path() const { return path_; }
   std::string_view source() const { return source_; }
+  uint32_t line() const { return line_; }
 
-  Status Error(std::string_view what) const {
-    return Status::InvalidArgument(std::string(source_) + ":" + std::to_string(line_) + ": " +
-                                   std::string(what));
-  }
+  Status Error(std::string_view what) const { return ErrorAt(source_, line_, what); }
   // `expected` carries its article: "an integer", "a string".
   Status TypeError(std::string_view expected) const {
     return Error("'" + path_ + "' must be " + std::string(expected) + ", got " +
@@ -105,8 +108,9 @@ struct Key {
   Reader read;
 };
 
+// `header` names the table in the unknown-key message; by default "[path]".
 Status WalkTable(const toml::table& table, const std::string& path, std::string_view source,
-                 const std::vector<Key>& keys) {
+                 const std::vector<Key>& keys, std::string_view header = {}) {
   struct Entry {
     const toml::key* key;
     const toml::node* node;
@@ -134,7 +138,9 @@ Status WalkTable(const toml::table& table, const std::string& path, std::string_
       std::vector<std::string_view> names;
       for (const Key& k : keys) names.push_back(k.name);
       bool is_table = entry.node->is_table() || entry.node->is_array_of_tables();
-      std::string where = path.empty() ? "at the top level" : "in [" + path + "]";
+      std::string where = !header.empty() ? "in " + std::string(header)
+                          : path.empty()  ? "at the top level"
+                                          : "in [" + path + "]";
       return value.Error(std::string(is_table ? "unknown table '" : "unknown key '") + key_path +
                          "' (known keys " + where + ": " + JoinNames(names) + ")");
     }
@@ -268,6 +274,96 @@ Reader OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
   };
 }
 
+// Provider names appear in URLs, log prefixes and file names, hence the
+// conservative alphabet.
+bool IsValidProviderName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+Reader ProviderName(ProviderConfig& provider) {
+  return [&provider](const Value& v) -> Status {
+    const toml::value<std::string>* s = v.node().as_string();
+    if (s == nullptr) return v.TypeError("a string");
+    if (!IsValidProviderName(s->get())) {
+      return v.Error("'" + v.path() + "' must be 1 to 64 characters from A-Z a-z 0-9 _ . -, got " +
+                     Quoted(s->get()));
+    }
+    provider.name = s->get();
+    provider.name_line = v.line();
+    return Status::OK();
+  };
+}
+
+// Which keys a provider accepts is the plugin's business and is checked when
+// it is loaded; here only what no plugin could accept is refused: a setting
+// type outside the ABI's string, integer and boolean.
+Reader ProviderSettings(ProviderConfig& provider) {
+  return [&provider](const Value& v) -> Status {
+    const toml::table* table = v.node().as_table();
+    if (table == nullptr) return v.TypeError("a table");
+    for (auto&& [key, node] : *table) {
+      uint32_t line = key.source().begin.line;
+      if (line == 0) line = node.source().begin.line;
+      if (!node.is_string() && !node.is_integer() && !node.is_boolean()) {
+        return ErrorAt(v.source(), line,
+                       "'" + v.path() + "." + std::string(key.str()) +
+                           "' must be a string, an integer or a boolean, got " +
+                           std::string(TypeName(node)));
+      }
+      provider.setting_lines[std::string(key.str())] = line;
+    }
+    provider.settings = *table;
+    return Status::OK();
+  };
+}
+
+// [[providers]]: each entry read like any table, then checked as a whole
+// (required keys, a name used once).
+Reader Providers(std::vector<ProviderConfig>& out) {
+  return [&out](const Value& v) -> Status {
+    const toml::array* array = v.node().as_array();
+    if (array == nullptr || (!array->empty() && !array->is_array_of_tables())) {
+      return v.TypeError("an array of tables ([[providers]])");
+    }
+    for (const toml::node& element : *array) {
+      const toml::table& entry = *element.as_table();
+      ProviderConfig provider;
+      provider.source = std::string(v.source());
+      provider.line = entry.source().begin.line != 0 ? entry.source().begin.line : v.line();
+      std::vector<Key> keys = {
+          {"name", ProviderName(provider)},
+          {"plugin", NonEmptyString(provider.plugin)},
+          {"settings", ProviderSettings(provider)},
+      };
+      HOSTSTUB_RETURN_IF_ERROR(WalkTable(entry, v.path(), v.source(), keys, "[[providers]]"));
+      if (provider.name.empty()) {
+        return ErrorAt(v.source(), provider.line,
+                       "a [[providers]] entry has no 'name' (each provider needs a unique name "
+                       "and a plugin)");
+      }
+      if (provider.plugin.empty()) {
+        return ErrorAt(v.source(), provider.line,
+                       "provider '" + provider.name +
+                           "' has no 'plugin' (e.g. plugin = \"local_disk\" for "
+                           "<plugin_dir>/bkp_local_disk.so)");
+      }
+      for (const ProviderConfig& earlier : out) {
+        if (earlier.name == provider.name) {
+          return ErrorAt(v.source(), provider.name_line,
+                         "provider name '" + provider.name + "' is already used at line " +
+                             std::to_string(earlier.name_line));
+        }
+      }
+      out.push_back(std::move(provider));
+    }
+    return Status::OK();
+  };
+}
+
 // The whole schema. To add a key, add one line to the table it belongs in.
 Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& config) {
   StorageOptions& storage = config.storage;
@@ -292,8 +388,10 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
       {"port", Integer(server.port, 0, std::numeric_limits<uint16_t>::max())},
   };
   std::vector<Key> top_level_keys = {
+      {"plugin_dir", PathValue(config.plugin_dir)},
       {"storage", TableOf(std::move(storage_keys))},
       {"server", TableOf(std::move(server_keys))},
+      {"providers", Providers(config.providers)},
   };
   return WalkTable(root, "", source, top_level_keys);
 }
@@ -333,6 +431,11 @@ std::string_view DefaultHostConfigToml() {
 #
 # Sizes are an integer number of bytes or a string with a binary unit:
 # "4096B", "512KiB", "64MiB", "1GiB".
+
+# Directory the backup provider plugins (bkp_<name>.so) are loaded from. A
+# relative path is relative to the directory of this file (for the built-in
+# defaults: the current directory).
+plugin_dir = "./plugins"
 
 [storage]
 # Root of the data directory: control.db and contexts/<name>/{log,events,snapshots}.
@@ -380,6 +483,21 @@ listen = "127.0.0.1"
 # TCP port of the admin API, 0 to 65535; 0 picks a free one (see
 # hostd serve --port-file).
 port = 8124
+
+# Backup providers: one [[providers]] entry each, loaded and opened when hostd
+# starts; one that fails to load or open stops hostd. `hostd plugins` shows
+# what each would load. There are none by default; an entry looks like this:
+#
+# [[providers]]
+# # Unique; 1 to 64 characters from A-Z a-z 0-9 _ . -
+# name = "nightly"
+# # The plugin: <plugin_dir>/bkp_local_disk.so. A value with a '/' or ending
+# # in ".so" is a file name, relative to plugin_dir unless absolute.
+# plugin = "local_disk"
+# # Optional: the provider's own settings (strings, integers, booleans),
+# # checked against the list the plugin declares when it is loaded.
+# [providers.settings]
+# path = "/var/backups/hostd"
 )toml";
   return kDefault;
 }
@@ -396,6 +514,25 @@ Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view 
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string(source_name) + ": " + e.what());
   }
+}
+
+uint32_t ProviderConfig::SettingLine(std::string_view key) const {
+  auto it = setting_lines.find(key);
+  return it != setting_lines.end() ? it->second : line;
+}
+
+std::filesystem::path ResolvePluginFile(const std::filesystem::path& plugin_dir,
+                                        std::string_view plugin) {
+  bool is_file_name = plugin.find('/') != std::string_view::npos ||
+                      (plugin.size() >= 3 && plugin.substr(plugin.size() - 3) == ".so");
+  if (!is_file_name) return plugin_dir / ("bkp_" + std::string(plugin) + ".so");
+  std::filesystem::path file(plugin);
+  return file.is_absolute() ? file : plugin_dir / file;
+}
+
+Result<HostConfig> LoadHostConfigOrDefaults(const std::filesystem::path& file) {
+  if (file.empty()) return ParseHostConfig(DefaultHostConfigToml(), "<built-in defaults>");
+  return LoadHostConfig(file);
 }
 
 Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
@@ -421,7 +558,15 @@ Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
     if (error == ENOENT) return Status::NotFound(std::move(msg));
     return Status::IOError(std::move(msg));
   }
-  return ParseHostConfig(text, file.string());
+  Result<HostConfig> config = ParseHostConfig(text, file.string());
+  if (config.ok() && config->plugin_dir.is_relative()) {
+    // The operator wrote the path next to the file, not next to wherever
+    // hostd happens to be started from.
+    std::error_code ec;
+    std::filesystem::path dir = std::filesystem::absolute(file, ec).parent_path();
+    if (!ec) config->plugin_dir = (dir / config->plugin_dir).lexically_normal();
+  }
+  return config;
 }
 
 }  // namespace hoststub

@@ -7,8 +7,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <toml++/toml.h>
 
 #include "storage/options.h"
 #include "util/status.h"
@@ -23,9 +27,44 @@ struct ServerOptions {
   uint16_t port = 8124;
 };
 
+// One [[providers]] entry: a named backup provider, the plugin that
+// implements it and the settings handed to it. The settings are checked
+// against the plugin's own list only when the plugin is loaded (see
+// plugin_host/settings_validation.h), so the entry remembers where each key
+// was written for the messages that check produces.
+struct ProviderConfig {
+  // Unique among the providers; 1 to 64 of [A-Za-z0-9_.-]. Operators and the
+  // admin API refer to the provider by it.
+  std::string name;
+  // Which plugin: a bare name N means <plugin_dir>/bkp_N.so; a value with a
+  // '/' or ending in ".so" is a file name, relative to plugin_dir unless
+  // absolute. See ResolvePluginFile.
+  std::string plugin;
+  // The [providers.settings] table, values already known to be strings,
+  // integers or booleans. toml++ does not copy source positions, hence the
+  // lines below.
+  toml::table settings;
+
+  // Where the entry came from: the config's source name, the line of its
+  // [[providers]] header and of its `name` key, and the line of each setting.
+  std::string source;
+  uint32_t line = 0;
+  uint32_t name_line = 0;
+  std::map<std::string, uint32_t, std::less<>> setting_lines;
+
+  // The line of setting `key`, or of the entry when the key is not there.
+  uint32_t SettingLine(std::string_view key) const;
+};
+
 struct HostConfig {
   StorageOptions storage;
   ServerOptions server;
+  // Where provider plugins are loaded from. LoadHostConfig makes a relative
+  // path relative to the config file's directory; the built-in defaults (and
+  // ParseHostConfig) leave it relative to the current directory.
+  std::filesystem::path plugin_dir = "./plugins";
+  // The [[providers]] entries, in file order; names are unique.
+  std::vector<ProviderConfig> providers;
   // Where the config came from ("<built-in defaults>" or a file path), for
   // messages.
   std::string source = "<built-in defaults>";
@@ -39,6 +78,15 @@ std::string_view DefaultHostConfigToml();
 Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view source_name);
 
 // Reads and parses a config file; a missing or unreadable file is an error.
+// A relative plugin_dir is resolved against the file's directory.
 Result<HostConfig> LoadHostConfig(const std::filesystem::path& file);
+
+// LoadHostConfig(file), or the built-in defaults when `file` is empty: what
+// every hostd subcommand with a --config option does.
+Result<HostConfig> LoadHostConfigOrDefaults(const std::filesystem::path& file);
+
+// The plugin file a provider's `plugin` value names (see ProviderConfig).
+std::filesystem::path ResolvePluginFile(const std::filesystem::path& plugin_dir,
+                                        std::string_view plugin);
 
 }  // namespace hoststub

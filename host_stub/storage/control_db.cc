@@ -208,3 +208,41 @@ Status ControlDb::GrantRole(const std::string& principal, const std::string& con
 }
 
 }  // namespace hoststub
+
+namespace hoststub {
+
+Status ControlDb::SnapshotTo(const std::filesystem::path& dest) {
+  sqlite3* out = nullptr;
+  int rc =
+      sqlite3_open_v2(dest.c_str(), &out,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, nullptr);
+  auto fail = [&](const std::string& what) {
+    std::string msg =
+        fmt::format("cannot snapshot control DB '{}' to '{}': {}: {}", path_.string(),
+                    dest.string(), what, out ? sqlite3_errmsg(out) : sqlite3_errstr(rc));
+    sqlite3_close(out);
+    return rc == SQLITE_FULL ? Status::NoSpace(msg) : Status::IOError(msg);
+  };
+  if (rc != SQLITE_OK) return fail("open");
+  {
+    // One step of -1 pages copies everything under a single read
+    // transaction: the copy is one consistent point in time.
+    std::lock_guard lock(mu_);
+    sqlite3_backup* backup = sqlite3_backup_init(out, "main", db_, "main");
+    if (backup == nullptr) return fail("backup init");
+    rc = sqlite3_backup_step(backup, -1);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) return fail("backup step");
+  }
+  char* err = nullptr;
+  rc = sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, &err);
+  sqlite3_free(err);
+  if (rc != SQLITE_OK) return fail("journal mode");
+  if (sqlite3_close(out) != SQLITE_OK) {
+    out = nullptr;
+    return fail("close");
+  }
+  return Status::OK();
+}
+
+}  // namespace hoststub

@@ -51,6 +51,11 @@ class ControlDb {
   Status GrantRole(const std::string& principal, const std::string& context,
                    const std::string& role);
 
+  // Writes a consistent copy of the whole database to `dest` (which must not
+  // exist) with SQLite's online backup API, while writers may continue. The
+  // copy uses a rollback journal, so it is one self-contained file.
+  Status SnapshotTo(const std::filesystem::path& dest);
+
   const std::filesystem::path& path() const { return path_; }
 
  private:

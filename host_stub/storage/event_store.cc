@@ -2,6 +2,10 @@
 // log compaction with its pin, and the background flusher.
 #include "storage/event_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,7 +39,38 @@ SegmentKind KindOf(StreamKind stream) {
   return stream == StreamKind::kEvents ? SegmentKind::kEvents : SegmentKind::kSnapshots;
 }
 
+Result<int> LockDataDir(const fs::path& dir) {
+  const fs::path path = dir / kDataDirLockFile;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("cannot open lock file", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::Busy(fmt::format(
+          "data directory '{}' is in use by another process (a running hostd?): '{}' is locked",
+          dir.string(), path.string()));
+    }
+    return ErrnoStatus("cannot lock", path, err);
+  }
+  return fd;
+}
+
 }  // namespace
+
+Status CheckDataDirNotInUse(const fs::path& data_dir) {
+  const fs::path path = data_dir / kDataDirLockFile;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? Status::OK() : ErrnoStatus("cannot open", path, errno);
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  if (held) {
+    return Status::Busy(fmt::format(
+        "data directory '{}' is in use by a running host ('{}' is locked): stop it first",
+        data_dir.string(), path.string()));
+  }
+  return Status::OK();
+}
 
 Status ValidateContextName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 64 && name.front() != '.';
@@ -79,7 +114,12 @@ struct Context {
 };
 
 struct EventStore::Impl {
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
   StorageOptions options;
+  int lock_fd = -1;  // flock'ed DATA/LOCK, released when the store is gone
   fs::path control_db_path;
   std::unique_ptr<ControlDb> db;
   std::vector<std::string> recovery_notes;
@@ -266,6 +306,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
     return Status::IOError(fmt::format("cannot create data directory '{}': {}",
                                        options.data_dir.string(), ec.message()));
   }
+  auto lock = LockDataDir(options.data_dir);
+  if (!lock.ok()) return lock.status();
+  impl->lock_fd = *lock;
   impl->control_db_path = options.data_dir / "control.db";
   auto db = ControlDb::Open(impl->control_db_path);
   if (!db.ok()) return db.status();
@@ -492,7 +535,7 @@ Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
     segments = s.Segments();
   }
   std::vector<SegmentInfo> out;
-  for (const auto& s : segments) out.push_back({s.path, s.base, s.size, s.closed});
+  for (const auto& s : segments) out.push_back({s.path, s.base, s.size, s.next, s.closed});
   return out;
 }
 
@@ -628,6 +671,8 @@ void EventStore::Impl::FlusherLoop() {
 }
 
 const std::vector<std::string>& EventStore::RecoveryNotes() const { return impl_->recovery_notes; }
+Status EventStore::SnapshotControlDb(const fs::path& dest) { return impl_->db->SnapshotTo(dest); }
+
 const StorageOptions& EventStore::options() const { return impl_->options; }
 const fs::path& EventStore::control_db_path() const { return impl_->control_db_path; }
 

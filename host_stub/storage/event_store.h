@@ -57,6 +57,7 @@ struct SegmentInfo {
   std::filesystem::path path;
   uint64_t base = 0;  // first index/token the segment holds (its file name)
   uint64_t size = 0;
+  uint64_t next = 0;  // one past the last index/token within `size`
   bool closed = false;
 };
 
@@ -91,6 +92,8 @@ class EventStore {
   // segment is truncated at its last whole record, log entries not yet applied
   // are applied, and the term is advanced. Fails with Corruption naming file
   // and offset when a closed segment is damaged: nothing is modified then.
+  // Holds an exclusive lock on DATA/LOCK while open: a second store on the
+  // same directory (another hostd, a restore) fails with Busy.
   static Result<std::unique_ptr<EventStore>> Open(const StorageOptions& options);
 
   // Flushes, persists commit indexes and stops background work.
@@ -124,6 +127,10 @@ class EventStore {
   // Forces all written data to disk and persists every commit index now.
   Status Sync();
 
+  // A consistent copy of the control DB at this moment (see
+  // ControlDb::SnapshotTo). `dest` must not exist.
+  Status SnapshotControlDb(const std::filesystem::path& dest);
+
   // What recovery did on open (truncated tails, re-applied entries, ...), one
   // line each, for the operator's log.
   const std::vector<std::string>& RecoveryNotes() const;
@@ -141,5 +148,12 @@ class EventStore {
 
 // Context names end up as directory names: this keeps them to a safe set.
 Status ValidateContextName(std::string_view name);
+
+// The lock file an open store holds in its data directory.
+inline constexpr const char* kDataDirLockFile = "LOCK";
+
+// Busy if a live process holds `data_dir`'s lock, OK otherwise (also when
+// the directory or its lock file does not exist).
+Status CheckDataDirNotInUse(const std::filesystem::path& data_dir);
 
 }  // namespace hoststub

@@ -179,7 +179,13 @@ Status SegmentedStream::Append(std::string_view records, std::span<const uint32_
 
 Status SegmentedStream::Sync() { return active_->Sync(); }
 
-std::vector<StreamSegment> SegmentedStream::Segments() const { return segments_; }
+std::vector<StreamSegment> SegmentedStream::Segments() const {
+  std::vector<StreamSegment> out = segments_;
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].next = i + 1 < out.size() ? out[i + 1].base : next_seq_;
+  }
+  return out;
+}
 
 Result<std::optional<std::string>> SegmentedStream::ReadLastRecord() const {
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {

@@ -26,6 +26,7 @@ struct StreamSegment {
   std::filesystem::path path;
   uint64_t base = 0;
   uint64_t size = 0;  // whole records only, for the active segment
+  uint64_t next = 0;  // one past the last sequence held (filled by Segments())
   bool closed = false;
 };
 

@@ -13,6 +13,7 @@ namespace hoststub {
 Status ErrnoStatus(const std::string& what, const std::filesystem::path& path, int err) {
   std::string msg = what + " '" + path.string() + "': " + std::strerror(err);
   if (err == ENOENT) return Status::NotFound(std::move(msg));
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg));
   return Status::IOError(std::move(msg));
 }
 

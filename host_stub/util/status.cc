@@ -21,6 +21,12 @@ const char* Status::CodeName(Code code) {
       return "Already exists";
     case Code::kUnsupported:
       return "Unsupported";
+    case Code::kNoSpace:
+      return "No space";
+    case Code::kRefused:
+      return "Refused";
+    case Code::kCancelled:
+      return "Cancelled";
   }
   return "Unknown";
 }

@@ -23,6 +23,9 @@ class Status {
     kBusy,
     kAlreadyExists,
     kUnsupported,
+    kNoSpace,    // the device or quota is full
+    kRefused,    // refused by a safety policy; the caller may override it
+    kCancelled,  // stopped on the operator's request
   };
 
   Status() = default;
@@ -38,6 +41,9 @@ class Status {
     return Status(Code::kAlreadyExists, std::move(msg));
   }
   static Status Unsupported(std::string msg) { return Status(Code::kUnsupported, std::move(msg)); }
+  static Status NoSpace(std::string msg) { return Status(Code::kNoSpace, std::move(msg)); }
+  static Status Refused(std::string msg) { return Status(Code::kRefused, std::move(msg)); }
+  static Status Cancelled(std::string msg) { return Status(Code::kCancelled, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -66,10 +72,13 @@ class Result {
   const Status& status() const { return status_; }
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
+  T value() && { return std::move(*value_); }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  // By value, so `for (auto& x : *Function())` does not dangle.
+  T operator*() && { return std::move(*value_); }
 
  private:
   std::optional<T> value_;

@@ -61,6 +61,9 @@ TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
         want.storage.recovery_verify_closed_segments);
   CHECK(got.server.listen_address == want.server.listen_address);
   CHECK(got.server.port == want.server.port);
+  CHECK(got.plugin_dir == want.plugin_dir);
+  CHECK(got.plugin_dir == "./plugins");
+  CHECK(got.providers.empty());
 }
 
 TEST_CASE("config: the built-in default TOML sets and documents every key") {
@@ -72,7 +75,7 @@ TEST_CASE("config: the built-in default TOML sets and documents every key") {
   for (const char* key :
        {"data_dir", "event_segment_size", "log_segment_size", "fsync", "fsync_interval_ms",
         "commit_index_interval_ms", "log_retention_entries", "compaction_interval_ms",
-        "recovery_verify_closed_segments", "listen", "port"}) {
+        "recovery_verify_closed_segments", "listen", "port", "plugin_dir"}) {
     CAPTURE(key);
     std::string line = std::string("\n") + key + " = ";
     size_t at = text.find(line);
@@ -429,4 +432,198 @@ TEST_CASE("hostd serve exits 2 naming the file, line and key of a wrongly typed 
   CHECK(r.exit_code == 2);
   CHECK(Contains(r.output, "hostd: Invalid argument: " + path.string() +
                                ":5: 'server.listen' must be a string, got integer"));
+}
+
+// --- plugin_dir and [[providers]] ----------------------------------------------------------
+
+namespace {
+
+// Two providers; line numbers are what the tests below check against.
+constexpr const char* kTwoProviders = R"(plugin_dir = "/opt/hostd/plugins"
+
+[[providers]]
+name = "nightly"
+plugin = "local_disk"
+[providers.settings]
+path = "/backups"
+workers = 4
+
+[[providers]]
+plugin = "remote"
+name = "offsite.s3-1"
+settings = { bucket = "b", tls = true }
+)";
+
+}  // namespace
+
+TEST_CASE("config: plugin_dir and providers with their settings round-trip") {
+  HostConfig c = ParseOk(kTwoProviders);
+  CHECK(c.plugin_dir == "/opt/hostd/plugins");
+  REQUIRE(c.providers.size() == 2);
+
+  const hoststub::ProviderConfig& nightly = c.providers[0];
+  CHECK(nightly.name == "nightly");
+  CHECK(nightly.plugin == "local_disk");
+  CHECK(nightly.source == "test.toml");
+  CHECK(nightly.line == 3);
+  CHECK(nightly.name_line == 4);
+  CHECK(nightly.settings.size() == 2);
+  CHECK(nightly.settings["path"].value_or(std::string()) == "/backups");
+  CHECK(nightly.settings["workers"].value_or(int64_t{0}) == 4);
+  CHECK(nightly.SettingLine("path") == 7);
+  CHECK(nightly.SettingLine("workers") == 8);
+  CHECK(nightly.SettingLine("absent") == 3);
+
+  const hoststub::ProviderConfig& offsite = c.providers[1];
+  CHECK(offsite.name == "offsite.s3-1");
+  CHECK(offsite.plugin == "remote");
+  CHECK(offsite.line == 10);
+  CHECK(offsite.name_line == 12);
+  CHECK(offsite.settings["tls"].value_or(false) == true);
+  CHECK(offsite.SettingLine("bucket") == 13);
+
+  // A copy of the config keeps what the messages need (toml++ copies drop
+  // source positions, hence the recorded lines).
+  HostConfig copy = c;
+  CHECK(copy.providers[0].SettingLine("workers") == 8);
+  CHECK(copy.providers[0].settings["path"].value_or(std::string()) == "/backups");
+}
+
+TEST_CASE("config: the commented provider example in the default TOML is valid") {
+  // Uncomment the example block at the end of the built-in defaults.
+  const std::string text(hoststub::DefaultHostConfigToml());
+  size_t at = text.find("# [[providers]]\n");
+  REQUIRE(at != std::string::npos);
+  std::string example;
+  for (size_t pos = at; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end - pos);
+    REQUIRE(line.rfind("# ", 0) == 0);
+    example += line.substr(2) + "\n";
+    pos = end + 1;
+  }
+  HostConfig c = ParseOk(example);
+  REQUIRE(c.providers.size() == 1);
+  CHECK(c.providers[0].name == "nightly");
+  CHECK(c.providers[0].plugin == "local_disk");
+  CHECK(c.providers[0].settings.contains("path"));
+}
+
+TEST_CASE("config: a provider without a name or a plugin is refused at its entry's line") {
+  Status st = ParseFailure("plugin_dir = 'p'\n\n[[providers]]\nplugin = 'local_disk'\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:3: a [[providers]] entry has no 'name'"));
+
+  st = ParseFailure("[[providers]]\nname = 'a'\nplugin = 'x'\n[[providers]]\nname = 'nightly'\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:4: provider 'nightly' has no 'plugin'"));
+}
+
+TEST_CASE("config: a provider name used twice names both lines") {
+  Status st = ParseFailure(R"([[providers]]
+name = "nightly"
+plugin = "local_disk"
+
+[[providers]]
+plugin = "remote"
+name = "nightly"
+)");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:7: provider name 'nightly' is already used at line 2"));
+}
+
+TEST_CASE("config: an unknown key in a provider entry lists the known ones") {
+  Status st = ParseFailure("[[providers]]\nname = 'n'\nplugin = 'p'\n\nsetings = 1\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(),
+                 "config.toml:5: unknown key 'providers.setings' (known keys in [[providers]]: "
+                 "name, plugin, settings)"));
+
+  st = ParseFailure("[[providers]]\nname = 'n'\nplugin = 'p'\n[providers.extra]\nx = 1\n");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), "config.toml:4: unknown table 'providers.extra'"));
+}
+
+TEST_CASE("config: provider values of the wrong type are refused") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"plugin_dir = 5\n", "config.toml:1: 'plugin_dir' must be a string, got integer"},
+           {"plugin_dir = ''\n", "config.toml:1: 'plugin_dir' must not be empty"},
+           {"providers = 5\n",
+            "config.toml:1: 'providers' must be an array of tables ([[providers]]), got integer"},
+           {"providers = ['a']\n", "config.toml:1: 'providers' must be an array of tables"},
+           {"[providers]\nname = 'x'\n", "config.toml:1: 'providers' must be an array of tables"},
+           {"[[providers]]\nname = 7\nplugin = 'p'\n",
+            "config.toml:2: 'providers.name' must be a string, got integer"},
+           {"[[providers]]\nname = 'n'\nplugin = true\n",
+            "config.toml:3: 'providers.plugin' must be a string, got boolean"},
+           {"[[providers]]\nname = 'n'\nplugin = ''\n",
+            "config.toml:3: 'providers.plugin' must not be empty"},
+           {"[[providers]]\nname = 'n'\nplugin = 'p'\nsettings = 'path=/x'\n",
+            "config.toml:4: 'providers.settings' must be a table, got string"},
+           {"[[providers]]\nname = 'n'\nplugin = 'p'\n[providers.settings]\nratio = 0.5\n",
+            "config.toml:5: 'providers.settings.ratio' must be a string, an integer or a boolean, "
+            "got float"},
+           {"[[providers]]\nname = 'n'\nplugin = 'p'\n[providers.settings]\n\nhosts = ['a']\n",
+            "config.toml:6: 'providers.settings.hosts' must be a string, an integer or a boolean, "
+            "got array"},
+       }) {
+    CAPTURE(c.text);
+    Status st = ParseFailure(c.text);
+    CHECK(st.code() == Status::Code::kInvalidArgument);
+    CAPTURE(st.message());
+    CHECK(Contains(st.message(), c.expected));
+  }
+  // No providers at all, spelt as an empty array, is fine.
+  CHECK(ParseOk("providers = []\n").providers.empty());
+}
+
+TEST_CASE("config: a provider name outside [A-Za-z0-9_.-]{1,64} is refused") {
+  for (const char* name : {"", "night ly", "a/b", "caf\u00e9", "x;y"}) {
+    CAPTURE(name);
+    Status st = ParseFailure(std::string("[[providers]]\nname = '") + name + "'\nplugin = 'p'\n");
+    CAPTURE(st.message());
+    CHECK(Contains(st.message(),
+                   "config.toml:2: 'providers.name' must be 1 to 64 characters from "
+                   "A-Z a-z 0-9 _ . -, got \"" +
+                       std::string(name) + "\""));
+  }
+  std::string longest(64, 'n');
+  CHECK(ParseOk("[[providers]]\nname = '" + longest + "'\nplugin = 'p'\n").providers[0].name ==
+        longest);
+  Status st = ParseFailure("[[providers]]\nname = '" + longest + "x'\nplugin = 'p'\n");
+  CHECK(Contains(st.message(), "'providers.name' must be 1 to 64 characters"));
+}
+
+TEST_CASE("config: a relative plugin_dir is relative to the config file's directory") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "etc");
+  auto path = dir / "etc" / "host.toml";
+  WriteFile(path, "plugin_dir = '../lib/plugins'\n");
+  auto result = LoadHostConfig(path);
+  REQUIRE_MESSAGE(result.ok(), result.status().ToString());
+  CHECK(result->plugin_dir == dir.path() / "lib" / "plugins");
+
+  WriteFile(path, "plugin_dir = '/abs/plugins'\n");
+  CHECK(LoadHostConfig(path)->plugin_dir == "/abs/plugins");
+  WriteFile(path, "");
+  CHECK(LoadHostConfig(path)->plugin_dir == dir.path() / "etc" / "plugins");
+  // Text and the built-in defaults have no file: the current directory.
+  CHECK(ParseOk("plugin_dir = 'p'\n").plugin_dir == "p");
+  CHECK(hoststub::LoadHostConfigOrDefaults("")->plugin_dir == "./plugins");
+  CHECK(hoststub::LoadHostConfigOrDefaults(path)->source == path.string());
+}
+
+TEST_CASE("config: a provider's plugin value resolves to a file in plugin_dir") {
+  using hoststub::ResolvePluginFile;
+  const std::filesystem::path dir = "/opt/plugins";
+  CHECK(ResolvePluginFile(dir, "local_disk") == "/opt/plugins/bkp_local_disk.so");
+  CHECK(ResolvePluginFile(dir, "custom.so") == "/opt/plugins/custom.so");
+  CHECK(ResolvePluginFile(dir, "sub/bkp_x") == "/opt/plugins/sub/bkp_x");
+  CHECK(ResolvePluginFile(dir, "/usr/lib/bkp_y.so") == "/usr/lib/bkp_y.so");
 }

@@ -1,0 +1,88 @@
+// Drives a provider's backup and restore callbacks.
+#include "backup/backup_runner.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "backup/backup_source.h"
+#include "plugin_host/abi_status.h"
+
+namespace hoststub {
+namespace {
+
+constexpr size_t kErrorBufferSize = 2048;
+
+Status ProviderFailure(const ProviderRef& provider, const char* what, bkp_status rc,
+                       const char* err) {
+  std::string message = err[0] != '\0' ? err : "no message given";
+  return FromBkpStatus(rc,
+                       fmt::format("provider '{}': {} failed: {}", provider.name, what, message));
+}
+
+Status RequireCapability(const ProviderRef& provider, uint64_t cap, const char* what) {
+  if ((provider.table.capabilities & cap) == 0) {
+    return Status::Unsupported(fmt::format("provider '{}' ({}) cannot {}", provider.name,
+                                           provider.table.name ? provider.table.name : "?", what));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, uint32_t type,
+                                bkp_operation& op) {
+  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider, BKP_CAP_BACKUP, "take backups"));
+  if (type == BKP_BACKUP_INCREMENTAL) {
+    HOSTSTUB_RETURN_IF_ERROR(
+        RequireCapability(provider, BKP_CAP_INCREMENTAL, "take incremental backups"));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  auto source = bkp_source::Create(store, store.options().data_dir / ".backup-tmp");
+  if (!source.ok()) return source.status();
+
+  bkp_backup_args args{};
+  args.struct_size = sizeof args;
+  args.type = type;
+  args.op = &op;
+  args.source = source->get();
+  bkp_backup_result result{};
+  result.struct_size = sizeof result;
+  std::array<char, kErrorBufferSize> err{};
+  bkp_status rc = provider.table.backup(provider.instance, &args, &result, err.data(), err.size());
+  if (rc != BKP_OK) return ProviderFailure(provider, "backup", rc, err.data());
+
+  result.backup_id[sizeof result.backup_id - 1] = '\0';  // never trust a plugin's NUL
+  BackupOutcome outcome;
+  outcome.backup_id = result.backup_id;
+  outcome.files_listed = (*source)->files_listed();
+  outcome.bytes_listed = (*source)->bytes_listed();
+  outcome.bytes_read = result.bytes_read;
+  outcome.bytes_stored = result.bytes_stored;
+  outcome.elapsed = std::chrono::steady_clock::now() - started;
+  if (outcome.backup_id.empty()) {
+    return Status::IOError(
+        fmt::format("provider '{}': backup reported success but gave no backup id", provider.name));
+  }
+  return outcome;
+}
+
+Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string& backup_id,
+                                 const std::filesystem::path& target, RestorePolicy policy,
+                                 const StorageOptions& options, bkp_operation& op) {
+  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider, BKP_CAP_RESTORE, "restore"));
+  auto sink = bkp_sink::Create(target, policy);
+  if (!sink.ok()) return sink.status();
+
+  bkp_restore_args args{};
+  args.struct_size = sizeof args;
+  args.backup_id = backup_id.c_str();
+  args.op = &op;
+  args.sink = sink->get();
+  std::array<char, kErrorBufferSize> err{};
+  bkp_status rc = provider.table.restore(provider.instance, &args, err.data(), err.size());
+  if (rc != BKP_OK) return ProviderFailure(provider, "restore", rc, err.data());
+  return (*sink)->Commit(options);
+}
+
+}  // namespace hoststub

@@ -1,0 +1,248 @@
+// The host's backup source: ordered listing and zero-extra-copy reads.
+#include "backup/backup_source.h"
+
+#include <algorithm>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "plugin_host/abi_status.h"
+#include "storage/control_db.h"
+
+namespace fs = std::filesystem;
+using hoststub::EventStore;
+using hoststub::Result;
+using hoststub::Status;
+
+namespace {
+
+const char* RoleName(uint32_t role) {
+  switch (role) {
+    case BKP_ROLE_CONTROL_DB:
+      return "control DB";
+    case BKP_ROLE_LOG:
+      return "log";
+    case BKP_ROLE_EVENTS:
+      return "events";
+    case BKP_ROLE_SNAPSHOTS:
+      return "snapshots";
+  }
+  return "unknown role";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::path scratch_dir) {
+  std::error_code ec;
+  fs::remove_all(scratch_dir, ec);
+  fs::create_directories(scratch_dir, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot create backup scratch directory '{}': {}",
+                                       scratch_dir.string(), ec.message()));
+  }
+  std::unique_ptr<bkp_source> source(new bkp_source(store, std::move(scratch_dir)));
+  source->pin_ = store.PinCompaction();
+  return source;
+}
+
+bkp_source::~bkp_source() {
+  std::error_code ec;
+  fs::remove_all(scratch_, ec);
+}
+
+bkp_source::Entry& bkp_source::Add(uint32_t role, const std::string& context,
+                                   const std::string& name, const fs::path& path, uint64_t size,
+                                   uint64_t base, uint64_t next, bool closed) {
+  std::unique_lock lock(entries_mu_);
+  Entry& e = entries_.emplace_back();
+  e.context = context;
+  e.name = name;
+  e.path = path.string();
+  e.item.struct_size = sizeof(bkp_item);
+  e.item.role = role;
+  e.item.context = role == BKP_ROLE_CONTROL_DB ? nullptr : e.context.c_str();
+  e.item.name = e.name.c_str();
+  e.item.size = size;
+  e.item.base = base;
+  e.item.id = entries_.size() - 1;
+  e.item.path = e.path.c_str();
+  e.item.flags = closed ? BKP_ITEM_CLOSED : 0;
+  e.item.next = next;
+  bytes_listed_ += size;
+  return e;
+}
+
+Status bkp_source::ListControlDb() {
+  const fs::path snapshot = scratch_ / "control.db";
+  HOSTSTUB_RETURN_IF_ERROR(store_.SnapshotControlDb(snapshot));
+  // The contexts are the snapshot's: a context created after it has no row
+  // in the backup's control DB, so its segments must not be in it either.
+  auto db = hoststub::ControlDb::Open(snapshot, /*read_only=*/true);
+  if (!db.ok()) return db.status();
+  auto states = (*db)->LoadReplicationStates();
+  if (!states.ok()) return states.status();
+  contexts_.assign(states->begin(), states->end());  // a std::map: name order
+  std::error_code ec;
+  const uint64_t size = fs::file_size(snapshot, ec);
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot stat control DB snapshot '{}': {}", snapshot.string(), ec.message()));
+  }
+  Add(BKP_ROLE_CONTROL_DB, "", "control.db", snapshot, size, 0, 0, true);
+  return Status::OK();
+}
+
+Status bkp_source::ListSegments(uint32_t role) {
+  const auto segment_role = role == BKP_ROLE_LOG      ? EventStore::SegmentRole::kLog
+                            : role == BKP_ROLE_EVENTS ? EventStore::SegmentRole::kEvents
+                                                      : EventStore::SegmentRole::kSnapshots;
+  for (const auto& [context, state] : contexts_) {
+    auto segments = store_.Segments(context, segment_role);
+    // A context whose row was committed just before the snapshot but whose
+    // streams did not exist yet has nothing to back up: recovery creates
+    // its empty streams on restore.
+    if (!segments.ok() && segments.status().code() == Status::Code::kNotFound) continue;
+    if (!segments.ok()) return segments.status();
+    for (const auto& seg : *segments) {
+      Add(role, context, seg.path.filename().string(), seg.path, seg.size, seg.base, seg.next,
+          seg.closed);
+    }
+  }
+  return Status::OK();
+}
+
+bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::string* error) {
+  std::lock_guard lock(list_mu_);
+  if (fn == nullptr) {
+    *error = "source_list: fn is NULL";
+    return BKP_E_INVALID_ARGUMENT;
+  }
+  if (role < BKP_ROLE_CONTROL_DB || role > BKP_ROLE_SNAPSHOTS) {
+    *error = fmt::format("source_list: unknown role {}", role);
+    return BKP_E_INVALID_ARGUMENT;
+  }
+  if (role != next_role_) {
+    *error = fmt::format(
+        "source_list: {} listed out of order; a backup lists the control DB, then log, then "
+        "events, then snapshots, each once{}",
+        RoleName(role),
+        next_role_ <= BKP_ROLE_SNAPSHOTS ? fmt::format(" (next is {})", RoleName(next_role_))
+                                         : std::string(" (all were listed)"));
+    return BKP_E_OUT_OF_ORDER;
+  }
+  size_t first;
+  {
+    std::shared_lock entries(entries_mu_);
+    first = entries_.size();
+  }
+  Status st = role == BKP_ROLE_CONTROL_DB ? ListControlDb() : ListSegments(role);
+  if (!st.ok()) {
+    *error = st.message();
+    return hoststub::ToBkpStatus(st);
+  }
+  ++next_role_;
+  size_t last;
+  {
+    std::shared_lock entries(entries_mu_);
+    last = entries_.size();
+  }
+  for (size_t i = first; i < last; ++i) {
+    const bkp_item* item;
+    {
+      std::shared_lock entries(entries_mu_);
+      item = &entries_[i].item;
+    }
+    bkp_status rc = fn(user, item);
+    if (rc != BKP_OK) {
+      *error = fmt::format("source_list: the provider stopped the listing of {} ({})",
+                           RoleName(role), hoststub::BkpStatusName(rc));
+      return rc;
+    }
+  }
+  return BKP_OK;
+}
+
+bkp_status bkp_source::Contexts(bkp_context_fn fn, void* user, std::string* error) {
+  std::lock_guard lock(list_mu_);
+  if (fn == nullptr) {
+    *error = "source_contexts: fn is NULL";
+    return BKP_E_INVALID_ARGUMENT;
+  }
+  if (next_role_ == BKP_ROLE_CONTROL_DB) {
+    *error = "source_contexts: list the control DB first; the contexts are its snapshot's";
+    return BKP_E_OUT_OF_ORDER;
+  }
+  for (const auto& [name, state] : contexts_) {
+    bkp_context_info info{};
+    info.struct_size = sizeof info;
+    info.name = name.c_str();
+    info.term = state.term;
+    info.commit_index = state.commit_index;
+    bkp_status rc = fn(user, &info);
+    if (rc != BKP_OK) {
+      *error = fmt::format("source_contexts: the provider stopped the listing ({})",
+                           hoststub::BkpStatusName(rc));
+      return rc;
+    }
+  }
+  return BKP_OK;
+}
+
+bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len, size_t* got,
+                            std::string* error) {
+  if (got == nullptr || (buf == nullptr && len > 0)) {
+    *error = "source_read: buf or got is NULL";
+    return BKP_E_INVALID_ARGUMENT;
+  }
+  *got = 0;
+  Entry* entry = nullptr;
+  {
+    std::shared_lock entries(entries_mu_);
+    if (id >= entries_.size()) {
+      *error = fmt::format("source_read: no item with id {}", id);
+      return BKP_E_NOT_FOUND;
+    }
+    entry = &entries_[id];
+  }
+  const uint64_t size = entry->item.size;
+  if (offset >= size || len == 0) return BKP_OK;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(len, size - offset));
+  std::shared_ptr<hoststub::File> file;
+  {
+    std::lock_guard lock(entry->mu);
+    if (!entry->file) {
+      auto opened = hoststub::File::Open(entry->path, hoststub::File::Mode::kRead);
+      if (!opened.ok()) {
+        *error = opened.status().message();
+        return hoststub::ToBkpStatus(opened.status());
+      }
+      entry->file = std::move(*opened);
+    }
+    file = entry->file;
+    // Sequential readers are the common case: once the end is being read,
+    // no one needs the descriptor any more (this read keeps its own ref).
+    if (offset + want == size) entry->file.reset();
+  }
+  auto n = file->PRead(buf, want, offset);
+  if (!n.ok()) {
+    *error = n.status().message();
+    return hoststub::ToBkpStatus(n.status());
+  }
+  if (*n != want) {
+    *error = fmt::format("'{}' ended at byte {} but {} bytes were listed", entry->path, offset + *n,
+                         size);
+    return BKP_E_IO;
+  }
+  *got = *n;
+  return BKP_OK;
+}
+
+uint64_t bkp_source::files_listed() const {
+  std::shared_lock entries(entries_mu_);
+  return entries_.size();
+}
+
+uint64_t bkp_source::bytes_listed() const {
+  std::shared_lock entries(entries_mu_);
+  return bytes_listed_;
+}

@@ -1,0 +1,82 @@
+// The backup source a provider reads a hot backup from (bkp_source in the
+// ABI). It enforces the backup order of DESIGN.md §2: the control DB is
+// listed first (which takes its consistent snapshot), then log segments,
+// then event segments, then snapshot segments. Each listing fixes the size
+// of every active segment at that moment, so the backup holds whole records
+// only (a torn tail would be truncated by recovery anyway). Log compaction
+// is pinned for the source's whole life, so nothing listed can disappear.
+//
+// Ownership: created and destroyed by the host around one backup operation;
+// the EventStore must outlive it. Items handed to the plugin (and their
+// strings) live as long as the source.
+// Thread-safety: Read may be called from several threads at once and
+// concurrently with List; List calls are serialised.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "bkp/bkp_plugin.h"
+#include "storage/control_db.h"
+#include "storage/event_store.h"
+#include "util/file.h"
+#include "util/status.h"
+
+struct bkp_source {
+ public:
+  // Pins compaction and prepares `scratch_dir` (created; removed with
+  // everything in it when the source is destroyed) for the control-DB
+  // snapshot.
+  static hoststub::Result<std::unique_ptr<bkp_source>> Create(hoststub::EventStore& store,
+                                                              std::filesystem::path scratch_dir);
+  ~bkp_source();
+  bkp_source(const bkp_source&) = delete;
+  bkp_source& operator=(const bkp_source&) = delete;
+
+  // See bkp_host_services.source_list. `error` receives the reason on failure.
+  bkp_status List(uint32_t role, bkp_item_fn fn, void* user, std::string* error);
+  // See bkp_host_services.source_contexts.
+  bkp_status Contexts(bkp_context_fn fn, void* user, std::string* error);
+  // See bkp_host_services.source_read.
+  bkp_status Read(uint64_t id, uint64_t offset, void* buf, size_t len, size_t* got,
+                  std::string* error);
+
+  // Totals over everything listed so far.
+  uint64_t files_listed() const;
+  uint64_t bytes_listed() const;
+
+ private:
+  struct Entry {
+    std::string context;
+    std::string name;
+    std::string path;
+    bkp_item item{};
+    std::mutex mu;                         // guards file
+    std::shared_ptr<hoststub::File> file;  // opened on first read
+  };
+
+  bkp_source(hoststub::EventStore& store, std::filesystem::path scratch_dir)
+      : store_(store), scratch_(std::move(scratch_dir)) {}
+  Entry& Add(uint32_t role, const std::string& context, const std::string& name,
+             const std::filesystem::path& path, uint64_t size, uint64_t base, uint64_t next,
+             bool closed);
+  hoststub::Status ListControlDb();
+  hoststub::Status ListSegments(uint32_t role);
+
+  hoststub::EventStore& store_;
+  std::filesystem::path scratch_;
+  hoststub::CompactionPin pin_;
+  // As in the control-DB snapshot, in name order.
+  std::vector<std::pair<std::string, hoststub::ReplicationState>> contexts_;
+  uint32_t next_role_ = BKP_ROLE_CONTROL_DB;
+  std::mutex list_mu_;                    // serialises List
+  mutable std::shared_mutex entries_mu_;  // guards the deque's structure
+  std::deque<Entry> entries_;             // id = index; a deque keeps addresses stable
+  uint64_t bytes_listed_ = 0;             // guarded by entries_mu_
+};

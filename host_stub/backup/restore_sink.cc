@@ -1,0 +1,320 @@
+// The host's restore sink: ordered, staged, verified, then swapped in.
+#include "backup/restore_sink.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "plugin_host/abi_status.h"
+#include "storage/event_store.h"
+#include "storage/segment.h"
+
+namespace fs = std::filesystem;
+using hoststub::Result;
+using hoststub::Status;
+
+namespace {
+
+const char* RoleName(uint32_t role) {
+  switch (role) {
+    case BKP_ROLE_CONTROL_DB:
+      return "control DB";
+    case BKP_ROLE_LOG:
+      return "log";
+    case BKP_ROLE_EVENTS:
+      return "events";
+    case BKP_ROLE_SNAPSHOTS:
+      return "snapshots";
+  }
+  return "unknown-role";
+}
+
+hoststub::SegmentKind KindOf(uint32_t role) {
+  return role == BKP_ROLE_LOG      ? hoststub::SegmentKind::kLog
+         : role == BKP_ROLE_EVENTS ? hoststub::SegmentKind::kEvents
+                                   : hoststub::SegmentKind::kSnapshots;
+}
+
+fs::path Normalised(const fs::path& p) {
+  fs::path n = fs::absolute(p).lexically_normal();
+  if (n.filename().empty()) n = n.parent_path();  // "dir/" -> "dir"
+  return n;
+}
+
+std::string Timestamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+bool IsEmptyDir(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && fs::directory_iterator(dir, ec) == fs::directory_iterator();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
+                                                   hoststub::RestorePolicy policy) {
+  const fs::path target = Normalised(target_in);
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
+    return Status::InvalidArgument(
+        fmt::format("restore target '{}' exists and is not a directory", target.string()));
+  }
+  HOSTSTUB_RETURN_IF_ERROR(hoststub::CheckDataDirNotInUse(target));
+  if (policy == hoststub::RestorePolicy::kSafe && fs::exists(target, ec) && !IsEmptyDir(target)) {
+    return Status::Refused(fmt::format(
+        "restore target '{}' is not empty and the safe policy never overwrites data: stop the "
+        "host and move the directory away, or restore with the force policy (which keeps the "
+        "current content aside, not deleted)",
+        target.string()));
+  }
+  const fs::path staging = target.parent_path() / fmt::format(".{}.restore-staging-{}",
+                                                              target.filename().string(), getpid());
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot create restore staging directory '{}': {}",
+                                       staging.string(), ec.message()));
+  }
+  return std::unique_ptr<bkp_sink>(new bkp_sink(target, staging, policy));
+}
+
+bkp_sink::~bkp_sink() {
+  file_.reset();
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+}
+
+bkp_status bkp_sink::Refuse(bkp_status code, std::string why, std::string* error) {
+  file_.reset();
+  poisoned_ = why;
+  *error = std::move(why);
+  return code;
+}
+
+Result<fs::path> bkp_sink::PathFor(const bkp_item& item, std::string* why) const {
+  if (item.role == BKP_ROLE_CONTROL_DB) {
+    if (item.context != nullptr) {
+      *why = "the control DB item must not name a context";
+      return Status::InvalidArgument(*why);
+    }
+    return staging_ / "control.db";
+  }
+  if (item.context == nullptr || item.name == nullptr) {
+    *why = fmt::format("{} item without a context or name", RoleName(item.role));
+    return Status::InvalidArgument(*why);
+  }
+  if (Status st = hoststub::ValidateContextName(item.context); !st.ok()) {
+    *why = st.message();
+    return st;
+  }
+  // The name must be the canonical segment name for its base: this also
+  // keeps a hostile or buggy plugin from writing outside the staging tree.
+  const hoststub::SegmentKind kind = KindOf(item.role);
+  const std::string expected = hoststub::SegmentFileName(kind, item.base);
+  if (item.name != expected) {
+    *why = fmt::format("{} item '{}' of context '{}' should be named '{}' for base {}",
+                       RoleName(item.role), item.name, item.context, expected, item.base);
+    return Status::InvalidArgument(*why);
+  }
+  return staging_ / "contexts" / item.context / hoststub::SegmentKindName(kind) / expected;
+}
+
+bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
+  std::lock_guard lock(mu_);
+  if (committed_) return Refuse(BKP_E_OUT_OF_ORDER, "the restore was already committed", error);
+  if (!poisoned_.empty()) {
+    *error = "the restore sink is unusable after an earlier error: " + poisoned_;
+    return BKP_E_OUT_OF_ORDER;
+  }
+  // Read only what the plugin's struct holds; a newer field it lacks is 0.
+  bkp_item item{};
+  std::memcpy(&item, &item_in, std::min<size_t>(sizeof item, item_in.struct_size));
+  const char* name = item.name ? item.name : "(unnamed)";
+  if (file_) {
+    return Refuse(BKP_E_OUT_OF_ORDER,
+                  fmt::format("sink_begin of '{}' while '{}' is still open: call sink_end first",
+                              name, open_name_),
+                  error);
+  }
+  if (item.role < BKP_ROLE_CONTROL_DB || item.role > BKP_ROLE_SNAPSHOTS) {
+    return Refuse(BKP_E_INVALID_ARGUMENT,
+                  fmt::format("item '{}' has unknown role {}", name, item.role), error);
+  }
+  if (item.role == BKP_ROLE_CONTROL_DB && (have_control_db_ || role_ != 0)) {
+    return Refuse(BKP_E_OUT_OF_ORDER,
+                  "the control DB must be the first item of a restore, and come only once", error);
+  }
+  if (item.role != BKP_ROLE_CONTROL_DB) {
+    if (!have_control_db_) {
+      return Refuse(BKP_E_OUT_OF_ORDER,
+                    fmt::format("{} item '{}' before the control DB: a restore writes the "
+                                "control DB first, then log, then events",
+                                RoleName(item.role), name),
+                    error);
+    }
+    if (item.role < role_) {
+      return Refuse(BKP_E_OUT_OF_ORDER,
+                    fmt::format("{} item '{}' after {} items: a restore writes the control DB, "
+                                "then log, then events, then snapshots",
+                                RoleName(item.role), name, RoleName(role_)),
+                    error);
+    }
+    if (item.context != nullptr) {
+      auto key = std::make_pair(std::string(item.context), item.role);
+      auto last = last_base_.find(key);
+      if (last != last_base_.end() && item.base <= last->second) {
+        return Refuse(BKP_E_OUT_OF_ORDER,
+                      fmt::format("{} item '{}' of context '{}' has base {} after base {}: "
+                                  "segments are restored in ascending order",
+                                  RoleName(item.role), name, item.context, item.base, last->second),
+                      error);
+      }
+    }
+  }
+  std::string why;
+  auto path = PathFor(item, &why);
+  if (!path.ok()) return Refuse(BKP_E_INVALID_ARGUMENT, why, error);
+  std::error_code ec;
+  fs::create_directories(path->parent_path(), ec);
+  if (ec) {
+    return Refuse(BKP_E_IO,
+                  fmt::format("cannot create '{}': {}", path->parent_path().string(), ec.message()),
+                  error);
+  }
+  auto file = hoststub::File::Open(*path, hoststub::File::Mode::kCreateNew);
+  if (!file.ok())
+    return Refuse(hoststub::ToBkpStatus(file.status()), file.status().message(), error);
+  file_ = std::move(*file);
+  open_name_ = name;
+  expected_ = item.size;
+  written_ = 0;
+  role_ = item.role;
+  if (item.role == BKP_ROLE_CONTROL_DB) {
+    have_control_db_ = true;
+  } else {
+    last_base_[{item.context, item.role}] = item.base;
+  }
+  return BKP_OK;
+}
+
+bkp_status bkp_sink::Write(const void* data, size_t len, std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!poisoned_.empty()) {
+    *error = "the restore sink is unusable after an earlier error: " + poisoned_;
+    return BKP_E_OUT_OF_ORDER;
+  }
+  if (!file_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_write with no item open", error);
+  if (len > 0 && data == nullptr)
+    return Refuse(BKP_E_INVALID_ARGUMENT, "sink_write: data is NULL", error);
+  if (len > expected_ - written_) {
+    return Refuse(BKP_E_INVALID_ARGUMENT,
+                  fmt::format("item '{}': more than the {} bytes announced", open_name_, expected_),
+                  error);
+  }
+  Status st = file_->PWriteAll(data, len, written_);
+  if (!st.ok()) return Refuse(hoststub::ToBkpStatus(st), st.message(), error);
+  written_ += len;
+  return BKP_OK;
+}
+
+bkp_status bkp_sink::End(std::string* error) {
+  std::lock_guard lock(mu_);
+  if (!poisoned_.empty()) {
+    *error = "the restore sink is unusable after an earlier error: " + poisoned_;
+    return BKP_E_OUT_OF_ORDER;
+  }
+  if (!file_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_end with no item open", error);
+  if (written_ != expected_) {
+    return Refuse(BKP_E_INVALID_ARGUMENT,
+                  fmt::format("item '{}' ended after {} of the {} bytes announced", open_name_,
+                              written_, expected_),
+                  error);
+  }
+  Status st = file_->Sync();
+  if (!st.ok()) return Refuse(hoststub::ToBkpStatus(st), st.message(), error);
+  file_.reset();
+  ++files_;
+  bytes_ += written_;
+  return BKP_OK;
+}
+
+Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions options) {
+  std::lock_guard lock(mu_);
+  if (!poisoned_.empty()) {
+    return Status::InvalidArgument("the restore was not completed: " + poisoned_);
+  }
+  if (file_) {
+    return Status::InvalidArgument(
+        fmt::format("the restore ended with item '{}' still open", open_name_));
+  }
+  if (!have_control_db_) return Status::InvalidArgument("the restore fed no control DB");
+
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(staging_, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory()) HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(it->path()));
+  }
+  HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(staging_));
+
+  hoststub::RestoreReport report;
+  options.data_dir = staging_;
+  options.fsync = hoststub::FsyncPolicy::kBatch;
+  options.compaction_interval = std::chrono::milliseconds(0);
+  {
+    // Recovery as on any start: torn tails truncated, log and events aligned.
+    auto store = hoststub::EventStore::Open(options);
+    if (!store.ok()) {
+      return Status::Corruption("the restored data does not open: " + store.status().ToString());
+    }
+    report.recovery_notes = (*store)->RecoveryNotes();
+  }
+  report.check = hoststub::CheckDataDir(staging_);
+  if (!report.check.ok()) {
+    return Status::Corruption(
+        fmt::format("the restored data fails the consistency check ({} violation(s)), first: {}",
+                    report.check.violations.size(), report.check.violations.front()));
+  }
+
+  HOSTSTUB_RETURN_IF_ERROR(hoststub::CheckDataDirNotInUse(target_));
+  if (fs::exists(target_, ec)) {
+    if (IsEmptyDir(target_)) {
+      fs::remove(target_, ec);
+    } else if (policy_ == hoststub::RestorePolicy::kSafe) {
+      return Status::Refused(
+          fmt::format("restore target '{}' was filled while the restore ran; nothing was changed",
+                      target_.string()));
+    } else {
+      report.previous_moved_to = target_;
+      report.previous_moved_to += ".before-restore-" + Timestamp();
+      fs::rename(target_, report.previous_moved_to, ec);
+      if (ec) {
+        return Status::IOError(fmt::format("cannot move '{}' aside to '{}': {}", target_.string(),
+                                           report.previous_moved_to.string(), ec.message()));
+      }
+    }
+  }
+  fs::rename(staging_, target_, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot move the restored data '{}' to '{}': {}",
+                                       staging_.string(), target_.string(), ec.message()));
+  }
+  HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(target_.parent_path()));
+  committed_ = true;
+  report.data_dir = target_;
+  report.files = files_;
+  report.bytes = bytes_;
+  return report;
+}

@@ -1,0 +1,103 @@
+// The restore sink a provider writes a backup into (bkp_sink in the ABI).
+// It enforces the restore order of DESIGN.md §2 instead of trusting each
+// plugin: exactly one control DB first, then log segments, then event
+// segments, then snapshot segments, each context's stream in ascending base,
+// one item open at a time, every item exactly as long as announced. The first
+// violation makes the sink unusable.
+//
+// Files go to a staging directory beside the target. Only Commit (after the
+// provider's restore returned BKP_OK) recovers the staged directory (which
+// truncates torn tails and aligns log and events), runs the consistency
+// checker on it, and then makes it the target directory. A failed or
+// abandoned restore leaves the target as it was.
+//
+// Ownership: created by the host for one restore operation. Thread-safety:
+// calls are serialised internally, but a plugin must still feed one item at
+// a time in order.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bkp/bkp_plugin.h"
+#include "storage/checker.h"
+#include "storage/options.h"
+#include "util/file.h"
+#include "util/status.h"
+
+namespace hoststub {
+
+enum class RestorePolicy {
+  // Refuse a target directory that exists and is not empty (the default).
+  kSafe,
+  // Restore anyway; the previous directory is kept aside, not deleted.
+  kForce,
+};
+
+struct RestoreReport {
+  std::filesystem::path data_dir;
+  // Where the previous content of data_dir was moved (force policy), if any.
+  std::filesystem::path previous_moved_to;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> recovery_notes;
+  CheckReport check;
+};
+
+}  // namespace hoststub
+
+struct bkp_sink {
+ public:
+  // Checks the policy against `target` (Refused: not empty under kSafe;
+  // Busy: a running host holds it) and prepares an empty staging directory.
+  static hoststub::Result<std::unique_ptr<bkp_sink>> Create(const std::filesystem::path& target,
+                                                            hoststub::RestorePolicy policy);
+  // Removes the staging directory unless Commit succeeded.
+  ~bkp_sink();
+  bkp_sink(const bkp_sink&) = delete;
+  bkp_sink& operator=(const bkp_sink&) = delete;
+
+  // See bkp_host_services.sink_begin / sink_write / sink_end.
+  bkp_status Begin(const bkp_item& item, std::string* error);
+  bkp_status Write(const void* data, size_t len, std::string* error);
+  bkp_status End(std::string* error);
+
+  // Recovers and checks the staged directory with `options` (data_dir is
+  // replaced by the staging path), then swaps it in as the target. Fails,
+  // leaving the target untouched, if any item is open, the sink was misused,
+  // no control DB arrived, recovery fails, or the checker finds a violation.
+  hoststub::Result<hoststub::RestoreReport> Commit(hoststub::StorageOptions options);
+
+  const std::filesystem::path& staging_dir() const { return staging_; }
+
+ private:
+  bkp_sink(std::filesystem::path target, std::filesystem::path staging,
+           hoststub::RestorePolicy policy)
+      : target_(std::move(target)), staging_(std::move(staging)), policy_(policy) {}
+  bkp_status Refuse(bkp_status code, std::string why, std::string* error);
+  hoststub::Result<std::filesystem::path> PathFor(const bkp_item& item, std::string* why) const;
+
+  std::mutex mu_;
+  const std::filesystem::path target_;
+  const std::filesystem::path staging_;
+  const hoststub::RestorePolicy policy_;
+  bool committed_ = false;
+  std::string poisoned_;  // non-empty: why the sink is unusable
+  bool have_control_db_ = false;
+  uint32_t role_ = 0;  // role of the last item begun
+  // Last base begun per (context, role): bases must ascend.
+  std::map<std::pair<std::string, uint32_t>, uint64_t> last_base_;
+  // The open item.
+  std::unique_ptr<hoststub::File> file_;
+  std::string open_name_;
+  uint64_t expected_ = 0;
+  uint64_t written_ = 0;
+  uint64_t files_ = 0;
+  uint64_t bytes_ = 0;
+};

@@ -1,0 +1,169 @@
+// `hostd serve`: loads the configured backup providers, then runs the storage
+// engine behind the admin HTTP API until SIGINT/SIGTERM. A provider that
+// fails to load stops the host before the data directory is touched: exit 2
+// when its settings do not match the plugin, 3 when the plugin itself fails.
+//
+// Thread-safety: RunServe blocks SIGINT and SIGTERM before any thread starts
+// and takes them with sigwait(), so no work happens in a signal handler.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "api/admin_server.h"
+#include "cli/hostd_command.h"
+#include "config/host_config.h"
+#include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_registry.h"
+#include "storage/event_store.h"
+#include "storage/options.h"
+#include "util/status.h"
+
+namespace hostd {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace hoststub;
+
+struct ServeArgs {
+  std::string config_file;
+  std::string data_dir;
+  int port = -1;  // -1: keep the config's
+  std::string port_file;
+};
+
+// Readers poll for the file, so it must appear complete or not at all.
+Status WritePortFile(const fs::path& file, uint16_t port) {
+  fs::path temp = file;
+  temp += fmt::format(".tmp.{}", getpid());
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << '\n';
+    out.close();
+    if (!out) {
+      return Status::IOError(
+          fmt::format("cannot write the port file '{}': {}", temp.string(), std::strerror(errno)));
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, file, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return Status::IOError(
+        fmt::format("cannot create the port file '{}': {}", file.string(), ec.message()));
+  }
+  return Status::OK();
+}
+
+int RunServe(const ServeArgs& args) {
+  // Blocked here, before the store, the server or a plugin start a thread,
+  // so every thread inherits the mask and the signals reach only the
+  // sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A client hanging up mid-reply must cost a failed write, not the process.
+  signal(SIGPIPE, SIG_IGN);
+
+  Result<HostConfig> config = LoadHostConfigOrDefaults(args.config_file);
+  if (!config.ok()) {
+    std::cerr << "hostd: " << config.status().ToString() << '\n';
+    return kExitUsage;
+  }
+  if (!args.data_dir.empty()) config->storage.data_dir = args.data_dir;
+  if (args.port >= 0) config->server.port = static_cast<uint16_t>(args.port);
+  const std::string data_dir = config->storage.data_dir.string();
+
+  // Before the store: a provider that cannot start is found before the data
+  // directory is opened (and recovered).
+  Result<ProviderRegistry> loaded = ProviderRegistry::Load(*config);
+  if (!loaded.ok()) {
+    if (IsProviderConfigError(loaded.status())) {
+      std::cerr << "hostd: " << loaded.status().ToString() << '\n';
+      return kExitUsage;
+    }
+    std::cerr << "hostd: " << loaded.status().message() << '\n';
+    return kExitRuntime;
+  }
+  // Lives until after the server stopped: the backup endpoints call into it.
+  ProviderRegistry providers = std::move(loaded).value();
+  for (const auto& provider : providers.providers()) {
+    std::cout << fmt::format(
+        "hostd: provider '{}': {} {} (ABI {}) from {}\n", provider->name(),
+        provider->library().provider_name(), provider->library().provider_version(),
+        FormatAbiVersion(provider->negotiated_version()), provider->plugin_path().string());
+  }
+
+  Result<std::unique_ptr<EventStore>> opened = EventStore::Open(config->storage);
+  if (!opened.ok()) {
+    std::cerr << "hostd: cannot open data directory '" << data_dir
+              << "': " << opened.status().ToString() << '\n';
+    return kExitRuntime;
+  }
+  std::unique_ptr<EventStore> store = std::move(opened).value();
+  // What recovery changed (truncated tails, re-applied entries) is the
+  // operator's business: a crash should never be silently papered over.
+  for (const std::string& note : store->RecoveryNotes()) {
+    std::cout << "hostd: recovery: " << note << '\n';
+  }
+
+  AdminServer server(*store, config->server);
+  Status started = server.Start();
+  if (!started.ok()) {
+    std::cerr << "hostd: " << started.ToString() << '\n';
+    return kExitRuntime;
+  }
+  std::cout << fmt::format("hostd: listening on {} (data: {}, fsync: {})\n", server.base_url(),
+                           data_dir, FsyncPolicyName(config->storage.fsync))
+            << std::flush;
+  if (!args.port_file.empty()) {
+    Status written = WritePortFile(args.port_file, server.port());
+    if (!written.ok()) {
+      std::cerr << "hostd: " << written.ToString() << '\n';
+      return kExitRuntime;
+    }
+  }
+
+  int signal_number = 0;
+  while (sigwait(&stop_signals, &signal_number) != 0) {
+  }
+  std::cout << "hostd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n"
+            << std::flush;
+  // In-flight requests finish before Stop returns, so no handler touches the
+  // store or a provider while they are destroyed. Providers close before the
+  // store goes: a plugin's close must not find the host half torn down.
+  server.Stop();
+  providers = ProviderRegistry();
+  store.reset();
+  std::cout << "hostd: stopped" << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+Command AddServeCommand(CLI::App& parent) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = parent.add_subcommand(
+      "serve", "Run the host (storage engine + admin HTTP API) until SIGINT or SIGTERM");
+  cmd->add_option("--config", args->config_file,
+                  "TOML config file; without it the built-in defaults apply");
+  cmd->add_option("--data-dir", args->data_dir, "Data directory (overrides [storage] data_dir)");
+  cmd->add_option("--port", args->port,
+                  "Admin API port, 0 for any free one (overrides [server] port)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--port-file", args->port_file,
+                  "Write the bound port to this file once listening (written atomically)");
+  return {cmd, [args] { return RunServe(*args); }};
+}
+
+}  // namespace hostd

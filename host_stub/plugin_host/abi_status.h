@@ -1,0 +1,24 @@
+// Conversions between the host's Status and the ABI's bkp_status, and the
+// names of bkp_status codes for messages.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+
+#include "bkp/bkp_plugin.h"
+#include "util/status.h"
+
+namespace hoststub {
+
+// "BKP_E_BROKEN_CHAIN", ...; "BKP_E_<n>" for a code this host does not know.
+std::string BkpStatusName(bkp_status status);
+
+// The ABI code that fits a failed Status (BKP_OK for OK).
+bkp_status ToBkpStatus(const Status& status);
+
+// A failed Status carrying `message` and the code's name, for a failure a
+// plugin reported; the Status code is the nearest host category.
+Status FromBkpStatus(bkp_status status, const std::string& message);
+
+}  // namespace hoststub

@@ -1,0 +1,154 @@
+// Opening providers: plugin library, settings check, then the plugin's open
+// with the host services and a bkp_host that routes its log lines.
+#include "plugin_host/provider_registry.h"
+
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "plugin_host/abi_status.h"
+#include "plugin_host/host_services.h"
+#include "plugin_host/settings_validation.h"
+
+namespace hoststub {
+namespace {
+
+std::string ProviderPrefix(const ProviderConfig& config) {
+  return fmt::format("provider '{}' (plugin {})", config.name, config.plugin);
+}
+
+// A missing file stays NotFound; every other load failure is the plugin's
+// (never InvalidArgument, which IsProviderConfigError reserves for settings).
+Status Prefixed(const Status& status, const std::string& prefix) {
+  std::string message = prefix + ": " + status.message();
+  if (status.code() == Status::Code::kNotFound) return Status::NotFound(std::move(message));
+  return Status::Unsupported(std::move(message));
+}
+
+}  // namespace
+
+std::string BkpLogLevelName(int32_t level) {
+  switch (level) {
+    case BKP_LOG_DEBUG:
+      return "DEBUG";
+    case BKP_LOG_INFO:
+      return "INFO";
+    case BKP_LOG_WARN:
+      return "WARN";
+    case BKP_LOG_ERROR:
+      return "ERROR";
+    default:
+      return fmt::format("LEVEL{}", level);
+  }
+}
+
+void LogProviderLineToStderr(std::string_view provider, int32_t level, std::string_view message) {
+  // One fwrite: stdio locks the stream per call, so lines from plugin
+  // threads do not interleave.
+  std::string line = fmt::format("[{}] {} {}\n", provider, BkpLogLevelName(level), message);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void ProviderInstanceCloser::operator()(bkp_instance* instance) const {
+  if (close != nullptr) close(instance);
+}
+
+LoadedProvider::LoadedProvider(const ProviderConfig& config, PluginLibrary library)
+    : name_(config.name), plugin_(config.plugin), library_(std::move(library)) {}
+
+LoadedProvider::~LoadedProvider() { instance_.reset(); }
+
+Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
+    const ProviderConfig& config, const std::filesystem::path& plugin_dir, ProviderLogFn log) {
+  const std::string prefix = ProviderPrefix(config);
+  try {
+    Result<PluginLibrary> library =
+        PluginLibrary::Load(ResolvePluginFile(plugin_dir, config.plugin));
+    if (!library.ok()) return Prefixed(library.status(), prefix);
+    HOSTSTUB_RETURN_IF_ERROR(ValidateProviderSettings(config, library->table()));
+
+    std::shared_ptr<LoadedProvider> provider(
+        new LoadedProvider(config, std::move(library).value()));
+    if (!log) log = LogProviderLineToStderr;
+    provider->host_.provider_name = config.name;
+    provider->host_.log = [log = std::move(log), name = config.name](int32_t level,
+                                                                     std::string_view message) {
+      log(name, level, message);
+    };
+
+    bkp_settings settings;
+    settings.table = &config.settings;
+    bkp_open_args args{};
+    args.struct_size = sizeof args;
+    args.reserved0 = 0;
+    args.services = HostServices();
+    args.host = &provider->host_;
+    args.settings = &settings;
+    args.provider_name = provider->name_.c_str();
+
+    const bkp_provider& table = provider->table();
+    char error[2048] = {};
+    bkp_instance* instance = nullptr;
+    bkp_status status = table.open(&args, &instance, error, sizeof error);
+    error[sizeof error - 1] = '\0';
+    if (status != BKP_OK) {
+      // Any instance a misbehaving plugin left in *out is not closed: the
+      // contract says there is none, and closing garbage is worse than a leak.
+      return Status::IOError(fmt::format("{}: open failed: {} [{}]", prefix,
+                                         error[0] != '\0' ? error : "(no message)",
+                                         BkpStatusName(status)));
+    }
+    if (instance == nullptr) {
+      return Status::IOError(
+          fmt::format("{}: open returned BKP_OK but no instance (a bug in the plugin)", prefix));
+    }
+    provider->instance_ = std::unique_ptr<bkp_instance, ProviderInstanceCloser>(
+        instance, ProviderInstanceCloser{table.close, provider->library_.library()});
+    return provider;
+  } catch (const std::exception& e) {
+    return Status::IOError(fmt::format("{}: {}", prefix, e.what()));
+  }
+}
+
+Result<ProviderRegistry> ProviderRegistry::Load(const HostConfig& config, ProviderLogFn log) {
+  ProviderRegistry registry;
+  for (const ProviderConfig& provider : config.providers) {
+    Result<std::shared_ptr<LoadedProvider>> opened =
+        LoadedProvider::Open(provider, config.plugin_dir, log);
+    // Returning destroys `registry`, which closes what was already open.
+    if (!opened.ok()) return opened.status();
+    registry.providers_.push_back(std::move(opened).value());
+  }
+  return registry;
+}
+
+ProviderRegistry::~ProviderRegistry() { CloseAll(); }
+
+ProviderRegistry& ProviderRegistry::operator=(ProviderRegistry&& other) noexcept {
+  if (this != &other) {
+    CloseAll();
+    providers_ = std::move(other.providers_);
+  }
+  return *this;
+}
+
+void ProviderRegistry::CloseAll() {
+  // Reverse order: a provider opened later may rely on one opened earlier
+  // (the same plugin's shared state), never the other way round.
+  while (!providers_.empty()) providers_.pop_back();
+}
+
+LoadedProvider* ProviderRegistry::Find(std::string_view name) const {
+  for (const auto& provider : providers_) {
+    if (provider->name() == name) return provider.get();
+  }
+  return nullptr;
+}
+
+bool IsProviderConfigError(const Status& status) {
+  return status.code() == Status::Code::kInvalidArgument;
+}
+
+}  // namespace hoststub
