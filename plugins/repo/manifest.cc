@@ -1,0 +1,170 @@
+// Manifest JSON encoding and strict decoding (nlohmann-json).
+#include "manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include "bkp/bkp_plugin.hpp"
+#include "object_codec.h"
+
+namespace repo {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kManifestFormat = "eventstore-backup-manifest";
+
+uint32_t RoleFromName(const std::string& name, const std::string& what) {
+  for (uint32_t role : {BKP_ROLE_CONTROL_DB, BKP_ROLE_LOG, BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS}) {
+    if (name == RoleName(role)) return role;
+  }
+  throw bkp::Error(BKP_E_CORRUPT, what + ": unknown file role '" + name + "'");
+}
+
+json Range(const StreamRange& r) { return {{"first", r.first}, {"next", r.next}}; }
+
+StreamRange RangeFrom(const json& j) {
+  return {j.at("first").get<uint64_t>(), j.at("next").get<uint64_t>()};
+}
+
+}  // namespace
+
+const char* RoleName(uint32_t role) {
+  switch (role) {
+    case BKP_ROLE_CONTROL_DB:
+      return "control_db";
+    case BKP_ROLE_LOG:
+      return "log";
+    case BKP_ROLE_EVENTS:
+      return "events";
+    case BKP_ROLE_SNAPSHOTS:
+      return "snapshots";
+  }
+  return "unknown";
+}
+
+uint64_t Manifest::TotalBytes() const {
+  uint64_t total = 0;
+  for (const auto& f : files) total += f.size;
+  return total;
+}
+
+uint64_t Manifest::TotalStoredBytes() const {
+  uint64_t total = 0;
+  for (const auto& f : files) total += f.stored_size;
+  return total;
+}
+
+std::string ManifestKey(const std::string& id) { return "backups/" + id + ".json"; }
+
+std::optional<std::string> IdFromManifestKey(const std::string& key) {
+  const std::string prefix = "backups/";
+  const std::string suffix = ".json";
+  if (key.size() <= prefix.size() + suffix.size() || key.rfind(prefix, 0) != 0 ||
+      key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  std::string id = key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+  if (id.find('/') != std::string::npos) return std::nullopt;
+  return id;
+}
+
+std::string EncodeManifest(const Manifest& m) {
+  json files = json::array();
+  for (const auto& f : m.files) {
+    json entry = {{"role", RoleName(f.role)},
+                  {"context", f.context.empty() ? json(nullptr) : json(f.context)},
+                  {"name", f.name},
+                  {"base", f.base},
+                  {"next", f.next},
+                  {"closed", f.closed},
+                  {"size", f.size},
+                  {"xxh3", Hex64(f.xxh3)},
+                  {"object", f.object},
+                  {"stored_size", f.stored_size}};
+    if (f.tail_xxh3) entry["tail_xxh3"] = Hex64(*f.tail_xxh3);
+    files.push_back(std::move(entry));
+  }
+  json contexts = json::array();
+  for (const auto& c : m.contexts) {
+    contexts.push_back({{"name", c.name},
+                        {"term", c.term},
+                        {"commit_index", c.commit_index},
+                        {"log", Range(c.log)},
+                        {"events", Range(c.events)},
+                        {"snapshots", Range(c.snapshots)}});
+  }
+  json doc = {{"format", kManifestFormat},
+              {"format_version", kManifestFormatVersion},
+              {"id", m.id},
+              {"type", m.type},
+              {"parent", m.parent ? json(*m.parent) : json(nullptr)},
+              {"created_ms", m.created_ms},
+              {"completed_ms", m.completed_ms},
+              {"provider", {{"name", m.provider}, {"version", m.provider_version}}},
+              {"abi_version", m.abi_version},
+              {"contexts", std::move(contexts)},
+              {"files", std::move(files)},
+              {"totals",
+               {{"files", m.files.size()},
+                {"bytes", m.TotalBytes()},
+                {"stored_bytes", m.TotalStoredBytes()},
+                {"bytes_new", m.bytes_new}}}};
+  return doc.dump(2) + "\n";
+}
+
+Manifest DecodeManifest(const std::string& text, const std::string& what) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": not valid JSON (" + e.what() + ")");
+  }
+  try {
+    if (doc.at("format").get<std::string>() != kManifestFormat) {
+      throw bkp::Error(BKP_E_CORRUPT, what + ": not a backup manifest");
+    }
+    const int version = doc.at("format_version").get<int>();
+    if (version > kManifestFormatVersion) {
+      throw bkp::Error(BKP_E_UNSUPPORTED, what + ": manifest format " + std::to_string(version) +
+                                              " is newer than this provider reads (" +
+                                              std::to_string(kManifestFormatVersion) +
+                                              "): upgrade the provider");
+    }
+    Manifest m;
+    m.id = doc.at("id").get<std::string>();
+    m.type = doc.at("type").get<std::string>();
+    if (!doc.at("parent").is_null()) m.parent = doc.at("parent").get<std::string>();
+    m.created_ms = doc.at("created_ms").get<int64_t>();
+    m.completed_ms = doc.at("completed_ms").get<int64_t>();
+    m.provider = doc.at("provider").at("name").get<std::string>();
+    m.provider_version = doc.at("provider").at("version").get<std::string>();
+    m.abi_version = doc.at("abi_version").get<std::string>();
+    m.bytes_new = doc.at("totals").at("bytes_new").get<uint64_t>();
+    for (const auto& c : doc.at("contexts")) {
+      m.contexts.push_back({c.at("name").get<std::string>(), c.at("term").get<uint64_t>(),
+                            c.at("commit_index").get<uint64_t>(), RangeFrom(c.at("log")),
+                            RangeFrom(c.at("events")), RangeFrom(c.at("snapshots"))});
+    }
+    for (const auto& f : doc.at("files")) {
+      FileEntry e;
+      e.role = RoleFromName(f.at("role").get<std::string>(), what);
+      if (!f.at("context").is_null()) e.context = f.at("context").get<std::string>();
+      e.name = f.at("name").get<std::string>();
+      e.base = f.at("base").get<uint64_t>();
+      e.next = f.at("next").get<uint64_t>();
+      e.closed = f.at("closed").get<bool>();
+      e.size = f.at("size").get<uint64_t>();
+      e.xxh3 = ParseHex64(f.at("xxh3").get<std::string>(), what);
+      e.object = f.at("object").get<std::string>();
+      e.stored_size = f.at("stored_size").get<uint64_t>();
+      if (f.contains("tail_xxh3"))
+        e.tail_xxh3 = ParseHex64(f.at("tail_xxh3").get<std::string>(), what);
+      m.files.push_back(std::move(e));
+    }
+    return m;
+  } catch (const json::exception& e) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": malformed manifest (" + e.what() + ")");
+  }
+}
+
+}  // namespace repo

@@ -1,0 +1,204 @@
+// The posix storage driver (see posix_driver.h).
+#include "posix_driver.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <system_error>
+
+#include "bkp/bkp_plugin.hpp"
+
+namespace fs = std::filesystem;
+
+namespace repo {
+namespace {
+
+[[noreturn]] void ThrowErrno(const std::string& what, const fs::path& path, int err) {
+  bkp_status status = BKP_E_IO;
+  if (err == ENOSPC || err == EDQUOT) status = BKP_E_NO_SPACE;
+  if (err == ENOENT) status = BKP_E_NOT_FOUND;
+  throw bkp::Error(status, what + " '" + path.string() + "': " + std::strerror(err));
+}
+
+void SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno("cannot open directory", dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) ThrowErrno("cannot fsync directory", dir, err);
+}
+
+// Creates `dir` and any missing parents below `root`, fsyncing each parent
+// that gained an entry so the new path survives a crash.
+void MakeDirs(const fs::path& root, const fs::path& dir) {
+  if (fs::is_directory(dir)) return;
+  if (dir != root) MakeDirs(root, dir.parent_path());
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    ThrowErrno("cannot create directory", dir, errno);
+  }
+  SyncDirectory(dir.parent_path());
+}
+
+class PosixWriter final : public ObjectWriter {
+ public:
+  PosixWriter(fs::path root, fs::path temp) : root_(std::move(root)), temp_(std::move(temp)) {
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) ThrowErrno("cannot create", temp_, errno);
+  }
+  ~PosixWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(temp_.c_str());
+  }
+
+  void Append(const void* data, size_t len) override {
+    const char* p = static_cast<const char*>(data);
+    while (len > 0) {
+      ssize_t n = ::write(fd_, p, len);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ThrowErrno("cannot write", temp_, errno);
+      }
+      p += n;
+      len -= static_cast<size_t>(n);
+    }
+  }
+
+  void Commit(const std::string& key) override {
+    if (::fdatasync(fd_) != 0) ThrowErrno("cannot fsync", temp_, errno);
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      ThrowErrno("cannot close", temp_, errno);
+    }
+    fd_ = -1;
+    const fs::path target = root_ / key;
+    MakeDirs(root_, target.parent_path());
+    if (::rename(temp_.c_str(), target.c_str()) != 0)
+      ThrowErrno("cannot rename onto", target, errno);
+    committed_ = true;
+    SyncDirectory(target.parent_path());
+  }
+
+ private:
+  fs::path root_;
+  fs::path temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+class PosixReader final : public ObjectReader {
+ public:
+  explicit PosixReader(fs::path path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) ThrowErrno("cannot open", path_, errno);
+    std::error_code ec;
+    size_ = fs::file_size(path_, ec);
+    if (ec) ThrowErrno("cannot stat", path_, ec.value());
+  }
+  ~PosixReader() override { ::close(fd_); }
+
+  size_t Read(void* buf, size_t len) override {
+    while (true) {
+      ssize_t n = ::read(fd_, buf, len);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) ThrowErrno("cannot read", path_, errno);
+    }
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  fs::path path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+std::string TempName() {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t salt = std::random_device{}();
+  return std::to_string(::getpid()) + "-" + std::to_string(salt) + "-" +
+         std::to_string(counter.fetch_add(1)) + ".tmp";
+}
+
+}  // namespace
+
+PosixDriver::PosixDriver(fs::path root) : root_(std::move(root)) {
+  std::error_code ec;
+  root_ = fs::absolute(root_, ec).lexically_normal();
+  if (root_.filename().empty()) root_ = root_.parent_path();
+  if (!fs::is_directory(root_)) {
+    fs::create_directories(root_, ec);
+    if (ec) ThrowErrno("cannot create repository directory", root_, ec.value());
+  }
+  MakeDirs(root_, root_ / "tmp");
+}
+
+std::string PosixDriver::Describe() const { return "posix:" + root_.string(); }
+
+fs::path PosixDriver::PathOf(const std::string& key) const {
+  // Keys come from the engine, but a manifest is data read back from disk:
+  // never let one point outside the repository.
+  fs::path rel = fs::path(key).lexically_normal();
+  if (key.empty() || rel.is_absolute() || *rel.begin() == "..") {
+    throw bkp::Error(BKP_E_CORRUPT, "object key '" + key + "' points outside the repository");
+  }
+  return root_ / rel;
+}
+
+std::unique_ptr<ObjectWriter> PosixDriver::Create() {
+  return std::make_unique<PosixWriter>(root_, root_ / "tmp" / TempName());
+}
+
+std::unique_ptr<ObjectReader> PosixDriver::Open(const std::string& key) {
+  return std::make_unique<PosixReader>(PathOf(key));
+}
+
+std::optional<uint64_t> PosixDriver::Stat(const std::string& key) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(PathOf(key), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
+    ThrowErrno("cannot stat", PathOf(key), ec.value());
+  }
+  return size;
+}
+
+std::vector<ObjectInfo> PosixDriver::List(const std::string& prefix) {
+  std::vector<ObjectInfo> out;
+  // The prefix's directory part bounds the walk.
+  const fs::path start = PathOf(prefix.empty() ? "." : prefix).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(start, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(start, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::string key = it->path().lexically_relative(root_).generic_string();
+    if (key.rfind(prefix, 0) != 0 || key.rfind("tmp/", 0) == 0) continue;
+    out.push_back({std::move(key), it->file_size()});
+  }
+  if (ec) ThrowErrno("cannot list", start, ec.value());
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+void PosixDriver::Remove(const std::vector<std::string>& keys) {
+  std::vector<fs::path> dirs;
+  for (const auto& key : keys) {
+    const fs::path path = PathOf(key);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowErrno("cannot remove", path, errno);
+    dirs.push_back(path.parent_path());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  for (const auto& dir : dirs) {
+    if (fs::is_directory(dir)) SyncDirectory(dir);
+  }
+}
+
+}  // namespace repo

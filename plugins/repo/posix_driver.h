@@ -1,0 +1,35 @@
+// PosixDriver: a repository in a local directory. Writes are durable: a
+// temp file under tmp/, fdatasync, rename into place, fsync of the
+// directory (and of a directory created for it), so a crash leaves either
+// the old state or the new, never a half-written object under its key.
+//
+// Thread-safety: as StorageDriver.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "storage_driver.h"
+
+namespace repo {
+
+class PosixDriver final : public StorageDriver {
+ public:
+  // Creates `root` (and tmp/) if absent.
+  explicit PosixDriver(std::filesystem::path root);
+
+  std::string Describe() const override;
+  std::unique_ptr<ObjectWriter> Create() override;
+  std::unique_ptr<ObjectReader> Open(const std::string& key) override;
+  std::optional<uint64_t> Stat(const std::string& key) override;
+  std::vector<ObjectInfo> List(const std::string& prefix) override;
+  void Remove(const std::vector<std::string>& keys) override;
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path PathOf(const std::string& key) const;
+  std::filesystem::path root_;
+};
+
+}  // namespace repo

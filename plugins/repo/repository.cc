@@ -1,0 +1,184 @@
+// Manifests, references, garbage collection and retention.
+#include "repository.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <random>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "bkp/bkp_plugin.hpp"
+
+namespace repo {
+namespace {
+
+constexpr const char* kFormatKey = "format.json";
+constexpr const char* kRepositoryFormat = "eventstore-backup-repository";
+
+}  // namespace
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NewBackupId(int64_t now_ms) {
+  std::time_t seconds = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  char id[64];
+  std::snprintf(id, sizeof id, "%s%03dZ-%04x", stamp, static_cast<int>(now_ms % 1000),
+                static_cast<unsigned>(rng() & 0xffff));
+  return id;
+}
+
+Repository::Repository(std::shared_ptr<StorageDriver> driver) : driver_(std::move(driver)) {
+  if (auto size = driver_->Stat(kFormatKey)) {
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(driver_->GetSmall(kFormatKey));
+    } catch (const nlohmann::json::exception& e) {
+      throw bkp::Error(BKP_E_CORRUPT,
+                       Describe() + ": format.json is not valid JSON (" + e.what() + ")");
+    }
+    if (doc.value("format", "") != kRepositoryFormat) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                       Describe() + ": format.json does not describe a backup repository");
+    }
+    const int version = doc.value("version", 0);
+    if (version > kRepositoryFormatVersion) {
+      throw bkp::Error(BKP_E_UNSUPPORTED, Describe() + ": repository format " +
+                                              std::to_string(version) +
+                                              " is newer than this provider reads (" +
+                                              std::to_string(kRepositoryFormatVersion) + ")");
+    }
+    return;
+  }
+  // Never scatter files into a directory that holds something else.
+  if (!driver_->List("").empty()) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     Describe() + " is not empty and is not a backup repository (no " + kFormatKey +
+                         "): choose an empty or new location");
+  }
+  nlohmann::json doc = {{"format", kRepositoryFormat},
+                        {"version", kRepositoryFormatVersion},
+                        {"created_ms", NowMs()}};
+  driver_->PutSmall(kFormatKey, doc.dump(2) + "\n");
+}
+
+std::vector<std::string> Repository::ListIds() {
+  std::vector<std::string> ids;
+  for (const auto& object : driver_->List("backups/")) {
+    if (auto id = IdFromManifestKey(object.key)) ids.push_back(*id);
+  }
+  return ids;  // keys are listed in order, and ids sort by time
+}
+
+Manifest Repository::Load(const std::string& id) {
+  const std::string key = ManifestKey(id);
+  if (id.empty() || id.find('/') != std::string::npos || !driver_->Stat(key)) {
+    throw bkp::Error(BKP_E_NOT_FOUND, "no backup '" + id + "' in " + Describe());
+  }
+  return DecodeManifest(driver_->GetSmall(key), "manifest of backup '" + id + "'");
+}
+
+std::vector<Manifest> Repository::LoadAll(std::vector<BrokenManifest>* broken) {
+  std::vector<Manifest> out;
+  for (const auto& id : ListIds()) {
+    try {
+      out.push_back(Load(id));
+    } catch (const bkp::Error& e) {
+      if (broken == nullptr) throw;
+      broken->push_back({id, e.what()});
+    }
+  }
+  return out;
+}
+
+void Repository::Publish(const Manifest& manifest) {
+  driver_->PutSmall(ManifestKey(manifest.id), EncodeManifest(manifest));
+}
+
+uint64_t Repository::CollectGarbage() {
+  std::vector<BrokenManifest> broken;
+  const auto manifests = LoadAll(&broken);
+  if (!broken.empty()) {
+    // Deleting objects an unreadable manifest may reference would turn one
+    // damaged file into a lost backup.
+    throw bkp::Error(BKP_E_CORRUPT, "garbage collection skipped: the manifest of backup '" +
+                                        broken.front().id + "' cannot be read (" +
+                                        broken.front().error + ")");
+  }
+  std::set<std::string> referenced;
+  for (const auto& m : manifests) {
+    for (const auto& f : m.files) referenced.insert(f.object);
+  }
+  std::vector<std::string> garbage;
+  for (const auto& object : driver_->List("objects/")) {
+    if (referenced.count(object.key) == 0) garbage.push_back(object.key);
+  }
+  driver_->Remove(garbage);
+  return garbage.size();
+}
+
+void Repository::Remove(const std::string& id) {
+  Load(id);  // NOT_FOUND, or CORRUPT, before anything is deleted
+  driver_->Remove({ManifestKey(id)});
+  CollectGarbage();
+}
+
+std::vector<Manifest> Repository::Expire(uint32_t keep_last, int64_t keep_newer_ms) {
+  if (keep_last == 0 && keep_newer_ms == 0) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     "retention needs keep_last or keep_newer_than; with neither it would "
+                     "remove every backup but the newest");
+  }
+  std::vector<BrokenManifest> broken;
+  auto manifests = LoadAll(&broken);
+  if (!broken.empty()) {
+    throw bkp::Error(BKP_E_CORRUPT, "retention skipped: the manifest of backup '" +
+                                        broken.front().id + "' cannot be read (" +
+                                        broken.front().error + ")");
+  }
+  std::vector<Manifest> removed;
+  const size_t n = manifests.size();
+  for (size_t i = 0; i + 1 < n; ++i) {  // i + 1 < n: the newest always stays
+    const bool in_last = keep_last > 0 && i + keep_last >= n;
+    const bool recent = keep_newer_ms > 0 && manifests[i].created_ms >= keep_newer_ms;
+    if (!in_last && !recent) removed.push_back(manifests[i]);
+  }
+  std::vector<std::string> keys;
+  for (const auto& m : removed) keys.push_back(ManifestKey(m.id));
+  driver_->Remove(keys);
+  CollectGarbage();
+  return removed;
+}
+
+std::vector<uint64_t> Repository::ExclusiveBytes(const std::vector<Manifest>& manifests) {
+  std::map<std::string, int> owners;
+  for (const auto& m : manifests) {
+    std::set<std::string> mine;
+    for (const auto& f : m.files) mine.insert(f.object);
+    for (const auto& o : mine) ++owners[o];
+  }
+  std::vector<uint64_t> out;
+  for (const auto& m : manifests) {
+    std::map<std::string, uint64_t> mine;
+    for (const auto& f : m.files) mine[f.object] = f.stored_size;
+    uint64_t total = 0;
+    for (const auto& [object, size] : mine) {
+      if (owners[object] == 1) total += size;
+    }
+    out.push_back(total);
+  }
+  return out;
+}
+
+}  // namespace repo

@@ -1,0 +1,73 @@
+// Repository: a backup repository on some StorageDriver, laid out as
+//   format.json               what this is, and the format version
+//   objects/<xx>/<xxh128>.lz4 stored files, by content, shared by backups
+//   backups/<id>.json         one manifest per complete backup
+//   tmp/                      objects being written (driver-private)
+// (docs/repository-format.md). It knows manifests, references between
+// backups and objects, deletion with garbage collection, and retention.
+//
+// Errors: throws bkp::Error. Garbage collection never deletes anything while
+// a manifest cannot be read: an object it might reference stays.
+// Thread-safety: none beyond the driver's; the host runs one operation at a
+// time per provider instance.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "manifest.h"
+#include "storage_driver.h"
+
+namespace repo {
+
+inline constexpr int kRepositoryFormatVersion = 1;
+
+// A manifest that could not be read, and why.
+struct BrokenManifest {
+  std::string id;
+  std::string error;
+};
+
+class Repository {
+ public:
+  // Opens the repository, creating format.json in an empty location.
+  // Refuses (BKP_E_INVALID_ARGUMENT) a non-empty location that is not a
+  // repository, and (BKP_E_UNSUPPORTED) a newer format.
+  explicit Repository(std::shared_ptr<StorageDriver> driver);
+
+  StorageDriver& driver() { return *driver_; }
+  std::string Describe() const { return driver_->Describe(); }
+
+  // Ids of every complete backup, oldest first (ids sort by time).
+  std::vector<std::string> ListIds();
+  // BKP_E_NOT_FOUND naming the id and the repository when absent.
+  Manifest Load(const std::string& id);
+  // Every readable manifest, oldest first; unreadable ones go to `broken`.
+  std::vector<Manifest> LoadAll(std::vector<BrokenManifest>* broken);
+  // Writes the manifest: from now on the backup exists.
+  void Publish(const Manifest& manifest);
+
+  // Removes one backup and every object no other backup references.
+  void Remove(const std::string& id);
+  // Removes each backup that is neither among the newest `keep_last` (0: no
+  // such rule) nor created at or after `keep_newer_ms` (0: no such rule);
+  // the newest backup is always kept. Returns the removed manifests.
+  std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
+  // Deletes objects no manifest references; returns how many.
+  uint64_t CollectGarbage();
+
+  // Stored bytes each backup alone holds (objects no other backup shares).
+  static std::vector<uint64_t> ExclusiveBytes(const std::vector<Manifest>& manifests);
+
+ private:
+  std::shared_ptr<StorageDriver> driver_;
+};
+
+// "20261121T130501123Z-a1b2": UTC time to the millisecond plus a random
+// suffix, so ids sort by time and two hosts never collide.
+std::string NewBackupId(int64_t now_ms);
+int64_t NowMs();
+
+}  // namespace repo

@@ -1,0 +1,45 @@
+// Restore and verify: both stream every stored file of a backup back
+// through the LZ4 decoder and check its frame, size and XXH3-64 against the
+// manifest. Restore feeds the bytes to the host's sink in restore order
+// (control DB, log, events, snapshots); verify only checks, reporting each
+// bad file and why.
+//
+// Errors: throw bkp::Error. Restore checks every object exists before it
+// writes a byte, and stops at the first bad file (BKP_E_CORRUPT naming the
+// backup, file and object); the host then discards what it staged.
+// Thread-safety: one job per repository at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "bkp/bkp_plugin.hpp"
+#include "repository.h"
+
+namespace repo {
+
+struct RestoreStats {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+
+RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
+                           const bkp::Sink& sink, const bkp::Operation& op);
+
+struct VerifyProblem {
+  bkp_status status = BKP_E_CORRUPT;
+  std::string backup_id;
+  std::string file;  // "<context>/<role>/<name>", or "manifest"
+  std::string message;
+};
+
+// Verifies one backup, or every backup when `backup_id` is empty (shared
+// objects are decoded once). Calls `report` per problem; returns how many.
+// `op` may be null (offline use without progress).
+uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
+                      const bkp::Operation* op,
+                      const std::function<void(const VerifyProblem&)>& report);
+
+}  // namespace repo

@@ -1,0 +1,66 @@
+// StorageDriver: the one small interface between the repository engine and
+// where a repository lives (a directory now, an S3 bucket later), in the
+// manner of LevelDB's Env. Keys are '/'-separated relative paths.
+//
+// Errors: every operation throws bkp::Error with a status (BKP_E_IO,
+// BKP_E_NO_SPACE, BKP_E_NOT_FOUND, ...) and a message naming the object.
+// Thread-safety: a driver is shared by the engine's worker threads: every
+// method must be safe to call concurrently. Writers and readers are used by
+// one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace repo {
+
+// A new object being written. Nothing is visible under any key until
+// Commit; destroying an uncommitted writer discards what it wrote.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual void Append(const void* data, size_t len) = 0;
+  // Publishes the bytes under `key`, atomically and durably: readers see
+  // the whole object or none. Replaces an object already there.
+  virtual void Commit(const std::string& key) = 0;
+};
+
+// Sequential reader of one object.
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+  // Up to len bytes; 0 only at the end.
+  virtual size_t Read(void* buf, size_t len) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+class StorageDriver {
+ public:
+  virtual ~StorageDriver() = default;
+  // "posix:/backups" and the like, for messages.
+  virtual std::string Describe() const = 0;
+  virtual std::unique_ptr<ObjectWriter> Create() = 0;
+  // Throws BKP_E_NOT_FOUND when there is no such object.
+  virtual std::unique_ptr<ObjectReader> Open(const std::string& key) = 0;
+  // The object's size, or nullopt if it does not exist.
+  virtual std::optional<uint64_t> Stat(const std::string& key) = 0;
+  // Every object whose key starts with `prefix`, in key order.
+  virtual std::vector<ObjectInfo> List(const std::string& prefix) = 0;
+  // Removes objects; keys that do not exist are ignored.
+  virtual void Remove(const std::vector<std::string>& keys) = 0;
+
+  // Whole small objects (manifests, the format marker).
+  void PutSmall(const std::string& key, const std::string& content);
+  std::string GetSmall(const std::string& key);
+};
+
+}  // namespace repo
