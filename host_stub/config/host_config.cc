@@ -423,6 +423,25 @@ Status ParseToml(std::string_view text, std::string_view source, toml::table* ou
 
 }  // namespace
 
+namespace {
+
+// "$EXE_DIR/x" -> "<directory of the running binary>/x".
+std::filesystem::path ExpandExeDir(const std::filesystem::path& path) {
+  constexpr std::string_view kToken = "$EXE_DIR";
+  const std::string text = path.string();
+  // The token only as a whole first component: "$EXE_DIR" or "$EXE_DIR/...".
+  if (text.rfind(kToken, 0) != 0 || (text.size() > kToken.size() && text[kToken.size()] != '/')) {
+    return path;
+  }
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return path;  // left as written: a plugin-not-found error then shows it
+  const std::string rest = text.substr(std::min(text.size(), kToken.size() + 1));
+  return rest.empty() ? exe.parent_path() : (exe.parent_path() / rest).lexically_normal();
+}
+
+}  // namespace
+
 std::string_view DefaultHostConfigToml() {
   static constexpr std::string_view kDefault =
       R"toml(# hostd configuration. Every key is optional and the values below are the
@@ -434,8 +453,10 @@ std::string_view DefaultHostConfigToml() {
 
 # Directory the backup provider plugins (bkp_<name>.so) are loaded from. A
 # relative path is relative to the directory of this file (for the built-in
-# defaults: the current directory).
-plugin_dir = "./plugins"
+# defaults: the current directory). A leading $EXE_DIR stands for the
+# directory of the hostd binary, so a build or install tree finds its own
+# plugins wherever it is started from.
+plugin_dir = "$EXE_DIR/../plugins"
 
 [storage]
 # Root of the data directory: control.db and contexts/<name>/{log,events,snapshots}.
@@ -486,18 +507,17 @@ port = 8124
 
 # Backup providers: one [[providers]] entry each, loaded and opened when hostd
 # starts; one that fails to load or open stops hostd. `hostd plugins` shows
-# what each would load. There are none by default; an entry looks like this:
-#
-# [[providers]]
-# # Unique; 1 to 64 characters from A-Z a-z 0-9 _ . -
-# name = "nightly"
-# # The plugin: <plugin_dir>/bkp_local_disk.so. A value with a '/' or ending
-# # in ".so" is a file name, relative to plugin_dir unless absolute.
-# plugin = "local_disk"
-# # Optional: the provider's own settings (strings, integers, booleans),
-# # checked against the list the plugin declares when it is loaded.
-# [providers.settings]
-# path = "/var/backups/hostd"
+# what each would load. By default, one: local_disk into ./backups.
+[[providers]]
+# Unique; 1 to 64 characters from A-Z a-z 0-9 _ . -
+name = "local"
+# The plugin: <plugin_dir>/bkp_local_disk.so. A value with a '/' or ending
+# in ".so" is a file name, relative to plugin_dir unless absolute.
+plugin = "local_disk"
+# The provider's own settings (strings, integers, booleans), checked against
+# the list the plugin declares when it is loaded (`hostd plugins -v` shows it).
+[providers.settings]
+path = "./backups"
 )toml";
   return kDefault;
 }
@@ -510,6 +530,7 @@ Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view 
     HostConfig config;
     config.source = std::string(source_name);
     HOSTSTUB_RETURN_IF_ERROR(ReadConfig(root, source_name, config));
+    config.plugin_dir = ExpandExeDir(config.plugin_dir);
     return config;
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string(source_name) + ": " + e.what());

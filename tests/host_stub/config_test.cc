@@ -61,9 +61,14 @@ TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
         want.storage.recovery_verify_closed_segments);
   CHECK(got.server.listen_address == want.server.listen_address);
   CHECK(got.server.port == want.server.port);
-  CHECK(got.plugin_dir == want.plugin_dir);
-  CHECK(got.plugin_dir == "./plugins");
-  CHECK(got.providers.empty());
+  // plugin_dir is found beside the binary, wherever hostd is started from.
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe");
+  CHECK(got.plugin_dir == (exe.parent_path() / ".." / "plugins").lexically_normal());
+  // One provider: local_disk into ./backups.
+  REQUIRE(got.providers.size() == 1);
+  CHECK(got.providers[0].name == "local");
+  CHECK(got.providers[0].plugin == "local_disk");
+  CHECK(got.providers[0].settings["path"].value<std::string>() == "./backups");
 }
 
 TEST_CASE("config: the built-in default TOML sets and documents every key") {
@@ -489,24 +494,13 @@ TEST_CASE("config: plugin_dir and providers with their settings round-trip") {
   CHECK(copy.providers[0].settings["path"].value_or(std::string()) == "/backups");
 }
 
-TEST_CASE("config: the commented provider example in the default TOML is valid") {
-  // Uncomment the example block at the end of the built-in defaults.
-  const std::string text(hoststub::DefaultHostConfigToml());
-  size_t at = text.find("# [[providers]]\n");
-  REQUIRE(at != std::string::npos);
-  std::string example;
-  for (size_t pos = at; pos < text.size();) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end - pos);
-    REQUIRE(line.rfind("# ", 0) == 0);
-    example += line.substr(2) + "\n";
-    pos = end + 1;
-  }
-  HostConfig c = ParseOk(example);
-  REQUIRE(c.providers.size() == 1);
-  CHECK(c.providers[0].name == "nightly");
-  CHECK(c.providers[0].plugin == "local_disk");
-  CHECK(c.providers[0].settings.contains("path"));
+TEST_CASE("config: a plugin_dir starting with $EXE_DIR is relative to the hostd binary") {
+  const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  CHECK(ParseOk("plugin_dir = '$EXE_DIR/plug'\n").plugin_dir == exe_dir / "plug");
+  CHECK(ParseOk("plugin_dir = '$EXE_DIR'\n").plugin_dir == exe_dir);
+  // Only as a prefix: elsewhere it is an ordinary part of the path.
+  CHECK(ParseOk("plugin_dir = 'x/$EXE_DIR'\n").plugin_dir == "x/$EXE_DIR");
+  CHECK(ParseOk("plugin_dir = '$EXE_DIRx'\n").plugin_dir == "$EXE_DIRx");
 }
 
 TEST_CASE("config: a provider without a name or a plugin is refused at its entry's line") {
@@ -613,9 +607,12 @@ TEST_CASE("config: a relative plugin_dir is relative to the config file's direct
   CHECK(LoadHostConfig(path)->plugin_dir == "/abs/plugins");
   WriteFile(path, "");
   CHECK(LoadHostConfig(path)->plugin_dir == dir.path() / "etc" / "plugins");
-  // Text and the built-in defaults have no file: the current directory.
+  // Text has no file: the current directory. The built-in defaults name the
+  // plugins beside the binary.
   CHECK(ParseOk("plugin_dir = 'p'\n").plugin_dir == "p");
-  CHECK(hoststub::LoadHostConfigOrDefaults("")->plugin_dir == "./plugins");
+  const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  CHECK(hoststub::LoadHostConfigOrDefaults("")->plugin_dir ==
+        (exe_dir / "../plugins").lexically_normal());
   CHECK(hoststub::LoadHostConfigOrDefaults(path)->source == path.string());
 }
 

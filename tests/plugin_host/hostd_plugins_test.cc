@@ -136,10 +136,16 @@ TEST_CASE("hostd plugins --verbose shows each plugin's settings") {
 }
 
 TEST_CASE("hostd plugins without --config uses the built-in defaults") {
-  auto r = RunCommand({HOSTD_BIN, "plugins"});
+  // The default provider is local_disk into ./backups: run where that may go.
+  TempDir dir;
+  auto r = RunCommand(
+      {"/bin/sh", "-c",
+       "cd '" + dir.path().string() + "' && exec " + std::string(HOSTD_BIN) + " plugins"});
   CAPTURE(r.output);
   CHECK(r.exit_code == 0);
-  CHECK(Contains(r.output, "(no providers configured in <built-in defaults>)\n"));
+  CHECK(Contains(r.output, "local: loaded "));
+  CHECK(Contains(r.output, "bkp_local_disk.so (provider local_disk "));
+  CHECK(fs::exists(dir / "backups" / "format.json"));
 }
 
 TEST_CASE("hostd plugins finds a relative plugin_dir next to the config file") {
