@@ -30,6 +30,42 @@ fs::path BenchRoot() {
   return env != nullptr ? fs::path(env) : fs::path("/tmp/bkp-bench");
 }
 
+namespace {
+
+hoststub::StorageOptions DatasetOptions(const fs::path& dir) {
+  hoststub::StorageOptions options;
+  options.data_dir = dir;
+  options.fsync = hoststub::FsyncPolicy::kNever;
+  options.compaction_interval = std::chrono::milliseconds(0);
+  return options;
+}
+
+// Appends batches until the directory holds `target_bytes`.
+hoststub::Status FillTo(const fs::path& dir, uint64_t target_bytes, uint64_t seed) {
+  auto store = hoststub::EventStore::Open(DatasetOptions(dir));
+  if (!store.ok()) return store.status();
+  hoststub::EventGenerator gen({200, 2000, seed});
+  // Most traffic to one context, a little to a second, as on real hosts.
+  uint64_t batches = 0;
+  while (DirectoryBytes(dir) < target_bytes) {
+    for (int i = 0; i < 200; ++i, ++batches) {
+      const char* context = batches % 10 == 9 ? "audit" : "default";
+      auto r = (*store)->Append(context, gen.NextBatch(50));
+      if (!r.ok()) return r.status();
+    }
+  }
+  return hoststub::Status::OK();
+}
+
+}  // namespace
+
+hoststub::Status MutateDataset(const fs::path& dir, double percent, uint64_t seed) {
+  std::ofstream(dir / ".dataset") << "mutated\n";
+  const auto before = DirectoryBytes(dir);
+  return FillTo(dir, before + static_cast<uint64_t>(static_cast<double>(before) * percent / 100),
+                seed);
+}
+
 hoststub::Status EnsureDataset(const fs::path& dir, uint64_t target_bytes, uint64_t seed) {
   const fs::path marker = dir / ".dataset";
   const std::string want = fmt::format("bytes={} seed={}\n", target_bytes, seed);
@@ -40,24 +76,7 @@ hoststub::Status EnsureDataset(const fs::path& dir, uint64_t target_bytes, uint6
   }
   std::error_code ec;
   fs::remove_all(dir, ec);
-  hoststub::StorageOptions options;
-  options.data_dir = dir;
-  options.fsync = hoststub::FsyncPolicy::kNever;
-  options.compaction_interval = std::chrono::milliseconds(0);
-  {
-    auto store = hoststub::EventStore::Open(options);
-    if (!store.ok()) return store.status();
-    hoststub::EventGenerator gen({200, 2000, seed});
-    // Most traffic to one context, a little to a second, as on real hosts.
-    uint64_t batches = 0;
-    while (DirectoryBytes(dir) < target_bytes) {
-      for (int i = 0; i < 200; ++i, ++batches) {
-        const char* context = batches % 10 == 9 ? "audit" : "default";
-        auto r = (*store)->Append(context, gen.NextBatch(50));
-        if (!r.ok()) return r.status();
-      }
-    }
-  }
+  if (auto st = FillTo(dir, target_bytes, seed); !st.ok()) return st;
   std::ofstream(marker) << want;
   return hoststub::Status::OK();
 }

@@ -19,6 +19,12 @@ namespace bench {
 hoststub::Status EnsureDataset(const std::filesystem::path& dir, uint64_t target_bytes,
                                uint64_t seed = 1);
 
+// Appends events to an existing dataset until it has grown by `percent` %
+// of its size (segments roll as they would on a live host). Deterministic
+// for a given seed. Marks the dataset as mutated, so EnsureDataset builds a
+// fresh one next time.
+hoststub::Status MutateDataset(const std::filesystem::path& dir, double percent, uint64_t seed);
+
 // Sum of the sizes of every regular file under `dir`.
 uint64_t DirectoryBytes(const std::filesystem::path& dir);
 
