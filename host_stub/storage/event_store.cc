@@ -437,13 +437,15 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
   std::lock_guard sync(ctx.sync_mu);
   if (ctx.synced_index >= index) return Status::OK();
   uint64_t target;
-  std::shared_ptr<File> files[3];
+  // Only streams written since their last sync: an fdatasync of an unchanged
+  // file still costs a journal round trip on most filesystems.
+  std::vector<std::shared_ptr<File>> files;
   {
     std::lock_guard lock(ctx.mu);
     target = ctx.last_index;
-    files[0] = ctx.log->active_file();
-    files[1] = ctx.events->active_file();
-    files[2] = ctx.snapshots->active_file();
+    for (SegmentedStream* s : {ctx.log.get(), ctx.events.get(), ctx.snapshots.get()}) {
+      if (auto file = s->TakeUnsynced()) files.push_back(std::move(file));
+    }
   }
   // Log first: events on disk without their log entry would be unexplained.
   for (auto& f : files) {

@@ -174,7 +174,14 @@ Status SegmentedStream::Append(std::string_view records, std::span<const uint32_
   assert(pos == records.size());
   HOSTSTUB_RETURN_IF_ERROR(flush());
   next_seq_ = seq;
+  unsynced_ = true;
   return Status::OK();
+}
+
+std::shared_ptr<File> SegmentedStream::TakeUnsynced() {
+  if (!unsynced_) return nullptr;
+  unsynced_ = false;
+  return active_;
 }
 
 Status SegmentedStream::Sync() { return active_->Sync(); }

@@ -58,8 +58,10 @@ class SegmentedStream {
 
   // fsyncs the active segment.
   Status Sync();
-  // The active segment's file, kept alive for a group fsync outside the lock.
-  std::shared_ptr<File> active_file() const { return active_; }
+  // The active segment's file if it was appended to since the last call
+  // (else null), kept alive for a group fsync outside the lock. The caller
+  // then owes it an fsync. Segments closed by a roll were fsynced already.
+  std::shared_ptr<File> TakeUnsynced();
 
   uint64_t next_seq() const { return next_seq_; }
   uint64_t first_seq() const { return segments_.front().base; }
@@ -87,6 +89,7 @@ class SegmentedStream {
   Options options_;
   std::vector<StreamSegment> segments_;  // sorted by base; back() is active
   std::shared_ptr<File> active_;
+  bool unsynced_ = false;  // appended to since the last TakeUnsynced
   uint64_t next_seq_ = 0;
 };
 
