@@ -22,9 +22,18 @@ uint32_t RoleFromName(const std::string& name, const std::string& what) {
 
 json Range(const StreamRange& r) { return {{"first", r.first}, {"next", r.next}}; }
 
-StreamRange RangeFrom(const json& j) {
-  return {j.at("first").get<uint64_t>(), j.at("next").get<uint64_t>()};
+// nlohmann converts -1 to 2^64-1 without a word: sizes, indexes and tokens
+// must be written as unsigned integers.
+uint64_t Unsigned(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_unsigned()) {
+    throw json::type_error::create(302, std::string("'") + key + "' must be an unsigned integer",
+                                   &v);
+  }
+  return v.get<uint64_t>();
 }
+
+StreamRange RangeFrom(const json& j) { return {Unsigned(j, "first"), Unsigned(j, "next")}; }
 
 }  // namespace
 
@@ -139,10 +148,10 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
     m.provider = doc.at("provider").at("name").get<std::string>();
     m.provider_version = doc.at("provider").at("version").get<std::string>();
     m.abi_version = doc.at("abi_version").get<std::string>();
-    m.bytes_new = doc.at("totals").at("bytes_new").get<uint64_t>();
+    m.bytes_new = Unsigned(doc.at("totals"), "bytes_new");
     for (const auto& c : doc.at("contexts")) {
-      m.contexts.push_back({c.at("name").get<std::string>(), c.at("term").get<uint64_t>(),
-                            c.at("commit_index").get<uint64_t>(), RangeFrom(c.at("log")),
+      m.contexts.push_back({c.at("name").get<std::string>(), Unsigned(c, "term"),
+                            Unsigned(c, "commit_index"), RangeFrom(c.at("log")),
                             RangeFrom(c.at("events")), RangeFrom(c.at("snapshots"))});
     }
     for (const auto& f : doc.at("files")) {
@@ -150,13 +159,13 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
       e.role = RoleFromName(f.at("role").get<std::string>(), what);
       if (!f.at("context").is_null()) e.context = f.at("context").get<std::string>();
       e.name = f.at("name").get<std::string>();
-      e.base = f.at("base").get<uint64_t>();
-      e.next = f.at("next").get<uint64_t>();
+      e.base = Unsigned(f, "base");
+      e.next = Unsigned(f, "next");
       e.closed = f.at("closed").get<bool>();
-      e.size = f.at("size").get<uint64_t>();
+      e.size = Unsigned(f, "size");
       e.xxh3 = ParseHex64(f.at("xxh3").get<std::string>(), what);
       e.object = f.at("object").get<std::string>();
-      e.stored_size = f.at("stored_size").get<uint64_t>();
+      e.stored_size = Unsigned(f, "stored_size");
       if (f.contains("tail_xxh3"))
         e.tail_xxh3 = ParseHex64(f.at("tail_xxh3").get<std::string>(), what);
       m.files.push_back(std::move(e));

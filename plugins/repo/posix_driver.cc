@@ -46,6 +46,16 @@ void MakeDirs(const fs::path& root, const fs::path& dir) {
   SyncDirectory(dir.parent_path());
 }
 
+// The file of `key` under `root`. Keys come from the engine, but a manifest
+// is data read back from disk: never let one point outside the repository.
+fs::path KeyPath(const fs::path& root, const std::string& key) {
+  fs::path rel = fs::path(key).lexically_normal();
+  if (key.empty() || rel.is_absolute() || *rel.begin() == "..") {
+    throw bkp::Error(BKP_E_CORRUPT, "object key '" + key + "' points outside the repository");
+  }
+  return root / rel;
+}
+
 class PosixWriter final : public ObjectWriter {
  public:
   PosixWriter(fs::path root, fs::path temp) : root_(std::move(root)), temp_(std::move(temp)) {
@@ -77,7 +87,7 @@ class PosixWriter final : public ObjectWriter {
       ThrowErrno("cannot close", temp_, errno);
     }
     fd_ = -1;
-    const fs::path target = root_ / key;
+    const fs::path target = KeyPath(root_, key);
     MakeDirs(root_, target.parent_path());
     if (::rename(temp_.c_str(), target.c_str()) != 0)
       ThrowErrno("cannot rename onto", target, errno);
@@ -135,22 +145,16 @@ PosixDriver::PosixDriver(fs::path root) : root_(std::move(root)) {
     fs::create_directories(root_, ec);
     if (ec) ThrowErrno("cannot create repository directory", root_, ec.value());
   }
-  MakeDirs(root_, root_ / "tmp");
+  // tmp/ waits for the first write: a location the repository then refuses
+  // (not empty, not a repository) must be left as it was.
 }
 
 std::string PosixDriver::Describe() const { return "posix:" + root_.string(); }
 
-fs::path PosixDriver::PathOf(const std::string& key) const {
-  // Keys come from the engine, but a manifest is data read back from disk:
-  // never let one point outside the repository.
-  fs::path rel = fs::path(key).lexically_normal();
-  if (key.empty() || rel.is_absolute() || *rel.begin() == "..") {
-    throw bkp::Error(BKP_E_CORRUPT, "object key '" + key + "' points outside the repository");
-  }
-  return root_ / rel;
-}
+fs::path PosixDriver::PathOf(const std::string& key) const { return KeyPath(root_, key); }
 
 std::unique_ptr<ObjectWriter> PosixDriver::Create() {
+  MakeDirs(root_, root_ / "tmp");
   return std::make_unique<PosixWriter>(root_, root_ / "tmp" / TempName());
 }
 

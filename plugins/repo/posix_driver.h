@@ -15,7 +15,7 @@ namespace repo {
 
 class PosixDriver final : public StorageDriver {
  public:
-  // Creates `root` (and tmp/) if absent.
+  // Creates `root` if absent; tmp/ is created by the first write.
   explicit PosixDriver(std::filesystem::path root);
 
   std::string Describe() const override;

@@ -1,0 +1,856 @@
+// The local_disk provider end to end: the real plugin loaded by the host's
+// registry from the real plugin directory, a real EventStore on a scratch
+// directory, the host's RunBackup/RunRestore, and the repository on disk.
+// Covers hot backups under concurrent appends, reuse of unchanged segments,
+// a restore by hand with the stock lz4/xxhsum tools, damage, cancellation,
+// SIGKILL in the middle of backups, restore policies, retention and list.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/backup_runner.h"
+#include "plugins/plugins_test_util.h"
+#include "repository.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using hoststub::EventStore;
+using hoststub::RestorePolicy;
+using hoststub::Status;
+using hoststub::StreamKind;
+using plugins_test::BackupInfo;
+using plugins_test::Contains;
+using plugins_test::DiskProvider;
+using plugins_test::EventPayload;
+using plugins_test::OpenStore;
+using plugins_test::ReadAll;
+using plugins_test::ReadManifest;
+using plugins_test::StoreOptions;
+using plugins_test::TestSeed;
+using plugins_test::VerifyOutcome;
+using testing_support::ReadFile;
+using testing_support::RunCommand;
+using testing_support::TempDir;
+using testing_support::WriteFile;
+
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+
+// What a test wrote, per context and stream, in token order.
+struct Written {
+  std::map<std::string, std::vector<std::string>> events;
+  std::map<std::string, std::vector<std::string>> snapshots;
+};
+
+// Appends `count` events to `ctx` in batches of 1..max_batch, recording them.
+void Fill(EventStore& store, const std::string& ctx, size_t count, std::mt19937_64& rng,
+          Written* written, size_t max_batch = 6, size_t max_filler = 300,
+          StreamKind stream = StreamKind::kEvents) {
+  auto& log = stream == StreamKind::kEvents ? written->events[ctx] : written->snapshots[ctx];
+  size_t done = 0;
+  while (done < count) {
+    const size_t n = std::min<size_t>(1 + rng() % max_batch, count - done);
+    std::vector<std::string> batch;
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(
+          EventPayload(rng, ctx + "-" + std::to_string(log.size() + i), 20 + rng() % max_filler));
+    }
+    auto r = store.Append(ctx, batch, stream);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    REQUIRE(r->first_token == log.size());
+    log.insert(log.end(), batch.begin(), batch.end());
+    done += n;
+  }
+}
+
+// Every event of every stream in `restored` equals what was written, and
+// each stream holds exactly `expected` (all of it when not given).
+void CheckHolds(const EventStore& restored, const Written& written) {
+  for (const auto& [ctx, payloads] : written.events) {
+    CAPTURE(ctx);
+    const auto events = ReadAll(restored, ctx);
+    REQUIRE(events.size() == payloads.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i].token == i);
+      if (events[i].payload != payloads[i]) {
+        FAIL_CHECK("event " << i << " of '" << ctx << "' differs");
+        break;
+      }
+    }
+  }
+  for (const auto& [ctx, payloads] : written.snapshots) {
+    CAPTURE(ctx);
+    const auto snaps = ReadAll(restored, ctx, StreamKind::kSnapshots);
+    REQUIRE(snaps.size() == payloads.size());
+    for (size_t i = 0; i < snaps.size(); ++i) CHECK(snaps[i].payload == payloads[i]);
+  }
+}
+
+// The label verify and restore use for a manifest file.
+std::string Label(const repo::FileEntry& f) {
+  return f.role == BKP_ROLE_CONTROL_DB ? f.name
+                                       : f.context + "/" + repo::RoleName(f.role) + "/" + f.name;
+}
+
+size_t Count(const std::vector<repo::FileEntry>& files, uint32_t role, const std::string& ctx,
+             bool closed) {
+  size_t n = 0;
+  for (const auto& f : files) n += f.role == role && f.context == ctx && f.closed == closed;
+  return n;
+}
+
+// Entries of `dir` (names only), to prove a failed restore left no trace.
+std::set<std::string> Entries(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.insert(e.path().filename().string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("local_disk: a hot backup during concurrent appends restores every acknowledged event") {
+  const uint64_t seed = TestSeed();
+  MESSAGE("seed " << seed << " (set BKP_TEST_SEED to replay)");
+  const std::vector<std::string> contexts = {"orders", "billing"};
+  for (int round = 0; round < 4; ++round) {
+    CAPTURE(round);
+    std::mt19937_64 rng(seed + static_cast<uint64_t>(round) * 7919);
+    TempDir dir;
+    const auto options = StoreOptions(dir / "data", 64 * kKiB, 48 * kKiB);
+    auto store = OpenStore(options);
+    DiskProvider disk(dir / "repo");
+
+    struct Acked {
+      std::string payload;
+      bool before_backup = false;
+    };
+    using StreamKey = std::pair<std::string, StreamKind>;
+    std::mutex mu;
+    std::map<StreamKey, std::map<uint64_t, Acked>> acked;
+    std::string failure;
+    std::atomic<bool> backup_started{false};
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> appended{0};
+
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 3; ++w) {
+      const uint64_t wseed = rng();
+      const size_t max_batch = 1 + rng() % 12;
+      const unsigned pause_odds = 2 + rng() % 14;
+      writers.emplace_back([&, w, wseed, max_batch, pause_odds] {
+        std::mt19937_64 r(wseed);
+        uint64_t seq = 0;
+        while (!stop.load()) {
+          const std::string& ctx = contexts[r() % contexts.size()];
+          const StreamKind stream = r() % 10 == 0 ? StreamKind::kSnapshots : StreamKind::kEvents;
+          std::vector<std::string> batch(1 + r() % max_batch);
+          for (auto& p : batch) {
+            p = EventPayload(r, "w" + std::to_string(w) + "-" + std::to_string(seq++),
+                             10 + r() % 400);
+          }
+          auto result = store->Append(ctx, batch, stream);
+          // Read after the acknowledgement: false proves the append was
+          // acknowledged before the backup was started.
+          const bool before = !backup_started.load();
+          std::lock_guard lock(mu);
+          if (!result.ok()) {
+            failure = result.status().ToString();
+            return;
+          }
+          for (size_t i = 0; i < batch.size(); ++i) {
+            acked[{ctx, stream}][result->first_token + i] = {batch[i], before};
+          }
+          appended += batch.size();
+          if (r() % pause_odds == 0) {
+            std::this_thread::sleep_for(std::chrono::microseconds(r() % 300));
+          } else if (r() % 2 == 0) {
+            std::this_thread::yield();
+          }
+        }
+      });
+    }
+    auto stop_writers = [&] {
+      stop = true;
+      for (auto& t : writers) t.join();
+      writers.clear();
+    };
+
+    // Bounded wait until each context has closed event segments.
+    const uint64_t threshold = 1500 + rng() % 2500;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    auto ready = [&] {
+      if (appended.load() < threshold) return false;
+      for (const auto& ctx : contexts) {
+        auto segs = store->Segments(ctx, EventStore::SegmentRole::kEvents);
+        if (!segs.ok() || segs->size() < 3) return false;
+      }
+      return true;
+    };
+    while (!ready() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (!ready()) {
+      stop_writers();
+      FAIL("writers did not produce closed segments in time: " << failure);
+    }
+
+    backup_started = true;
+    bkp_operation op;
+    auto outcome = disk.TryBackup(*store, op);
+    const uint64_t at_backup_end = appended.load();
+    // Let the writers go on a little after the backup, then stop them.
+    const auto more_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (appended.load() < at_backup_end + 200 &&
+           std::chrono::steady_clock::now() < more_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    stop_writers();
+    REQUIRE_MESSAGE(failure.empty(), failure);
+    REQUIRE_MESSAGE(outcome.ok(), outcome.status().ToString());
+    const std::string id = outcome->backup_id;
+
+    // The backup holds closed and active segments of every context.
+    const repo::Manifest m = ReadManifest(dir / "repo", id);
+    for (const auto& ctx : contexts) {
+      CHECK(Count(m.files, BKP_ROLE_EVENTS, ctx, true) >= 2);
+      CHECK(Count(m.files, BKP_ROLE_EVENTS, ctx, false) == 1);
+      CHECK(Count(m.files, BKP_ROLE_LOG, ctx, false) == 1);
+    }
+    disk.RequireVerifies(id);
+    store.reset();  // the restore does not need the source host
+
+    const auto report = disk.Restore(id, dir / "restored");
+    CHECK(report.check.ok());
+    CHECK(report.files == m.files.size());
+
+    auto restored = OpenStore(StoreOptions(dir / "restored", 64 * kKiB, 48 * kKiB));
+    uint64_t required = 0;
+    uint64_t present = 0;
+    for (const auto& [key, tokens] : acked) {
+      const auto& [ctx, stream] = key;
+      CAPTURE(ctx);
+      CAPTURE(static_cast<int>(stream));
+      const auto events = ReadAll(*restored, ctx, stream);
+      present += events.size();
+      // Whatever the backup holds is exactly what was written there.
+      for (size_t i = 0; i < events.size(); ++i) {
+        REQUIRE(events[i].token == i);
+        auto it = tokens.find(i);
+        REQUIRE_MESSAGE(it != tokens.end(), "restored token " << i << " was never acknowledged");
+        if (events[i].payload != it->second.payload) {
+          FAIL("token " << i << " differs from what was written");
+        }
+      }
+      // Everything acknowledged before the backup began is there.
+      for (const auto& [token, a] : tokens) {
+        if (!a.before_backup) continue;
+        ++required;
+        if (token >= events.size()) {
+          FAIL("token " << token << " was acknowledged before the backup began but is missing ("
+                        << events.size() << " restored)");
+        }
+      }
+      // The restored host accepts writes, with tokens after the restored ones.
+      auto next = restored->Append(ctx, std::vector<std::string>{"after-restore"}, stream);
+      REQUIRE_MESSAGE(next.ok(), next.status().ToString());
+      CHECK(next->first_token == events.size());
+      auto back = restored->Read(ctx, events.size(), 1, stream);
+      REQUIRE(back.ok());
+      REQUIRE(back->size() == 1);
+      CHECK((*back)[0].payload == "after-restore");
+    }
+    CHECK(required >= threshold);
+    MESSAGE("round " << round << ": " << required << " events acknowledged before the backup, "
+                     << present << " restored, " << appended.load() << " written");
+  }
+}
+
+TEST_CASE("local_disk: a second backup of an unchanged host reads only what may have changed") {
+  std::mt19937_64 rng(11);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 32 * kKiB, 32 * kKiB));
+  Written written;
+  Fill(*store, "orders", 3000, rng, &written);
+  Fill(*store, "billing", 1500, rng, &written);
+  Fill(*store, "billing", 40, rng, &written, 2, 300, StreamKind::kSnapshots);
+  REQUIRE(store->Sync().ok());
+  DiskProvider disk(dir / "repo");
+
+  const auto first = disk.Backup(*store);
+  const repo::Manifest m1 = ReadManifest(dir / "repo", first.backup_id);
+  CHECK(first.bytes_read == m1.TotalBytes());
+
+  const auto second = disk.Backup(*store);
+  const repo::Manifest m2 = ReadManifest(dir / "repo", second.backup_id);
+  uint64_t may_change = 0;
+  uint64_t may_change_stored = 0;
+  for (const auto& f : m2.files) {
+    if (f.role == BKP_ROLE_CONTROL_DB || !f.closed) {
+      may_change += f.size;
+      may_change_stored += f.stored_size;
+    }
+  }
+  CAPTURE(first.bytes_read);
+  CAPTURE(second.bytes_read);
+  CAPTURE(second.bytes_stored);
+  CHECK(second.bytes_read <= may_change);
+  CHECK(second.bytes_read * 5 < first.bytes_read);  // most of the data is closed
+  CHECK(second.bytes_stored <= may_change_stored);
+  CHECK(second.bytes_stored * 10 < first.bytes_stored);
+  // The closed segments are the very same objects.
+  std::map<std::string, std::string> object_of;
+  for (const auto& f : m1.files) object_of[Label(f)] = f.object;
+  for (const auto& f : m2.files) {
+    if (f.closed && f.role != BKP_ROLE_CONTROL_DB) CHECK(object_of[Label(f)] == f.object);
+  }
+
+  // After more events in one context, only its new and active files (and
+  // every active segment and the control DB) are read.
+  Fill(*store, "orders", 400, rng, &written);
+  const auto third = disk.Backup(*store);
+  const repo::Manifest m3 = ReadManifest(dir / "repo", third.backup_id);
+  std::set<std::string> closed_before;
+  for (const auto& f : m2.files) {
+    if (f.closed) closed_before.insert(Label(f) + "#" + std::to_string(f.size));
+  }
+  uint64_t expected = 0;
+  size_t newly_closed = 0;
+  for (const auto& f : m3.files) {
+    const bool reused = f.closed && closed_before.count(Label(f) + "#" + std::to_string(f.size));
+    if (!reused) expected += f.size;
+    if (f.closed && f.role != BKP_ROLE_CONTROL_DB && !reused) {
+      ++newly_closed;
+      CHECK(f.context == "orders");
+    }
+  }
+  CHECK(newly_closed >= 2);
+  CHECK(third.bytes_read == expected);
+  CHECK(third.bytes_read < first.bytes_read / 2);
+
+  // And the newest backup still restores everything.
+  store.reset();
+  disk.Restore(third.backup_id, dir / "restored");
+  CheckHolds(*OpenStore(StoreOptions(dir / "restored", 32 * kKiB, 32 * kKiB)), written);
+}
+
+TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
+  std::mt19937_64 rng(23);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  std::string id;
+  {
+    auto store = OpenStore(StoreOptions(dir / "data", 48 * kKiB, 24 * kKiB));
+    Fill(*store, "orders", 1500, rng, &written);
+    Fill(*store, "billing", 600, rng, &written);
+    Fill(*store, "orders", 30, rng, &written, 3, 2000, StreamKind::kSnapshots);
+    REQUIRE(store->Sync().ok());
+    id = disk.Backup(*store).backup_id;
+  }
+
+  // Only the manifest JSON and the stock tools from here on.
+  const fs::path repo_dir = dir / "repo";
+  const auto doc = nlohmann::json::parse(ReadFile(repo_dir / "backups" / (id + ".json")));
+  const fs::path data = dir / "by-hand";
+  std::map<std::string, int> files_per_role;
+  for (const auto& f : doc.at("files")) {
+    const std::string role = f.at("role");
+    const std::string name = f.at("name");
+    CAPTURE(name);
+    fs::path out = data / "control.db";
+    if (role != "control_db") {
+      const std::string ctx = f.at("context");
+      const std::string dir_name = role == "log"      ? "log"
+                                   : role == "events" ? "events"
+                                                      : "snapshots";
+      REQUIRE((role == "log" || role == "events" || role == "snapshots"));
+      out = data / "contexts" / ctx / dir_name / name;
+    }
+    ++files_per_role[role];
+    fs::create_directories(out.parent_path());
+    const fs::path object = repo_dir / f.at("object").get<std::string>();
+    auto lz4 =
+        RunCommand({"sh", "-c", "lz4 -dc \"$1\" > \"$2\"", "sh", object.string(), out.string()});
+    REQUIRE_MESSAGE(lz4.exit_code == 0, lz4.output);
+    CHECK(fs::file_size(out) == f.at("size").get<uint64_t>());
+    auto sum = RunCommand({"xxhsum", "-H3", out.string()});
+    REQUIRE_MESSAGE(sum.exit_code == 0, sum.output);
+    // "XXH3 (file) = <hex>" (BSD style) or "<hex>  file" (GNU style).
+    const size_t eq = sum.output.rfind(" = ");
+    const std::string hex =
+        eq != std::string::npos ? sum.output.substr(eq + 3, 16) : sum.output.substr(0, 16);
+    CHECK_MESSAGE(hex == f.at("xxh3").get<std::string>(), sum.output);
+  }
+  CHECK(files_per_role["control_db"] == 1);
+  CHECK(files_per_role["log"] >= 2);
+  CHECK(files_per_role["events"] >= 4);
+  CHECK(files_per_role["snapshots"] >= 2);
+
+  auto check = RunCommand({HOSTD_BIN, "check", "--data-dir", data.string()});
+  CHECK_MESSAGE(check.exit_code == 0, check.output);
+
+  auto restored = OpenStore(StoreOptions(data, 48 * kKiB, 24 * kKiB));
+  CheckHolds(*restored, written);
+  for (const auto& c : doc.at("contexts")) {
+    const std::string ctx = c.at("name");
+    CHECK(c.at("events").at("first") == 0);
+    CHECK(c.at("events").at("next") == written.events[ctx].size());
+  }
+}
+
+TEST_CASE("local_disk: damaged stored objects are reported by verify and refused by restore") {
+  std::mt19937_64 rng(31);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  std::string id;
+  {
+    auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+    Fill(*store, "orders", 1200, rng, &written);
+    Fill(*store, "billing", 100, rng, &written);
+    id = disk.Backup(*store).backup_id;
+  }
+  disk.RequireVerifies(id);
+  const repo::Manifest m = ReadManifest(dir / "repo", id);
+  // Three closed event segments of "orders", each the only user of its object.
+  std::map<std::string, int> users;
+  for (const auto& f : m.files) ++users[f.object];
+  std::vector<repo::FileEntry> victims;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.context == "orders" && f.closed && users[f.object] == 1) {
+      victims.push_back(f);
+    }
+  }
+  REQUIRE(victims.size() >= 3);
+  const fs::path repo_dir = dir / "repo";
+
+  // What restore must do with any damage: refuse, naming the backup and the
+  // file, and leave the target as it was.
+  auto restore_refused = [&](const repo::FileEntry& bad, const std::string& why) {
+    const fs::path target = dir / "target";
+    auto r = disk.TryRestore(id, target);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kCorruption);
+    const std::string& message = r.status().message();
+    CHECK_MESSAGE(Contains(message, id), message);
+    CHECK_MESSAGE(Contains(message, Label(bad)), message);
+    CHECK_MESSAGE(Contains(message, bad.object), message);
+    CHECK_MESSAGE(Contains(message, why), message);
+    CHECK_FALSE(fs::exists(target));
+
+    const fs::path old = dir / "old-host";
+    fs::create_directories(old);
+    WriteFile(old / "keep.txt", "previous data");
+    const auto before = Entries(dir.path());
+    auto forced = disk.TryRestore(id, old, RestorePolicy::kForce);
+    REQUIRE_FALSE(forced.ok());
+    CHECK(forced.status().code() == Status::Code::kCorruption);
+    CHECK(Entries(old) == std::set<std::string>{"keep.txt"});
+    CHECK(ReadFile(old / "keep.txt") == "previous data");
+    CHECK(Entries(dir.path()) == before);  // no staging or moved-aside directory
+  };
+  auto only_problem = [&](const VerifyOutcome& v, const repo::FileEntry& bad) {
+    CHECK(v.rc == BKP_E_CORRUPT);
+    CHECK_MESSAGE(Contains(v.error, "problem"), v.error);
+    REQUIRE(v.problems.size() == 1);
+    const auto& p = v.problems[0];
+    CHECK(p.backup_id == id);
+    CHECK(p.file == Label(bad));
+    CHECK_MESSAGE(Contains(p.message, bad.object), p.message);
+    return p;
+  };
+
+  SUBCASE("a flipped byte") {
+    testing_support::FlipByte(repo_dir / victims[0].object, victims[0].stored_size / 2);
+    const auto p = only_problem(disk.Verify(id), victims[0]);
+    CHECK(p.status == BKP_E_CORRUPT);
+    const bool says_why = Contains(p.message, "LZ4") || Contains(p.message, "XXH3") ||
+                          Contains(p.message, "decodes to");
+    CHECK_MESSAGE(says_why, p.message);
+    restore_refused(victims[0], "");
+  }
+  SUBCASE("a truncated object") {
+    fs::resize_file(repo_dir / victims[1].object, victims[1].stored_size / 2);
+    const auto p = only_problem(disk.Verify(id), victims[1]);
+    CHECK(p.status == BKP_E_CORRUPT);
+    CHECK_MESSAGE(Contains(p.message, "truncated"), p.message);
+    restore_refused(victims[1], "truncated");
+  }
+  SUBCASE("a missing object") {
+    fs::remove(repo_dir / victims[2].object);
+    const auto p = only_problem(disk.Verify(id), victims[2]);
+    CHECK(p.status == BKP_E_NOT_FOUND);
+    CHECK_MESSAGE(Contains(p.message, "missing"), p.message);
+    restore_refused(victims[2], "missing");
+  }
+  SUBCASE("all three at once, verifying the whole repository") {
+    testing_support::FlipByte(repo_dir / victims[0].object, victims[0].stored_size / 2);
+    fs::resize_file(repo_dir / victims[1].object, victims[1].stored_size / 2);
+    fs::remove(repo_dir / victims[2].object);
+    const VerifyOutcome v = disk.Verify("");
+    CHECK(v.rc == BKP_E_CORRUPT);
+    std::set<std::string> files;
+    for (const auto& p : v.problems) files.insert(p.file);
+    CHECK(files == std::set<std::string>{Label(victims[0]), Label(victims[1]), Label(victims[2])});
+    CHECK(v.problems.size() == 3);
+  }
+}
+
+TEST_CASE("local_disk: a cancelled backup fails as cancelled and leaves no backup") {
+  std::mt19937_64 rng(41);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 64 * kKiB));
+  Written written;
+  Fill(*store, "orders", 2000, rng, &written);
+  Fill(*store, "billing", 2000, rng, &written);
+  DiskProvider disk(dir / "repo");
+  const std::string first = disk.Backup(*store).backup_id;
+  Fill(*store, "orders", 1500, rng, &written);
+
+  bkp_operation op;
+  std::atomic<int> reports{0};
+  op.on_progress = [&](const bkp_progress&) {
+    if (reports.fetch_add(1) == 0) op.cancel_requested = true;
+  };
+  auto cancelled = disk.TryBackup(*store, op);
+  REQUIRE_FALSE(cancelled.ok());
+  CHECK(cancelled.status().code() == Status::Code::kCancelled);
+  CHECK_MESSAGE(Contains(cancelled.status().message(), "BKP_E_CANCELLED"),
+                cancelled.status().message());
+  CHECK(reports.load() >= 1);
+  CHECK(disk.ListIds() == std::vector<std::string>{first});
+  CHECK(plugins_test::CountFiles(dir / "repo" / "backups") == 1);
+  CHECK(plugins_test::CountFiles(dir / "repo" / "tmp") == 0);
+
+  const std::string next = disk.Backup(*store).backup_id;
+  CHECK(disk.ListIds() == std::vector<std::string>{first, next});
+  disk.RequireVerifies(next);
+  store.reset();
+  disk.Restore(next, dir / "restored");
+  CheckHolds(*OpenStore(StoreOptions(dir / "restored", 64 * kKiB, 64 * kKiB)), written);
+}
+
+namespace {
+
+// The forked child of the crash test: opens the store and the plugin (no
+// thread exists before the fork), then appends and backs up in a loop,
+// writing 'B' to `fd` as each backup begins and 'D' when it is done. Never
+// returns into doctest: the caller _exits with the result.
+int BackupLoop(const hoststub::StorageOptions& options, const fs::path& repo, int fd,
+               uint64_t seed) {
+  try {
+    auto store = EventStore::Open(options);
+    if (!store.ok()) return 10;
+    auto registry = plugins_test::LoadDiskRegistry(repo, "workers = 2\nrate_limit = 67108864\n");
+    if (!registry.ok()) return 11;
+    const hoststub::LoadedProvider* provider = registry->Find("disk");
+    if (provider == nullptr) return 12;
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 200; ++i) {
+      const std::string ctx = rng() % 3 == 0 ? "billing" : "orders";
+      std::vector<std::string> batch(1 + rng() % 50);
+      for (auto& p : batch) p = EventPayload(rng, "child", 100 + rng() % 900);
+      if (!(*store)->Append(ctx, batch).ok()) return 13;
+      if (write(fd, "B", 1) != 1) return 14;
+      bkp_operation op;
+      auto r = hoststub::RunBackup(**store, plugins_test::RefOf(*provider), BKP_BACKUP_FULL, op);
+      if (!r.ok()) return 15;
+      if (write(fd, "D", 1) != 1) return 16;
+    }
+    return 0;
+  } catch (...) {
+    return 17;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("local_disk: SIGKILL in the middle of backups never leaves a partial backup") {
+  const uint64_t seed = TestSeed();
+  MESSAGE("seed " << seed << " (set BKP_TEST_SEED to replay)");
+  std::mt19937_64 rng(seed);
+  TempDir dir;
+  const auto options = StoreOptions(dir / "data", 512 * kKiB, 256 * kKiB);
+  const fs::path repo = dir / "repo";
+  {
+    // A few MiB of data; the store is closed (its threads gone) before forking.
+    auto store = OpenStore(options);
+    Written written;
+    Fill(*store, "orders", 5000, rng, &written, 8, 900);
+    Fill(*store, "billing", 1500, rng, &written, 8, 900);
+  }
+  size_t listed_before = 0;
+  int killed_mid_backup = 0;
+  int killed_after_completed = 0;
+  for (int round = 0; round < 6; ++round) {
+    CAPTURE(round);
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(fds[0]);
+      _exit(BackupLoop(options, repo, fds[1], seed + static_cast<uint64_t>(round)));
+    }
+    close(fds[1]);
+    // Even rounds: a random moment of the first backup. Odd rounds: a
+    // random moment after the first backup completed (the next append or
+    // backup). The waits are bounded; the delays only vary the moment.
+    const char wait_for = round % 2 == 0 ? 'B' : 'D';
+    std::string marks;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (marks.find(wait_for) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{fds[0], POLLIN, 0};
+      if (poll(&pfd, 1, 100) != 1) continue;
+      char c = 0;
+      if (read(fds[0], &c, 1) != 1) break;  // the child is gone
+      marks += c;
+    }
+    const bool began = marks.find(wait_for) != std::string::npos;
+    const int delay_ms = static_cast<int>(rng() % (round % 2 == 0 ? 150 : 100));
+    if (began) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    char buf[512];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) marks.append(buf, n);
+    close(fds[0]);
+    REQUIRE_MESSAGE(began,
+                    "the child never reached '" << wait_for << "' (status " << status << ")");
+    const bool by_kill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    REQUIRE_MESSAGE((by_kill || (WIFEXITED(status) && WEXITSTATUS(status) == 0)),
+                    "the child failed by itself with status " << status);
+    const auto begun = std::count(marks.begin(), marks.end(), 'B');
+    const auto done = std::count(marks.begin(), marks.end(), 'D');
+    if (by_kill && begun > done) ++killed_mid_backup;
+    if (by_kill && done > 0) ++killed_after_completed;
+    MESSAGE("round " << round << ": killed after " << delay_ms << " ms, " << begun
+                     << " backup(s) begun, " << done << " completed");
+
+    DiskProvider disk(repo);
+    const auto ids = disk.ListIds();
+    // Only completed backups are listed, and each is whole.
+    CHECK(ids.size() >= listed_before + static_cast<size_t>(done));
+    CHECK(ids.size() <= listed_before + static_cast<size_t>(begun));
+    for (const auto& id : ids) disk.RequireVerifies(id);
+    auto store = OpenStore(options);
+    const auto after = disk.Backup(*store);
+    const std::string id = after.backup_id;
+    disk.RequireVerifies(id);
+    CHECK(disk.ListIds().size() == ids.size() + 1);
+    listed_before = ids.size() + 1;
+  }
+  CHECK(killed_mid_backup >= 1);
+  CHECK(killed_after_completed >= 1);
+
+  // The newest backup restores to exactly the host's data.
+  DiskProvider disk(repo);
+  const std::string last = disk.ListIds().back();
+  disk.Restore(last, dir / "restored");
+  auto original = OpenStore(options);
+  auto restored = OpenStore(StoreOptions(dir / "restored", 512 * kKiB, 256 * kKiB));
+  for (const std::string ctx : {"orders", "billing"}) {
+    const auto a = ReadAll(*original, ctx);
+    const auto b = ReadAll(*restored, ctx);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) REQUIRE(a[i].payload == b[i].payload);
+  }
+}
+
+TEST_CASE("local_disk: restore policies are safe by default, force keeps the old data aside") {
+  std::mt19937_64 rng(53);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  std::string id;
+  {
+    auto store = OpenStore(StoreOptions(dir / "data", 32 * kKiB, 32 * kKiB));
+    Fill(*store, "orders", 500, rng, &written);
+    id = disk.Backup(*store).backup_id;
+  }
+  const fs::path target = dir / "target";
+  fs::create_directories(target);
+  WriteFile(target / "old-notes.txt", "keep me");
+
+  auto safe = disk.TryRestore(id, target, RestorePolicy::kSafe);
+  REQUIRE_FALSE(safe.ok());
+  CHECK(safe.status().code() == Status::Code::kRefused);
+  CHECK_MESSAGE(Contains(safe.status().message(), target.string()), safe.status().message());
+  CHECK(Entries(target) == std::set<std::string>{"old-notes.txt"});
+
+  auto forced = disk.TryRestore(id, target, RestorePolicy::kForce);
+  REQUIRE_MESSAGE(forced.ok(), forced.status().ToString());
+  CHECK(forced->check.ok());
+  REQUIRE_FALSE(forced->previous_moved_to.empty());
+  CHECK(ReadFile(forced->previous_moved_to / "old-notes.txt") == "keep me");
+  CHECK_FALSE(fs::exists(target / "old-notes.txt"));
+  CHECK(fs::exists(target / "control.db"));
+  {
+    auto restored = OpenStore(StoreOptions(target, 32 * kKiB, 32 * kKiB));
+    CheckHolds(*restored, written);
+
+    // A running host holds its directory: even force is refused as busy.
+    auto busy = disk.TryRestore(id, target, RestorePolicy::kForce);
+    REQUIRE_FALSE(busy.ok());
+    CHECK(busy.status().code() == Status::Code::kBusy);
+    CheckHolds(*restored, written);
+  }
+}
+
+TEST_CASE("local_disk: retention keep_last 2 over 5 backups keeps the newest two whole") {
+  std::mt19937_64 rng(61);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+  DiskProvider disk(dir / "repo");
+  Written written;
+  Fill(*store, "billing", 300, rng, &written);
+  std::vector<std::string> ids;
+  std::vector<repo::Manifest> manifests;
+  std::vector<Written> states;
+  for (int i = 0; i < 5; ++i) {
+    Fill(*store, "orders", 400, rng, &written);
+    if (i % 2 == 1) Fill(*store, "billing", 100, rng, &written);
+    ids.push_back(disk.Backup(*store).backup_id);
+    manifests.push_back(ReadManifest(dir / "repo", ids.back()));
+    states.push_back(written);
+  }
+  REQUIRE(disk.ListIds() == ids);
+
+  bkp_retention retention;
+  BKP_INIT(&retention);
+  retention.keep_last = 2;
+  std::vector<std::string> removed;
+  char err[1024] = "";
+  const bkp_status rc = disk.table().expire(
+      disk.instance(), &retention,
+      [](void* user, const bkp_backup_info* info) -> bkp_status {
+        static_cast<std::vector<std::string>*>(user)->push_back(info->id);
+        return BKP_OK;
+      },
+      &removed, err, sizeof err);
+  REQUIRE_MESSAGE(rc == BKP_OK, err);
+  CHECK(removed == std::vector<std::string>{ids[0], ids[1], ids[2]});
+  CHECK(disk.ListIds() == std::vector<std::string>{ids[3], ids[4]});
+  for (int i = 0; i < 3; ++i)
+    CHECK_FALSE(fs::exists(dir / "repo" / "backups" / (ids[i] + ".json")));
+
+  std::set<std::string> kept;
+  for (int i = 3; i < 5; ++i) {
+    for (const auto& f : manifests[i].files) kept.insert(f.object);
+  }
+  std::set<std::string> only_removed;
+  std::set<std::string> shared;
+  for (int i = 0; i < 3; ++i) {
+    for (const auto& f : manifests[i].files) {
+      (kept.count(f.object) ? shared : only_removed).insert(f.object);
+    }
+  }
+  CHECK_FALSE(only_removed.empty());
+  CHECK_FALSE(shared.empty());
+  // objects/ holds exactly what the remaining backups reference.
+  CHECK(plugins_test::ObjectKeys(dir / "repo") == kept);
+  CHECK(plugins_test::CountFiles(dir / "repo" / "objects") == kept.size());
+
+  store.reset();
+  for (int i = 3; i < 5; ++i) {
+    CAPTURE(i);
+    disk.RequireVerifies(ids[i]);
+    const fs::path target = dir / ("restored-" + std::to_string(i));
+    disk.Restore(ids[i], target);
+    CheckHolds(*OpenStore(StoreOptions(target, 24 * kKiB, 24 * kKiB)), states[i]);
+  }
+}
+
+TEST_CASE("local_disk: list reports files bytes and per-context details of each backup") {
+  std::mt19937_64 rng(71);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 32 * kKiB, 32 * kKiB));
+  Written written;
+  Fill(*store, "orders", 900, rng, &written, 5);
+  Fill(*store, "billing", 250, rng, &written, 5);
+  Fill(*store, "orders", 12, rng, &written, 1, 300, StreamKind::kSnapshots);
+  REQUIRE(store->Sync().ok());
+  DiskProvider disk(dir / "repo");
+
+  const int64_t t0 = repo::NowMs();
+  const auto outcome = disk.Backup(*store);
+  const int64_t t1 = repo::NowMs();
+  const auto infos = disk.List();
+  REQUIRE(infos.size() == 1);
+  const BackupInfo& info = infos[0];
+  CHECK(info.id == outcome.backup_id);
+  CHECK(info.type == BKP_BACKUP_FULL);
+  CHECK_FALSE(info.has_parent);
+  CHECK(info.created_ms >= t0);
+  CHECK(info.created_ms <= t1);
+  CHECK(info.files == outcome.files_listed);
+  CHECK(info.bytes == outcome.bytes_listed);
+  const repo::Manifest m = ReadManifest(dir / "repo", info.id);
+  std::map<std::string, uint64_t> unique_objects;
+  for (const auto& f : m.files) unique_objects[f.object] = f.stored_size;
+  uint64_t stored = 0;
+  for (const auto& [object, size] : unique_objects) stored += size;
+  CHECK(info.stored_bytes == stored);
+
+  // One file per segment of the host, and the control DB.
+  uint64_t segments = 0;
+  for (const std::string ctx : {"orders", "billing"}) {
+    for (auto role : {EventStore::SegmentRole::kLog, EventStore::SegmentRole::kEvents,
+                      EventStore::SegmentRole::kSnapshots}) {
+      auto segs = store->Segments(ctx, role);
+      REQUIRE(segs.ok());
+      segments += segs->size();
+    }
+  }
+  CHECK(info.files == segments + 1);
+
+  const auto details = nlohmann::json::parse(info.details);
+  REQUIRE(details.at("contexts").size() == 2);
+  for (const auto& c : details.at("contexts")) {
+    const std::string ctx = c.at("name");
+    CAPTURE(ctx);
+    auto state = store->State(ctx);
+    REQUIRE(state.ok());
+    CHECK(c.at("commit_index") == state->commit_index);
+    CHECK(c.at("commit_index") == state->last_log_index);
+    CHECK(c.at("term") == state->term);
+    CHECK(c.at("log").at("first") == 1);
+    CHECK(c.at("log").at("next") == state->last_log_index + 1);
+    CHECK(c.at("events").at("first") == 0);
+    CHECK(c.at("events").at("next") == written.events[ctx].size());
+    CHECK(c.at("snapshots").at("first") == 0);
+    CHECK(c.at("snapshots").at("next") == written.snapshots[ctx].size());
+  }
+  CHECK(details.at("contexts")[0].at("name") == "billing");
+  CHECK(details.at("contexts")[1].at("name") == "orders");
+
+  // A second backup is listed after the first, oldest first.
+  Fill(*store, "billing", 10, rng, &written);
+  REQUIRE(store->Sync().ok());
+  const auto second = disk.Backup(*store);
+  const auto both = disk.List();
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].id == outcome.backup_id);
+  CHECK(both[1].id == second.backup_id);
+  const auto d2 = nlohmann::json::parse(both[1].details);
+  CHECK(d2.at("contexts")[0].at("events").at("next") == written.events["billing"].size());
+  // Everything shared with the first is not "its own" any more.
+  CHECK(both[1].stored_bytes < stored);
+}

@@ -1,0 +1,623 @@
+// The repository engine at unit level: the LZ4 object codec (round trips and
+// every way a stored frame can be bad), the manifest's JSON (round trip and
+// strict decoding), the repository's refusal of foreign and newer
+// locations, and the posix driver's refusal of keys that leave the root.
+#include <doctest/doctest.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bkp/bkp_plugin.hpp"
+#include "manifest.h"
+#include "object_codec.h"
+#include "plugins/plugins_test_util.h"
+#include "posix_driver.h"
+#include "repository.h"
+#include "restore_job.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using plugins_test::Contains;
+using plugins_test::RealisticBytes;
+using testing_support::ReadFile;
+using testing_support::TempDir;
+using testing_support::WriteFile;
+
+namespace {
+
+constexpr size_t kMiB = 1 << 20;
+
+class StringWriter final : public repo::ObjectWriter {
+ public:
+  explicit StringWriter(std::string* out) : out_(out) {}
+  void Append(const void* data, size_t len) override {
+    out_->append(static_cast<const char*>(data), len);
+  }
+  void Commit(const std::string& key) override { committed_ = key; }
+  std::string committed_;
+
+ private:
+  std::string* out_;
+};
+
+// Hands out at most `chunk` bytes per Read, like a file or a network stream.
+class StringReader final : public repo::ObjectReader {
+ public:
+  StringReader(std::string data, size_t chunk) : data_(std::move(data)), chunk_(chunk) {}
+  size_t Read(void* buf, size_t len) override {
+    const size_t n = std::min({len, chunk_, data_.size() - pos_});
+    std::memcpy(buf, data_.data() + pos_, n);
+    pos_ += n;
+    return n;
+  }
+  uint64_t size() const override { return data_.size(); }
+
+ private:
+  std::string data_;
+  size_t chunk_;
+  size_t pos_ = 0;
+};
+
+struct Encoded {
+  std::string frame;
+  repo::EncodedObject info;
+};
+
+// Encodes `data`, fed in uneven pieces so chunk boundaries fall anywhere.
+Encoded Encode(const std::string& data) {
+  Encoded out;
+  StringWriter writer(&out.frame);
+  repo::FrameEncoder encoder(writer, data.size());
+  const size_t pieces[] = {1, 4095, kMiB + 17, 333};
+  size_t pos = 0;
+  for (size_t i = 0; pos < data.size(); ++i) {
+    const size_t n = std::min(pieces[i % 4], data.size() - pos);
+    encoder.Update(data.data() + pos, n);
+    pos += n;
+  }
+  out.info = encoder.Finish();
+  return out;
+}
+
+std::string Decode(const std::string& frame, size_t chunk, const std::string& what, uint64_t size,
+                   uint64_t xxh3) {
+  StringReader reader(frame, chunk);
+  std::string out;
+  repo::DecodeObject(reader, what, size, xxh3, [&](const char* p, size_t n) { out.append(p, n); });
+  return out;
+}
+
+// The BKP_E_* code and message DecodeObject fails with, or BKP_OK.
+std::pair<bkp_status, std::string> DecodeError(const std::string& frame, size_t chunk,
+                                               const std::string& what, uint64_t size,
+                                               uint64_t xxh3) {
+  try {
+    Decode(frame, chunk, what, size, xxh3);
+  } catch (const bkp::Error& e) {
+    return {e.status(), e.what()};
+  }
+  return {BKP_OK, ""};
+}
+
+std::string Xxh128Hex(const std::string& data) {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH3_128bits(data.data(), data.size()));
+  std::string hex;
+  for (unsigned char b : c.digest) {
+    hex += "0123456789abcdef"[b >> 4];
+    hex += "0123456789abcdef"[b & 15];
+  }
+  return hex;
+}
+
+repo::Manifest SampleManifest() {
+  repo::Manifest m;
+  m.id = "20261121T131024745Z-8481";
+  m.type = "full";
+  m.created_ms = 1763730624745;
+  m.completed_ms = 1763730624801;
+  m.provider = "local_disk";
+  m.provider_version = "0.1.0";
+  m.abi_version = "1.0";
+  m.contexts.push_back({"default", 3, 13333, {1, 13334}, {0, 13333}, {0, 0}});
+  m.contexts.push_back({"billing", 1, 7, {1, 8}, {0, 9}, {0, 2}});
+  repo::FileEntry db;
+  db.role = BKP_ROLE_CONTROL_DB;
+  db.name = "control.db";
+  db.size = 16384;
+  db.xxh3 = 0x8d4c9a7e0c1b2f3aull;
+  db.object = "objects/3f/3f00000000000000000000000000e1.lz4";
+  db.stored_size = 2211;
+  m.files.push_back(db);
+  repo::FileEntry log;
+  log.role = BKP_ROLE_LOG;
+  log.context = "default";
+  log.name = "00000000000000000001.log";
+  log.base = 1;
+  log.next = 3520;
+  log.closed = true;
+  log.size = 1048386;
+  log.xxh3 = 0x5109570f5e4d34c5ull;
+  log.object = "objects/91/91920000000000000000000000034c5.lz4";
+  log.stored_size = 75873;
+  log.tail_xxh3 = 0xa1b2c3d4e5f60718ull;
+  m.files.push_back(log);
+  repo::FileEntry ev;
+  ev.role = BKP_ROLE_EVENTS;
+  ev.context = "billing";
+  ev.name = "00000000000000000000.events";
+  ev.base = 0;
+  ev.next = 9;
+  ev.closed = false;
+  ev.size = 901;
+  ev.xxh3 = 0xffffffffffffffffull;
+  ev.object = "objects/00/00aa.lz4";
+  ev.stored_size = 400;
+  m.files.push_back(ev);
+  repo::FileEntry snap = ev;
+  snap.role = BKP_ROLE_SNAPSHOTS;
+  snap.name = "00000000000000000000.snapshots";
+  snap.next = 2;
+  snap.xxh3 = 0;
+  m.files.push_back(snap);
+  m.bytes_new = 78484;
+  return m;
+}
+
+void CheckSameManifest(const repo::Manifest& a, const repo::Manifest& b) {
+  CHECK(a.id == b.id);
+  CHECK(a.type == b.type);
+  CHECK(a.parent == b.parent);
+  CHECK(a.created_ms == b.created_ms);
+  CHECK(a.completed_ms == b.completed_ms);
+  CHECK(a.provider == b.provider);
+  CHECK(a.provider_version == b.provider_version);
+  CHECK(a.abi_version == b.abi_version);
+  CHECK(a.bytes_new == b.bytes_new);
+  REQUIRE(a.contexts.size() == b.contexts.size());
+  for (size_t i = 0; i < a.contexts.size(); ++i) {
+    const auto& x = a.contexts[i];
+    const auto& y = b.contexts[i];
+    CHECK(x.name == y.name);
+    CHECK(x.term == y.term);
+    CHECK(x.commit_index == y.commit_index);
+    CHECK(x.log.first == y.log.first);
+    CHECK(x.log.next == y.log.next);
+    CHECK(x.events.first == y.events.first);
+    CHECK(x.events.next == y.events.next);
+    CHECK(x.snapshots.first == y.snapshots.first);
+    CHECK(x.snapshots.next == y.snapshots.next);
+  }
+  REQUIRE(a.files.size() == b.files.size());
+  for (size_t i = 0; i < a.files.size(); ++i) {
+    const auto& x = a.files[i];
+    const auto& y = b.files[i];
+    CHECK(x.role == y.role);
+    CHECK(x.context == y.context);
+    CHECK(x.name == y.name);
+    CHECK(x.base == y.base);
+    CHECK(x.next == y.next);
+    CHECK(x.closed == y.closed);
+    CHECK(x.size == y.size);
+    CHECK(x.xxh3 == y.xxh3);
+    CHECK(x.object == y.object);
+    CHECK(x.stored_size == y.stored_size);
+    CHECK(x.tail_xxh3 == y.tail_xxh3);
+  }
+}
+
+// The status DecodeManifest fails with on `doc`, and its message.
+std::pair<bkp_status, std::string> ManifestError(const std::string& text) {
+  try {
+    repo::DecodeManifest(text, "manifest of backup 'b1'");
+  } catch (const bkp::Error& e) {
+    return {e.status(), e.what()};
+  }
+  return {BKP_OK, ""};
+}
+
+// A restore sink and operation for RunRestoreJob that only count calls.
+struct FakeSink {
+  int begins = 0;
+  uint64_t bytes = 0;
+};
+
+const bkp_host_services& FakeServices() {
+  static const bkp_host_services services = [] {
+    bkp_host_services s;
+    BKP_INIT(&s);
+    s.abi_version = BKP_ABI_VERSION;
+    s.log = [](bkp_host*, int32_t, const char*) {};
+    s.op_progress = [](bkp_operation*, const bkp_progress*) {};
+    s.op_cancelled = [](bkp_operation*) -> int32_t { return 0; };
+    s.sink_begin = [](bkp_sink* sink, const bkp_item*, char*, size_t) -> bkp_status {
+      ++reinterpret_cast<FakeSink*>(sink)->begins;
+      return BKP_OK;
+    };
+    s.sink_write = [](bkp_sink* sink, const void*, size_t len, char*, size_t) -> bkp_status {
+      reinterpret_cast<FakeSink*>(sink)->bytes += len;
+      return BKP_OK;
+    };
+    s.sink_end = [](bkp_sink*, char*, size_t) -> bkp_status { return BKP_OK; };
+    return s;
+  }();
+  return services;
+}
+
+}  // namespace
+
+TEST_CASE("codec: LZ4 frames round trip on 0 1 1MiB-1 1MiB and 3.5MiB of event data") {
+  const size_t sizes[] = {0, 1, kMiB - 1, kMiB, 3 * kMiB + kMiB / 2};
+  for (size_t n : sizes) {
+    CAPTURE(n);
+    const std::string data = RealisticBytes(n, 1000 + n);
+    const Encoded e = Encode(data);
+    CHECK(e.info.original_size == n);
+    CHECK(e.info.stored_size == e.frame.size());
+    CHECK(e.info.xxh3 == XXH3_64bits(data.data(), data.size()));
+    CHECK(e.info.xxh128_hex == Xxh128Hex(data));
+    // An LZ4 frame (magic 0x184D2204) with the content checksum flag on.
+    REQUIRE(e.frame.size() >= 7);
+    CHECK(e.frame.compare(0, 4, std::string("\x04\x22\x4d\x18", 4)) == 0);
+    CHECK((static_cast<unsigned char>(e.frame[4]) & 0x04) != 0);
+    if (n >= kMiB) CHECK(e.frame.size() < n);  // event data compresses
+    for (size_t chunk : {size_t{7}, size_t{4096}, kMiB, 8 * kMiB}) {
+      CAPTURE(chunk);
+      CHECK(Decode(e.frame, chunk, "obj", n, e.info.xxh3) == data);
+    }
+  }
+}
+
+TEST_CASE("codec: equal content encodes to the same name and different content does not") {
+  const std::string a = RealisticBytes(300000, 7);
+  std::string b = a;
+  b[150000] ^= 1;
+  CHECK(Encode(a).info.xxh128_hex == Encode(a).info.xxh128_hex);
+  CHECK(Encode(a).info.xxh128_hex != Encode(b).info.xxh128_hex);
+  CHECK(Encode(a).info.xxh3 != Encode(b).info.xxh3);
+}
+
+TEST_CASE("codec: a damaged frame or a wrong expectation is BKP_E_CORRUPT naming the object") {
+  const std::string what = "'objects/ab/ab12cd34.lz4'";
+  const std::string data = RealisticBytes(3 * kMiB + kMiB / 2, 42);
+  const Encoded e = Encode(data);
+  const uint64_t n = data.size();
+  const uint64_t sum = e.info.xxh3;
+  REQUIRE(DecodeError(e.frame, kMiB, what, n, sum).first == BKP_OK);
+
+  auto expect_corrupt = [&](const std::string& frame, uint64_t size, uint64_t xxh3,
+                            const std::string& why) {
+    for (size_t chunk : {size_t{4096}, kMiB}) {
+      CAPTURE(chunk);
+      auto [status, message] = DecodeError(frame, chunk, what, size, xxh3);
+      CHECK_MESSAGE(status == BKP_E_CORRUPT, message);
+      CHECK_MESSAGE(Contains(message, what), message);
+      if (!why.empty()) CHECK_MESSAGE(Contains(message, why), message);
+    }
+  };
+
+  SUBCASE("a flipped byte in the middle of the frame") {
+    std::string bad = e.frame;
+    bad[bad.size() / 2] ^= 0x5a;
+    expect_corrupt(bad, n, sum, "");
+  }
+  SUBCASE("a flipped byte in the content checksum") {
+    std::string bad = e.frame;
+    bad[bad.size() - 2] ^= 0x01;
+    expect_corrupt(bad, n, sum, "LZ4");
+  }
+  SUBCASE("a flipped byte in the frame header") {
+    std::string bad = e.frame;
+    bad[5] ^= 0x10;
+    expect_corrupt(bad, n, sum, "");
+  }
+  SUBCASE("a truncated frame") {
+    expect_corrupt(e.frame.substr(0, e.frame.size() - 1), n, sum, "");
+    expect_corrupt(e.frame.substr(0, e.frame.size() / 2), n, sum, "");
+    expect_corrupt(e.frame.substr(0, 3), n, sum, "");
+    expect_corrupt("", n, sum, "truncated");
+  }
+  SUBCASE("trailing garbage after the frame") {
+    expect_corrupt(e.frame + "x", n, sum, "after the end");
+    expect_corrupt(e.frame + std::string(5000, '\0'), n, sum, "after the end");
+    expect_corrupt(e.frame + Encode("tail").frame, n, sum, "after the end");
+  }
+  SUBCASE("a wrong expected size") {
+    expect_corrupt(e.frame, n - 1, sum, std::to_string(n - 1));
+    expect_corrupt(e.frame, n + 1, sum, std::to_string(n + 1));
+    expect_corrupt(e.frame, 0, sum, "");
+  }
+  SUBCASE("a wrong expected XXH3-64") { expect_corrupt(e.frame, n, sum ^ 1, repo::Hex64(sum ^ 1)); }
+  SUBCASE("an empty object whose frame was lost") {
+    const Encoded empty = Encode("");
+    REQUIRE(DecodeError(empty.frame, kMiB, what, 0, empty.info.xxh3).first == BKP_OK);
+    expect_corrupt("", 0, empty.info.xxh3, "truncated");
+  }
+}
+
+TEST_CASE("codec: Hex64 prints as xxhsum does and ParseHex64 is strict") {
+  CHECK(repo::Hex64(0x99fc819aaba2462aull) == "99fc819aaba2462a");
+  CHECK(repo::Hex64(1) == "0000000000000001");
+  CHECK(repo::ParseHex64("99fc819aaba2462a", "x") == 0x99fc819aaba2462aull);
+  for (const char* bad : {"", "99fc819aaba2462", "99fc819aaba2462a0", "99FC819AABA2462A",
+                          "99fc819aaba2462g", " 9fc819aaba2462a"}) {
+    CAPTURE(bad);
+    try {
+      repo::ParseHex64(bad, "manifest 'm'");
+      FAIL("accepted");
+    } catch (const bkp::Error& e) {
+      CHECK(e.status() == BKP_E_CORRUPT);
+      CHECK(Contains(e.what(), "manifest 'm'"));
+    }
+  }
+}
+
+TEST_CASE("manifest: encode then decode gives the same manifest") {
+  const repo::Manifest m = SampleManifest();
+  const std::string text = repo::EncodeManifest(m);
+  const repo::Manifest back = repo::DecodeManifest(text, "sample");
+  CheckSameManifest(m, back);
+  CHECK(repo::EncodeManifest(back) == text);
+
+  // The documented fields, as a person or jq reads them.
+  const auto doc = nlohmann::json::parse(text);
+  CHECK(doc["format"] == "eventstore-backup-manifest");
+  CHECK(doc["format_version"] == 1);
+  CHECK(doc["parent"].is_null());
+  CHECK(doc["files"][0]["role"] == "control_db");
+  CHECK(doc["files"][0]["context"].is_null());
+  CHECK(doc["files"][1]["role"] == "log");
+  CHECK(doc["files"][1]["xxh3"] == "5109570f5e4d34c5");
+  CHECK(doc["files"][1]["tail_xxh3"] == "a1b2c3d4e5f60718");
+  CHECK_FALSE(doc["files"][2].contains("tail_xxh3"));
+  CHECK(doc["files"][2]["role"] == "events");
+  CHECK(doc["files"][3]["role"] == "snapshots");
+  CHECK(doc["files"][3]["xxh3"] == "0000000000000000");
+  CHECK(doc["totals"]["files"] == 4);
+  CHECK(doc["totals"]["bytes"] == m.TotalBytes());
+  CHECK(doc["totals"]["stored_bytes"] == m.TotalStoredBytes());
+
+  repo::Manifest child = m;
+  child.type = "incremental";
+  child.parent = m.id;
+  CheckSameManifest(child, repo::DecodeManifest(repo::EncodeManifest(child), "child"));
+
+  CHECK(repo::ManifestKey(m.id) == "backups/" + m.id + ".json");
+  CHECK(repo::IdFromManifestKey(repo::ManifestKey(m.id)) == m.id);
+  CHECK_FALSE(repo::IdFromManifestKey("backups/a/b.json").has_value());
+  CHECK_FALSE(repo::IdFromManifestKey("backups/.json").has_value());
+  CHECK_FALSE(repo::IdFromManifestKey("objects/x.json").has_value());
+}
+
+TEST_CASE("manifest: decoding is strict about what it accepts") {
+  const auto good = nlohmann::json::parse(repo::EncodeManifest(SampleManifest()));
+  REQUIRE(ManifestError(good.dump()).first == BKP_OK);
+  auto expect = [](const std::string& text, bkp_status status, const std::string& why) {
+    auto [got, message] = ManifestError(text);
+    CHECK_MESSAGE(got == status, message);
+    CHECK_MESSAGE(Contains(message, "manifest of backup 'b1'"), message);
+    if (!why.empty()) CHECK_MESSAGE(Contains(message, why), message);
+  };
+  SUBCASE("not JSON") {
+    expect("{\"format\": \"eventstore-backup-manifest\",", BKP_E_CORRUPT, "not valid JSON");
+    expect("", BKP_E_CORRUPT, "");
+  }
+  SUBCASE("a wrong format string") {
+    auto doc = good;
+    doc["format"] = "eventstore-backup-repository";
+    expect(doc.dump(), BKP_E_CORRUPT, "not a backup manifest");
+    doc.erase("format");
+    expect(doc.dump(), BKP_E_CORRUPT, "");
+  }
+  SUBCASE("a newer format version") {
+    auto doc = good;
+    doc["format_version"] = 2;
+    expect(doc.dump(), BKP_E_UNSUPPORTED, "newer");
+  }
+  SUBCASE("a bad xxh3") {
+    for (const char* bad : {"5109570f5e4d34c", "5109570F5E4D34C5", "zz09570f5e4d34c5"}) {
+      auto doc = good;
+      doc["files"][1]["xxh3"] = bad;
+      expect(doc.dump(), BKP_E_CORRUPT, bad);
+    }
+    auto doc = good;
+    doc["files"][1]["tail_xxh3"] = "12";
+    expect(doc.dump(), BKP_E_CORRUPT, "'12'");
+    doc = good;
+    doc["files"][1]["xxh3"] = 12345;
+    expect(doc.dump(), BKP_E_CORRUPT, "");
+  }
+  SUBCASE("a negative size, base or commit index") {
+    for (const char* key : {"size", "base", "stored_size"}) {
+      auto doc = good;
+      doc["files"][1][key] = -1;
+      expect(doc.dump(), BKP_E_CORRUPT, std::string("'") + key + "' must be an unsigned integer");
+    }
+    auto doc = good;
+    doc["contexts"][0]["commit_index"] = -5;
+    expect(doc.dump(), BKP_E_CORRUPT, "'commit_index' must be an unsigned integer");
+  }
+  SUBCASE("an unknown role") {
+    auto doc = good;
+    doc["files"][2]["role"] = "wal";
+    expect(doc.dump(), BKP_E_CORRUPT, "unknown file role 'wal'");
+  }
+  SUBCASE("a missing or mistyped field") {
+    auto doc = good;
+    doc["files"][0].erase("object");
+    expect(doc.dump(), BKP_E_CORRUPT, "malformed");
+    doc = good;
+    doc["files"][0]["size"] = "16384";
+    expect(doc.dump(), BKP_E_CORRUPT, "malformed");
+    doc = good;
+    doc.erase("contexts");
+    expect(doc.dump(), BKP_E_CORRUPT, "malformed");
+  }
+}
+
+TEST_CASE("repository: an empty location becomes a repository and opens again") {
+  TempDir dir;
+  const fs::path root = dir / "repo";
+  { repo::Repository r(std::make_shared<repo::PosixDriver>(root)); }
+  REQUIRE(fs::exists(root / "format.json"));
+  const auto doc = nlohmann::json::parse(ReadFile(root / "format.json"));
+  CHECK(doc["format"] == "eventstore-backup-repository");
+  CHECK(doc["version"] == 1);
+  repo::Repository again(std::make_shared<repo::PosixDriver>(root));
+  CHECK(again.ListIds().empty());
+}
+
+TEST_CASE("repository: a non-empty directory that is not a repository is refused untouched") {
+  TempDir dir;
+  const fs::path root = dir / "photos";
+  fs::create_directories(root / "2024");
+  WriteFile(root / "2024" / "beach.jpg", "not really a jpeg");
+  WriteFile(root / "index.txt", "my photos");
+  try {
+    repo::Repository r(std::make_shared<repo::PosixDriver>(root));
+    FAIL("a foreign directory was taken as a repository");
+  } catch (const bkp::Error& e) {
+    CHECK(e.status() == BKP_E_INVALID_ARGUMENT);
+    CHECK_MESSAGE(Contains(e.what(), root.string()), e.what());
+    CHECK_MESSAGE(Contains(e.what(), "not empty"), e.what());
+  }
+  // Nothing was scattered into it.
+  std::vector<std::string> entries;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    entries.push_back(e.path().lexically_relative(root).generic_string());
+  }
+  std::sort(entries.begin(), entries.end());
+  CHECK(entries == std::vector<std::string>{"2024", "2024/beach.jpg", "index.txt"});
+}
+
+TEST_CASE("repository: a newer or foreign format.json is refused") {
+  TempDir dir;
+  const fs::path root = dir / "repo";
+  fs::create_directories(root);
+  SUBCASE("newer") {
+    WriteFile(root / "format.json", R"({"format":"eventstore-backup-repository","version":2})");
+    try {
+      repo::Repository r(std::make_shared<repo::PosixDriver>(root));
+      FAIL("a newer repository format was opened");
+    } catch (const bkp::Error& e) {
+      CHECK(e.status() == BKP_E_UNSUPPORTED);
+      CHECK_MESSAGE(Contains(e.what(), "newer"), e.what());
+    }
+  }
+  SUBCASE("foreign") {
+    WriteFile(root / "format.json", R"({"format":"something-else","version":1})");
+    try {
+      repo::Repository r(std::make_shared<repo::PosixDriver>(root));
+      FAIL("a foreign format.json was accepted");
+    } catch (const bkp::Error& e) {
+      CHECK(e.status() == BKP_E_INVALID_ARGUMENT);
+    }
+  }
+  SUBCASE("not JSON") {
+    WriteFile(root / "format.json", "{{{");
+    try {
+      repo::Repository r(std::make_shared<repo::PosixDriver>(root));
+      FAIL("a broken format.json was accepted");
+    } catch (const bkp::Error& e) {
+      CHECK(e.status() == BKP_E_CORRUPT);
+      CHECK_MESSAGE(Contains(e.what(), "format.json"), e.what());
+    }
+  }
+}
+
+TEST_CASE("posix driver: keys that leave the repository root are refused") {
+  // Every key below would land inside the scratch directory if followed, so
+  // a regression cannot touch anything else on the machine.
+  TempDir dir;
+  const fs::path root = dir / "a" / "repo";
+  const fs::path outside = dir / "outside.txt";
+  WriteFile(outside, "secret");
+  repo::PosixDriver driver(root);
+  const std::string absolute = outside.string();
+  for (const std::string& key :
+       {std::string("../../outside.txt"), std::string("objects/../../../outside.txt"), absolute}) {
+    CAPTURE(key);
+    auto expect_refused = [&](const std::function<void()>& fn) {
+      try {
+        fn();
+        FAIL("key accepted");
+      } catch (const bkp::Error& e) {
+        CHECK(e.status() == BKP_E_CORRUPT);
+        CHECK_MESSAGE(Contains(e.what(), "outside the repository"), e.what());
+      }
+    };
+    expect_refused([&] { driver.Open(key); });
+    expect_refused([&] { driver.Stat(key); });
+    expect_refused([&] { driver.Remove({key}); });
+    expect_refused([&] {
+      auto writer = driver.Create();
+      writer->Append("overwritten", 11);
+      writer->Commit(key);
+    });
+    CHECK(ReadFile(outside) == "secret");
+  }
+  // Refused writes left nothing behind in tmp/.
+  CHECK(plugins_test::CountFiles(root / "tmp") == 0);
+}
+
+TEST_CASE("posix driver: a manifest pointing outside the repository is never read") {
+  TempDir dir;
+  const fs::path root = dir / "repo";
+  repo::Repository repository(std::make_shared<repo::PosixDriver>(root));
+  // A valid frame just outside the root: following the key would "verify".
+  const std::string data = RealisticBytes(5000, 3);
+  const Encoded e = Encode(data);
+  WriteFile(dir / "evil.lz4", e.frame);
+
+  for (const char* object : {"../evil.lz4", "objects/../../evil.lz4", "../../etc/passwd"}) {
+    CAPTURE(object);
+    repo::Manifest m = SampleManifest();
+    m.id = std::string("20260101T000000000Z-") + (object[0] == 'o' ? "0002" : "0001");
+    if (Contains(object, "passwd")) m.id = "20260101T000000000Z-0003";
+    m.files.resize(1);
+    m.files[0].object = object;
+    m.files[0].size = data.size();
+    m.files[0].xxh3 = e.info.xxh3;
+    m.files[0].stored_size = e.frame.size();
+    repository.Publish(m);
+
+    std::vector<repo::VerifyProblem> problems;
+    const uint64_t n = repo::RunVerifyJob(
+        repository, m.id, nullptr, [&](const repo::VerifyProblem& p) { problems.push_back(p); });
+    CHECK(n == 1);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].status == BKP_E_CORRUPT);
+    CHECK(problems[0].backup_id == m.id);
+    CHECK(problems[0].file == "control.db");
+    CHECK_MESSAGE(Contains(problems[0].message, "outside the repository"), problems[0].message);
+
+    FakeSink sink;
+    bkp_operation* no_op = nullptr;
+    const bkp::Sink wrapped(&FakeServices(), reinterpret_cast<bkp_sink*>(&sink));
+    const bkp::Operation op(&FakeServices(), no_op);
+    try {
+      repo::RunRestoreJob(repository, m.id, wrapped, op);
+      FAIL("a restore followed a key outside the repository");
+    } catch (const bkp::Error& err) {
+      CHECK(err.status() == BKP_E_CORRUPT);
+      CHECK_MESSAGE(Contains(err.what(), "outside the repository"), err.what());
+    }
+    CHECK(sink.begins == 0);
+    CHECK(sink.bytes == 0);
+  }
+  // The whole-repository verify reports them too, and removing such a
+  // backup deletes nothing outside.
+  std::vector<repo::VerifyProblem> all;
+  repo::RunVerifyJob(repository, "", nullptr,
+                     [&](const repo::VerifyProblem& p) { all.push_back(p); });
+  CHECK(all.size() == 3);
+  for (const auto& id : repository.ListIds()) repository.Remove(id);
+  CHECK(ReadFile(dir / "evil.lz4") == e.frame);
+  CHECK(repository.ListIds().empty());
+}
