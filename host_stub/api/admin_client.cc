@@ -50,7 +50,65 @@ ApiResult<T> Decode(const ApiResult<json>& reply, int http_status, Fn&& fn) {
   }
 }
 
+std::string ProviderQuery(std::string_view provider, char separator = '?') {
+  if (provider.empty()) return "";
+  return std::string(1, separator) + "provider=" + AdminClient::EncodePathSegment(provider);
+}
+
+std::string StringOr(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+template <typename T>
+T NumberOr(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<T>() : T{};
+}
+
 }  // namespace
+
+OperationInfo OperationInfo::FromJson(const json& j) {
+  OperationInfo op;
+  op.id = j.at("id").get<uint64_t>();
+  op.kind = j.at("kind").get<std::string>();
+  op.provider = j.at("provider").get<std::string>();
+  op.type = StringOr(j, "type");
+  op.backup_id = StringOr(j, "backup_id");
+  op.state = j.at("state").get<std::string>();
+  op.cancel_requested = j.value("cancel_requested", false);
+  op.phase = StringOr(j, "phase");
+  op.bytes_done = NumberOr<uint64_t>(j, "bytes_done");
+  op.bytes_total = NumberOr<uint64_t>(j, "bytes_total");
+  op.files_done = NumberOr<uint64_t>(j, "files_done");
+  op.files_total = NumberOr<uint64_t>(j, "files_total");
+  op.started = StringOr(j, "started");
+  op.started_ms = NumberOr<int64_t>(j, "started_ms");
+  op.finished_ms = NumberOr<int64_t>(j, "finished_ms");
+  op.elapsed_ms = NumberOr<int64_t>(j, "elapsed_ms");
+  op.description = StringOr(j, "description");
+  op.error = StringOr(j, "error");
+  auto result = j.find("result");
+  if (result != j.end() && result->is_object()) {
+    op.bytes_read = NumberOr<uint64_t>(*result, "bytes_read");
+    op.bytes_stored = NumberOr<uint64_t>(*result, "bytes_stored");
+    op.files = NumberOr<uint64_t>(*result, "files");
+  }
+  return op;
+}
+
+BackupInfo BackupInfo::FromJson(const json& j) {
+  BackupInfo b;
+  b.id = j.at("id").get<std::string>();
+  b.type = StringOr(j, "type");
+  b.parent = StringOr(j, "parent");
+  b.created_ms = NumberOr<int64_t>(j, "created_ms");
+  b.bytes = NumberOr<uint64_t>(j, "bytes");
+  b.stored_bytes = NumberOr<uint64_t>(j, "stored_bytes");
+  b.files = NumberOr<uint64_t>(j, "files");
+  b.details = j.value("details", json(nullptr));
+  return b;
+}
 
 Status ApiError::ToStatus() const {
   switch (http_status) {
@@ -229,6 +287,106 @@ ApiResult<CompactionReport> AdminClient::Compact() {
       r.deleted.emplace_back(p.get<std::string>());
     }
     return r;
+  });
+}
+
+ApiResult<std::vector<ProviderInfo>> AdminClient::ListProviders() {
+  ApiResult<json> reply = Send("GET", "/v1/providers", nullptr);
+  return Decode<std::vector<ProviderInfo>>(reply, last_status_, [](const json& j) {
+    std::vector<ProviderInfo> providers;
+    for (const json& p : j.at("providers")) {
+      ProviderInfo info;
+      info.name = p.at("name").get<std::string>();
+      info.plugin = StringOr(p, "plugin");
+      info.provider = StringOr(p, "provider");
+      info.version = StringOr(p, "version");
+      info.abi = StringOr(p, "abi");
+      for (const json& cap : p.at("capabilities")) {
+        info.capabilities.push_back(cap.get<std::string>());
+      }
+      providers.push_back(std::move(info));
+    }
+    return providers;
+  });
+}
+
+ApiResult<OperationInfo> AdminClient::StartBackup(std::string_view provider,
+                                                  std::string_view type) {
+  json body = {{"type", type}};
+  if (!provider.empty()) body["provider"] = provider;
+  const std::string text = body.dump();
+  ApiResult<json> reply = Send("POST", "/v1/backups", &text);
+  return Decode<OperationInfo>(reply, last_status_, [](const json& j) {
+    return OperationInfo::FromJson(j.at("operation"));
+  });
+}
+
+ApiResult<std::optional<OperationInfo>> AdminClient::GetOperation() {
+  ApiResult<json> reply = Send("GET", "/v1/operation", nullptr);
+  if (!reply.ok() && reply.error().http_status == 404) return std::optional<OperationInfo>();
+  return Decode<std::optional<OperationInfo>>(reply, last_status_, [](const json& j) {
+    return std::optional<OperationInfo>(OperationInfo::FromJson(j.at("operation")));
+  });
+}
+
+ApiResult<OperationInfo> AdminClient::CancelOperation() {
+  const std::string empty = "{}";
+  ApiResult<json> reply = Send("POST", "/v1/operation/cancel", &empty);
+  return Decode<OperationInfo>(reply, last_status_, [](const json& j) {
+    return OperationInfo::FromJson(j.at("operation"));
+  });
+}
+
+ApiResult<std::vector<BackupInfo>> AdminClient::ListBackups(std::string_view provider) {
+  ApiResult<json> reply = Send("GET", "/v1/backups" + ProviderQuery(provider), nullptr);
+  return Decode<std::vector<BackupInfo>>(reply, last_status_, [](const json& j) {
+    std::vector<BackupInfo> backups;
+    for (const json& b : j.at("backups")) backups.push_back(BackupInfo::FromJson(b));
+    return backups;
+  });
+}
+
+ApiResult<VerifyResult> AdminClient::VerifyBackups(std::string_view provider,
+                                                   std::string_view backup_id) {
+  const std::string path = backup_id.empty()
+                               ? "/v1/backups/verify"
+                               : "/v1/backups/" + EncodePathSegment(backup_id) + "/verify";
+  const std::string empty = "{}";
+  ApiResult<json> reply = Send("POST", path + ProviderQuery(provider), &empty);
+  return Decode<VerifyResult>(reply, last_status_, [](const json& j) {
+    VerifyResult result;
+    result.ok = j.at("ok").get<bool>();
+    for (const json& p : j.at("problems")) {
+      result.problems.push_back({StringOr(p, "status"), StringOr(p, "backup_id"),
+                                 StringOr(p, "file"), StringOr(p, "message")});
+    }
+    result.summary = StringOr(j, "summary");
+    auto op = j.find("operation");
+    if (op != j.end() && op->is_object()) result.operation = OperationInfo::FromJson(*op);
+    return result;
+  });
+}
+
+ApiResult<OperationInfo> AdminClient::DeleteBackup(std::string_view provider,
+                                                   std::string_view backup_id) {
+  const std::string path = "/v1/backups/" + EncodePathSegment(backup_id) + ProviderQuery(provider);
+  ApiResult<json> reply = Send("DELETE", path, nullptr);
+  return Decode<OperationInfo>(reply, last_status_, [](const json& j) {
+    return OperationInfo::FromJson(j.at("operation"));
+  });
+}
+
+ApiResult<std::vector<BackupInfo>> AdminClient::ExpireBackups(
+    std::string_view provider, uint32_t keep_last, std::chrono::milliseconds keep_newer_than) {
+  json body = json::object();
+  if (keep_last > 0) body["keep_last"] = keep_last;
+  if (keep_newer_than.count() > 0) body["keep_newer_than_ms"] = keep_newer_than.count();
+  const std::string text = body.dump();
+  ApiResult<json> reply = Send("POST", "/v1/backups/expire" + ProviderQuery(provider), &text);
+  return Decode<std::vector<BackupInfo>>(reply, last_status_, [](const json& j) {
+    std::vector<BackupInfo> removed;
+    for (const json& b : j.at("removed")) removed.push_back(BackupInfo::FromJson(b));
+    return removed;
   });
 }
 

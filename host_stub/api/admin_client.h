@@ -1,5 +1,6 @@
-// AdminClient: a typed client of the admin HTTP API (api/admin_server.h), for
-// hostctl, tests and benchmarks. One keep-alive connection per client.
+// AdminClient: a typed client of the admin HTTP API (api/admin_server.h and
+// api/backup_routes.h), for hostctl, tests and benchmarks. One keep-alive
+// connection per client.
 //
 // A failed call says which side failed: the host could not be reached (no
 // HTTP reply: hostctl exits 3), or it answered with an error (hostctl exits 1).
@@ -75,6 +76,71 @@ struct HostStatus {
   std::vector<ContextState> contexts;
 };
 
+// One backup operation as GET /v1/operation shows it (api/backup_routes.h).
+struct OperationInfo {
+  uint64_t id = 0;
+  std::string kind;       // "backup", "verify", "delete", "expire"
+  std::string provider;   // the provider's config name
+  std::string type;       // backups: "full" or "incremental"
+  std::string backup_id;  // the new backup, or the one verified/deleted
+  std::string state;      // "running", "succeeded", "failed", "cancelled"
+  bool cancel_requested = false;
+  std::string phase;  // "starting", "control-db", "log", "events", ...
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;  // 0: not known yet
+  uint64_t files_done = 0;
+  uint64_t files_total = 0;
+  std::string started;  // UTC, ISO 8601
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;  // 0 while running
+  int64_t elapsed_ms = 0;
+  std::string description;  // the host's one-line summary
+  // A succeeded backup.
+  uint64_t bytes_read = 0;
+  uint64_t bytes_stored = 0;
+  uint64_t files = 0;
+  std::string error;  // failed or cancelled: why
+
+  bool running() const { return state == "running"; }
+  static OperationInfo FromJson(const nlohmann::json& j);
+};
+
+struct BackupInfo {
+  std::string id;
+  std::string type;
+  std::string parent;  // empty for a full backup
+  int64_t created_ms = 0;
+  uint64_t bytes = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t files = 0;
+  nlohmann::json details;  // as the provider gave it; null if none
+
+  static BackupInfo FromJson(const nlohmann::json& j);
+};
+
+struct VerifyProblemInfo {
+  std::string status;  // "BKP_E_CORRUPT", ...
+  std::string backup_id;
+  std::string file;
+  std::string message;
+};
+
+struct VerifyResult {
+  bool ok = true;
+  std::vector<VerifyProblemInfo> problems;
+  std::string summary;
+  std::optional<OperationInfo> operation;
+};
+
+struct ProviderInfo {
+  std::string name;      // the config's name
+  std::string plugin;    // the config's plugin value
+  std::string provider;  // the plugin's own name
+  std::string version;
+  std::string abi;
+  std::vector<std::string> capabilities;
+};
+
 struct AdminClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8124;
@@ -101,6 +167,24 @@ class AdminClient {
                             StreamKind stream = StreamKind::kEvents);
   ApiResult<HostStatus> GetStatus();
   ApiResult<CompactionReport> Compact();
+
+  // Backups (api/backup_routes.h). An empty provider lets the host pick its
+  // only one.
+  ApiResult<std::vector<ProviderInfo>> ListProviders();
+  // Starts a backup ("full" or "incremental"); returns at once.
+  ApiResult<OperationInfo> StartBackup(std::string_view provider, std::string_view type = "full");
+  // The running or last operation; nullopt when none ran since the host
+  // started.
+  ApiResult<std::optional<OperationInfo>> GetOperation();
+  ApiResult<OperationInfo> CancelOperation();
+  ApiResult<std::vector<BackupInfo>> ListBackups(std::string_view provider);
+  // An empty backup_id verifies every backup. Problems found are a result
+  // (ok == false), not an ApiError.
+  ApiResult<VerifyResult> VerifyBackups(std::string_view provider, std::string_view backup_id);
+  ApiResult<OperationInfo> DeleteBackup(std::string_view provider, std::string_view backup_id);
+  // Returns the backups removed. keep_newer_than is an age on the host's clock.
+  ApiResult<std::vector<BackupInfo>> ExpireBackups(std::string_view provider, uint32_t keep_last,
+                                                   std::chrono::milliseconds keep_newer_than);
 
   // A raw call: `path` (with query) as sent; `body`, if any, is sent as JSON.
   // A reply with a status >= 400 is an ApiError carrying its "error" text.

@@ -30,5 +30,7 @@ struct Command {
 Command AddServeCommand(CLI::App& parent);
 Command AddCheckCommand(CLI::App& parent);
 Command AddPluginsCommand(CLI::App& parent);
+Command AddRestoreCommand(CLI::App& parent);
+Command AddBackupCommand(CLI::App& parent);
 
 }  // namespace hostd

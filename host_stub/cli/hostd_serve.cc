@@ -1,5 +1,7 @@
 // `hostd serve`: loads the configured backup providers, then runs the storage
-// engine behind the admin HTTP API until SIGINT/SIGTERM. A provider that
+// engine behind the admin HTTP API (with the backup routes of a
+// BackupCoordinator) until SIGINT/SIGTERM; a backup still running then is
+// cancelled and waited for before the providers close. A provider that
 // fails to load stops the host before the data directory is touched: exit 2
 // when its settings do not match the plugin, 3 when the plugin itself fails.
 //
@@ -19,6 +21,8 @@
 #include <fmt/format.h>
 
 #include "api/admin_server.h"
+#include "api/backup_routes.h"
+#include "backup/coordinator.h"
 #include "cli/hostd_command.h"
 #include "config/host_config.h"
 #include "plugin_host/plugin_library.h"
@@ -61,6 +65,22 @@ Status WritePortFile(const fs::path& file, uint16_t port) {
         fmt::format("cannot create the port file '{}': {}", file.string(), ec.message()));
   }
   return Status::OK();
+}
+
+void LogOperation(const OperationSnapshot& op) {
+  std::string line;
+  if (op.running()) {
+    line = fmt::format("hostd: started {}", op.Describe());
+  } else if (op.state == OperationState::kSucceeded && op.kind == OperationKind::kBackup) {
+    line = fmt::format("hostd: {}: backup '{}', {} files, {} bytes read, {} bytes newly stored",
+                       op.Describe(), op.backup_id, op.files, op.bytes_read, op.bytes_stored);
+  } else if (op.state == OperationState::kSucceeded) {
+    line = fmt::format("hostd: {}", op.Describe());
+  } else {
+    line = fmt::format("hostd: {}: {}", op.Describe(), op.error.message());
+  }
+  // One write per line: operations end on their own threads.
+  std::cout << (line + "\n") << std::flush;
 }
 
 int RunServe(const ServeArgs& args) {
@@ -117,7 +137,12 @@ int RunServe(const ServeArgs& args) {
     std::cout << "hostd: recovery: " << note << '\n';
   }
 
+  // Each operation's start and end goes to the host's log, so the operator
+  // sees what ran even when no client watched it.
+  auto coordinator = std::make_unique<BackupCoordinator>(
+      *store, providers, [](const OperationSnapshot& op) { LogOperation(op); });
   AdminServer server(*store, config->server);
+  RegisterBackupRoutes(server, *coordinator);
   Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "hostd: " << started.ToString() << '\n';
@@ -142,7 +167,13 @@ int RunServe(const ServeArgs& args) {
   // In-flight requests finish before Stop returns, so no handler touches the
   // store or a provider while they are destroyed. Providers close before the
   // store goes: a plugin's close must not find the host half torn down.
+  // The running operation is cancelled first: a verify runs on a request's
+  // thread, and Stop waits for requests to finish.
+  if (Result<OperationSnapshot> op = coordinator->Cancel(); op.ok()) {
+    std::cout << "hostd: cancelling " << op->Describe() << " before stopping\n" << std::flush;
+  }
   server.Stop();
+  coordinator.reset();
   providers = ProviderRegistry();
   store.reset();
   std::cout << "hostd: stopped" << std::endl;

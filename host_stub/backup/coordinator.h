@@ -1,0 +1,233 @@
+// BackupCoordinator: the one place a running host calls its backup providers
+// from. It runs at most one *operation* per host at a time (backup, verify,
+// delete, expire): a second request is refused with Busy naming the running
+// one, so an operator never has two jobs racing on a repository or on the
+// host's disks. A backup runs on a worker thread of its own and reports
+// progress through its bkp_operation; verify, delete and expire run on the
+// caller's thread but are registered as the operation all the same, so
+// status shows them and cancel reaches them.
+//
+// Listing backups is not an operation (it is read-only and quick), but the
+// ABI still allows one call at a time per provider instance, so every
+// provider call, list included, marks that provider in use. A list on the
+// provider the running operation uses is refused at once with Busy (it would
+// wait for the whole backup); a list racing another list waits briefly.
+//
+// The provider-call helpers below (ListProviderBackups, ...) are the same
+// calls without any serialisation, for the offline `hostd backup` commands,
+// which own their provider instance outright.
+//
+// Thread-safety: every public member of BackupCoordinator may be called from
+// any thread concurrently, except the destructor, which must not race other
+// calls (stop the admin server first). The destructor cancels a running
+// backup and joins its thread. Progress callbacks arrive on the plugin's
+// threads and only update the snapshot under the coordinator's lock.
+// Ownership: the EventStore and the ProviderRegistry are borrowed and must
+// outlive the coordinator.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bkp/bkp_plugin.h"
+#include "plugin_host/host_handles.h"
+#include "plugin_host/provider_registry.h"
+#include "storage/event_store.h"
+#include "util/status.h"
+
+namespace hoststub {
+
+enum class OperationKind { kBackup, kVerify, kDelete, kExpire };
+enum class OperationState { kRunning, kSucceeded, kFailed, kCancelled };
+
+// "backup", "verify", "delete", "expire".
+const char* OperationKindName(OperationKind kind);
+// "running", "succeeded", "failed", "cancelled".
+const char* OperationStateName(OperationState state);
+// "starting" (0: nothing reported yet), "control-db", "log", "events",
+// "snapshots", "finishing"; "phase-N" for a phase this host does not know.
+std::string BackupPhaseName(uint32_t phase);
+// "full", "incremental"; "type-N" otherwise.
+std::string BackupTypeName(uint32_t type);
+// "2026-11-21T13:10:35Z" (UTC, seconds).
+std::string FormatUtc(std::chrono::system_clock::time_point time);
+
+// A copy of one operation's state at one moment.
+struct OperationSnapshot {
+  uint64_t id = 0;  // 1, 2, ... per host process
+  OperationKind kind = OperationKind::kBackup;
+  std::string provider;
+  uint32_t backup_type = 0;  // BKP_BACKUP_*; backups only
+  // Verify, delete: the backup asked for (empty: verify all). Backup: the id
+  // of the new backup once it succeeded.
+  std::string backup_id;
+  OperationState state = OperationState::kRunning;
+  bool cancel_requested = false;
+
+  // Progress as the provider last reported it. The *_done counters never go
+  // backwards, even if a plugin's threads report out of order.
+  uint32_t phase = 0;  // BKP_PHASE_*, 0 before the first report
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;  // 0: unknown
+  uint64_t files_done = 0;
+  uint64_t files_total = 0;  // 0: unknown
+
+  std::chrono::system_clock::time_point started;
+  std::chrono::system_clock::time_point finished;  // epoch while running
+  std::chrono::milliseconds elapsed{0};            // so far, or in total
+
+  // A succeeded backup: what the provider reported.
+  uint64_t bytes_read = 0;
+  uint64_t bytes_stored = 0;
+  uint64_t files = 0;  // items the backup holds
+  // Failed or cancelled: why (names the provider and what to do).
+  Status error;
+
+  bool running() const { return state == OperationState::kRunning; }
+  // "operation 3 (backup via provider 'nightly', started 2026-...Z, phase
+  // events, 12.0 MiB of 40.0 MiB, 3 of 10 files)".
+  std::string Describe() const;
+};
+
+// One backup as a provider's list reports it.
+struct BackupListing {
+  std::string id;
+  uint32_t type = 0;          // BKP_BACKUP_*
+  std::string parent_id;      // empty for a full backup
+  int64_t created_ms = 0;     // ms since the Unix epoch
+  uint64_t bytes = 0;         // original size of its items
+  uint64_t stored_bytes = 0;  // bytes it alone occupies in the repository
+  uint64_t files = 0;
+  std::string details;  // JSON text exactly as the provider gave it; may be empty
+};
+
+struct VerifyProblem {
+  bkp_status status = BKP_E_CORRUPT;
+  std::string backup_id;
+  std::string file;
+  std::string message;
+};
+
+struct VerifyReport {
+  std::vector<VerifyProblem> problems;
+  // The provider's summary when it found problems (its error message).
+  std::string summary;
+  bool ok() const { return problems.empty(); }
+};
+
+struct RetentionPolicy {
+  uint32_t keep_last = 0;  // keep the newest N backups; 0: no count rule
+  // Keep backups created less than this long ago; 0: no age rule. The
+  // provider keeps a backup that either rule keeps, and always the newest.
+  std::chrono::milliseconds keep_newer_than{0};
+};
+
+// Called when an operation starts and when it ends, outside the
+// coordinator's lock, on the thread that started or finished it. For the
+// host's log.
+using OperationObserver = std::function<void(const OperationSnapshot&)>;
+
+class BackupCoordinator {
+ public:
+  BackupCoordinator(EventStore& store, ProviderRegistry& providers,
+                    OperationObserver observer = nullptr);
+  // Cancels a running backup and waits for its thread.
+  ~BackupCoordinator();
+  BackupCoordinator(const BackupCoordinator&) = delete;
+  BackupCoordinator& operator=(const BackupCoordinator&) = delete;
+
+  // The configured providers (for listing them; calls go through the
+  // members below).
+  const ProviderRegistry& providers() const { return providers_; }
+
+  // The provider named `name`; with an empty name, the only configured one.
+  // NotFound / InvalidArgument name the configured providers.
+  Result<std::shared_ptr<LoadedProvider>> ResolveProvider(std::string_view name) const;
+
+  // Starts a backup (BKP_BACKUP_FULL or _INCREMENTAL) through the provider on
+  // a worker thread and returns its first snapshot at once. Busy ("backup in
+  // progress: operation 3 (...)") while another operation runs; NotFound for
+  // an unknown provider; Unsupported when it cannot take that kind of backup.
+  Result<OperationSnapshot> StartBackup(std::string_view provider, uint32_t type);
+
+  // The running operation, else the last one; nullopt before the first.
+  std::optional<OperationSnapshot> Current() const;
+
+  // Asks the running operation to stop (the provider sees op_cancelled) and
+  // returns its snapshot; it ends as soon as the provider notices. NotFound
+  // when nothing runs.
+  Result<OperationSnapshot> Cancel();
+
+  // Waits until no operation runs, or the timeout passes; returns Current().
+  std::optional<OperationSnapshot> WaitIdle(std::chrono::milliseconds timeout) const;
+
+  // Re-checks one backup (all of them when `backup_id` is empty), as the
+  // operation, on the caller's thread. Problems found are a report, not an
+  // error; an error means the verify itself could not run (unknown backup,
+  // unreadable repository, cancelled).
+  Result<VerifyReport> Verify(std::string_view provider, std::string_view backup_id);
+  // Deletes one backup and the data only it used, as the operation.
+  Status Delete(std::string_view provider, std::string_view backup_id);
+  // Applies a retention policy, as the operation; returns what it removed.
+  Result<std::vector<BackupListing>> Expire(std::string_view provider,
+                                            const RetentionPolicy& policy);
+  // The provider's complete backups, oldest first. Not an operation.
+  Result<std::vector<BackupListing>> List(std::string_view provider);
+
+ private:
+  struct Running;
+
+  // Marks a provider instance in use for its life: the ABI allows one call
+  // per instance at a time. A flag under mu_ rather than a mutex per
+  // provider, so that waiting for it (a list behind another list) is a
+  // bounded condition-variable wait.
+  class ProviderLease;
+  // Claims the host's operation slot, or Busy naming the holder.
+  Result<std::shared_ptr<Running>> Claim(OperationKind kind, const LoadedProvider& provider,
+                                         uint32_t backup_type, std::string_view backup_id);
+  void Finish(const std::shared_ptr<Running>& running, const Status& status);
+  void RunBackupThread(std::shared_ptr<Running> running, std::shared_ptr<LoadedProvider> provider);
+  static OperationSnapshot SnapshotLocked(const Running& running);
+  void Notify(const OperationSnapshot& snapshot) const;
+
+  EventStore& store_;
+  ProviderRegistry& providers_;
+  OperationObserver observer_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable idle_;
+  std::condition_variable provider_released_;
+  // The providers a call is in (guarded by mu_).
+  std::set<const LoadedProvider*> providers_in_use_;
+  std::shared_ptr<Running> current_;  // guarded by mu_: running or last
+  uint64_t next_id_ = 1;              // guarded by mu_
+  std::thread worker_;                // the last backup's thread
+};
+
+// --- Provider calls without serialisation (the caller owns the instance). ---
+
+Result<std::vector<BackupListing>> ListProviderBackups(const LoadedProvider& provider);
+// `op` may be null. See BackupCoordinator::Verify for what is an error.
+Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
+                                           std::string_view backup_id, bkp_operation* op);
+Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view backup_id);
+// `now` is the clock the age rule counts from.
+Result<std::vector<BackupListing>> ExpireProviderBackups(
+    const LoadedProvider& provider, const RetentionPolicy& policy,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+// Unsupported naming the provider, its plugin and its capabilities unless
+// it has `capability` (a BKP_CAP_* bit); `what` is e.g. "list backups".
+Status RequireProviderCapability(const LoadedProvider& provider, uint64_t capability,
+                                 std::string_view what);
+
+}  // namespace hoststub

@@ -1,0 +1,152 @@
+// hostctl status (the host's contexts and settings, and its running or last
+// backup operation) and hostctl cancel (stop the running operation).
+//
+// Thread-safety: main thread only.
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/admin_client.h"
+#include "cli/hostctl_common.h"
+
+namespace hostctl {
+
+using namespace hoststub;
+
+namespace {
+
+// ---- hostctl status ---------------------------------------------------------
+
+struct StatusArgs {
+  bool json = false;
+};
+
+void PrintStatusTable(const std::string& url, const HostStatus& status) {
+  std::cout << fmt::format("host {}  data {}  fsync {}  compaction {}\n", url, status.data_dir,
+                           status.fsync, status.compaction_pinned ? "pinned" : "not pinned");
+  if (status.contexts.empty()) {
+    std::cout << "no contexts yet\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"CONTEXT", "TERM", "FIRST_LOG", "LAST_LOG", "COMMIT", "NEXT_EVENT", "NEXT_SNAPSHOT"}};
+  for (const ContextState& c : status.contexts) {
+    rows.push_back({c.name, std::to_string(c.term), std::to_string(c.first_log_index),
+                    std::to_string(c.last_log_index), std::to_string(c.commit_index),
+                    std::to_string(c.next_event_token), std::to_string(c.next_snapshot_token)});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      // Names left-aligned, numbers right-aligned.
+      line += i == 0 ? fmt::format("{:<{}}", row[i], widths[i])
+                     : fmt::format("  {:>{}}", row[i], widths[i]);
+    }
+    std::cout << line << '\n';
+  }
+}
+
+void PrintOperation(const std::optional<OperationInfo>& op) {
+  if (!op) {
+    std::cout << "backup operation: none since the host started\n";
+    return;
+  }
+  std::cout << fmt::format("backup operation {}: {} ({}), started {}\n", op->id, op->state,
+                           op->kind, op->started);
+  std::cout << "  " << DescribeOutcome(*op) << '\n';
+}
+
+int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
+  AdminClient client = MakeClient(global);
+  ApiResult<HostStatus> status = client.GetStatus();
+  if (!status.ok()) return Fail(status.error());
+  const std::string status_body = client.last_reply_body();
+  ApiResult<std::optional<OperationInfo>> op = client.GetOperation();
+  if (!op.ok()) return Fail(op.error());
+  if (args.json) {
+    // The status reply with the operation added, so scripts that read
+    // "contexts" keep working.
+    nlohmann::json reply = nlohmann::json::parse(status_body);
+    reply["operation"] = op->has_value()
+                             ? nlohmann::json::parse(client.last_reply_body()).at("operation")
+                             : nlohmann::json(nullptr);
+    std::cout << reply.dump() << '\n';
+    return kExitOk;
+  }
+  PrintStatusTable(client.base_url(), *status);
+  PrintOperation(*op);
+  return kExitOk;
+}
+
+// ---- hostctl cancel ---------------------------------------------------------
+
+struct CancelArgs {
+  bool no_wait = false;
+  bool json = false;
+};
+
+int RunCancel(const GlobalArgs& global, const CancelArgs& args) {
+  AdminClient client = MakeClient(global);
+  ApiResult<OperationInfo> cancelled = client.CancelOperation();
+  if (!cancelled.ok()) return Fail(cancelled.error());
+  if (args.no_wait) {
+    if (args.json) {
+      std::cout << client.last_reply_body() << '\n';
+    } else {
+      std::cout << fmt::format("cancel requested for {} {} via provider '{}'\n", cancelled->kind,
+                               cancelled->id, cancelled->provider);
+    }
+    return kExitOk;
+  }
+  if (!args.json) {
+    std::cout << fmt::format(
+                     "cancel requested for {} {} via provider '{}'; waiting for it to "
+                     "stop\n",
+                     cancelled->kind, cancelled->id, cancelled->provider)
+              << std::flush;
+  }
+  ApiResult<OperationInfo> final_state =
+      WaitForOperation(client, cancelled->id, ProgressStyle::kNone);
+  if (!final_state.ok()) return Fail(final_state.error());
+  if (args.json) {
+    std::cout << client.last_reply_body() << '\n';
+  } else if (final_state->state == "succeeded") {
+    std::cout << DescribeOutcome(*final_state) << " (it finished before the cancel took effect)\n";
+  } else {
+    std::cout << DescribeOutcome(*final_state) << '\n';
+  }
+  return final_state->state == "failed" ? kExitHostError : kExitOk;
+}
+
+}  // namespace
+
+Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
+  auto args = std::make_shared<StatusArgs>();
+  CLI::App* cmd = parent.add_subcommand(
+      "status", "Show the host's contexts and settings, and its running or last backup operation");
+  cmd->add_flag("--json", args->json,
+                "Print the host's status reply as JSON, with the operation under \"operation\"");
+  return {cmd, [&global, args] { return RunStatus(global, *args); }};
+}
+
+Command AddCancelCommand(CLI::App& parent, const GlobalArgs& global) {
+  auto args = std::make_shared<CancelArgs>();
+  CLI::App* cmd = parent.add_subcommand(
+      "cancel", "Cancel the running backup operation and wait until it has stopped");
+  cmd->add_flag("--no-wait", args->no_wait, "Return once the host has taken the request");
+  cmd->add_flag("--json", args->json, "Print the operation as JSON");
+  return {cmd, [&global, args] { return RunCancel(global, *args); }};
+}
+
+}  // namespace hostctl

@@ -1,0 +1,296 @@
+// `hostd backup list|verify|create|delete|expire`: a provider's backups
+// without a running host. Each loads the config and only the provider named.
+// list and verify only read the repository, so they may run beside a live
+// host; create opens the data directory itself, so the host must be stopped
+// (a running one holds its lock); delete and expire refuse while the
+// config's host runs, because a backup it is taking may be writing data that
+// no manifest references yet, which garbage collection would take away.
+//
+// Exit codes: 0 ok; 1 the provider reported a failure, verify found a
+// problem, or the host is running; 2 usage or config error; 3 the plugin
+// failed to load or the data directory failed to open.
+//
+// Thread-safety: runs on the main thread (the provider may use its own).
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "api/backup_routes.h"
+#include "backup/backup_runner.h"
+#include "backup/coordinator.h"
+#include "cli/hostd_command.h"
+#include "cli/hostd_offline.h"
+#include "plugin_host/abi_status.h"
+#include "storage/event_store.h"
+
+namespace hostd {
+namespace {
+
+using namespace hoststub;
+
+struct BackupArgs {
+  std::string config_file;
+  std::string provider;
+  bool json = false;
+  std::string type = "full";    // create
+  std::string data_dir;         // create
+  std::string backup_id;        // verify, delete
+  uint32_t keep_last = 0;       // expire
+  std::string keep_newer_than;  // expire
+};
+
+void PrintTable(const std::vector<BackupListing>& backups) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "TYPE", "CREATED", "SIZE", "STORED", "FILES", "PARENT"}};
+  for (const BackupListing& b : backups) {
+    rows.push_back({b.id, BackupTypeName(b.type), FormatEpochMs(b.created_ms), FormatBytes(b.bytes),
+                    FormatBytes(b.stored_bytes), std::to_string(b.files),
+                    b.parent_id.empty() ? "-" : b.parent_id});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      const bool number = i >= 3 && i <= 5;
+      line += number ? fmt::format("{:>{}}", row[i], widths[i])
+                     : fmt::format("{:<{}}", row[i], widths[i]);
+      if (i + 1 < row.size()) line += "  ";
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    std::cout << line << '\n';
+  }
+}
+
+int ProviderFailed(const Status& status) {
+  std::cerr << "hostd: " << status.ToString() << '\n';
+  return kExitProblemsFound;
+}
+
+// Delete and expire must not race a backup the running host is taking.
+bool RefuseWhileHostRuns(const OfflineProvider& loaded, const char* command) {
+  Status in_use = CheckDataDirNotInUse(loaded.config.storage.data_dir);
+  if (in_use.ok()) return false;
+  std::cerr << fmt::format(
+      "hostd: backup {} refused: the host of {} is running ({}). Use `hostctl backup {} "
+      "--provider {}` against it, so it cannot race a backup in progress, or stop it first\n",
+      command, loaded.config.source, in_use.message(), command, loaded.provider->name());
+  return true;
+}
+
+int RunList(const BackupArgs& args) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  Result<std::vector<BackupListing>> backups = ListProviderBackups(*loaded.provider);
+  if (!backups.ok()) return ProviderFailed(backups.status());
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const BackupListing& b : *backups) list.push_back(BackupListingJson(b));
+    std::cout << nlohmann::json{{"provider", loaded.provider->name()}, {"backups", list}}.dump()
+              << '\n';
+  } else if (backups->empty()) {
+    std::cout << fmt::format("no backups via provider '{}'\n", loaded.provider->name());
+  } else {
+    PrintTable(*backups);
+  }
+  return kExitOk;
+}
+
+int RunVerify(const BackupArgs& args) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  const std::string name = loaded.provider->name();
+  ProgressLines progress("verify");
+  bkp_operation op;
+  op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
+  Result<VerifyReport> report = [&] {
+    CancelOnSignal cancel(op, "verify");
+    return VerifyProviderBackups(*loaded.provider, args.backup_id, &op);
+  }();
+  if (!report.ok()) return ProviderFailed(report.status());
+  if (args.json) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const VerifyProblem& p : report->problems) problems.push_back(VerifyProblemJson(p));
+    std::cout << nlohmann::json{{"ok", report->ok()},
+                                {"problems", problems},
+                                {"summary", report->summary}}
+                     .dump()
+              << '\n';
+    return report->ok() ? kExitOk : kExitProblemsFound;
+  }
+  const std::string what =
+      args.backup_id.empty() ? "all backups" : fmt::format("backup {}", args.backup_id);
+  if (report->ok()) {
+    std::cout << fmt::format("verified {} via provider '{}': no problems\n", what, name);
+    return kExitOk;
+  }
+  for (const VerifyProblem& p : report->problems) {
+    std::cout << fmt::format("PROBLEM backup {} file {}: {} [{}]\n",
+                             p.backup_id.empty() ? "?" : p.backup_id, p.file.empty() ? "?" : p.file,
+                             p.message, BkpStatusName(p.status));
+  }
+  std::cout << fmt::format("verify of {} via provider '{}' found {} problem(s)\n", what, name,
+                           report->problems.size());
+  return kExitProblemsFound;
+}
+
+int RunCreate(const BackupArgs& args) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  StorageOptions options = loaded.config.storage;
+  if (!args.data_dir.empty()) options.data_dir = args.data_dir;
+  const LoadedProvider& provider = *loaded.provider;
+  Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy) {
+      std::cerr << fmt::format(
+          "hostd: backup create refused: a running hostd holds '{}' ({}). Take the backup "
+          "through it: `hostctl backup create --provider {}`\n",
+          options.data_dir.string(), store.status().message(), provider.name());
+      return kExitProblemsFound;
+    }
+    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
+                             options.data_dir.string(), store.status().ToString());
+    return kExitRuntime;
+  }
+  const uint32_t type = args.type == "incremental" ? BKP_BACKUP_INCREMENTAL : BKP_BACKUP_FULL;
+  ProgressLines progress("backup");
+  bkp_operation op;
+  op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
+  Result<BackupOutcome> outcome = [&] {
+    CancelOnSignal cancel(op, "backup");
+    const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+    return RunBackup(**store, ref, type, op);
+  }();
+  if (!outcome.ok()) return ProviderFailed(outcome.status());
+  std::cout << fmt::format(
+      "backup {} created via provider '{}': {} files, {} read, {} newly stored, in {:.1f} s\n",
+      outcome->backup_id, provider.name(), outcome->files_listed, FormatBytes(outcome->bytes_read),
+      FormatBytes(outcome->bytes_stored), outcome->elapsed.count());
+  return kExitOk;
+}
+
+int RunDelete(const BackupArgs& args) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  if (RefuseWhileHostRuns(loaded, "delete")) return kExitProblemsFound;
+  Status deleted = DeleteProviderBackup(*loaded.provider, args.backup_id);
+  if (!deleted.ok()) return ProviderFailed(deleted);
+  std::cout << fmt::format("deleted backup {} via provider '{}'\n", args.backup_id,
+                           loaded.provider->name());
+  return kExitOk;
+}
+
+int RunExpire(const BackupArgs& args) {
+  RetentionPolicy policy;
+  policy.keep_last = args.keep_last;
+  if (!args.keep_newer_than.empty()) {
+    std::optional<std::chrono::milliseconds> age = ParseDuration(args.keep_newer_than);
+    if (!age || age->count() == 0) {
+      std::cerr << fmt::format(
+          "hostd: --keep-newer-than '{}' is not a duration: use a number and a unit, e.g. 7d, "
+          "12h, 30m, 45s\n",
+          args.keep_newer_than);
+      return kExitUsage;
+    }
+    policy.keep_newer_than = *age;
+  }
+  if (policy.keep_last == 0 && policy.keep_newer_than.count() == 0) {
+    std::cerr << "hostd: expire needs --keep-last N and/or --keep-newer-than DURATION (with "
+                 "neither, every backup but the newest would be removed)\n";
+    return kExitUsage;
+  }
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  if (RefuseWhileHostRuns(loaded, "expire")) return kExitProblemsFound;
+  Result<std::vector<BackupListing>> removed = ExpireProviderBackups(*loaded.provider, policy);
+  if (!removed.ok()) return ProviderFailed(removed.status());
+  if (removed->empty()) {
+    std::cout << fmt::format("nothing to remove via provider '{}': every backup is kept\n",
+                             loaded.provider->name());
+    return kExitOk;
+  }
+  std::cout << fmt::format(
+      "removed {} backup(s) via provider '{}' (and the data no remaining backup uses):\n",
+      removed->size(), loaded.provider->name());
+  for (const BackupListing& b : *removed) {
+    std::cout << fmt::format("  {}  created {}\n", b.id, FormatEpochMs(b.created_ms));
+  }
+  return kExitOk;
+}
+
+CLI::App* AddSub(CLI::App* parent, const char* name, const char* description, BackupArgs& args) {
+  CLI::App* cmd = parent->add_subcommand(name, description);
+  cmd->add_option("--config", args.config_file,
+                  "TOML config file; without it the built-in defaults apply");
+  cmd->add_option("--provider", args.provider,
+                  "Provider (its config name); may be left out when only one is configured");
+  return cmd;
+}
+
+}  // namespace
+
+Command AddBackupCommand(CLI::App& parent) {
+  auto args = std::make_shared<BackupArgs>();
+  CLI::App* backup = parent.add_subcommand(
+      "backup", "Backups without a running host: list, verify, create, delete, expire");
+  backup->require_subcommand(1);
+
+  CLI::App* list = AddSub(backup, "list", "List a provider's backups, oldest first", *args);
+  list->add_flag("--json", args->json, "Print JSON");
+
+  CLI::App* verify = AddSub(
+      backup, "verify", "Re-read and re-check one backup, or all; exit 1 on any problem", *args);
+  verify->add_option("id", args->backup_id, "Backup id (default: every backup)");
+  verify->add_flag("--json", args->json, "Print JSON");
+
+  CLI::App* create =
+      AddSub(backup, "create", "Back up a stopped host's data directory through a provider", *args);
+  create->add_option("--type", args->type, "Backup type")
+      ->check(CLI::IsMember({"full", "incremental"}))
+      ->capture_default_str();
+  create->add_option("--data-dir", args->data_dir,
+                     "Data directory (overrides the config's [storage] data_dir)");
+
+  CLI::App* del =
+      AddSub(backup, "delete", "Delete one backup and the stored data no other backup uses", *args);
+  del->add_option("id", args->backup_id, "Backup id")->required();
+
+  CLI::App* expire = AddSub(
+      backup, "expire",
+      "Apply a retention policy: keep the newest N and/or those newer than an age (and always "
+      "the newest); remove the rest and the data only they used",
+      *args);
+  expire->add_option("--keep-last", args->keep_last, "Keep the newest N backups")
+      ->check(CLI::Range(1u, UINT32_MAX));
+  expire->add_option("--keep-newer-than", args->keep_newer_than,
+                     "Keep backups younger than this age: 7d, 12h, 30m, 45s, 2w");
+
+  return {backup, [args, list, verify, create, del, expire] {
+            if (list->parsed()) return RunList(*args);
+            if (verify->parsed()) return RunVerify(*args);
+            if (create->parsed()) return RunCreate(*args);
+            if (del->parsed()) return RunDelete(*args);
+            if (expire->parsed()) return RunExpire(*args);
+            return static_cast<int>(kExitUsage);
+          }};
+}
+
+}  // namespace hostd

@@ -1,0 +1,81 @@
+// What hostd's offline backup commands (hostd_restore.cc, hostd_backups.cc)
+// share: loading the config and just the one provider they use, progress
+// lines on stderr, cancelling on SIGINT/SIGTERM, and small formatting.
+//
+// Thread-safety: everything is called from the main thread, except the
+// ProgressLines callback, which plugins call from any of their threads (it
+// serialises itself).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <signal.h>
+
+#include "bkp/bkp_plugin.h"
+#include "config/host_config.h"
+#include "plugin_host/host_handles.h"
+#include "plugin_host/provider_registry.h"
+
+namespace hostd {
+
+struct OfflineProvider {
+  hoststub::HostConfig config;
+  std::shared_ptr<hoststub::LoadedProvider> provider;
+};
+
+// Loads `config_file` (the built-in defaults when empty) and opens only the
+// provider `name` (the only configured one when empty), printing any error
+// to stderr. Returns kExitOk, kExitUsage for a config error or an unknown
+// provider, kExitRuntime when the plugin fails to load or open.
+int LoadOfflineProvider(const std::string& config_file, const std::string& name,
+                        OfflineProvider* out);
+
+// Turns progress reports into lines on stderr: "hostd: restore: events 40%
+// (12.0 MiB of 30.0 MiB, 3 of 10 files)", one per phase change and per 10%.
+class ProgressLines {
+ public:
+  explicit ProgressLines(std::string what) : what_(std::move(what)) {}
+  void Report(const bkp_progress& progress);
+
+ private:
+  std::mutex mu_;
+  const std::string what_;
+  uint32_t phase_ = 0;
+  int step_ = -1;
+};
+
+// While alive, SIGINT and SIGTERM set the operation's cancel flag instead
+// of killing the process, so the provider can clean up and the host's
+// scratch space is removed. Construct it before the operation starts any
+// thread: the signals are blocked in the constructing thread and taken by a
+// watcher thread of its own.
+class CancelOnSignal {
+ public:
+  CancelOnSignal(bkp_operation& op, std::string what);
+  ~CancelOnSignal();
+  CancelOnSignal(const CancelOnSignal&) = delete;
+  CancelOnSignal& operator=(const CancelOnSignal&) = delete;
+
+ private:
+  sigset_t signals_{};
+  sigset_t previous_mask_{};
+  std::atomic<bool> done_{false};
+  std::thread watcher_;
+};
+
+// "12.3 MiB".
+std::string FormatBytes(uint64_t bytes);
+// "2026-11-21 13:10:35 UTC" for ms since the epoch.
+std::string FormatEpochMs(int64_t ms);
+// "7d", "12h", "30m", "45s", "500ms", "2w"; nullopt if not one of those.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+}  // namespace hostd
