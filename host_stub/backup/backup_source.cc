@@ -14,23 +14,7 @@ using hoststub::EventStore;
 using hoststub::Result;
 using hoststub::Status;
 
-namespace {
-
-const char* RoleName(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return "control DB";
-    case BKP_ROLE_LOG:
-      return "log";
-    case BKP_ROLE_EVENTS:
-      return "events";
-    case BKP_ROLE_SNAPSHOTS:
-      return "snapshots";
-  }
-  return "unknown role";
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::path scratch_dir) {
   std::error_code ec;
@@ -125,9 +109,10 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
     *error = fmt::format(
         "source_list: {} listed out of order; a backup lists the control DB, then log, then "
         "events, then snapshots, each once{}",
-        RoleName(role),
-        next_role_ <= BKP_ROLE_SNAPSHOTS ? fmt::format(" (next is {})", RoleName(next_role_))
-                                         : std::string(" (all were listed)"));
+        hoststub::BkpRoleName(role),
+        next_role_ <= BKP_ROLE_SNAPSHOTS
+            ? fmt::format(" (next is {})", hoststub::BkpRoleName(next_role_))
+            : std::string(" (all were listed)"));
     return BKP_E_OUT_OF_ORDER;
   }
   size_t first;
@@ -155,7 +140,7 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
     bkp_status rc = fn(user, item);
     if (rc != BKP_OK) {
       *error = fmt::format("source_list: the provider stopped the listing of {} ({})",
-                           RoleName(role), hoststub::BkpStatusName(rc));
+                           hoststub::BkpRoleName(role), hoststub::BkpStatusName(rc));
       return rc;
     }
   }

@@ -20,20 +20,6 @@ using hoststub::Status;
 
 namespace {
 
-const char* RoleName(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return "control DB";
-    case BKP_ROLE_LOG:
-      return "log";
-    case BKP_ROLE_EVENTS:
-      return "events";
-    case BKP_ROLE_SNAPSHOTS:
-      return "snapshots";
-  }
-  return "unknown-role";
-}
-
 hoststub::SegmentKind KindOf(uint32_t role) {
   return role == BKP_ROLE_LOG      ? hoststub::SegmentKind::kLog
          : role == BKP_ROLE_EVENTS ? hoststub::SegmentKind::kEvents
@@ -113,7 +99,7 @@ Result<fs::path> bkp_sink::PathFor(const bkp_item& item, std::string* why) const
     return staging_ / "control.db";
   }
   if (item.context == nullptr || item.name == nullptr) {
-    *why = fmt::format("{} item without a context or name", RoleName(item.role));
+    *why = fmt::format("{} item without a context or name", hoststub::BkpRoleName(item.role));
     return Status::InvalidArgument(*why);
   }
   if (Status st = hoststub::ValidateContextName(item.context); !st.ok()) {
@@ -125,8 +111,9 @@ Result<fs::path> bkp_sink::PathFor(const bkp_item& item, std::string* why) const
   const hoststub::SegmentKind kind = KindOf(item.role);
   const std::string expected = hoststub::SegmentFileName(kind, item.base);
   if (item.name != expected) {
-    *why = fmt::format("{} item '{}' of context '{}' should be named '{}' for base {}",
-                       RoleName(item.role), item.name, item.context, expected, item.base);
+    *why =
+        fmt::format("{} item '{}' of context '{}' should be named '{}' for base {}",
+                    hoststub::BkpRoleName(item.role), item.name, item.context, expected, item.base);
     return Status::InvalidArgument(*why);
   }
   return staging_ / "contexts" / item.context / hoststub::SegmentKindName(kind) / expected;
@@ -162,15 +149,16 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
       return Refuse(BKP_E_OUT_OF_ORDER,
                     fmt::format("{} item '{}' before the control DB: a restore writes the "
                                 "control DB first, then log, then events",
-                                RoleName(item.role), name),
+                                hoststub::BkpRoleName(item.role), name),
                     error);
     }
     if (item.role < role_) {
-      return Refuse(BKP_E_OUT_OF_ORDER,
-                    fmt::format("{} item '{}' after {} items: a restore writes the control DB, "
-                                "then log, then events, then snapshots",
-                                RoleName(item.role), name, RoleName(role_)),
-                    error);
+      return Refuse(
+          BKP_E_OUT_OF_ORDER,
+          fmt::format("{} item '{}' after {} items: a restore writes the control DB, "
+                      "then log, then events, then snapshots",
+                      hoststub::BkpRoleName(item.role), name, hoststub::BkpRoleName(role_)),
+          error);
     }
     if (item.context != nullptr) {
       auto key = std::make_pair(std::string(item.context), item.role);
@@ -179,7 +167,8 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
         return Refuse(BKP_E_OUT_OF_ORDER,
                       fmt::format("{} item '{}' of context '{}' has base {} after base {}: "
                                   "segments are restored in ascending order",
-                                  RoleName(item.role), name, item.context, item.base, last->second),
+                                  hoststub::BkpRoleName(item.role), name, item.context, item.base,
+                                  last->second),
                       error);
       }
     }

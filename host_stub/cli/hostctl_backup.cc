@@ -96,29 +96,11 @@ int RunCreate(const GlobalArgs& global, const BackupArgs& args) {
 }
 
 void PrintBackupTable(const std::vector<BackupInfo>& backups) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "TYPE", "CREATED", "SIZE", "STORED", "FILES", "PARENT"}};
+  std::vector<hoststub::BackupTableRow> rows;
   for (const BackupInfo& b : backups) {
-    rows.push_back({b.id, b.type, FormatEpochMs(b.created_ms), FormatBytes(b.bytes),
-                    FormatBytes(b.stored_bytes), std::to_string(b.files),
-                    b.parent.empty() ? "-" : b.parent});
+    rows.push_back({b.id, b.type, b.created_ms, b.bytes, b.stored_bytes, b.files, b.parent});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      const bool number = i >= 3 && i <= 5;
-      line += number ? fmt::format("{:>{}}", row[i], widths[i])
-                     : fmt::format("{:<{}}", row[i], widths[i]);
-      if (i + 1 < row.size()) line += "  ";
-    }
-    // Trailing padding of the last column helps nobody.
-    line.erase(line.find_last_not_of(' ') + 1);
-    std::cout << line << '\n';
-  }
+  hoststub::PrintBackupTable(std::cout, rows);
 }
 
 int RunList(const GlobalArgs& global, const BackupArgs& args) {
@@ -172,24 +154,6 @@ int RunDelete(const GlobalArgs& global, const BackupArgs& args) {
                              deleted->provider);
   }
   return kExitOk;
-}
-
-// "7d", "12h", "30m", "45s", "500ms", "2w" as milliseconds.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return std::nullopt;
-  const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"ms", 1},        {"s", 1000},       {"m", 60'000},
-      {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
-  for (const auto& [name, ms] : kUnits) {
-    if (unit == name) {
-      if (value > static_cast<uint64_t>(INT64_MAX) / ms) return std::nullopt;
-      return std::chrono::milliseconds(static_cast<int64_t>(value * ms));
-    }
-  }
-  return std::nullopt;
 }
 
 int RunExpire(const GlobalArgs& global, const BackupArgs& args) {

@@ -137,23 +137,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-std::string FormatBytes(uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  const double b = static_cast<double>(bytes);
-  if (bytes < (1u << 20)) return fmt::format("{:.1f} KiB", b / 1024.0);
-  if (bytes < (1u << 30)) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
-  return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
-}
-
-std::string FormatEpochMs(int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
-  return std::string(text, n);
-}
-
 ProgressStyle ChooseProgressStyle(bool no_progress, bool quiet) {
   if (quiet) return ProgressStyle::kNone;
   if (!no_progress && isatty(STDOUT_FILENO) == 1) return ProgressStyle::kBar;

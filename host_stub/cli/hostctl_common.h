@@ -19,8 +19,13 @@
 #include <CLI/CLI.hpp>
 
 #include "api/admin_client.h"
+#include "util/human_format.h"
 
 namespace hostctl {
+
+using hoststub::FormatBytes;
+using hoststub::FormatEpochMs;
+using hoststub::ParseDuration;
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitHostError = 1;
@@ -46,11 +51,6 @@ hoststub::AdminClient MakeClient(const GlobalArgs& global,
 int Fail(const hoststub::ApiError& error);
 // Prints the message and returns 2.
 int Usage(const std::string& message);
-
-// "12.3 MiB".
-std::string FormatBytes(uint64_t bytes);
-// "2026-11-21 13:10:35 UTC" for ms since the epoch.
-std::string FormatEpochMs(int64_t ms);
 
 // How a waiting command shows a running operation.
 enum class ProgressStyle {

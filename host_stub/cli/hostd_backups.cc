@@ -45,28 +45,12 @@ struct BackupArgs {
 };
 
 void PrintTable(const std::vector<BackupListing>& backups) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "TYPE", "CREATED", "SIZE", "STORED", "FILES", "PARENT"}};
+  std::vector<hoststub::BackupTableRow> rows;
   for (const BackupListing& b : backups) {
-    rows.push_back({b.id, BackupTypeName(b.type), FormatEpochMs(b.created_ms), FormatBytes(b.bytes),
-                    FormatBytes(b.stored_bytes), std::to_string(b.files),
-                    b.parent_id.empty() ? "-" : b.parent_id});
+    rows.push_back({b.id, BackupTypeName(b.type), b.created_ms, b.bytes, b.stored_bytes, b.files,
+                    b.parent_id});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      const bool number = i >= 3 && i <= 5;
-      line += number ? fmt::format("{:>{}}", row[i], widths[i])
-                     : fmt::format("{:<{}}", row[i], widths[i]);
-      if (i + 1 < row.size()) line += "  ";
-    }
-    line.erase(line.find_last_not_of(' ') + 1);
-    std::cout << line << '\n';
-  }
+  hoststub::PrintBackupTable(std::cout, rows);
 }
 
 int ProviderFailed(const Status& status) {

@@ -112,37 +112,4 @@ CancelOnSignal::~CancelOnSignal() {
   pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
 }
 
-std::string FormatBytes(uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  const double b = static_cast<double>(bytes);
-  if (bytes < (1u << 20)) return fmt::format("{:.1f} KiB", b / 1024.0);
-  if (bytes < (1u << 30)) return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
-  return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
-}
-
-std::string FormatEpochMs(int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
-  return std::string(text, n);
-}
-
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return std::nullopt;
-  const std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"ms", 1},        {"s", 1000},       {"m", 60'000},
-      {"h", 3'600'000}, {"d", 86'400'000}, {"w", 604'800'000}};
-  for (const auto& [name, ms] : kUnits) {
-    if (unit != name) continue;
-    if (value > static_cast<uint64_t>(INT64_MAX) / ms) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<int64_t>(value * ms));
-  }
-  return std::nullopt;
-}
-
 }  // namespace hostd

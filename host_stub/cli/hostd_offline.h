@@ -23,8 +23,13 @@
 #include "config/host_config.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/provider_registry.h"
+#include "util/human_format.h"
 
 namespace hostd {
+
+using hoststub::FormatBytes;
+using hoststub::FormatEpochMs;
+using hoststub::ParseDuration;
 
 struct OfflineProvider {
   hoststub::HostConfig config;
@@ -70,12 +75,5 @@ class CancelOnSignal {
   std::atomic<bool> done_{false};
   std::thread watcher_;
 };
-
-// "12.3 MiB".
-std::string FormatBytes(uint64_t bytes);
-// "2026-11-21 13:10:35 UTC" for ms since the epoch.
-std::string FormatEpochMs(int64_t ms);
-// "7d", "12h", "30m", "45s", "500ms", "2w"; nullopt if not one of those.
-std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 }  // namespace hostd

@@ -43,6 +43,20 @@ std::string BkpStatusName(bkp_status status) {
   return fmt::format("BKP_E_{}", status);
 }
 
+const char* BkpRoleName(uint32_t role) {
+  switch (role) {
+    case BKP_ROLE_CONTROL_DB:
+      return "control DB";
+    case BKP_ROLE_LOG:
+      return "log";
+    case BKP_ROLE_EVENTS:
+      return "events";
+    case BKP_ROLE_SNAPSHOTS:
+      return "snapshots";
+  }
+  return "unknown role";
+}
+
 bkp_status ToBkpStatus(const Status& status) {
   switch (status.code()) {
     case Status::Code::kOk:

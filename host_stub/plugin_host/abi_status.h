@@ -14,6 +14,9 @@ namespace hoststub {
 // "BKP_E_BROKEN_CHAIN", ...; "BKP_E_<n>" for a code this host does not know.
 std::string BkpStatusName(bkp_status status);
 
+// "control DB", "log", "events", "snapshots" for BKP_ROLE_*, for messages.
+const char* BkpRoleName(uint32_t role);
+
 // The ABI code that fits a failed Status (BKP_OK for OK).
 bkp_status ToBkpStatus(const Status& status);
 

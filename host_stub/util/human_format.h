@@ -1,0 +1,39 @@
+// What the command-line tools show people: sizes, times, durations, and the
+// table of backups that both hostctl (through the host) and hostd (offline)
+// print, so the two never drift apart.
+//
+// Thread-safety: pure functions (PrintBackupTable writes to `out`).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hoststub {
+
+// "12.3 MiB".
+std::string FormatBytes(uint64_t bytes);
+// "2026-11-21 13:10:35 UTC" for ms since the epoch.
+std::string FormatEpochMs(int64_t ms);
+// "7d", "12h", "30m", "45s", "500ms", "2w"; nullopt if not one of those or
+// too large.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+struct BackupTableRow {
+  std::string id;
+  std::string type;
+  int64_t created_ms = 0;
+  uint64_t bytes = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t files = 0;
+  std::string parent;  // empty for none
+};
+
+// ID TYPE CREATED SIZE STORED FILES PARENT, columns aligned, numbers right.
+void PrintBackupTable(std::ostream& out, const std::vector<BackupTableRow>& backups);
+
+}  // namespace hoststub
