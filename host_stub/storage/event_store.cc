@@ -537,7 +537,10 @@ Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
     segments = s.Segments();
   }
   std::vector<SegmentInfo> out;
-  for (const auto& s : segments) out.push_back({s.path, s.base, s.size, s.next, s.closed});
+  for (const auto& s : segments) {
+    out.push_back(
+        {.path = s.path, .base = s.base, .size = s.size, .next = s.next, .closed = s.closed});
+  }
   return out;
 }
 

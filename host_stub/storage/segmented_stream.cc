@@ -72,7 +72,7 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
           fmt::format("gap between segments: '{}' ends at {} but the next segment starts at {}",
                       path.string(), scan->last_seq, bases[i + 1]));
     }
-    segments_.push_back({path, bases[i], scan->file_size, true});
+    segments_.push_back({.path = path, .base = bases[i], .size = scan->file_size, .closed = true});
   }
 
   const uint64_t base = bases.back();
@@ -88,7 +88,7 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
           fmt::format("active segment '{}' has a damaged header: {}", path.string(), scan->error));
     }
     notes->push_back(fmt::format("rewrote the torn header of empty segment '{}'", path.string()));
-    segments_.push_back({path, base, 0, false});
+    segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
     auto file = File::Open(path, File::Mode::kReadWrite);
     if (!file.ok()) return file.status();
     std::string header = EncodeSegmentHeader(options_.kind, base);
@@ -99,9 +99,9 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
   } else if (!scan->clean()) {
     notes->push_back(fmt::format("truncated '{}' from {} to {} bytes at its last whole record ({})",
                                  path.string(), scan->file_size, scan->valid_end, scan->error));
-    segments_.push_back({path, base, 0, false});
+    segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
   } else {
-    segments_.push_back({path, base, 0, false});
+    segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
   }
   next_seq_ = scan->records > 0 ? scan->last_seq + 1 : base;
   return OpenActive(size);
@@ -134,7 +134,7 @@ Status SegmentedStream::CreateSegment(uint64_t base) {
     HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
     HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
   }
-  segments_.push_back({path, base, kSegmentHeaderSize, false});
+  segments_.push_back({.path = path, .base = base, .size = kSegmentHeaderSize, .closed = false});
   active_ = std::shared_ptr<File>(std::move(*file));
   return Status::OK();
 }

@@ -100,6 +100,16 @@ TEST_CASE("segments roll at the configured size and are named by their first tok
   // Reopen: the same data, and tokens continue.
   store = OpenOrFail(options);
   CHECK(ReadAllPayloads(*store, "c") == written);
+  // Recovery knows which segments are closed: every one but the newest.
+  for (auto role : {EventStore::SegmentRole::kEvents, EventStore::SegmentRole::kLog}) {
+    auto reopened = store->Segments("c", role);
+    REQUIRE(reopened.ok());
+    REQUIRE(reopened->size() > 1);
+    for (size_t i = 0; i < reopened->size(); ++i) {
+      CHECK((*reopened)[i].closed == (i + 1 < reopened->size()));
+      if (i + 1 < reopened->size()) CHECK((*reopened)[i].next == (*reopened)[i + 1].base);
+    }
+  }
   auto next = store->Append("c", std::vector<std::string>{"after"});
   REQUIRE(next.ok());
   CHECK(next->first_token == written.size());
