@@ -2,40 +2,49 @@
 #include "backup/backup_runner.h"
 
 #include <array>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "backup/backup_source.h"
 #include "plugin_host/abi_status.h"
+#include "plugin_host/plugin_library.h"
 
 namespace hoststub {
 namespace {
 
 constexpr size_t kErrorBufferSize = 2048;
 
-Status ProviderFailure(const ProviderRef& provider, const char* what, bkp_status rc,
-                       const char* err) {
-  std::string message = err[0] != '\0' ? err : "no message given";
-  return FromBkpStatus(rc,
-                       fmt::format("provider '{}': {} failed: {}", provider.name, what, message));
-}
-
-Status RequireCapability(const ProviderRef& provider, uint64_t cap, const char* what) {
-  if ((provider.table.capabilities & cap) == 0) {
-    return Status::Unsupported(fmt::format("provider '{}' ({}) cannot {}", provider.name,
-                                           provider.table.name ? provider.table.name : "?", what));
-  }
-  return Status::OK();
-}
-
 }  // namespace
+
+std::string ProviderMessage(const char* err, size_t err_len) {
+  const size_t len = err != nullptr ? strnlen(err, err_len) : 0;
+  return len > 0 ? std::string(err, len) : "no message given";
+}
+
+Status ProviderFailure(std::string_view provider, std::string_view what, bkp_status rc,
+                       const char* err, size_t err_len) {
+  return FromBkpStatus(rc, fmt::format("provider '{}': {} failed: {}", provider, what,
+                                       ProviderMessage(err, err_len)));
+}
+
+Status RequireCapability(std::string_view provider, const bkp_provider& table, uint64_t capability,
+                         std::string_view what) {
+  if ((table.capabilities & capability) != 0) return Status::OK();
+  return Status::Unsupported(fmt::format(
+      "provider '{}' (plugin {}) cannot {}: its capabilities are {}; use a provider whose "
+      "plugin can (`hostd plugins` lists each provider's capabilities)",
+      provider, table.name != nullptr ? table.name : "?", what,
+      DescribeCapabilities(table.capabilities)));
+}
 
 Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, uint32_t type,
                                 bkp_operation& op) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider, BKP_CAP_BACKUP, "take backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability(provider.name, provider.table, BKP_CAP_BACKUP, "take backups"));
   if (type == BKP_BACKUP_INCREMENTAL) {
-    HOSTSTUB_RETURN_IF_ERROR(
-        RequireCapability(provider, BKP_CAP_INCREMENTAL, "take incremental backups"));
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name, provider.table, BKP_CAP_INCREMENTAL,
+                                               "take incremental backups"));
   }
   const auto started = std::chrono::steady_clock::now();
   auto source = bkp_source::Create(store, store.options().data_dir / ".backup-tmp");
@@ -50,7 +59,7 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
   result.struct_size = sizeof result;
   std::array<char, kErrorBufferSize> err{};
   bkp_status rc = provider.table.backup(provider.instance, &args, &result, err.data(), err.size());
-  if (rc != BKP_OK) return ProviderFailure(provider, "backup", rc, err.data());
+  if (rc != BKP_OK) return ProviderFailure(provider.name, "backup", rc, err.data(), err.size());
 
   result.backup_id[sizeof result.backup_id - 1] = '\0';  // never trust a plugin's NUL
   BackupOutcome outcome;
@@ -70,7 +79,8 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
 Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string& backup_id,
                                  const std::filesystem::path& target, RestorePolicy policy,
                                  const StorageOptions& options, bkp_operation& op) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider, BKP_CAP_RESTORE, "restore"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability(provider.name, provider.table, BKP_CAP_RESTORE, "restore"));
   auto sink = bkp_sink::Create(target, policy);
   if (!sink.ok()) return sink.status();
 
@@ -81,7 +91,7 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
   args.sink = sink->get();
   std::array<char, kErrorBufferSize> err{};
   bkp_status rc = provider.table.restore(provider.instance, &args, err.data(), err.size());
-  if (rc != BKP_OK) return ProviderFailure(provider, "restore", rc, err.data());
+  if (rc != BKP_OK) return ProviderFailure(provider.name, "restore", rc, err.data(), err.size());
   return (*sink)->Commit(options);
 }
 

@@ -38,6 +38,21 @@ struct BackupOutcome {
   std::chrono::duration<double> elapsed{};
 };
 
+// The plugin's message in a caller-owned error buffer (never trusted to be
+// terminated), or a placeholder when it left it empty.
+std::string ProviderMessage(const char* err, size_t err_len);
+
+// A failed provider call as a Status that names the provider and what failed,
+// with the plugin's message from `err` (never trusted to be terminated; a
+// placeholder when empty) and the status's name.
+Status ProviderFailure(std::string_view provider, std::string_view what, bkp_status rc,
+                       const char* err, size_t err_len);
+
+// OK if `table` announces `capability`, else Unsupported naming the provider,
+// its plugin and the capabilities it has.
+Status RequireCapability(std::string_view provider, const bkp_provider& table, uint64_t capability,
+                         std::string_view what);
+
 // A hot backup of `store` (BKP_BACKUP_FULL or BKP_BACKUP_INCREMENTAL). The
 // source's scratch space lives under <data_dir>/.backup-tmp for the call.
 Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, uint32_t type,

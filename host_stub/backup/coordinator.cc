@@ -16,6 +16,7 @@
 #include "backup/backup_runner.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/plugin_library.h"
+#include "util/human_format.h"
 
 namespace hoststub {
 namespace {
@@ -28,29 +29,7 @@ constexpr size_t kErrorBufferSize = 2048;
 // list) before it gives up with Busy.
 constexpr std::chrono::seconds kListWait{5};
 
-std::string FormatBytes(uint64_t bytes) {
-  if (bytes < 1024) return fmt::format("{} B", bytes);
-  if (bytes < (1u << 20)) return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024.0);
-  if (bytes < (1u << 30)) {
-    return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  }
-  return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
-}
-
 std::string Text(const char* text) { return text != nullptr ? text : ""; }
-
-// The provider's message, or a placeholder: an empty one helps nobody.
-std::string ProviderMessage(const std::array<char, kErrorBufferSize>& err) {
-  // The ABI asks the callee to terminate, but the host never trusts that.
-  const size_t len = strnlen(err.data(), err.size());
-  return len > 0 ? std::string(err.data(), len) : "no message given";
-}
-
-Status ProviderFailure(const LoadedProvider& provider, std::string_view what, bkp_status rc,
-                       const std::array<char, kErrorBufferSize>& err) {
-  return FromBkpStatus(
-      rc, fmt::format("provider '{}': {} failed: {}", provider.name(), what, ProviderMessage(err)));
-}
 
 BackupListing ToListing(const bkp_backup_info& info) {
   BackupListing listing;
@@ -115,8 +94,8 @@ OperationState FinalState(const Status& status, bool cancel_requested) {
 }
 
 Status CheckRetention(const LoadedProvider& provider, const RetentionPolicy& policy) {
-  HOSTSTUB_RETURN_IF_ERROR(
-      RequireProviderCapability(provider, BKP_CAP_EXPIRE, "apply a retention policy"));
+  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_EXPIRE,
+                                             "apply a retention policy"));
   if (policy.keep_last == 0 && policy.keep_newer_than.count() <= 0) {
     return Status::InvalidArgument(fmt::format(
         "retention for provider '{}' needs keep_last or keep_newer_than (with neither, every "
@@ -218,29 +197,21 @@ std::string OperationSnapshot::Describe() const {
 
 // ---- provider calls ---------------------------------------------------------
 
-Status RequireProviderCapability(const LoadedProvider& provider, uint64_t capability,
-                                 std::string_view what) {
-  const uint64_t caps = provider.table().capabilities;
-  if ((caps & capability) != 0) return Status::OK();
-  return Status::Unsupported(fmt::format(
-      "provider '{}' (plugin {}) cannot {}: its capabilities are {}; use a provider whose "
-      "plugin can (`hostd plugins` lists each provider's capabilities)",
-      provider.name(), provider.plugin(), what, DescribeCapabilities(caps)));
-}
-
 Result<std::vector<BackupListing>> ListProviderBackups(const LoadedProvider& provider) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(provider, BKP_CAP_LIST, "list backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST, "list backups"));
   std::vector<BackupListing> listings;
   std::array<char, kErrorBufferSize> err{};
   const bkp_status rc =
       provider.table().list(provider.instance(), CollectListing, &listings, err.data(), err.size());
-  if (rc != BKP_OK) return ProviderFailure(provider, "list", rc, err);
+  if (rc != BKP_OK) return ProviderFailure(provider.name(), "list", rc, err.data(), err.size());
   return listings;
 }
 
 Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
                                            std::string_view backup_id, bkp_operation* op) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(provider, BKP_CAP_VERIFY, "verify backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability(provider.name(), provider.table(), BKP_CAP_VERIFY, "verify backups"));
   const std::string id(backup_id);
   VerifyReport report;
   std::array<char, kErrorBufferSize> err{};
@@ -252,18 +223,20 @@ Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
   // CORRUPT is how a provider says "I found problems": the findings are the
   // result. Any other code means the verify could not do its job.
   if (rc != BKP_E_CORRUPT || (op != nullptr && op->cancel_requested.load())) {
-    return ProviderFailure(provider, what, rc, err);
+    return ProviderFailure(provider.name(), what, rc, err.data(), err.size());
   }
-  report.summary = fmt::format("provider '{}': {}", provider.name(), ProviderMessage(err));
+  report.summary =
+      fmt::format("provider '{}': {}", provider.name(), ProviderMessage(err.data(), err.size()));
   if (report.problems.empty()) {
     // Reported corrupt without saying where: keep the message as the problem.
-    report.problems.push_back({rc, id, "", ProviderMessage(err)});
+    report.problems.push_back({rc, id, "", ProviderMessage(err.data(), err.size())});
   }
   return report;
 }
 
 Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view backup_id) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(provider, BKP_CAP_REMOVE, "delete backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability(provider.name(), provider.table(), BKP_CAP_REMOVE, "delete backups"));
   if (backup_id.empty()) {
     return Status::InvalidArgument(
         fmt::format("delete via provider '{}' needs a backup id (list them with `hostctl backup "
@@ -274,7 +247,9 @@ Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view bac
   std::array<char, kErrorBufferSize> err{};
   const bkp_status rc =
       provider.table().remove(provider.instance(), id.c_str(), err.data(), err.size());
-  if (rc != BKP_OK) return ProviderFailure(provider, "delete of backup '" + id + "'", rc, err);
+  if (rc != BKP_OK)
+    return ProviderFailure(provider.name(), "delete of backup '" + id + "'", rc, err.data(),
+                           err.size());
   return Status::OK();
 }
 
@@ -296,7 +271,8 @@ Result<std::vector<BackupListing>> ExpireProviderBackups(const LoadedProvider& p
   std::array<char, kErrorBufferSize> err{};
   const bkp_status rc = provider.table().expire(provider.instance(), &retention, CollectListing,
                                                 &removed, err.data(), err.size());
-  if (rc != BKP_OK) return ProviderFailure(provider, "retention", rc, err);
+  if (rc != BKP_OK)
+    return ProviderFailure(provider.name(), "retention", rc, err.data(), err.size());
   return removed;
 }
 
@@ -454,10 +430,11 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
   if (!provider.ok()) return provider.status();
   // Refused before the slot is claimed: a request that cannot work must not
   // replace the last operation an operator may still want to look at.
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(**provider, BKP_CAP_BACKUP, "take backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability((*provider)->name(), (*provider)->table(), BKP_CAP_BACKUP, "take backups"));
   if (type == BKP_BACKUP_INCREMENTAL) {
-    HOSTSTUB_RETURN_IF_ERROR(
-        RequireProviderCapability(**provider, BKP_CAP_INCREMENTAL, "take incremental backups"));
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
+                                               BKP_CAP_INCREMENTAL, "take incremental backups"));
   }
   Result<std::shared_ptr<Running>> claimed =
       Claim(OperationKind::kBackup, **provider, type, std::string_view());
@@ -548,7 +525,8 @@ Result<VerifyReport> BackupCoordinator::Verify(std::string_view provider_name,
                                                std::string_view backup_id) {
   Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
   if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(**provider, BKP_CAP_VERIFY, "verify backups"));
+  HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
+                                             BKP_CAP_VERIFY, "verify backups"));
   Result<std::shared_ptr<Running>> claimed =
       Claim(OperationKind::kVerify, **provider, 0, backup_id);
   if (!claimed.ok()) return claimed.status();
@@ -575,7 +553,8 @@ Result<VerifyReport> BackupCoordinator::Verify(std::string_view provider_name,
 Status BackupCoordinator::Delete(std::string_view provider_name, std::string_view backup_id) {
   Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
   if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(**provider, BKP_CAP_REMOVE, "delete backups"));
+  HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
+                                             BKP_CAP_REMOVE, "delete backups"));
   if (backup_id.empty()) return DeleteProviderBackup(**provider, backup_id);  // the usage error
   Result<std::shared_ptr<Running>> claimed =
       Claim(OperationKind::kDelete, **provider, 0, backup_id);
@@ -610,7 +589,8 @@ Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view pr
 Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view provider_name) {
   Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
   if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(RequireProviderCapability(**provider, BKP_CAP_LIST, "list backups"));
+  HOSTSTUB_RETURN_IF_ERROR(
+      RequireCapability((*provider)->name(), (*provider)->table(), BKP_CAP_LIST, "list backups"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ != nullptr && current_->snapshot.running() &&

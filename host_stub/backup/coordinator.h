@@ -225,9 +225,4 @@ Result<std::vector<BackupListing>> ExpireProviderBackups(
     const LoadedProvider& provider, const RetentionPolicy& policy,
     std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
-// Unsupported naming the provider, its plugin and its capabilities unless
-// it has `capability` (a BKP_CAP_* bit); `what` is e.g. "list backups".
-Status RequireProviderCapability(const LoadedProvider& provider, uint64_t capability,
-                                 std::string_view what);
-
 }  // namespace hoststub

@@ -76,7 +76,7 @@ class Job {
 
     for (auto& items : roles) {
       if (items.empty()) continue;
-      phase_ = PhaseOf(items.front().role);
+      phase_ = PhaseOfRole(items.front().role);
       auto entries = StoreAll(items);
       manifest.files.insert(manifest.files.end(), entries.begin(), entries.end());
     }
@@ -98,19 +98,6 @@ class Job {
   }
 
  private:
-  static uint32_t PhaseOf(uint32_t role) {
-    switch (role) {
-      case BKP_ROLE_CONTROL_DB:
-        return BKP_PHASE_CONTROL_DB;
-      case BKP_ROLE_LOG:
-        return BKP_PHASE_LOG;
-      case BKP_ROLE_EVENTS:
-        return BKP_PHASE_EVENTS;
-      default:
-        return BKP_PHASE_SNAPSHOTS;
-    }
-  }
-
   // Closed segments of every readable backup, by identity. An unreadable
   // manifest only means less reuse, so it is logged and skipped.
   void BuildReuseIndex() {

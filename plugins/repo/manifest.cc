@@ -51,6 +51,19 @@ const char* RoleName(uint32_t role) {
   return "unknown";
 }
 
+uint32_t PhaseOfRole(uint32_t role) {
+  switch (role) {
+    case BKP_ROLE_CONTROL_DB:
+      return BKP_PHASE_CONTROL_DB;
+    case BKP_ROLE_LOG:
+      return BKP_PHASE_LOG;
+    case BKP_ROLE_EVENTS:
+      return BKP_PHASE_EVENTS;
+    default:
+      return BKP_PHASE_SNAPSHOTS;
+  }
+}
+
 uint64_t Manifest::TotalBytes() const {
   uint64_t total = 0;
   for (const auto& f : files) total += f.size;

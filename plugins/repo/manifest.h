@@ -63,6 +63,7 @@ struct Manifest {
 };
 
 const char* RoleName(uint32_t role);  // "control_db", "log", "events", "snapshots"
+uint32_t PhaseOfRole(uint32_t role);  // the BKP_PHASE_* in which a role is copied
 
 std::string EncodeManifest(const Manifest& manifest);
 // Throws bkp::Error(BKP_E_CORRUPT) naming `what` when the document is not a

@@ -63,10 +63,7 @@ RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
     });
     sink.end();
     ++stats.files;
-    progress.phase = f.role == BKP_ROLE_CONTROL_DB ? BKP_PHASE_CONTROL_DB
-                     : f.role == BKP_ROLE_LOG      ? BKP_PHASE_LOG
-                     : f.role == BKP_ROLE_EVENTS   ? BKP_PHASE_EVENTS
-                                                   : BKP_PHASE_SNAPSHOTS;
+    progress.phase = PhaseOfRole(f.role);
     progress.files_done = stats.files;
     op.progress(progress);
   }
