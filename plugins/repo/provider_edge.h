@@ -1,0 +1,71 @@
+// The C edge every provider built on the repository engine shares: one
+// bkp_instance type, and the backup, restore, list, verify, remove and
+// expire callbacks of the provider table, each turning an ABI call into an
+// engine call inside bkp::guard so no exception reaches the host. A
+// provider folder only describes itself (ProviderIdentity), reads its own
+// settings into a StorageDriver (DriverFactory) and exports the entry point.
+//
+// Errors: every callback returns a bkp_status with the message in the
+// caller's buffer, as bkp_plugin.h requires.
+// Thread-safety: the host calls one instance's operations one at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "backup_job.h"
+#include "bkp/bkp_plugin.hpp"
+#include "repository.h"
+#include "storage_driver.h"
+
+struct bkp_instance {
+  bkp::Host host;
+  std::unique_ptr<repo::Repository> repository;
+  repo::BackupOptions options;
+  bool incremental = false;  // the provider takes BKP_BACKUP_INCREMENTAL
+};
+
+namespace repo {
+
+// Settings the engine itself reads, for a provider's bkp_setting_spec list.
+inline constexpr bkp_setting_spec kWorkersSetting = {
+    "workers", BKP_SETTING_INT, 0, "compression threads, 1-16 (default: the number of cores)"};
+inline constexpr bkp_setting_spec kRateLimitSetting = {
+    "rate_limit", BKP_SETTING_INT, 0,
+    "read cap in bytes per second so a backup does not starve the host (default 0: none)"};
+
+struct ProviderIdentity {
+  const char* name;     // as in the provider table, e.g. "local_disk"
+  const char* version;  // the provider's own version
+  bool incremental;     // whether it takes incremental backups
+};
+
+// Builds the provider's storage from its settings; throws bkp::Error
+// (BKP_E_INVALID_ARGUMENT naming the setting) on a bad one.
+using DriverFactory = std::shared_ptr<StorageDriver> (*)(const bkp::Settings& settings);
+
+// The provider table's open: reads the engine settings, builds the driver
+// and opens (or creates) the repository on it.
+bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
+                        const bkp_open_args* args, bkp_instance** out, char* err,
+                        size_t err_len) noexcept;
+
+void CloseInstance(bkp_instance* instance) noexcept;
+bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
+                          bkp_backup_result* result, char* err, size_t err_len) noexcept;
+bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args, char* err,
+                           size_t err_len) noexcept;
+bkp_status ListInstance(bkp_instance* instance, bkp_backup_info_fn fn, void* user, char* err,
+                        size_t err_len) noexcept;
+bkp_status VerifyInstance(bkp_instance* instance, const char* backup_id, bkp_operation* op,
+                          bkp_verify_problem_fn fn, void* user, char* err, size_t err_len) noexcept;
+bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* err,
+                          size_t err_len) noexcept;
+bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention,
+                          bkp_backup_info_fn fn, void* user, char* err, size_t err_len) noexcept;
+
+// Every capability the shared callbacks implement.
+inline constexpr uint64_t kEngineCapabilities = BKP_CAP_BACKUP | BKP_CAP_RESTORE | BKP_CAP_LIST |
+                                                BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE;
+
+}  // namespace repo
