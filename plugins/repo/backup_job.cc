@@ -5,15 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
-#include <thread>
-#include <tuple>
 #include <vector>
 
+#include "chain.h"
 #include "object_codec.h"
+#include "parallel.h"
 #include "rate_limiter.h"
 
 namespace repo {
@@ -31,41 +31,60 @@ struct ListedItem {
   uint64_t base = 0;
   uint64_t next = 0;
   bool closed = false;
+
+  FileKey key() const { return {role, context, name}; }
 };
 
-using Identity = std::tuple<std::string, uint32_t, std::string, uint64_t, uint64_t>;
+// What the backup does with one listed file: reuse `prefix` bytes of the
+// base state's version (`base`), and store the rest as `fresh` chunks.
+struct Plan {
+  const ListedItem* item = nullptr;
+  const FileEntry* base = nullptr;
+  uint64_t prefix = 0;
+  std::vector<Chunk> fresh;
+  std::atomic<size_t> pieces_left{0};
+};
+
+struct Piece {
+  size_t plan = 0;
+  size_t index = 0;  // into plan.fresh
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
 
 class Job {
  public:
   Job(Repository& repository, const bkp::Source& source, const bkp::Operation& op,
-      const bkp::Host& host, const BackupOptions& options)
+      const bkp::Host& host, const BackupOptions& options, uint32_t type)
       : repo_(repository),
         source_(source),
         op_(op),
         host_(host),
         options_(options),
-        limiter_(options.rate_limit_bps) {}
+        incremental_(type == BKP_BACKUP_INCREMENTAL),
+        limiter_(options.rate_limit_bps),
+        parallel_(options.workers) {}
 
   BackupStats Run() {
     Manifest manifest;
     manifest.created_ms = NowMs();
     manifest.id = NewBackupId(manifest.created_ms);
-    manifest.type = "full";
+    manifest.type = incremental_ ? "incremental" : "full";
     manifest.provider = options_.provider_name;
     manifest.provider_version = options_.provider_version;
     manifest.abi_version = "1.0";
-    BuildReuseIndex();
+    LoadBase();
+    if (incremental_) manifest.parent = base_->tip.id;
 
     // List everything first, in the host's order: each listing fixes what
-    // the backup holds of that role, and the totals are known up front.
-    std::vector<std::vector<ListedItem>> roles;
+    // the backup holds of that role. The listed sizes of closed segments and
+    // of the active segments' whole records do not change afterwards (the
+    // host pins them), so the files can then be read in any order.
     for (uint32_t role : {BKP_ROLE_CONTROL_DB, BKP_ROLE_LOG, BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS}) {
-      auto& items = roles.emplace_back();
       source_.list(role, [&](const bkp_item& item) {
-        items.push_back({item.role, item.context ? item.context : "", item.name, item.id, item.size,
-                         item.base, item.next, (item.flags & BKP_ITEM_CLOSED) != 0});
+        items_.push_back({item.role, item.context ? item.context : "", item.name, item.id,
+                          item.size, item.base, item.next, (item.flags & BKP_ITEM_CLOSED) != 0});
         bytes_total_ += item.size;
-        ++files_total_;
       });
       if (role == BKP_ROLE_CONTROL_DB) {
         source_.contexts([&](const bkp_context_info& c) {
@@ -73,15 +92,15 @@ class Job {
         });
       }
     }
+    files_total_ = items_.size();
 
-    for (auto& items : roles) {
-      if (items.empty()) continue;
-      phase_ = PhaseOfRole(items.front().role);
-      auto entries = StoreAll(items);
-      manifest.files.insert(manifest.files.end(), entries.begin(), entries.end());
-    }
+    plans_ = std::vector<Plan>(items_.size());
+    parallel_.Run(items_.size(), [&](size_t i, size_t) { PlanItem(i); });
+    StorePieces();
     op_.throw_if_cancelled("backup");
+
     FillRanges(&manifest);
+    BuildFiles(&manifest);
     manifest.bytes_new = bytes_new_;
     manifest.completed_ms = NowMs();
     phase_ = BKP_PHASE_FINISHING;
@@ -90,7 +109,7 @@ class Job {
 
     BackupStats stats;
     stats.id = manifest.id;
-    stats.files = manifest.files.size();
+    stats.files = items_.size();
     stats.bytes_read = bytes_read_;
     stats.bytes_reused = bytes_reused_;
     stats.bytes_new = bytes_new_;
@@ -98,55 +117,101 @@ class Job {
   }
 
  private:
-  // Closed segments of every readable backup, by identity. An unreadable
-  // manifest only means less reuse, so it is logged and skipped.
-  void BuildReuseIndex() {
-    std::vector<BrokenManifest> broken;
-    for (const auto& m : repo_.LoadAll(&broken)) {
-      for (const auto& f : m.files) {
-        if (f.closed && f.tail_xxh3) {
-          reuse_.emplace(Identity{f.context, f.role, f.name, f.size, *f.tail_xxh3}, f);
-        }
+  // The state of the newest backup. An incremental cannot go without it; a
+  // full one only reuses less, so a broken chain is logged and skipped.
+  void LoadBase() {
+    const auto ids = repo_.ListIds();
+    if (ids.empty()) {
+      if (incremental_) {
+        throw bkp::Error(BKP_E_MISSING_FULL_BACKUP,
+                         "an incremental backup needs a full backup to build on, and " +
+                             repo_.Describe() + " holds none: take a full backup first");
       }
+      return;
     }
-    for (const auto& b : broken) {
-      host_.log(BKP_LOG_WARN, "skipping unreadable manifest of backup '" + b.id + "': " + b.error);
+    try {
+      base_ = ResolveState(repo_, ids.back(), /*explain=*/incremental_);
+    } catch (const bkp::Error& e) {
+      if (incremental_) {
+        throw bkp::Error(e.status(), std::string("an incremental backup builds on the newest "
+                                                 "backup, which cannot be used: ") +
+                                         e.what() + " (a full backup starts a new chain)");
+      }
+      host_.log(BKP_LOG_WARN, std::string("the newest backup cannot be resolved, so nothing is "
+                                          "reused from it: ") +
+                                  e.what());
     }
   }
 
-  std::vector<FileEntry> StoreAll(const std::vector<ListedItem>& items) {
-    std::vector<FileEntry> entries(items.size());
-    std::atomic<size_t> next{0};
-    std::exception_ptr failure;
-    std::mutex failure_mu;
-    auto worker = [&] {
-      std::vector<char> buf(kChunkBytes);
-      for (size_t i; (i = next.fetch_add(1)) < items.size();) {
-        if (failed_) return;
-        try {
-          entries[i] = Store(items[i], buf);
-        } catch (...) {
-          std::lock_guard lock(failure_mu);
-          if (!failure) failure = std::current_exception();
-          failed_ = true;
-          return;
-        }
-      }
-    };
-    const size_t n = std::min<size_t>(std::max<uint32_t>(options_.workers, 1), items.size());
-    std::vector<std::thread> threads;
-    for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    if (failure) std::rethrow_exception(failure);
-    return entries;
+  // Decides how much of the file the base already holds. Reads at most the
+  // last 4 KiB of that prefix.
+  void PlanItem(size_t i) {
+    op_.throw_if_cancelled("backup");
+    const ListedItem& item = items_[i];
+    Plan& plan = plans_[i];
+    plan.item = &item;
+    if (base_ && item.role != BKP_ROLE_CONTROL_DB) {
+      auto found = base_->files.find(item.key());
+      if (found != base_->files.end()) plan.base = &found->second;
+    }
+    if (plan.base != nullptr && PrefixStillHolds(item, *plan.base)) {
+      plan.prefix = plan.base->size;
+      bytes_reused_ += plan.prefix;
+      Advance(plan.prefix, 0);
+    } else {
+      plan.base = nullptr;
+    }
+    if (plan.prefix == item.size) Advance(0, 1);
   }
 
-  uint64_t TailChecksum(const ListedItem& item, std::vector<char>& buf) {
-    const uint64_t len = std::min(kTailBytes, item.size);
-    const size_t got = source_.read(item.id, item.size - len, buf.data(), len);
-    if (got != len) ShortRead(item, item.size - len + got);
-    return XXH3_64bits(buf.data(), got);
+  bool PrefixStillHolds(const ListedItem& item, const FileEntry& base) {
+    if (base.size == 0 || base.size > item.size || base.chunks.empty()) return false;
+    const Chunk& last = base.chunks.back();
+    if (!last.tail_xxh3) return false;
+    const uint64_t len = std::min(kTailBytes, last.size);
+    std::vector<char> tail(len);
+    const size_t got = source_.read(item.id, base.size - len, tail.data(), len);
+    if (got != len) ShortRead(item, base.size - len + got);
+    if (XXH3_64bits(tail.data(), len) != *last.tail_xxh3) {
+      host_.log(BKP_LOG_INFO, "'" + item.name + "' of context '" + item.context +
+                                  "' no longer begins with the bytes the last backup holds: "
+                                  "storing it whole");
+      return false;
+    }
+    // A full backup stands alone: it must not name objects that are gone.
+    // An incremental relies on its chain instead, which verify checks.
+    if (!incremental_) {
+      for (const auto& c : base.chunks) {
+        if (repo_.driver().Stat(c.object) != c.stored_size) return false;
+      }
+    }
+    return true;
+  }
+
+  void StorePieces() {
+    std::vector<Piece> pieces;
+    for (size_t p = 0; p < plans_.size(); ++p) {
+      Plan& plan = plans_[p];
+      for (uint64_t at = plan.prefix; at < plan.item->size; at += kMaxChunkBytes) {
+        pieces.push_back(
+            {p, plan.fresh.size(), at, std::min(kMaxChunkBytes, plan.item->size - at)});
+        plan.fresh.emplace_back();
+      }
+      plan.pieces_left = plan.fresh.size();
+    }
+    // Largest first, so no worker is left with one big file at the end.
+    std::stable_sort(pieces.begin(), pieces.end(),
+                     [](const Piece& a, const Piece& b) { return a.size > b.size; });
+    std::vector<std::vector<char>> buffers(parallel_.workers());
+    parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
+      auto& buf = buffers[worker];
+      if (buf.empty()) buf.resize(kChunkBytes);
+      const Piece& piece = pieces[i];
+      Plan& plan = plans_[piece.plan];
+      phase_ = PhaseOfRole(plan.item->role);
+      plan.fresh[piece.index] = Store(*plan.item, piece.offset, piece.size, buf);
+      if (--plan.pieces_left == 0) Advance(0, 1);
+    });
   }
 
   [[noreturn]] void ShortRead(const ListedItem& item, uint64_t at) {
@@ -155,57 +220,82 @@ class Job {
                                    std::to_string(item.size) + " listed");
   }
 
-  FileEntry Store(const ListedItem& item, std::vector<char>& buf) {
-    FileEntry e;
-    e.role = item.role;
-    e.context = item.context;
-    e.name = item.name;
-    e.base = item.base;
-    e.next = item.next;
-    e.closed = item.closed && item.role != BKP_ROLE_CONTROL_DB;
-    e.size = item.size;
-    if (e.closed) {
-      e.tail_xxh3 = TailChecksum(item, buf);
-      auto hit = reuse_.find(Identity{item.context, item.role, item.name, item.size, *e.tail_xxh3});
-      if (hit != reuse_.end() &&
-          repo_.driver().Stat(hit->second.object) == hit->second.stored_size) {
-        e.xxh3 = hit->second.xxh3;
-        e.object = hit->second.object;
-        e.stored_size = hit->second.stored_size;
-        bytes_reused_ += item.size;
-        Advance(item.size, 1);
-        return e;
-      }
-    }
-
+  Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::vector<char>& buf) {
     auto writer = repo_.driver().Create();
-    FrameEncoder encoder(*writer, item.size);
-    uint64_t offset = 0;
-    while (offset < item.size) {
+    FrameEncoder encoder(*writer, size);
+    const uint64_t end = offset + size;
+    const uint64_t tail_from = end - std::min(kTailBytes, size);
+    XXH3_state_t* tail = XXH3_createState();
+    if (tail == nullptr) throw std::bad_alloc();
+    struct FreeTail {
+      XXH3_state_t* s;
+      ~FreeTail() { XXH3_freeState(s); }
+    } free_tail{tail};
+    XXH3_64bits_reset(tail);
+    for (uint64_t at = offset; at < end;) {
       op_.throw_if_cancelled("backup");
       // The first failure is the one reported; this only stops the others.
-      if (failed_) throw bkp::Error(BKP_E_INTERNAL, "stopped: another worker failed");
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), item.size - offset));
+      if (parallel_.failed()) throw bkp::Error(BKP_E_INTERNAL, "stopped: another worker failed");
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at));
       limiter_.Acquire(want);
-      const size_t got = source_.read(item.id, offset, buf.data(), want);
-      if (got == 0) ShortRead(item, offset);
+      const size_t got = source_.read(item.id, at, buf.data(), want);
+      if (got == 0) ShortRead(item, at);
       encoder.Update(buf.data(), got);
-      offset += got;
+      if (at + got > tail_from) {
+        const uint64_t skip = at < tail_from ? tail_from - at : 0;
+        XXH3_64bits_update(tail, buf.data() + skip, got - skip);
+      }
+      at += got;
       bytes_read_ += got;
       Advance(got, 0);
     }
     const EncodedObject encoded = encoder.Finish();
-    e.xxh3 = encoded.xxh3;
-    e.object = "objects/" + encoded.xxh128_hex.substr(0, 2) + "/" + encoded.xxh128_hex + ".lz4";
-    if (auto existing = repo_.driver().Stat(e.object)) {
-      e.stored_size = *existing;  // identical content is stored already
+    Chunk c;
+    c.offset = offset;
+    c.size = size;
+    c.xxh3 = encoded.xxh3;
+    c.tail_xxh3 = XXH3_64bits_digest(tail);
+    c.object = "objects/" + encoded.xxh128_hex.substr(0, 2) + "/" + encoded.xxh128_hex + ".lz4";
+    if (auto existing = repo_.driver().Stat(c.object)) {
+      c.stored_size = *existing;  // identical content is stored already
     } else {
-      writer->Commit(e.object);
-      e.stored_size = encoded.stored_size;
+      writer->Commit(c.object);
+      c.stored_size = encoded.stored_size;
       bytes_new_ += encoded.stored_size;
     }
-    Advance(0, 1);
-    return e;
+    return c;
+  }
+
+  void BuildFiles(Manifest* m) {
+    std::set<FileKey> present;
+    for (Plan& plan : plans_) {
+      const ListedItem& item = *plan.item;
+      present.insert(item.key());
+      // An incremental leaves out what its parent holds already.
+      if (incremental_ && plan.base != nullptr && plan.prefix == item.size) continue;
+      FileEntry e;
+      e.role = item.role;
+      e.context = item.context;
+      e.name = item.name;
+      e.base = item.base;
+      e.next = item.next;
+      e.closed = item.closed && item.role != BKP_ROLE_CONTROL_DB;
+      e.size = item.size;
+      if (plan.base != nullptr) {
+        if (incremental_) {
+          e.inherit = plan.prefix;
+        } else {
+          e.chunks = plan.base->chunks;
+        }
+      }
+      e.chunks.insert(e.chunks.end(), plan.fresh.begin(), plan.fresh.end());
+      m->files.push_back(std::move(e));
+    }
+    if (incremental_) {
+      for (const auto& [key, file] : base_->files) {
+        if (present.count(key) == 0) m->dropped.push_back(key);
+      }
+    }
   }
 
   void Advance(uint64_t bytes, uint64_t files) {
@@ -228,11 +318,12 @@ class Job {
     op_.progress(p);
   }
 
-  static void FillRanges(Manifest* m) {
+  // Every listed file counts, also those an incremental leaves out.
+  void FillRanges(Manifest* m) const {
     std::map<std::string, ContextEntry*> by_name;
     for (auto& c : m->contexts) by_name[c.name] = &c;
     std::set<std::pair<std::string, uint32_t>> seen;
-    for (const auto& f : m->files) {  // each stream's files ascend by base
+    for (const auto& f : items_) {  // each stream's files ascend by base
       auto it = by_name.find(f.context);
       if (it == by_name.end()) continue;
       StreamRange& r = f.role == BKP_ROLE_LOG      ? it->second->log
@@ -248,9 +339,12 @@ class Job {
   const bkp::Operation& op_;
   const bkp::Host& host_;
   const BackupOptions& options_;
+  const bool incremental_;
   RateLimiter limiter_;
-  std::map<Identity, FileEntry> reuse_;
-  std::atomic<bool> failed_{false};
+  ParallelFor parallel_;
+  std::optional<BackupState> base_;
+  std::vector<ListedItem> items_;
+  std::vector<Plan> plans_;
   std::atomic<uint32_t> phase_{BKP_PHASE_CONTROL_DB};
   uint64_t bytes_total_ = 0;
   uint64_t files_total_ = 0;
@@ -267,8 +361,8 @@ class Job {
 
 BackupStats RunBackupJob(Repository& repository, const bkp::Source& source,
                          const bkp::Operation& op, const bkp::Host& host,
-                         const BackupOptions& options) {
-  return Job(repository, source, op, host, options).Run();
+                         const BackupOptions& options, uint32_t type) {
+  return Job(repository, source, op, host, options, type).Run();
 }
 
 }  // namespace repo

@@ -1,14 +1,28 @@
-// The backup pipeline: reads the host's backup source in its order (control
-// DB, log, events, snapshots), stores every file as a content-addressed LZ4
-// frame, and publishes the manifest last. Closed segments already in the
-// repository (same context, stream, name, size and tail checksum) are
-// referenced, not read again, so a second backup of an unchanged host
-// writes almost nothing. Each role's files are compressed and checksummed by
-// `workers` threads in parallel; memory stays at about 3 MiB per worker.
+// The backup pipeline: lists the host's backup source in its order (control
+// DB, log, events, snapshots), then stores every file as chunks of
+// content-addressed LZ4 frames, and publishes the manifest last.
 //
-// Errors: throws bkp::Error. On any failure or cancellation no manifest is
-// written: nothing that looks like a backup remains (objects already stored
-// are reused by the next backup or collected by retention).
+// Reuse: the newest backup's state is the base. A file the base already
+// holds is checked by reading only the last few KiB of what the base has of
+// it; if they match, those bytes are reused unread and only what was
+// appended since is read and stored (a closed segment: nothing at all). So a
+// second backup of a host reads and writes about what changed.
+//
+// Full and incremental: a full manifest lists every file with all its
+// chunks and depends on no other backup; an incremental (its parent being
+// the newest backup) lists only the files that are new or grew, plus the
+// control DB, and needs its chain to restore. Either way the data files are
+// stored once.
+//
+// Parallelism and memory: the listed files are cut into pieces of at most
+// kMaxChunkBytes, which `workers` threads compress and checksum, largest
+// first; memory stays at about 3 MiB per worker.
+//
+// Errors: throws bkp::Error. An incremental with no backup to base it on is
+// BKP_E_MISSING_FULL_BACKUP; on a broken base chain, BKP_E_BROKEN_CHAIN. On
+// any failure or cancellation no manifest is written: nothing that looks like
+// a backup remains (objects already stored are reused by the next backup or
+// collected by retention).
 // Thread-safety: one job per repository at a time.
 #pragma once
 
@@ -20,6 +34,9 @@
 
 namespace repo {
 
+// The largest piece of a file stored as one chunk.
+inline constexpr uint64_t kMaxChunkBytes = 64ull << 20;
+
 struct BackupOptions {
   uint32_t workers = 2;         // compression/checksum threads, >= 1
   uint64_t rate_limit_bps = 0;  // read cap in bytes/s, 0 = none
@@ -29,14 +46,15 @@ struct BackupOptions {
 
 struct BackupStats {
   std::string id;
-  uint64_t files = 0;
-  uint64_t bytes_read = 0;    // read from the host (reused files are not read)
-  uint64_t bytes_reused = 0;  // original bytes of files referenced unread
+  uint64_t files = 0;         // files of the host the backup covers
+  uint64_t bytes_read = 0;    // read from the host (reused bytes are not read)
+  uint64_t bytes_reused = 0;  // original bytes referenced unread
   uint64_t bytes_new = 0;     // stored bytes added to the repository
 };
 
+// `type` is BKP_BACKUP_FULL or BKP_BACKUP_INCREMENTAL.
 BackupStats RunBackupJob(Repository& repository, const bkp::Source& source,
                          const bkp::Operation& op, const bkp::Host& host,
-                         const BackupOptions& options);
+                         const BackupOptions& options, uint32_t type);
 
 }  // namespace repo

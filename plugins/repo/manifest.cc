@@ -35,6 +35,38 @@ uint64_t Unsigned(const json& j, const char* key) {
 
 StreamRange RangeFrom(const json& j) { return {Unsigned(j, "first"), Unsigned(j, "next")}; }
 
+// A chunk as format 2 stores it; format 1's file entries carry the same keys
+// for their single object (offset 0, size of the file).
+Chunk ChunkFrom(const json& j, const std::string& what) {
+  Chunk c;
+  c.offset = j.contains("offset") ? Unsigned(j, "offset") : 0;
+  c.size = Unsigned(j, "size");
+  c.xxh3 = ParseHex64(j.at("xxh3").get<std::string>(), what);
+  c.object = j.at("object").get<std::string>();
+  c.stored_size = Unsigned(j, "stored_size");
+  if (j.contains("tail_xxh3")) c.tail_xxh3 = ParseHex64(j.at("tail_xxh3").get<std::string>(), what);
+  return c;
+}
+
+// A restore writes the chunks back to back: a gap or an overlap would
+// silently shift every later byte of the file.
+void CheckCoverage(const FileEntry& e, const std::string& what) {
+  uint64_t at = e.inherit;
+  for (const auto& c : e.chunks) {
+    if (c.offset != at || c.size == 0) {
+      throw bkp::Error(BKP_E_CORRUPT, what + ": the chunks of '" + e.name +
+                                          "' do not cover it: one starts at byte " +
+                                          std::to_string(c.offset) + " where " +
+                                          std::to_string(at) + " was expected");
+    }
+    at = c.end();
+  }
+  if (at != e.size) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": the chunks of '" + e.name + "' end at byte " +
+                                        std::to_string(at) + " of its " + std::to_string(e.size));
+  }
+}
+
 }  // namespace
 
 const char* RoleName(uint32_t role) {
@@ -66,13 +98,19 @@ uint32_t PhaseOfRole(uint32_t role) {
 
 uint64_t Manifest::TotalBytes() const {
   uint64_t total = 0;
-  for (const auto& f : files) total += f.size;
+  for (const auto& f : files) total += f.size - f.inherit;
+  return total;
+}
+
+uint64_t FileEntry::StoredBytes() const {
+  uint64_t total = 0;
+  for (const auto& c : chunks) total += c.stored_size;
   return total;
 }
 
 uint64_t Manifest::TotalStoredBytes() const {
   uint64_t total = 0;
-  for (const auto& f : files) total += f.stored_size;
+  for (const auto& f : files) total += f.StoredBytes();
   return total;
 }
 
@@ -93,18 +131,30 @@ std::optional<std::string> IdFromManifestKey(const std::string& key) {
 std::string EncodeManifest(const Manifest& m) {
   json files = json::array();
   for (const auto& f : m.files) {
+    json chunks = json::array();
+    for (const auto& c : f.chunks) {
+      json chunk = {{"offset", c.offset},
+                    {"size", c.size},
+                    {"xxh3", Hex64(c.xxh3)},
+                    {"object", c.object},
+                    {"stored_size", c.stored_size}};
+      if (c.tail_xxh3) chunk["tail_xxh3"] = Hex64(*c.tail_xxh3);
+      chunks.push_back(std::move(chunk));
+    }
     json entry = {{"role", RoleName(f.role)},
                   {"context", f.context.empty() ? json(nullptr) : json(f.context)},
                   {"name", f.name},
                   {"base", f.base},
                   {"next", f.next},
                   {"closed", f.closed},
-                  {"size", f.size},
-                  {"xxh3", Hex64(f.xxh3)},
-                  {"object", f.object},
-                  {"stored_size", f.stored_size}};
-    if (f.tail_xxh3) entry["tail_xxh3"] = Hex64(*f.tail_xxh3);
+                  {"size", f.size}};
+    if (m.incremental()) entry["inherit"] = f.inherit;
+    entry["chunks"] = std::move(chunks);
     files.push_back(std::move(entry));
+  }
+  json dropped = json::array();
+  for (const auto& d : m.dropped) {
+    dropped.push_back({{"role", RoleName(d.role)}, {"context", d.context}, {"name", d.name}});
   }
   json contexts = json::array();
   for (const auto& c : m.contexts) {
@@ -126,6 +176,7 @@ std::string EncodeManifest(const Manifest& m) {
               {"abi_version", m.abi_version},
               {"contexts", std::move(contexts)},
               {"files", std::move(files)},
+              {"dropped", std::move(dropped)},
               {"totals",
                {{"files", m.files.size()},
                 {"bytes", m.TotalBytes()},
@@ -176,12 +227,20 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
       e.next = Unsigned(f, "next");
       e.closed = f.at("closed").get<bool>();
       e.size = Unsigned(f, "size");
-      e.xxh3 = ParseHex64(f.at("xxh3").get<std::string>(), what);
-      e.object = f.at("object").get<std::string>();
-      e.stored_size = Unsigned(f, "stored_size");
-      if (f.contains("tail_xxh3"))
-        e.tail_xxh3 = ParseHex64(f.at("tail_xxh3").get<std::string>(), what);
+      if (version == 1) {
+        if (e.size > 0) e.chunks.push_back(ChunkFrom(f, what));  // format 1: one object per file
+      } else {
+        if (m.incremental()) e.inherit = Unsigned(f, "inherit");
+        for (const auto& c : f.at("chunks")) e.chunks.push_back(ChunkFrom(c, what));
+      }
+      CheckCoverage(e, what);
       m.files.push_back(std::move(e));
+    }
+    if (version >= 2) {
+      for (const auto& d : doc.at("dropped")) {
+        m.dropped.push_back({RoleFromName(d.at("role").get<std::string>(), what),
+                             d.at("context").get<std::string>(), d.at("name").get<std::string>()});
+      }
     }
     return m;
   } catch (const json::exception& e) {

@@ -13,7 +13,9 @@
 
 namespace repo {
 
-inline constexpr int kManifestFormatVersion = 1;
+// 2: files are lists of chunks, and incremental manifests hold only what
+// changed since their parent. Format 1 (one object per file) is still read.
+inline constexpr int kManifestFormatVersion = 2;
 
 struct StreamRange {
   uint64_t first = 0;  // first index/token held
@@ -29,6 +31,35 @@ struct ContextEntry {
   StreamRange snapshots;
 };
 
+// One stored piece of a file: bytes [offset, offset + size) of the original,
+// as one LZ4 frame. Appending to a segment only ever adds chunks, so a later
+// backup reuses the ones it already has without reading them again.
+struct Chunk {
+  uint64_t offset = 0;
+  uint64_t size = 0;   // original bytes
+  uint64_t xxh3 = 0;   // XXH3-64 of the original bytes (`xxhsum -H3` of the decoded frame)
+  std::string object;  // key of the stored LZ4 frame
+  uint64_t stored_size = 0;
+  // XXH3-64 of the chunk's last min(4 KiB, size) bytes: a later backup reads
+  // just those bytes of the live file to know it still begins with this
+  // chunk. Absent in format-1 manifests for files that were not closed.
+  std::optional<uint64_t> tail_xxh3;
+  // Filled when a backup's state is resolved, never stored: the backup that
+  // holds this chunk (an ancestor, for an inherited chunk). For messages.
+  std::string stored_by;
+
+  uint64_t end() const { return offset + size; }
+};
+
+// Which file of the host: the identity a file keeps across backups.
+struct FileKey {
+  uint32_t role = 0;    // BKP_ROLE_*
+  std::string context;  // empty for the control DB
+  std::string name;     // the host's file name
+
+  auto operator<=>(const FileKey&) const = default;
+};
+
 struct FileEntry {
   uint32_t role = 0;    // BKP_ROLE_*
   std::string context;  // empty for the control DB
@@ -37,12 +68,13 @@ struct FileEntry {
   uint64_t next = 0;    // one past the last
   bool closed = false;  // an immutable closed segment
   uint64_t size = 0;    // original bytes
-  uint64_t xxh3 = 0;    // XXH3-64 of the original bytes
-  std::string object;   // key of the stored LZ4 frame
-  uint64_t stored_size = 0;
-  // For closed segments: XXH3-64 of the segment's last (up to) 4 KiB, part
-  // of the identity that lets a later backup reuse the object unread.
-  std::optional<uint64_t> tail_xxh3;
+  // Incremental manifests only: the file's first `inherit` bytes are those
+  // of the same file in the parent's state; `chunks` hold the rest.
+  uint64_t inherit = 0;
+  std::vector<Chunk> chunks;  // in order, covering [inherit, size) without gaps
+
+  FileKey key() const { return {role, context, name}; }
+  uint64_t StoredBytes() const;
 };
 
 struct Manifest {
@@ -55,11 +87,17 @@ struct Manifest {
   std::string provider_version;
   std::string abi_version;  // "1.0"
   std::vector<ContextEntry> contexts;
+  // A full backup: every file of the host. An incremental: the files that
+  // are new or grew since the parent (and always the control DB).
   std::vector<FileEntry> files;  // in restore order
-  uint64_t bytes_new = 0;        // stored bytes this backup added to the repository
+  // Incremental only: files of the parent's state the host no longer has
+  // (compacted log segments).
+  std::vector<FileKey> dropped;
+  uint64_t bytes_new = 0;  // stored bytes this backup added to the repository
 
-  uint64_t TotalBytes() const;
-  uint64_t TotalStoredBytes() const;
+  bool incremental() const { return type == "incremental"; }
+  uint64_t TotalBytes() const;        // original bytes of the files listed, less inherited ones
+  uint64_t TotalStoredBytes() const;  // stored bytes of the chunks listed
 };
 
 const char* RoleName(uint32_t role);  // "control_db", "log", "events", "snapshots"
@@ -68,6 +106,7 @@ uint32_t PhaseOfRole(uint32_t role);  // the BKP_PHASE_* in which a role is copi
 std::string EncodeManifest(const Manifest& manifest);
 // Throws bkp::Error(BKP_E_CORRUPT) naming `what` when the document is not a
 // manifest this version understands (BKP_E_UNSUPPORTED for a newer format).
+// Checks that each file's chunks cover it exactly.
 Manifest DecodeManifest(const std::string& json, const std::string& what);
 
 // The key a backup's manifest is stored under, and the id back from a key.

@@ -95,8 +95,8 @@ bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
     }
     const bkp::Source source(instance->host.services(), *args);
     const bkp::Operation op(instance->host.services(), args->op);
-    const BackupStats stats =
-        RunBackupJob(*instance->repository, source, op, instance->host, instance->options);
+    const BackupStats stats = RunBackupJob(*instance->repository, source, op, instance->host,
+                                           instance->options, args->type);
     bkp::write_error(result->backup_id, sizeof result->backup_id, stats.id);
     result->bytes_read = stats.bytes_read;
     result->bytes_stored = stats.bytes_new;
@@ -146,17 +146,17 @@ bkp_status VerifyInstance(bkp_instance* instance, const char* backup_id, bkp_ope
   return bkp::guard(err, err_len, [&]() -> bkp_status {
     const bkp::Operation operation(instance->host.services(), op);
     bkp_status stop = BKP_OK;
-    const uint64_t problems = RunVerifyJob(*instance->repository, backup_id ? backup_id : "",
-                                           op ? &operation : nullptr, [&](const VerifyProblem& p) {
-                                             bkp_verify_problem problem{};
-                                             problem.struct_size = sizeof problem;
-                                             problem.status = p.status;
-                                             problem.backup_id = p.backup_id.c_str();
-                                             problem.file = p.file.c_str();
-                                             problem.message = p.message.c_str();
-                                             if (fn != nullptr && stop == BKP_OK)
-                                               stop = fn(user, &problem);
-                                           });
+    const uint64_t problems =
+        RunVerifyJob(*instance->repository, backup_id ? backup_id : "", op ? &operation : nullptr,
+                     instance->options.workers, [&](const VerifyProblem& p) {
+                       bkp_verify_problem problem{};
+                       problem.struct_size = sizeof problem;
+                       problem.status = p.status;
+                       problem.backup_id = p.backup_id.c_str();
+                       problem.file = p.file.c_str();
+                       problem.message = p.message.c_str();
+                       if (fn != nullptr && stop == BKP_OK) stop = fn(user, &problem);
+                     });
     if (stop != BKP_OK) return stop;
     if (problems > 0) {
       bkp::write_error(

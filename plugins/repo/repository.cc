@@ -118,7 +118,9 @@ uint64_t Repository::CollectGarbage() {
   }
   std::set<std::string> referenced;
   for (const auto& m : manifests) {
-    for (const auto& f : m.files) referenced.insert(f.object);
+    for (const auto& f : m.files) {
+      for (const auto& c : f.chunks) referenced.insert(c.object);
+    }
   }
   std::vector<std::string> garbage;
   for (const auto& object : driver_->List("objects/")) {
@@ -130,6 +132,18 @@ uint64_t Repository::CollectGarbage() {
 
 void Repository::Remove(const std::string& id) {
   Load(id);  // NOT_FOUND, or CORRUPT, before anything is deleted
+  std::vector<std::string> children;
+  for (const auto& m : LoadAll(nullptr)) {
+    if (m.parent == id) children.push_back(m.id);
+  }
+  if (!children.empty()) {
+    std::string list;
+    for (const auto& c : children) list += (list.empty() ? "'" : ", '") + c + "'";
+    throw bkp::Error(BKP_E_REFUSED_BY_POLICY,
+                     "backup '" + id + "' is the parent of incremental backup(s) " + list +
+                         ", which need it to restore: delete those first, or let retention "
+                         "remove whole chains");
+  }
   driver_->Remove({ManifestKey(id)});
   CollectGarbage();
 }
@@ -147,12 +161,25 @@ std::vector<Manifest> Repository::Expire(uint32_t keep_last, int64_t keep_newer_
                                         broken.front().id + "' cannot be read (" +
                                         broken.front().error + ")");
   }
-  std::vector<Manifest> removed;
+  // What the rules keep, then every ancestor of that: a kept incremental
+  // is only restorable with its whole chain.
   const size_t n = manifests.size();
-  for (size_t i = 0; i + 1 < n; ++i) {  // i + 1 < n: the newest always stays
+  std::map<std::string, const Manifest*> by_id;
+  for (const auto& m : manifests) by_id[m.id] = &m;
+  std::set<std::string> keep;
+  for (size_t i = 0; i < n; ++i) {
+    const bool newest = i + 1 == n;
     const bool in_last = keep_last > 0 && i + keep_last >= n;
     const bool recent = keep_newer_ms > 0 && manifests[i].created_ms >= keep_newer_ms;
-    if (!in_last && !recent) removed.push_back(manifests[i]);
+    if (!newest && !in_last && !recent) continue;
+    for (const Manifest* m = &manifests[i]; m != nullptr && keep.insert(m->id).second;) {
+      auto parent = m->parent ? by_id.find(*m->parent) : by_id.end();
+      m = parent == by_id.end() ? nullptr : parent->second;
+    }
+  }
+  std::vector<Manifest> removed;
+  for (const auto& m : manifests) {
+    if (keep.count(m.id) == 0) removed.push_back(m);
   }
   std::vector<std::string> keys;
   for (const auto& m : removed) keys.push_back(ManifestKey(m.id));
@@ -165,13 +192,17 @@ std::vector<uint64_t> Repository::ExclusiveBytes(const std::vector<Manifest>& ma
   std::map<std::string, int> owners;
   for (const auto& m : manifests) {
     std::set<std::string> mine;
-    for (const auto& f : m.files) mine.insert(f.object);
+    for (const auto& f : m.files) {
+      for (const auto& c : f.chunks) mine.insert(c.object);
+    }
     for (const auto& o : mine) ++owners[o];
   }
   std::vector<uint64_t> out;
   for (const auto& m : manifests) {
     std::map<std::string, uint64_t> mine;
-    for (const auto& f : m.files) mine[f.object] = f.stored_size;
+    for (const auto& f : m.files) {
+      for (const auto& c : f.chunks) mine[c.object] = c.stored_size;
+    }
     uint64_t total = 0;
     for (const auto& [object, size] : mine) {
       if (owners[object] == 1) total += size;

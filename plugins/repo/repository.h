@@ -50,10 +50,13 @@ class Repository {
   void Publish(const Manifest& manifest);
 
   // Removes one backup and every object no other backup references.
+  // Refuses (BKP_E_REFUSED_BY_POLICY, naming them) while incrementals name
+  // it as their parent.
   void Remove(const std::string& id);
   // Removes each backup that is neither among the newest `keep_last` (0: no
   // such rule) nor created at or after `keep_newer_ms` (0: no such rule);
-  // the newest backup is always kept. Returns the removed manifests.
+  // the newest backup is always kept, and so is every ancestor of a kept
+  // incremental: a chain is never broken. Returns the removed manifests.
   std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
   // Deletes objects no manifest references; returns how many.
   uint64_t CollectGarbage();

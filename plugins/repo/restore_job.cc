@@ -1,126 +1,287 @@
 // Restore and verify (see restore_job.h).
 #include "restore_job.h"
 
-#include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
+#include <tuple>
 
+#include "chain.h"
 #include "object_codec.h"
+#include "parallel.h"
 
 namespace repo {
 namespace {
+
+// Decoded bytes queued between the decoding thread and the sink; a few MiB
+// keep both busy without holding much.
+constexpr size_t kQueuedBuffers = 8;
 
 std::string FileLabel(const FileEntry& f) {
   if (f.role == BKP_ROLE_CONTROL_DB) return f.name;
   return f.context + "/" + RoleName(f.role) + "/" + f.name;
 }
 
-// Restore order: the roles in order, then context, then ascending base.
-void SortForRestore(std::vector<FileEntry>* files) {
-  std::stable_sort(files->begin(), files->end(), [](const FileEntry& a, const FileEntry& b) {
-    return std::tie(a.role, a.context, a.base) < std::tie(b.role, b.context, b.base);
-  });
+// Where a chunk comes from, for messages: the object and, when an ancestor
+// stored it, which backup of the chain that is.
+std::string ChunkLabel(const std::string& backup_id, const FileEntry& f, const Chunk& c) {
+  std::string label = "backup '" + backup_id + "', " + FileLabel(f) + " bytes " +
+                      std::to_string(c.offset) + "-" + std::to_string(c.end()) + " ('" + c.object +
+                      "'";
+  if (!c.stored_by.empty() && c.stored_by != backup_id) {
+    label += ", stored by backup '" + c.stored_by + "' of its chain";
+  }
+  return label + ")";
 }
+
+// A damaged chunk of the backup itself is corruption; one an ancestor
+// stored is a broken link of the chain.
+bkp_status DamageStatus(const std::string& backup_id, const Chunk& c) {
+  return !c.stored_by.empty() && c.stored_by != backup_id ? BKP_E_BROKEN_CHAIN : BKP_E_CORRUPT;
+}
+
+// The decoding thread's output, in order: each file's bytes, then its end.
+struct Piece {
+  size_t file = 0;
+  std::vector<char> bytes;  // empty: the file is complete
+};
+
+// A bounded hand-over from the decoding thread to the sink's thread. Either
+// side can stop it; the other then sees Stopped().
+class PieceQueue {
+ public:
+  // False once stopped.
+  bool Push(Piece piece) {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return stopped_ || queue_.size() < kQueuedBuffers; });
+    if (stopped_) return false;
+    queue_.push_back(std::move(piece));
+    changed_.notify_all();
+    return true;
+  }
+  // nullopt once stopped and drained.
+  std::optional<Piece> Pop() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return stopped_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    Piece piece = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return piece;
+  }
+  void Stop() {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    changed_.notify_all();
+  }
+  // Recycled buffers, so the hot loop does not allocate.
+  std::vector<char> Buffer() {
+    std::lock_guard lock(mu_);
+    if (spare_.empty()) return {};
+    std::vector<char> b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+  }
+  void Recycle(std::vector<char> b) {
+    b.clear();
+    std::lock_guard lock(mu_);
+    if (spare_.size() < kQueuedBuffers + 2) spare_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Piece> queue_;
+  std::vector<std::vector<char>> spare_;
+  bool stopped_ = false;
+};
 
 }  // namespace
 
 RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
                            const bkp::Sink& sink, const bkp::Operation& op) {
-  Manifest manifest = repository.Load(backup_id);
-  SortForRestore(&manifest.files);
-  uint64_t bytes_total = 0;
-  for (const auto& f : manifest.files) {
-    auto size = repository.driver().Stat(f.object);
-    if (!size) {
-      throw bkp::Error(BKP_E_CORRUPT, "backup '" + backup_id + "' is incomplete: " + FileLabel(f) +
-                                          " is stored as '" + f.object +
-                                          "', which is missing from " + repository.Describe());
+  const BackupState state = ResolveState(repository, backup_id);
+  const std::vector<FileEntry> files = state.RestoreOrder();
+
+  // Every object must be there before the first byte goes to the sink.
+  for (const auto& f : files) {
+    for (const auto& c : f.chunks) {
+      if (!repository.driver().Stat(c.object)) {
+        throw bkp::Error(DamageStatus(backup_id, c),
+                         ChunkLabel(backup_id, f, c) + " is missing from " + repository.Describe() +
+                             ": the backup cannot be restored");
+      }
     }
-    bytes_total += f.size;
   }
+
+  // One thread decodes (and checks) while this one feeds the sink, so
+  // decompression and the host's writes overlap.
+  PieceQueue queue;
+  std::exception_ptr decode_failure;
+  struct Stopped {};  // the sink's side gave up: stop decoding, quietly
+  std::thread decoder([&] {
+    try {
+      for (size_t i = 0; i < files.size(); ++i) {
+        for (const auto& c : files[i].chunks) {
+          auto reader = repository.driver().Open(c.object);
+          try {
+            DecodeObject(*reader, ChunkLabel(backup_id, files[i], c), c.size, c.xxh3,
+                         [&](const char* data, size_t len) {
+                           std::vector<char> b = queue.Buffer();
+                           b.assign(data, data + len);
+                           if (!queue.Push({i, std::move(b)})) throw Stopped{};
+                         });
+          } catch (const bkp::Error& e) {
+            throw bkp::Error(DamageStatus(backup_id, c), e.what());
+          }
+        }
+        if (!queue.Push({i, {}})) throw Stopped{};
+      }
+    } catch (const Stopped&) {
+    } catch (...) {
+      decode_failure = std::current_exception();
+    }
+    queue.Stop();
+  });
+  // However this thread leaves, the decoder is stopped and joined first.
+  struct Join {
+    PieceQueue& queue;
+    std::thread& thread;
+    ~Join() {
+      queue.Stop();
+      if (thread.joinable()) thread.join();
+    }
+  } join{queue, decoder};
 
   RestoreStats stats;
   bkp_progress progress{};
-  progress.bytes_total = bytes_total;
-  progress.files_total = manifest.files.size();
-  for (const auto& f : manifest.files) {
+  progress.bytes_total = state.TotalBytes();
+  progress.files_total = files.size();
+  std::optional<size_t> open;
+  while (auto piece = queue.Pop()) {
     op.throw_if_cancelled("restore");
-    bkp_item item{};
-    item.role = f.role;
-    item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
-    item.name = f.name.c_str();
-    item.size = f.size;
-    item.base = f.base;
-    item.next = f.next;
-    item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
-    sink.begin(item);
-    auto reader = repository.driver().Open(f.object);
-    const std::string what =
-        "backup '" + backup_id + "', " + FileLabel(f) + " ('" + f.object + "')";
-    DecodeObject(*reader, what, f.size, f.xxh3, [&](const char* data, size_t len) {
-      sink.write(data, len);
-      stats.bytes += len;
-      progress.bytes_done = stats.bytes;
-    });
-    sink.end();
-    ++stats.files;
-    progress.phase = PhaseOfRole(f.role);
-    progress.files_done = stats.files;
-    op.progress(progress);
+    const FileEntry& f = files[piece->file];
+    if (open != piece->file) {
+      bkp_item item{};
+      item.role = f.role;
+      item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
+      item.name = f.name.c_str();
+      item.size = f.size;
+      item.base = f.base;
+      item.next = f.next;
+      item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
+      sink.begin(item);
+      open = piece->file;
+    }
+    if (piece->bytes.empty()) {
+      sink.end();
+      open.reset();
+      ++stats.files;
+      progress.phase = PhaseOfRole(f.role);
+      progress.files_done = stats.files;
+      op.progress(progress);
+      continue;
+    }
+    sink.write(piece->bytes.data(), piece->bytes.size());
+    stats.bytes += piece->bytes.size();
+    progress.bytes_done = stats.bytes;
+    queue.Recycle(std::move(piece->bytes));
+  }
+  // The queue ends when the decoder is done or failed.
+  decoder.join();
+  if (decode_failure) std::rethrow_exception(decode_failure);
+  if (stats.files != files.size()) {
+    throw bkp::Error(BKP_E_INTERNAL, "restore of backup '" + backup_id + "' stopped after " +
+                                         std::to_string(stats.files) + " of " +
+                                         std::to_string(files.size()) + " files");
   }
   return stats;
 }
 
 uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
-                      const bkp::Operation* op,
+                      const bkp::Operation* op, uint32_t workers,
                       const std::function<void(const VerifyProblem&)>& report) {
-  std::vector<Manifest> manifests;
   uint64_t problems = 0;
   auto problem = [&](bkp_status status, const std::string& id, const std::string& file,
                      const std::string& message) {
     ++problems;
     report({status, id, file, message});
   };
+  std::vector<std::string> ids;
   if (!backup_id.empty()) {
-    manifests.push_back(repository.Load(backup_id));
+    repository.Load(backup_id);  // NOT_FOUND for an unknown id, before any work
+    ids.push_back(backup_id);
   } else {
-    std::vector<BrokenManifest> broken;
-    manifests = repository.LoadAll(&broken);
-    for (const auto& b : broken) problem(BKP_E_CORRUPT, b.id, "manifest", b.error);
+    ids = repository.ListIds();
   }
+  std::vector<BackupState> states;
+  for (const auto& id : ids) {
+    try {
+      states.push_back(ResolveState(repository, id, /*explain=*/false));
+    } catch (const bkp::Error& e) {
+      problem(e.status(), id, "manifest", e.what());
+    }
+  }
+
+  // Each stored object is decoded once, however many backups share it.
+  using ObjectKey = std::tuple<std::string, uint64_t, uint64_t>;  // object, size, xxh3
+  std::map<ObjectKey, std::optional<std::pair<bkp_status, std::string>>> verdicts;
   uint64_t bytes_total = 0;
-  uint64_t files_total = 0;
-  for (const auto& m : manifests) {
-    bytes_total += m.TotalBytes();
-    files_total += m.files.size();
+  for (const auto& s : states) {
+    for (const auto& [key, f] : s.files) {
+      for (const auto& c : f.chunks) {
+        if (verdicts.emplace(ObjectKey{c.object, c.size, c.xxh3}, std::nullopt).second) {
+          bytes_total += c.size;
+        }
+      }
+    }
   }
-  // Each object's verdict, so an object shared by many backups is decoded once.
-  std::map<std::string, std::optional<std::pair<bkp_status, std::string>>> verdicts;
+  std::vector<std::pair<const ObjectKey, std::optional<std::pair<bkp_status, std::string>>>*> todo;
+  for (auto& v : verdicts) todo.push_back(&v);
+
+  std::mutex progress_mu;
   bkp_progress progress{};
   progress.phase = BKP_PHASE_EVENTS;
   progress.bytes_total = bytes_total;
-  progress.files_total = files_total;
-  for (const auto& m : manifests) {
-    for (const auto& f : m.files) {
-      if (op != nullptr) op->throw_if_cancelled("verify");
-      auto known = verdicts.find(f.object);
-      if (known == verdicts.end()) {
-        std::optional<std::pair<bkp_status, std::string>> verdict;
-        try {
-          if (!repository.driver().Stat(f.object)) {
-            verdict = {BKP_E_NOT_FOUND, "stored object '" + f.object + "' is missing"};
-          } else {
-            auto reader = repository.driver().Open(f.object);
-            DecodeObject(*reader, "'" + f.object + "'", f.size, f.xxh3, [](const char*, size_t) {});
-          }
-        } catch (const bkp::Error& e) {
-          verdict = {e.status(), e.what()};
-        }
-        known = verdicts.emplace(f.object, verdict).first;
+  progress.files_total = todo.size();
+  ParallelFor parallel(workers);
+  parallel.Run(todo.size(), [&](size_t i, size_t) {
+    if (op != nullptr) op->throw_if_cancelled("verify");
+    const auto& [object, size, xxh3] = todo[i]->first;
+    std::optional<std::pair<bkp_status, std::string>> verdict;
+    try {
+      if (!repository.driver().Stat(object)) {
+        verdict = {BKP_E_NOT_FOUND, "stored object '" + object + "' is missing"};
+      } else {
+        auto reader = repository.driver().Open(object);
+        DecodeObject(*reader, "'" + object + "'", size, xxh3, [](const char*, size_t) {});
       }
-      if (known->second) problem(known->second->first, m.id, FileLabel(f), known->second->second);
-      progress.bytes_done += f.size;
+    } catch (const bkp::Error& e) {
+      if (e.status() == BKP_E_CANCELLED) throw;
+      verdict = {e.status(), e.what()};
+    }
+    todo[i]->second = verdict;
+    if (op != nullptr) {
+      std::lock_guard lock(progress_mu);
+      progress.bytes_done += size;
       ++progress.files_done;
-      if (op != nullptr) op->progress(progress);
+      op->progress(progress);
+    }
+  });
+
+  for (const auto& s : states) {
+    for (const auto& f : s.RestoreOrder()) {
+      for (const auto& c : f.chunks) {
+        const auto& verdict = verdicts.at(ObjectKey{c.object, c.size, c.xxh3});
+        if (!verdict) continue;
+        std::string message = verdict->second;
+        if (!c.stored_by.empty() && c.stored_by != s.tip.id) {
+          message += " (stored by backup '" + c.stored_by + "' of its chain)";
+        }
+        problem(verdict->first, s.tip.id, FileLabel(f), message);
+      }
     }
   }
   return problems;

@@ -1,12 +1,14 @@
-// Restore and verify: both stream every stored file of a backup back
-// through the LZ4 decoder and check its frame, size and XXH3-64 against the
-// manifest. Restore feeds the bytes to the host's sink in restore order
-// (control DB, log, events, snapshots); verify only checks, reporting each
-// bad file and why.
+// Restore and verify: both resolve a backup's chain (chain.h) and stream
+// every chunk of its files back through the LZ4 decoder, checking the
+// frame, size and XXH3-64 against the manifest. Restore feeds the bytes to
+// the host's sink in restore order (control DB, log, events, snapshots),
+// decoding on a thread of its own so that decoding and the host's writes
+// overlap; verify only checks, reporting each bad file and why.
 //
 // Errors: throw bkp::Error. Restore checks every object exists before it
-// writes a byte, and stops at the first bad file (BKP_E_CORRUPT naming the
-// backup, file and object); the host then discards what it staged.
+// writes a byte, and stops at the first bad chunk: BKP_E_CORRUPT naming the
+// backup, file and object, or BKP_E_BROKEN_CHAIN when the chunk belongs to
+// an ancestor of an incremental; the host then discards what it staged.
 // Thread-safety: one job per repository at a time.
 #pragma once
 
@@ -35,11 +37,13 @@ struct VerifyProblem {
   std::string message;
 };
 
-// Verifies one backup, or every backup when `backup_id` is empty (shared
-// objects are decoded once). Calls `report` per problem; returns how many.
-// `op` may be null (offline use without progress).
+// Verifies one backup, or every backup when `backup_id` is empty: each
+// backup's chain must resolve, and every object it needs must decode to the
+// recorded size and checksum (shared objects are decoded once, by `workers`
+// threads). Calls `report` per problem, on the calling thread; returns how
+// many. `op` may be null (offline use without progress).
 uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
-                      const bkp::Operation* op,
+                      const bkp::Operation* op, uint32_t workers,
                       const std::function<void(const VerifyProblem&)>& report);
 
 }  // namespace repo

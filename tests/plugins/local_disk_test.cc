@@ -303,7 +303,7 @@ TEST_CASE("local_disk: a second backup of an unchanged host reads only what may 
   for (const auto& f : m2.files) {
     if (f.role == BKP_ROLE_CONTROL_DB || !f.closed) {
       may_change += f.size;
-      may_change_stored += f.stored_size;
+      may_change_stored += f.StoredBytes();
     }
   }
   CAPTURE(first.bytes_read);
@@ -314,14 +314,16 @@ TEST_CASE("local_disk: a second backup of an unchanged host reads only what may 
   CHECK(second.bytes_stored <= may_change_stored);
   CHECK(second.bytes_stored * 10 < first.bytes_stored);
   // The closed segments are the very same objects.
-  std::map<std::string, std::string> object_of;
-  for (const auto& f : m1.files) object_of[Label(f)] = f.object;
+  std::map<std::string, std::vector<std::string>> objects_of;
+  for (const auto& f : m1.files) objects_of[Label(f)] = plugins_test::Objects(f);
   for (const auto& f : m2.files) {
-    if (f.closed && f.role != BKP_ROLE_CONTROL_DB) CHECK(object_of[Label(f)] == f.object);
+    if (f.closed && f.role != BKP_ROLE_CONTROL_DB)
+      CHECK(objects_of[Label(f)] == plugins_test::Objects(f));
   }
 
-  // After more events in one context, only its new and active files (and
-  // every active segment and the control DB) are read.
+  // After more events in one context, only what was appended since (and the
+  // control DB) is read: the earlier bytes of the segments that grew are
+  // reused unread, just as the closed segments are.
   Fill(*store, "orders", 400, rng, &written);
   const auto third = disk.Backup(*store);
   const repo::Manifest m3 = ReadManifest(dir / "repo", third.backup_id);
@@ -329,11 +331,15 @@ TEST_CASE("local_disk: a second backup of an unchanged host reads only what may 
   for (const auto& f : m2.files) {
     if (f.closed) closed_before.insert(Label(f) + "#" + std::to_string(f.size));
   }
+  std::map<std::string, uint64_t> held_before;
+  for (const auto& f : m2.files) {
+    if (f.role != BKP_ROLE_CONTROL_DB) held_before[Label(f)] = f.size;
+  }
   uint64_t expected = 0;
   size_t newly_closed = 0;
   for (const auto& f : m3.files) {
     const bool reused = f.closed && closed_before.count(Label(f) + "#" + std::to_string(f.size));
-    if (!reused) expected += f.size;
+    expected += f.size - held_before[Label(f)];
     if (f.closed && f.role != BKP_ROLE_CONTROL_DB && !reused) {
       ++newly_closed;
       CHECK(f.context == "orders");
@@ -361,14 +367,20 @@ TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
     Fill(*store, "billing", 600, rng, &written);
     Fill(*store, "orders", 30, rng, &written, 3, 2000, StreamKind::kSnapshots);
     REQUIRE(store->Sync().ok());
+    disk.Backup(*store);
+    // The second backup holds the grown active segments as two chunks each.
+    Fill(*store, "orders", 200, rng, &written);
+    REQUIRE(store->Sync().ok());
     id = disk.Backup(*store).backup_id;
   }
 
-  // Only the manifest JSON and the stock tools from here on.
+  // Only the manifest JSON and the stock tools from here on: each file is
+  // its chunks, decoded, checked and concatenated in order.
   const fs::path repo_dir = dir / "repo";
   const auto doc = nlohmann::json::parse(ReadFile(repo_dir / "backups" / (id + ".json")));
   const fs::path data = dir / "by-hand";
   std::map<std::string, int> files_per_role;
+  size_t multi_chunk_files = 0;
   for (const auto& f : doc.at("files")) {
     const std::string role = f.at("role");
     const std::string name = f.at("name");
@@ -384,19 +396,29 @@ TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
     }
     ++files_per_role[role];
     fs::create_directories(out.parent_path());
-    const fs::path object = repo_dir / f.at("object").get<std::string>();
-    auto lz4 =
-        RunCommand({"sh", "-c", "lz4 -dc \"$1\" > \"$2\"", "sh", object.string(), out.string()});
-    REQUIRE_MESSAGE(lz4.exit_code == 0, lz4.output);
+    WriteFile(out, "");
+    const fs::path piece = dir / "piece";
+    if (f.at("chunks").size() > 1) ++multi_chunk_files;
+    for (const auto& c : f.at("chunks")) {
+      const fs::path object = repo_dir / c.at("object").get<std::string>();
+      auto lz4 = RunCommand(
+          {"sh", "-c", "lz4 -dc \"$1\" > \"$2\"", "sh", object.string(), piece.string()});
+      REQUIRE_MESSAGE(lz4.exit_code == 0, lz4.output);
+      CHECK(fs::file_size(piece) == c.at("size").get<uint64_t>());
+      auto sum = RunCommand({"xxhsum", "-H3", piece.string()});
+      REQUIRE_MESSAGE(sum.exit_code == 0, sum.output);
+      // "XXH3 (file) = <hex>" (BSD style) or "<hex>  file" (GNU style).
+      const size_t eq = sum.output.rfind(" = ");
+      const std::string hex =
+          eq != std::string::npos ? sum.output.substr(eq + 3, 16) : sum.output.substr(0, 16);
+      CHECK_MESSAGE(hex == c.at("xxh3").get<std::string>(), sum.output);
+      auto cat =
+          RunCommand({"sh", "-c", "cat \"$1\" >> \"$2\"", "sh", piece.string(), out.string()});
+      REQUIRE_MESSAGE(cat.exit_code == 0, cat.output);
+    }
     CHECK(fs::file_size(out) == f.at("size").get<uint64_t>());
-    auto sum = RunCommand({"xxhsum", "-H3", out.string()});
-    REQUIRE_MESSAGE(sum.exit_code == 0, sum.output);
-    // "XXH3 (file) = <hex>" (BSD style) or "<hex>  file" (GNU style).
-    const size_t eq = sum.output.rfind(" = ");
-    const std::string hex =
-        eq != std::string::npos ? sum.output.substr(eq + 3, 16) : sum.output.substr(0, 16);
-    CHECK_MESSAGE(hex == f.at("xxh3").get<std::string>(), sum.output);
   }
+  CHECK(multi_chunk_files >= 2);
   CHECK(files_per_role["control_db"] == 1);
   CHECK(files_per_role["log"] >= 2);
   CHECK(files_per_role["events"] >= 4);
@@ -430,10 +452,13 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
   const repo::Manifest m = ReadManifest(dir / "repo", id);
   // Three closed event segments of "orders", each the only user of its object.
   std::map<std::string, int> users;
-  for (const auto& f : m.files) ++users[f.object];
+  for (const auto& f : m.files) {
+    for (const auto& c : f.chunks) ++users[c.object];
+  }
   std::vector<repo::FileEntry> victims;
   for (const auto& f : m.files) {
-    if (f.role == BKP_ROLE_EVENTS && f.context == "orders" && f.closed && users[f.object] == 1) {
+    if (f.role == BKP_ROLE_EVENTS && f.context == "orders" && f.closed && f.chunks.size() == 1 &&
+        users[f.chunks[0].object] == 1) {
       victims.push_back(f);
     }
   }
@@ -450,7 +475,7 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
     const std::string& message = r.status().message();
     CHECK_MESSAGE(Contains(message, id), message);
     CHECK_MESSAGE(Contains(message, Label(bad)), message);
-    CHECK_MESSAGE(Contains(message, bad.object), message);
+    CHECK_MESSAGE(Contains(message, bad.chunks[0].object), message);
     CHECK_MESSAGE(Contains(message, why), message);
     CHECK_FALSE(fs::exists(target));
 
@@ -472,12 +497,13 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
     const auto& p = v.problems[0];
     CHECK(p.backup_id == id);
     CHECK(p.file == Label(bad));
-    CHECK_MESSAGE(Contains(p.message, bad.object), p.message);
+    CHECK_MESSAGE(Contains(p.message, bad.chunks[0].object), p.message);
     return p;
   };
 
   SUBCASE("a flipped byte") {
-    testing_support::FlipByte(repo_dir / victims[0].object, victims[0].stored_size / 2);
+    testing_support::FlipByte(repo_dir / victims[0].chunks[0].object,
+                              victims[0].chunks[0].stored_size / 2);
     const auto p = only_problem(disk.Verify(id), victims[0]);
     CHECK(p.status == BKP_E_CORRUPT);
     const bool says_why = Contains(p.message, "LZ4") || Contains(p.message, "XXH3") ||
@@ -486,23 +512,24 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
     restore_refused(victims[0], "");
   }
   SUBCASE("a truncated object") {
-    fs::resize_file(repo_dir / victims[1].object, victims[1].stored_size / 2);
+    fs::resize_file(repo_dir / victims[1].chunks[0].object, victims[1].chunks[0].stored_size / 2);
     const auto p = only_problem(disk.Verify(id), victims[1]);
     CHECK(p.status == BKP_E_CORRUPT);
     CHECK_MESSAGE(Contains(p.message, "truncated"), p.message);
     restore_refused(victims[1], "truncated");
   }
   SUBCASE("a missing object") {
-    fs::remove(repo_dir / victims[2].object);
+    fs::remove(repo_dir / victims[2].chunks[0].object);
     const auto p = only_problem(disk.Verify(id), victims[2]);
     CHECK(p.status == BKP_E_NOT_FOUND);
     CHECK_MESSAGE(Contains(p.message, "missing"), p.message);
     restore_refused(victims[2], "missing");
   }
   SUBCASE("all three at once, verifying the whole repository") {
-    testing_support::FlipByte(repo_dir / victims[0].object, victims[0].stored_size / 2);
-    fs::resize_file(repo_dir / victims[1].object, victims[1].stored_size / 2);
-    fs::remove(repo_dir / victims[2].object);
+    testing_support::FlipByte(repo_dir / victims[0].chunks[0].object,
+                              victims[0].chunks[0].stored_size / 2);
+    fs::resize_file(repo_dir / victims[1].chunks[0].object, victims[1].chunks[0].stored_size / 2);
+    fs::remove(repo_dir / victims[2].chunks[0].object);
     const VerifyOutcome v = disk.Verify("");
     CHECK(v.rc == BKP_E_CORRUPT);
     std::set<std::string> files;
@@ -727,6 +754,9 @@ TEST_CASE("local_disk: retention keep_last 2 over 5 backups keeps the newest two
   for (int i = 0; i < 5; ++i) {
     Fill(*store, "orders", 400, rng, &written);
     if (i % 2 == 1) Fill(*store, "billing", 100, rng, &written);
+    // A context of its own gives each backup a control DB of its own: data
+    // only the removed backups hold.
+    Fill(*store, "tenant-" + std::to_string(i), 3, rng, &written);
     ids.push_back(disk.Backup(*store).backup_id);
     manifests.push_back(ReadManifest(dir / "repo", ids.back()));
     states.push_back(written);
@@ -753,13 +783,16 @@ TEST_CASE("local_disk: retention keep_last 2 over 5 backups keeps the newest two
 
   std::set<std::string> kept;
   for (int i = 3; i < 5; ++i) {
-    for (const auto& f : manifests[i].files) kept.insert(f.object);
+    for (const auto& f : manifests[i].files) {
+      for (const auto& o : plugins_test::Objects(f)) kept.insert(o);
+    }
   }
   std::set<std::string> only_removed;
   std::set<std::string> shared;
   for (int i = 0; i < 3; ++i) {
     for (const auto& f : manifests[i].files) {
-      (kept.count(f.object) ? shared : only_removed).insert(f.object);
+      for (const auto& o : plugins_test::Objects(f))
+        (kept.count(o) ? shared : only_removed).insert(o);
     }
   }
   CHECK_FALSE(only_removed.empty());
@@ -804,7 +837,9 @@ TEST_CASE("local_disk: list reports files bytes and per-context details of each 
   CHECK(info.bytes == outcome.bytes_listed);
   const repo::Manifest m = ReadManifest(dir / "repo", info.id);
   std::map<std::string, uint64_t> unique_objects;
-  for (const auto& f : m.files) unique_objects[f.object] = f.stored_size;
+  for (const auto& f : m.files) {
+    for (const auto& c : f.chunks) unique_objects[c.object] = c.stored_size;
+  }
   uint64_t stored = 0;
   for (const auto& [object, size] : unique_objects) stored += size;
   CHECK(info.stored_bytes == stored);

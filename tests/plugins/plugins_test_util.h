@@ -32,6 +32,13 @@ inline bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+// The stored objects of a file, in order.
+inline std::vector<std::string> Objects(const repo::FileEntry& f) {
+  std::vector<std::string> out;
+  for (const auto& c : f.chunks) out.push_back(c.object);
+  return out;
+}
+
 // BKP_TEST_SEED if set (to replay a failure), else a fresh random seed.
 inline uint64_t TestSeed() {
   if (const char* env = std::getenv("BKP_TEST_SEED"); env != nullptr && *env != '\0') {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,18 @@ std::string Xxh128Hex(const std::string& data) {
   return hex;
 }
 
+repo::Chunk SampleChunk(uint64_t offset, uint64_t size, uint64_t xxh3, const std::string& object,
+                        uint64_t stored, std::optional<uint64_t> tail) {
+  repo::Chunk c;
+  c.offset = offset;
+  c.size = size;
+  c.xxh3 = xxh3;
+  c.object = object;
+  c.stored_size = stored;
+  c.tail_xxh3 = tail;
+  return c;
+}
+
 repo::Manifest SampleManifest() {
   repo::Manifest m;
   m.id = "20261121T131024745Z-8481";
@@ -131,9 +144,8 @@ repo::Manifest SampleManifest() {
   db.role = BKP_ROLE_CONTROL_DB;
   db.name = "control.db";
   db.size = 16384;
-  db.xxh3 = 0x8d4c9a7e0c1b2f3aull;
-  db.object = "objects/3f/3f00000000000000000000000000e1.lz4";
-  db.stored_size = 2211;
+  db.chunks.push_back(SampleChunk(0, 16384, 0x8d4c9a7e0c1b2f3aull,
+                                  "objects/3f/3f00000000000000000000000000e1.lz4", 2211, 7));
   m.files.push_back(db);
   repo::FileEntry log;
   log.role = BKP_ROLE_LOG;
@@ -143,12 +155,11 @@ repo::Manifest SampleManifest() {
   log.next = 3520;
   log.closed = true;
   log.size = 1048386;
-  log.xxh3 = 0x5109570f5e4d34c5ull;
-  log.object = "objects/91/91920000000000000000000000034c5.lz4";
-  log.stored_size = 75873;
-  log.tail_xxh3 = 0xa1b2c3d4e5f60718ull;
+  log.chunks.push_back(SampleChunk(0, 1048386, 0x5109570f5e4d34c5ull,
+                                   "objects/91/91920000000000000000000000034c5.lz4", 75873,
+                                   0xa1b2c3d4e5f60718ull));
   m.files.push_back(log);
-  repo::FileEntry ev;
+  repo::FileEntry ev;  // an active segment that grew between two backups
   ev.role = BKP_ROLE_EVENTS;
   ev.context = "billing";
   ev.name = "00000000000000000000.events";
@@ -156,15 +167,13 @@ repo::Manifest SampleManifest() {
   ev.next = 9;
   ev.closed = false;
   ev.size = 901;
-  ev.xxh3 = 0xffffffffffffffffull;
-  ev.object = "objects/00/00aa.lz4";
-  ev.stored_size = 400;
+  ev.chunks.push_back(SampleChunk(0, 500, 0xffffffffffffffffull, "objects/00/00aa.lz4", 300, 1));
+  ev.chunks.push_back(SampleChunk(500, 401, 0, "objects/00/00bb.lz4", 100, std::nullopt));
   m.files.push_back(ev);
-  repo::FileEntry snap = ev;
+  repo::FileEntry snap;  // empty: no chunks at all
   snap.role = BKP_ROLE_SNAPSHOTS;
+  snap.context = "billing";
   snap.name = "00000000000000000000.snapshots";
-  snap.next = 2;
-  snap.xxh3 = 0;
   m.files.push_back(snap);
   m.bytes_new = 78484;
   return m;
@@ -198,18 +207,23 @@ void CheckSameManifest(const repo::Manifest& a, const repo::Manifest& b) {
   for (size_t i = 0; i < a.files.size(); ++i) {
     const auto& x = a.files[i];
     const auto& y = b.files[i];
-    CHECK(x.role == y.role);
-    CHECK(x.context == y.context);
-    CHECK(x.name == y.name);
+    CHECK(x.key() == y.key());
     CHECK(x.base == y.base);
     CHECK(x.next == y.next);
     CHECK(x.closed == y.closed);
     CHECK(x.size == y.size);
-    CHECK(x.xxh3 == y.xxh3);
-    CHECK(x.object == y.object);
-    CHECK(x.stored_size == y.stored_size);
-    CHECK(x.tail_xxh3 == y.tail_xxh3);
+    CHECK(x.inherit == y.inherit);
+    REQUIRE(x.chunks.size() == y.chunks.size());
+    for (size_t c = 0; c < x.chunks.size(); ++c) {
+      CHECK(x.chunks[c].offset == y.chunks[c].offset);
+      CHECK(x.chunks[c].size == y.chunks[c].size);
+      CHECK(x.chunks[c].xxh3 == y.chunks[c].xxh3);
+      CHECK(x.chunks[c].object == y.chunks[c].object);
+      CHECK(x.chunks[c].stored_size == y.chunks[c].stored_size);
+      CHECK(x.chunks[c].tail_xxh3 == y.chunks[c].tail_xxh3);
+    }
   }
+  CHECK(a.dropped == b.dropped);
 }
 
 // The status DecodeManifest fails with on `doc`, and its message.
@@ -368,17 +382,21 @@ TEST_CASE("manifest: encode then decode gives the same manifest") {
   // The documented fields, as a person or jq reads them.
   const auto doc = nlohmann::json::parse(text);
   CHECK(doc["format"] == "eventstore-backup-manifest");
-  CHECK(doc["format_version"] == 1);
+  CHECK(doc["format_version"] == 2);
   CHECK(doc["parent"].is_null());
   CHECK(doc["files"][0]["role"] == "control_db");
   CHECK(doc["files"][0]["context"].is_null());
   CHECK(doc["files"][1]["role"] == "log");
-  CHECK(doc["files"][1]["xxh3"] == "5109570f5e4d34c5");
-  CHECK(doc["files"][1]["tail_xxh3"] == "a1b2c3d4e5f60718");
-  CHECK_FALSE(doc["files"][2].contains("tail_xxh3"));
+  CHECK(doc["files"][1]["chunks"][0]["xxh3"] == "5109570f5e4d34c5");
+  CHECK(doc["files"][1]["chunks"][0]["tail_xxh3"] == "a1b2c3d4e5f60718");
+  CHECK_FALSE(doc["files"][1].contains("inherit"));  // full backups inherit nothing
   CHECK(doc["files"][2]["role"] == "events");
+  CHECK(doc["files"][2]["chunks"][1]["offset"] == 500);
+  CHECK(doc["files"][2]["chunks"][1]["xxh3"] == "0000000000000000");
+  CHECK_FALSE(doc["files"][2]["chunks"][1].contains("tail_xxh3"));
   CHECK(doc["files"][3]["role"] == "snapshots");
-  CHECK(doc["files"][3]["xxh3"] == "0000000000000000");
+  CHECK(doc["files"][3]["chunks"].empty());
+  CHECK(doc["dropped"].empty());
   CHECK(doc["totals"]["files"] == 4);
   CHECK(doc["totals"]["bytes"] == m.TotalBytes());
   CHECK(doc["totals"]["stored_bytes"] == m.TotalStoredBytes());
@@ -386,13 +404,50 @@ TEST_CASE("manifest: encode then decode gives the same manifest") {
   repo::Manifest child = m;
   child.type = "incremental";
   child.parent = m.id;
+  child.files[2].inherit = 500;  // the parent holds the first chunk
+  child.files[2].chunks.erase(child.files[2].chunks.begin());
+  child.dropped.push_back({BKP_ROLE_LOG, "default", "00000000000000000001.log"});
   CheckSameManifest(child, repo::DecodeManifest(repo::EncodeManifest(child), "child"));
+  CHECK(child.TotalBytes() == m.TotalBytes() - 500);
 
   CHECK(repo::ManifestKey(m.id) == "backups/" + m.id + ".json");
   CHECK(repo::IdFromManifestKey(repo::ManifestKey(m.id)) == m.id);
   CHECK_FALSE(repo::IdFromManifestKey("backups/a/b.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("backups/.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("objects/x.json").has_value());
+}
+
+TEST_CASE("manifest: format 1 (one object per file) still reads, as one chunk per file") {
+  const std::string v1 = R"({
+    "format": "eventstore-backup-manifest", "format_version": 1,
+    "id": "20261121T131024745Z-8481", "type": "full", "parent": null,
+    "created_ms": 1, "completed_ms": 2,
+    "provider": {"name": "local_disk", "version": "0.1.0"}, "abi_version": "1.0",
+    "contexts": [{"name": "default", "term": 1, "commit_index": 3,
+                  "log": {"first": 1, "next": 4}, "events": {"first": 0, "next": 3},
+                  "snapshots": {"first": 0, "next": 0}}],
+    "files": [
+      {"role": "control_db", "context": null, "name": "control.db", "base": 0, "next": 0,
+       "closed": false, "size": 4096, "xxh3": "00000000000000aa",
+       "object": "objects/aa/aa.lz4", "stored_size": 90},
+      {"role": "log", "context": "default", "name": "00000000000000000001.log", "base": 1,
+       "next": 4, "closed": true, "size": 300, "xxh3": "00000000000000bb",
+       "object": "objects/bb/bb.lz4", "stored_size": 80, "tail_xxh3": "00000000000000cc"},
+      {"role": "snapshots", "context": "default", "name": "00000000000000000000.snapshots",
+       "base": 0, "next": 0, "closed": false, "size": 0, "xxh3": "2d06800538d394c2",
+       "object": "objects/2d/2d.lz4", "stored_size": 15}],
+    "totals": {"files": 3, "bytes": 4396, "stored_bytes": 185, "bytes_new": 185}})";
+  const repo::Manifest m = repo::DecodeManifest(v1, "v1");
+  REQUIRE(m.files.size() == 3);
+  REQUIRE(m.files[0].chunks.size() == 1);
+  CHECK(m.files[0].chunks[0].object == "objects/aa/aa.lz4");
+  CHECK(m.files[0].chunks[0].size == 4096);
+  CHECK_FALSE(m.files[0].chunks[0].tail_xxh3.has_value());  // never reused unread
+  REQUIRE(m.files[1].chunks.size() == 1);
+  CHECK(m.files[1].chunks[0].xxh3 == 0xbb);
+  CHECK(m.files[1].chunks[0].tail_xxh3 == 0xcc);
+  CHECK(m.files[2].chunks.empty());  // an empty file needs no object
+  CHECK(m.dropped.empty());
 }
 
 TEST_CASE("manifest: decoding is strict about what it accepts") {
@@ -417,26 +472,31 @@ TEST_CASE("manifest: decoding is strict about what it accepts") {
   }
   SUBCASE("a newer format version") {
     auto doc = good;
-    doc["format_version"] = 2;
+    doc["format_version"] = 3;
     expect(doc.dump(), BKP_E_UNSUPPORTED, "newer");
   }
   SUBCASE("a bad xxh3") {
     for (const char* bad : {"5109570f5e4d34c", "5109570F5E4D34C5", "zz09570f5e4d34c5"}) {
       auto doc = good;
-      doc["files"][1]["xxh3"] = bad;
+      doc["files"][1]["chunks"][0]["xxh3"] = bad;
       expect(doc.dump(), BKP_E_CORRUPT, bad);
     }
     auto doc = good;
-    doc["files"][1]["tail_xxh3"] = "12";
+    doc["files"][1]["chunks"][0]["tail_xxh3"] = "12";
     expect(doc.dump(), BKP_E_CORRUPT, "'12'");
     doc = good;
-    doc["files"][1]["xxh3"] = 12345;
+    doc["files"][1]["chunks"][0]["xxh3"] = 12345;
     expect(doc.dump(), BKP_E_CORRUPT, "");
   }
   SUBCASE("a negative size, base or commit index") {
-    for (const char* key : {"size", "base", "stored_size"}) {
+    for (const char* key : {"size", "base"}) {
       auto doc = good;
       doc["files"][1][key] = -1;
+      expect(doc.dump(), BKP_E_CORRUPT, std::string("'") + key + "' must be an unsigned integer");
+    }
+    for (const char* key : {"offset", "size", "stored_size"}) {
+      auto doc = good;
+      doc["files"][1]["chunks"][0][key] = -1;
       expect(doc.dump(), BKP_E_CORRUPT, std::string("'") + key + "' must be an unsigned integer");
     }
     auto doc = good;
@@ -448,9 +508,21 @@ TEST_CASE("manifest: decoding is strict about what it accepts") {
     doc["files"][2]["role"] = "wal";
     expect(doc.dump(), BKP_E_CORRUPT, "unknown file role 'wal'");
   }
+  SUBCASE("chunks that do not cover their file exactly") {
+    auto doc = good;
+    doc["files"][2]["chunks"][1]["offset"] = 499;  // overlaps the first
+    expect(doc.dump(), BKP_E_CORRUPT, "do not cover it");
+    doc = good;
+    doc["files"][2]["chunks"].erase(1);  // a hole at the end
+    expect(doc.dump(), BKP_E_CORRUPT, "end at byte 500 of its 901");
+    doc = good;
+    doc["files"][2]["chunks"][0]["size"] = 0;
+    doc["files"][2]["chunks"][0]["offset"] = 0;
+    expect(doc.dump(), BKP_E_CORRUPT, "do not cover it");
+  }
   SUBCASE("a missing or mistyped field") {
     auto doc = good;
-    doc["files"][0].erase("object");
+    doc["files"][0]["chunks"][0].erase("object");
     expect(doc.dump(), BKP_E_CORRUPT, "malformed");
     doc = good;
     doc["files"][0]["size"] = "16384";
@@ -581,15 +653,13 @@ TEST_CASE("posix driver: a manifest pointing outside the repository is never rea
     m.id = std::string("20260101T000000000Z-") + (object[0] == 'o' ? "0002" : "0001");
     if (Contains(object, "passwd")) m.id = "20260101T000000000Z-0003";
     m.files.resize(1);
-    m.files[0].object = object;
     m.files[0].size = data.size();
-    m.files[0].xxh3 = e.info.xxh3;
-    m.files[0].stored_size = e.frame.size();
+    m.files[0].chunks = {SampleChunk(0, data.size(), e.info.xxh3, object, e.frame.size(), 0)};
     repository.Publish(m);
 
     std::vector<repo::VerifyProblem> problems;
     const uint64_t n = repo::RunVerifyJob(
-        repository, m.id, nullptr, [&](const repo::VerifyProblem& p) { problems.push_back(p); });
+        repository, m.id, nullptr, 1, [&](const repo::VerifyProblem& p) { problems.push_back(p); });
     CHECK(n == 1);
     REQUIRE(problems.size() == 1);
     CHECK(problems[0].status == BKP_E_CORRUPT);
@@ -614,7 +684,7 @@ TEST_CASE("posix driver: a manifest pointing outside the repository is never rea
   // The whole-repository verify reports them too, and removing such a
   // backup deletes nothing outside.
   std::vector<repo::VerifyProblem> all;
-  repo::RunVerifyJob(repository, "", nullptr,
+  repo::RunVerifyJob(repository, "", nullptr, 2,
                      [&](const repo::VerifyProblem& p) { all.push_back(p); });
   CHECK(all.size() == 3);
   for (const auto& id : repository.ListIds()) repository.Remove(id);
