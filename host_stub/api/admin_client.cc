@@ -321,8 +321,10 @@ ApiResult<OperationInfo> AdminClient::StartBackup(std::string_view provider,
   });
 }
 
-ApiResult<std::optional<OperationInfo>> AdminClient::GetOperation() {
-  ApiResult<json> reply = Send("GET", "/v1/operation", nullptr);
+ApiResult<std::optional<OperationInfo>> AdminClient::GetOperation(std::chrono::milliseconds wait) {
+  const std::string path =
+      wait.count() > 0 ? fmt::format("/v1/operation?wait_ms={}", wait.count()) : "/v1/operation";
+  ApiResult<json> reply = Send("GET", path, nullptr);
   if (!reply.ok() && reply.error().http_status == 404) return std::optional<OperationInfo>();
   return Decode<std::optional<OperationInfo>>(reply, last_status_, [](const json& j) {
     return std::optional<OperationInfo>(OperationInfo::FromJson(j.at("operation")));

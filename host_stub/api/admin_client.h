@@ -174,8 +174,10 @@ class AdminClient {
   // Starts a backup ("full" or "incremental"); returns at once.
   ApiResult<OperationInfo> StartBackup(std::string_view provider, std::string_view type = "full");
   // The running or last operation; nullopt when none ran since the host
-  // started.
-  ApiResult<std::optional<OperationInfo>> GetOperation();
+  // started. With a `wait`, a running operation is answered as soon as it
+  // ends, or after `wait` (at most 10 s) with its progress.
+  ApiResult<std::optional<OperationInfo>> GetOperation(
+      std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   ApiResult<OperationInfo> CancelOperation();
   ApiResult<std::vector<BackupInfo>> ListBackups(std::string_view provider);
   // An empty backup_id verifies every backup. Problems found are a result

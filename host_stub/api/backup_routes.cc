@@ -36,6 +36,8 @@ std::string KnownList(std::initializer_list<std::string_view> known) {
 }
 
 // A misspelt parameter must not silently mean "the default provider".
+constexpr int64_t kMaxOperationWaitMs = 10'000;
+
 Status CheckQuery(const httplib::Request& req, std::initializer_list<std::string_view> known) {
   for (const auto& [name, value] : req.params) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -217,9 +219,26 @@ void HandleExpire(BackupCoordinator& coordinator, const httplib::Request& req,
 
 void HandleOperation(BackupCoordinator& coordinator, const httplib::Request& req,
                      httplib::Response& res) {
-  Status query = CheckQuery(req, {});
+  Status query = CheckQuery(req, {"wait_ms"});
   if (!query.ok()) return ReplyFailure(res, query);
-  std::optional<OperationSnapshot> current = coordinator.Current();
+  // wait_ms: answer as soon as the running operation ends, or after that
+  // long with its progress, so a client following it learns of the end at
+  // once instead of at its next poll.
+  int64_t wait_ms = 0;
+  if (req.has_param("wait_ms")) {
+    const std::string text = req.get_param_value("wait_ms");
+    char* end = nullptr;
+    wait_ms = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || wait_ms < 0 || wait_ms > kMaxOperationWaitMs) {
+      return ReplyFailure(
+          res, Status::InvalidArgument(
+                   fmt::format("wait_ms must be a number of milliseconds from 0 to {}, not '{}'",
+                               kMaxOperationWaitMs, text)));
+    }
+  }
+  std::optional<OperationSnapshot> current =
+      wait_ms > 0 ? coordinator.WaitIdle(std::chrono::milliseconds(wait_ms))
+                  : coordinator.Current();
   if (!current) {
     return ReplyError(res, 404,
                       "no backup operation has run since hostd started (start one with "

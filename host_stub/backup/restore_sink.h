@@ -98,6 +98,8 @@ struct bkp_sink {
   std::string open_name_;
   uint64_t expected_ = 0;
   uint64_t written_ = 0;
+  // Every file written, synced together at Commit.
+  std::vector<std::filesystem::path> files_written_;
   uint64_t files_ = 0;
   uint64_t bytes_ = 0;
 };

@@ -13,7 +13,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -153,7 +152,9 @@ ApiResult<OperationInfo> WaitForOperation(AdminClient& client, uint64_t id, Prog
     drew_bar = false;
   };
   for (;;) {
-    ApiResult<std::optional<OperationInfo>> reply = client.GetOperation();
+    // The host holds the request until the operation ends or the interval
+    // passes: the end is seen at once, and progress every interval.
+    ApiResult<std::optional<OperationInfo>> reply = client.GetOperation(kPollInterval);
     if (!reply.ok()) {
       end_bar();
       return reply.error();
@@ -193,7 +194,6 @@ ApiResult<OperationInfo> WaitForOperation(AdminClient& client, uint64_t id, Prog
                                        "(hostctl status shows it)",
                                        op.kind, op.id)};
     }
-    std::this_thread::sleep_for(kPollInterval);
   }
 }
 

@@ -146,6 +146,7 @@ struct EventStore::Impl {
         kind == SegmentKind::kLog ? options.log_segment_bytes : options.event_segment_bytes;
     o.durable = options.fsync != FsyncPolicy::kNever;
     o.verify_closed = options.recovery_verify_closed_segments;
+    o.closed_headers_only = options.recovery_headers_only;
     return o;
   }
 

@@ -54,6 +54,11 @@ struct StorageOptions {
   // bounds how many of the newest closed segments per stream are (older ones
   // only have their header checked). Zero means all. Default 0 (all).
   uint32_t recovery_verify_closed_segments = 0;
+
+  // Not a config setting: a restore sets it, because the consistency check
+  // that follows recovery reads every closed segment anyway. Recovery then
+  // checks only their headers, and still reads and repairs the active ones.
+  bool recovery_headers_only = false;
 };
 
 const char* FsyncPolicyName(FsyncPolicy policy);

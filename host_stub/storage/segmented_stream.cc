@@ -54,7 +54,8 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
   const size_t closed = bases.size() - 1;
   for (size_t i = 0; i < closed; ++i) {
     const fs::path path = PathOf(bases[i]);
-    const bool verify = options_.verify_closed == 0 || i + options_.verify_closed >= closed;
+    const bool verify = !options_.closed_headers_only &&
+                        (options_.verify_closed == 0 || i + options_.verify_closed >= closed);
     auto scan =
         ScanSegment(path, options_.kind, bases[i], {}, verify ? UINT64_MAX : kSegmentHeaderSize);
     if (!scan.ok()) return scan.status();

@@ -40,6 +40,8 @@ class SegmentedStream {
     bool durable = true;
     // How many of the newest closed segments to re-verify on open (0 = all).
     uint32_t verify_closed = 0;
+    // Check only the headers of closed segments (StorageOptions::recovery_headers_only).
+    bool closed_headers_only = false;
   };
 
   // Opens the directory (creating it and a first segment if empty) and

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "util/status.h"
 
@@ -35,6 +36,9 @@ class File {
   Result<size_t> PRead(void* data, size_t size, uint64_t offset) const;
   // fdatasync: the data and the size, not the timestamps.
   Status Sync();
+  // Starts writing the file's dirty pages back without waiting, so a Sync
+  // later (SyncFiles) finds little left to do. Only a hint: never fails.
+  void StartWriteBack();
   Status Truncate(uint64_t size);
   Result<uint64_t> Size() const;
 
@@ -49,6 +53,10 @@ class File {
 
 // fsyncs a directory so a create, rename or unlink in it survives a crash.
 Status SyncDir(const std::filesystem::path& dir);
+
+// fdatasyncs every file, a few at a time, so the disk sees a queue of
+// writes rather than one after another. The first error is returned.
+Status SyncFiles(const std::vector<std::filesystem::path>& files);
 
 // Writes `data` to `path` durably and atomically: temp file, fsync, rename,
 // fsync of the directory. Readers see the old content or the new, never a mix.

@@ -103,7 +103,8 @@ EncodedObject FrameEncoder::Finish() {
 }
 
 void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
-                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume) {
+                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
+                  FrameCheck check) {
   LZ4F_dctx* dctx = nullptr;
   Check(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION), "LZ4F_createDecompressionContext");
   struct Free {
@@ -122,6 +123,8 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
   };
   std::vector<char> input(kChunkBytes);
   std::vector<char> output(kChunkBytes);
+  LZ4F_decompressOptions_t options{};
+  options.skipChecksums = check == FrameCheck::kContentOnly ? 1 : 0;
   uint64_t produced = 0;
   size_t hint = 1;  // non-zero while the frame is incomplete
   bool frame_done = false;
@@ -133,7 +136,7 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
     while (pos < got) {
       size_t src = got - pos;
       size_t dst = output.size();
-      hint = LZ4F_decompress(dctx, output.data(), &dst, input.data() + pos, &src, nullptr);
+      hint = LZ4F_decompress(dctx, output.data(), &dst, input.data() + pos, &src, &options);
       if (LZ4F_isError(hint)) {
         throw corrupt(std::string("not a valid LZ4 frame (") + LZ4F_getErrorName(hint) + ")");
       }

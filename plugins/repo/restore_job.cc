@@ -127,12 +127,14 @@ RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
         for (const auto& c : files[i].chunks) {
           auto reader = repository.driver().Open(c.object);
           try {
-            DecodeObject(*reader, ChunkLabel(backup_id, files[i], c), c.size, c.xxh3,
-                         [&](const char* data, size_t len) {
-                           std::vector<char> b = queue.Buffer();
-                           b.assign(data, data + len);
-                           if (!queue.Push({i, std::move(b)})) throw Stopped{};
-                         });
+            DecodeObject(
+                *reader, ChunkLabel(backup_id, files[i], c), c.size, c.xxh3,
+                [&](const char* data, size_t len) {
+                  std::vector<char> b = queue.Buffer();
+                  b.assign(data, data + len);
+                  if (!queue.Push({i, std::move(b)})) throw Stopped{};
+                },
+                FrameCheck::kContentOnly);
           } catch (const bkp::Error& e) {
             throw bkp::Error(DamageStatus(backup_id, c), e.what());
           }
