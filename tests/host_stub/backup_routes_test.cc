@@ -161,6 +161,36 @@ TEST_CASE("backup routes: 202 on start, 409 naming the running backup, cancel, o
   CHECK(done.bytes_read == done.bytes_total);
 }
 
+TEST_CASE("backup routes: GET /v1/operation?wait_ms answers when the operation ends") {
+  RoutesHost host;
+  AdminClient& client = *host.client;
+  ApiResult<OperationInfo> started = client.StartBackup("slow");
+  REQUIRE_MESSAGE(started.ok(), started.error().message);
+  host.WaitFor([](const OperationInfo& op) { return op.phase == "events"; });
+
+  // A short wait on a running operation comes back with its progress.
+  ApiResult<std::optional<OperationInfo>> still =
+      client.GetOperation(std::chrono::milliseconds(20));
+  REQUIRE(still.ok());
+  REQUIRE(still->has_value());
+  CHECK((*still)->running());
+
+  // Released, the backup ends; one long wait sees the end, no polling.
+  testing_support::WriteFile(host.dir / "release", "go\n");
+  ApiResult<std::optional<OperationInfo>> ended = client.GetOperation(std::chrono::seconds(10));
+  REQUIRE(ended.ok());
+  REQUIRE(ended->has_value());
+  CHECK((*ended)->state == "succeeded");
+
+  for (const char* bad : {"-1", "abc", "10001", ""}) {
+    CAPTURE(bad);
+    ApiResult<json> reply = client.Call("GET", std::string("/v1/operation?wait_ms=") + bad);
+    REQUIRE_FALSE(reply.ok());
+    CHECK(reply.error().http_status == 400);
+    CHECK(Contains(reply.error().message, "wait_ms must be a number of milliseconds"));
+  }
+}
+
 TEST_CASE("backup routes: bad requests are 400s or 404s that name what is wrong") {
   RoutesHost host;
   AdminClient& client = *host.client;
