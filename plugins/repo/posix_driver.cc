@@ -206,3 +206,24 @@ void PosixDriver::Remove(const std::vector<std::string>& keys) {
 }
 
 }  // namespace repo
+
+namespace repo {
+
+uint64_t PosixDriver::RemoveAbandonedWrites(std::chrono::seconds idle) {
+  const fs::path tmp = root_ / "tmp";
+  std::error_code ec;
+  if (!fs::is_directory(tmp, ec)) return 0;
+  const auto cutoff = fs::file_time_type::clock::now() - idle;
+  uint64_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
+    std::error_code entry_ec;
+    const auto written = entry.last_write_time(entry_ec);
+    if (entry_ec || written > cutoff || !entry.is_regular_file(entry_ec)) continue;
+    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  }
+  if (ec) ThrowErrno("cannot list", tmp, ec.value());
+  if (removed > 0) SyncDirectory(tmp);
+  return removed;
+}
+
+}  // namespace repo

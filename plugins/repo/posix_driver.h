@@ -24,6 +24,8 @@ class PosixDriver final : public StorageDriver {
   std::optional<uint64_t> Stat(const std::string& key) override;
   std::vector<ObjectInfo> List(const std::string& prefix) override;
   void Remove(const std::vector<std::string>& keys) override;
+  // Temporary files under tmp/ last modified at least `idle` ago.
+  uint64_t RemoveAbandonedWrites(std::chrono::seconds idle) override;
 
   const std::filesystem::path& root() const { return root_; }
 

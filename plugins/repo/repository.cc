@@ -17,6 +17,9 @@ namespace {
 
 constexpr const char* kFormatKey = "format.json";
 constexpr const char* kRepositoryFormat = "eventstore-backup-repository";
+// A write untouched this long has no writer left: a running backup appends
+// to its temporary object every few milliseconds.
+constexpr std::chrono::seconds kAbandonedAfter{3600};
 
 }  // namespace
 
@@ -127,7 +130,7 @@ uint64_t Repository::CollectGarbage() {
     if (referenced.count(object.key) == 0) garbage.push_back(object.key);
   }
   driver_->Remove(garbage);
-  return garbage.size();
+  return garbage.size() + driver_->RemoveAbandonedWrites(kAbandonedAfter);
 }
 
 void Repository::Remove(const std::string& id) {

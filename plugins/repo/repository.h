@@ -58,7 +58,8 @@ class Repository {
   // the newest backup is always kept, and so is every ancestor of a kept
   // incremental: a chain is never broken. Returns the removed manifests.
   std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
-  // Deletes objects no manifest references; returns how many.
+  // Deletes objects no manifest references, and writes abandoned an hour
+  // ago or more (a killed backup's temporary files); returns how many.
   uint64_t CollectGarbage();
 
   // Stored bytes each backup alone holds (objects no other backup shares).

@@ -9,6 +9,7 @@
 // one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,15 @@ class StorageDriver {
   virtual std::vector<ObjectInfo> List(const std::string& prefix) = 0;
   // Removes objects; keys that do not exist are ignored.
   virtual void Remove(const std::vector<std::string>& keys) = 0;
+  // Discards what writers that never committed left behind (a killed
+  // backup's temporary files, an S3 upload never completed), when untouched
+  // for at least `idle`: younger ones may belong to a writer still at work.
+  // Returns how many were removed. Drivers without such leftovers keep the
+  // default.
+  virtual uint64_t RemoveAbandonedWrites(std::chrono::seconds idle) {
+    (void)idle;
+    return 0;
+  }
 
   // Whole small objects (manifests, the format marker).
   void PutSmall(const std::string& key, const std::string& content);

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <xxhash.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -693,4 +694,19 @@ TEST_CASE("posix driver: a manifest pointing outside the repository is never rea
   for (const auto& id : repository.ListIds()) repository.Remove(id);
   CHECK(ReadFile(dir / "evil.lz4") == e.frame);
   CHECK(repository.ListIds().empty());
+}
+
+TEST_CASE("repository: garbage collection discards abandoned temporary files, not fresh ones") {
+  TempDir dir;
+  const fs::path root = dir / "repo";
+  repo::Repository repository(std::make_shared<repo::PosixDriver>(root));
+  // What a backup killed mid-object leaves, and what a running one holds.
+  fs::create_directories(root / "tmp");
+  WriteFile(root / "tmp" / "111-1-0.tmp", "half an object from yesterday");
+  fs::last_write_time(root / "tmp" / "111-1-0.tmp",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+  WriteFile(root / "tmp" / "222-1-0.tmp", "being written right now");
+  CHECK(repository.CollectGarbage() == 1);
+  CHECK_FALSE(fs::exists(root / "tmp" / "111-1-0.tmp"));
+  CHECK(fs::exists(root / "tmp" / "222-1-0.tmp"));
 }
