@@ -161,7 +161,8 @@ RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
   bkp_progress progress{};
   progress.bytes_total = state.TotalBytes();
   progress.files_total = files.size();
-  std::optional<size_t> open;
+  constexpr size_t kNone = SIZE_MAX;
+  size_t open = kNone;  // the file begun on the sink, if any
   while (auto piece = queue.Pop()) {
     op.throw_if_cancelled("restore");
     const FileEntry& f = files[piece->file];
@@ -179,7 +180,7 @@ RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
     }
     if (piece->bytes.empty()) {
       sink.end();
-      open.reset();
+      open = kNone;
       ++stats.files;
       progress.phase = PhaseOfRole(f.role);
       progress.files_done = stats.files;

@@ -66,7 +66,11 @@
  *
  *  The host calls one instance's operations one at a time (it runs one backup
  *  operation per host at a time); open/close are never concurrent with an
- *  operation on the same instance. Host services may be called from any
+ *  operation on the same instance. The one exception (v1.1) is continuous
+ *  archiving: archive and archive_status run on the host's archiver thread,
+ *  one call at a time, possibly while another operation (a backup, a verify,
+ *  an expire) runs on the same instance; a provider that announces
+ *  BKP_CAP_ARCHIVE makes that safe. Host services may be called from any
  *  thread the plugin creates, but only while the operation that handed out
  *  the handle is running.
  *
@@ -100,7 +104,7 @@ extern "C" {
 #define BKP_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 #define BKP_ABI_VERSION_MAJOR 1
-#define BKP_ABI_VERSION_MINOR 0
+#define BKP_ABI_VERSION_MINOR 1
 /* The version this header describes. */
 #define BKP_ABI_VERSION BKP_MAKE_VERSION(BKP_ABI_VERSION_MAJOR, BKP_ABI_VERSION_MINOR)
 
@@ -154,6 +158,10 @@ typedef struct bkp_sink bkp_sink;           /* host-owned: valid during restore 
 
 /* bkp_item.flags */
 #define BKP_ITEM_CLOSED 0x1u /* an immutable closed segment */
+/* v1.1, archive only: the first `size` bytes of a segment still being
+ * appended to, shipped so the recovery point stays bounded on a quiet host.
+ * A later piece of the same segment (or the closed segment) extends it. */
+#define BKP_ITEM_PARTIAL 0x2u
 
 /* One file of the host's state. Produced by the host's source (backup) and
  * by the plugin for the sink (restore). */
@@ -348,13 +356,69 @@ typedef struct bkp_backup_result {
   uint64_t files;        /* v1.0: items in the backup */
 } bkp_backup_result;
 
+/* bkp_restore_args.target (v1.1): a point in time to restore to. */
+#define BKP_TARGET_NONE 0u  /* the backup as it is */
+#define BKP_TARGET_TOKEN 1u /* events up to target_token (inclusive) */
+#define BKP_TARGET_TIME 2u  /* events appended at or before target_time_ms */
+
 typedef struct bkp_restore_args {
   uint32_t struct_size;  /* v1.0 */
   uint32_t reserved0;    /* v1.0: zero */
-  const char* backup_id; /* v1.0 */
+  const char* backup_id; /* v1.0; v1.1: may be NULL when a target is set and the
+                            provider has BKP_CAP_POINT_IN_TIME: it then picks the
+                            backup (and archived segments) that reach the target */
   bkp_operation* op;     /* v1.0 */
   bkp_sink* sink;        /* v1.0 */
+  /* v1.1: BKP_TARGET_*. The HOST cuts what the sink received at the target
+   * (whole appends only, the log at the matching index); a provider with
+   * BKP_CAP_POINT_IN_TIME uses it to choose what to feed, and needs to feed
+   * nothing past the first segment that reaches beyond it. */
+  uint32_t target;
+  uint32_t reserved1;         /* v1.1: zero */
+  uint64_t target_token;      /* v1.1: BKP_TARGET_TOKEN */
+  int64_t target_time_ms;     /* v1.1: BKP_TARGET_TIME, ms since the Unix epoch */
+  const char* target_context; /* v1.1: BKP_TARGET_TOKEN: the context the token
+                                 counts in; NULL: every context */
 } bkp_restore_args;
+
+/* v1.1. One segment (or piece of one) for the archive: see bkp_provider.archive. */
+typedef struct bkp_archive_args {
+  uint32_t struct_size; /* v1.1 */
+  uint32_t reserved0;   /* v1.1: zero */
+  /* v1.1: the segment: role (LOG, EVENTS or SNAPSHOTS), context, name, base,
+   * next, flags (BKP_ITEM_CLOSED, or BKP_ITEM_PARTIAL for a piece of the
+   * active segment) and size: archive its bytes [0, size). id and path are
+   * for source_read and the plugin's own reads, as in a backup. Valid during
+   * the call. */
+  const bkp_item* item;
+  bkp_source* source; /* v1.1: source_read only (source_list refuses) */
+  bkp_operation* op;  /* v1.1: op_cancelled turns true when the host stops */
+  /* v1.1: the host's clock when it saw the segment close or took the piece:
+   * every event in these bytes was appended at or before it. */
+  int64_t observed_ms;
+} bkp_archive_args;
+
+/* v1.1. How far the archive reaches in one stream (archive_status). */
+typedef struct bkp_archive_position {
+  uint32_t struct_size; /* v1.1 */
+  uint32_t role;        /* v1.1: BKP_ROLE_LOG, _EVENTS or _SNAPSHOTS */
+  const char* context;  /* v1.1 */
+  /* v1.1: base of the newest CLOSED segment archived; the host sends closed
+   * segments with a greater base next, in order. Meaningful only when
+   * has_closed is non-zero. */
+  uint64_t closed_base;
+  uint32_t has_closed;      /* v1.1: 0 when no closed segment is archived yet */
+  uint32_t reserved0;       /* v1.1: zero */
+  const char* partial_name; /* v1.1: the active segment a piece was archived of,
+                               or NULL */
+  uint64_t partial_size;    /* v1.1: bytes of it the archive holds */
+  uint64_t next;            /* v1.1: one past the last index/token archived */
+  int64_t archived_ms;      /* v1.1: observed_ms of the newest data archived */
+} bkp_archive_position;
+
+/* Called once per stream the archive holds; like bkp_item_fn. The struct
+ * and its strings are valid during the callback only. */
+typedef bkp_status (*bkp_archive_position_fn)(void* user, const bkp_archive_position* position);
 
 /* What list reports per backup. Valid only during the callback. */
 typedef struct bkp_backup_info {
@@ -400,6 +464,11 @@ typedef struct bkp_retention {
 #define BKP_CAP_EXPIRE (1ull << 5)
 /* backup accepts BKP_BACKUP_INCREMENTAL; needs BKP_CAP_BACKUP */
 #define BKP_CAP_INCREMENTAL (1ull << 6)
+/* v1.1: archive and archive_status (continuous archiving of segments) */
+#define BKP_CAP_ARCHIVE (1ull << 7)
+/* v1.1: restore honours bkp_restore_args.target and accepts a NULL
+ * backup_id with a target; needs BKP_CAP_RESTORE */
+#define BKP_CAP_POINT_IN_TIME (1ull << 8)
 
 /* ------------------------------------------------------------------------ */
 /* The provider table                                                       */
