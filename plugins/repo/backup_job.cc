@@ -1,8 +1,6 @@
 // The backup pipeline (see backup_job.h).
 #include "backup_job.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "chain.h"
+#include "chunk_store.h"
 #include "object_codec.h"
 #include "parallel.h"
 #include "rate_limiter.h"
@@ -19,7 +18,6 @@
 namespace repo {
 namespace {
 
-constexpr uint64_t kTailBytes = 4096;
 constexpr uint64_t kProgressEvery = 8ull << 20;
 
 struct ListedItem {
@@ -165,17 +163,12 @@ class Job {
   }
 
   bool PrefixStillHolds(const ListedItem& item, const FileEntry& base) {
-    if (base.size == 0 || base.size > item.size || base.chunks.empty()) return false;
-    const Chunk& last = base.chunks.back();
-    if (!last.tail_xxh3) return false;
-    const uint64_t len = std::min(kTailBytes, last.size);
-    std::vector<char> tail(len);
-    const size_t got = source_.read(item.id, base.size - len, tail.data(), len);
-    if (got != len) ShortRead(item, base.size - len + got);
-    if (XXH3_64bits(tail.data(), len) != *last.tail_xxh3) {
-      host_.log(BKP_LOG_INFO, "'" + item.name + "' of context '" + item.context +
-                                  "' no longer begins with the bytes the last backup holds: "
-                                  "storing it whole");
+    if (!StillBeginsWith(Reader(item), item.size, base)) {
+      if (base.size <= item.size && !base.chunks.empty()) {
+        host_.log(BKP_LOG_INFO, "'" + item.name + "' of context '" + item.context +
+                                    "' no longer begins with the bytes the last backup holds: "
+                                    "storing it whole");
+      }
       return false;
     }
     // A full backup stands alone: it must not name objects that are gone.
@@ -186,6 +179,17 @@ class Job {
       }
     }
     return true;
+  }
+
+  ReadAt Reader(const ListedItem& item) const {
+    return [this, &item](uint64_t offset, void* buf, size_t len) {
+      const size_t got = source_.read(item.id, offset, buf, len);
+      if (got != len) {
+        throw bkp::Error(BKP_E_IO, "'" + item.name + "' of context '" + item.context +
+                                       "' ended at byte " + std::to_string(offset + got) + " of " +
+                                       std::to_string(item.size) + " listed");
+      }
+    };
   }
 
   void StorePieces() {
@@ -214,56 +218,21 @@ class Job {
     });
   }
 
-  [[noreturn]] void ShortRead(const ListedItem& item, uint64_t at) {
-    throw bkp::Error(BKP_E_IO, "'" + item.name + "' of context '" + item.context +
-                                   "' ended at byte " + std::to_string(at) + " of " +
-                                   std::to_string(item.size) + " listed");
-  }
-
   Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::vector<char>& buf) {
-    auto writer = repo_.driver().Create();
-    FrameEncoder encoder(*writer, size);
-    const uint64_t end = offset + size;
-    const uint64_t tail_from = end - std::min(kTailBytes, size);
-    XXH3_state_t* tail = XXH3_createState();
-    if (tail == nullptr) throw std::bad_alloc();
-    struct FreeTail {
-      XXH3_state_t* s;
-      ~FreeTail() { XXH3_freeState(s); }
-    } free_tail{tail};
-    XXH3_64bits_reset(tail);
-    for (uint64_t at = offset; at < end;) {
-      op_.throw_if_cancelled("backup");
-      // The first failure is the one reported; this only stops the others.
-      if (parallel_.failed()) throw bkp::Error(BKP_E_INTERNAL, "stopped: another worker failed");
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at));
-      limiter_.Acquire(want);
-      const size_t got = source_.read(item.id, at, buf.data(), want);
-      if (got == 0) ShortRead(item, at);
-      encoder.Update(buf.data(), got);
-      if (at + got > tail_from) {
-        const uint64_t skip = at < tail_from ? tail_from - at : 0;
-        XXH3_64bits_update(tail, buf.data() + skip, got - skip);
-      }
-      at += got;
-      bytes_read_ += got;
-      Advance(got, 0);
-    }
-    const EncodedObject encoded = encoder.Finish();
-    Chunk c;
-    c.offset = offset;
-    c.size = size;
-    c.xxh3 = encoded.xxh3;
-    c.tail_xxh3 = XXH3_64bits_digest(tail);
-    c.object = "objects/" + encoded.xxh128_hex.substr(0, 2) + "/" + encoded.xxh128_hex + ".lz4";
-    if (auto existing = repo_.driver().Stat(c.object)) {
-      c.stored_size = *existing;  // identical content is stored already
-    } else {
-      writer->Commit(c.object);
-      c.stored_size = encoded.stored_size;
-      bytes_new_ += encoded.stored_size;
-    }
-    return c;
+    ChunkSink sink{repo_.driver(), limiter_,
+                   [this] {
+                     op_.throw_if_cancelled("backup");
+                     // The first failure is the one reported; this only stops the others.
+                     if (parallel_.failed()) {
+                       throw bkp::Error(BKP_E_INTERNAL, "stopped: another worker failed");
+                     }
+                   },
+                   [this](uint64_t n) {
+                     bytes_read_ += n;
+                     Advance(n, 0);
+                   },
+                   bytes_new_};
+    return StoreChunk(sink, Reader(item), offset, size, buf);
   }
 
   void BuildFiles(Manifest* m) {

@@ -1,0 +1,46 @@
+// Storing a byte range of a host file as one chunk, and checking that a
+// live file still begins with what a stored version holds: the two steps
+// every writer of the repository shares (backups and the archive).
+//
+// Errors: throws bkp::Error (the read function's, the driver's, or
+// BKP_E_CANCELLED from `stop`).
+// Thread-safety: StoreChunk may run on several threads at once with its own
+// buffer each; the ChunkSink it reports to must be thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "manifest.h"
+#include "rate_limiter.h"
+#include "storage_driver.h"
+
+namespace repo {
+
+// Reads exactly `len` bytes of the file at `offset` into `buf`, or throws
+// (a short read is an error: the host listed that many bytes).
+using ReadAt = std::function<void(uint64_t offset, void* buf, size_t len)>;
+
+// Where StoreChunk reports as it goes.
+struct ChunkSink {
+  StorageDriver& driver;
+  RateLimiter& limiter;
+  std::function<void()> check_stop;             // throws to stop (cancellation, failure)
+  std::function<void(uint64_t bytes)> on_read;  // progress; may be empty
+  std::atomic<uint64_t>& bytes_new;             // stored bytes added to the repository
+};
+
+// Reads [offset, offset + size) and stores it as one LZ4 frame, named by
+// content (an identical object already there is reused, not written again).
+// `buf` is the caller's read buffer (its size is the read size).
+Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
+                 std::vector<char>& buf);
+
+// Whether the live file (of `size` bytes, read through `read`) still begins
+// with the bytes `stored` holds: the last few KiB of that prefix must match
+// the tail checksum of its last chunk. Reads at most 4 KiB.
+bool StillBeginsWith(const ReadAt& read, uint64_t size, const FileEntry& stored);
+
+}  // namespace repo
