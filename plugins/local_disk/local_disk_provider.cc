@@ -46,6 +46,8 @@ const bkp_provider kProvider = {
     repo::VerifyInstance,
     repo::RemoveInstance,
     repo::ExpireInstance,
+    nullptr,  // archive: wal_archive archives
+    nullptr,
 };
 
 }  // namespace

@@ -358,6 +358,8 @@ static const bkp_provider null_provider = {
     NULL, /* verify */
     NULL, /* remove */
     NULL, /* expire */
+    NULL, /* archive */
+    NULL, /* archive_status */
 };
 
 BKP_PLUGIN_EXPORT const bkp_provider* bkp_plugin_entry(const bkp_entry_args* args);

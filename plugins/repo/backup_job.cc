@@ -92,6 +92,8 @@ class Job {
     }
     files_total_ = items_.size();
 
+    // Objects to manifest under the publish lock (see Repository).
+    auto publishing = repo_.PublishLock();
     plans_ = std::vector<Plan>(items_.size());
     parallel_.Run(items_.size(), [&](size_t i, size_t) { PlanItem(i); });
     StorePieces();

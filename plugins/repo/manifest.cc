@@ -128,30 +128,95 @@ std::optional<std::string> IdFromManifestKey(const std::string& key) {
   return id;
 }
 
+namespace {
+
+// One file entry; `inherit` is written only where it can be non-zero.
+json FileJson(const FileEntry& f, bool with_inherit) {
+  json chunks = json::array();
+  for (const auto& c : f.chunks) {
+    json chunk = {{"offset", c.offset},
+                  {"size", c.size},
+                  {"xxh3", Hex64(c.xxh3)},
+                  {"object", c.object},
+                  {"stored_size", c.stored_size}};
+    if (c.tail_xxh3) chunk["tail_xxh3"] = Hex64(*c.tail_xxh3);
+    chunks.push_back(std::move(chunk));
+  }
+  json entry = {{"role", RoleName(f.role)},
+                {"context", f.context.empty() ? json(nullptr) : json(f.context)},
+                {"name", f.name},
+                {"base", f.base},
+                {"next", f.next},
+                {"closed", f.closed},
+                {"size", f.size}};
+  if (with_inherit) entry["inherit"] = f.inherit;
+  entry["chunks"] = std::move(chunks);
+  return entry;
+}
+
+// Reads what FileJson writes (format 1: one object per file); `what` names
+// the document for errors.
+FileEntry FileFrom(const json& f, int version, bool with_inherit, const std::string& what) {
+  FileEntry e;
+  e.role = RoleFromName(f.at("role").get<std::string>(), what);
+  if (!f.at("context").is_null()) e.context = f.at("context").get<std::string>();
+  e.name = f.at("name").get<std::string>();
+  e.base = Unsigned(f, "base");
+  e.next = Unsigned(f, "next");
+  e.closed = f.at("closed").get<bool>();
+  e.size = Unsigned(f, "size");
+  if (version == 1) {
+    if (e.size > 0) e.chunks.push_back(ChunkFrom(f, what));  // one object per file
+  } else {
+    if (with_inherit) e.inherit = Unsigned(f, "inherit");
+    for (const auto& c : f.at("chunks")) e.chunks.push_back(ChunkFrom(c, what));
+  }
+  CheckCoverage(e, what);
+  return e;
+}
+
+constexpr const char* kArchiveRecordFormat = "eventstore-archive-segment";
+constexpr int kArchiveRecordVersion = 1;
+
+}  // namespace
+
+std::string EncodeArchiveRecord(const ArchivedSegment& a) {
+  json doc = {{"format", kArchiveRecordFormat},
+              {"format_version", kArchiveRecordVersion},
+              {"observed_ms", a.observed_ms},
+              {"file", FileJson(a.file, false)}};
+  return doc.dump(2) + "\n";
+}
+
+ArchivedSegment DecodeArchiveRecord(const std::string& text, const std::string& what) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::exception& e) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": not valid JSON (" + e.what() + ")");
+  }
+  try {
+    if (doc.at("format").get<std::string>() != kArchiveRecordFormat) {
+      throw bkp::Error(BKP_E_CORRUPT, what + ": not an archive record");
+    }
+    const int version = doc.at("format_version").get<int>();
+    if (version > kArchiveRecordVersion) {
+      throw bkp::Error(BKP_E_UNSUPPORTED, what + ": archive record format " +
+                                              std::to_string(version) +
+                                              " is newer than this provider reads: upgrade it");
+    }
+    ArchivedSegment a;
+    a.observed_ms = doc.at("observed_ms").get<int64_t>();
+    a.file = FileFrom(doc.at("file"), kManifestFormatVersion, false, what);
+    return a;
+  } catch (const json::exception& e) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": malformed archive record (" + e.what() + ")");
+  }
+}
+
 std::string EncodeManifest(const Manifest& m) {
   json files = json::array();
-  for (const auto& f : m.files) {
-    json chunks = json::array();
-    for (const auto& c : f.chunks) {
-      json chunk = {{"offset", c.offset},
-                    {"size", c.size},
-                    {"xxh3", Hex64(c.xxh3)},
-                    {"object", c.object},
-                    {"stored_size", c.stored_size}};
-      if (c.tail_xxh3) chunk["tail_xxh3"] = Hex64(*c.tail_xxh3);
-      chunks.push_back(std::move(chunk));
-    }
-    json entry = {{"role", RoleName(f.role)},
-                  {"context", f.context.empty() ? json(nullptr) : json(f.context)},
-                  {"name", f.name},
-                  {"base", f.base},
-                  {"next", f.next},
-                  {"closed", f.closed},
-                  {"size", f.size}};
-    if (m.incremental()) entry["inherit"] = f.inherit;
-    entry["chunks"] = std::move(chunks);
-    files.push_back(std::move(entry));
-  }
+  for (const auto& f : m.files) files.push_back(FileJson(f, m.incremental()));
   json dropped = json::array();
   for (const auto& d : m.dropped) {
     dropped.push_back({{"role", RoleName(d.role)}, {"context", d.context}, {"name", d.name}});
@@ -219,22 +284,7 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
                             RangeFrom(c.at("events")), RangeFrom(c.at("snapshots"))});
     }
     for (const auto& f : doc.at("files")) {
-      FileEntry e;
-      e.role = RoleFromName(f.at("role").get<std::string>(), what);
-      if (!f.at("context").is_null()) e.context = f.at("context").get<std::string>();
-      e.name = f.at("name").get<std::string>();
-      e.base = Unsigned(f, "base");
-      e.next = Unsigned(f, "next");
-      e.closed = f.at("closed").get<bool>();
-      e.size = Unsigned(f, "size");
-      if (version == 1) {
-        if (e.size > 0) e.chunks.push_back(ChunkFrom(f, what));  // format 1: one object per file
-      } else {
-        if (m.incremental()) e.inherit = Unsigned(f, "inherit");
-        for (const auto& c : f.at("chunks")) e.chunks.push_back(ChunkFrom(c, what));
-      }
-      CheckCoverage(e, what);
-      m.files.push_back(std::move(e));
+      m.files.push_back(FileFrom(f, version, m.incremental(), what));
     }
     if (version >= 2) {
       for (const auto& d : doc.at("dropped")) {

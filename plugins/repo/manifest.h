@@ -109,6 +109,18 @@ std::string EncodeManifest(const Manifest& manifest);
 // Checks that each file's chunks cover it exactly.
 Manifest DecodeManifest(const std::string& json, const std::string& what);
 
+// One segment of the continuous archive (archive.h), as stored at
+// archive/<context>/<role>/<base>[.partial].json: the file entry (chunks
+// from offset 0) and the host's clock when it was shipped.
+struct ArchivedSegment {
+  FileEntry file;
+  int64_t observed_ms = 0;
+};
+
+std::string EncodeArchiveRecord(const ArchivedSegment& segment);
+// Throws bkp::Error(BKP_E_CORRUPT) naming `what` for anything else.
+ArchivedSegment DecodeArchiveRecord(const std::string& json, const std::string& what);
+
 // The key a backup's manifest is stored under, and the id back from a key.
 std::string ManifestKey(const std::string& id);
 std::optional<std::string> IdFromManifestKey(const std::string& key);

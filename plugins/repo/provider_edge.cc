@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive.h"
+#include "point_in_time.h"
 #include "restore_job.h"
 
 namespace repo {
@@ -111,15 +113,35 @@ bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
   });
 }
 
-bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args, char* err,
+bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args_in, char* err,
                            size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
-    if (args->backup_id == nullptr) {
-      throw bkp::Error(BKP_E_INVALID_ARGUMENT, "restore needs a backup id");
+    // A 1.0 host's struct ends before the target: it reads as none.
+    bkp_restore_args args{};
+    std::memcpy(&args, args_in, std::min<size_t>(sizeof args, args_in->struct_size));
+    RestoreTarget target;
+    target.kind = args.target;
+    target.token = args.target_token;
+    target.time_ms = args.target_time_ms;
+    if (args.target_context != nullptr) target.context = args.target_context;
+    if (target.kind != BKP_TARGET_NONE && target.kind != BKP_TARGET_TOKEN &&
+        target.kind != BKP_TARGET_TIME) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                       "unknown restore target kind " + std::to_string(target.kind));
     }
-    const bkp::Sink sink(instance->host.services(), *args);
-    const bkp::Operation op(instance->host.services(), args->op);
-    RunRestoreJob(*instance->repository, args->backup_id, sink, op);
+    if (args.backup_id == nullptr && target.kind == BKP_TARGET_NONE) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT, "restore needs a backup id or a target");
+    }
+    std::optional<std::string> id;
+    if (args.backup_id != nullptr) id = args.backup_id;
+    const bkp::Sink sink(instance->host.services(), args.sink);
+    const bkp::Operation op(instance->host.services(), args.op);
+    const BackupState state = StateForTarget(*instance->repository, id, target);
+    if (!id) {
+      instance->host.log(BKP_LOG_INFO, "restoring from backup '" + state.tip.id +
+                                           "' and the archive after it, to the target");
+    }
+    RunRestoreJob(*instance->repository, state, sink, op);
   });
 }
 
@@ -184,6 +206,91 @@ bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention
     const auto removed = instance->repository->Expire(r.keep_last, r.keep_newer_ms);
     if (fn == nullptr) return;
     for (const auto& m : removed) Report(m, 0, fn, user);
+  });
+}
+
+}  // namespace repo
+
+namespace repo {
+
+bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_in, char* err,
+                           size_t err_len) noexcept {
+  return bkp::guard(err, err_len, [&] {
+    bkp_archive_args args{};
+    std::memcpy(&args, args_in, std::min<size_t>(sizeof args, args_in->struct_size));
+    if (args.item == nullptr) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "archive without an item");
+    bkp_item item{};
+    std::memcpy(&item, args.item, std::min<size_t>(sizeof item, args.item->struct_size));
+    if (item.role != BKP_ROLE_LOG && item.role != BKP_ROLE_EVENTS &&
+        item.role != BKP_ROLE_SNAPSHOTS) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                       "only segments are archived, not role " + std::to_string(item.role));
+    }
+    if (item.context == nullptr || item.name == nullptr) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT, "archive item without a context or name");
+    }
+    FileEntry file;
+    file.role = item.role;
+    file.context = item.context;
+    file.name = item.name;
+    file.base = item.base;
+    file.next = item.next;
+    file.size = item.size;
+    file.closed = (item.flags & BKP_ITEM_CLOSED) != 0;
+
+    const bkp::Source source(instance->host.services(), args.source);
+    const bkp::Operation op(instance->host.services(), args.op);
+    const uint64_t id = item.id;
+    const ReadAt read = [&](uint64_t offset, void* buf, size_t len) {
+      const size_t got = source.read(id, offset, buf, len);
+      if (got != len) {
+        throw bkp::Error(BKP_E_IO, "'" + file.name + "' of context '" + file.context +
+                                       "' ended at byte " + std::to_string(offset + got) + " of " +
+                                       std::to_string(file.size) + " offered for the archive");
+      }
+    };
+    std::lock_guard lock(instance->archive_mu);
+    // The newest backup's state, for segments the archive has nothing of.
+    const auto ids = instance->repository->ListIds();
+    if (ids.empty()) {
+      instance->archive_reuse.reset();
+    } else if (!instance->archive_reuse || instance->archive_reuse->tip.id != ids.back()) {
+      try {
+        instance->archive_reuse = ResolveState(*instance->repository, ids.back(), false);
+      } catch (const bkp::Error& e) {
+        instance->archive_reuse.reset();  // only less reuse: the archive is still whole
+        instance->host.log(BKP_LOG_WARN,
+                           std::string("the archive cannot reuse the newest backup: ") + e.what());
+      }
+    }
+    RateLimiter limiter(instance->options.rate_limit_bps);
+    std::atomic<uint64_t> added{0};
+    ChunkSink sink{instance->repository->driver(), limiter,
+                   [&] { op.throw_if_cancelled("archive"); }, nullptr, added};
+    Archive(*instance->repository)
+        .Put(file, args.observed_ms, read, sink,
+             instance->archive_reuse ? &*instance->archive_reuse : nullptr);
+  });
+}
+
+bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn fn, void* user,
+                                 char* err, size_t err_len) noexcept {
+  return bkp::guard(err, err_len, [&]() -> bkp_status {
+    for (const ArchivePosition& p : Archive(*instance->repository).Positions()) {
+      bkp_archive_position out{};
+      out.struct_size = sizeof out;
+      out.role = p.role;
+      out.context = p.context.c_str();
+      out.has_closed = p.closed_base ? 1 : 0;
+      out.closed_base = p.closed_base.value_or(0);
+      out.partial_name = p.partial_name.empty() ? nullptr : p.partial_name.c_str();
+      out.partial_size = p.partial_size;
+      out.next = p.next;
+      out.archived_ms = p.archived_ms;
+      const bkp_status rc = fn(user, &out);
+      if (rc != BKP_OK) return rc;
+    }
+    return BKP_OK;
   });
 }
 

@@ -12,9 +12,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
+#include "chain.h"
 #include "repository.h"
 #include "storage_driver.h"
 
@@ -23,6 +27,10 @@ struct bkp_instance {
   std::unique_ptr<repo::Repository> repository;
   repo::BackupOptions options;
   bool incremental = false;  // the provider takes BKP_BACKUP_INCREMENTAL
+  // The archive reuses what the newest backup stores; its state is kept
+  // here between archive calls (which run beside other operations).
+  std::mutex archive_mu;
+  std::optional<repo::BackupState> archive_reuse;
 };
 
 namespace repo {
@@ -64,8 +72,17 @@ bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* e
 bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention,
                           bkp_backup_info_fn fn, void* user, char* err, size_t err_len) noexcept;
 
-// Every capability the shared callbacks implement.
+// The archive's callbacks (BKP_CAP_ARCHIVE): archive calls may run while
+// another operation runs on the instance (see bkp_plugin.h, THREADING).
+bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args, char* err,
+                           size_t err_len) noexcept;
+bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn fn, void* user,
+                                 char* err, size_t err_len) noexcept;
+
+// Every capability the shared callbacks implement but the archive's and
+// BKP_CAP_INCREMENTAL, which a provider adds when it offers them.
 inline constexpr uint64_t kEngineCapabilities = BKP_CAP_BACKUP | BKP_CAP_RESTORE | BKP_CAP_LIST |
-                                                BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE;
+                                                BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE |
+                                                BKP_CAP_POINT_IN_TIME;
 
 }  // namespace repo

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
 
 namespace repo {
@@ -119,7 +120,9 @@ uint64_t Repository::CollectGarbage() {
                                         broken.front().id + "' cannot be read (" +
                                         broken.front().error + ")");
   }
+  std::unique_lock publishing(publish_mu_);
   std::set<std::string> referenced;
+  for (const auto& o : ArchiveObjects(*driver_)) referenced.insert(o);
   for (const auto& m : manifests) {
     for (const auto& f : m.files) {
       for (const auto& c : f.chunks) referenced.insert(c.object);
@@ -187,6 +190,12 @@ std::vector<Manifest> Repository::Expire(uint32_t keep_last, int64_t keep_newer_
   std::vector<std::string> keys;
   for (const auto& m : removed) keys.push_back(ManifestKey(m.id));
   driver_->Remove(keys);
+  for (const auto& m : manifests) {
+    if (keep.count(m.id) > 0) {  // the oldest kept: nothing archived before it is needed
+      Archive(*this).ExpireBefore(m.created_ms);
+      break;
+    }
+  }
   CollectGarbage();
   return removed;
 }

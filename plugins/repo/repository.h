@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,13 @@ class Repository {
   // Writes the manifest: from now on the backup exists.
   void Publish(const Manifest& manifest);
 
+  // Held (shared) by a writer from its first object to the record that
+  // references it (a manifest, an archive record); garbage collection takes
+  // it exclusively, so it never deletes an object between the two.
+  std::shared_lock<std::shared_mutex> PublishLock() {
+    return std::shared_lock<std::shared_mutex>(publish_mu_);
+  }
+
   // Removes one backup and every object no other backup references.
   // Refuses (BKP_E_REFUSED_BY_POLICY, naming them) while incrementals name
   // it as their parent.
@@ -56,10 +64,12 @@ class Repository {
   // Removes each backup that is neither among the newest `keep_last` (0: no
   // such rule) nor created at or after `keep_newer_ms` (0: no such rule);
   // the newest backup is always kept, and so is every ancestor of a kept
-  // incremental: a chain is never broken. Returns the removed manifests.
+  // incremental: a chain is never broken. Archived segments shipped before
+  // the oldest backup kept go with it. Returns the removed manifests.
   std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
-  // Deletes objects no manifest references, and writes abandoned an hour
-  // ago or more (a killed backup's temporary files); returns how many.
+  // Deletes objects no manifest or archive record references, and writes
+  // abandoned an hour ago or more (a killed backup's temporary files);
+  // returns how many.
   uint64_t CollectGarbage();
 
   // Stored bytes each backup alone holds (objects no other backup shares).
@@ -67,6 +77,7 @@ class Repository {
 
  private:
   std::shared_ptr<StorageDriver> driver_;
+  std::shared_mutex publish_mu_;
 };
 
 // "20261121T130501123Z-a1b2": UTC time to the millisecond plus a random

@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "object_codec.h"
 #include "parallel.h"
+#include "point_in_time.h"
 
 namespace repo {
 namespace {
@@ -30,14 +31,16 @@ std::string ChunkLabel(const std::string& backup_id, const FileEntry& f, const C
   std::string label = "backup '" + backup_id + "', " + FileLabel(f) + " bytes " +
                       std::to_string(c.offset) + "-" + std::to_string(c.end()) + " ('" + c.object +
                       "'";
-  if (!c.stored_by.empty() && c.stored_by != backup_id) {
+  if (c.stored_by == kArchiveOrigin) {
+    label += ", from the archive: restore to a point before " + FileLabel(f);
+  } else if (!c.stored_by.empty() && c.stored_by != backup_id) {
     label += ", stored by backup '" + c.stored_by + "' of its chain";
   }
   return label + ")";
 }
 
-// A damaged chunk of the backup itself is corruption; one an ancestor
-// stored is a broken link of the chain.
+// A damaged chunk of the backup itself is corruption; one an ancestor or
+// the archive stored is a broken link of the chain.
 bkp_status DamageStatus(const std::string& backup_id, const Chunk& c) {
   return !c.stored_by.empty() && c.stored_by != backup_id ? BKP_E_BROKEN_CHAIN : BKP_E_CORRUPT;
 }
@@ -102,7 +105,12 @@ class PieceQueue {
 
 RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
                            const bkp::Sink& sink, const bkp::Operation& op) {
-  const BackupState state = ResolveState(repository, backup_id);
+  return RunRestoreJob(repository, ResolveState(repository, backup_id), sink, op);
+}
+
+RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, const bkp::Sink& sink,
+                           const bkp::Operation& op) {
+  const std::string& backup_id = state.tip.id;
   const std::vector<FileEntry> files = state.RestoreOrder();
 
   // Every object must be there before the first byte goes to the sink.

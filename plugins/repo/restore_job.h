@@ -18,6 +18,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
+#include "chain.h"
 #include "repository.h"
 
 namespace repo {
@@ -29,6 +30,10 @@ struct RestoreStats {
 
 RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
                            const bkp::Sink& sink, const bkp::Operation& op);
+// Restores a resolved state (a backup, perhaps extended with archived
+// segments: point_in_time.h).
+RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, const bkp::Sink& sink,
+                           const bkp::Operation& op);
 
 struct VerifyProblem {
   bkp_status status = BKP_E_CORRUPT;

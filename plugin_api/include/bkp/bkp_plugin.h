@@ -513,6 +513,21 @@ typedef struct bkp_provider {
    * removed (fn may be NULL). */
   bkp_status (*expire)(bkp_instance* instance, const bkp_retention* retention,
                        bkp_backup_info_fn fn, void* user, char* err, size_t err_len);
+
+  /* v1.1, BKP_CAP_ARCHIVE. Stores one closed segment, or a piece of the
+   * active one, in the archive, off the host's write path (see THREADING).
+   * The host sends each stream's closed segments in ascending base, each
+   * once it closed, and pieces of the active segment as its archive_timeout
+   * passes; the same segment may come again after a restart, so a call for
+   * something already archived succeeds without storing it twice. Retention
+   * (expire) may drop archived segments older than the oldest backup kept. */
+  bkp_status (*archive)(bkp_instance* instance, const bkp_archive_args* args, char* err,
+                        size_t err_len);
+  /* v1.1, BKP_CAP_ARCHIVE. Calls fn for each stream the archive holds, so a
+   * host that starts (or restarts after a crash) resumes without a gap or a
+   * duplicate. */
+  bkp_status (*archive_status)(bkp_instance* instance, bkp_archive_position_fn fn, void* user,
+                               char* err, size_t err_len);
 } bkp_provider;
 
 /* ------------------------------------------------------------------------ */

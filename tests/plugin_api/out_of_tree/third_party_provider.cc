@@ -95,6 +95,8 @@ const bkp_provider kProvider = {
     nullptr,
     nullptr,
     nullptr,
+    nullptr, /* archive (1.1) */
+    nullptr, /* archive_status (1.1) */
 };
 
 }  // namespace

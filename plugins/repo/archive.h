@@ -1,0 +1,81 @@
+// The continuous archive: the host's segments shipped as they close (and
+// pieces of the active ones, so a quiet host's recovery point stays short),
+// kept in the same repository as the backups and sharing its objects:
+//
+//   archive/<context>/<role>/<base>.json          a closed segment
+//   archive/<context>/<role>/<base>.partial.json  what of the active segment
+//                                                 is archived so far
+//
+// Each record is written in one atomic put after its objects, like a
+// manifest, so a crash leaves the previous record or the new one. A piece
+// of an active segment reuses the chunks of the piece before it (after the
+// same 4 KiB check a backup makes), so shipping a growing segment every
+// second stores each byte once.
+//
+// Errors: throws bkp::Error.
+// Thread-safety: Put runs on the host's archiver thread, possibly while a
+// backup or a retention pass runs on another; it holds the repository's
+// publish lock while it writes, so garbage collection never sees its
+// objects without the record that references them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chain.h"
+#include "chunk_store.h"
+#include "manifest.h"
+#include "repository.h"
+
+namespace repo {
+
+// How far the archive reaches in one stream.
+struct ArchivePosition {
+  std::string context;
+  uint32_t role = 0;
+  std::optional<uint64_t> closed_base;  // newest closed segment archived
+  std::string partial_name;             // the active segment a piece is archived of
+  uint64_t partial_size = 0;
+  uint64_t next = 0;  // one past the last index/token archived
+  int64_t archived_ms = 0;
+};
+
+class Archive {
+ public:
+  explicit Archive(Repository& repository) : repo_(repository) {}
+
+  // Archives `file` (its role, context, name, base, next, size; closed, or a
+  // piece of the active segment), reading the live bytes through `read`.
+  // Something already archived (the same closed segment, a piece no longer
+  // than the one stored) is a no-op. `reuse` is where the bytes may already
+  // be stored (the newest backup's state), checked before it is trusted.
+  // Returns the stored bytes it added.
+  uint64_t Put(const FileEntry& file, int64_t observed_ms, const ReadAt& read, ChunkSink& sink,
+               const BackupState* reuse);
+
+  std::vector<ArchivePosition> Positions();
+  // Every archived segment of one stream, ascending base: the closed ones,
+  // then the active one's piece if it is newer.
+  std::vector<ArchivedSegment> Segments(const std::string& context, uint32_t role);
+  // The streams that hold anything: (context, role).
+  std::vector<std::pair<std::string, uint32_t>> Streams();
+
+  // Removes the records of segments shipped before `before_ms` (they only
+  // serve restores to points before the oldest backup kept). Returns how
+  // many.
+  uint64_t ExpireBefore(int64_t before_ms);
+
+ private:
+  Repository& repo_;
+};
+
+// The prefix every archive key starts with, and the stored objects that
+// archive records reference (for garbage collection). Throws
+// BKP_E_CORRUPT if a record cannot be read: collecting then could delete
+// what it references.
+inline constexpr const char* kArchivePrefix = "archive/";
+std::vector<std::string> ArchiveObjects(StorageDriver& driver);
+
+}  // namespace repo

@@ -1,0 +1,150 @@
+// Choosing what a point-in-time restore feeds (see point_in_time.h).
+#include "point_in_time.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "archive.h"
+#include "bkp/bkp_plugin.hpp"
+
+namespace repo {
+namespace {
+
+std::string StreamLabel(const std::string& context, uint32_t role) {
+  return "context '" + context + "' " + RoleName(role);
+}
+
+const char* UnitOf(uint32_t role) { return role == BKP_ROLE_LOG ? "index" : "token"; }
+
+bool TargetsContext(const RestoreTarget& t, const std::string& context) {
+  return t.kind == BKP_TARGET_TIME || t.context.empty() || t.context == context;
+}
+
+// Whether everything the backup holds lies at or before the target.
+bool WhollyBefore(const Manifest& m, const RestoreTarget& t) {
+  if (t.kind == BKP_TARGET_TIME) return m.created_ms <= t.time_ms;
+  for (const auto& c : m.contexts) {
+    if (TargetsContext(t, c.name) && c.events.next > t.token + 1) return false;
+  }
+  return true;
+}
+
+BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
+  std::vector<BrokenManifest> broken;
+  const auto manifests = repository.LoadAll(&broken);
+  if (manifests.empty()) {
+    throw bkp::Error(BKP_E_MISSING_FULL_BACKUP,
+                     "no backup in " + repository.Describe() +
+                         " to restore from: archived segments alone cannot be restored, they "
+                         "extend a backup");
+  }
+  // Newest first among those wholly before the target, then oldest first
+  // among the rest; a backup whose chain is broken is passed over.
+  std::vector<const Manifest*> order;
+  for (auto it = manifests.rbegin(); it != manifests.rend(); ++it) {
+    if (WhollyBefore(*it, target)) order.push_back(&*it);
+  }
+  for (const auto& m : manifests) {
+    if (!WhollyBefore(m, target)) order.push_back(&m);
+  }
+  std::string last_error;
+  for (const Manifest* m : order) {
+    try {
+      return ResolveState(repository, m->id, /*explain=*/false);
+    } catch (const bkp::Error& e) {
+      last_error = e.what();
+    }
+  }
+  throw bkp::Error(BKP_E_BROKEN_CHAIN,
+                   "no backup in " + repository.Describe() + " can be restored: " + last_error);
+}
+
+// Extends one stream of `state` with the archived segments that follow it.
+// Stops after the first segment that reaches `stop_token` (one past the
+// last token wanted), or after the first shipped at or after `stop_ms`.
+// Returns when the last segment added was shipped (or 0).
+int64_t Extend(BackupState* state, Archive& archive, const std::string& context, uint32_t role,
+               std::optional<uint64_t> stop_token, std::optional<int64_t> stop_ms) {
+  // The stream's newest file in the state: what the archive continues.
+  const FileEntry* last = nullptr;
+  for (const auto& [key, file] : state->files) {
+    if (key.role == role && key.context == context && (last == nullptr || file.base > last->base)) {
+      last = &file;
+    }
+  }
+  auto reached = [&](const FileEntry& f, int64_t observed) {
+    if (stop_token && f.next >= *stop_token) return true;
+    return stop_ms && observed >= *stop_ms;
+  };
+  if (last != nullptr && stop_token && last->next >= *stop_token) return 0;
+  int64_t shipped = 0;
+  for (ArchivedSegment& seg : archive.Segments(context, role)) {
+    FileEntry& f = seg.file;
+    if (last != nullptr && f.base < last->base) continue;  // the backup holds it
+    if (last != nullptr && f.base == last->base && f.size <= last->size) continue;
+    if (last != nullptr && f.base > last->base && f.base != last->next) {
+      throw bkp::Error(BKP_E_BROKEN_CHAIN,
+                       "the archive of " + StreamLabel(context, role) +
+                           " has a gap: it holds nothing from " + UnitOf(role) + " " +
+                           std::to_string(last->next) + " (after '" + last->name + "') to " +
+                           std::to_string(f.base) + " (segment '" + f.name +
+                           "'); the newest point that can be restored there is " + UnitOf(role) +
+                           " " + std::to_string(last->next == 0 ? 0 : last->next - 1));
+    }
+    for (auto& c : f.chunks) c.stored_by = kArchiveOrigin;
+    const FileKey key = f.key();
+    state->files[key] = std::move(f);
+    last = &state->files[key];
+    shipped = seg.observed_ms;
+    if (reached(*last, seg.observed_ms)) break;
+  }
+  return shipped;
+}
+
+}  // namespace
+
+BackupState StateForTarget(Repository& repository, const std::optional<std::string>& backup_id,
+                           const RestoreTarget& target) {
+  BackupState state =
+      backup_id ? ResolveState(repository, *backup_id) : PickBackup(repository, target);
+  if (target.kind == BKP_TARGET_NONE) return state;
+
+  // Only contexts the backup's control DB knows can be restored: segments of
+  // a context created later would have no row to belong to.
+  Archive archive(repository);
+  for (const auto& c : state.tip.contexts) {
+    const bool targeted = TargetsContext(target, c.name);
+    std::optional<uint64_t> stop_token;
+    std::optional<int64_t> stop_ms;
+    if (targeted && target.kind == BKP_TARGET_TOKEN) stop_token = target.token + 1;
+    if (targeted && target.kind == BKP_TARGET_TIME) stop_ms = target.time_ms;
+    const int64_t events_shipped =
+        Extend(&state, archive, c.name, BKP_ROLE_EVENTS, stop_token, stop_ms);
+    if (stop_token) {
+      uint64_t reach = 0;
+      for (const auto& [key, file] : state.files) {
+        if (key.role == BKP_ROLE_EVENTS && key.context == c.name)
+          reach = std::max(reach, file.next);
+      }
+      if (reach < *stop_token) {
+        throw bkp::Error(BKP_E_NOT_FOUND, "context '" + c.name + "' reaches token " +
+                                              std::to_string(reach == 0 ? 0 : reach - 1) +
+                                              " in the backup and the archive; token " +
+                                              std::to_string(target.token) + " is beyond it");
+      }
+      // The backup alone reaches the target: it holds the log for it too.
+      if (events_shipped == 0) continue;
+      // Else the log and snapshots as far as the moment the events that
+      // reach the target were shipped: the log entries of those events were
+      // written before them.
+      stop_ms = events_shipped;
+    }
+    for (uint32_t role : {BKP_ROLE_LOG, BKP_ROLE_SNAPSHOTS}) {
+      Extend(&state, archive, c.name, role, std::nullopt, stop_ms);
+    }
+  }
+  return state;
+}
+
+}  // namespace repo
