@@ -78,17 +78,39 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
 
 Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string& backup_id,
                                  const std::filesystem::path& target, RestorePolicy policy,
-                                 const StorageOptions& options, bkp_operation& op) {
+                                 const StorageOptions& options, bkp_operation& op,
+                                 const RestoreTarget& point_in_time) {
   HOSTSTUB_RETURN_IF_ERROR(
       RequireCapability(provider.name, provider.table, BKP_CAP_RESTORE, "restore"));
-  auto sink = bkp_sink::Create(target, policy);
+  if (backup_id.empty()) {
+    if (!point_in_time.set()) {
+      return Status::InvalidArgument("a restore needs a backup id or a point in time");
+    }
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name, provider.table, BKP_CAP_POINT_IN_TIME,
+                                               "restore to a point in time without a backup id"));
+  }
+  auto sink = bkp_sink::Create(target, policy, point_in_time);
   if (!sink.ok()) return sink.status();
 
   bkp_restore_args args{};
   args.struct_size = sizeof args;
-  args.backup_id = backup_id.c_str();
+  args.backup_id = backup_id.empty() ? nullptr : backup_id.c_str();
   args.op = &op;
   args.sink = sink->get();
+  switch (point_in_time.kind) {
+    case RestoreTarget::Kind::kNone:
+      args.target = BKP_TARGET_NONE;
+      break;
+    case RestoreTarget::Kind::kToken:
+      args.target = BKP_TARGET_TOKEN;
+      args.target_token = point_in_time.token;
+      args.target_context = point_in_time.context.empty() ? nullptr : point_in_time.context.c_str();
+      break;
+    case RestoreTarget::Kind::kTime:
+      args.target = BKP_TARGET_TIME;
+      args.target_time_ms = point_in_time.time_ms;
+      break;
+  }
   std::array<char, kErrorBufferSize> err{};
   bkp_status rc = provider.table.restore(provider.instance, &args, err.data(), err.size());
   if (rc != BKP_OK) return ProviderFailure(provider.name, "restore", rc, err.data(), err.size());

@@ -59,9 +59,13 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
                                 bkp_operation& op);
 
 // Restores `backup_id` into `target` (a stopped host's data directory) under
-// `policy`; on success the target holds the recovered, checked data.
+// `policy`; on success the target holds the recovered, checked data. With a
+// point in time, the restored data is cut back to it; `backup_id` may then
+// be empty for a provider with BKP_CAP_POINT_IN_TIME, which picks the backup
+// (and archived segments) itself.
 Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string& backup_id,
                                  const std::filesystem::path& target, RestorePolicy policy,
-                                 const StorageOptions& options, bkp_operation& op);
+                                 const StorageOptions& options, bkp_operation& op,
+                                 const RestoreTarget& point_in_time = {});
 
 }  // namespace hoststub

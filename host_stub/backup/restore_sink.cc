@@ -49,7 +49,8 @@ bool IsEmptyDir(const fs::path& dir) {
 }  // namespace
 
 Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
-                                                   hoststub::RestorePolicy policy) {
+                                                   hoststub::RestorePolicy policy,
+                                                   const hoststub::RestoreTarget& point_in_time) {
   const fs::path target = Normalised(target_in);
   std::error_code ec;
   if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
@@ -72,7 +73,7 @@ Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
     return Status::IOError(fmt::format("cannot create restore staging directory '{}': {}",
                                        staging.string(), ec.message()));
   }
-  return std::unique_ptr<bkp_sink>(new bkp_sink(target, staging, policy));
+  return std::unique_ptr<bkp_sink>(new bkp_sink(target, staging, policy, point_in_time));
 }
 
 bkp_sink::~bkp_sink() {
@@ -261,6 +262,14 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(staging_));
 
   hoststub::RestoreReport report;
+  // The cut before recovery, which would otherwise act on what lies past
+  // the target (re-apply a log entry beyond it). It syncs what it changes.
+  auto cut = hoststub::CutToTarget(staging_, point_in_time_);
+  if (!cut.ok()) {
+    return Status::Corruption("cannot cut the restored data back to " + point_in_time_.Describe() +
+                              ": " + cut.status().ToString());
+  }
+  report.cut = std::move(*cut);
   options.data_dir = staging_;
   options.fsync = hoststub::FsyncPolicy::kBatch;
   options.compaction_interval = std::chrono::milliseconds(0);

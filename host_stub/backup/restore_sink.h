@@ -28,6 +28,7 @@
 #include "bkp/bkp_plugin.h"
 #include "storage/checker.h"
 #include "storage/options.h"
+#include "storage/point_in_time.h"
 #include "util/file.h"
 #include "util/status.h"
 
@@ -48,6 +49,8 @@ struct RestoreReport {
   uint64_t bytes = 0;
   std::vector<std::string> recovery_notes;
   CheckReport check;
+  // A point-in-time restore: what each context holds after the cut.
+  std::vector<CutReport> cut;
 };
 
 }  // namespace hoststub
@@ -56,8 +59,10 @@ struct bkp_sink {
  public:
   // Checks the policy against `target` (Refused: not empty under kSafe;
   // Busy: a running host holds it) and prepares an empty staging directory.
-  static hoststub::Result<std::unique_ptr<bkp_sink>> Create(const std::filesystem::path& target,
-                                                            hoststub::RestorePolicy policy);
+  // With a point in time set, Commit cuts what was fed back to it.
+  static hoststub::Result<std::unique_ptr<bkp_sink>> Create(
+      const std::filesystem::path& target, hoststub::RestorePolicy policy,
+      const hoststub::RestoreTarget& point_in_time = {});
   // Removes the staging directory unless Commit succeeded.
   ~bkp_sink();
   bkp_sink(const bkp_sink&) = delete;
@@ -68,8 +73,9 @@ struct bkp_sink {
   bkp_status Write(const void* data, size_t len, std::string* error);
   bkp_status End(std::string* error);
 
-  // Recovers and checks the staged directory with `options` (data_dir is
-  // replaced by the staging path), then swaps it in as the target. Fails,
+  // Cuts the staged directory back to the point in time (if one is set),
+  // recovers and checks it with `options` (data_dir is replaced by the
+  // staging path), then swaps it in as the target. Fails,
   // leaving the target untouched, if any item is open, the sink was misused,
   // no control DB arrived, recovery fails, or the checker finds a violation.
   hoststub::Result<hoststub::RestoreReport> Commit(hoststub::StorageOptions options);
@@ -78,8 +84,11 @@ struct bkp_sink {
 
  private:
   bkp_sink(std::filesystem::path target, std::filesystem::path staging,
-           hoststub::RestorePolicy policy)
-      : target_(std::move(target)), staging_(std::move(staging)), policy_(policy) {}
+           hoststub::RestorePolicy policy, hoststub::RestoreTarget point_in_time)
+      : target_(std::move(target)),
+        staging_(std::move(staging)),
+        policy_(policy),
+        point_in_time_(std::move(point_in_time)) {}
   bkp_status Refuse(bkp_status code, std::string why, std::string* error);
   hoststub::Result<std::filesystem::path> PathFor(const bkp_item& item, std::string* why) const;
 
@@ -87,6 +96,7 @@ struct bkp_sink {
   const std::filesystem::path target_;
   const std::filesystem::path staging_;
   const hoststub::RestorePolicy policy_;
+  const hoststub::RestoreTarget point_in_time_;
   bool committed_ = false;
   std::string poisoned_;  // non-empty: why the sink is unusable
   bool have_control_db_ = false;

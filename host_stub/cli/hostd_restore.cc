@@ -9,9 +9,11 @@
 // backup and why); 2 usage or config error; 3 the plugin failed to load.
 //
 // Thread-safety: runs on the main thread (the provider may use its own).
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -33,12 +35,74 @@ struct RestoreArgs {
   std::string backup_id;
   std::string policy = "safe";
   std::string data_dir;
+  std::optional<uint64_t> to_token;
+  std::string to_time;  // RFC 3339 UTC, or ms since the epoch
+  std::string context;
 };
 
-void PrintFailure(const RestoreArgs& args, const std::string& provider, const fs::path& target,
-                  const Status& status) {
-  const std::string what = fmt::format("restore of backup '{}' via provider '{}' into '{}'",
-                                       args.backup_id, provider, target.string());
+// "2026-11-30T10:00:00Z", "2026-11-30T10:00:00.250Z" or "1764496800250".
+std::optional<int64_t> ParseTime(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return std::stoll(text);
+  }
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  int64_t ms = 0;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    for (; *rest >= '0' && *rest <= '9'; ++rest) {
+      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
+    }
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  if (std::string(rest) != "Z") return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+// The point in time asked for, or a usage error.
+Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
+  RestoreTarget t;
+  if (args.to_token && !args.to_time.empty()) {
+    return Status::InvalidArgument("--to-token and --to-time exclude each other");
+  }
+  if (!args.context.empty() && !args.to_token) {
+    return Status::InvalidArgument("--context names the context of --to-token");
+  }
+  if (args.to_token) {
+    t.kind = RestoreTarget::Kind::kToken;
+    t.token = *args.to_token;
+    t.context = args.context;
+  } else if (!args.to_time.empty()) {
+    auto ms = ParseTime(args.to_time);
+    if (!ms) {
+      return Status::InvalidArgument(fmt::format(
+          "--to-time '{}' is not a UTC time like 2026-11-30T10:00:00Z (or .250Z), nor ms since "
+          "the epoch",
+          args.to_time));
+    }
+    t.kind = RestoreTarget::Kind::kTime;
+    t.time_ms = *ms;
+  }
+  if (!t.set() && args.backup_id.empty()) {
+    return Status::InvalidArgument(
+        "say what to restore: --backup ID, or a point in time (--to-token N or --to-time T)");
+  }
+  return t;
+}
+
+// "backup 'X'", "backup 'X' to token 5 in context 'c'", "the point ...".
+std::string WhatIsRestored(const RestoreArgs& args, const RestoreTarget& point) {
+  if (!point.set()) return fmt::format("backup '{}'", args.backup_id);
+  if (args.backup_id.empty()) return "the point " + point.Describe();
+  return fmt::format("backup '{}' to {}", args.backup_id, point.Describe());
+}
+
+void PrintFailure(const RestoreArgs& args, const RestoreTarget& point, const std::string& provider,
+                  const fs::path& target, const Status& status) {
+  const std::string what = fmt::format("restore of {} via provider '{}' into '{}'",
+                                       WhatIsRestored(args, point), provider, target.string());
   switch (status.code()) {
     case Status::Code::kRefused:
       std::cerr << fmt::format(
@@ -65,6 +129,11 @@ void PrintFailure(const RestoreArgs& args, const std::string& provider, const fs
 }
 
 int RunRestoreCommand(const RestoreArgs& args) {
+  auto point = TargetOf(args);
+  if (!point.ok()) {
+    std::cerr << "hostd: restore: " << point.status().message() << '\n';
+    return kExitUsage;
+  }
   OfflineProvider loaded;
   if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
     return code;
@@ -77,24 +146,36 @@ int RunRestoreCommand(const RestoreArgs& args) {
   const RestorePolicy policy =
       args.policy == "force" ? RestorePolicy::kForce : RestorePolicy::kSafe;
 
-  std::cerr << fmt::format("hostd: restoring backup '{}' via provider '{}' into '{}' ({} policy)\n",
-                           args.backup_id, provider.name(), target.string(), args.policy);
+  std::cerr << fmt::format("hostd: restoring {} via provider '{}' into '{}' ({} policy)\n",
+                           WhatIsRestored(args, *point), provider.name(), target.string(),
+                           args.policy);
   ProgressLines progress("restore");
   bkp_operation op;
   op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
   Result<RestoreReport> report = [&] {
     CancelOnSignal cancel(op, "restore");
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-    return RunRestore(ref, args.backup_id, target, policy, options, op);
+    return RunRestore(ref, args.backup_id, target, policy, options, op, *point);
   }();
   if (!report.ok()) {
-    PrintFailure(args, provider.name(), target, report.status());
+    PrintFailure(args, *point, provider.name(), target, report.status());
     return kExitProblemsFound;
   }
 
-  std::cout << fmt::format("restored backup '{}' via provider '{}' into '{}': {} files, {}\n",
-                           args.backup_id, provider.name(), report->data_dir.string(),
+  std::cout << fmt::format("restored {} via provider '{}' into '{}': {} files, {}\n",
+                           WhatIsRestored(args, *point), provider.name(), report->data_dir.string(),
                            report->files, FormatBytes(report->bytes));
+  // Appends are whole: say where each context really ends.
+  for (const CutReport& c : report->cut) {
+    std::cout << fmt::format("point in time: context '{}' ends at {} (log index {}){}\n", c.context,
+                             c.last_token
+                                 ? fmt::format("token {}, appended {}", *c.last_token,
+                                               RestoreTarget{RestoreTarget::Kind::kTime, 0,
+                                                             c.last_time_ms.value_or(0), ""}
+                                                   .Describe())
+                                 : std::string("no event"),
+                             c.last_log_index, c.cut ? "" : "; nothing lay past the target");
+  }
   if (!report->previous_moved_to.empty()) {
     std::cout << fmt::format(
         "the previous content of '{}' was moved to '{}' (remove it once the restored host is "
@@ -122,7 +203,15 @@ Command AddRestoreCommand(CLI::App& parent) {
   cmd->add_option("--provider", args->provider,
                   "Provider holding the backup (its config name); may be left out when only one "
                   "is configured");
-  cmd->add_option("--backup", args->backup_id, "Id of the backup to restore")->required();
+  cmd->add_option("--backup", args->backup_id,
+                  "Id of the backup to restore; with a point in time, the provider may pick one");
+  cmd->add_option("--to-token", args->to_token,
+                  "Point in time: keep events up to this token (whole appends: an append the "
+                  "token falls inside is left out), in --context or every context");
+  cmd->add_option("--to-time", args->to_time,
+                  "Point in time: keep events appended at or before this UTC time "
+                  "(2026-11-30T10:00:00Z, or ms since the epoch), in every context");
+  cmd->add_option("--context", args->context, "The context --to-token counts in");
   cmd->add_option("--policy", args->policy,
                   "safe: refuse a data directory that is not empty; force: restore anyway and "
                   "move the old content aside")

@@ -87,8 +87,8 @@ ArchivedSegment Load(StorageDriver& driver, const std::string& key) {
 
 }  // namespace
 
-uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, const ReadAt& read,
-                      ChunkSink& sink, const BackupState* reuse) {
+uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_ms,
+                      const ReadAt& read, ChunkSink& sink, const BackupState* reuse) {
   StorageDriver& driver = repo_.driver();
   const std::string closed_key = RecordKey(file.context, file.role, file.base, true);
   const std::string partial_key = RecordKey(file.context, file.role, file.base, false);
@@ -119,6 +119,7 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, const ReadAt& 
   record.file.inherit = 0;
   record.file.chunks.clear();
   record.observed_ms = observed_ms;
+  record.first_ms = first_ms;
   uint64_t at = 0;
   if (prefix != nullptr) {
     record.file.chunks = prefix->chunks;

@@ -52,8 +52,9 @@ class Archive {
   // than the one stored) is a no-op. `reuse` is where the bytes may already
   // be stored (the newest backup's state), checked before it is trusted.
   // Returns the stored bytes it added.
-  uint64_t Put(const FileEntry& file, int64_t observed_ms, const ReadAt& read, ChunkSink& sink,
-               const BackupState* reuse);
+  // `observed_ms` and `first_ms` as in bkp_archive_args.
+  uint64_t Put(const FileEntry& file, int64_t observed_ms, int64_t first_ms, const ReadAt& read,
+               ChunkSink& sink, const BackupState* reuse);
 
   std::vector<ArchivePosition> Positions();
   // Every archived segment of one stream, ascending base: the closed ones,

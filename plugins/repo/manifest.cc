@@ -184,6 +184,7 @@ std::string EncodeArchiveRecord(const ArchivedSegment& a) {
   json doc = {{"format", kArchiveRecordFormat},
               {"format_version", kArchiveRecordVersion},
               {"observed_ms", a.observed_ms},
+              {"first_ms", a.first_ms},
               {"file", FileJson(a.file, false)}};
   return doc.dump(2) + "\n";
 }
@@ -207,6 +208,7 @@ ArchivedSegment DecodeArchiveRecord(const std::string& text, const std::string& 
     }
     ArchivedSegment a;
     a.observed_ms = doc.at("observed_ms").get<int64_t>();
+    a.first_ms = doc.value("first_ms", int64_t{0});
     a.file = FileFrom(doc.at("file"), kManifestFormatVersion, false, what);
     return a;
   } catch (const json::exception& e) {

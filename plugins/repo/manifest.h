@@ -114,7 +114,8 @@ Manifest DecodeManifest(const std::string& json, const std::string& what);
 // from offset 0) and the host's clock when it was shipped.
 struct ArchivedSegment {
   FileEntry file;
-  int64_t observed_ms = 0;
+  int64_t observed_ms = 0;  // every event in it was appended at or before this
+  int64_t first_ms = 0;     // its first event was appended at this (0: unknown)
 };
 
 std::string EncodeArchiveRecord(const ArchivedSegment& segment);

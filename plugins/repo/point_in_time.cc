@@ -62,10 +62,10 @@ BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
 
 // Extends one stream of `state` with the archived segments that follow it.
 // Stops after the first segment that reaches `stop_token` (one past the
-// last token wanted), or after the first shipped at or after `stop_ms`.
-// Returns when the last segment added was shipped (or 0).
-int64_t Extend(BackupState* state, Archive& archive, const std::string& context, uint32_t role,
-               std::optional<uint64_t> stop_token, std::optional<int64_t> stop_ms) {
+// last token wanted), or before the first whose first event is younger than
+// `stop_ms`.
+void Extend(BackupState* state, Archive& archive, const std::string& context, uint32_t role,
+            std::optional<uint64_t> stop_token, std::optional<int64_t> stop_ms) {
   // The stream's newest file in the state: what the archive continues.
   const FileEntry* last = nullptr;
   for (const auto& [key, file] : state->files) {
@@ -73,12 +73,11 @@ int64_t Extend(BackupState* state, Archive& archive, const std::string& context,
       last = &file;
     }
   }
-  auto reached = [&](const FileEntry& f, int64_t observed) {
-    if (stop_token && f.next >= *stop_token) return true;
-    return stop_ms && observed >= *stop_ms;
-  };
-  if (last != nullptr && stop_token && last->next >= *stop_token) return 0;
-  int64_t shipped = 0;
+  // A token target stops after the segment that reaches it; a time target
+  // before the first segment begun after it (one shipped after the target
+  // may still hold events from before: the archive can lag).
+  auto reached = [&](const FileEntry& f) { return stop_token && f.next >= *stop_token; };
+  if (last != nullptr && stop_token && last->next >= *stop_token) return;
   for (ArchivedSegment& seg : archive.Segments(context, role)) {
     FileEntry& f = seg.file;
     if (last != nullptr && f.base < last->base) continue;  // the backup holds it
@@ -92,14 +91,21 @@ int64_t Extend(BackupState* state, Archive& archive, const std::string& context,
                            "'); the newest point that can be restored there is " + UnitOf(role) +
                            " " + std::to_string(last->next == 0 ? 0 : last->next - 1));
     }
+    if (stop_ms && seg.first_ms > *stop_ms) break;
     for (auto& c : f.chunks) c.stored_by = kArchiveOrigin;
     const FileKey key = f.key();
     state->files[key] = std::move(f);
     last = &state->files[key];
-    shipped = seg.observed_ms;
-    if (reached(*last, seg.observed_ms)) break;
+    if (reached(*last)) break;
   }
-  return shipped;
+}
+
+uint64_t EventsReach(const BackupState& state, const std::string& context) {
+  uint64_t reach = 0;
+  for (const auto& [key, file] : state.files) {
+    if (key.role == BKP_ROLE_EVENTS && key.context == context) reach = std::max(reach, file.next);
+  }
+  return reach;
 }
 
 }  // namespace
@@ -113,35 +119,37 @@ BackupState StateForTarget(Repository& repository, const std::optional<std::stri
   // Only contexts the backup's control DB knows can be restored: segments of
   // a context created later would have no row to belong to.
   Archive archive(repository);
+  std::map<std::string, uint64_t> reaches;  // token targets: how far each context's events go
   for (const auto& c : state.tip.contexts) {
     const bool targeted = TargetsContext(target, c.name);
     std::optional<uint64_t> stop_token;
     std::optional<int64_t> stop_ms;
     if (targeted && target.kind == BKP_TARGET_TOKEN) stop_token = target.token + 1;
     if (targeted && target.kind == BKP_TARGET_TIME) stop_ms = target.time_ms;
-    const int64_t events_shipped =
-        Extend(&state, archive, c.name, BKP_ROLE_EVENTS, stop_token, stop_ms);
-    if (stop_token) {
-      uint64_t reach = 0;
-      for (const auto& [key, file] : state.files) {
-        if (key.role == BKP_ROLE_EVENTS && key.context == c.name)
-          reach = std::max(reach, file.next);
-      }
-      if (reach < *stop_token) {
-        throw bkp::Error(BKP_E_NOT_FOUND, "context '" + c.name + "' reaches token " +
-                                              std::to_string(reach == 0 ? 0 : reach - 1) +
-                                              " in the backup and the archive; token " +
-                                              std::to_string(target.token) + " is beyond it");
-      }
-      // The backup alone reaches the target: it holds the log for it too.
-      if (events_shipped == 0) continue;
-      // Else the log and snapshots as far as the moment the events that
-      // reach the target were shipped: the log entries of those events were
-      // written before them.
-      stop_ms = events_shipped;
-    }
+    Extend(&state, archive, c.name, BKP_ROLE_EVENTS, stop_token, stop_ms);
+    if (stop_token) reaches[c.name] = EventsReach(state, c.name);
+    // All of the log and snapshots the archive holds: which entries the
+    // events kept came from is known only inside the segments, so the host
+    // cuts the log where they end. (A segment shipped late, after a backlog,
+    // may hold entries older than events shipped before it.)
     for (uint32_t role : {BKP_ROLE_LOG, BKP_ROLE_SNAPSHOTS}) {
-      Extend(&state, archive, c.name, role, std::nullopt, stop_ms);
+      Extend(&state, archive, c.name, role, std::nullopt, std::nullopt);
+    }
+  }
+  // A token nothing reaches is a mistake worth stopping for; in a restore
+  // of every context, one that ends before it simply keeps all it has.
+  if (target.kind == BKP_TARGET_TOKEN) {
+    bool any = false;
+    std::string reach_list;
+    for (const auto& [name, reach] : reaches) {
+      any = any || reach > target.token;
+      reach_list += (reach_list.empty() ? "" : ", ") + ("'" + name + "' reaches token ") +
+                    (reach == 0 ? std::string("none") : std::to_string(reach - 1));
+    }
+    if (!any) {
+      throw bkp::Error(BKP_E_NOT_FOUND, "token " + std::to_string(target.token) +
+                                            " is beyond the backup and the archive: " +
+                                            (reach_list.empty() ? "no context" : reach_list));
     }
   }
   return state;

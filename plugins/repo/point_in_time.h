@@ -8,8 +8,9 @@
 // before the target (its events end at or before the target token; it was
 // created at or before the target time), else the oldest one (which holds
 // the target and more). Then, stream by stream, the archived segments that
-// follow the backup's, up to the first that reaches the target; the log and
-// snapshot streams up to the moment that segment was shipped.
+// follow the backup's, up to the first that reaches the target; and all of
+// the log and snapshot streams the archive holds (the host cuts them where
+// the events kept end).
 //
 // Errors: throws bkp::Error: BKP_E_MISSING_FULL_BACKUP with no backup at all;
 // BKP_E_BROKEN_CHAIN when the archive has a gap before the target (naming

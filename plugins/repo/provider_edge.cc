@@ -268,7 +268,7 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_
     ChunkSink sink{instance->repository->driver(), limiter,
                    [&] { op.throw_if_cancelled("archive"); }, nullptr, added};
     Archive(*instance->repository)
-        .Put(file, args.observed_ms, read, sink,
+        .Put(file, args.observed_ms, args.first_ms, read, sink,
              instance->archive_reuse ? &*instance->archive_reuse : nullptr);
   });
 }

@@ -34,15 +34,19 @@ using hoststub::RestorePolicy;
 using hoststub::Status;
 using hoststub::StreamKind;
 using plugins_test::BackupInfo;
+using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::DiskProvider;
 using plugins_test::EventPayload;
+using plugins_test::Fill;
+using plugins_test::Label;
 using plugins_test::OpenStore;
 using plugins_test::ReadAll;
 using plugins_test::ReadManifest;
 using plugins_test::StoreOptions;
 using plugins_test::TestSeed;
 using plugins_test::VerifyOutcome;
+using plugins_test::Written;
 using testing_support::ReadFile;
 using testing_support::RunCommand;
 using testing_support::TempDir;
@@ -51,62 +55,6 @@ using testing_support::WriteFile;
 namespace {
 
 constexpr uint64_t kKiB = 1024;
-
-// What a test wrote, per context and stream, in token order.
-struct Written {
-  std::map<std::string, std::vector<std::string>> events;
-  std::map<std::string, std::vector<std::string>> snapshots;
-};
-
-// Appends `count` events to `ctx` in batches of 1..max_batch, recording them.
-void Fill(EventStore& store, const std::string& ctx, size_t count, std::mt19937_64& rng,
-          Written* written, size_t max_batch = 6, size_t max_filler = 300,
-          StreamKind stream = StreamKind::kEvents) {
-  auto& log = stream == StreamKind::kEvents ? written->events[ctx] : written->snapshots[ctx];
-  size_t done = 0;
-  while (done < count) {
-    const size_t n = std::min<size_t>(1 + rng() % max_batch, count - done);
-    std::vector<std::string> batch;
-    for (size_t i = 0; i < n; ++i) {
-      batch.push_back(
-          EventPayload(rng, ctx + "-" + std::to_string(log.size() + i), 20 + rng() % max_filler));
-    }
-    auto r = store.Append(ctx, batch, stream);
-    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-    REQUIRE(r->first_token == log.size());
-    log.insert(log.end(), batch.begin(), batch.end());
-    done += n;
-  }
-}
-
-// Every event of every stream in `restored` equals what was written, and
-// each stream holds exactly `expected` (all of it when not given).
-void CheckHolds(const EventStore& restored, const Written& written) {
-  for (const auto& [ctx, payloads] : written.events) {
-    CAPTURE(ctx);
-    const auto events = ReadAll(restored, ctx);
-    REQUIRE(events.size() == payloads.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-      CHECK(events[i].token == i);
-      if (events[i].payload != payloads[i]) {
-        FAIL_CHECK("event " << i << " of '" << ctx << "' differs");
-        break;
-      }
-    }
-  }
-  for (const auto& [ctx, payloads] : written.snapshots) {
-    CAPTURE(ctx);
-    const auto snaps = ReadAll(restored, ctx, StreamKind::kSnapshots);
-    REQUIRE(snaps.size() == payloads.size());
-    for (size_t i = 0; i < snaps.size(); ++i) CHECK(snaps[i].payload == payloads[i]);
-  }
-}
-
-// The label verify and restore use for a manifest file.
-std::string Label(const repo::FileEntry& f) {
-  return f.role == BKP_ROLE_CONTROL_DB ? f.name
-                                       : f.context + "/" + repo::RoleName(f.role) + "/" + f.name;
-}
 
 size_t Count(const std::vector<repo::FileEntry>& files, uint32_t role, const std::string& ctx,
              bool closed) {

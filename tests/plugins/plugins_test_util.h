@@ -145,13 +145,16 @@ struct VerifyOutcome {
   std::vector<VerifyProblem> problems;
 };
 
-// The host config for one local_disk provider named "disk" at `repo`, loaded
-// from the real plugin directory. No doctest here: a forked child uses it.
+// The host config for one provider named "disk" of `plugin` (local_disk, or
+// wal_archive: both keep their repository at `path`), loaded from the real
+// plugin directory. No doctest here: a forked child uses it.
 inline hoststub::Result<hoststub::ProviderRegistry> LoadDiskRegistry(
-    const fs::path& repo, const std::string& extra_settings) {
+    const fs::path& repo, const std::string& extra_settings,
+    const std::string& plugin = "local_disk") {
   const fs::path plugin_dir = BKP_PLUGIN_DIR;
   const std::string toml = "plugin_dir = '" + plugin_dir.string() +
-                           "'\n[[providers]]\nname = 'disk'\nplugin = 'local_disk'\n"
+                           "'\n[[providers]]\nname = 'disk'\nplugin = '" + plugin +
+                           "'\n"
                            "[providers.settings]\npath = '" +
                            repo.string() + "'\n" + extra_settings;
   auto config = hoststub::ParseHostConfig(toml, "plugins_test.toml");
@@ -164,20 +167,22 @@ inline hoststub::ProviderRef RefOf(const hoststub::LoadedProvider& p) {
   return {p.name(), p.table(), p.instance()};
 }
 
-// The real local_disk plugin, loaded by the host's registry from the real
-// plugin directory, with its repository at `repo`.
+// A real provider of a directory repository (local_disk by default, or
+// wal_archive), loaded by the host's registry from the real plugin
+// directory, with its repository at `repo`.
 class DiskProvider {
  public:
-  explicit DiskProvider(const fs::path& repo, const std::string& extra_settings = "workers = 2\n") {
+  explicit DiskProvider(const fs::path& repo, const std::string& extra_settings = "workers = 2\n",
+                        const std::string& plugin = "local_disk") {
     const fs::path plugin_dir = BKP_PLUGIN_DIR;
-    REQUIRE_MESSAGE(fs::exists(plugin_dir / "bkp_local_disk.so"),
-                    "missing " << (plugin_dir / "bkp_local_disk.so"));
-    auto loaded = LoadDiskRegistry(repo, extra_settings);
+    const fs::path file = plugin_dir / ("bkp_" + plugin + ".so");
+    REQUIRE_MESSAGE(fs::exists(file), "missing " << file);
+    auto loaded = LoadDiskRegistry(repo, extra_settings, plugin);
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
     registry_ = std::move(*loaded);
     provider_ = registry_.Find("disk");
     REQUIRE(provider_ != nullptr);
-    REQUIRE(provider_->plugin_path() == plugin_dir / "bkp_local_disk.so");
+    REQUIRE(provider_->plugin_path() == file);
   }
 
   hoststub::ProviderRef Ref() const { return RefOf(*provider_); }
@@ -185,22 +190,25 @@ class DiskProvider {
   bkp_instance* instance() const { return provider_->instance(); }
 
   hoststub::Result<hoststub::BackupOutcome> TryBackup(hoststub::EventStore& store,
-                                                      bkp_operation& op) {
-    return hoststub::RunBackup(store, Ref(), BKP_BACKUP_FULL, op);
+                                                      bkp_operation& op,
+                                                      uint32_t type = BKP_BACKUP_FULL) {
+    return hoststub::RunBackup(store, Ref(), type, op);
   }
-  hoststub::BackupOutcome Backup(hoststub::EventStore& store) {
+  hoststub::BackupOutcome Backup(hoststub::EventStore& store, uint32_t type = BKP_BACKUP_FULL) {
     bkp_operation op;
-    auto outcome = TryBackup(store, op);
+    auto outcome = TryBackup(store, op, type);
     REQUIRE_MESSAGE(outcome.ok(), outcome.status().ToString());
     return *outcome;
   }
 
+  // An empty `id` with a point in time lets the provider pick the backup.
   hoststub::Result<hoststub::RestoreReport> TryRestore(
       const std::string& id, const fs::path& target,
-      hoststub::RestorePolicy policy = hoststub::RestorePolicy::kSafe) {
+      hoststub::RestorePolicy policy = hoststub::RestorePolicy::kSafe,
+      const hoststub::RestoreTarget& point_in_time = {}) {
     bkp_operation op;
     return hoststub::RunRestore(Ref(), id, target, policy,
-                                StoreOptions(target, 64ull << 20, 16ull << 20), op);
+                                StoreOptions(target, 64ull << 20, 16ull << 20), op, point_in_time);
   }
   hoststub::RestoreReport Restore(const std::string& id, const fs::path& target) {
     auto report = TryRestore(id, target);
@@ -268,6 +276,64 @@ class DiskProvider {
   hoststub::ProviderRegistry registry_;
   hoststub::LoadedProvider* provider_ = nullptr;
 };
+
+// What a test wrote, per context and stream, in token order.
+struct Written {
+  std::map<std::string, std::vector<std::string>> events;
+  std::map<std::string, std::vector<std::string>> snapshots;
+};
+
+// Appends `count` events to `ctx` in batches of 1..max_batch, recording them.
+inline void Fill(hoststub::EventStore& store, const std::string& ctx, size_t count,
+                 std::mt19937_64& rng, Written* written, size_t max_batch = 6,
+                 size_t max_filler = 300,
+                 hoststub::StreamKind stream = hoststub::StreamKind::kEvents) {
+  auto& log =
+      stream == hoststub::StreamKind::kEvents ? written->events[ctx] : written->snapshots[ctx];
+  size_t done = 0;
+  while (done < count) {
+    const size_t n = std::min<size_t>(1 + rng() % max_batch, count - done);
+    std::vector<std::string> batch;
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(
+          EventPayload(rng, ctx + "-" + std::to_string(log.size() + i), 20 + rng() % max_filler));
+    }
+    auto r = store.Append(ctx, batch, stream);
+    REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    REQUIRE(r->first_token == log.size());
+    log.insert(log.end(), batch.begin(), batch.end());
+    done += n;
+  }
+}
+
+// Every event of every stream in `restored` equals what was written, and
+// each stream holds exactly `expected` (all of it when not given).
+inline void CheckHolds(const hoststub::EventStore& restored, const Written& written) {
+  for (const auto& [ctx, payloads] : written.events) {
+    CAPTURE(ctx);
+    const auto events = ReadAll(restored, ctx);
+    REQUIRE(events.size() == payloads.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i].token == i);
+      if (events[i].payload != payloads[i]) {
+        FAIL_CHECK("event " << i << " of '" << ctx << "' differs");
+        break;
+      }
+    }
+  }
+  for (const auto& [ctx, payloads] : written.snapshots) {
+    CAPTURE(ctx);
+    const auto snaps = ReadAll(restored, ctx, hoststub::StreamKind::kSnapshots);
+    REQUIRE(snaps.size() == payloads.size());
+    for (size_t i = 0; i < snaps.size(); ++i) CHECK(snaps[i].payload == payloads[i]);
+  }
+}
+
+// The label verify and restore use for a manifest file.
+inline std::string Label(const repo::FileEntry& f) {
+  return f.role == BKP_ROLE_CONTROL_DB ? f.name
+                                       : f.context + "/" + repo::RoleName(f.role) + "/" + f.name;
+}
 
 // The manifest of backup `id` as stored in the repository directory.
 inline repo::Manifest ReadManifest(const fs::path& repo_dir, const std::string& id) {

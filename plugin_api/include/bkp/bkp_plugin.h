@@ -396,6 +396,10 @@ typedef struct bkp_archive_args {
   /* v1.1: the host's clock when it saw the segment close or took the piece:
    * every event in these bytes was appended at or before it. */
   int64_t observed_ms;
+  /* v1.1: when the segment's first record was appended (event and snapshot
+   * segments; 0 for log segments or when unknown): no event in it is older.
+   * With observed_ms it lets a restore to a time pick segments by time. */
+  int64_t first_ms;
 } bkp_archive_args;
 
 /* v1.1. How far the archive reaches in one stream (archive_status). */
