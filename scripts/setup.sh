@@ -9,10 +9,16 @@ packages=(
   libboost-dev libboost-filesystem-dev
   libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
-  nlohmann-json3-dev
-  # Stock tools the tests use to prove the repository format is readable by hand.
-  lz4 xxhash sqlite3 binutils curl
+  nlohmann-json3-dev libcurl4-openssl-dev
+  # Stock tools the tests use to prove the repository format is readable by hand
+  # (awscli: a backup on S3 read by the stock AWS client).
+  lz4 xxhash sqlite3 binutils curl awscli
 )
+# Node.js and npm run s3rver, the S3-compatible server the remote provider is
+# tested against. A machine that has them already (another distribution of
+# Node.js) keeps its own.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,4 +34,18 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# s3rver, pinned by tests/plugins/s3rver/package-lock.json, into that
+# directory's node_modules. `npm ci` runs only when node_modules is missing or
+# was installed from another lock file (a stamp records which).
+s3rver_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/plugins/s3rver"
+stamp="$s3rver_dir/node_modules/.bkp-lock-sha256"
+want=$(sha256sum "$s3rver_dir/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "setup: installing s3rver (npm ci in tests/plugins/s3rver)"
+  (cd "$s3rver_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+else
+  echo "setup: s3rver present"
 fi
