@@ -9,7 +9,7 @@ packages=(
   libboost-dev libboost-filesystem-dev
   libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
-  nlohmann-json3-dev libcurl4-openssl-dev
+  nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client).
   lz4 xxhash sqlite3 binutils curl awscli

@@ -4,7 +4,9 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <string>
 
+#include "bkp/bkp_plugin.hpp"
 #include "object_codec.h"
 
 namespace repo {
@@ -13,41 +15,121 @@ namespace {
 // The tail a chunk's tail_xxh3 covers.
 constexpr uint64_t kTailBytes = 4096;
 
-}  // namespace
+// An XXH3 state freed on scope exit.
+class Xxh3State {
+ public:
+  Xxh3State() : s_(XXH3_createState()) {
+    if (s_ == nullptr) throw std::bad_alloc();
+  }
+  ~Xxh3State() { XXH3_freeState(s_); }
+  Xxh3State(const Xxh3State&) = delete;
+  Xxh3State& operator=(const Xxh3State&) = delete;
+  XXH3_state_t* get() { return s_; }
 
-Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                 std::vector<char>& buf) {
-  auto writer = sink.driver.Create();
-  FrameEncoder encoder(*writer, size);
+ private:
+  XXH3_state_t* s_;
+};
+
+// 32 hex digits, as `xxhsum -H2` prints it (the canonical big-endian form).
+std::string Hex128(XXH128_hash_t hash) { return Hex64(hash.high64) + Hex64(hash.low64); }
+
+std::string ObjectKey(const std::string& xxh128_hex) {
+  return "objects/" + xxh128_hex.substr(0, 2) + "/" + xxh128_hex + ".lz4";
+}
+
+// Reads [offset, offset + size) block by block through the rate limiter,
+// handing each block to `consume` and the XXH3-64 of the last kTailBytes to
+// `tail`. `report` counts the bytes as read for progress (once per chunk,
+// however many passes read it).
+uint64_t ReadPiece(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
+                   std::vector<char>& buf, bool report,
+                   const std::function<void(const char*, size_t)>& consume) {
   const uint64_t end = offset + size;
   const uint64_t tail_from = end - std::min(kTailBytes, size);
-  XXH3_state_t* tail = XXH3_createState();
-  if (tail == nullptr) throw std::bad_alloc();
-  struct FreeTail {
-    XXH3_state_t* s;
-    ~FreeTail() { XXH3_freeState(s); }
-  } free_tail{tail};
-  XXH3_64bits_reset(tail);
+  Xxh3State tail;
+  XXH3_64bits_reset(tail.get());
   for (uint64_t at = offset; at < end;) {
     sink.check_stop();
     const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at));
     sink.limiter.Acquire(n);
     read(at, buf.data(), n);
-    encoder.Update(buf.data(), n);
+    consume(buf.data(), n);
     if (at + n > tail_from) {
       const uint64_t skip = at < tail_from ? tail_from - at : 0;
-      XXH3_64bits_update(tail, buf.data() + skip, n - skip);
+      XXH3_64bits_update(tail.get(), buf.data() + skip, n - skip);
     }
     at += n;
-    if (sink.on_read) sink.on_read(n);
+    if (report && sink.on_read) sink.on_read(n);
   }
-  const EncodedObject encoded = encoder.Finish();
+  return XXH3_64bits_digest(tail.get());
+}
+
+// Compresses the piece into `writer` (not committed).
+EncodedObject Encode(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
+                     std::vector<char>& buf, bool report, ObjectWriter& writer,
+                     uint64_t* tail_xxh3) {
+  FrameEncoder encoder(writer, size);
+  *tail_xxh3 = ReadPiece(sink, read, offset, size, buf, report,
+                         [&](const char* data, size_t n) { encoder.Update(data, n); });
+  return encoder.Finish();
+}
+
+// For a driver that must know a large object's key before its first byte
+// (S3 multipart): a first pass only hashes the piece, so an object stored
+// already (a resumed backup) costs one Stat and no upload; a second pass
+// compresses and stores it under that key.
+Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
+                      std::vector<char>& buf) {
+  Xxh3State h64, h128;
+  XXH3_64bits_reset(h64.get());
+  XXH3_128bits_reset(h128.get());
   Chunk c;
   c.offset = offset;
   c.size = size;
+  c.tail_xxh3 =
+      ReadPiece(sink, read, offset, size, buf, /*report=*/true, [&](const char* data, size_t n) {
+        XXH3_64bits_update(h64.get(), data, n);
+        XXH3_128bits_update(h128.get(), data, n);
+      });
+  c.xxh3 = XXH3_64bits_digest(h64.get());
+  const std::string name = Hex128(XXH3_128bits_digest(h128.get()));
+  c.object = ObjectKey(name);
+  if (auto existing = sink.driver.Stat(c.object)) {
+    c.stored_size = *existing;
+    return c;
+  }
+  auto writer = sink.driver.CreateAt(c.object);
+  uint64_t tail = 0;
+  const EncodedObject encoded =
+      Encode(sink, read, offset, size, buf, /*report=*/false, *writer, &tail);
+  if (encoded.xxh128_hex != name) {
+    throw bkp::Error(BKP_E_IO, "bytes " + std::to_string(offset) + "-" +
+                                   std::to_string(offset + size) +
+                                   " changed between two reads while being backed up");
+  }
+  writer->Commit(c.object);
+  c.stored_size = encoded.stored_size;
+  sink.bytes_new += encoded.stored_size;
+  return c;
+}
+
+}  // namespace
+
+Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
+                 std::vector<char>& buf) {
+  if (MaxFrameSize(size) > sink.driver.MaxUnnamedObjectSize()) {
+    return StoreNamedFirst(sink, read, offset, size, buf);
+  }
+  auto writer = sink.driver.Create();
+  Chunk c;
+  c.offset = offset;
+  c.size = size;
+  uint64_t tail = 0;
+  const EncodedObject encoded =
+      Encode(sink, read, offset, size, buf, /*report=*/true, *writer, &tail);
   c.xxh3 = encoded.xxh3;
-  c.tail_xxh3 = XXH3_64bits_digest(tail);
-  c.object = "objects/" + encoded.xxh128_hex.substr(0, 2) + "/" + encoded.xxh128_hex + ".lz4";
+  c.tail_xxh3 = tail;
+  c.object = ObjectKey(encoded.xxh128_hex);
   if (auto existing = sink.driver.Stat(c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {

@@ -45,6 +45,11 @@ uint64_t ParseHex64(const std::string& hex, const std::string& what) {
   return std::stoull(hex, nullptr, 16);
 }
 
+uint64_t MaxFrameSize(uint64_t original_size) {
+  const LZ4F_preferences_t prefs = Preferences(original_size);
+  return LZ4F_compressFrameBound(original_size, &prefs);
+}
+
 FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint) : out_(out) {
   const LZ4F_preferences_t prefs = Preferences(size_hint);
   Check(LZ4F_createCompressionContext(&ctx_, LZ4F_VERSION), "LZ4F_createCompressionContext");
@@ -91,14 +96,8 @@ EncodedObject FrameEncoder::Finish() {
   Check(n, "LZ4F_compressEnd");
   Emit(n);
   result_.xxh3 = XXH3_64bits_digest(h64_);
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(h128_));
-  static const char kDigits[] = "0123456789abcdef";
-  result_.xxh128_hex.clear();
-  for (unsigned char byte : canonical.digest) {
-    result_.xxh128_hex += kDigits[byte >> 4];
-    result_.xxh128_hex += kDigits[byte & 15];
-  }
+  const XXH128_hash_t h128 = XXH3_128bits_digest(h128_);
+  result_.xxh128_hex = Hex64(h128.high64) + Hex64(h128.low64);  // canonical: big-endian
   return result_;
 }
 

@@ -31,6 +31,9 @@ struct EncodedObject {
   std::string xxh128_hex;  // XXH128 of the original bytes, 32 hex digits
 };
 
+// The most bytes the frame of `original_size` bytes can take.
+uint64_t MaxFrameSize(uint64_t original_size);
+
 class FrameEncoder {
  public:
   // Writes the frame to `out` as it goes. `size_hint` (the original size,

@@ -4,7 +4,7 @@
 namespace repo {
 
 void StorageDriver::PutSmall(const std::string& key, const std::string& content) {
-  auto writer = Create();
+  auto writer = CreateAt(key);
   writer->Append(content.data(), content.size());
   writer->Commit(key);
 }

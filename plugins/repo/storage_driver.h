@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,17 @@ class StorageDriver {
   // "posix:/backups" and the like, for messages.
   virtual std::string Describe() const = 0;
   virtual std::unique_ptr<ObjectWriter> Create() = 0;
+  // A writer whose Commit will be given `key`, known before the first byte:
+  // a driver may then store the object while it arrives (an S3 multipart
+  // upload) instead of holding it until Commit names it.
+  virtual std::unique_ptr<ObjectWriter> CreateAt(const std::string& key) {
+    (void)key;
+    return Create();
+  }
+  // The largest object a writer from Create() takes; a larger one must be
+  // written through CreateAt. The posix driver has no such limit; the S3
+  // driver's is one part.
+  virtual uint64_t MaxUnnamedObjectSize() const { return std::numeric_limits<uint64_t>::max(); }
   // Throws BKP_E_NOT_FOUND when there is no such object.
   virtual std::unique_ptr<ObjectReader> Open(const std::string& key) = 0;
   // The object's size, or nullopt if it does not exist.

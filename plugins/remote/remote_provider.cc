@@ -1,0 +1,81 @@
+// The remote provider: full and incremental backups on S3-compatible object
+// storage (AWS S3, MinIO, Ceph RGW, ...) in the shared repository format,
+// under a key prefix of a bucket. Everything but its settings and its
+// driver is the engine's (provider_edge.h); the driver is
+// plugins/repo/s3/s3_driver.h.
+#include <memory>
+
+#include "provider_edge.h"
+#include "s3_driver.h"
+
+namespace {
+
+constexpr repo::ProviderIdentity kIdentity = {"remote", "0.1.0", /*incremental=*/true};
+
+const bkp_setting_spec kSettings[] = {
+    {"endpoint", BKP_SETTING_STRING, BKP_SETTING_REQUIRED,
+     "S3 endpoint, http(s)://host[:port], e.g. https://s3.eu-west-1.amazonaws.com"},
+    {"bucket", BKP_SETTING_STRING, BKP_SETTING_REQUIRED, "an existing bucket"},
+    {"region", BKP_SETTING_STRING, 0,
+     "the bucket's region, signed into every request (default us-east-1)"},
+    {"prefix", BKP_SETTING_STRING, 0,
+     "key prefix of the repository in the bucket (default none: the bucket's root)"},
+    {"path_style", BKP_SETTING_BOOL, 0,
+     "address the bucket as endpoint/bucket rather than bucket.endpoint (default false; "
+     "MinIO and IP endpoints need true)"},
+    {"part_size", BKP_SETTING_INT, 0,
+     "bytes per part of a multipart upload; larger objects go up in parts (default 16 MiB)"},
+    {"min_part_size", BKP_SETTING_INT, 0,
+     "the smallest part the server accepts, which part_size must reach (default 5 MiB, S3's)"},
+    {"parallel_parts", BKP_SETTING_INT, 0,
+     "parts uploaded at once, 1-64; uploads hold at most part_size x parallel_parts bytes "
+     "(default 4)"},
+    {"access_key_id", BKP_SETTING_STRING, 0, "default: $AWS_ACCESS_KEY_ID"},
+    {"secret_access_key", BKP_SETTING_STRING, BKP_SETTING_SECRET,
+     "default: $AWS_SECRET_ACCESS_KEY"},
+    {"session_token", BKP_SETTING_STRING, BKP_SETTING_SECRET,
+     "temporary credentials' token (default: $AWS_SESSION_TOKEN, if set)"},
+    {"retry_deadline", BKP_SETTING_INT, 0,
+     "seconds a failing request is retried (5xx, SlowDown, timeouts, resets) before the "
+     "operation fails (default 120)"},
+    {"stall_timeout", BKP_SETTING_INT, 0,
+     "seconds without a byte moving before a request is abandoned and retried (default 30)"},
+    repo::kWorkersSetting,
+    repo::kRateLimitSetting,
+};
+
+std::shared_ptr<repo::StorageDriver> MakeDriver(const bkp::Settings& settings) {
+  return std::make_shared<repo::s3::S3Driver>(repo::s3::ReadS3Config(settings));
+}
+
+bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {
+  return repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
+}
+
+const bkp_provider kProvider = {
+    sizeof(bkp_provider),
+    BKP_ABI_VERSION,
+    kIdentity.name,
+    kIdentity.version,
+    "full and incremental backups on S3-compatible object storage, in the shared format",
+    repo::kEngineCapabilities | BKP_CAP_INCREMENTAL,
+    kSettings,
+    sizeof kSettings / sizeof kSettings[0],
+    sizeof(bkp_setting_spec),
+    Open,
+    repo::CloseInstance,
+    repo::BackupInstance,
+    repo::RestoreInstance,
+    repo::ListInstance,
+    repo::VerifyInstance,
+    repo::RemoveInstance,
+    repo::ExpireInstance,
+    nullptr,  // archive: wal_archive archives
+    nullptr,
+};
+
+}  // namespace
+
+extern "C" BKP_PLUGIN_EXPORT const bkp_provider* bkp_plugin_entry(const bkp_entry_args* args) {
+  return bkp::negotiate(args, BKP_ABI_VERSION) ? &kProvider : nullptr;
+}

@@ -1,0 +1,296 @@
+// S3 operations with retries (see s3_client.h).
+#include "s3_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "s3_errors.h"
+#include "s3_xml.h"
+
+namespace repo::s3 {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kFirstBackoff{100};
+constexpr milliseconds kMaxBackoff{5000};
+// S3 takes at most 1000 keys in one batch delete.
+constexpr size_t kDeleteBatch = 1000;
+
+// RFC 3986 percent-encoding, as SigV4 wants it; '/' kept in object paths.
+std::string UriEncode(const std::string& s, bool keep_slash) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A canonical query string (sorted by name, every value encoded, "name="
+// for an empty one): libcurl signs the query exactly as it is sent.
+std::string Query(const std::map<std::string, std::string>& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    if (!out.empty()) out += '&';
+    out += UriEncode(name, false) + "=" + UriEncode(value, false);
+  }
+  return out;
+}
+
+milliseconds Backoff(int attempt) {
+  // Full jitter: anywhere between 0 and the exponential step, so clients
+  // that failed together do not retry together.
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const int64_t step =
+      std::min<int64_t>(kMaxBackoff.count(), kFirstBackoff.count() << std::min(attempt, 16));
+  return milliseconds(std::uniform_int_distribution<int64_t>(step / 4, step)(rng));
+}
+
+// "2019-10-08T22:41:32.000Z" as ms since the epoch; 0 if unreadable.
+int64_t ParseIsoTime(const std::string& text) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+}  // namespace
+
+struct S3Client::Call {
+  std::string what;  // for messages: "PUT 'objects/ab/...'"
+  HttpRequest request;
+  // Some answers are 200 with an <Error> document (CompleteMultipartUpload).
+  bool error_in_body = false;
+  // A status that is an answer for this call, not a failure (HEAD's 404).
+  long also_answer = 0;
+};
+
+S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_) {}
+
+std::string S3Client::ObjectUrl(const std::string& key, const std::string& query) const {
+  const std::string path = UriEncode(FullKey(key), true);
+  std::string url;
+  if (config_.path_style) {
+    url = config_.endpoint + "/" + UriEncode(config_.bucket, false) + "/" + path;
+  } else {
+    const size_t host = config_.endpoint.find("://") + 3;
+    url = config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host) +
+          "/" + path;
+  }
+  return query.empty() ? url : url + "?" + query;
+}
+
+std::string S3Client::BucketUrl(const std::string& query) const {
+  std::string url;
+  if (config_.path_style) {
+    url = config_.endpoint + "/" + UriEncode(config_.bucket, false);
+  } else {
+    const size_t host = config_.endpoint.find("://") + 3;
+    url = config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host) +
+          "/";
+  }
+  return query.empty() ? url : url + "?" + query;
+}
+
+HttpResponse S3Client::Perform(const Call& call) {
+  const auto start = Clock::now();
+  for (int attempt = 1;; ++attempt) {
+    HttpResponse r = http_.Perform(call.request);
+    if (r.ok() && !(call.error_in_body && !XmlElements(r.body, "Error").empty())) return r;
+    if (r.transport == 0 && call.also_answer != 0 && r.status == call.also_answer) return r;
+    if (r.ok()) r.status = 500;  // the <Error> in the body says what; it is retried like a 500
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+    const milliseconds pause = Backoff(attempt);
+    if (!Retryable(r) || elapsed + pause > config_.retry_deadline) {
+      throw ToError(config_, call.what, r, attempt, elapsed);
+    }
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+void S3Client::Put(const std::string& key, std::string_view body) {
+  Call call{"PUT '" + key + "'", {"PUT", ObjectUrl(key, ""), {}, body, nullptr, 0}, false};
+  Perform(call);
+}
+
+std::optional<uint64_t> S3Client::Head(const std::string& key) {
+  // A HEAD answer has no body: 404 is no such key (a missing bucket shows
+  // in the listing every repository opens with).
+  Call call{"HEAD '" + key + "'", {"HEAD", ObjectUrl(key, ""), {}, {}, nullptr, 0}, false, 404};
+  const HttpResponse r = Perform(call);
+  if (r.status == 404) return std::nullopt;
+  if (!r.content_length) {
+    throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": no Content-Length");
+  }
+  return r.content_length;
+}
+
+void S3Client::GetRange(const std::string& key, uint64_t offset, char* buf, size_t len) {
+  if (len == 0) return;
+  const std::string range =
+      "Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + len - 1);
+  Call call{
+      "GET '" + key + "' bytes " + std::to_string(offset) + "-" + std::to_string(offset + len),
+      {"GET", ObjectUrl(key, ""), {range}, {}, buf, len},
+      false};
+  const HttpResponse r = Perform(call);
+  if (r.received != len) {
+    throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": " + std::to_string(r.received) +
+                                   " bytes arrived, " + std::to_string(len) + " asked for (HTTP " +
+                                   std::to_string(r.status) + ")");
+  }
+}
+
+std::vector<ObjectInfo> S3Client::List(const std::string& prefix) {
+  std::vector<ObjectInfo> out;
+  std::string token;
+  do {
+    std::map<std::string, std::string> params = {{"list-type", "2"}, {"prefix", FullKey(prefix)}};
+    if (!token.empty()) params["continuation-token"] = token;
+    Call call{
+        "LIST '" + prefix + "'", {"GET", BucketUrl(Query(params)), {}, {}, nullptr, 0}, false};
+    const HttpResponse r = Perform(call);
+    for (const auto& entry : XmlElements(r.body, "Contents")) {
+      const std::string key = XmlText(entry, "Key").value_or("");
+      if (key.rfind(config_.prefix, 0) != 0) continue;
+      out.push_back(
+          {key.substr(config_.prefix.size()), std::stoull(XmlText(entry, "Size").value_or("0"))});
+    }
+    const bool truncated = XmlText(r.body, "IsTruncated").value_or("false") == "true";
+    token = truncated ? XmlText(r.body, "NextContinuationToken").value_or("") : "";
+    if (truncated && token.empty()) {
+      throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() +
+                                     ": a truncated listing without a continuation token");
+    }
+  } while (!token.empty());
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+void S3Client::Delete(const std::vector<std::string>& keys) {
+  for (size_t from = 0; from < keys.size(); from += kDeleteBatch) {
+    const size_t to = std::min(keys.size(), from + kDeleteBatch);
+    std::string body = "<Delete><Quiet>true</Quiet>";
+    for (size_t i = from; i < to; ++i) {
+      body += "<Object><Key>" + XmlEscape(FullKey(keys[i])) + "</Key></Object>";
+    }
+    body += "</Delete>";
+    Call call{"DELETE of " + std::to_string(to - from) + " objects from '" + keys[from] + "'",
+              {"POST", BucketUrl("delete="), {"Content-MD5: " + Md5Base64(body)}, body, nullptr, 0},
+              false};
+    const HttpResponse r = Perform(call);
+    // Quiet mode lists only the keys that failed.
+    const auto errors = XmlElements(r.body, "Error");
+    if (!errors.empty()) {
+      throw bkp::Error(
+          BKP_E_IO, config_.Redact(std::to_string(errors.size()) + " object(s) of " + Describe() +
+                                   " could not be deleted, first '" +
+                                   XmlText(errors.front(), "Key").value_or("?") +
+                                   "': " + XmlText(errors.front(), "Code").value_or("") + " " +
+                                   XmlText(errors.front(), "Message").value_or("")));
+    }
+  }
+}
+
+std::string S3Client::CreateUpload(const std::string& key) {
+  Call call{"CreateMultipartUpload '" + key + "'",
+            {"POST", ObjectUrl(key, "uploads="), {}, {}, nullptr, 0},
+            false};
+  const HttpResponse r = Perform(call);
+  auto id = XmlText(r.body, "UploadId");
+  if (!id || id->empty()) {
+    throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": the answer has no UploadId");
+  }
+  return *id;
+}
+
+std::string S3Client::UploadPart(const std::string& key, const std::string& upload_id,
+                                 uint32_t number, std::string_view body) {
+  const std::string query =
+      Query({{"partNumber", std::to_string(number)}, {"uploadId", upload_id}});
+  Call call{"UploadPart " + std::to_string(number) + " of '" + key + "'",
+            {"PUT", ObjectUrl(key, query), {}, body, nullptr, 0},
+            false};
+  const HttpResponse r = Perform(call);
+  if (r.etag.empty()) {
+    throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": the answer has no ETag");
+  }
+  return r.etag;
+}
+
+void S3Client::CompleteUpload(const std::string& key, const std::string& upload_id,
+                              const std::vector<std::string>& etags, uint64_t size) {
+  std::string body = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < etags.size(); ++i) {
+    body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+            XmlEscape(etags[i]) + "</ETag></Part>";
+  }
+  body += "</CompleteMultipartUpload>";
+  Call call{"CompleteMultipartUpload '" + key + "'",
+            {"POST", ObjectUrl(key, Query({{"uploadId", upload_id}})), {}, body, nullptr, 0},
+            true};
+  try {
+    Perform(call);
+  } catch (const bkp::Error&) {
+    // The server may have completed it and the answer been lost: then the
+    // retry finds no such upload, and the object is there, whole.
+    if (Head(key) == size) return;
+    throw;
+  }
+}
+
+bool S3Client::AbortUpload(const std::string& key, const std::string& upload_id) noexcept {
+  try {
+    HttpRequest request{"DELETE", ObjectUrl(key, Query({{"uploadId", upload_id}})), {}, {}, nullptr,
+                        0};
+    return http_.Perform(request).ok();
+  } catch (...) {
+    return false;
+  }
+}
+
+std::optional<std::vector<PendingUpload>> S3Client::ListUploads() {
+  std::vector<PendingUpload> out;
+  std::string key_marker, id_marker;
+  while (true) {
+    std::map<std::string, std::string> params = {{"uploads", ""}, {"prefix", config_.prefix}};
+    if (!key_marker.empty()) params["key-marker"] = key_marker;
+    if (!id_marker.empty()) params["upload-id-marker"] = id_marker;
+    Call call{
+        "ListMultipartUploads", {"GET", BucketUrl(Query(params)), {}, {}, nullptr, 0}, false, 501};
+    const HttpResponse r = Perform(call);
+    if (r.status == 501) return std::nullopt;  // NotImplemented
+    for (const auto& u : XmlElements(r.body, "Upload")) {
+      const std::string key = XmlText(u, "Key").value_or("");
+      if (key.rfind(config_.prefix, 0) != 0) continue;
+      out.push_back({key.substr(config_.prefix.size()), XmlText(u, "UploadId").value_or(""),
+                     ParseIsoTime(XmlText(u, "Initiated").value_or(""))});
+    }
+    if (XmlText(r.body, "IsTruncated").value_or("false") != "true") break;
+    key_marker = XmlText(r.body, "NextKeyMarker").value_or("");
+    id_marker = XmlText(r.body, "NextUploadIdMarker").value_or("");
+    if (key_marker.empty() && id_marker.empty()) break;
+  }
+  return out;
+}
+
+}  // namespace repo::s3

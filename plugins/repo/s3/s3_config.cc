@@ -1,0 +1,132 @@
+// Reading and validating the S3 settings (see s3_config.h).
+#include "s3_config.h"
+
+#include <arpa/inet.h>
+
+#include <cstdlib>
+
+namespace repo::s3 {
+namespace {
+
+[[noreturn]] void Bad(const std::string& setting, const std::string& why) {
+  throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting '" + setting + "' " + why);
+}
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+// The settings value, else the environment's, else "".
+std::string SettingOrEnv(const bkp::Settings& settings, const char* key, const char* env) {
+  if (auto value = settings.get_string(key); value && !value->empty()) return *value;
+  return Env(env);
+}
+
+int64_t IntInRange(const bkp::Settings& settings, const char* key, int64_t fallback, int64_t min,
+                   int64_t max, const char* unit) {
+  const int64_t value = settings.get_int(key).value_or(fallback);
+  if (value < min || value > max) {
+    Bad(key, "is " + std::to_string(value) + ", must be " + std::to_string(min) + "-" +
+                 std::to_string(max) + " " + unit);
+  }
+  return value;
+}
+
+// The host of "scheme://host[:port]", without brackets for IPv6.
+std::string HostOf(const std::string& endpoint) {
+  std::string rest = endpoint.substr(endpoint.find("://") + 3);
+  if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+std::string ValidEndpoint(std::string endpoint) {
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  const bool http = endpoint.rfind("http://", 0) == 0;
+  const bool https = endpoint.rfind("https://", 0) == 0;
+  if (!http && !https) {
+    Bad("endpoint", "is '" + endpoint + "': it must start with http:// or https://");
+  }
+  const std::string authority = endpoint.substr(endpoint.find("://") + 3);
+  if (authority.empty() || authority.find_first_of("/?#@ ") != std::string::npos) {
+    Bad("endpoint", "is '" + endpoint +
+                        "': it must be scheme://host[:port] only (the bucket and prefix are "
+                        "settings of their own)");
+  }
+  return endpoint;
+}
+
+std::string ValidPrefix(std::string prefix) {
+  while (!prefix.empty() && prefix.front() == '/') prefix.erase(prefix.begin());
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (prefix.find("//") != std::string::npos) Bad("prefix", "must not contain '//'");
+  return prefix.empty() ? prefix : prefix + "/";
+}
+
+}  // namespace
+
+std::string S3Config::Describe() const { return "s3:" + endpoint + "/" + bucket + "/" + prefix; }
+
+std::string S3Config::Redact(std::string text) const {
+  for (const std::string* secret : {&secret_access_key, &session_token}) {
+    if (secret->empty()) continue;
+    for (size_t at; (at = text.find(*secret)) != std::string::npos;) {
+      text.replace(at, secret->size(), "***");
+    }
+  }
+  return text;
+}
+
+S3Config ReadS3Config(const bkp::Settings& settings) {
+  S3Config c;
+  c.endpoint = ValidEndpoint(settings.get_string("endpoint").value_or(""));
+  c.region = settings.get_string("region").value_or(c.region);
+  if (c.region.empty() || c.region.find_first_of("/: ") != std::string::npos) {
+    Bad("region", "is '" + c.region + "': name a region such as us-east-1");
+  }
+  c.bucket = settings.get_string("bucket").value_or("");
+  if (c.bucket.empty() || c.bucket.find_first_of("/: ") != std::string::npos) {
+    Bad("bucket", "is '" + c.bucket + "': name an existing bucket (no '/', ':' or spaces)");
+  }
+  c.prefix = ValidPrefix(settings.get_string("prefix").value_or(""));
+  c.path_style = settings.get_bool("path_style").value_or(false);
+  if (!c.path_style && IsIpLiteral(HostOf(c.endpoint))) {
+    Bad("path_style", "is false but endpoint '" + c.endpoint +
+                          "' is an IP address, which cannot carry the bucket in its host "
+                          "name: set path_style = true");
+  }
+
+  c.min_part_size = static_cast<uint64_t>(IntInRange(
+      settings, "min_part_size", static_cast<int64_t>(kS3MinPartSize), 1024, 5ll << 30, "bytes"));
+  c.part_size = static_cast<uint64_t>(IntInRange(
+      settings, "part_size", static_cast<int64_t>(c.part_size), 1024, 5ll << 30, "bytes"));
+  if (c.part_size < c.min_part_size) {
+    Bad("part_size", "is " + std::to_string(c.part_size) +
+                         " bytes, below the server's minimum part size (min_part_size = " +
+                         std::to_string(c.min_part_size) + "; S3 needs 5 MiB)");
+  }
+  c.parallel_parts =
+      static_cast<uint32_t>(IntInRange(settings, "parallel_parts", c.parallel_parts, 1, 64, ""));
+  c.retry_deadline =
+      std::chrono::seconds(IntInRange(settings, "retry_deadline", 120, 1, 24 * 3600, "seconds"));
+  c.stall_timeout =
+      std::chrono::seconds(IntInRange(settings, "stall_timeout", 30, 1, 3600, "seconds"));
+
+  c.access_key_id = SettingOrEnv(settings, "access_key_id", "AWS_ACCESS_KEY_ID");
+  c.secret_access_key = SettingOrEnv(settings, "secret_access_key", "AWS_SECRET_ACCESS_KEY");
+  c.session_token = SettingOrEnv(settings, "session_token", "AWS_SESSION_TOKEN");
+  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
+    throw bkp::Error(BKP_E_AUTH,
+                     "no S3 credentials for " + c.Describe() +
+                         ": set access_key_id and secret_access_key in the provider's settings, "
+                         "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in hostd's environment");
+  }
+  return c;
+}
+
+}  // namespace repo::s3

@@ -1,0 +1,139 @@
+// The S3 writer and reader (see s3_objects.h).
+#include "s3_objects.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace repo::s3 {
+namespace {
+
+// The range one GET fetches; with the one fetched ahead, a reader holds
+// twice this.
+constexpr uint64_t kReadRange = 8ull << 20;
+
+}  // namespace
+
+S3Writer::S3Writer(S3Client& client, PartBudget& budget, std::string key)
+    : client_(client),
+      budget_(budget),
+      part_size_(client.config().part_size),
+      key_(std::move(key)) {}
+
+S3Writer::~S3Writer() {
+  for (auto& part : parts_) {
+    if (part.valid()) part.wait();
+  }
+  if (!committed_ && !upload_id_.empty()) client_.AbortUpload(key_, upload_id_);
+  ReleaseSlot();
+}
+
+void S3Writer::ReleaseSlot() {
+  if (!holding_slot_) return;
+  holding_slot_ = false;
+  budget_.release();
+}
+
+void S3Writer::Append(const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    if (buffer_.size() == part_size_) SendPart();
+    if (!holding_slot_) {
+      budget_.acquire();
+      holding_slot_ = true;
+      buffer_.reserve(part_size_);
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(len, part_size_ - buffer_.size()));
+    buffer_.append(p, n);
+    p += n;
+    len -= n;
+    size_ += n;
+  }
+}
+
+void S3Writer::SendPart() {
+  if (key_.empty()) {
+    throw bkp::Error(BKP_E_INTERNAL,
+                     "an S3 object written without its key outgrew one part (" +
+                         std::to_string(part_size_) +
+                         " bytes): the engine must name such objects first (CreateAt)");
+  }
+  // A part that failed already fails the object now, not at Commit.
+  for (auto& part : parts_) {
+    if (part.wait_for(std::chrono::seconds(0)) == std::future_status::ready) part.get();
+  }
+  if (parts_.size() >= kS3MaxParts) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT, "'" + key_ + "' needs more than " +
+                                                 std::to_string(kS3MaxParts) + " parts of " +
+                                                 std::to_string(part_size_) +
+                                                 " bytes: raise setting 'part_size'");
+  }
+  if (upload_id_.empty()) upload_id_ = client_.CreateUpload(key_);
+  const uint32_t number = static_cast<uint32_t>(parts_.size() + 1);
+  // The upload thread owns the buffer and its budget slot from here.
+  holding_slot_ = false;
+  parts_.push_back(std::async(
+      std::launch::async,
+      [this, number](std::string part) {
+        struct Release {
+          PartBudget& budget;
+          ~Release() { budget.release(); }
+        } release{budget_};
+        return client_.UploadPart(key_, upload_id_, number, part);
+      },
+      std::move(buffer_)));
+  buffer_ = std::string();
+}
+
+void S3Writer::Commit(const std::string& key) {
+  if (!key_.empty() && key != key_) {
+    throw bkp::Error(BKP_E_INTERNAL,
+                     "S3 object created for '" + key_ + "' committed as '" + key + "'");
+  }
+  key_ = key;
+  if (upload_id_.empty()) {
+    client_.Put(key_, buffer_);
+  } else {
+    if (!buffer_.empty()) SendPart();
+    std::vector<std::string> etags;
+    for (auto& part : parts_) etags.push_back(part.get());
+    client_.CompleteUpload(key_, upload_id_, etags, size_);
+  }
+  committed_ = true;
+  buffer_ = std::string();
+  ReleaseSlot();
+}
+
+S3Reader::S3Reader(S3Client& client, std::string key, uint64_t size)
+    : client_(client), key_(std::move(key)), size_(size) {
+  if (size_ > 0) ahead_ = Fetch(0);
+}
+
+S3Reader::~S3Reader() {
+  if (ahead_.valid()) ahead_.wait();
+}
+
+std::future<std::string> S3Reader::Fetch(uint64_t offset) {
+  const uint64_t len = std::min(kReadRange, size_ - offset);
+  next_offset_ = offset + len;
+  return std::async(std::launch::async, [this, offset, len] {
+    std::string range(len, '\0');
+    client_.GetRange(key_, offset, range.data(), range.size());
+    return range;
+  });
+}
+
+size_t S3Reader::Read(void* buf, size_t len) {
+  if (pos_ == window_.size()) {
+    if (!ahead_.valid()) return 0;
+    window_ = ahead_.get();
+    pos_ = 0;
+    if (next_offset_ < size_) ahead_ = Fetch(next_offset_);
+  }
+  const size_t n = std::min(len, window_.size() - pos_);
+  std::memcpy(buf, window_.data() + pos_, n);
+  pos_ += n;
+  return n;
+}
+
+}  // namespace repo::s3
