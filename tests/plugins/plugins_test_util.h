@@ -22,6 +22,7 @@
 #include "manifest.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
+#include "storage_driver.h"
 #include "test_support.h"
 
 namespace plugins_test {
@@ -145,45 +146,49 @@ struct VerifyOutcome {
   std::vector<VerifyProblem> problems;
 };
 
-// The host config for one provider named "disk" of `plugin` (local_disk, or
-// wal_archive: both keep their repository at `path`), loaded from the real
-// plugin directory. No doctest here: a forked child uses it.
-inline hoststub::Result<hoststub::ProviderRegistry> LoadDiskRegistry(
-    const fs::path& repo, const std::string& extra_settings,
-    const std::string& plugin = "local_disk") {
+// The host config for one provider named "disk" of `plugin` with `settings`
+// (the TOML lines of its [providers.settings]), loaded from the real plugin
+// directory. No doctest here: a forked child uses it.
+inline hoststub::Result<hoststub::ProviderRegistry> LoadRegistry(const std::string& plugin,
+                                                                 const std::string& settings) {
   const fs::path plugin_dir = BKP_PLUGIN_DIR;
   const std::string toml = "plugin_dir = '" + plugin_dir.string() +
                            "'\n[[providers]]\nname = 'disk'\nplugin = '" + plugin +
-                           "'\n"
-                           "[providers.settings]\npath = '" +
-                           repo.string() + "'\n" + extra_settings;
+                           "'\n[providers.settings]\n" + settings;
   auto config = hoststub::ParseHostConfig(toml, "plugins_test.toml");
   if (!config.ok()) return config.status();
   return hoststub::ProviderRegistry::Load(*config,
                                           [](std::string_view, int32_t, std::string_view) {});
 }
 
+// As LoadRegistry, for local_disk or wal_archive with their repository at
+// `repo`.
+inline hoststub::Result<hoststub::ProviderRegistry> LoadDiskRegistry(
+    const fs::path& repo, const std::string& extra_settings,
+    const std::string& plugin = "local_disk") {
+  return LoadRegistry(plugin, "path = '" + repo.string() + "'\n" + extra_settings);
+}
+
 inline hoststub::ProviderRef RefOf(const hoststub::LoadedProvider& p) {
   return {p.name(), p.table(), p.instance()};
 }
 
-// A real provider of a directory repository (local_disk by default, or
-// wal_archive), loaded by the host's registry from the real plugin
-// directory, with its repository at `repo`.
-class DiskProvider {
+// A real provider, loaded by the host's registry from the real plugin
+// directory, configured with `settings` (TOML lines).
+class Provider {
  public:
-  explicit DiskProvider(const fs::path& repo, const std::string& extra_settings = "workers = 2\n",
-                        const std::string& plugin = "local_disk") {
+  Provider(const std::string& plugin, const std::string& settings) {
     const fs::path plugin_dir = BKP_PLUGIN_DIR;
     const fs::path file = plugin_dir / ("bkp_" + plugin + ".so");
     REQUIRE_MESSAGE(fs::exists(file), "missing " << file);
-    auto loaded = LoadDiskRegistry(repo, extra_settings, plugin);
+    auto loaded = LoadRegistry(plugin, settings);
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
     registry_ = std::move(*loaded);
     provider_ = registry_.Find("disk");
     REQUIRE(provider_ != nullptr);
     REQUIRE(provider_->plugin_path() == file);
   }
+  virtual ~Provider() = default;
 
   hoststub::ProviderRef Ref() const { return RefOf(*provider_); }
   const bkp_provider& table() const { return provider_->table(); }
@@ -277,6 +282,15 @@ class DiskProvider {
   hoststub::LoadedProvider* provider_ = nullptr;
 };
 
+// A provider of a directory repository (local_disk by default, or
+// wal_archive) with its repository at `repo`.
+class DiskProvider : public Provider {
+ public:
+  explicit DiskProvider(const fs::path& repo, const std::string& extra_settings = "workers = 2\n",
+                        const std::string& plugin = "local_disk")
+      : Provider(plugin, "path = '" + repo.string() + "'\n" + extra_settings) {}
+};
+
 // What a test wrote, per context and stream, in token order.
 struct Written {
   std::map<std::string, std::vector<std::string>> events;
@@ -340,6 +354,20 @@ inline repo::Manifest ReadManifest(const fs::path& repo_dir, const std::string& 
   const fs::path file = repo_dir / "backups" / (id + ".json");
   REQUIRE_MESSAGE(fs::exists(file), "no manifest " << file);
   return repo::DecodeManifest(testing_support::ReadFile(file), file.string());
+}
+
+// The manifest of backup `id`, read from the repository's storage.
+inline repo::Manifest ReadManifest(repo::StorageDriver& storage, const std::string& id) {
+  const std::string key = repo::ManifestKey(id);
+  REQUIRE_MESSAGE(storage.Stat(key), "no manifest " << key << " in " << storage.Describe());
+  return repo::DecodeManifest(storage.GetSmall(key), key);
+}
+
+// Keys of the stored objects (objects/xx/....lz4) in a repository's storage.
+inline std::set<std::string> ObjectKeys(repo::StorageDriver& storage) {
+  std::set<std::string> out;
+  for (const auto& o : storage.List("objects/")) out.insert(o.key);
+  return out;
 }
 
 // Keys of the stored objects (objects/xx/....lz4) in a repository directory.

@@ -135,7 +135,22 @@ std::optional<uint64_t> S3Client::Head(const std::string& key) {
   // A HEAD answer has no body: 404 is no such key (a missing bucket shows
   // in the listing every repository opens with).
   Call call{"HEAD '" + key + "'", {"HEAD", ObjectUrl(key, ""), {}, {}, nullptr, 0}, false, 404};
-  const HttpResponse r = Perform(call);
+  HttpResponse r;
+  try {
+    r = Perform(call);
+  } catch (const bkp::Error& e) {
+    if (e.status() == BKP_E_AUTH || e.status() == BKP_E_INVALID_ARGUMENT) {
+      // Nor does it say why it was refused; the same GET's answer does
+      // (InvalidAccessKeyId, SignatureDoesNotMatch, a wrong region, ...).
+      char byte;
+      HttpRequest get{"GET", call.request.url, {"Range: bytes=0-0"}, {}, &byte, 1};
+      const HttpResponse why = http_.Perform(get);
+      if (!why.ok() && XmlText(why.body, "Code")) {
+        throw ToError(config_, call.what, why, 1, milliseconds(0));
+      }
+    }
+    throw;
+  }
   if (r.status == 404) return std::nullopt;
   if (!r.content_length) {
     throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": no Content-Length");

@@ -58,10 +58,7 @@ void S3Writer::SendPart() {
                          std::to_string(part_size_) +
                          " bytes): the engine must name such objects first (CreateAt)");
   }
-  // A part that failed already fails the object now, not at Commit.
-  for (auto& part : parts_) {
-    if (part.wait_for(std::chrono::seconds(0)) == std::future_status::ready) part.get();
-  }
+  CollectParts(/*wait=*/false);  // a part that failed fails the object now, not at Commit
   if (parts_.size() >= kS3MaxParts) {
     throw bkp::Error(BKP_E_INVALID_ARGUMENT, "'" + key_ + "' needs more than " +
                                                  std::to_string(kS3MaxParts) + " parts of " +
@@ -82,7 +79,17 @@ void S3Writer::SendPart() {
         return client_.UploadPart(key_, upload_id_, number, part);
       },
       std::move(buffer_)));
+  etags_.emplace_back();
   buffer_ = std::string();
+}
+
+void S3Writer::CollectParts(bool wait) {
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    if (!parts_[i].valid()) continue;  // collected already
+    if (wait || parts_[i].wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      etags_[i] = parts_[i].get();
+    }
+  }
 }
 
 void S3Writer::Commit(const std::string& key) {
@@ -95,9 +102,8 @@ void S3Writer::Commit(const std::string& key) {
     client_.Put(key_, buffer_);
   } else {
     if (!buffer_.empty()) SendPart();
-    std::vector<std::string> etags;
-    for (auto& part : parts_) etags.push_back(part.get());
-    client_.CompleteUpload(key_, upload_id_, etags, size_);
+    CollectParts(/*wait=*/true);
+    client_.CompleteUpload(key_, upload_id_, etags_, size_);
   }
   committed_ = true;
   buffer_ = std::string();

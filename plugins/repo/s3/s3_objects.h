@@ -48,6 +48,9 @@ class S3Writer final : public ObjectWriter {
 
  private:
   void SendPart();  // hands the full buffer to an upload thread
+  // Takes the ETags of the parts done (of all, waiting, when `wait`);
+  // rethrows a part's failure.
+  void CollectParts(bool wait);
   void ReleaseSlot();
 
   S3Client& client_;
@@ -58,6 +61,7 @@ class S3Writer final : public ObjectWriter {
   bool holding_slot_ = false;
   std::string upload_id_;
   std::vector<std::future<std::string>> parts_;  // each part's ETag, in order
+  std::vector<std::string> etags_;               // those collected so far
   uint64_t size_ = 0;
   bool committed_ = false;
 };
