@@ -24,92 +24,16 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-
-def drop_caches():
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError:
-        return False
-
-
-def measured(cmd, cold=True):
-    """Runs cmd (a list, or a str for a shell pipeline) and returns its wall
-    time, CPU time and peak RSS. wait4 reports the child's own usage,
-    including the children it waited for (the stages of a pipeline)."""
-    dropped = drop_caches() if cold else False
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, shell=isinstance(cmd, str), stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            sys.exit(f"bench: {cmd!r} failed ({proc.returncode}):\n{err.read().decode()[-2000:]}")
-        out.seek(0)
-        return {"wall_s": wall, "cold": dropped, "cpu_s": usage.ru_utime + usage.ru_stime,
-                "max_rss_mib": usage.ru_maxrss / 1024, "stdout": out.read().decode()}
-
-
-class Host:
-    """hostd serve on a config, for the duration of a with-block."""
-
-    def __init__(self, hostd, cfg, scratch):
-        self.cmd = [str(hostd), "serve", "--config", str(cfg), "--port-file",
-                    str(scratch / "port")]
-        self.port_file = scratch / "port"
-
-    def __enter__(self):
-        self.port_file.unlink(missing_ok=True)
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(2400):  # start-up verifies the dataset: allow 2 minutes
-            if self.port_file.exists() and self.port_file.read_text().endswith("\n"):
-                self.port = self.port_file.read_text().strip()
-                return self
-            if self.proc.poll() is not None:
-                sys.exit(f"bench: hostd exited: {self.proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.05)
-        sys.exit("bench: hostd did not start")
-
-    def max_rss_mib(self):
-        """Peak RSS of the host so far (the backup runs inside it)."""
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0
-
-    def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait()
-
-
-def dir_bytes(path):
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            total += os.path.getsize(os.path.join(root, name))
-    return total
+from benchlib import Host, dir_bytes, drop_caches, measured, stats
 
 
 def newest_backup(repo):
     ids = sorted(p.stem for p in (Path(repo) / "backups").glob("*.json"))
     return ids[-1]
-
-
-def stats(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def write_config(path, data_dir, plugin_dir, repo, rate_limit=0):
