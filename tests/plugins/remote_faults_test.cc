@@ -93,6 +93,15 @@ TEST_CASE("remote: 500s, SlowDown, resets mid-body and slow answers are retried,
   remote->Restore(id, dir / "restored");
 
   const auto log = proxy.Requests();
+  // Every request the driver sent, of every kind, was signed as S3 checks.
+  std::set<std::string> methods;
+  for (const auto& r : log) {
+    if (r.fault == Fault::Kind::kResetRequest) continue;  // cut before its body was read
+    CAPTURE(r.target);
+    CHECK(r.signed_ok);
+    methods.insert(r.method);
+  }
+  CHECK(methods == std::set<std::string>{"GET", "HEAD", "POST", "PUT"});
   for (auto kind : {Fault::Kind::kAnswer, Fault::Kind::kResetRequest, Fault::Kind::kResetResponse,
                     Fault::Kind::kDelay}) {
     CAPTURE(static_cast<int>(kind));

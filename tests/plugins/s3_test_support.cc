@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "plugins/sigv4_check.h"
+
 namespace fs = std::filesystem;
 
 namespace s3_test {
@@ -268,7 +270,6 @@ void FaultProxy::Serve(int client) {
       r.seq = ++seq_;
       if (plan_) fault = plan_(r);
     }
-    r.fault = fault.kind;
     // Recorded before the client can see the answer, so a test that got
     // one finds its request in the log.
     auto decided = [&](int status) {
@@ -287,6 +288,18 @@ void FaultProxy::Serve(int client) {
       if (n <= 0) throw std::runtime_error("request cut short");
       body.append(chunk, static_cast<size_t>(n));
     }
+    // As S3 would: a request that is not signed right goes no further.
+    if (fault.kind != Fault::Kind::kResetRequest) {
+      std::string why;
+      r.signed_ok = CheckSigV4(head.text, body, kSecretKey, &why);
+      if (!r.signed_ok) {
+        const bool hash = why.rfind("x-amz-content-sha256", 0) == 0;
+        fault = hash ? Fault::Status(400, "XAmzContentSHA256Mismatch")
+                     : Fault::Status(403, "SignatureDoesNotMatch");
+        fault.body.insert(fault.body.find("</Message>"), ": " + why);
+      }
+    }
+    r.fault = fault.kind;
     if (fault.kind == Fault::Kind::kResetRequest) {
       decided(0);
       {

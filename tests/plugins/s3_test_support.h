@@ -85,11 +85,16 @@ struct ProxiedRequest {
   std::string target;  // path and query as sent
   size_t body_bytes = 0;
   Fault::Kind fault = Fault::Kind::kNone;
-  int status = 0;  // the status the server (or the fault) answered; 0 if none
+  int status = 0;          // the status the server (or the fault) answered; 0 if none
+  bool signed_ok = false;  // its SigV4 signature and payload hash check out
 };
 
 // An HTTP/1.1 proxy on 127.0.0.1 in front of the server at `upstream_port`:
-// one request per connection, each decided by the plan.
+// one request per connection, each decided by the plan. It also checks
+// every request's AWS Signature V4 against s3rver's secret, and its
+// x-amz-content-sha256 against the body, as S3 does (s3rver checks
+// neither): a request that fails is answered 403 SignatureDoesNotMatch (or
+// 400 XAmzContentSHA256Mismatch) instead of being forwarded.
 class FaultProxy {
  public:
   using Plan = std::function<Fault(const ProxiedRequest&)>;
