@@ -85,28 +85,20 @@ struct S3Client::Call {
 
 S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_) {}
 
+// "http://host:port/bucket" (path style) or "http://bucket.host:port".
+std::string S3Client::BucketBase() const {
+  if (config_.path_style) return config_.endpoint + "/" + UriEncode(config_.bucket, false);
+  const size_t host = config_.endpoint.find("://") + 3;
+  return config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host);
+}
+
 std::string S3Client::ObjectUrl(const std::string& key, const std::string& query) const {
-  const std::string path = UriEncode(FullKey(key), true);
-  std::string url;
-  if (config_.path_style) {
-    url = config_.endpoint + "/" + UriEncode(config_.bucket, false) + "/" + path;
-  } else {
-    const size_t host = config_.endpoint.find("://") + 3;
-    url = config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host) +
-          "/" + path;
-  }
+  const std::string url = BucketBase() + "/" + UriEncode(FullKey(key), true);
   return query.empty() ? url : url + "?" + query;
 }
 
 std::string S3Client::BucketUrl(const std::string& query) const {
-  std::string url;
-  if (config_.path_style) {
-    url = config_.endpoint + "/" + UriEncode(config_.bucket, false);
-  } else {
-    const size_t host = config_.endpoint.find("://") + 3;
-    url = config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host) +
-          "/";
-  }
+  const std::string url = BucketBase() + (config_.path_style ? "" : "/");
   return query.empty() ? url : url + "?" + query;
 }
 

@@ -71,6 +71,7 @@ class S3Client {
   struct Call;
   HttpResponse Perform(const Call& call);
   std::string FullKey(const std::string& key) const { return config_.prefix + key; }
+  std::string BucketBase() const;
   std::string ObjectUrl(const std::string& key, const std::string& query) const;
   std::string BucketUrl(const std::string& query) const;
 
