@@ -10,7 +10,7 @@ one run, interleaved per repetition:
   restore       hostd restore        vs  aws s3 cp --recursive s3://... DIR
 
 Wall time, CPU time and peak RSS come from the OS (benchlib.measured; for
-backups, which run inside hostd, the host's VmHWM). Page caches are dropped
+backups, which run inside hostd, the host's VmHWM and CPU). Page caches are dropped
 before each timed run where permitted. Targets: backup throughput >= 1x the
 AWS CLI's upload; backup peak RSS <= 64 MiB + part_size x parallel_parts.
 Both upload to the same server, so the comparison is of the clients; an
@@ -62,6 +62,13 @@ class S3rver:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait()
+
+
+def process_cpu_s(pid):
+    """User + system CPU seconds a running process has used (hostd runs the
+    backup; hostctl only asks for it)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_config(path, data_dir, plugin_dir, endpoint, prefix):
@@ -139,11 +146,13 @@ def main():
             # Timed through a running host, as operators take backups: the
             # host's start-up is not part of a backup.
             with Host(hostd, cfg, scratch) as host:
-                samples["backup"].append(
-                    measured([str(hostctl), "--port", host.port, "backup", "create",
-                              "--provider", "s3", "--no-progress"]))
+                cpu_before = process_cpu_s(host.proc.pid)
+                r = measured([str(hostctl), "--port", host.port, "backup", "create",
+                              "--provider", "s3", "--no-progress"])
+                r["cpu_s"] += process_cpu_s(host.proc.pid) - cpu_before
                 backup_rss.append(host.max_rss_mib())
-            samples["backup"][-1]["max_rss_mib"] = backup_rss[-1]
+            r["max_rss_mib"] = backup_rss[-1]
+            samples["backup"].append(r)
             backup_id = newest_backup(hostd, cfg)
 
             samples["restore"].append(
