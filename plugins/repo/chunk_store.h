@@ -34,6 +34,11 @@ struct ChunkSink {
 
 // Reads [offset, offset + size) and stores it as one LZ4 frame, named by
 // content (an identical object already there is reused, not written again).
+// When the frame could be larger than the driver takes unnamed
+// (StorageDriver::MaxUnnamedObjectSize, e.g. one S3 part), a first pass
+// only hashes the bytes to learn the key: an object stored already then
+// costs one Stat, else a second pass compresses it into CreateAt(key). Both
+// passes read through the rate limiter; progress counts the bytes once.
 // `buf` is the caller's read buffer (its size is the read size).
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                  std::vector<char>& buf);
