@@ -165,9 +165,7 @@ class Suite:
                 out.append({"name": name, "source": source, "value": None, "target": target,
                             "met": None, "note": f"{peer} was not run"})
                 return
-            entry = ratio(name, [per_rep(a, b) for a, b in zip(ours, theirs)], target)
-            entry["source"] = source
-            out.append(entry)
+            out.append(ratio(name, [per_rep(a, b) for a, b in zip(ours, theirs)], target, source))
 
         def faster(ours, theirs):  # throughput ratio, from wall times on the same data
             return theirs / ours
@@ -193,10 +191,8 @@ class Suite:
         add("local_disk restore throughput / lz4 -dc | tar -x's", "issue 4", ">= 2",
             self.wall("restore", "local_disk"), self.wall("restore", "tar | lz4 -1"),
             "tar | lz4 -1", faster)
-        rss = self.peak_rss("local_disk")
-        entry = ratio("local_disk peak RSS, MiB (the host's, during its runs)", rss, "<= 64")
-        entry["source"] = "issue 4"
-        out.append(entry)
+        out.append(ratio("local_disk peak RSS, MiB (the host's, during its runs)",
+                         self.peak_rss("local_disk"), "<= 64", "issue 4"))
         return out
 
     def figures(self):
@@ -306,7 +302,8 @@ def main():
         args.reps = 1
     unknown = set(args.skip) - set(SKIPPABLE)
     if unknown:
-        ap.error(f"--skip: unknown {', '.join(sorted(unknown))}; choose from {', '.join(SKIPPABLE)}")
+        ap.error(f"--skip: unknown {', '.join(sorted(unknown))}; "
+                 f"choose from {', '.join(SKIPPABLE)}")
     suite = Suite(args)
     for number in range(args.reps):
         suite.repetition(number)
@@ -320,10 +317,9 @@ def main():
     checked(["cp", "-a", suite.base, scratch / "data"])
     if "abi" not in args.skip:
         figures["abi_cost"] = abi_cost(suite, scratch / "data")
-        entry = ratio("null provider backup throughput / direct reads'",
-                      [figures["abi_cost"]["null_vs_direct"]], ">= 0.95")
-        entry["source"] = "bench/abi_cost_bench.cc"
-        ratios.append(entry)
+        ratios.append(ratio("null provider backup throughput / direct reads'",
+                            [figures["abi_cost"]["null_vs_direct"]], ">= 0.95",
+                            "bench/abi_cost_bench.cc"))
     if "load" not in args.skip:
         figures["load"] = append_load(suite, scratch)
     shutil.rmtree(scratch)

@@ -8,7 +8,7 @@ Every suite script takes the same arguments (suite_args() below):
 and writes one JSON object of this shape to --out:
   {"suite": NAME, "dataset_mib": N, "reps": R, "cold_cache": bool,
    "runs":   [{"scenario", "tool", "wall_s", "cpu_s", "max_rss_mib", "mib_per_s"}],
-   "ratios": [{"name", "value", "target", "met"}],
+   "ratios": [{"name", "value", "target", "met", "source"?}],
    "figures": {...free-form extras...}}
 where every timing is a stats() dict: {"median", "min", "max"}, and a
 ratio's target is a comparison ("<=", ">=", "<" or ">") and a bound, e.g.
@@ -196,12 +196,16 @@ def stats(values):
 _COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
 
 
-def ratio(name, values, target):
-    """A ratio entry of the results shape; met is judged on the median."""
+def ratio(name, values, target, source=None):
+    """A ratio entry of the results shape; met is judged on the median.
+    `source` (optional) says who set the target, e.g. "issue 4"."""
     s = stats(values)
     op, bound = target.split()
-    return {"name": name, "value": s, "target": target,
-            "met": _COMPARE[op](float(s["median"]), float(bound))}
+    entry = {"name": name, "value": s, "target": target,
+             "met": _COMPARE[op](float(s["median"]), float(bound))}
+    if source:
+        entry["source"] = source
+    return entry
 
 
 def run_entry(scenario, tool, samples, data_mib=None):
