@@ -204,7 +204,7 @@ def markdown(results):
     out = ["# Benchmarks", "",
            f"Generated from `results.json` by `bench/report.py` on {results['generated']}; "
            f"do not edit by hand. Reproduce with `{results['command']}` "
-           f"(it took {results['wall_s'] / 60:.0f} min).", ""]
+           f"(it took {results['wall_s'] / 60:.1f} min).", ""]
     if results["quick"]:
         out += ["> **Quick smoke run** (one repetition at 256 MiB): it proves every scenario "
                 "runs; its figures are not the project's.", ""]
