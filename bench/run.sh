@@ -17,15 +17,20 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-command="bench/run.sh${*:+ $*}"
 build=""
 args=()
+shown=()  # the command line the report prints: without --note and its text
 while (($#)); do
   case "$1" in
-    --build) build=${2:?--build needs a directory}; shift 2 ;;
-    --build=*) build=${1#--build=}; shift ;;
-    *) args+=("$1"); shift ;;
+    --build) build=${2:?--build needs a directory}; shown+=("$1" "$2"); shift 2 ;;
+    --note) args+=("$1" "${2:?--note needs a text}"); shift 2 ;;
+    *) args+=("$1"); shown+=("$1"); shift ;;
   esac
+done
+command="bench/run.sh"
+for a in ${shown[@]+"${shown[@]}"}; do
+  [[ $a =~ ^[[:alnum:]_./,=:+-]+$ ]] || a=${a@Q}
+  command+=" $a"
 done
 
 # restic, borg, zstd and awscli are the peers; gnuplot draws the chart; GNU
