@@ -36,25 +36,27 @@ ROOT = HERE.parent
 SUITES = ["backup_bench.py", "archive_bench.py", "remote_bench.py"]
 
 
-def first_line(cmd):
+def first_line(cmd, missing="not installed"):
+    """The first line a command prints, or `missing` if it cannot run."""
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
-        return "not installed"
+        return missing
     text = (r.stdout or r.stderr).strip()
-    return text.splitlines()[0].strip("* ") if text else "unknown"
+    return text.splitlines()[0].strip("* ") if r.returncode == 0 and text else missing
 
 
 def disk_of(path):
+    """The file system and device `path` lives on, as far as lsblk knows it
+    (a container may not see the device)."""
     source, fstype = checked(["df", "--output=source,fstype", path]).splitlines()[-1].split()
-    disk = subprocess.run(["lsblk", "-no", "PKNAME", source], capture_output=True,
-                          text=True).stdout.strip() or Path(source).name
-    info = subprocess.run(["lsblk", "-dno", "MODEL,ROTA,SIZE", f"/dev/{disk}"],
-                          capture_output=True, text=True).stdout.split()
-    model = " ".join(info[:-2]) or "model not reported"
-    kind = "rotational" if info[-2:-1] == ["1"] else "non-rotational"
-    return (f"{source} ({fstype}) on {disk}: {model}, {info[-1] if info else '?'}, "
-            f"{kind} as the kernel reports it")
+    disk = first_line(["lsblk", "-no", "PKNAME", source], "") or Path(source).name
+    info = first_line(["lsblk", "-dno", "MODEL,ROTA,SIZE", f"/dev/{disk}"], "").split()
+    if len(info) < 2:
+        return f"{source} ({fstype}); device details not available"
+    kind = "rotational" if info[-2] == "1" else "non-rotational"
+    return (f"{source} ({fstype}) on {disk}: {' '.join(info[:-2]) or 'model not reported'}, "
+            f"{info[-1]}, {kind} as the kernel reports it")
 
 
 def machine(build, work):
@@ -73,8 +75,9 @@ def machine(build, work):
     def cache_value(key):
         return next((line.split("=", 1)[1] for line in cache if line.startswith(key + ":")), "")
 
-    commit = checked(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).strip()
-    if checked(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).strip():
+    commit = first_line(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                        "unknown (not a git checkout)")
+    if first_line(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], ""):
         commit += " with uncommitted changes"
     return {
         "cpu": cpu, "cores": os.cpu_count(), "ram_gib": round(mem_kib / 2**20, 1),

@@ -27,10 +27,10 @@ while (($#)); do
     *) args+=("$1"); shown+=("$1"); shift ;;
   esac
 done
-command="bench/run.sh"
+shown_command="bench/run.sh"
 for a in ${shown[@]+"${shown[@]}"}; do
   [[ $a =~ ^[[:alnum:]_./,=:+-]+$ ]] || a=${a@Q}
-  command+=" $a"
+  shown_command+=" $a"
 done
 
 # restic, borg, zstd and awscli are the peers; gnuplot draws the chart; GNU
@@ -47,4 +47,4 @@ if [[ -z "$build" ]]; then
 fi
 cmake --build "$build" -j "$(nproc)"
 
-exec python3 bench/harness.py --build "$build" --command "$command" "${args[@]}"
+exec python3 bench/harness.py --build "$build" --command "$shown_command" "${args[@]}"
