@@ -131,7 +131,7 @@ class Host:
 
     def __enter__(self):
         self.port_file.unlink(missing_ok=True)
-        self.stderr = open(self.log, "ab") if self.log else tempfile.TemporaryFile()
+        self.stderr = open(self.log, "a+b") if self.log else tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         for _ in range(2400):
             if self.port_file.exists() and self.port_file.read_text().endswith("\n"):
