@@ -12,8 +12,9 @@ common arguments (benchlib.suite_args):
                      throughput archiving on and off), when present
   remote_bench.py    the remote provider against a local S3 server beside
                      `aws s3 cp --recursive`, when present
-then, once, the engine's micro-benchmarks (host_bench: object codec vs raw
-LZ4F + XXH3 calls, manifest encode/decode of 10,000 files). A suite that
+then, once, the engine's micro-benchmarks (host_bench: object codec vs the
+raw LZ4F + XXH3 calls and vs the block-API floor, manifest encode/decode of
+10,000 files). A suite that
 fails stops the run: its error names the command.
 """
 import argparse
@@ -109,7 +110,8 @@ def micro(build, reps):
                   [b["pipeline_vs_raw_time"] for b in codec], "<= 1.10", "issue 7")
     figures = {
         "object_codec": {k: stats([b[k] for b in codec])
-                         for k in ["pipeline_MiBps", "raw_MiBps", "lz4_ratio"]},
+                         for k in ["pipeline_MiBps", "raw_MiBps", "floor_MiBps",
+                                   "pipeline_vs_floor_time", "lz4_ratio"]},
         "manifest": {name.removeprefix("BM_Manifest").lower(): {
             "ms_per_call": stats([b["real_time"] for b in bs]),
             "files": bs[0]["files"], "json_mib": bs[0]["json_MiB"]}
