@@ -201,6 +201,10 @@ int RunRestoreCommand(const RestoreArgs& args) {
         "verified)\n",
         target.string(), report->previous_moved_to.string());
   }
+  std::cout << fmt::format(
+      "after the last byte: sync {:.2f} s, cut {:.2f} s, recovery {:.2f} s, check {:.2f} s\n",
+      report->sync_time.count(), report->cut_time.count(), report->recovery_time.count(),
+      report->check_time.count());
   for (const std::string& note : report->recovery_notes) {
     std::cout << "recovery: " << note << '\n';
   }
