@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs from Debian's packages. Idempotent:
 # apt-get runs only when a package is missing, so a second call is instant.
+# Extra package names on the command line are installed the same way (the
+# benchmark harness, bench/run.sh, adds the tools it compares against).
 set -euo pipefail
 
 # Build toolchain and libraries the CMake build finds (see CMakeLists.txt).
@@ -13,6 +15,7 @@ packages=(
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client).
   lz4 xxhash sqlite3 binutils curl awscli
+  "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is
 # tested against. A machine that has them already (another distribution of

@@ -42,7 +42,7 @@ std::string ObjectKey(const std::string& xxh128_hex) {
 // `tail`. `report` counts the bytes as read for progress (once per chunk,
 // however many passes read it).
 uint64_t ReadPiece(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                   std::vector<char>& buf, bool report,
+                   std::span<char> buf, bool report,
                    const std::function<void(const char*, size_t)>& consume) {
   const uint64_t end = offset + size;
   const uint64_t tail_from = end - std::min(kTailBytes, size);
@@ -66,8 +66,7 @@ uint64_t ReadPiece(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_
 
 // Compresses the piece into `writer` (not committed).
 EncodedObject Encode(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                     std::vector<char>& buf, bool report, ObjectWriter& writer,
-                     uint64_t* tail_xxh3) {
+                     std::span<char> buf, bool report, ObjectWriter& writer, uint64_t* tail_xxh3) {
   FrameEncoder encoder(writer, size);
   *tail_xxh3 = ReadPiece(sink, read, offset, size, buf, report,
                          [&](const char* data, size_t n) { encoder.Update(data, n); });
@@ -79,7 +78,7 @@ EncodedObject Encode(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint6
 // already (a resumed backup) costs one Stat and no upload; a second pass
 // compresses and stores it under that key.
 Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                      std::vector<char>& buf) {
+                      std::span<char> buf) {
   Xxh3State h64, h128;
   XXH3_64bits_reset(h64.get());
   XXH3_128bits_reset(h128.get());
@@ -116,7 +115,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
 }  // namespace
 
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                 std::vector<char>& buf) {
+                 std::span<char> buf) {
   if (MaxFrameSize(size) > sink.driver.MaxUnnamedObjectSize()) {
     return StoreNamedFirst(sink, read, offset, size, buf);
   }
