@@ -16,18 +16,17 @@ AWS CLI's upload; backup peak RSS <= 64 MiB + part_size x parallel_parts.
 Both upload to the same server, so the comparison is of the clients; an
 s3rver on the same machine is itself slow, so absolute MiB/s say little.
 
-Usage: bench/remote_bench.py --build BUILD --work DIR --mib N --reps R --out FILE.json [--quick]
+Usage: bench/remote_bench.py --build BUILD --work DIR --out FILE.json [--mib N] [--reps R] [--quick]
   --quick: one repetition of at most 64 MiB, for a smoke run.
 """
-import argparse
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from benchlib import Host, dir_bytes, drop_caches, measured, ratio, run_entry
+from benchlib import (Build, Host, checked, dir_bytes, drop_caches, ensure_dataset, fail,
+                      measured, ratio, run_entry, suite_args, write_results)
 
 ROOT = Path(__file__).resolve().parent.parent
 S3RVER_DIR = ROOT / "tests" / "plugins" / "s3rver"
@@ -45,13 +44,13 @@ class S3rver:
 
     def __enter__(self):
         if not (S3RVER_DIR / "node_modules" / "s3rver").exists():
-            sys.exit(f"bench: s3rver is not installed in {S3RVER_DIR}: run scripts/setup.sh")
+            fail(f"s3rver is not installed in {S3RVER_DIR}: run scripts/setup.sh")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(["node", str(S3RVER_DIR / "launch.js"), str(self.directory),
                                       BUCKET], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()
         if not line:
-            sys.exit("bench: s3rver did not start")
+            fail("s3rver did not start")
         self.endpoint = f"http://127.0.0.1:{json.loads(line)['port']}"
         return self
 
@@ -62,13 +61,6 @@ class S3rver:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait()
-
-
-def process_cpu_s(pid):
-    """User + system CPU seconds a running process has used (hostd runs the
-    backup; hostctl only asks for it)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_config(path, data_dir, plugin_dir, endpoint, prefix):
@@ -92,37 +84,20 @@ parallel_parts = {PARALLEL_PARTS}
 
 
 def newest_backup(hostd, cfg):
-    out = subprocess.run([str(hostd), "backup", "list", "--config", str(cfg), "--provider", "s3",
-                          "--json"], check=True, capture_output=True).stdout.decode()
-    backups = json.loads(out)
-    backups = backups.get("backups", backups) if isinstance(backups, dict) else backups
-    return sorted(b["id"] for b in backups)[-1]
+    out = checked([hostd, "backup", "list", "--config", cfg, "--provider", "s3", "--json"])
+    return sorted(b["id"] for b in json.loads(out)["backups"])[-1]
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--build", required=True, help="CMake build directory (Release)")
-    ap.add_argument("--work", default=os.environ.get("BKP_BENCH_DIR", "/tmp/bkp-bench"))
-    ap.add_argument("--mib", type=int, default=1024)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--out", default="bench/results/remote.json")
-    ap.add_argument("--quick", action="store_true", help="1 rep, at most 64 MiB")
-    args = ap.parse_args()
+    args = suite_args(__doc__).parse_args()
     if args.quick:
         args.reps, args.mib = 1, min(args.mib, 64)
     if not shutil.which("aws"):
-        sys.exit("bench: the AWS CLI ('aws', Debian's awscli) is missing: run scripts/setup.sh")
-
-    build = Path(args.build).resolve()
-    hostd = build / "host_stub" / "hostd"
-    hostctl = build / "host_stub" / "hostctl"
-    dataset = build / "bench" / "bkp_dataset"
-    plugins = build / "plugins"
+        fail("the AWS CLI ('aws', Debian's awscli) is missing: run scripts/setup.sh")
+    build = Build(args.build)
     work = Path(args.work).resolve() / "remote-bench"
-    base = Path(args.work).resolve() / f"dataset-{args.mib}"
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(dataset), "--dir", str(base), "--mib", str(args.mib)], check=True,
-                   stdout=subprocess.DEVNULL)
+    base = ensure_dataset(build, args.work, args.mib)
     data_mib = dir_bytes(base) / (1 << 20)
     # s3rver takes any key; hostd and the AWS CLI read these.
     os.environ.update({"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
@@ -139,24 +114,21 @@ def main():
             scratch.mkdir(parents=True)
             prefix = f"remote-rep{rep}"
             cfg = scratch / "host.toml"
-            write_config(cfg, base, plugins, server.endpoint, prefix)
+            write_config(cfg, base, build.plugins, server.endpoint, prefix)
 
             samples["aws_upload"].append(
                 measured(aws + [str(base), f"s3://{BUCKET}/awscli-rep{rep}/"]))
             # Timed through a running host, as operators take backups: the
             # host's start-up is not part of a backup.
-            with Host(hostd, cfg, scratch) as host:
-                cpu_before = process_cpu_s(host.proc.pid)
-                r = measured([str(hostctl), "--port", host.port, "backup", "create",
-                              "--provider", "s3", "--no-progress"])
-                r["cpu_s"] += process_cpu_s(host.proc.pid) - cpu_before
-                backup_rss.append(host.max_rss_mib())
-            r["max_rss_mib"] = backup_rss[-1]
+            with Host(build.hostd, cfg, scratch) as host:
+                r = host.measured([build.hostctl, "--port", host.port, "backup", "create",
+                                   "--provider", "s3", "--no-progress"])
             samples["backup"].append(r)
-            backup_id = newest_backup(hostd, cfg)
+            backup_rss.append(r["max_rss_mib"])
+            backup_id = newest_backup(build.hostd, cfg)
 
             samples["restore"].append(
-                measured([str(hostd), "restore", "--config", str(cfg), "--provider", "s3",
+                measured([str(build.hostd), "restore", "--config", str(cfg), "--provider", "s3",
                           "--backup", backup_id, "--data-dir", str(scratch / "restored")]))
             samples["aws_download"].append(
                 measured(aws + [f"s3://{BUCKET}/awscli-rep{rep}/", str(scratch / "downloaded")]))
@@ -190,8 +162,7 @@ def main():
         ],
         "figures": {"part_size": PART_SIZE, "parallel_parts": PARALLEL_PARTS},
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print_table(results)
 
 
