@@ -160,8 +160,10 @@ TEST_CASE("hostctl backup create: the backup id, the last operation in status, J
   CHECK(Contains(r.output, "orders"));
   CHECK(Contains(r.output, "backup operation 1: succeeded (backup)"));
   CHECK(Contains(r.output, "backup " + first + " created via provider 'local'"));
+  CHECK(Contains(r.output, "archive: off (no provider has archive = true)"));
   const json status = host.Json({"status", "--json"});
   CHECK(status.at("contexts").size() == 1);
+  CHECK(status.at("archive").at("archivers").empty());
   CHECK(status.at("operation").at("state") == "succeeded");
   CHECK(status.at("operation").at("result").at("backup_id") == first);
 
