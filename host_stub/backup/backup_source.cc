@@ -20,6 +20,9 @@ namespace {
 constexpr const char* kArchiveSourceRefuses =
     "the source of an archive call offers source_read of its one segment only";
 
+// How far ahead of a reader the kernel is asked to read (see Read).
+constexpr uint64_t kReadAheadBytes = 8ull << 20;
+
 }  // namespace
 
 Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::path scratch_dir) {
@@ -230,6 +233,16 @@ bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len,
       entry->file = std::move(*opened);
     }
     file = entry->file;
+    // Plugins read a file front to back a MiB or so at a time, compressing
+    // in between: asking for the next stretch now keeps a cold read from
+    // stalling them (the kernel's own readahead window is far smaller).
+    const uint64_t end = offset + want;
+    if (end + kReadAheadBytes / 2 > entry->read_ahead_to && end < size) {
+      const uint64_t from = std::max(entry->read_ahead_to, end);
+      const uint64_t to = std::min(size, end + kReadAheadBytes);
+      if (to > from) file->ReadAhead(from, to - from);
+      entry->read_ahead_to = to;
+    }
     // Sequential readers are the common case: once the end is being read,
     // no one needs the descriptor any more (this read keeps its own ref).
     if (offset + want == size) entry->file.reset();

@@ -71,8 +71,9 @@ struct bkp_source {
     std::string name;
     std::string path;
     bkp_item item{};
-    std::mutex mu;                         // guards file
+    std::mutex mu;                         // guards file and read_ahead_to
     std::shared_ptr<hoststub::File> file;  // opened on first read
+    uint64_t read_ahead_to = 0;            // the kernel was asked to read this far
   };
 
   bkp_source(hoststub::EventStore& store, std::filesystem::path scratch_dir)

@@ -91,6 +91,10 @@ void File::StartWriteBack() {
 #endif
 }
 
+void File::ReadAhead(uint64_t offset, uint64_t len) const {
+  ::posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(len), POSIX_FADV_WILLNEED);
+}
+
 Status File::Truncate(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return ErrnoStatus("cannot truncate", path_, errno);

@@ -39,6 +39,10 @@ class File {
   // Starts writing the file's dirty pages back without waiting, so a Sync
   // later (SyncFiles) finds little left to do. Only a hint: never fails.
   void StartWriteBack();
+  // Asks the kernel to start reading [offset, offset + len) into the page
+  // cache without waiting, so a sequential reader finds it there. Only a
+  // hint: never fails.
+  void ReadAhead(uint64_t offset, uint64_t len) const;
   Status Truncate(uint64_t size);
   Result<uint64_t> Size() const;
 

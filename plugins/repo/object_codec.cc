@@ -1,10 +1,13 @@
 // LZ4 frame encoding/decoding with XXH3 checksums (see object_codec.h).
 #include "object_codec.h"
 
+#include <lz4.h>
 #include <lz4frame.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "bkp/bkp_plugin.hpp"
@@ -12,16 +15,25 @@
 namespace repo {
 namespace {
 
-LZ4F_preferences_t Preferences(uint64_t size_hint) {
-  LZ4F_preferences_t prefs{};
-  // 1 MiB independent blocks: the per-stream buffer stays small (memory is
-  // bounded by workers x ~3 MiB) and the ratio is within a hair of 4 MiB.
-  prefs.frameInfo.blockSizeID = LZ4F_max1MB;
-  prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-  prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
-  prefs.frameInfo.contentSize = size_hint;
-  prefs.compressionLevel = 0;  // the fast default, as `lz4 -1`
-  return prefs;
+// The frame format (lz4_Frame_format.md): magic, FLG, BD, content size,
+// header checksum; blocks; end mark; content checksum.
+constexpr uint32_t kFrameMagic = 0x184D2204;
+constexpr uint8_t kFlgVersion01 = 0x40;
+constexpr uint8_t kFlgBlockIndependent = 0x20;
+constexpr uint8_t kFlgContentSize = 0x08;
+constexpr uint8_t kFlgContentChecksum = 0x04;
+// BD: maximum block size 1 MiB (code 6). 1 MiB independent blocks keep the
+// per-worker buffers small and the ratio within a hair of 4 MiB blocks.
+constexpr uint8_t kBdMax1MiB = 6 << 4;
+constexpr uint32_t kUncompressedBlock = 0x80000000u;
+static_assert(kChunkBytes == 1 << 20, "the frame header announces 1 MiB blocks");
+
+void PutLe32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+}
+
+uint32_t GetLe32(const unsigned char* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
 void Check(size_t rc, const char* what) {
@@ -45,51 +57,106 @@ uint64_t ParseHex64(const std::string& hex, const std::string& what) {
   return std::stoull(hex, nullptr, 16);
 }
 
-FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint) : out_(out) {
-  const LZ4F_preferences_t prefs = Preferences(size_hint);
-  Check(LZ4F_createCompressionContext(&ctx_, LZ4F_VERSION), "LZ4F_createCompressionContext");
+FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint)
+    : out_(out), size_hint_(size_hint) {
   h64_ = XXH3_createState();
   h128_ = XXH3_createState();
-  if (h64_ == nullptr || h128_ == nullptr) throw std::bad_alloc();
+  h32_ = XXH32_createState();
+  if (h64_ == nullptr || h128_ == nullptr || h32_ == nullptr) {
+    XXH3_freeState(h64_);
+    XXH3_freeState(h128_);
+    XXH32_freeState(h32_);
+    throw std::bad_alloc();
+  }
   XXH3_64bits_reset(h64_);
   XXH3_128bits_reset(h128_);
-  buf_.resize(LZ4F_compressBound(kChunkBytes, &prefs));
-  size_t n = LZ4F_compressBegin(ctx_, buf_.data(), buf_.size(), &prefs);
-  Check(n, "LZ4F_compressBegin");
-  Emit(n);
+  XXH32_reset(h32_, 0);
+  lz4_state_.resize(static_cast<size_t>(LZ4_sizeofState()));
+  block_.resize(4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kChunkBytes))));
+
+  char header[4 + 2 + 8 + 1];
+  size_t n = 0;
+  PutLe32(header, kFrameMagic);
+  n += 4;
+  const size_t descriptor = n;
+  header[n++] = static_cast<char>(kFlgVersion01 | kFlgBlockIndependent | kFlgContentChecksum |
+                                  (size_hint != 0 ? kFlgContentSize : 0));
+  header[n++] = static_cast<char>(kBdMax1MiB);
+  if (size_hint != 0) {
+    PutLe32(header + n, static_cast<uint32_t>(size_hint));
+    PutLe32(header + n + 4, static_cast<uint32_t>(size_hint >> 32));
+    n += 8;
+  }
+  header[n] = static_cast<char>((XXH32(header + descriptor, n - descriptor, 0) >> 8) & 0xff);
+  Emit(header, n + 1);
 }
 
 FrameEncoder::~FrameEncoder() {
-  LZ4F_freeCompressionContext(ctx_);
   XXH3_freeState(h64_);
   XXH3_freeState(h128_);
+  XXH32_freeState(h32_);
 }
 
-void FrameEncoder::Emit(size_t n) {
-  if (n == 0) return;
-  out_.Append(buf_.data(), n);
-  result_.stored_size += n;
+void FrameEncoder::Emit(const void* data, size_t len) {
+  out_.Append(data, len);
+  result_.stored_size += len;
+}
+
+void FrameEncoder::EmitBlock(const char* data, size_t len) {
+  const int packed =
+      LZ4_compress_fast_extState(lz4_state_.data(), data, block_.data() + 4, static_cast<int>(len),
+                                 static_cast<int>(block_.size() - 4), 1);
+  // A block LZ4 cannot shrink is stored as it is, flagged, as lz4frame does.
+  if (packed <= 0 || static_cast<size_t>(packed) >= len) {
+    PutLe32(block_.data(), static_cast<uint32_t>(len) | kUncompressedBlock);
+    Emit(block_.data(), 4);
+    Emit(data, len);
+  } else {
+    PutLe32(block_.data(), static_cast<uint32_t>(packed));
+    Emit(block_.data(), 4 + static_cast<size_t>(packed));
+  }
 }
 
 void FrameEncoder::Update(const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);
   XXH3_64bits_update(h64_, p, len);
   XXH3_128bits_update(h128_, p, len);
+  XXH32_update(h32_, p, len);
   result_.original_size += len;
   while (len > 0) {
-    const size_t n = std::min(len, kChunkBytes);
-    size_t written = LZ4F_compressUpdate(ctx_, buf_.data(), buf_.size(), p, n, nullptr);
-    Check(written, "LZ4F_compressUpdate");
-    Emit(written);
+    // Whole blocks straight from the caller's buffer; the rest waits.
+    if (pending_len_ == 0 && len >= kChunkBytes) {
+      EmitBlock(p, kChunkBytes);
+      p += kChunkBytes;
+      len -= kChunkBytes;
+      continue;
+    }
+    const size_t n = std::min(len, kChunkBytes - pending_len_);
+    if (pending_.empty()) pending_.resize(kChunkBytes);  // only unaligned callers need it
+    std::memcpy(pending_.data() + pending_len_, p, n);
+    pending_len_ += n;
     p += n;
     len -= n;
+    if (pending_len_ == kChunkBytes) {
+      EmitBlock(pending_.data(), pending_len_);
+      pending_len_ = 0;
+    }
   }
 }
 
 EncodedObject FrameEncoder::Finish() {
-  size_t n = LZ4F_compressEnd(ctx_, buf_.data(), buf_.size(), nullptr);
-  Check(n, "LZ4F_compressEnd");
-  Emit(n);
+  // The header announced the size: a frame that disagrees is not valid.
+  if (size_hint_ != 0 && result_.original_size != size_hint_) {
+    throw bkp::Error(BKP_E_INTERNAL, "LZ4 frame announced " + std::to_string(size_hint_) +
+                                         " bytes but was given " +
+                                         std::to_string(result_.original_size));
+  }
+  if (pending_len_ > 0) EmitBlock(pending_.data(), pending_len_);
+  pending_len_ = 0;
+  char trailer[8];
+  PutLe32(trailer, 0);  // end mark
+  PutLe32(trailer + 4, XXH32_digest(h32_));
+  Emit(trailer, sizeof trailer);
   result_.xxh3 = XXH3_64bits_digest(h64_);
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(h128_));
@@ -110,21 +177,43 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
   struct Free {
     LZ4F_dctx* d;
     XXH3_state_t* h;
+    XXH32_state_t* h32;
     ~Free() {
       LZ4F_freeDecompressionContext(d);
       XXH3_freeState(h);
+      XXH32_freeState(h32);
     }
-  } release{dctx, XXH3_createState()};
-  if (release.h == nullptr) throw std::bad_alloc();
+  } release{dctx, XXH3_createState(), XXH32_createState()};
+  if (release.h == nullptr || release.h32 == nullptr) throw std::bad_alloc();
   XXH3_64bits_reset(release.h);
+  XXH32_reset(release.h32, 0);
+  const bool full = check == FrameCheck::kFull;
 
   auto corrupt = [&](const std::string& why) {
     return bkp::Error(BKP_E_CORRUPT, what + ": " + why);
   };
   std::vector<char> input(kChunkBytes);
   std::vector<char> output(kChunkBytes);
+  // lz4frame's own checksum pass is slow (see object_codec.h): it is
+  // skipped, and the content checksum is checked below with libxxhash. That
+  // needs the frame's FLG byte (its 5th) and its last 4 bytes.
   LZ4F_decompressOptions_t options{};
-  options.skipChecksums = check == FrameCheck::kContentOnly ? 1 : 0;
+  options.skipChecksums = 1;
+  unsigned char head[5] = {};
+  unsigned char tail[4] = {};
+  uint64_t consumed = 0;
+  auto note_consumed = [&](const char* p, size_t n) {
+    for (size_t i = 0; consumed + i < sizeof head && i < n; ++i) {
+      head[consumed + i] = static_cast<unsigned char>(p[i]);
+    }
+    if (n >= sizeof tail) {
+      std::memcpy(tail, p + n - sizeof tail, sizeof tail);
+    } else {
+      std::memmove(tail, tail + n, sizeof tail - n);
+      std::memcpy(tail + sizeof tail - n, p, n);
+    }
+    consumed += n;
+  };
   uint64_t produced = 0;
   size_t hint = 1;  // non-zero while the frame is incomplete
   bool frame_done = false;
@@ -140,9 +229,11 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
       if (LZ4F_isError(hint)) {
         throw corrupt(std::string("not a valid LZ4 frame (") + LZ4F_getErrorName(hint) + ")");
       }
+      note_consumed(input.data() + pos, src);
       pos += src;
       if (dst > 0) {
         XXH3_64bits_update(release.h, output.data(), dst);
+        if (full) XXH32_update(release.h32, output.data(), dst);
         produced += dst;
         if (produced > expected_size) {
           throw corrupt("decodes to more than the " + std::to_string(expected_size) +
@@ -158,6 +249,19 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
     }
   }
   if (!frame_done) throw corrupt("truncated: the LZ4 frame ends early");
+  if (full) {
+    if ((head[4] & kFlgContentChecksum) == 0) {
+      throw corrupt("the LZ4 frame carries no content checksum (the format requires one)");
+    }
+    const uint32_t stored = GetLe32(tail);
+    const uint32_t actual = XXH32_digest(release.h32);
+    if (stored != actual) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "the LZ4 frame's content checksum is %08x, its content %08x",
+                    stored, actual);
+      throw corrupt(buf);
+    }
+  }
   if (produced != expected_size) {
     throw corrupt("decodes to " + std::to_string(produced) + " bytes, " +
                   std::to_string(expected_size) + " recorded");
