@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "archive/segment_archiver.h"
+#include "archive/archiver_status.h"
 #include "storage/event_store.h"
 #include "util/status.h"
 

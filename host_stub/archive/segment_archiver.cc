@@ -108,20 +108,6 @@ std::string FormatDelay(std::chrono::milliseconds delay) {
 
 }  // namespace
 
-const char* ArchiverStateName(ArchiverState state) {
-  switch (state) {
-    case ArchiverState::kStarting:
-      return "starting";
-    case ArchiverState::kArchiving:
-      return "archiving";
-    case ArchiverState::kRetrying:
-      return "retrying";
-    case ArchiverState::kStopped:
-      return "stopped";
-  }
-  return "unknown";
-}
-
 Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
     EventStore& store, std::shared_ptr<LoadedProvider> provider, ArchiverOptions options,
     LogFn log) {

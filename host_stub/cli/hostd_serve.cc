@@ -111,9 +111,10 @@ Result<std::vector<std::unique_ptr<SegmentArchiver>>> StartArchivers(
           SegmentArchiver::Start(store, provider, options, LogArchiver);
       if (!started.ok()) return started.status();
       std::cout << fmt::format(
-          "hostd: archiving every segment through provider '{}' as it "
-          "closes (archive_timeout {} s)\n",
-          entry.name, entry.archive_timeout.count());
+          "hostd: archiving every segment through provider '{}' as it closes ({})\n", entry.name,
+          entry.archive_timeout.count() > 0
+              ? fmt::format("tails after archive_timeout {} s", entry.archive_timeout.count())
+              : std::string("closed segments only: archive_timeout 0"));
       archivers.push_back(std::move(started).value());
     }
   }
