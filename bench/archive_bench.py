@@ -34,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # importing the scripts beside must leave no __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import Host, ratio, stats  # noqa: E402
 from backup_bench import parse_load  # noqa: E402
