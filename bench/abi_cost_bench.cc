@@ -5,7 +5,9 @@
 // ratio null/direct is the figure; target >= 0.95.
 //
 // Data: a ~1 GiB data directory (override with BKP_ABI_BENCH_MIB), built
-// once under $BKP_BENCH_DIR (default /tmp/bkp-bench) and reused. Both sides
+// once under $BKP_BENCH_DIR (default /tmp/bkp-bench) and reused, or the
+// bkp_dataset directory $BKP_ABI_BENCH_DIR names (the harness passes a copy
+// of the dataset it benchmarks, so nothing is generated twice). Both sides
 // read from the page cache after the first pass, which isolates the CPU cost
 // of the path from the disk.
 //
@@ -31,6 +33,11 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBuffer = 1 << 20;  // the null provider's default buffer_kib
+
+fs::path DatasetDir() {
+  const char* dir = std::getenv("BKP_ABI_BENCH_DIR");
+  return dir != nullptr ? fs::path(dir) : bench::BenchRoot() / "abi-cost";
+}
 
 uint64_t DatasetBytes() {
   const char* mib = std::getenv("BKP_ABI_BENCH_MIB");
@@ -58,7 +65,7 @@ uint64_t ReadDirectly(const fs::path& dir, std::vector<char>& buf) {
 }
 
 void BM_AbiCost(benchmark::State& state) {
-  const fs::path data = bench::BenchRoot() / "abi-cost";
+  const fs::path data = DatasetDir();
   if (auto st = bench::EnsureDataset(data, DatasetBytes()); !st.ok()) {
     state.SkipWithError(st.ToString().c_str());
     return;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything and runs the whole test suite twice: a warnings-as-errors
 # build, then the same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Each run ends with CTest's summary line. Exit status is non-zero on any failure.
+# Each run ends with CTest's summary line. Then the benchmark harness runs as a
+# smoke test (bench/run.sh --quick on the first build): it fails if any
+# benchmark scenario fails, never on a timing. Exit status is non-zero on any
+# failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +25,6 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBKP_WERROR=ON -DBKP
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 900
+
+echo "== benchmark smoke test (every scenario once at 256 MiB; report in build/test/bench-quick)"
+bash bench/run.sh --quick --build build/test

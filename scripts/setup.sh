@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs from Debian's packages. Idempotent:
 # apt-get runs only when a package is missing, so a second call is instant.
+# Extra package names on the command line are installed the same way (the
+# benchmark harness, bench/run.sh, adds the tools it compares against).
 set -euo pipefail
 
 # Build toolchain and libraries the CMake build finds (see CMakeLists.txt).
@@ -12,6 +14,7 @@ packages=(
   nlohmann-json3-dev
   # Stock tools the tests use to prove the repository format is readable by hand.
   lz4 xxhash sqlite3 binutils curl
+  "$@"
 )
 
 missing=()

@@ -41,9 +41,27 @@ std::string Timestamp() {
   return buf;
 }
 
+// How much of a file is written before its write-back is started.
+constexpr uint64_t kWriteBackEvery = 8ull << 20;
+
 bool IsEmptyDir(const fs::path& dir) {
   std::error_code ec;
   return fs::is_directory(dir, ec) && fs::directory_iterator(dir, ec) == fs::directory_iterator();
+}
+
+// Every directory of the staged tree, synced: the entries of the files
+// the syncer made durable.
+Status SyncStagedDirectories(const fs::path& staging) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(staging, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory()) HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(it->path()));
+  }
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot list the restored data '{}': {}", staging.string(), ec.message()));
+  }
+  return hoststub::SyncDir(staging);
 }
 
 }  // namespace
@@ -78,6 +96,8 @@ Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
 
 bkp_sink::~bkp_sink() {
   file_.reset();
+  // The syncer may still hold a file of the staged tree: removing it under
+  // an fdatasync in progress is harmless, and the syncer stops right after.
   if (!committed_) {
     std::error_code ec;
     fs::remove_all(staging_, ec);
@@ -191,6 +211,7 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
   open_name_ = name;
   expected_ = item.size;
   written_ = 0;
+  written_back_ = 0;
   role_ = item.role;
   if (item.role == BKP_ROLE_CONTROL_DB) {
     have_control_db_ = true;
@@ -217,6 +238,12 @@ bkp_status bkp_sink::Write(const void* data, size_t len, std::string* error) {
   Status st = file_->PWriteAll(data, len, written_);
   if (!st.ok()) return Refuse(hoststub::ToBkpStatus(st), st.message(), error);
   written_ += len;
+  // Keep write-back going as the file grows, not only once it is whole: the
+  // sync at Commit then waits for a tail, not for most of the directory.
+  if (written_ - written_back_ >= kWriteBackEvery) {
+    file_->StartWriteBack();
+    written_back_ = written_;
+  }
   return BKP_OK;
 }
 
@@ -233,10 +260,9 @@ bkp_status bkp_sink::End(std::string* error) {
                               written_, expected_),
                   error);
   }
-  // One sync of everything at Commit instead of one wait per file.
-  file_->StartWriteBack();
-  files_written_.push_back(file_->path());
-  file_.reset();
+  // Made durable while the provider feeds the next files; Commit waits for
+  // what is left.
+  syncer_.Add(std::move(file_));
   ++files_;
   bytes_ += written_;
   return BKP_OK;
@@ -253,15 +279,18 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   }
   if (!have_control_db_) return Status::InvalidArgument("the restore fed no control DB");
 
-  HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncFiles(files_written_));
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(staging_, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory()) HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(it->path()));
-  }
-  HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(staging_));
-
   hoststub::RestoreReport report;
+  using Clock = std::chrono::steady_clock;
+  auto started = Clock::now();
+  auto lap = [&started] {
+    const auto now = Clock::now();
+    const std::chrono::duration<double> took = now - started;
+    started = now;
+    return took;
+  };
+  HOSTSTUB_RETURN_IF_ERROR(syncer_.Finish());
+  HOSTSTUB_RETURN_IF_ERROR(SyncStagedDirectories(staging_));
+  report.sync_time = lap();
   // The cut before recovery, which would otherwise act on what lies past
   // the target (re-apply a log entry beyond it). It syncs what it changes.
   auto cut = hoststub::CutToTarget(staging_, point_in_time_);
@@ -270,6 +299,7 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
                               ": " + cut.status().ToString());
   }
   report.cut = std::move(*cut);
+  report.cut_time = lap();
   options.data_dir = staging_;
   options.fsync = hoststub::FsyncPolicy::kBatch;
   options.compaction_interval = std::chrono::milliseconds(0);
@@ -282,7 +312,10 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
     }
     report.recovery_notes = (*store)->RecoveryNotes();
   }
+  report.recovery_time = lap();
   report.check = hoststub::CheckDataDir(staging_);
+  report.check_time = lap();
+  std::error_code ec;
   if (!report.check.ok()) {
     return Status::Corruption(
         fmt::format("the restored data fails the consistency check ({} violation(s)), first: {}",

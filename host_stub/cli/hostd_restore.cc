@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 
 #include "backup/backup_runner.h"
+#include "backup/coordinator.h"
+#include "backup/target_state.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_offline.h"
 #include "storage/checker.h"
@@ -99,18 +101,35 @@ std::string WhatIsRestored(const RestoreArgs& args, const RestoreTarget& point) 
   return fmt::format("backup '{}' to {}", args.backup_id, point.Describe());
 }
 
-void PrintFailure(const RestoreArgs& args, const RestoreTarget& point, const std::string& provider,
-                  const fs::path& target, const Status& status) {
-  const std::string what = fmt::format("restore of {} via provider '{}' into '{}'",
-                                       WhatIsRestored(args, point), provider, target.string());
+// What the refused target holds against the backup, as a line, or "".
+std::string TargetStateLine(const RestoreArgs& args, const LoadedProvider& provider,
+                            const fs::path& target) {
+  std::string details;
+  if (!args.backup_id.empty()) {
+    auto backups = ListProviderBackups(provider);
+    if (backups.ok()) {
+      for (const BackupListing& b : *backups) {
+        if (b.id == args.backup_id) details = b.details;
+      }
+    }
+  }
+  const std::string held = DescribeTargetAgainstBackup(target, args.backup_id, details);
+  return held.empty() ? "" : fmt::format("hostd: '{}': {}.\n", target.string(), held);
+}
+
+void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
+                  const LoadedProvider& provider, const fs::path& target, const Status& status) {
+  const std::string what =
+      fmt::format("restore of {} via provider '{}' into '{}'", WhatIsRestored(args, point),
+                  provider.name(), target.string());
   switch (status.code()) {
     case Status::Code::kRefused:
       std::cerr << fmt::format(
-          "hostd: {} refused: {}\n"
+          "hostd: {} refused: {}\n{}"
           "hostd: the safe policy (the default) never restores over a data directory that is "
           "not empty. Restore into an empty directory (--data-dir DIR), or pass --policy force: "
           "the current content is then moved aside, not deleted.\n",
-          what, status.message());
+          what, status.message(), TargetStateLine(args, provider, target));
       return;
     case Status::Code::kBusy:
       std::cerr << fmt::format(
@@ -158,7 +177,7 @@ int RunRestoreCommand(const RestoreArgs& args) {
     return RunRestore(ref, args.backup_id, target, policy, options, op, *point);
   }();
   if (!report.ok()) {
-    PrintFailure(args, *point, provider.name(), target, report.status());
+    PrintFailure(args, *point, provider, target, report.status());
     return kExitProblemsFound;
   }
 
@@ -182,6 +201,10 @@ int RunRestoreCommand(const RestoreArgs& args) {
         "verified)\n",
         target.string(), report->previous_moved_to.string());
   }
+  std::cout << fmt::format(
+      "after the last byte: sync {:.2f} s, cut {:.2f} s, recovery {:.2f} s, check {:.2f} s\n",
+      report->sync_time.count(), report->cut_time.count(), report->recovery_time.count(),
+      report->check_time.count());
   for (const std::string& note : report->recovery_notes) {
     std::cout << "recovery: " << note << '\n';
   }

@@ -106,7 +106,7 @@ struct Context {
   std::mutex sync_mu;
   uint64_t synced_index = 0;  // guarded by sync_mu
   std::atomic<uint64_t> commit_index{0};
-  uint64_t persisted_commit_index = 0;  // touched only by the flusher
+  uint64_t persisted_commit_index = 0;  // guarded by Impl::persist_mu
 
   SegmentedStream& stream(StreamKind kind) {
     return kind == StreamKind::kEvents ? *events : *snapshots;
@@ -144,6 +144,7 @@ struct EventStore::Impl {
   std::map<uint64_t, SegmentClosedFn> subscribers;
   uint64_t next_subscriber_id = 1;
 
+  std::mutex persist_mu;  // PersistCommitIndexes runs on the flusher and callers' threads
   std::mutex flusher_mu;
   std::condition_variable flusher_cv;
   bool stopping = false;
@@ -739,6 +740,7 @@ CompactionPin::~CompactionPin() {
 }
 
 void EventStore::Impl::PersistCommitIndexes() {
+  std::lock_guard persisting(persist_mu);
   std::map<std::string, uint64_t> changed;
   std::vector<std::pair<Context*, uint64_t>> updates;
   {
@@ -812,7 +814,12 @@ void EventStore::Impl::FlusherLoop() {
 }
 
 const std::vector<std::string>& EventStore::RecoveryNotes() const { return impl_->recovery_notes; }
-Status EventStore::SnapshotControlDb(const fs::path& dest) { return impl_->db->SnapshotTo(dest); }
+Status EventStore::SnapshotControlDb(const fs::path& dest) {
+  // The flusher persists commit indexes every commit_index_interval; a
+  // backup's copy should carry them as of now, not as of the last tick.
+  impl_->PersistCommitIndexes();
+  return impl_->db->SnapshotTo(dest);
+}
 
 const StorageOptions& EventStore::options() const { return impl_->options; }
 const fs::path& EventStore::control_db_path() const { return impl_->control_db_path; }

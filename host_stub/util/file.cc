@@ -6,11 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 namespace hoststub {
 
@@ -116,32 +113,6 @@ Status SyncDir(const std::filesystem::path& dir) {
   ::close(fd);
   if (rc != 0) return ErrnoStatus("cannot fsync directory", dir, err);
   return Status::OK();
-}
-
-Status SyncFiles(const std::vector<std::filesystem::path>& files) {
-  constexpr size_t kInFlight = 4;
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < files.size();) {
-      Status st;
-      if (auto file = File::Open(files[i], File::Mode::kRead); !file.ok()) {
-        st = file.status();
-      } else {
-        st = (*file)->Sync();
-      }
-      if (!st.ok()) {
-        std::lock_guard lock(mu);
-        if (first.ok()) first = st;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < std::min(kInFlight, files.size()); ++t) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
-  return first;
 }
 
 Status WriteFileAtomically(const std::filesystem::path& path, const void* data, size_t size) {

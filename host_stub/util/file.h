@@ -37,7 +37,7 @@ class File {
   // fdatasync: the data and the size, not the timestamps.
   Status Sync();
   // Starts writing the file's dirty pages back without waiting, so a Sync
-  // later (SyncFiles) finds little left to do. Only a hint: never fails.
+  // later finds little left to do. Only a hint: never fails.
   void StartWriteBack();
   // Asks the kernel to start reading [offset, offset + len) into the page
   // cache without waiting, so a sequential reader finds it there. Only a
@@ -57,10 +57,6 @@ class File {
 
 // fsyncs a directory so a create, rename or unlink in it survives a crash.
 Status SyncDir(const std::filesystem::path& dir);
-
-// fdatasyncs every file, a few at a time, so the disk sees a queue of
-// writes rather than one after another. The first error is returned.
-Status SyncFiles(const std::vector<std::filesystem::path>& files);
 
 // Writes `data` to `path` durably and atomically: temp file, fsync, rename,
 // fsync of the directory. Readers see the old content or the new, never a mix.

@@ -125,10 +125,10 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
     record.file.chunks = prefix->chunks;
     at = prefix->size;
   }
-  std::vector<char> buf(kChunkBytes);
+  const auto buf = NewChunkBuffer();
   for (; at < file.size; at += std::min(kMaxChunkBytes, file.size - at)) {
-    record.file.chunks.push_back(
-        StoreChunk(sink, read, at, std::min(kMaxChunkBytes, file.size - at), buf));
+    record.file.chunks.push_back(StoreChunk(
+        sink, read, at, std::min(kMaxChunkBytes, file.size - at), {buf.get(), kChunkBytes}));
   }
   driver.PutSmall(file.closed ? closed_key : partial_key, EncodeArchiveRecord(record));
   if (file.closed && piece) driver.Remove({partial_key});

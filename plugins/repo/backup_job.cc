@@ -208,19 +208,20 @@ class Job {
     // Largest first, so no worker is left with one big file at the end.
     std::stable_sort(pieces.begin(), pieces.end(),
                      [](const Piece& a, const Piece& b) { return a.size > b.size; });
-    std::vector<std::vector<char>> buffers(parallel_.workers());
+    std::vector<std::unique_ptr<char[]>> buffers(parallel_.workers());
     parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
       auto& buf = buffers[worker];
-      if (buf.empty()) buf.resize(kChunkBytes);
+      if (!buf) buf = NewChunkBuffer();
       const Piece& piece = pieces[i];
       Plan& plan = plans_[piece.plan];
       phase_ = PhaseOfRole(plan.item->role);
-      plan.fresh[piece.index] = Store(*plan.item, piece.offset, piece.size, buf);
+      plan.fresh[piece.index] =
+          Store(*plan.item, piece.offset, piece.size, {buf.get(), kChunkBytes});
       if (--plan.pieces_left == 0) Advance(0, 1);
     });
   }
 
-  Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::vector<char>& buf) {
+  Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::span<char> buf) {
     ChunkSink sink{repo_.driver(), limiter_,
                    [this] {
                      op_.throw_if_cancelled("backup");

@@ -16,7 +16,7 @@ constexpr uint64_t kTailBytes = 4096;
 }  // namespace
 
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                 std::vector<char>& buf) {
+                 std::span<char> buf) {
   auto writer = sink.driver.Create();
   FrameEncoder encoder(*writer, size);
   const uint64_t end = offset + size;

@@ -11,9 +11,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <vector>
+#include <memory>
+#include <span>
 
 #include "manifest.h"
+#include "object_codec.h"
 #include "rate_limiter.h"
 #include "storage_driver.h"
 
@@ -32,11 +34,18 @@ struct ChunkSink {
   std::atomic<uint64_t>& bytes_new;             // stored bytes added to the repository
 };
 
+// A read buffer for StoreChunk, kChunkBytes long. Not zero-filled: fresh
+// pages cost a fault each on these machines, and only what a read touches
+// needs one (a second backup reads a few KiB of most files).
+inline std::unique_ptr<char[]> NewChunkBuffer() {
+  return std::make_unique_for_overwrite<char[]>(kChunkBytes);
+}
+
 // Reads [offset, offset + size) and stores it as one LZ4 frame, named by
 // content (an identical object already there is reused, not written again).
 // `buf` is the caller's read buffer (its size is the read size).
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
-                 std::vector<char>& buf);
+                 std::span<char> buf);
 
 // Whether the live file (of `size` bytes, read through `read`) still begins
 // with the bytes `stored` holds: the last few KiB of that prefix must match

@@ -71,8 +71,9 @@ FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint)
   XXH3_64bits_reset(h64_);
   XXH3_128bits_reset(h128_);
   XXH32_reset(h32_, 0);
-  lz4_state_.resize(static_cast<size_t>(LZ4_sizeofState()));
-  block_.resize(4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kChunkBytes))));
+  lz4_state_ = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(LZ4_sizeofState()));
+  block_capacity_ = 4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kChunkBytes)));
+  block_ = std::make_unique_for_overwrite<char[]>(block_capacity_);
 
   char header[4 + 2 + 8 + 1];
   size_t n = 0;
@@ -104,16 +105,16 @@ void FrameEncoder::Emit(const void* data, size_t len) {
 
 void FrameEncoder::EmitBlock(const char* data, size_t len) {
   const int packed =
-      LZ4_compress_fast_extState(lz4_state_.data(), data, block_.data() + 4, static_cast<int>(len),
-                                 static_cast<int>(block_.size() - 4), 1);
+      LZ4_compress_fast_extState(lz4_state_.get(), data, block_.get() + 4, static_cast<int>(len),
+                                 static_cast<int>(block_capacity_ - 4), 1);
   // A block LZ4 cannot shrink is stored as it is, flagged, as lz4frame does.
   if (packed <= 0 || static_cast<size_t>(packed) >= len) {
-    PutLe32(block_.data(), static_cast<uint32_t>(len) | kUncompressedBlock);
-    Emit(block_.data(), 4);
+    PutLe32(block_.get(), static_cast<uint32_t>(len) | kUncompressedBlock);
+    Emit(block_.get(), 4);
     Emit(data, len);
   } else {
-    PutLe32(block_.data(), static_cast<uint32_t>(packed));
-    Emit(block_.data(), 4 + static_cast<size_t>(packed));
+    PutLe32(block_.get(), static_cast<uint32_t>(packed));
+    Emit(block_.get(), 4 + static_cast<size_t>(packed));
   }
 }
 
@@ -132,13 +133,13 @@ void FrameEncoder::Update(const void* data, size_t len) {
       continue;
     }
     const size_t n = std::min(len, kChunkBytes - pending_len_);
-    if (pending_.empty()) pending_.resize(kChunkBytes);  // only unaligned callers need it
-    std::memcpy(pending_.data() + pending_len_, p, n);
+    if (!pending_) pending_ = std::make_unique_for_overwrite<char[]>(kChunkBytes);
+    std::memcpy(pending_.get() + pending_len_, p, n);
     pending_len_ += n;
     p += n;
     len -= n;
     if (pending_len_ == kChunkBytes) {
-      EmitBlock(pending_.data(), pending_len_);
+      EmitBlock(pending_.get(), pending_len_);
       pending_len_ = 0;
     }
   }
@@ -151,7 +152,7 @@ EncodedObject FrameEncoder::Finish() {
                                          " bytes but was given " +
                                          std::to_string(result_.original_size));
   }
-  if (pending_len_ > 0) EmitBlock(pending_.data(), pending_len_);
+  if (pending_len_ > 0) EmitBlock(pending_.get(), pending_len_);
   pending_len_ = 0;
   char trailer[8];
   PutLe32(trailer, 0);  // end mark
@@ -192,8 +193,8 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
   auto corrupt = [&](const std::string& why) {
     return bkp::Error(BKP_E_CORRUPT, what + ": " + why);
   };
-  std::vector<char> input(kChunkBytes);
-  std::vector<char> output(kChunkBytes);
+  const auto input = std::make_unique_for_overwrite<char[]>(kChunkBytes);
+  const auto output = std::make_unique_for_overwrite<char[]>(kChunkBytes);
   // lz4frame's own checksum pass is slow (see object_codec.h): it is
   // skipped, and the content checksum is checked below with libxxhash. That
   // needs the frame's FLG byte (its 5th) and its last 4 bytes.
@@ -218,28 +219,28 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
   size_t hint = 1;  // non-zero while the frame is incomplete
   bool frame_done = false;
   while (true) {
-    const size_t got = in.Read(input.data(), input.size());
+    const size_t got = in.Read(input.get(), kChunkBytes);
     if (got == 0) break;
     if (frame_done) throw corrupt("data after the end of the LZ4 frame");
     size_t pos = 0;
     while (pos < got) {
       size_t src = got - pos;
-      size_t dst = output.size();
-      hint = LZ4F_decompress(dctx, output.data(), &dst, input.data() + pos, &src, &options);
+      size_t dst = kChunkBytes;
+      hint = LZ4F_decompress(dctx, output.get(), &dst, input.get() + pos, &src, &options);
       if (LZ4F_isError(hint)) {
         throw corrupt(std::string("not a valid LZ4 frame (") + LZ4F_getErrorName(hint) + ")");
       }
-      note_consumed(input.data() + pos, src);
+      note_consumed(input.get() + pos, src);
       pos += src;
       if (dst > 0) {
-        XXH3_64bits_update(release.h, output.data(), dst);
-        if (full) XXH32_update(release.h32, output.data(), dst);
+        XXH3_64bits_update(release.h, output.get(), dst);
+        if (full) XXH32_update(release.h32, output.get(), dst);
         produced += dst;
         if (produced > expected_size) {
           throw corrupt("decodes to more than the " + std::to_string(expected_size) +
                         " bytes recorded");
         }
-        consume(output.data(), dst);
+        consume(output.get(), dst);
       }
       if (hint == 0) {
         frame_done = true;

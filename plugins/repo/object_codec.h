@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,10 +60,13 @@ class FrameEncoder {
   XXH3_state_s* h64_ = nullptr;
   XXH3_state_s* h128_ = nullptr;
   XXH32_state_s* h32_ = nullptr;  // the frame's content checksum
-  std::vector<char> lz4_state_;
-  std::vector<char> pending_;  // input of the block being filled
+  // Not zero-filled (see NewChunkBuffer in chunk_store.h): a small object
+  // touches a page or two of them.
+  std::unique_ptr<char[]> lz4_state_;
+  std::unique_ptr<char[]> pending_;  // input of the block being filled
   size_t pending_len_ = 0;
-  std::vector<char> block_;  // a compressed block with its size prefix
+  std::unique_ptr<char[]> block_;  // a compressed block with its size prefix
+  size_t block_capacity_ = 0;
   EncodedObject result_;
 };
 

@@ -429,6 +429,9 @@ TEST_CASE("hostd restore: the safe policy refuses a non-empty directory, force k
   CHECK(Contains(r.output, "refused"));
   CHECK(Contains(r.output, "safe policy"));
   CHECK(Contains(r.output, "--policy force"));
+  // It says what the directory holds against the backup: 5 appends of 100, then one more.
+  CHECK(Contains(r.output, "it holds a host data directory newer than backup '" + backup_id +
+                               "' (context 'orders' at commit index 6 there, 5 in the backup)"));
 
   r = Hostd({"restore", "--config", config.string(), "--provider", "local", "--backup", backup_id,
              "--policy", "force"});

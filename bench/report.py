@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Renders a merged results file (bench/harness.py) as BENCHMARKS.md and a
+gnuplot chart (benchmarks.svg) in one directory. Every figure comes from the
+results file; nothing here is a number of its own.
+
+Re-render without re-running:  bench/report.py RESULTS.json OUT_DIR
+"""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchlib import fail
+
+CHART = "benchmarks.svg"
+SCENARIO_ORDER = ["full", "incr_1pct", "incr_10pct", "verify", "restore"]
+
+METHOD = """\
+Each size runs the suites in `bench/` on one dataset made by `bkp_dataset`: a
+host's data directory written through the real storage engine (control DB,
+16 MiB log segments, 64 MiB event segments of 200-2000 byte JSON events with
+realistic field variety; seeded, so every run has the same bytes).
+
+* **full**: each tool backs up the data directory. Our providers
+  (`local_disk`, `wal_archive`) are driven as operators drive them:
+  `hostctl backup create` against a running `hostd`.
+* **incr_1pct, incr_10pct**: `bkp_dataset --mutate` appends 1 %, then 10 %
+  more new events (segments roll), then each tool that keeps history backs up
+  again into the same repository. `local_disk` has no incremental type: its
+  later backups are full backups that store only the chunks it lacks;
+  `wal_archive` takes `--type incremental`.
+* **verify**: each tool re-reads and checks everything its repository holds.
+* **restore**: each tool restores its first (full) backup into an empty
+  directory, whose size the harness checks against the source. Ours is
+  `hostd restore` with the host stopped, which includes its consistency check.
+* **load**: `hostctl load` appends as fast as the host takes them (batches of
+  100, fsync per batch) while idle, during a `local_disk` hot backup, and
+  during one capped by its `rate_limit`; each load window is a little shorter
+  than the backup it overlaps ("overlap" says how much the backup covered).
+* **ABI cost**: `host_bench --benchmark_filter=BM_AbiCost`, a backup through
+  the `null` provider beside plain reads of the same files (page cache warm).
+
+Method: the page cache is dropped (`/proc/sys/vm/drop_caches`) before every
+timed run where permitted; tools run one after another within a repetition,
+in an order rotated each repetition; every figure is the median over the
+repetitions with (min-max); every ratio is taken between runs of the same
+repetition, then its median reported. Wall time is measured around the
+command; CPU time is the OS's (wait4: user + system, children included);
+peak RSS is the largest process's high-water mark (GNU time's %M). Backups,
+incrementals and verify run inside `hostd`, so their CPU time is the host's
+(from /proc) plus hostctl's, and their peak RSS the host's VmHWM over the
+run (reset before it). MiB/s is the data directory's size at that point over
+the wall time, for every scenario (for an incremental, an effective rate).
+"""
+
+
+def cell(s, fmt="{:.1f}"):
+    """A stats() dict as "median (min-max)", or the median alone when the
+    range shows as one number."""
+    if s is None:
+        return "-"
+    median, low, high = (fmt.format(s[k]) for k in ("median", "min", "max"))
+    return median if low == high else f"{median} ({low}-{high})"
+
+
+def table(header, rows):
+    def row(cells):  # a tool named "tar | lz4 -1" must not split its cell
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    return [row(header), "|" + "---|" * len(header), *(row(r) for r in rows), ""]
+
+
+def scenario_key(name):
+    return (SCENARIO_ORDER.index(name) if name in SCENARIO_ORDER else len(SCENARIO_ORDER), name)
+
+
+def sizes(results):
+    return [(mib, [s for s in results["suites"] if s.get("size_mib") == mib])
+            for mib in results["sizes_mib"]]
+
+
+def machine_section(results):
+    m = results["machine"]
+    rows = [("CPU", f"{m['cpu']}, {m['cores']} cores"), ("RAM", f"{m['ram_gib']} GiB"),
+            ("Disk (scratch)", m["disk"]), ("OS, kernel", f"{m['os']}, Linux {m['kernel']}"),
+            ("Build", m["build"]), ("Source", m["commit"]),
+            ("Load average (1, 5, 15 min)",
+             f"{' / '.join(f'{x:.2f}' for x in m['load_average_at_start'])} at start, "
+             f"{' / '.join(f'{x:.2f}' for x in m['load_average_at_end'])} at end")]
+    rows += [(f"`{k}`", v) for k, v in m["tools"].items()]
+    return ["## Machine", ""] + table(["", ""], rows)
+
+
+def targets_section(results):
+    rows = []
+    for mib, suites in sizes(results) + [(None, [s for s in results["suites"]
+                                                 if s.get("size_mib") is None])]:
+        for s in suites:
+            for r in s.get("ratios", []):
+                if r["value"] is None:
+                    measured, met = r.get("note", ""), "not measured"
+                else:
+                    measured = cell(r["value"], "{:.2f}")
+                    met = "met" if r["met"] else "**not met**"
+                rows.append([f"{mib} MiB" if mib else "-", r["name"], measured, r["target"], met,
+                             r.get("source", s["suite"])])
+    return (["## Targets", "",
+             "Each target as its issue states it, judged on the median. A ratio above 1 "
+             "in throughput means ours is faster; in time or memory, that ours takes more.", ""]
+            + table(["size", "what", "measured", "target", "verdict", "from"], rows))
+
+
+def size_section(mib, suites):
+    out = [f"## {mib} MiB", ""]
+    runs = sorted((r for s in suites for r in s.get("runs", [])),
+                  key=lambda r: scenario_key(r["scenario"]))
+    backup = next((s for s in suites if s["suite"] == "backup"), None)
+    if backup:
+        f = backup["figures"]
+        out += [f"Dataset: {f['data_mib']['full']:.0f} MiB ({f['data_mib']['incr_1pct']:.0f} "
+                f"after +1 %, {f['data_mib']['incr_10pct']:.0f} after +10 % more); "
+                f"{backup['reps']} repetition(s), page cache "
+                f"{'dropped before each run' if backup['cold_cache'] else 'NOT dropped (warm)'}.",
+                ""]
+    out += table(["scenario", "tool", "MiB/s", "wall s", "CPU s", "peak RSS MiB"],
+                 [[r["scenario"], r["tool"], cell(r.get("mib_per_s"), "{:.0f}"),
+                   cell(r["wall_s"], "{:.2f}"), cell(r["cpu_s"], "{:.2f}"),
+                   cell(r["max_rss_mib"], "{:.0f}")] for r in runs])
+    if backup:
+        f = backup["figures"]
+        out += ["What each tool's full backup stores (the `tar | lz4 -1` line is the dataset's "
+                "LZ4 ratio):", ""]
+        out += table(["tool", "stored MiB", "data / stored"],
+                     [[t, cell(v, "{:.0f}"), cell(f["compression_ratio"][t], "{:.2f}")]
+                      for t, v in f["stored_mib"].items()])
+        if "bytes_read_mib" in f:
+            out += ["MiB our providers read from the host per backup (an incremental reads only "
+                    "what changed):", ""]
+            out += table(["provider", *SCENARIO_ORDER[:3]],
+                         [[p, *(cell(v.get(s), "{:.0f}") for s in SCENARIO_ORDER[:3])]
+                          for p, v in f["bytes_read_mib"].items()])
+        if "wal_archive_incremental" in f:
+            w = f["wal_archive_incremental"]
+            out += [f"wal_archive incrementals: +10 % changed "
+                    f"{w['changed_10pct_over_1pct']:.1f}x the bytes of +1 % and took "
+                    f"{cell(w['time_10pct_over_1pct'], '{:.1f}')}x the time.", ""]
+        if "load" in f:
+            load = f["load"]
+            out += [f"Foreground appends (capped backup: rate_limit "
+                    f"{load['rate_limit_mib_s']:g} MiB/s):", ""]
+            out += table(["while", "events/s", "MB/s", "ack p50 ms", "ack p99 ms", "vs idle",
+                          "window s", "backup s", "overlap", "host peak RSS MiB"],
+                         [[k, f"{v['events_per_s']:.0f}", f"{v['mb_per_s']:.1f}",
+                           f"{v['p50_ms']:.1f}", f"{v['p99_ms']:.1f}", f"{v['vs_idle']:.2f}",
+                           f"{v['window_s']:.1f}",
+                           f"{v['backup_s']:.1f}" if "backup_s" in v else "-",
+                           f"{v['overlap']:.0%}" if "overlap" in v else "-",
+                           f"{v['host_peak_rss_mib']:.0f}"]
+                          for k, v in load.items() if isinstance(v, dict)])
+        if "abi_cost" in f:
+            a = f["abi_cost"]
+            out += [f"ABI cost: a backup through the null provider reads "
+                    f"{a['null_MiBps']:.0f} MiB/s, plain reads of the same files "
+                    f"{a['direct_MiBps']:.0f} MiB/s (page cache warm).", ""]
+    for s in suites:
+        if s["suite"] != "backup" and s.get("figures"):
+            out += [f"Figures of `{s['suite']}`:", ""]
+            out += [f"* {k}: `{json.dumps(v)}`" for k, v in s["figures"].items()] + [""]
+    return out
+
+
+def micro_section(results):
+    m = next((s for s in results["suites"] if s["suite"] == "micro"), None)
+    if m is None:
+        return []
+    f = m["figures"]
+    c = f["object_codec"]
+    rows = [["object codec: LZ4 frame + XXH3-64 + XXH3-128 (FrameEncoder)",
+             cell(c["pipeline_MiBps"], "{:.0f}") + " MiB/s"],
+            ["raw: stock LZ4F frame API + XXH3-64, same 1 MiB buffers",
+             cell(c["raw_MiBps"], "{:.0f}") + " MiB/s"],
+            ["floor: the codec's own library calls (LZ4 blocks, XXH32, XXH3-64)",
+             cell(c["floor_MiBps"], "{:.0f}") + " MiB/s"],
+            ["codec time / floor time (its framing, buffering and XXH3-128)",
+             cell(c["pipeline_vs_floor_time"], "{:.2f}")],
+            ["LZ4 ratio of the benchmark's events", cell(c["lz4_ratio"], "{:.2f}")]]
+    rows += [[f"manifest {op}, {v['files']:.0f} files ({v['json_mib']:.1f} MiB of JSON)",
+              cell(v["ms_per_call"], "{:.0f}") + " ms"] for op, v in f["manifest"].items()]
+    return (["## Micro-benchmarks", "",
+             f"`host_bench` (Google Benchmark), {m['reps']} repetition(s), single-threaded.", ""]
+            + table(["", "median (min-max)"], rows))
+
+
+def commands_section(results):
+    backup = next((s for s in results["suites"] if s["suite"] == "backup"), None)
+    if backup is None:
+        return []
+    rows = [[tool, scenario, f"`{cmd}`"]
+            for tool, by_scenario in backup["figures"]["commands"].items()
+            for scenario, cmd in sorted(by_scenario.items(), key=lambda kv: scenario_key(kv[0]))]
+    return (["### The exact commands", "",
+             "As run (`$REP` is the repetition's directory, `$BUILD` the build directory). "
+             "restic gets `RESTIC_PASSWORD`; borg gets `BORG_BASE_DIR` inside `$REP`.", ""]
+            + table(["tool", "scenario", "command"], rows))
+
+
+def markdown(results):
+    out = ["# Benchmarks", "",
+           f"Generated from `results.json` by `bench/report.py` on {results['generated']}; "
+           f"do not edit by hand. Reproduce with `{results['command']}` "
+           f"(it took {results['wall_s'] / 60:.1f} min).", ""]
+    if results["quick"]:
+        out += ["> **Quick smoke run** (one repetition at 256 MiB): it proves every scenario "
+                "runs; its figures are not the project's.", ""]
+    if results["note"]:
+        out += [f"> **Note:** {results['note']}", ""]
+    out += [f"![Throughput per tool and scenario]({CHART})", ""]
+    out += targets_section(results)
+    for mib, suites in sizes(results):
+        out += size_section(mib, suites)
+    out += micro_section(results)
+    not_run = [f"`{s}` (not in this tree)" for s in results["suites_missing"]]
+    not_run += [f"`{s}` (skipped with --skip)" for s in results["skipped"]]
+    if not_run:
+        out += ["## Not run", "", *[f"* {x}" for x in not_run], ""]
+    out += machine_section(results)
+    out += ["## How the figures are made", "", METHOD] + commands_section(results)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def chart(results, path):
+    """A clustered bar chart per size: MiB/s (log scale) per scenario, one bar
+    per tool. gnuplot reads the data from files written next to its script."""
+    panels = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for mib, suites in sizes(results):
+            runs = [r for s in suites for r in s.get("runs", []) if r.get("mib_per_s")]
+            tools = list(dict.fromkeys(r["tool"] for r in runs))
+            scenarios = sorted({r["scenario"] for r in runs}, key=scenario_key)
+            value = {(r["scenario"], r["tool"]): r["mib_per_s"]["median"] for r in runs}
+            data = Path(tmp) / f"{mib}.dat"
+            lines = ["scenario " + " ".join(f'"{t}"' for t in tools)]
+            lines += [f'"{s}" ' + " ".join(f"{value[(s, t)]:.2f}" if (s, t) in value else "-"
+                                          for t in tools) for s in scenarios]
+            data.write_text("\n".join(lines) + "\n")
+            panels.append(f'set title "{mib} MiB"\n'
+                          f'plot for [i=2:{len(tools) + 1}] "{data}" using i:xtic(1) '
+                          f"title columnheader(i)")
+        script = f"""set terminal svg size 1100,{420 * len(panels)} dynamic noenhanced \\
+  font "sans,12" background rgb "white"
+set output "{path}"
+set multiplot layout {len(panels)},1 title "Throughput per tool and scenario: MiB/s, \
+median of the repetitions (log scale; higher is better)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set datafile missing "-"
+set logscale y
+set yrange [1:*]
+set grid ytics
+set ylabel "MiB/s"
+set key outside right top vertical
+""" + "\n".join(panels) + "\nunset multiplot\n"
+        r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"gnuplot failed (exit {r.returncode}):\n{r.stderr[-2000:]}")
+
+
+def write(results, directory):
+    """Writes BENCHMARKS.md and the chart into `directory`; returns both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    md = directory / "BENCHMARKS.md"
+    md.write_text(markdown(results))
+    chart(results, directory / CHART)
+    return md, directory / CHART
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    write(json.loads(Path(sys.argv[1]).read_text()), sys.argv[2])
