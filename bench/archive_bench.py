@@ -6,8 +6,9 @@ In one run, interleaved per repetition, each on a fresh data directory and
 repository, through a running hostd with the wal_archive provider:
 
   append load       hostctl load at full speed (batches of 100, fsync
-                    "batch") with archiving off, then on (archive = true,
-                    archive_timeout = 1): events/s, ack p99, host CPU.
+                    "batch") with archiving off and on (archive = true,
+                    archive_timeout = 1), which first alternating per
+                    repetition: events/s, ack p99, host CPU.
                     Ratio: throughput on / off, target >= 0.9.
   recovery point    a steady write load from this script (appends of 10
                     events, 100 a second) with archiving on and
@@ -18,14 +19,14 @@ repository, through a running hostd with the wal_archive provider:
                     (target p99 <= 2 s).
 
 Figures are medians over --reps with min-max. Results: JSON (--out) in the
-shape of benchlib (suite "archive") and a markdown table on stdout.
+shape of benchlib (suite "archive") and a markdown table on stdout. The
+scenarios run on a fresh host with their own load, so --mib (which the
+harness passes every suite) does not change them; it is recorded as given.
 
 Usage: bench/archive_bench.py --build BUILD_DIR --work DIR --out FILE.json [--quick]
 """
-import argparse
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -35,9 +36,8 @@ import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # importing the scripts beside must leave no __pycache__
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import Host, ratio, stats  # noqa: E402
 from backup_bench import parse_load  # noqa: E402
+from benchlib import Build, Host, fail, ratio, stats, suite_args, write_results  # noqa: E402
 
 CONTEXT = "bench"
 POLL_INTERVAL_S = 0.02
@@ -62,12 +62,6 @@ path = "{repo}"
 """)
 
 
-def host_cpu_s(host):
-    """CPU seconds the host has used so far (utime + stime)."""
-    fields = Path(f"/proc/{host.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def fresh(work, name):
     scratch = work / name
     shutil.rmtree(scratch, ignore_errors=True)
@@ -80,18 +74,18 @@ def append_load(args, work, rep, archive):
     label = "on" if archive else "off"
     scratch = fresh(work, f"load-{label}-{rep}")
     cfg = scratch / "host.toml"
-    write_config(cfg, scratch / "data", args.plugins, scratch / "repo", archive, "64MiB")
-    with Host(args.hostd, cfg, scratch, log=scratch / "hostd.log") as host:
-        cpu_before = host_cpu_s(host)
+    write_config(cfg, scratch / "data", args.build.plugins, scratch / "repo", archive, "64MiB")
+    with Host(args.build.hostd, cfg, scratch, log=scratch / "hostd.log") as host:
+        cpu_before = host.cpu_s()
         start = time.monotonic()
-        out = subprocess.run([str(args.hostctl), "--port", host.port, "load", "--context", CONTEXT,
-                              "--rate", "1000000", "--batch", "100", "--duration",
-                              str(args.load_seconds)],
-                             check=True, capture_output=True, text=True)
-        wall = time.monotonic() - start
+        out = subprocess.run([str(args.build.hostctl), "--port", host.port, "load", "--context",
+                              CONTEXT, "--rate", "1000000", "--batch", "100", "--duration",
+                              str(args.load_seconds)], capture_output=True, text=True)
+        if out.returncode != 0:
+            fail(f"hostctl load with archiving {label} failed ({out.returncode}): {out.stderr}")
         figures = parse_load(out.stdout)
-        figures["host_cpu_s"] = host_cpu_s(host) - cpu_before
-        figures["wall_s"] = wall
+        figures["wall_s"] = time.monotonic() - start
+        figures["host_cpu_s"] = host.cpu_s() - cpu_before
         figures["max_rss_mib"] = host.max_rss_mib()
     shutil.rmtree(scratch, ignore_errors=True)
     return figures
@@ -138,7 +132,7 @@ def steady_writes(port, seconds, rate, batch, payload):
         reply = conn.getresponse()
         data = json.loads(reply.read())
         if reply.status != 200:
-            sys.exit(f"bench: append failed ({reply.status}): {data}")
+            fail(f"append failed ({reply.status}): {data}")
         acks.append((time.monotonic(), data["last_token"], data["log_index"]))
     conn.close()
     return acks
@@ -150,12 +144,17 @@ def recovery_point(args, work, rep):
     scratch = fresh(work, f"rpo-{rep}")
     cfg = scratch / "host.toml"
     # Segments that close now and then during the run, as well as tails.
-    write_config(cfg, scratch / "data", args.plugins, scratch / "repo", True, "4MiB")
+    write_config(cfg, scratch / "data", args.build.plugins, scratch / "repo", True, "4MiB")
     payload = json.dumps({"type": "OrderPlaced", "note": "x" * 180})
-    with Host(args.hostd, cfg, scratch, log=scratch / "hostd.log") as host:
+    with Host(args.build.hostd, cfg, scratch, log=scratch / "hostd.log") as host:
         poller = ArchivePoller(host.port)
         poller.start()
+        cpu_before = host.cpu_s()
+        start = time.monotonic()
         acks = steady_writes(host.port, args.rpo_seconds, 100, 10, payload)
+        wall = time.monotonic() - start
+        cpu = host.cpu_s() - cpu_before
+        rss = host.max_rss_mib()
         last_token, last_index = acks[-1][1], acks[-1][2]
         deadline = time.monotonic() + 10 * ARCHIVE_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -179,79 +178,76 @@ def recovery_point(args, work, rep):
     p99 = delays[min(len(delays) - 1, int(0.99 * len(delays)))] if delays else float("inf")
     return {"median_s": statistics.median(delays) if delays else float("inf"), "p99_s": p99,
             "max_s": delays[-1] if delays else float("inf"), "samples": len(delays),
-            "unseen": unseen}
+            "unseen": unseen, "wall_s": wall, "host_cpu_s": cpu, "max_rss_mib": rss}
+
+
+def run_entry(scenario, tool, samples):
+    """A runs entry: the window's wall time, the host's CPU time and peak
+    RSS (archiving runs inside it)."""
+    return {"scenario": scenario, "tool": tool,
+            "wall_s": stats([s["wall_s"] for s in samples]),
+            "cpu_s": stats([s["host_cpu_s"] for s in samples]),
+            "max_rss_mib": stats([s["max_rss_mib"] for s in samples])}
 
 
 def load_entry(tool, samples):
-    return {"scenario": "append load", "tool": tool,
-            "wall_s": stats([s["wall_s"] for s in samples]),
-            "cpu_s": stats([s["host_cpu_s"] for s in samples]),
-            "max_rss_mib": stats([s["max_rss_mib"] for s in samples]),
-            "mib_per_s": stats([s["mb_per_s"] * 1e6 / (1 << 20) for s in samples]),
-            "events_per_s": stats([s["events_per_s"] for s in samples]),
-            "ack_p99_ms": stats([s["p99_ms"] for s in samples])}
+    entry = run_entry("append load", tool, samples)
+    entry.update(mib_per_s=stats([s["mb_per_s"] * 1e6 / (1 << 20) for s in samples]),
+                 events_per_s=stats([s["events_per_s"] for s in samples]),
+                 ack_p99_ms=stats([s["p99_ms"] for s in samples]))
+    return entry
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--build", required=True, help="CMake build directory")
-    ap.add_argument("--work", default=os.environ.get("BKP_BENCH_DIR", "/tmp/bkp-bench"))
-    ap.add_argument("--out", default="bench/results/archive.json")
-    ap.add_argument("--quick", action="store_true", help="one short repetition (a smoke run)")
-    ap.add_argument("--reps", type=int, default=3)
-    args = ap.parse_args()
+    args = suite_args(__doc__).parse_args()
+    args.build = Build(args.build)
     args.load_seconds = 3 if args.quick else 10
     args.rpo_seconds = 6 if args.quick else 30
     reps = 1 if args.quick else args.reps
-
-    build = Path(args.build).resolve()
-    args.hostd = build / "host_stub" / "hostd"
-    args.hostctl = build / "host_stub" / "hostctl"
-    args.plugins = build / "plugins"
-    for needed in (args.hostd, args.hostctl, args.plugins / "bkp_wal_archive.so"):
-        if not needed.exists():
-            sys.exit(f"bench: {needed} is missing: build hostd, hostctl and the wal_archive plugin")
+    if not (args.build.plugins / "bkp_wal_archive.so").exists():
+        fail(f"{args.build.plugins / 'bkp_wal_archive.so'} is missing: build the wal_archive plugin")
     work = Path(args.work).resolve() / "archive-bench"
     work.mkdir(parents=True, exist_ok=True)
 
     off, on, rpo = [], [], []
     for rep in range(reps):
-        off.append(append_load(args, work, rep, archive=False))
-        on.append(append_load(args, work, rep, archive=True))
+        # Which goes first alternates, so neither side always gets the
+        # warmer machine.
+        for archive in ([False, True] if rep % 2 == 0 else [True, False]):
+            (on if archive else off).append(append_load(args, work, rep, archive))
         rpo.append(recovery_point(args, work, rep))
 
-    rpo_figures = {k: stats([r[k] for r in rpo]) for k in ("median_s", "p99_s", "max_s")}
+    rpo_entry = run_entry("recovery point", f"archive_timeout {ARCHIVE_TIMEOUT_S} s", rpo)
+    rpo_entry.update({k: stats([r[k] for r in rpo]) for k in ("median_s", "p99_s", "max_s")})
+    unseen = sum(r["unseen"] for r in rpo)
+    throughput = ratio("append throughput, archiving on / off",
+                       [a["events_per_s"] / b["events_per_s"] for a, b in zip(on, off)], ">= 0.9",
+                       source="issue 5")
+    recovery = ratio("recovery point p99 (s), archive_timeout 1 s", [r["p99_s"] for r in rpo],
+                     "<= 2", source="issue 5")
+    if unseen > 0:
+        recovery["met"] = False  # an append never seen in the archive has no recovery point
     results = {
         "suite": "archive",
+        "dataset_mib": args.mib,
         "reps": reps,
         "cold_cache": False,
-        "runs": [
-            load_entry("archive off", off),
-            load_entry("archive on (archive_timeout 1 s)", on),
-            {"scenario": "recovery point", "tool": "wal_archive, archive_timeout 1 s",
-             "median_s": rpo_figures["median_s"], "p99_s": rpo_figures["p99_s"],
-             "max_s": rpo_figures["max_s"]},
-        ],
-        "ratios": [
-            ratio("append_throughput_archive_on_vs_off",
-                  [a["events_per_s"] / b["events_per_s"] for a, b in zip(on, off)], ">= 0.9"),
-            ratio("recovery_point_p99_s", [r["p99_s"] for r in rpo], "<= 2"),
-        ],
+        "runs": [load_entry("archive off", off),
+                 load_entry(f"archive on (archive_timeout {ARCHIVE_TIMEOUT_S} s)", on), rpo_entry],
+        "ratios": [throughput, recovery],
         "figures": {
-            "archive_timeout_s": ARCHIVE_TIMEOUT_S,
-            "poll_interval_s": POLL_INTERVAL_S,
+            "recovery_point_s": {k: rpo_entry[k] for k in ("median_s", "p99_s", "max_s")},
             "recovery_point_samples": sum(r["samples"] for r in rpo),
-            "recovery_point_unseen": sum(r["unseen"] for r in rpo),
+            "recovery_point_unseen": unseen,
+            "poll_interval_s": POLL_INTERVAL_S,
+            "append_events_per_s": {"off": load_entry("off", off)["events_per_s"],
+                                    "on": load_entry("on", on)["events_per_s"]},
             "load_seconds": args.load_seconds,
             "rpo_seconds": args.rpo_seconds,
-            "cores": os.cpu_count(),
             "quick": args.quick,
         },
     }
-    if results["figures"]["recovery_point_unseen"] > 0:
-        results["ratios"][1]["met"] = False  # an append that never showed up is no recovery point
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_results(args.out, results)
     print_table(results)
 
 
