@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "api/archive_routes.h"
+
 namespace hoststub {
 namespace {
 
@@ -286,7 +288,17 @@ ApiResult<CompactionReport> AdminClient::Compact() {
     for (const json& p : j.at("deleted")) {
       r.deleted.emplace_back(p.get<std::string>());
     }
+    r.kept_for_archive = j.at("kept_for_archive").get<uint64_t>();
     return r;
+  });
+}
+
+ApiResult<std::vector<ArchiverStatus>> AdminClient::GetArchive() {
+  ApiResult<json> reply = Send("GET", "/v1/archive", nullptr);
+  return Decode<std::vector<ArchiverStatus>>(reply, last_status_, [](const json& j) {
+    std::vector<ArchiverStatus> archivers;
+    for (const json& a : j.at("archivers")) archivers.push_back(ArchiverStatusFromJson(a));
+    return archivers;
   });
 }
 

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "archive/archiver_status.h"
 #include "storage/event_store.h"
 #include "util/status.h"
 
@@ -167,6 +168,9 @@ class AdminClient {
                             StreamKind stream = StreamKind::kEvents);
   ApiResult<HostStatus> GetStatus();
   ApiResult<CompactionReport> Compact();
+  // Continuous archiving (api/archive_routes.h): one entry per provider with
+  // archive = true; empty when none.
+  ApiResult<std::vector<ArchiverStatus>> GetArchive();
 
   // Backups (api/backup_routes.h). An empty provider lets the host pick its
   // only one.

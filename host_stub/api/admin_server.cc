@@ -260,7 +260,10 @@ void HandleCompact(EventStore& store, const httplib::Request&, httplib::Response
   }
   json deleted = json::array();
   for (const auto& path : report->deleted) deleted.push_back(path.string());
-  ReplyJson(res, 200, {{"pinned", report->pinned}, {"deleted", std::move(deleted)}});
+  ReplyJson(res, 200,
+            {{"pinned", report->pinned},
+             {"deleted", std::move(deleted)},
+             {"kept_for_archive", report->kept_for_archive}});
 }
 
 // Fills in replies httplib produced itself (unknown route, oversized body,

@@ -4,7 +4,7 @@
 //   POST /v1/contexts/{ctx}/events  {"events":[...],"stream":"events"|"snapshots"}
 //   GET  /v1/contexts/{ctx}/events?from=T&limit=N&stream=events
 //   GET  /v1/status
-//   POST /v1/compact
+//   POST /v1/compact    {"pinned":bool,"deleted":[paths],"kept_for_archive":N}
 //
 // Every error reply is {"error": "<message>"}: 400 bad request, 404 unknown
 // context or route, 409/503 for a conflicting or busy store, 500 storage

@@ -95,23 +95,6 @@ json CurrentOperationJson(BackupCoordinator& coordinator) {
   return current ? OperationJson(*current) : json(nullptr);
 }
 
-json CapabilityNames(uint64_t caps) {
-  static constexpr std::pair<uint64_t, const char*> kNames[] = {
-      {BKP_CAP_BACKUP, "backup"},
-      {BKP_CAP_RESTORE, "restore"},
-      {BKP_CAP_LIST, "list"},
-      {BKP_CAP_VERIFY, "verify"},
-      {BKP_CAP_REMOVE, "remove"},
-      {BKP_CAP_EXPIRE, "expire"},
-      {BKP_CAP_INCREMENTAL, "incremental"},
-  };
-  json names = json::array();
-  for (const auto& [bit, name] : kNames) {
-    if ((caps & bit) != 0) names.push_back(name);
-  }
-  return names;
-}
-
 void HandleProviders(BackupCoordinator& coordinator, const httplib::Request& req,
                      httplib::Response& res) {
   Status query = CheckQuery(req, {});

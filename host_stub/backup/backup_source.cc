@@ -16,6 +16,10 @@ using hoststub::Status;
 
 namespace {
 
+// What both listings answer on an archive call's source.
+constexpr const char* kArchiveSourceRefuses =
+    "the source of an archive call offers source_read of its one segment only";
+
 // How far ahead of a reader the kernel is asked to read (see Read).
 constexpr uint64_t kReadAheadBytes = 8ull << 20;
 
@@ -34,14 +38,26 @@ Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::pa
   return source;
 }
 
+std::unique_ptr<bkp_source> bkp_source::ForArchive(EventStore& store, uint32_t role,
+                                                   const std::string& context,
+                                                   const hoststub::SegmentInfo& segment,
+                                                   uint32_t flags) {
+  std::unique_ptr<bkp_source> source(new bkp_source(store, fs::path()));
+  source->archive_call_ = true;
+  source->Add(role, context, segment.path.filename().string(), segment.path, segment.size,
+              segment.base, segment.next, flags);
+  return source;
+}
+
 bkp_source::~bkp_source() {
+  if (scratch_.empty()) return;
   std::error_code ec;
   fs::remove_all(scratch_, ec);
 }
 
 bkp_source::Entry& bkp_source::Add(uint32_t role, const std::string& context,
                                    const std::string& name, const fs::path& path, uint64_t size,
-                                   uint64_t base, uint64_t next, bool closed) {
+                                   uint64_t base, uint64_t next, uint32_t flags) {
   std::unique_lock lock(entries_mu_);
   Entry& e = entries_.emplace_back();
   e.context = context;
@@ -55,7 +71,7 @@ bkp_source::Entry& bkp_source::Add(uint32_t role, const std::string& context,
   e.item.base = base;
   e.item.id = entries_.size() - 1;
   e.item.path = e.path.c_str();
-  e.item.flags = closed ? BKP_ITEM_CLOSED : 0;
+  e.item.flags = flags;
   e.item.next = next;
   bytes_listed_ += size;
   return e;
@@ -77,7 +93,7 @@ Status bkp_source::ListControlDb() {
     return Status::IOError(
         fmt::format("cannot stat control DB snapshot '{}': {}", snapshot.string(), ec.message()));
   }
-  Add(BKP_ROLE_CONTROL_DB, "", "control.db", snapshot, size, 0, 0, true);
+  Add(BKP_ROLE_CONTROL_DB, "", "control.db", snapshot, size, 0, 0, BKP_ITEM_CLOSED);
   return Status::OK();
 }
 
@@ -94,7 +110,7 @@ Status bkp_source::ListSegments(uint32_t role) {
     if (!segments.ok()) return segments.status();
     for (const auto& seg : *segments) {
       Add(role, context, seg.path.filename().string(), seg.path, seg.size, seg.base, seg.next,
-          seg.closed);
+          seg.closed ? BKP_ITEM_CLOSED : 0);
     }
   }
   return Status::OK();
@@ -102,6 +118,10 @@ Status bkp_source::ListSegments(uint32_t role) {
 
 bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::string* error) {
   std::lock_guard lock(list_mu_);
+  if (archive_call_) {
+    *error = fmt::format("source_list: {}", kArchiveSourceRefuses);
+    return BKP_E_UNSUPPORTED;
+  }
   if (fn == nullptr) {
     *error = "source_list: fn is NULL";
     return BKP_E_INVALID_ARGUMENT;
@@ -154,6 +174,10 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
 
 bkp_status bkp_source::Contexts(bkp_context_fn fn, void* user, std::string* error) {
   std::lock_guard lock(list_mu_);
+  if (archive_call_) {
+    *error = fmt::format("source_contexts: {}", kArchiveSourceRefuses);
+    return BKP_E_UNSUPPORTED;
+  }
   if (fn == nullptr) {
     *error = "source_contexts: fn is NULL";
     return BKP_E_INVALID_ARGUMENT;
@@ -240,6 +264,11 @@ bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len,
 uint64_t bkp_source::files_listed() const {
   std::shared_lock entries(entries_mu_);
   return entries_.size();
+}
+
+const bkp_item& bkp_source::item(uint64_t id) const {
+  std::shared_lock entries(entries_mu_);
+  return entries_.at(id).item;
 }
 
 uint64_t bkp_source::bytes_listed() const {

@@ -6,9 +6,12 @@
 // only (a torn tail would be truncated by recovery anyway). Log compaction
 // is pinned for the source's whole life, so nothing listed can disappear.
 //
-// Ownership: created and destroyed by the host around one backup operation;
-// the EventStore must outlive it. Items handed to the plugin (and their
-// strings) live as long as the source.
+// The continuous archiver uses a narrower kind (ForArchive): one segment,
+// readable through source_read only, for one bkp_provider.archive call.
+//
+// Ownership: created and destroyed by the host around one backup operation
+// (or one archive call); the EventStore must outlive it. Items handed to the
+// plugin (and their strings) live as long as the source.
 // Thread-safety: Read may be called from several threads at once and
 // concurrently with List; List calls are serialised.
 #pragma once
@@ -35,6 +38,15 @@ struct bkp_source {
   // snapshot.
   static hoststub::Result<std::unique_ptr<bkp_source>> Create(hoststub::EventStore& store,
                                                               std::filesystem::path scratch_dir);
+  // The source of one archive call: item id 0 is `segment` of `context`
+  // (role BKP_ROLE_LOG, _EVENTS or _SNAPSHOTS, `flags` BKP_ITEM_CLOSED or
+  // BKP_ITEM_PARTIAL), readable up to segment.size; source_list and
+  // source_contexts refuse with BKP_E_UNSUPPORTED. No scratch directory and
+  // no compaction pin: the archiver's CompactionFloor keeps the segment.
+  static std::unique_ptr<bkp_source> ForArchive(hoststub::EventStore& store, uint32_t role,
+                                                const std::string& context,
+                                                const hoststub::SegmentInfo& segment,
+                                                uint32_t flags);
   ~bkp_source();
   bkp_source(const bkp_source&) = delete;
   bkp_source& operator=(const bkp_source&) = delete;
@@ -50,6 +62,8 @@ struct bkp_source {
   // Totals over everything listed so far.
   uint64_t files_listed() const;
   uint64_t bytes_listed() const;
+  // The item with `id` (listed before); valid as long as the source.
+  const bkp_item& item(uint64_t id) const;
 
  private:
   struct Entry {
@@ -66,7 +80,7 @@ struct bkp_source {
       : store_(store), scratch_(std::move(scratch_dir)) {}
   Entry& Add(uint32_t role, const std::string& context, const std::string& name,
              const std::filesystem::path& path, uint64_t size, uint64_t base, uint64_t next,
-             bool closed);
+             uint32_t flags);
   hoststub::Status ListControlDb();
   hoststub::Status ListSegments(uint32_t role);
 
@@ -76,6 +90,7 @@ struct bkp_source {
   // As in the control-DB snapshot, in name order.
   std::vector<std::pair<std::string, hoststub::ReplicationState>> contexts_;
   uint32_t next_role_ = BKP_ROLE_CONTROL_DB;
+  bool archive_call_ = false;             // made by ForArchive: source_read only
   std::mutex list_mu_;                    // serialises List
   mutable std::shared_mutex entries_mu_;  // guards the deque's structure
   std::deque<Entry> entries_;             // id = index; a deque keeps addresses stable

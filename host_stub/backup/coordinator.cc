@@ -44,16 +44,6 @@ BackupListing ToListing(const bkp_backup_info& info) {
   return listing;
 }
 
-// The plugin's struct may be older (shorter) than ours: read no more than it
-// declared, into a zeroed copy.
-template <typename T>
-T CopyVersioned(const T* given) {
-  T copy{};
-  if (given == nullptr) return copy;
-  std::memcpy(&copy, given, std::min<size_t>(sizeof copy, given->struct_size));
-  return copy;
-}
-
 // C callbacks: nothing may unwind through the plugin's frames.
 bkp_status CollectListing(void* user, const bkp_backup_info* info) {
   try {

@@ -1,5 +1,6 @@
-// hostctl status (the host's contexts and settings, and its running or last
-// backup operation) and hostctl cancel (stop the running operation).
+// hostctl status (the host's contexts and settings, its running or last
+// backup operation, and its continuous archiving) and hostctl cancel (stop
+// the running operation).
 //
 // Thread-safety: main thread only.
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "api/admin_client.h"
 #include "cli/hostctl_common.h"
+#include "plugin_host/abi_status.h"
 
 namespace hostctl {
 
@@ -28,6 +30,27 @@ struct StatusArgs {
   bool json = false;
 };
 
+using Rows = std::vector<std::vector<std::string>>;
+
+// Columns padded to their widest cell, each line prefixed with `indent`:
+// the first `names` columns left-aligned, the rest (numbers) right-aligned.
+void PrintColumns(const Rows& rows, size_t names, const std::string& indent = "") {
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += i == 0 ? "" : "  ";
+      line += i < names ? fmt::format("{:<{}}", row[i], widths[i])
+                        : fmt::format("{:>{}}", row[i], widths[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << '\n';
+  }
+}
+
 void PrintStatusTable(const std::string& url, const HostStatus& status) {
   std::cout << fmt::format("host {}  data {}  fsync {}  compaction {}\n", url, status.data_dir,
                            status.fsync, status.compaction_pinned ? "pinned" : "not pinned");
@@ -35,26 +58,50 @@ void PrintStatusTable(const std::string& url, const HostStatus& status) {
     std::cout << "no contexts yet\n";
     return;
   }
-  std::vector<std::vector<std::string>> rows = {
+  Rows rows = {
       {"CONTEXT", "TERM", "FIRST_LOG", "LAST_LOG", "COMMIT", "NEXT_EVENT", "NEXT_SNAPSHOT"}};
   for (const ContextState& c : status.contexts) {
     rows.push_back({c.name, std::to_string(c.term), std::to_string(c.first_log_index),
                     std::to_string(c.last_log_index), std::to_string(c.commit_index),
                     std::to_string(c.next_event_token), std::to_string(c.next_snapshot_token)});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  PrintColumns(rows, 1);
+}
+
+// One archiver: its state and lag, then where each stream's archive ends.
+void PrintArchiver(const ArchiverStatus& a) {
+  std::cout << fmt::format(
+      "archive via provider '{}': {}, archive_timeout {}; lag {} segment(s), {}, {:.1f} s; "
+      "since start {} segment(s), {} piece(s), {}\n",
+      a.provider, ArchiverStateName(a.state),
+      a.archive_timeout.count() > 0 ? fmt::format("{:g} s", a.archive_timeout.count() / 1000.0)
+                                    : std::string("off"),
+      a.lag.segments, FormatBytes(a.lag.bytes), a.lag.seconds, a.segments_archived,
+      a.pieces_archived, FormatBytes(a.bytes_archived));
+  if (!a.last_error.empty()) {
+    std::cout << (a.consecutive_failures > 0
+                      ? fmt::format("  failing: {} attempt(s) in a row, next try {}: {}\n",
+                                    a.consecutive_failures, FormatEpochMs(a.next_retry_ms),
+                                    a.last_error)
+                      : fmt::format("  last error (recovered since), {}: {}\n",
+                                    FormatEpochMs(a.last_error_ms), a.last_error));
   }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      // Names left-aligned, numbers right-aligned.
-      line += i == 0 ? fmt::format("{:<{}}", row[i], widths[i])
-                     : fmt::format("  {:>{}}", row[i], widths[i]);
-    }
-    std::cout << line << '\n';
+  if (a.queue_overflows > 0) {
+    std::cout << fmt::format(
+        "  queue overflowed {} time(s) (capacity {}): closes were found by "
+        "rescanning\n",
+        a.queue_overflows, a.queue_capacity);
   }
+  Rows rows = {{"CONTEXT", "STREAM", "LAST_CLOSED", "PIECE", "NEXT", "PENDING"}};
+  for (const ArchiveStreamStatus& s : a.streams) {
+    rows.push_back({s.context, hoststub::BkpRoleName(s.role), s.closed_base ? s.closed_name : "-",
+                    s.piece_name.empty()
+                        ? "-"
+                        : fmt::format("{} ({})", s.piece_name, FormatBytes(s.piece_size)),
+                    std::to_string(s.next),
+                    fmt::format("{} ({})", s.pending_segments, FormatBytes(s.pending_bytes))});
+  }
+  if (rows.size() > 1) PrintColumns(rows, 4, "  ");
 }
 
 void PrintOperation(const std::optional<OperationInfo>& op) {
@@ -74,18 +121,24 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
   const std::string status_body = client.last_reply_body();
   ApiResult<std::optional<OperationInfo>> op = client.GetOperation();
   if (!op.ok()) return Fail(op.error());
+  const nlohmann::json operation =
+      op->has_value() ? nlohmann::json::parse(client.last_reply_body()).at("operation")
+                      : nlohmann::json(nullptr);
+  ApiResult<std::vector<ArchiverStatus>> archive = client.GetArchive();
+  if (!archive.ok()) return Fail(archive.error());
   if (args.json) {
-    // The status reply with the operation added, so scripts that read
-    // "contexts" keep working.
+    // The status reply with the operation and the archive added, so scripts
+    // that read "contexts" keep working.
     nlohmann::json reply = nlohmann::json::parse(status_body);
-    reply["operation"] = op->has_value()
-                             ? nlohmann::json::parse(client.last_reply_body()).at("operation")
-                             : nlohmann::json(nullptr);
+    reply["operation"] = operation;
+    reply["archive"] = nlohmann::json::parse(client.last_reply_body());
     std::cout << reply.dump() << '\n';
     return kExitOk;
   }
   PrintStatusTable(client.base_url(), *status);
   PrintOperation(*op);
+  if (archive->empty()) std::cout << "archive: off (no provider has archive = true)\n";
+  for (const ArchiverStatus& archiver : *archive) PrintArchiver(archiver);
   return kExitOk;
 }
 
@@ -134,9 +187,12 @@ int RunCancel(const GlobalArgs& global, const CancelArgs& args) {
 Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
   auto args = std::make_shared<StatusArgs>();
   CLI::App* cmd = parent.add_subcommand(
-      "status", "Show the host's contexts and settings, and its running or last backup operation");
+      "status",
+      "Show the host's contexts and settings, its running or last backup operation, and how far "
+      "continuous archiving has come");
   cmd->add_flag("--json", args->json,
-                "Print the host's status reply as JSON, with the operation under \"operation\"");
+                "Print the host's status reply as JSON, with the operation under \"operation\" "
+                "and GET /v1/archive's reply under \"archive\"");
   return {cmd, [&global, args] { return RunStatus(global, *args); }};
 }
 

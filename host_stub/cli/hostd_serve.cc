@@ -1,15 +1,18 @@
 // `hostd serve`: loads the configured backup providers, then runs the storage
 // engine behind the admin HTTP API (with the backup routes of a
 // BackupCoordinator) until SIGINT/SIGTERM; a backup still running then is
-// cancelled and waited for before the providers close. A provider that
-// fails to load stops the host before the data directory is touched: exit 2
-// when its settings do not match the plugin, 3 when the plugin itself fails.
+// cancelled and waited for before the providers close. Each provider with
+// archive = true gets a SegmentArchiver, started as soon as the store is
+// open and stopped before the providers close. A provider that fails to
+// load stops the host before the data directory is touched: exit 2 when its
+// settings do not match the plugin, 3 when the plugin itself fails.
 //
 // Thread-safety: RunServe blocks SIGINT and SIGTERM before any thread starts
 // and takes them with sigwait(), so no work happens in a signal handler.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -21,7 +24,9 @@
 #include <fmt/format.h>
 
 #include "api/admin_server.h"
+#include "api/archive_routes.h"
 #include "api/backup_routes.h"
+#include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
 #include "config/host_config.h"
@@ -83,6 +88,39 @@ void LogOperation(const OperationSnapshot& op) {
   std::cout << (line + "\n") << std::flush;
 }
 
+// An archiver's line: its progress at INFO, problems with their level.
+void LogArchiver(int32_t level, std::string_view line) {
+  if (level < BKP_LOG_INFO) return;
+  const std::string text = level >= BKP_LOG_WARN
+                               ? fmt::format("hostd: {} {}\n", BkpLogLevelName(level), line)
+                               : fmt::format("hostd: {}\n", line);
+  std::cout << text << std::flush;
+}
+
+// An archiver per provider with archive = true (in config order).
+Result<std::vector<std::unique_ptr<SegmentArchiver>>> StartArchivers(
+    EventStore& store, const HostConfig& config, const ProviderRegistry& providers) {
+  std::vector<std::unique_ptr<SegmentArchiver>> archivers;
+  for (const ProviderConfig& entry : config.providers) {
+    if (!entry.archive) continue;
+    for (const auto& provider : providers.providers()) {
+      if (provider->name() != entry.name) continue;
+      ArchiverOptions options;
+      options.archive_timeout = entry.archive_timeout;
+      Result<std::unique_ptr<SegmentArchiver>> started =
+          SegmentArchiver::Start(store, provider, options, LogArchiver);
+      if (!started.ok()) return started.status();
+      std::cout << fmt::format(
+          "hostd: archiving every segment through provider '{}' as it closes ({})\n", entry.name,
+          entry.archive_timeout.count() > 0
+              ? fmt::format("tails after archive_timeout {} s", entry.archive_timeout.count())
+              : std::string("closed segments only: archive_timeout 0"));
+      archivers.push_back(std::move(started).value());
+    }
+  }
+  return archivers;
+}
+
 int RunServe(const ServeArgs& args) {
   // Blocked here, before the store, the server or a plugin start a thread,
   // so every thread inherits the mask and the signals reach only the
@@ -124,6 +162,10 @@ int RunServe(const ServeArgs& args) {
         FormatAbiVersion(provider->negotiated_version()), provider->plugin_path().string());
   }
 
+  // Compaction deletes no log until every archiver holds its floor.
+  config->storage.compaction_floors =
+      static_cast<uint32_t>(std::count_if(config->providers.begin(), config->providers.end(),
+                                          [](const ProviderConfig& p) { return p.archive; }));
   Result<std::unique_ptr<EventStore>> opened = EventStore::Open(config->storage);
   if (!opened.ok()) {
     std::cerr << "hostd: cannot open data directory '" << data_dir
@@ -136,6 +178,12 @@ int RunServe(const ServeArgs& args) {
   for (const std::string& note : store->RecoveryNotes()) {
     std::cout << "hostd: recovery: " << note << '\n';
   }
+  Result<std::vector<std::unique_ptr<SegmentArchiver>>> archivers =
+      StartArchivers(*store, *config, providers);
+  if (!archivers.ok()) {
+    std::cerr << "hostd: " << archivers.status().ToString() << '\n';
+    return kExitRuntime;
+  }
 
   // Each operation's start and end goes to the host's log, so the operator
   // sees what ran even when no client watched it.
@@ -143,6 +191,7 @@ int RunServe(const ServeArgs& args) {
       *store, providers, [](const OperationSnapshot& op) { LogOperation(op); });
   AdminServer server(*store, config->server);
   RegisterBackupRoutes(server, *coordinator);
+  RegisterArchiveRoutes(server, *archivers);
   Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "hostd: " << started.ToString() << '\n';
@@ -165,15 +214,18 @@ int RunServe(const ServeArgs& args) {
   std::cout << "hostd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n"
             << std::flush;
   // In-flight requests finish before Stop returns, so no handler touches the
-  // store or a provider while they are destroyed. Providers close before the
-  // store goes: a plugin's close must not find the host half torn down.
-  // The running operation is cancelled first: a verify runs on a request's
-  // thread, and Stop waits for requests to finish.
+  // store or a provider while they are destroyed. Archivers stop (a call in
+  // flight is cancelled; what was not shipped is shipped at the next start)
+  // and providers close before the store goes: a plugin's close must not
+  // find the host half torn down. The running operation is cancelled first:
+  // a verify runs on a request's thread, and Stop waits for requests to
+  // finish.
   if (Result<OperationSnapshot> op = coordinator->Cancel(); op.ok()) {
     std::cout << "hostd: cancelling " << op->Describe() << " before stopping\n" << std::flush;
   }
   server.Stop();
   coordinator.reset();
+  archivers->clear();
   providers = ProviderRegistry();
   store.reset();
   std::cout << "hostd: stopped" << std::endl;

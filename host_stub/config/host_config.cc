@@ -24,6 +24,8 @@ namespace hoststub {
 namespace {
 
 constexpr uint64_t kMinSegmentBytes = 4096;
+// A day: an archive_timeout beyond it is a recovery point nobody wants.
+constexpr int64_t kMaxArchiveTimeoutSeconds = 86'400;
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -202,6 +204,26 @@ Reader Integer(T& out, int64_t min, int64_t max) {
   };
 }
 
+Reader Boolean(bool& out, uint32_t* line) {
+  return [&out, line](const Value& v) -> Status {
+    const toml::value<bool>* b = v.node().as_boolean();
+    if (b == nullptr) return v.TypeError("a boolean (true or false)");
+    out = b->get();
+    *line = v.line();
+    return Status::OK();
+  };
+}
+
+Reader Seconds(std::chrono::seconds& out, int64_t max, uint32_t* line) {
+  return [&out, max, line](const Value& v) -> Status {
+    int64_t n = 0;
+    HOSTSTUB_RETURN_IF_ERROR(CheckIntegerRange(v, 0, max, &n));
+    out = std::chrono::seconds(n);
+    *line = v.line();
+    return Status::OK();
+  };
+}
+
 Reader Millis(std::chrono::milliseconds& out, int64_t min) {
   return [&out, min](const Value& v) -> Status {
     int64_t n = 0;
@@ -334,9 +356,13 @@ Reader Providers(std::vector<ProviderConfig>& out) {
       ProviderConfig provider;
       provider.source = std::string(v.source());
       provider.line = entry.source().begin.line != 0 ? entry.source().begin.line : v.line();
+      uint32_t timeout_line = 0;
       std::vector<Key> keys = {
           {"name", ProviderName(provider)},
           {"plugin", NonEmptyString(provider.plugin)},
+          {"archive", Boolean(provider.archive, &provider.archive_line)},
+          {"archive_timeout",
+           Seconds(provider.archive_timeout, kMaxArchiveTimeoutSeconds, &timeout_line)},
           {"settings", ProviderSettings(provider)},
       };
       HOSTSTUB_RETURN_IF_ERROR(WalkTable(entry, v.path(), v.source(), keys, "[[providers]]"));
@@ -350,6 +376,12 @@ Reader Providers(std::vector<ProviderConfig>& out) {
                        "provider '" + provider.name +
                            "' has no 'plugin' (e.g. plugin = \"local_disk\" for "
                            "<plugin_dir>/bkp_local_disk.so)");
+      }
+      if (timeout_line != 0 && !provider.archive) {
+        return ErrorAt(v.source(), timeout_line,
+                       "provider '" + provider.name +
+                           "': 'archive_timeout' applies to continuous archiving only; set "
+                           "archive = true, or remove archive_timeout");
       }
       for (const ProviderConfig& earlier : out) {
         if (earlier.name == provider.name) {
@@ -514,6 +546,15 @@ name = "local"
 # The plugin: <plugin_dir>/bkp_local_disk.so. A value with a '/' or ending
 # in ".so" is a file name, relative to plugin_dir unless absolute.
 plugin = "local_disk"
+# Continuous archiving: true ships every segment through this provider as it
+# closes, for point-in-time restore (the plugin must be able to archive, e.g.
+# wal_archive; local_disk cannot).
+archive = false
+# With archive = true: seconds after which data not yet archived in a
+# segment that has not closed is shipped anyway, as a partial piece (0 to
+# 86400; 0 ships closed segments only). Bounds the recovery point of a quiet
+# host. Only allowed with archive = true.
+# archive_timeout = 60
 # The provider's own settings (strings, integers, booleans), checked against
 # the list the plugin declares when it is loaded (`hostd plugins -v` shows it).
 [providers.settings]

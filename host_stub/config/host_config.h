@@ -5,6 +5,7 @@
 // Thread-safety: pure functions; HostConfig is a plain value.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -45,11 +46,23 @@ struct ProviderConfig {
   // lines below.
   toml::table settings;
 
+  // `archive = true`: while hostd serves, every log, event and snapshot
+  // segment is shipped through the provider's archive callback as it closes
+  // (continuous archiving). The plugin must announce BKP_CAP_ARCHIVE; that is
+  // checked when it is loaded (see plugin_host/settings_validation.h).
+  bool archive = false;
+  // `archive_timeout` (seconds, 0 to 86400; needs archive = true): the
+  // tail of an active segment that has held data not yet archived for this
+  // long is shipped as a partial piece, so the recovery point stays bounded
+  // on a quiet host. 0 ships closed segments only. Default 60.
+  std::chrono::seconds archive_timeout{60};
+
   // Where the entry came from: the config's source name, the line of its
   // [[providers]] header and of its `name` key, and the line of each setting.
   std::string source;
   uint32_t line = 0;
   uint32_t name_line = 0;
+  uint32_t archive_line = 0;  // 0 when `archive` is not written
   std::map<std::string, uint32_t, std::less<>> setting_lines;
 
   // The line of setting `key`, or of the entry when the key is not there.

@@ -1,9 +1,12 @@
-// Conversions between the host's Status and the ABI's bkp_status, and the
-// names of bkp_status codes for messages.
+// Conversions between the host's Status and the ABI's bkp_status, the names
+// of bkp_status codes for messages, and reading a versioned struct a plugin
+// handed over.
 //
 // Thread-safety: pure functions.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "bkp/bkp_plugin.h"
@@ -23,5 +26,16 @@ bkp_status ToBkpStatus(const Status& status);
 // A failed Status carrying `message` and the code's name, for a failure a
 // plugin reported; the Status code is the nearest host category.
 Status FromBkpStatus(bkp_status status, const std::string& message);
+
+// A struct a plugin passed in (bkp_backup_info, bkp_archive_position, ...)
+// may be older, hence shorter, than the host's: reads no more than its
+// struct_size declares, into a zeroed copy. NULL gives a zeroed struct.
+template <typename T>
+T CopyVersioned(const T* given) {
+  T copy{};
+  if (given == nullptr) return copy;
+  std::memcpy(&copy, given, std::min<size_t>(sizeof copy, given->struct_size));
+  return copy;
+}
 
 }  // namespace hoststub

@@ -29,12 +29,19 @@ struct Capability {
   const char* name;
 };
 
-// The capabilities that promise a callback, and BKP_CAP_INCREMENTAL (which
-// qualifies backup and promises nothing of its own).
+// The capabilities that promise a callback, and BKP_CAP_INCREMENTAL and
+// BKP_CAP_POINT_IN_TIME (which qualify backup and restore and promise
+// nothing of their own).
 constexpr Capability kCapabilities[] = {
-    {BKP_CAP_BACKUP, "backup"},           {BKP_CAP_RESTORE, "restore"}, {BKP_CAP_LIST, "list"},
-    {BKP_CAP_VERIFY, "verify"},           {BKP_CAP_REMOVE, "remove"},   {BKP_CAP_EXPIRE, "expire"},
+    {BKP_CAP_BACKUP, "backup"},
+    {BKP_CAP_RESTORE, "restore"},
+    {BKP_CAP_LIST, "list"},
+    {BKP_CAP_VERIFY, "verify"},
+    {BKP_CAP_REMOVE, "remove"},
+    {BKP_CAP_EXPIRE, "expire"},
     {BKP_CAP_INCREMENTAL, "incremental"},
+    {BKP_CAP_ARCHIVE, "archive"},
+    {BKP_CAP_POINT_IN_TIME, "point-in-time"},
 };
 
 bool HasCallback(const bkp_provider& table, uint64_t bit) {
@@ -51,6 +58,9 @@ bool HasCallback(const bkp_provider& table, uint64_t bit) {
       return table.remove != nullptr;
     case BKP_CAP_EXPIRE:
       return table.expire != nullptr;
+    case BKP_CAP_ARCHIVE:
+      // The host's copy: a 1.0 table's archive slots read as NULL.
+      return table.archive != nullptr && table.archive_status != nullptr;
     default:
       return true;
   }
@@ -81,13 +91,18 @@ Status CheckTable(const std::filesystem::path& file, const bkp_provider& table) 
   }
   for (const Capability& cap : kCapabilities) {
     if ((table.capabilities & cap.bit) != 0 && !HasCallback(table, cap.bit)) {
-      return Refused(file, fmt::format("capability '{}' is announced but the {} callback is NULL",
-                                       cap.name, cap.name));
+      return Refused(
+          file, fmt::format("capability '{}' is announced but the {} callback is NULL", cap.name,
+                            cap.bit == BKP_CAP_ARCHIVE ? "archive or archive_status" : cap.name));
     }
   }
   if ((table.capabilities & BKP_CAP_INCREMENTAL) != 0 &&
       (table.capabilities & BKP_CAP_BACKUP) == 0) {
     return Refused(file, "capability 'incremental' is announced without 'backup'");
+  }
+  if ((table.capabilities & BKP_CAP_POINT_IN_TIME) != 0 &&
+      (table.capabilities & BKP_CAP_RESTORE) == 0) {
+    return Refused(file, "capability 'point-in-time' is announced without 'restore'");
   }
   std::set<std::string_view> keys;
   for (uint32_t i = 0; i < table.settings_count; ++i) {
@@ -250,12 +265,19 @@ std::string FormatAbiVersion(uint32_t version) {
   return fmt::format("{}.{}", BKP_VERSION_MAJOR(version), BKP_VERSION_MINOR(version));
 }
 
+std::vector<std::string> CapabilityNames(uint64_t capabilities) {
+  std::vector<std::string> names;
+  for (const Capability& cap : kCapabilities) {
+    if ((capabilities & cap.bit) != 0) names.emplace_back(cap.name);
+  }
+  return names;
+}
+
 std::string DescribeCapabilities(uint64_t capabilities) {
   std::string out;
-  for (const Capability& cap : kCapabilities) {
-    if ((capabilities & cap.bit) == 0) continue;
+  for (const std::string& name : CapabilityNames(capabilities)) {
     if (!out.empty()) out += ", ";
-    out += cap.name;
+    out += name;
   }
   return out.empty() ? "none" : out;
 }

@@ -87,6 +87,9 @@ std::string FormatAbiVersion(uint32_t version);
 // when there are none. Bits this host does not know are left out: a newer
 // minor may add capabilities an older host simply does not use.
 std::string DescribeCapabilities(uint64_t capabilities);
+// The names of the capabilities set, in that order ("backup", ...,
+// "archive", "point-in-time"); unknown bits are left out.
+std::vector<std::string> CapabilityNames(uint64_t capabilities);
 
 // "string", "integer", "boolean" for BKP_SETTING_*, or "unknown type N".
 std::string SettingTypeName(uint32_t type);

@@ -68,6 +68,7 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
         PluginLibrary::Load(ResolvePluginFile(plugin_dir, config.plugin));
     if (!library.ok()) return Prefixed(library.status(), prefix);
     HOSTSTUB_RETURN_IF_ERROR(ValidateProviderSettings(config, library->table()));
+    HOSTSTUB_RETURN_IF_ERROR(ValidateArchiveSwitch(config, library->table()));
 
     std::shared_ptr<LoadedProvider> provider(
         new LoadedProvider(config, std::move(library).value()));

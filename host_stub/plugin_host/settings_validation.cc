@@ -112,4 +112,13 @@ Status ValidateProviderSettings(const ProviderConfig& provider, const bkp_provid
   return Status::OK();
 }
 
+Status ValidateArchiveSwitch(const ProviderConfig& provider, const bkp_provider& table) {
+  if (!provider.archive || (table.capabilities & BKP_CAP_ARCHIVE) != 0) return Status::OK();
+  return Status::InvalidArgument(fmt::format(
+      "{}:{}: provider '{}': 'archive = true' but plugin {} cannot archive (its capabilities are "
+      "{}); archive through a provider whose plugin can (e.g. wal_archive), or set archive = false",
+      provider.source, provider.archive_line != 0 ? provider.archive_line : provider.line,
+      provider.name, PluginName(table), DescribeCapabilities(table.capabilities)));
+}
+
 }  // namespace hoststub

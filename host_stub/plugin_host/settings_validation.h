@@ -4,6 +4,8 @@
 // error naming the file and line, the provider and the key, so the plugin
 // only ever receives settings it said it understands.
 //
+// Likewise `archive = true` on a provider whose plugin cannot archive.
+//
 // A SECRET setting's value never appears in a message.
 //
 // Thread-safety: a pure function.
@@ -21,5 +23,11 @@ namespace hoststub {
 //   accepts: path, workers)
 // `table` must have passed PluginLibrary's checks (keys non-NULL, types known).
 Status ValidateProviderSettings(const ProviderConfig& provider, const bkp_provider& table);
+
+// InvalidArgument when the entry sets archive = true and the plugin does not
+// announce BKP_CAP_ARCHIVE, e.g.
+//   host.toml:9: provider 'nightly': 'archive = true' but plugin local_disk
+//   cannot archive (its capabilities are backup, ...); ...
+Status ValidateArchiveSwitch(const ProviderConfig& provider, const bkp_provider& table);
 
 }  // namespace hoststub

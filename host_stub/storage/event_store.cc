@@ -132,6 +132,17 @@ struct EventStore::Impl {
   // waits for it and no deletion happens once PinCompaction has returned.
   mutable std::mutex pin_mu;
   int pins = 0;
+  // Compaction floors by id (guarded by pin_mu): per context, the lowest log
+  // index its holder still needs.
+  std::map<uint64_t, std::map<std::string, uint64_t, std::less<>>> floors;
+  uint64_t next_floor_id = 1;
+
+  // Segment-close subscribers. Announcing holds the shared lock and
+  // unsubscribing the exclusive one, so no subscriber is called once its
+  // subscription is gone.
+  std::shared_mutex subscribers_mu;
+  std::map<uint64_t, SegmentClosedFn> subscribers;
+  uint64_t next_subscriber_id = 1;
 
   std::mutex persist_mu;  // PersistCommitIndexes runs on the flusher and callers' threads
   std::mutex flusher_mu;
@@ -165,6 +176,9 @@ struct EventStore::Impl {
   Status SyncAll();
   void PersistCommitIndexes();
   Result<CompactionReport> Compact();
+  uint64_t CompactionFloorOf(const std::string& context) const;
+  void AnnounceClosed(const std::string& context, SegmentRole role,
+                      const std::vector<StreamSegment>& closed);
   void FlusherLoop();
 };
 
@@ -393,6 +407,9 @@ Result<AppendResult> EventStore::Append(std::string_view context,
   std::string event_payload;
   std::vector<uint32_t> event_sizes;
   event_sizes.reserve(events.size());
+  // Segments this append closes, announced once the lock is released.
+  std::vector<StreamSegment> closed_log;
+  std::vector<StreamSegment> closed_events;
   AppendResult result;
   {
     std::lock_guard lock(ctx.mu);
@@ -415,8 +432,8 @@ Result<AppendResult> EventStore::Append(std::string_view context,
       event_sizes.push_back(static_cast<uint32_t>(event_records.size() - before));
     }
     const uint32_t log_size = static_cast<uint32_t>(log_record.size());
-    Status st = ctx.log->Append(log_record, {&log_size, 1}, result.log_index);
-    if (st.ok()) st = target.Append(event_records, event_sizes, result.first_token);
+    Status st = ctx.log->Append(log_record, {&log_size, 1}, result.log_index, &closed_log);
+    if (st.ok()) st = target.Append(event_records, event_sizes, result.first_token, &closed_events);
     if (!st.ok()) {
       ctx.failure = Status::IOError(fmt::format(
           "context '{}' stopped taking writes after a failed write ({}); restart the host to "
@@ -427,6 +444,10 @@ Result<AppendResult> EventStore::Append(std::string_view context,
     ctx.last_index = result.log_index;
     if (impl_->options.fsync == FsyncPolicy::kNever) ctx.commit_index = result.log_index;
   }
+  impl_->AnnounceClosed(ctx.name, SegmentRole::kLog, closed_log);
+  impl_->AnnounceClosed(
+      ctx.name, stream == StreamKind::kEvents ? SegmentRole::kEvents : SegmentRole::kSnapshots,
+      closed_events);
   if (impl_->options.fsync == FsyncPolicy::kBatch) {
     HOSTSTUB_RETURN_IF_ERROR(impl_->SyncUpTo(ctx, result.log_index));
   }
@@ -546,6 +567,39 @@ Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
   return out;
 }
 
+void EventStore::Impl::AnnounceClosed(const std::string& context, SegmentRole role,
+                                      const std::vector<StreamSegment>& closed) {
+  if (closed.empty()) return;
+  std::shared_lock lock(subscribers_mu);
+  const int64_t now = WallClockMs();
+  for (const StreamSegment& s : closed) {
+    const ClosedSegment announced{
+        context, role,
+        SegmentInfo{.path = s.path, .base = s.base, .size = s.size, .next = s.next, .closed = true},
+        now};
+    for (auto& [id, fn] : subscribers) {
+      // The write has succeeded whatever a subscriber does; the archiver
+      // finds an unannounced segment by its own scan.
+      try {
+        fn(announced);
+      } catch (...) {
+      }
+    }
+  }
+}
+
+// The lowest log index any floor still needs in `context` (pin_mu held):
+// every entry while fewer floors are registered than the host will hold.
+uint64_t EventStore::Impl::CompactionFloorOf(const std::string& context) const {
+  if (floors.size() < options.compaction_floors) return 0;
+  uint64_t keep_from = UINT64_MAX;
+  for (const auto& [id, by_context] : floors) {
+    auto it = by_context.find(context);
+    keep_from = std::min(keep_from, it == by_context.end() ? 0 : it->second);
+  }
+  return keep_from;
+}
+
 Result<CompactionReport> EventStore::Impl::Compact() {
   CompactionReport report;
   std::lock_guard pin(pin_mu);
@@ -561,8 +615,12 @@ Result<CompactionReport> EventStore::Impl::Compact() {
   for (Context* ctx : all) {
     const uint64_t commit = ctx->commit_index;
     if (commit <= options.log_retention_entries) continue;
+    const uint64_t retention_point = commit - options.log_retention_entries;
+    const uint64_t keep_from = std::min(retention_point, CompactionFloorOf(ctx->name));
     std::lock_guard lock(ctx->mu);
-    auto deleted = ctx->log->DeleteSegmentsBelow(commit - options.log_retention_entries);
+    report.kept_for_archive +=
+        ctx->log->CountSegmentsBelow(retention_point) - ctx->log->CountSegmentsBelow(keep_from);
+    auto deleted = ctx->log->DeleteSegmentsBelow(keep_from);
     if (!deleted.ok()) return deleted.status();
     report.deleted.insert(report.deleted.end(), deleted->begin(), deleted->end());
   }
@@ -585,6 +643,83 @@ void EventStore::ReleasePin() {
 bool EventStore::CompactionPinned() const {
   std::lock_guard lock(impl_->pin_mu);
   return impl_->pins > 0;
+}
+
+CompactionFloor EventStore::AddCompactionFloor() {
+  std::lock_guard lock(impl_->pin_mu);
+  const uint64_t id = impl_->next_floor_id++;
+  impl_->floors[id];
+  return CompactionFloor(this, id);
+}
+
+void EventStore::RaiseFloor(uint64_t id, std::string_view context, uint64_t index) {
+  std::lock_guard lock(impl_->pin_mu);
+  auto& by_context = impl_->floors[id];
+  auto it = by_context.find(context);
+  if (it == by_context.end()) {
+    by_context.emplace(std::string(context), index);
+  } else {
+    it->second = std::max(it->second, index);
+  }
+}
+
+void EventStore::RemoveFloor(uint64_t id) {
+  std::lock_guard lock(impl_->pin_mu);
+  impl_->floors.erase(id);
+}
+
+SegmentSubscription EventStore::OnSegmentClosed(SegmentClosedFn fn) {
+  std::unique_lock lock(impl_->subscribers_mu);
+  const uint64_t id = impl_->next_subscriber_id++;
+  impl_->subscribers.emplace(id, std::move(fn));
+  return SegmentSubscription(this, id);
+}
+
+void EventStore::Unsubscribe(uint64_t id) {
+  std::unique_lock lock(impl_->subscribers_mu);
+  impl_->subscribers.erase(id);
+}
+
+CompactionFloor::CompactionFloor(CompactionFloor&& other) noexcept
+    : store_(other.store_), id_(other.id_) {
+  other.store_ = nullptr;
+}
+
+CompactionFloor& CompactionFloor::operator=(CompactionFloor&& other) noexcept {
+  if (this != &other) {
+    if (store_ != nullptr) store_->RemoveFloor(id_);
+    store_ = other.store_;
+    id_ = other.id_;
+    other.store_ = nullptr;
+  }
+  return *this;
+}
+
+CompactionFloor::~CompactionFloor() {
+  if (store_ != nullptr) store_->RemoveFloor(id_);
+}
+
+void CompactionFloor::Raise(std::string_view context, uint64_t index) {
+  if (store_ != nullptr) store_->RaiseFloor(id_, context, index);
+}
+
+SegmentSubscription::SegmentSubscription(SegmentSubscription&& other) noexcept
+    : store_(other.store_), id_(other.id_) {
+  other.store_ = nullptr;
+}
+
+SegmentSubscription& SegmentSubscription::operator=(SegmentSubscription&& other) noexcept {
+  if (this != &other) {
+    if (store_ != nullptr) store_->Unsubscribe(id_);
+    store_ = other.store_;
+    id_ = other.id_;
+    other.store_ = nullptr;
+  }
+  return *this;
+}
+
+SegmentSubscription::~SegmentSubscription() {
+  if (store_ != nullptr) store_->Unsubscribe(id_);
 }
 
 CompactionPin::CompactionPin(CompactionPin&& other) noexcept : store_(other.store_) {

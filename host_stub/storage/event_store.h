@@ -6,6 +6,12 @@
 // applied as events with consecutive tokens, and is acknowledged once durable
 // under the configured FsyncPolicy.
 //
+// Segment closes are announced to subscribers (OnSegmentClosed) on the
+// appending thread, outside the context's lock, so the continuous archiver
+// learns of them without touching the write path beyond a queue push; and
+// log compaction honours CompactionFloors, so it never deletes a log segment
+// the archiver has not yet taken.
+//
 // Thread-safety: every public method may be called from any thread. Appends to
 // different contexts run in parallel; appends to one context are serialised,
 // and concurrent batches to a context share fsyncs (group commit).
@@ -13,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -64,6 +71,9 @@ struct SegmentInfo {
 struct CompactionReport {
   bool pinned = false;  // true: a pin was held, nothing was deleted
   std::vector<std::filesystem::path> deleted;
+  // Log segments past the retention point that were kept because a
+  // CompactionFloor (an archiver that has not yet archived them) holds them.
+  uint64_t kept_for_archive = 0;
 };
 
 class EventStore;
@@ -84,6 +94,51 @@ class CompactionPin {
   friend class EventStore;
   explicit CompactionPin(EventStore* store) : store_(store) {}
   EventStore* store_ = nullptr;
+};
+
+// Keeps log compaction from deleting the log a consumer has not yet taken:
+// the continuous archiver holds one per archiving provider and raises it per
+// context as log segments reach the archive. Obtained from
+// EventStore::AddCompactionFloor; must not outlive the store. Movable, not
+// copyable; Raise may be called from any thread.
+class CompactionFloor {
+ public:
+  CompactionFloor() = default;
+  CompactionFloor(CompactionFloor&& other) noexcept;
+  CompactionFloor& operator=(CompactionFloor&& other) noexcept;
+  CompactionFloor(const CompactionFloor&) = delete;
+  CompactionFloor& operator=(const CompactionFloor&) = delete;
+  ~CompactionFloor();
+
+  // From now on compaction keeps every log entry of `context` at an index >=
+  // `index`. Until a context's floor is first raised, compaction keeps all of
+  // that context's log. A floor never goes down: a lower index is ignored.
+  void Raise(std::string_view context, uint64_t index);
+
+ private:
+  friend class EventStore;
+  CompactionFloor(EventStore* store, uint64_t id) : store_(store), id_(id) {}
+  EventStore* store_ = nullptr;
+  uint64_t id_ = 0;
+};
+
+// Keeps a subscriber of EventStore::OnSegmentClosed registered while alive.
+// Destroying it unsubscribes, waiting for a call in progress. Must not
+// outlive the store. Movable, not copyable.
+class SegmentSubscription {
+ public:
+  SegmentSubscription() = default;
+  SegmentSubscription(SegmentSubscription&& other) noexcept;
+  SegmentSubscription& operator=(SegmentSubscription&& other) noexcept;
+  SegmentSubscription(const SegmentSubscription&) = delete;
+  SegmentSubscription& operator=(const SegmentSubscription&) = delete;
+  ~SegmentSubscription();
+
+ private:
+  friend class EventStore;
+  SegmentSubscription(EventStore* store, uint64_t id) : store_(store), id_(id) {}
+  EventStore* store_ = nullptr;
+  uint64_t id_ = 0;
 };
 
 class EventStore {
@@ -118,11 +173,30 @@ class EventStore {
   enum class SegmentRole { kLog, kEvents, kSnapshots };
   Result<std::vector<SegmentInfo>> Segments(std::string_view context, SegmentRole role) const;
 
+  // A segment an append just closed: immutable from now on.
+  struct ClosedSegment {
+    std::string context;
+    SegmentRole role = SegmentRole::kLog;
+    SegmentInfo segment;    // closed is true; next is one past its last index/token
+    int64_t closed_ms = 0;  // host wall clock when it closed, ms since the epoch
+  };
+  // Called once per segment an append closed, on the appending thread after
+  // the context's lock is released and before the append returns. It runs on
+  // the write path: it must be quick, wait for nothing but a short lock, and
+  // not call back into Append. It may read the store (Segments, State, ...).
+  // Segments closed while the store recovers on open are not announced.
+  using SegmentClosedFn = std::function<void(const ClosedSegment&)>;
+  SegmentSubscription OnSegmentClosed(SegmentClosedFn fn);
+
   // Deletes log segments wholly below (commit index - log_retention_entries)
-  // in every context, never the active one. Deletes nothing while pinned.
+  // in every context, never the active one, and never one a CompactionFloor
+  // holds (see StorageOptions::compaction_floors). Deletes nothing while
+  // pinned.
   Result<CompactionReport> CompactLogs();
   CompactionPin PinCompaction();
   bool CompactionPinned() const;
+  // A floor under compaction for a consumer of the log (see CompactionFloor).
+  CompactionFloor AddCompactionFloor();
 
   // Forces all written data to disk and persists every commit index now.
   Status Sync();
@@ -140,9 +214,14 @@ class EventStore {
 
  private:
   friend class CompactionPin;
+  friend class CompactionFloor;
+  friend class SegmentSubscription;
   struct Impl;
   explicit EventStore(std::unique_ptr<Impl> impl);
   void ReleasePin();
+  void RaiseFloor(uint64_t id, std::string_view context, uint64_t index);
+  void RemoveFloor(uint64_t id);
+  void Unsubscribe(uint64_t id);
   std::unique_ptr<Impl> impl_;
 };
 

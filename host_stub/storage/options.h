@@ -59,6 +59,12 @@ struct StorageOptions {
   // that follows recovery reads every closed segment anyway. Recovery then
   // checks only their headers, and still reads and repairs the active ones.
   bool recovery_headers_only = false;
+
+  // Not a config setting: how many CompactionFloors the host will hold (hostd
+  // sets it to the number of archiving providers). Until that many are
+  // registered, log compaction deletes nothing, so no log segment can go
+  // before its archiver has learnt how far its archive reaches.
+  uint32_t compaction_floors = 0;
 };
 
 const char* FsyncPolicyName(FsyncPolicy policy);

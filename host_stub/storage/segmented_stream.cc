@@ -141,7 +141,7 @@ Status SegmentedStream::CreateSegment(uint64_t base) {
 }
 
 Status SegmentedStream::Append(std::string_view records, std::span<const uint32_t> sizes,
-                               uint64_t first_seq) {
+                               uint64_t first_seq, std::vector<StreamSegment>* closed) {
   if (first_seq != next_seq_) {
     return Status::InvalidArgument(
         fmt::format("append at sequence {} but the stream in '{}' is at {}", first_seq,
@@ -167,6 +167,10 @@ Status SegmentedStream::Append(std::string_view records, std::span<const uint32_
       // that depends on it: recovery trusts closed segments to be whole.
       if (options_.durable) HOSTSTUB_RETURN_IF_ERROR(active_->Sync());
       segments_.back().closed = true;
+      if (closed != nullptr) {
+        closed->push_back(segments_.back());
+        closed->back().next = seq;
+      }
       HOSTSTUB_RETURN_IF_ERROR(CreateSegment(seq));
     }
     pos += size;
@@ -264,6 +268,12 @@ Result<std::vector<fs::path>> SegmentedStream::DeleteSegmentsBelow(uint64_t seq)
   }
   if (!deleted.empty() && options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
   return deleted;
+}
+
+size_t SegmentedStream::CountSegmentsBelow(uint64_t seq) const {
+  size_t n = 0;
+  while (n + 1 < segments_.size() && segments_[n + 1].base <= seq) ++n;
+  return n;
 }
 
 }  // namespace hoststub

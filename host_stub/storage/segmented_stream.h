@@ -55,8 +55,10 @@ class SegmentedStream {
   // Appends whole encoded records (record.h framing). `sizes` gives each
   // record's length within `records`; `first_seq` must equal next_seq().
   // Rolls to a new segment when a record would take the active one past the
-  // segment size (a segment always takes at least one record).
-  Status Append(std::string_view records, std::span<const uint32_t> sizes, uint64_t first_seq);
+  // segment size (a segment always takes at least one record). Each segment
+  // a roll closed is added to `closed` (if given), with its `next` filled.
+  Status Append(std::string_view records, std::span<const uint32_t> sizes, uint64_t first_seq,
+                std::vector<StreamSegment>* closed = nullptr);
 
   // fsyncs the active segment.
   Status Sync();
@@ -80,6 +82,8 @@ class SegmentedStream {
 
   // Deletes closed segments whose records all have sequence < `seq`.
   Result<std::vector<std::filesystem::path>> DeleteSegmentsBelow(uint64_t seq);
+  // How many segments DeleteSegmentsBelow(seq) would delete.
+  size_t CountSegmentsBelow(uint64_t seq) const;
 
  private:
   explicit SegmentedStream(Options options) : options_(std::move(options)) {}

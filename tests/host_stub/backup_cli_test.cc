@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -21,15 +20,16 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "host_stub/hostd_process.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 namespace ts = testing_support;
+using hostd_process::WaitExit;
 using nlohmann::json;
 
 namespace {
 
-constexpr int kStartTimeoutMs = 30'000;
 constexpr auto kDeadline = std::chrono::seconds(60);
 
 bool Contains(const std::string& text, const std::string& part) {
@@ -76,37 +76,11 @@ ts::CommandResult Hostd(std::vector<std::string> args) {
 }
 
 // `hostd serve --config CONFIG`, up once its port file appeared.
-class Host {
+class Host : public hostd_process::HostProcess {
  public:
   Host(const ts::TempDir& dir, const fs::path& config, const std::string& log_name)
-      : port_file_(dir / (log_name + ".port")), log_(dir / log_name) {
-    // A port file left by an earlier host under the same name would be read
-    // as this one's before it has bound.
-    fs::remove(port_file_);
-    child_ = std::make_unique<ts::ChildProcess>(
-        std::vector<std::string>{HOSTD_BIN, "serve", "--config", config.string(), "--port-file",
-                                 port_file_.string()},
-        log_);
-    const std::string port = ts::WaitForFile(port_file_, kStartTimeoutMs);
-    REQUIRE_MESSAGE(!port.empty(), "hostd wrote no port file; its log:\n" << ts::ReadFile(log_));
-    port_ = port.substr(0, port.size() - 1);
-  }
+      : HostProcess(config, dir / (log_name + ".port"), dir / log_name) {}
 
-  std::vector<std::string> CtlArgs(std::vector<std::string> args) const {
-    args.insert(args.begin(), {HOSTCTL_BIN, "--port", port_});
-    return args;
-  }
-  ts::CommandResult Ctl(std::vector<std::string> args) const {
-    return ts::RunCommand(CtlArgs(std::move(args)));
-  }
-  json Json(std::vector<std::string> args) const {
-    ts::CommandResult r = Ctl(std::move(args));
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    json parsed = json::parse(r.output, nullptr, false);
-    REQUIRE_MESSAGE(!parsed.is_discarded(), "not JSON: " << r.output);
-    return parsed;
-  }
   // The `operation` of `hostctl status --json`, polled until `done` holds.
   json WaitForOperation(const std::function<bool(const json&)>& done) const {
     const auto deadline = std::chrono::steady_clock::now() + kDeadline;
@@ -118,25 +92,7 @@ class Host {
     FAIL("the operation never reached the state waited for; host log:\n" << Log());
     return nullptr;
   }
-  int Stop() { return child_->Stop(SIGTERM); }
-  std::string Log() const { return ts::ReadFile(log_); }
-
- private:
-  fs::path port_file_;
-  fs::path log_;
-  std::unique_ptr<ts::ChildProcess> child_;
-  std::string port_;
 };
-
-// Waits (bounded) for a background child to exit; returns its exit code.
-int WaitExit(ts::ChildProcess& child) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (child.Running()) {
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "the child never exited");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return child.Stop(SIGKILL);  // already reaped: only returns the code
-}
 
 // Waits (bounded) until a background child's output holds `text`.
 void WaitForOutput(const fs::path& file, const std::string& text) {
@@ -204,8 +160,10 @@ TEST_CASE("hostctl backup create: the backup id, the last operation in status, J
   CHECK(Contains(r.output, "orders"));
   CHECK(Contains(r.output, "backup operation 1: succeeded (backup)"));
   CHECK(Contains(r.output, "backup " + first + " created via provider 'local'"));
+  CHECK(Contains(r.output, "archive: off (no provider has archive = true)"));
   const json status = host.Json({"status", "--json"});
   CHECK(status.at("contexts").size() == 1);
+  CHECK(status.at("archive").at("archivers").empty());
   CHECK(status.at("operation").at("state") == "succeeded");
   CHECK(status.at("operation").at("result").at("backup_id") == first);
 

@@ -212,3 +212,44 @@ TEST_CASE("source: a hot copy under concurrent appends holds every event acknowl
     CHECK(next->first_token == state->next_event_token);
   }
 }
+
+TEST_CASE("source: an archive call's source reads its one segment up to its size, lists nothing") {
+  TempDir dir;
+  auto options = Options(dir / "data");
+  options.event_segment_bytes = 4096;
+  auto store = OpenOrFail(options);
+  AppendNumbered(*store, "c", 200);
+  auto segments = store->Segments("c", EventStore::SegmentRole::kEvents);
+  REQUIRE(segments.ok());
+  REQUIRE(segments->size() >= 2);
+  SegmentInfo piece = segments->back();
+  REQUIRE(piece.size > kSegmentHeaderSize + 10);
+  piece.size -= 10;  // a piece: fewer bytes than the file holds
+
+  auto source = bkp_source::ForArchive(*store, BKP_ROLE_EVENTS, "c", piece, BKP_ITEM_PARTIAL);
+  const bkp_item& item = source->item(0);
+  CHECK(item.role == BKP_ROLE_EVENTS);
+  CHECK(std::string(item.context) == "c");
+  CHECK(std::string(item.name) == piece.path.filename().string());
+  CHECK(std::string(item.path) == piece.path.string());
+  CHECK(item.base == piece.base);
+  CHECK(item.next == piece.next);
+  CHECK(item.size == piece.size);
+  CHECK(item.flags == BKP_ITEM_PARTIAL);
+
+  std::string bytes(piece.size + 100, '\0');
+  size_t got = 0;
+  std::string error;
+  REQUIRE(source->Read(0, 0, bytes.data(), bytes.size(), &got, &error) == BKP_OK);
+  CHECK(got == piece.size);
+  CHECK(bytes.substr(0, got) == testing_support::ReadFile(piece.path).substr(0, piece.size));
+  CHECK(source->Read(1, 0, bytes.data(), bytes.size(), &got, &error) == BKP_E_NOT_FOUND);
+
+  std::vector<CopiedItem> items;
+  CHECK(ListRole(source.get(), BKP_ROLE_CONTROL_DB, &items, &error) == BKP_E_UNSUPPORTED);
+  CHECK(error.find("offers source_read of its one segment only") != std::string::npos);
+  CHECK(source->Contexts([](void*, const bkp_context_info*) { return BKP_OK; }, nullptr, &error) ==
+        BKP_E_UNSUPPORTED);
+  // It holds compaction off no more than it creates scratch space.
+  CHECK_FALSE(store->CompactionPinned());
+}

@@ -1,5 +1,6 @@
 // Log compaction: deletes only segments wholly below the retention point,
-// never the active one, and nothing at all while a pin is held.
+// never the active one, nothing at all while a pin is held, and nothing a
+// compaction floor (an archiver that has not yet archived it) holds.
 #include <doctest/doctest.h>
 
 #include <thread>
@@ -106,4 +107,79 @@ TEST_CASE("background compaction honours the pin") {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   CHECK_FALSE(fs::exists(files_before.front()));
+}
+
+TEST_CASE("a compaction floor keeps the log its holder has not yet taken") {
+  TempDir dir;
+  auto store = OpenOrFail(CompactingOptions(dir.path()));
+  AppendNumbered(*store, "c", 300);
+  auto before = store->Segments("c", EventStore::SegmentRole::kLog);
+  REQUIRE(before.ok());
+  REQUIRE(before->size() > 4);
+  const uint64_t retention_point = 300 - 50;
+  size_t past_retention = 0;  // segments retention alone would delete
+  while ((*before)[past_retention + 1].base <= retention_point) ++past_retention;
+  REQUIRE(past_retention > 2);
+  const auto files_before = ListSorted(StreamDir(dir.path(), "c", "log"));
+
+  CompactionFloor floor = store->AddCompactionFloor();
+  // Never raised for "c": all of its log stays.
+  auto report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted.empty());
+  CHECK(report->kept_for_archive == past_retention);
+  CHECK(ListSorted(StreamDir(dir.path(), "c", "log")) == files_before);
+
+  // Raised to the third segment's base: the two below it go, nothing else,
+  // though retention would allow more.
+  floor.Raise("c", (*before)[2].base);
+  report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted == std::vector<fs::path>{(*before)[0].path, (*before)[1].path});
+  CHECK(report->kept_for_archive == past_retention - 2);
+  // A floor never goes down.
+  floor.Raise("c", 1);
+  report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted.empty());
+  CHECK(fs::exists((*before)[2].path));
+
+  // Once the holder is gone, retention alone decides.
+  floor = CompactionFloor();
+  report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->kept_for_archive == 0);
+  CHECK(report->deleted.size() == past_retention - 2);
+}
+
+TEST_CASE("compaction deletes no log until every expected floor is held, then the lowest wins") {
+  TempDir dir;
+  auto options = CompactingOptions(dir.path());
+  options.compaction_floors = 2;
+  auto store = OpenOrFail(options);
+  AppendNumbered(*store, "c", 300);
+  auto segments = store->Segments("c", EventStore::SegmentRole::kLog);
+  REQUIRE(segments.ok());
+  REQUIRE(segments->size() > 4);
+
+  CompactionFloor first = store->AddCompactionFloor();
+  first.Raise("c", (*segments)[3].base);
+  // The second archiver has not said how far it got: nothing goes.
+  auto report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted.empty());
+  CHECK(report->kept_for_archive > 0);
+
+  CompactionFloor second = store->AddCompactionFloor();
+  second.Raise("c", (*segments)[1].base);
+  report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted == std::vector<fs::path>{(*segments)[0].path});
+
+  // One floor gone again: back to holding everything.
+  second = CompactionFloor();
+  report = store->CompactLogs();
+  REQUIRE(report.ok());
+  CHECK(report->deleted.empty());
+  CHECK(fs::exists((*segments)[1].path));
 }

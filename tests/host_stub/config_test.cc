@@ -80,7 +80,7 @@ TEST_CASE("config: the built-in default TOML sets and documents every key") {
   for (const char* key :
        {"data_dir", "event_segment_size", "log_segment_size", "fsync", "fsync_interval_ms",
         "commit_index_interval_ms", "log_retention_entries", "compaction_interval_ms",
-        "recovery_verify_closed_segments", "listen", "port", "plugin_dir"}) {
+        "recovery_verify_closed_segments", "listen", "port", "plugin_dir", "archive"}) {
     CAPTURE(key);
     std::string line = std::string("\n") + key + " = ";
     size_t at = text.find(line);
@@ -427,6 +427,27 @@ TEST_CASE("hostd serve exits 2 naming the file, line and key of an unknown key")
                  "hostd: Invalid argument: " + path.string() + ":5: unknown key 'server.prot'"));
 }
 
+TEST_CASE(
+    "hostd serve exits 2 naming the file, line and provider of archive on a plugin that "
+    "cannot archive") {
+  TempDir dir;
+  auto path = dir / "archive_on_local_disk.toml";
+  // Line 1 plugin_dir, 2-5 the prefix, 6 [[providers]], 7 name, 8 plugin,
+  // 9 archive.
+  WriteFile(path, "plugin_dir = '" + std::string(BKP_PLUGIN_DIR) + "'\n" + HarmlessPrefix(dir) +
+                      "[[providers]]\nname = 'nightly'\nplugin = 'local_disk'\narchive = true\n"
+                      "[providers.settings]\npath = '" +
+                      (dir / "repo").string() + "'\n");
+  ServeResult r = RunHostdServe(dir, path);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.output, path.string() +
+                               ":9: provider 'nightly': 'archive = true' but plugin local_disk "
+                               "cannot archive"));
+  // Refused before the data directory was touched.
+  CHECK_FALSE(std::filesystem::exists(dir / "data"));
+}
+
 TEST_CASE("hostd serve exits 2 naming the file, line and key of a wrongly typed value") {
   TempDir dir;
   auto path = dir / "wrong_type.toml";
@@ -533,7 +554,7 @@ TEST_CASE("config: an unknown key in a provider entry lists the known ones") {
   CAPTURE(st.message());
   CHECK(Contains(st.message(),
                  "config.toml:5: unknown key 'providers.setings' (known keys in [[providers]]: "
-                 "name, plugin, settings)"));
+                 "name, plugin, archive, archive_timeout, settings)"));
 
   st = ParseFailure("[[providers]]\nname = 'n'\nplugin = 'p'\n[providers.extra]\nx = 1\n");
   CAPTURE(st.message());
@@ -575,6 +596,59 @@ TEST_CASE("config: provider values of the wrong type are refused") {
   }
   // No providers at all, spelt as an empty array, is fine.
   CHECK(ParseOk("providers = []\n").providers.empty());
+}
+
+TEST_CASE("config: archive and archive_timeout of a provider round-trip, off by default") {
+  HostConfig config = ParseOk(
+      "[[providers]]\nname = 'pitr'\nplugin = 'wal_archive'\narchive = true\n"
+      "archive_timeout = 5\n"
+      "[[providers]]\nname = 'quiet'\nplugin = 'wal_archive'\narchive = true\n"
+      "archive_timeout = 0\n"
+      "[[providers]]\nname = 'plain'\nplugin = 'local_disk'\n");
+  REQUIRE(config.providers.size() == 3);
+  CHECK(config.providers[0].archive);
+  CHECK(config.providers[0].archive_line == 4);
+  CHECK(config.providers[0].archive_timeout == std::chrono::seconds(5));
+  CHECK(config.providers[1].archive);
+  CHECK(config.providers[1].archive_timeout == std::chrono::seconds(0));
+  CHECK_FALSE(config.providers[2].archive);
+  CHECK(config.providers[2].archive_timeout == std::chrono::seconds(60));
+  // archive = true alone takes the default timeout.
+  config = ParseOk("[[providers]]\nname = 'pitr'\nplugin = 'wal_archive'\narchive = true\n");
+  CHECK(config.providers[0].archive_timeout == std::chrono::seconds(60));
+}
+
+TEST_CASE("config: bad archive settings name the file, line, key or provider") {
+  struct Case {
+    const char* text;
+    const char* expected;
+  };
+  const std::string entry = "[[providers]]\nname = 'pitr'\nplugin = 'wal_archive'\n";
+  for (const Case& c : std::vector<Case>{
+           {"archive = 'yes'\n",
+            "config.toml:4: 'providers.archive' must be a boolean (true or false), got string"},
+           {"archive = true\narchive_timeout = 1.5\n",
+            "config.toml:5: 'providers.archive_timeout' must be an integer, got float"},
+           {"archive = true\narchive_timeout = '60s'\n",
+            "config.toml:5: 'providers.archive_timeout' must be an integer, got string"},
+           {"archive = true\narchive_timeout = -1\n",
+            "config.toml:5: 'providers.archive_timeout' must be between 0 and 86400, got -1"},
+           {"archive = true\narchive_timeout = 86401\n",
+            "config.toml:5: 'providers.archive_timeout' must be between 0 and 86400, got 86401"},
+           {"archive_timeout = 5\n",
+            "config.toml:4: provider 'pitr': 'archive_timeout' applies to continuous archiving "
+            "only; set archive = true, or remove archive_timeout"},
+           {"archive = false\narchive_timeout = 5\n",
+            "config.toml:5: provider 'pitr': 'archive_timeout' applies to continuous archiving "
+            "only"},
+           {"archve = true\n", "config.toml:4: unknown key 'providers.archve'"},
+       }) {
+    CAPTURE(c.text);
+    Status st = ParseFailure(entry + c.text);
+    CHECK(st.code() == Status::Code::kInvalidArgument);
+    CAPTURE(st.message());
+    CHECK(Contains(st.message(), c.expected));
+  }
 }
 
 TEST_CASE("config: a provider name outside [A-Za-z0-9_.-]{1,64} is refused") {

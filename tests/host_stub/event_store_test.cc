@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -213,4 +215,64 @@ TEST_CASE("every start begins a new term, and terms persist") {
   REQUIRE(states.ok());
   CHECK((*states)["c"].term == previous);
   CHECK((*states)["c"].commit_index == 6);
+}
+
+TEST_CASE("every segment an append closes is announced once, outside the context's lock") {
+  TempDir dir;
+  auto options = Options(dir.path());
+  options.event_segment_bytes = 4096;
+  options.log_segment_bytes = 4096;
+  auto store = OpenOrFail(options);
+  std::vector<EventStore::ClosedSegment> seen;
+  bool store_readable = true;
+  SegmentSubscription subscription =
+      store->OnSegmentClosed([&](const EventStore::ClosedSegment& closed) {
+        // The store must be usable from here: were the context's lock still
+        // held, another thread's read would never finish.
+        auto read = std::async(std::launch::async,
+                               [&] { return store->Segments(closed.context, closed.role).ok(); });
+        store_readable = store_readable &&
+                         read.wait_for(std::chrono::seconds(10)) == std::future_status::ready &&
+                         read.get();
+        seen.push_back(closed);
+      });
+  const int64_t before_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  AppendNumbered(*store, "c", 200);
+  REQUIRE(
+      store
+          ->Append("c", std::vector<std::string>(30, std::string(200, 's')), StreamKind::kSnapshots)
+          .ok());
+  CHECK(store_readable);
+
+  for (auto role : {EventStore::SegmentRole::kLog, EventStore::SegmentRole::kEvents,
+                    EventStore::SegmentRole::kSnapshots}) {
+    auto segments = store->Segments("c", role);
+    REQUIRE(segments.ok());
+    REQUIRE(segments->size() >= 2);
+    std::vector<SegmentInfo> announced;
+    for (const auto& s : seen) {
+      if (s.role != role) continue;
+      CHECK(s.context == "c");
+      CHECK(s.closed_ms >= before_ms);
+      announced.push_back(s.segment);
+    }
+    // Exactly the closed ones, oldest first, each as the store lists it.
+    REQUIRE(announced.size() == segments->size() - 1);
+    for (size_t i = 0; i < announced.size(); ++i) {
+      CAPTURE(i);
+      CHECK(announced[i].closed);
+      CHECK(announced[i].path == (*segments)[i].path);
+      CHECK(announced[i].base == (*segments)[i].base);
+      CHECK(announced[i].next == (*segments)[i + 1].base);
+      CHECK(announced[i].size == std::filesystem::file_size((*segments)[i].path));
+    }
+  }
+
+  // Unsubscribed: later closes reach no one.
+  const size_t count = seen.size();
+  subscription = SegmentSubscription();
+  AppendNumbered(*store, "c", 100, "after");
+  CHECK(seen.size() == count);
 }

@@ -1,12 +1,9 @@
 // End to end through the real binaries: `hostd serve` as a child process,
 // driven by `hostctl`; data must survive a restart and pass `hostd check`.
 // Single-threaded; each test case has its own data directory and port.
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -16,15 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "api/event_generator.h"
+#include "host_stub/hostd_process.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
 namespace ts = testing_support;
 
 namespace {
-
-// Generous: a loaded CI machine may take a while to exec and open the store.
-constexpr int kStartTimeoutMs = 30'000;
 
 // A config file with data_dir inside `dir` and an OS-chosen port.
 fs::path WriteConfig(const ts::TempDir& dir) {
@@ -35,36 +30,10 @@ fs::path WriteConfig(const ts::TempDir& dir) {
 }
 
 // `hostd serve` on the config in `dir`, up once the port file appeared.
-class Host {
+class Host : public hostd_process::HostProcess {
  public:
   Host(const ts::TempDir& dir, const std::string& log_name)
-      : port_file_(dir / "port"), log_(dir / log_name) {
-    // A previous run's port file would be mistaken for this one's.
-    fs::remove(port_file_);
-    child_ = std::make_unique<ts::ChildProcess>(
-        std::vector<std::string>{HOSTD_BIN, "serve", "--config", (dir / "host.toml").string(),
-                                 "--port-file", port_file_.string()},
-        log_);
-    const std::string port = ts::WaitForFile(port_file_, kStartTimeoutMs);
-    REQUIRE_MESSAGE(!port.empty(), "hostd wrote no port file; its log:\n" << ts::ReadFile(log_));
-    port_ = port.substr(0, port.size() - 1);  // without the '\n'
-  }
-
-  // Runs `hostctl --port PORT args...`.
-  ts::CommandResult Ctl(std::vector<std::string> args) const {
-    args.insert(args.begin(), {HOSTCTL_BIN, "--port", port_});
-    return ts::RunCommand(args);
-  }
-
-  // SIGTERM, then the exit code.
-  int Stop() { return child_->Stop(SIGTERM); }
-  std::string Log() const { return ts::ReadFile(log_); }
-
- private:
-  fs::path port_file_;
-  fs::path log_;
-  std::unique_ptr<ts::ChildProcess> child_;
-  std::string port_;
+      : HostProcess(dir / "host.toml", dir / "port", dir / log_name) {}
 };
 
 struct Line {

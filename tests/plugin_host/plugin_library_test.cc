@@ -138,6 +138,14 @@ TEST_CASE("plugin library: a capability bit without its callback is refused nami
                                    "callback is NULL"));
 }
 
+TEST_CASE("plugin library: archive without archive_status is refused naming both") {
+  Status st = LoadFailure("fx_archive_without_status");
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(), Fixture("fx_archive_without_status").string() +
+                                   ": capability 'archive' is announced but the archive or "
+                                   "archive_status callback is NULL"));
+}
+
 TEST_CASE("plugin library: a table without a name is refused") {
   Status st = LoadFailure("fx_empty_name");
   CAPTURE(st.message());
@@ -265,6 +273,8 @@ TEST_CASE("plugin library: versions and capabilities are named for messages") {
                                        BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE |
                                        BKP_CAP_INCREMENTAL | (1ull << 40)) ==
         "backup, restore, list, verify, remove, expire, incremental");
+  CHECK(hoststub::CapabilityNames(BKP_CAP_LIST | BKP_CAP_ARCHIVE | BKP_CAP_POINT_IN_TIME) ==
+        std::vector<std::string>{"list", "archive", "point-in-time"});
   CHECK(hoststub::SettingTypeName(BKP_SETTING_INT) == "integer");
   CHECK(hoststub::SettingTypeName(9) == "unknown type 9");
 }

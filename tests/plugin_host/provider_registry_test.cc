@@ -120,6 +120,25 @@ TEST_CASE("registry: an unknown setting names the file, line, provider, key and 
         "workers, token)");
 }
 
+TEST_CASE("registry: archive = true on a plugin that cannot archive names file, line and key") {
+  // Lines: 1 plugin_dir, 2 [[providers]], 3 name, 4 plugin, 5 archive.
+  Status st = LoadFailure(
+      FixtureConfig("[[providers]]\nname = 'nightly'\nplugin = 'fx_good'\narchive = true\n"
+                    "[providers.settings]\npath = '/b'\n"));
+  CHECK(hoststub::IsProviderConfigError(st));
+  CHECK(st.message() ==
+        "host.toml:5: provider 'nightly': 'archive = true' but plugin fx_good cannot archive "
+        "(its capabilities are backup, list); archive through a provider whose plugin can (e.g. "
+        "wal_archive), or set archive = false");
+  // archive = false is fine on any plugin.
+  LogCapture log;
+  CHECK(ProviderRegistry::Load(FixtureConfig("[[providers]]\nname = 'nightly'\nplugin = "
+                                             "'fx_good'\narchive = false\n[providers.settings]\n"
+                                             "path = '/b'\n"),
+                               log.Fn())
+            .ok());
+}
+
 TEST_CASE("registry: a provider setting of the wrong type is refused showing what was written") {
   Status st = LoadFailure(
       FixtureConfig(ProviderToml("nightly", "fx_good", "path = '/b'\nworkers = 'four'\n")));
