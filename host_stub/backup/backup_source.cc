@@ -98,17 +98,22 @@ Status bkp_source::ListControlDb() {
 }
 
 Status bkp_source::ListSegments(uint32_t role) {
-  const auto segment_role = role == BKP_ROLE_LOG      ? EventStore::SegmentRole::kLog
-                            : role == BKP_ROLE_EVENTS ? EventStore::SegmentRole::kEvents
-                                                      : EventStore::SegmentRole::kSnapshots;
-  for (const auto& [context, state] : contexts_) {
-    auto segments = store_.Segments(context, segment_role);
-    // A context whose row was committed just before the snapshot but whose
-    // streams did not exist yet has nothing to back up: recovery creates
-    // its empty streams on restore.
-    if (!segments.ok() && segments.status().code() == Status::Code::kNotFound) continue;
-    if (!segments.ok()) return segments.status();
-    for (const auto& seg : *segments) {
+  if (role == BKP_ROLE_LOG) {
+    // After the control DB's snapshot, as DESIGN.md §2 orders, and the
+    // events at the same instant as the log, not after it.
+    for (const auto& [context, state] : contexts_) {
+      auto streams = store_.SegmentsAtOnce(context);
+      // A context whose row was committed just before the snapshot but
+      // whose streams did not exist yet has nothing to back up: recovery
+      // creates its empty streams on restore.
+      if (!streams.ok() && streams.status().code() == Status::Code::kNotFound) continue;
+      if (!streams.ok()) return streams.status();
+      cut_[context] = std::move(*streams);
+    }
+  }
+  const size_t index = role == BKP_ROLE_LOG ? 0 : role == BKP_ROLE_EVENTS ? 1 : 2;
+  for (const auto& [context, streams] : cut_) {
+    for (const auto& seg : streams[index]) {
       Add(role, context, seg.path.filename().string(), seg.path, seg.size, seg.base, seg.next,
           seg.closed ? BKP_ITEM_CLOSED : 0);
     }

@@ -16,9 +16,11 @@
 // concurrently with List; List calls are serialised.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -89,6 +91,10 @@ struct bkp_source {
   hoststub::CompactionPin pin_;
   // As in the control-DB snapshot, in name order.
   std::vector<std::pair<std::string, hoststub::ReplicationState>> contexts_;
+  // Every context's streams, taken at once when the log is listed, so the
+  // events listed are exactly those of the log entries listed (see
+  // EventStore::SegmentsAtOnce). Contexts with no streams yet are absent.
+  std::map<std::string, std::array<std::vector<hoststub::SegmentInfo>, 3>> cut_;
   uint32_t next_role_ = BKP_ROLE_CONTROL_DB;
   bool archive_call_ = false;             // made by ForArchive: source_read only
   std::mutex list_mu_;                    // serialises List

@@ -547,6 +547,20 @@ Result<ContextState> EventStore::State(std::string_view context) const {
   return s;
 }
 
+namespace {
+
+std::vector<SegmentInfo> ToSegmentInfos(const std::vector<StreamSegment>& segments) {
+  std::vector<SegmentInfo> out;
+  out.reserve(segments.size());
+  for (const auto& s : segments) {
+    out.push_back(
+        {.path = s.path, .base = s.base, .size = s.size, .next = s.next, .closed = s.closed});
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
                                                       SegmentRole role) const {
   Context* ctx = impl_->Find(context);
@@ -559,12 +573,20 @@ Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
                                                               : *ctx->snapshots;
     segments = s.Segments();
   }
-  std::vector<SegmentInfo> out;
-  for (const auto& s : segments) {
-    out.push_back(
-        {.path = s.path, .base = s.base, .size = s.size, .next = s.next, .closed = s.closed});
+  return ToSegmentInfos(segments);
+}
+
+Result<std::array<std::vector<SegmentInfo>, 3>> EventStore::SegmentsAtOnce(
+    std::string_view context) const {
+  Context* ctx = impl_->Find(context);
+  if (ctx == nullptr) return Status::NotFound(fmt::format("no context '{}'", context));
+  std::array<std::vector<StreamSegment>, 3> streams;
+  {
+    std::lock_guard lock(ctx->mu);
+    streams = {ctx->log->Segments(), ctx->events->Segments(), ctx->snapshots->Segments()};
   }
-  return out;
+  return std::array<std::vector<SegmentInfo>, 3>{
+      ToSegmentInfos(streams[0]), ToSegmentInfos(streams[1]), ToSegmentInfos(streams[2])};
 }
 
 void EventStore::Impl::AnnounceClosed(const std::string& context, SegmentRole role,

@@ -17,6 +17,7 @@
 // and concurrent batches to a context share fsyncs (group commit).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -172,6 +173,12 @@ class EventStore {
   // Segment files of one context, oldest first; the last one is active.
   enum class SegmentRole { kLog, kEvents, kSnapshots };
   Result<std::vector<SegmentInfo>> Segments(std::string_view context, SegmentRole role) const;
+  // The segments of all three streams of a context at one instant, indexed
+  // by SegmentRole. An append writes its log entry and its events under one
+  // lock, so these events are exactly those of these log entries: a backup
+  // that lists the log and the events apart can hold events whose entry it
+  // lacks (recovery drops them), and then says it holds more than restores.
+  Result<std::array<std::vector<SegmentInfo>, 3>> SegmentsAtOnce(std::string_view context) const;
 
   // A segment an append just closed: immutable from now on.
   struct ClosedSegment {
