@@ -124,6 +124,10 @@ class PosixReader final : public ObjectReader {
     std::error_code ec;
     size_ = fs::file_size(path_, ec);
     if (ec) ThrowErrno("cannot stat", path_, ec.value());
+    // Objects are read whole, a MiB at a time with decoding in between:
+    // ask for all of it now, so the reads wait on the disk once, not per MiB
+    // (a cold restore spent 0.9 s of 1.5 s in read(2), strace -c).
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_WILLNEED);
   }
   ~PosixReader() override { ::close(fd_); }
 
@@ -174,6 +178,14 @@ std::unique_ptr<ObjectWriter> PosixDriver::Create() {
 
 std::unique_ptr<ObjectReader> PosixDriver::Open(const std::string& key) {
   return std::make_unique<PosixReader>(PathOf(key));
+}
+
+void PosixDriver::Prefetch(const std::string& key) {
+  const fs::path path = PathOf(key);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // Open reports it, if it is still missing then
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+  ::close(fd);
 }
 
 std::optional<uint64_t> PosixDriver::Stat(const std::string& key) {

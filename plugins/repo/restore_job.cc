@@ -130,9 +130,16 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
   std::exception_ptr decode_failure;
   struct Stopped {};  // the sink's side gave up: stop decoding, quietly
   std::thread decoder([&] {
+    // The object after the one being decoded, so the driver can fetch it.
+    std::vector<const std::string*> objects;
+    for (const auto& f : files) {
+      for (const auto& c : f.chunks) objects.push_back(&c.object);
+    }
+    size_t next_object = 0;
     try {
       for (size_t i = 0; i < files.size(); ++i) {
         for (const auto& c : files[i].chunks) {
+          if (++next_object < objects.size()) repository.driver().Prefetch(*objects[next_object]);
           auto reader = repository.driver().Open(c.object);
           try {
             DecodeObject(

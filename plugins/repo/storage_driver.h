@@ -64,6 +64,10 @@ class StorageDriver {
   virtual uint64_t MaxUnnamedObjectSize() const { return std::numeric_limits<uint64_t>::max(); }
   // Throws BKP_E_NOT_FOUND when there is no such object.
   virtual std::unique_ptr<ObjectReader> Open(const std::string& key) = 0;
+  // A hint that `key` will be opened and read soon, so its bytes can be
+  // on their way while the object before it is decoded. Never fails; a
+  // driver that reads ahead by itself keeps the default.
+  virtual void Prefetch(const std::string& key) { (void)key; }
   // The object's size, or nullopt if it does not exist.
   virtual std::optional<uint64_t> Stat(const std::string& key) = 0;
   // Every object whose key starts with `prefix`, in key order.
