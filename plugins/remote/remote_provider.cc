@@ -52,27 +52,9 @@ bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t
   return repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
 }
 
-const bkp_provider kProvider = {
-    sizeof(bkp_provider),
-    BKP_ABI_VERSION,
-    kIdentity.name,
-    kIdentity.version,
-    "full and incremental backups on S3-compatible object storage, in the shared format",
-    repo::kEngineCapabilities | BKP_CAP_INCREMENTAL,
-    kSettings,
-    sizeof kSettings / sizeof kSettings[0],
-    sizeof(bkp_setting_spec),
-    Open,
-    repo::CloseInstance,
-    repo::BackupInstance,
-    repo::RestoreInstance,
-    repo::ListInstance,
-    repo::VerifyInstance,
-    repo::RemoveInstance,
-    repo::ExpireInstance,
-    nullptr,  // archive: wal_archive archives
-    nullptr,
-};
+constexpr bkp_provider kProvider = repo::ProviderTable(
+    kIdentity, "full and incremental backups on S3-compatible object storage, in the shared format",
+    kSettings, Open);
 
 }  // namespace
 

@@ -188,6 +188,12 @@ void PosixDriver::Prefetch(const std::string& key) {
   ::close(fd);
 }
 
+std::shared_ptr<StorageDriver> PosixDriverFromSettings(const bkp::Settings& settings) {
+  const std::string path = settings.get_string("path").value_or("");
+  if (path.empty()) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting 'path' must not be empty");
+  return std::make_shared<PosixDriver>(path);
+}
+
 std::optional<uint64_t> PosixDriver::Stat(const std::string& key) {
   std::error_code ec;
   const uint64_t size = fs::file_size(PathOf(key), ec);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bkp/bkp_plugin.hpp"
 #include "storage_driver.h"
 
 namespace repo {
@@ -34,5 +35,9 @@ class PosixDriver final : public StorageDriver {
   std::filesystem::path PathOf(const std::string& key) const;
   std::filesystem::path root_;
 };
+
+// The driver of a provider that keeps its repository in the directory its
+// setting 'path' names; throws BKP_E_INVALID_ARGUMENT when 'path' is empty.
+std::shared_ptr<StorageDriver> PosixDriverFromSettings(const bkp::Settings& settings);
 
 }  // namespace repo

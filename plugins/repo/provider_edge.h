@@ -43,9 +43,10 @@ inline constexpr bkp_setting_spec kRateLimitSetting = {
     "read cap in bytes per second so a backup does not starve the host (default 0: none)"};
 
 struct ProviderIdentity {
-  const char* name;     // as in the provider table, e.g. "local_disk"
-  const char* version;  // the provider's own version
-  bool incremental;     // whether it takes incremental backups
+  const char* name;      // as in the provider table, e.g. "local_disk"
+  const char* version;   // the provider's own version
+  bool incremental;      // whether it takes incremental backups
+  bool archive = false;  // whether it archives segments continuously
 };
 
 // Builds the provider's storage from its settings; throws bkp::Error
@@ -84,5 +85,34 @@ bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn
 inline constexpr uint64_t kEngineCapabilities = BKP_CAP_BACKUP | BKP_CAP_RESTORE | BKP_CAP_LIST |
                                                 BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE |
                                                 BKP_CAP_POINT_IN_TIME;
+
+// The provider table of a provider built on the engine: its own identity,
+// one-line description, settings and open; the engine's callbacks and
+// capabilities for the rest (incremental and archive as `identity` says).
+template <size_t N>
+constexpr bkp_provider ProviderTable(const ProviderIdentity& identity, const char* description,
+                                     const bkp_setting_spec (&settings)[N],
+                                     decltype(bkp_provider::open) open) {
+  return {sizeof(bkp_provider),
+          BKP_ABI_VERSION,
+          identity.name,
+          identity.version,
+          description,
+          kEngineCapabilities | (identity.incremental ? BKP_CAP_INCREMENTAL : 0) |
+              (identity.archive ? BKP_CAP_ARCHIVE : 0),
+          settings,
+          static_cast<uint32_t>(N),
+          sizeof(bkp_setting_spec),
+          open,
+          CloseInstance,
+          BackupInstance,
+          RestoreInstance,
+          ListInstance,
+          VerifyInstance,
+          RemoveInstance,
+          ExpireInstance,
+          identity.archive ? ArchiveInstance : nullptr,
+          identity.archive ? ArchiveStatusInstance : nullptr};
+}
 
 }  // namespace repo

@@ -3,15 +3,14 @@
 // ones), in a directory, for a recovery point of seconds and point-in-time
 // restore. All of it is the engine's (provider_edge.h, archive.h,
 // point_in_time.h); this file is its settings, its driver and its table.
-#include <memory>
-#include <string>
 
 #include "posix_driver.h"
 #include "provider_edge.h"
 
 namespace {
 
-constexpr repo::ProviderIdentity kIdentity = {"wal_archive", "0.1.0", /*incremental=*/true};
+constexpr repo::ProviderIdentity kIdentity = {"wal_archive", "0.1.0", /*incremental=*/true,
+                                              /*archive=*/true};
 
 const bkp_setting_spec kSettings[] = {
     {"path", BKP_SETTING_STRING, BKP_SETTING_REQUIRED,
@@ -21,37 +20,13 @@ const bkp_setting_spec kSettings[] = {
     repo::kRateLimitSetting,
 };
 
-std::shared_ptr<repo::StorageDriver> MakeDriver(const bkp::Settings& settings) {
-  const std::string path = settings.get_string("path").value_or("");
-  if (path.empty()) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting 'path' must not be empty");
-  return std::make_shared<repo::PosixDriver>(path);
-}
-
 bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {
-  return repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
+  return repo::OpenInstance(kIdentity, repo::PosixDriverFromSettings, args, out, err, err_len);
 }
 
-const bkp_provider kProvider = {
-    sizeof(bkp_provider),
-    BKP_ABI_VERSION,
-    kIdentity.name,
-    kIdentity.version,
-    "full and incremental backups plus continuous archiving, for point-in-time restore",
-    repo::kEngineCapabilities | BKP_CAP_INCREMENTAL | BKP_CAP_ARCHIVE,
-    kSettings,
-    sizeof kSettings / sizeof kSettings[0],
-    sizeof(bkp_setting_spec),
-    Open,
-    repo::CloseInstance,
-    repo::BackupInstance,
-    repo::RestoreInstance,
-    repo::ListInstance,
-    repo::VerifyInstance,
-    repo::RemoveInstance,
-    repo::ExpireInstance,
-    repo::ArchiveInstance,
-    repo::ArchiveStatusInstance,
-};
+constexpr bkp_provider kProvider = repo::ProviderTable(
+    kIdentity, "full and incremental backups plus continuous archiving, for point-in-time restore",
+    kSettings, Open);
 
 }  // namespace
 
