@@ -77,6 +77,12 @@ TEST_CASE("local_disk: a hot backup during concurrent appends restores every ack
   plugins_test::HotBackupUnderLoadRestoresEveryAcknowledgedEvent(kLocalDisk, 4);
 }
 
+TEST_CASE("local_disk: its table offers full backups only, and no archive") {
+  TempDir dir;
+  plugins_test::CheckTableOffers(DiskProvider(dir / "repo"), /*incremental=*/false,
+                                 /*archive=*/false);
+}
+
 TEST_CASE("local_disk: a second backup of an unchanged host reads only what may have changed") {
   std::mt19937_64 rng(11);
   TempDir dir;

@@ -38,6 +38,25 @@ size_t Count(const std::vector<repo::FileEntry>& files, uint32_t role, const std
 
 }  // namespace
 
+void CheckTableOffers(const Provider& provider, bool incremental, bool archive) {
+  const bkp_provider& t = provider.table();
+  CHECK(t.struct_size == sizeof(bkp_provider));
+  CHECK(t.abi_version == BKP_ABI_VERSION);
+  const uint64_t engine = BKP_CAP_BACKUP | BKP_CAP_RESTORE | BKP_CAP_LIST | BKP_CAP_VERIFY |
+                          BKP_CAP_REMOVE | BKP_CAP_EXPIRE | BKP_CAP_POINT_IN_TIME;
+  CHECK((t.capabilities & engine) == engine);
+  CHECK((t.backup && t.restore && t.list && t.verify && t.remove && t.expire && t.close));
+  CHECK(((t.capabilities & BKP_CAP_INCREMENTAL) != 0) == incremental);
+  CHECK(((t.capabilities & BKP_CAP_ARCHIVE) != 0) == archive);
+  CHECK((t.archive != nullptr) == archive);
+  CHECK((t.archive_status != nullptr) == archive);
+  // Every provider takes its location plus the engine's workers and rate_limit.
+  std::set<std::string> settings;
+  for (uint32_t i = 0; i < t.settings_count; ++i) settings.insert(t.settings[i].key);
+  CHECK(settings.count("workers") == 1);
+  CHECK(settings.count("rate_limit") == 1);
+}
+
 void HotBackupUnderLoadRestoresEveryAcknowledgedEvent(const ProviderKind& kind, int rounds) {
   const uint64_t seed = TestSeed();
   MESSAGE("seed " << seed << " (set BKP_TEST_SEED to replay)");

@@ -22,6 +22,11 @@ struct ProviderKind {
   std::function<std::shared_ptr<repo::StorageDriver>(const std::filesystem::path& scratch)> storage;
 };
 
+// The provider's table: the engine's callbacks, and incremental backups and
+// the archive exactly as `incremental` and `archive` say, each capability
+// bit with its callbacks, so the host never calls a null entry.
+void CheckTableOffers(const Provider& provider, bool incremental, bool archive);
+
 // `rounds` hot backups during concurrent appends, each verified and
 // restored: every acknowledged event is there, byte for byte, and the
 // restored host takes writes.

@@ -53,6 +53,13 @@ TEST_CASE("remote: a hot backup during concurrent appends restores every acknowl
   plugins_test::HotBackupUnderLoadRestoresEveryAcknowledgedEvent(RemoteKind(server.endpoint()), 2);
 }
 
+TEST_CASE("remote: its table offers incremental backups and no archive") {
+  S3Server server;
+  TempDir dir;
+  plugins_test::CheckTableOffers(*RemoteKind(server.endpoint()).open(dir.path()),
+                                 /*incremental=*/true, /*archive=*/false);
+}
+
 TEST_CASE("remote: retention keep_last 2 over 5 backups keeps the newest two whole") {
   S3Server server;
   plugins_test::RetentionKeepsTheNewestTwoWhole(RemoteKind(server.endpoint()));

@@ -21,6 +21,7 @@
 #include "backup/backup_source.h"
 #include "chain.h"
 #include "plugins/plugins_test_util.h"
+#include "plugins/provider_scenarios.h"
 #include "posix_driver.h"
 #include "repository.h"
 #include "storage/record.h"
@@ -164,6 +165,11 @@ void CheckSameEvents(const std::vector<StoredEvent>& got, const std::vector<Stor
 }
 
 }  // namespace
+
+TEST_CASE("wal_archive: its table offers incremental backups and the archive") {
+  TempDir dir;
+  plugins_test::CheckTableOffers(WalArchive(dir / "repo"), /*incremental=*/true, /*archive=*/true);
+}
 
 TEST_CASE("wal_archive: a full backup and 5 increments under load restore as the source was") {
   const uint64_t seed = TestSeed();
