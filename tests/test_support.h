@@ -12,6 +12,11 @@
 
 namespace testing_support {
 
+// Whether `text` holds `part`: what most checks of an error message ask.
+inline bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on
 // destruction. Set KEEP_TEST_DIRS=1 to keep it for a post-mortem.
 class TempDir {

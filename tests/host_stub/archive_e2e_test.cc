@@ -42,13 +42,11 @@ using hostd_process::HostProcess;
 using hostd_process::WaitExit;
 using nlohmann::json;
 
+using testing_support::Contains;
+
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(60);
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::string Quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 

@@ -27,11 +27,9 @@ using nlohmann::json;
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
-namespace {
+using testing_support::Contains;
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+namespace {
 
 // A host in-process: store, providers (null, and fx_blocking as "slow"),
 // coordinator and server, destroyed in the order hostd uses.

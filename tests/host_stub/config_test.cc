@@ -22,11 +22,9 @@ using hoststub::Status;
 using testing_support::TempDir;
 using testing_support::WriteFile;
 
-namespace {
+using testing_support::Contains;
 
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+namespace {
 
 // Parses `text` as "config.toml", which must fail; returns the failure.
 Status ParseFailure(const std::string& text) {

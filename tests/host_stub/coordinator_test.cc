@@ -24,13 +24,11 @@ using namespace storage_test;
 using testing_support::TempDir;
 namespace fs = std::filesystem;
 
+using testing_support::Contains;
+
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(60);
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string BlockingPlugin() {
   return (fs::path(BKP_HOST_FIXTURE_DIR) / "bkp_fx_blocking.so").string();

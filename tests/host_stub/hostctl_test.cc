@@ -28,6 +28,8 @@ using hoststub::ApiResult;
 using hoststub::EventStore;
 using nlohmann::json;
 
+using testing_support::Contains;
+
 namespace {
 
 // A port nothing listens on: bound by us, then released.
@@ -48,10 +50,6 @@ int UnusedPort() {
 ts::CommandResult Hostctl(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTCTL_BIN);
   return ts::RunCommand(args);
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // An EventStore in a temp dir (fsync never) served on a free loopback port.

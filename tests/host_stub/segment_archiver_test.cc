@@ -36,13 +36,11 @@ using storage_test::AppendNumbered;
 using storage_test::OpenOrFail;
 using testing_support::TempDir;
 
+using testing_support::Contains;
+
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(30);
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // 4 KiB segments: a few hundred small events close a dozen of them.
 StorageOptions SmallSegments(const fs::path& dir) {

@@ -17,6 +17,7 @@
 
 #include "config/host_config.h"
 #include "plugin_host/provider_registry.h"
+#include "test_support.h"
 
 namespace plugin_host_testing {
 
@@ -27,9 +28,7 @@ inline std::filesystem::path Fixture(const std::string& name) {
   return FixtureDir() / ("bkp_" + name + ".so");
 }
 
-inline bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing_support::Contains;
 
 // The config "host.toml": line 1 sets plugin_dir, `body` starts on line 2.
 inline hoststub::HostConfig FixtureConfig(const std::string& body,

@@ -29,9 +29,7 @@ namespace plugins_test {
 
 namespace fs = std::filesystem;
 
-inline bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+using testing_support::Contains;
 
 // The stored objects of a file, in order.
 inline std::vector<std::string> Objects(const repo::FileEntry& f) {
