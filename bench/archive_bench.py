@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # importing the scripts beside must leave no __pycache__
 from backup_bench import parse_load  # noqa: E402
-from benchlib import Build, Host, fail, ratio, stats, suite_args, write_results  # noqa: E402
+from benchlib import Build, Host, cell, fail, ratio, stats, suite_args, write_results  # noqa: E402
 
 CONTEXT = "bench"
 POLL_INTERVAL_S = 0.02
@@ -252,14 +252,12 @@ def main():
 
 
 def print_table(r):
-    def cell(s, fmt="{:.0f}"):
-        return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
     print(f"\nArchive benchmark, {r['reps']} rep(s){' (quick)' if r['figures']['quick'] else ''}. "
           "Median (min-max).\n")
     print("| append load | events/s | ack p99 ms | host CPU s |")
     print("|---|---|---|---|")
     for run in r["runs"][:2]:
-        print(f"| {run['tool']} | {cell(run['events_per_s'])} | "
+        print(f"| {run['tool']} | {cell(run['events_per_s'], '{:.0f}')} | "
               f"{cell(run['ack_p99_ms'], '{:.1f}')} | {cell(run['cpu_s'], '{:.1f}')} |")
     rp = r["runs"][2]
     print("\n| recovery point | median s | p99 s | max s |")

@@ -193,6 +193,15 @@ def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def cell(s, fmt="{:.1f}"):
+    """A stats() dict as "median (min-max)", or the median alone when the
+    range shows as one number."""
+    if s is None:
+        return "-"
+    median, low, high = (fmt.format(s[k]) for k in ("median", "min", "max"))
+    return median if low == high else f"{median} ({low}-{high})"
+
+
 _COMPARE = {">=": float.__ge__, "<=": float.__le__, ">": float.__gt__, "<": float.__lt__}
 
 

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from benchlib import (Build, Host, checked, dir_bytes, drop_caches, ensure_dataset, fail,
+from benchlib import (Build, Host, cell, checked, dir_bytes, drop_caches, ensure_dataset, fail,
                       measured, ratio, run_entry, suite_args, write_results)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,8 +167,6 @@ def main():
 
 
 def print_table(r):
-    def cell(s, fmt="{:.1f}"):
-        return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
     print(f"\nDataset {r['dataset_mib']:.0f} MiB, {r['reps']} reps, "
           f"{'cold' if r['cold_cache'] else 'warm'} page cache. Median (min-max).\n")
     print("| scenario | tool | MiB/s | wall s | CPU s | peak RSS MiB |")

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import fail
+from benchlib import cell, fail
 
 CHART = "benchmarks.svg"
 SCENARIO_ORDER = ["full", "incr_1pct", "incr_10pct", "verify", "restore"]
@@ -53,15 +53,6 @@ incrementals and verify run inside `hostd`, so their CPU time is the host's
 run (reset before it). MiB/s is the data directory's size at that point over
 the wall time, for every scenario (for an incremental, an effective rate).
 """
-
-
-def cell(s, fmt="{:.1f}"):
-    """A stats() dict as "median (min-max)", or the median alone when the
-    range shows as one number."""
-    if s is None:
-        return "-"
-    median, low, high = (fmt.format(s[k]) for k in ("median", "min", "max"))
-    return median if low == high else f"{median} ({low}-{high})"
 
 
 def table(header, rows):
