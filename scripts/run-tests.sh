@@ -10,18 +10,25 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 jobs=$(nproc)
+# Line tables only (-g1): failures and sanitizer reports still name file and
+# line, and the two builds compile about 30 % faster than with full -g,
+# which keeps this script (and CI) well under its 30 minutes on 2 cores.
+debug_info=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
+  -DCMAKE_CXX_FLAGS_DEBUG="-g1" -DCMAKE_C_FLAGS_DEBUG="-g1")
 
 echo "== format check (clang-format)"
 bash scripts/check-format.sh
 
 echo "== build and test (warnings as errors)"
-cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON >/dev/null
+cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON \
+  "${debug_info[@]}" >/dev/null
 cmake --build build/test -j "$jobs"
 ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 600
 
 echo "== build and test under ASan + UBSan"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBKP_WERROR=ON -DBKP_SANITIZE=ON \
-  -DBKP_BUILD_BENCH=OFF >/dev/null
+  -DBKP_BUILD_BENCH=OFF "${debug_info[@]}" >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 900
