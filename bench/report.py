@@ -156,8 +156,23 @@ def size_section(mib, suites):
     for s in suites:
         if s["suite"] != "backup" and s.get("figures"):
             out += [f"Figures of `{s['suite']}`:", ""]
-            out += [f"* {k}: `{json.dumps(v)}`" for k, v in s["figures"].items()] + [""]
+            out += [f"* {k}: {figure(v)}" for k, v in s["figures"].items()] + [""]
     return out
+
+
+def figure(value):
+    """A suite's extra figure: a stats() dict as "median (min-max)", a dict
+    of them as "name median (min-max)" pairs, anything else as JSON."""
+    def is_stats(v):
+        return isinstance(v, dict) and set(v) == {"median", "min", "max"}
+
+    def shown(s):  # seconds to the hundredth, rates whole
+        return cell(s, "{:.0f}" if s["median"] >= 100 else "{:.2f}")
+    if is_stats(value):
+        return shown(value)
+    if isinstance(value, dict) and value and all(is_stats(v) for v in value.values()):
+        return ", ".join(f"{k} {shown(v)}" for k, v in value.items())
+    return f"`{json.dumps(value)}`"
 
 
 def micro_section(results):
