@@ -17,6 +17,9 @@ inline bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// `path` as a TOML literal string, for the configs tests write.
+inline std::string Quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on
 // destruction. Set KEEP_TEST_DIRS=1 to keep it for a post-mortem.
 class TempDir {

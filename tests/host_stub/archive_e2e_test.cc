@@ -43,12 +43,11 @@ using hostd_process::WaitExit;
 using nlohmann::json;
 
 using testing_support::Contains;
+using testing_support::Quoted;
 
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(60);
-
-std::string Quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 struct ArchiveConfig {
   uint64_t rate_limit = 0;  // the provider's read cap in bytes/s; 0: none

@@ -29,12 +29,11 @@ using hostd_process::WaitExit;
 using nlohmann::json;
 
 using testing_support::Contains;
+using testing_support::Quoted;
 
 namespace {
 
 constexpr auto kDeadline = std::chrono::seconds(60);
-
-std::string Quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 // Extra [[providers]] entries beyond `local` (local_disk into DIR/repo).
 struct ProviderEntries {
