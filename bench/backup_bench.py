@@ -24,6 +24,11 @@ Then, once per size:
               capped by its rate_limit: events/s and ack latency
   abi cost    host_bench's BM_AbiCost: a backup through the null provider
               vs plain reads of the same files
+  floor       host_bench's BM_CodecFloor: the engine's codec alone over the
+              dataset in memory on every core, the time under which no
+              full backup in the repository format can go here; `cp -r`'s
+              time over it is the best full/cp -r ratio the format allows,
+              reported beside that target
 
 Results in the shape of benchlib.py; progress lines on stdout.
 """
@@ -40,7 +45,7 @@ from benchlib import (Build, Host, checked, dir_bytes, drop_caches, ensure_datas
 
 SCENARIOS = ["full", "incr_1pct", "incr_10pct", "verify", "restore"]
 MUTATIONS = {"incr_1pct": 1, "incr_10pct": 10}
-SKIPPABLE = ["cp", "tar-lz4", "tar-zstd", "restic", "borg", "verify", "load", "abi"]
+SKIPPABLE = ["cp", "tar-lz4", "tar-zstd", "restic", "borg", "verify", "load", "abi", "floor"]
 MIB = 1 << 20
 
 
@@ -81,6 +86,7 @@ class Suite:
         self.data_mib = {}  # scenario -> data directory MiB it ran on
         self.stored = {}  # tool name -> [bytes stored by its full backup]
         self.commands = {}  # tool name -> {scenario: command of the first repetition}
+        self.floors = []  # BM_CodecFloor's entry per repetition, unless skipped
 
     def say(self, text):
         print(f"[backup {self.args.mib} MiB] {text}", flush=True)
@@ -105,6 +111,21 @@ class Suite:
                 cmd = cmd.replace(p.backup_ids["full"], "$FULL_BACKUP_ID")
         return cmd.replace(f"--port {rep.host.port} ", "--port $PORT ") if rep.host else cmd
 
+    def codec_floor(self, rep):
+        """BM_CodecFloor on this repetition's data, right after its full
+        backups, so the ratios to them are taken within the repetition."""
+        bench = host_bench(self, "BM_CodecFloor", {"BKP_CODEC_FLOOR_DIR": str(rep.data)})
+        self.floors.append(bench)
+        self.say(f"rep {rep.number + 1}/{self.args.reps} codec floor {bench['floor_s']:7.2f} s  "
+                 f"{bench['floor_MiBps']:8.1f} MiB/s on {bench['threads']:.0f} threads")
+
+    def over_floor(self, tool):
+        """Per repetition: the tool's full backup time / the codec floor's."""
+        walls = self.wall("full", tool)
+        if not walls or len(walls) != len(self.floors):
+            return None
+        return stats([w / f["floor_s"] for w, f in zip(walls, self.floors)])
+
     def host(self, rep):
         return Host(self.build.hostd, rep.config, rep.dir)
 
@@ -124,6 +145,8 @@ class Suite:
         self.data_mib["full"] = self.data_mib["restore"] = dir_bytes(rep.data) / MIB
         with self.host(rep) as rep.host:
             self.run_scenario("full", rep, order)
+        if "floor" not in self.args.skip:
+            self.codec_floor(rep)
         for tool in self.tools:
             self.stored.setdefault(tool.name, []).append(tool.stored_bytes(rep))
         for scenario, percent in MUTATIONS.items():
@@ -178,6 +201,9 @@ class Suite:
                                 ("restic", 4)]:
                 add(f"{p} full backup throughput / {peer}'s", "issue 7", f">= {bound}",
                     self.wall("full", p), self.wall("full", peer), peer, faster)
+                # The most any backup in this format could reach against cp -r here.
+                if peer == "cp -r" and out[-1]["value"] and self.over_floor(peer):
+                    out[-1]["ceiling"] = self.over_floor(peer)
             add(f"{p} backup after +1 %: time / borg's incremental", "issue 7", "<= 0.5",
                 self.wall("incr_1pct", p), self.wall("incr_1pct", "borg"), "borg", share)
             add(f"{p} restore throughput / restic's", "issue 7", ">= 2",
@@ -205,6 +231,13 @@ class Suite:
             p.name: {s: stats([r["bytes_read"] / MIB for r in self.samples[(s, p.name)]])
                      for s in ["full", *INCREMENTAL] if (s, p.name) in self.samples}
             for p in self.providers}
+        if self.floors:
+            f["codec_floor"] = {
+                **{k: stats([b[k] for b in self.floors])
+                   for k in ["floor_s", "floor_MiBps", "ratio"]},
+                "threads": self.floors[0]["threads"],
+                "full_over_floor": {t.name: self.over_floor(t.name) for t in self.tools
+                                    if self.over_floor(t.name)}}
         t1, t10 = self.wall("incr_1pct", "wal_archive"), self.wall("incr_10pct", "wal_archive")
         if t1 and t10:
             changed = {s: self.data_mib[s] - prev for s, prev in
@@ -277,14 +310,20 @@ def parse_load(text):
             "p50_ms": float(m.group(3)), "p99_ms": float(m.group(4))}
 
 
-def abi_cost(suite, data):
-    """host_bench's BM_AbiCost on a copy of this run's dataset."""
-    env = {**os.environ, "BKP_ABI_BENCH_DIR": str(data), "BKP_ABI_BENCH_MIB": str(suite.args.mib)}
-    out = checked([suite.build.host_bench, "--benchmark_filter=BM_AbiCost",
-                   "--benchmark_format=json"], env=env)
+def host_bench(suite, name, env):
+    """One host_bench micro-benchmark's JSON entry; stops on its error."""
+    out = checked([suite.build.host_bench, f"--benchmark_filter={name}",
+                   "--benchmark_format=json"], env={**os.environ, **env})
     bench = json.loads(out)["benchmarks"][0]
     if bench.get("error_occurred"):
-        fail(f"BM_AbiCost: {bench.get('error_message')}")
+        fail(f"{name}: {bench.get('error_message')}")
+    return bench
+
+
+def abi_cost(suite, data):
+    """host_bench's BM_AbiCost on a copy of this run's dataset."""
+    bench = host_bench(suite, "BM_AbiCost", {"BKP_ABI_BENCH_DIR": str(data),
+                                             "BKP_ABI_BENCH_MIB": str(suite.args.mib)})
     figures = {k: bench[k] for k in ["null_MiBps", "direct_MiBps", "null_vs_direct"]}
     suite.say(f"abi cost: null provider {figures['null_MiBps']:.0f} MiB/s, direct reads "
               f"{figures['direct_MiBps']:.0f} MiB/s")

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "api/event_generator.h"
+#include "discarding_writer.h"
 #include "object_codec.h"
 
 namespace {
@@ -54,16 +55,7 @@ std::vector<char> RealisticPayload() {
   return out;
 }
 
-// The repository's writer with the storage taken away: counts and discards.
-class DiscardingWriter : public repo::ObjectWriter {
- public:
-  void Append(const void*, size_t len) override { bytes_ += len; }
-  void Commit(const std::string&) override {}
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  uint64_t bytes_ = 0;
-};
+using bench::DiscardingWriter;
 
 uint64_t EncodeWithPipeline(const std::vector<char>& payload) {
   DiscardingWriter out;

@@ -40,6 +40,10 @@ realistic field variety; seeded, so every run has the same bytes).
   than the backup it overlaps ("overlap" says how much the backup covered).
 * **ABI cost**: `host_bench --benchmark_filter=BM_AbiCost`, a backup through
   the `null` provider beside plain reads of the same files (page cache warm).
+* **Codec floor**: `host_bench --benchmark_filter=BM_CodecFloor`, the
+  engine's codec over the whole dataset in memory on one thread per core,
+  with no I/O: a lower bound on any full backup's time in this format.
+  `cp -r`'s time over it bounds the full-backup/`cp -r` throughput ratio.
 
 Method: the page cache is dropped (`/proc/sys/vm/drop_caches`) before every
 timed run where permitted; tools run one after another within a repetition,
@@ -92,6 +96,8 @@ def targets_section(results):
                     measured, met = r.get("note", ""), "not measured"
                 else:
                     measured = cell(r["value"], "{:.2f}")
+                    if "ceiling" in r:  # the most the codec floor allows here
+                        measured += f"; codec floor allows {cell(r['ceiling'], '{:.2f}')}"
                     met = "met" if r["met"] else "**not met**"
                 rows.append([f"{mib} MiB" if mib else "-", r["name"], measured, r["target"], met,
                              r.get("source", s["suite"])])
@@ -148,6 +154,16 @@ def size_section(mib, suites):
                            f"{v['overlap']:.0%}" if "overlap" in v else "-",
                            f"{v['host_peak_rss_mib']:.0f}"]
                           for k, v in load.items() if isinstance(v, dict)])
+        if "codec_floor" in f:
+            c = f["codec_floor"]
+            out += [f"Codec floor: the engine's codec alone (LZ4 frame, XXH32, XXH3-64, "
+                    f"XXH3-128) over the dataset in memory on {c['threads']:.0f} threads takes "
+                    f"{cell(c['floor_s'], '{:.2f}')} s ({cell(c['floor_MiBps'], '{:.0f}')} MiB/s); "
+                    f"no full backup in this format can be faster here. Full backup time / "
+                    f"floor, per tool (below 1: the tool does less than the format asks; cp -r "
+                    f"compresses and checksums nothing):", ""]
+            out += table(["tool", "full backup time / codec floor"],
+                         [[t, cell(v, "{:.2f}")] for t, v in c["full_over_floor"].items()])
         if "abi_cost" in f:
             a = f["abi_cost"]
             out += [f"ABI cost: a backup through the null provider reads "
