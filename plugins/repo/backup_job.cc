@@ -209,20 +209,26 @@ class Job {
     std::stable_sort(pieces.begin(), pieces.end(),
                      [](const Piece& a, const Piece& b) { return a.size > b.size; });
     std::vector<std::unique_ptr<char[]>> buffers(parallel_.workers());
+    // A commit that waits on the disk waits off the workers (committer.h).
+    std::optional<Committer> committer;
+    if (repo_.driver().CommitWaitsOnStorage()) committer.emplace(parallel_.workers());
     parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
       auto& buf = buffers[worker];
       if (!buf) buf = NewChunkBuffer();
       const Piece& piece = pieces[i];
       Plan& plan = plans_[piece.plan];
       phase_ = PhaseOfRole(plan.item->role);
-      plan.fresh[piece.index] =
-          Store(*plan.item, piece.offset, piece.size, {buf.get(), kChunkBytes});
+      plan.fresh[piece.index] = Store(*plan.item, piece.offset, piece.size,
+                                      {buf.get(), kChunkBytes}, committer ? &*committer : nullptr);
       if (--plan.pieces_left == 0) Advance(0, 1);
     });
+    if (committer) committer->Finish();
   }
 
-  Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::span<char> buf) {
-    ChunkSink sink{repo_.driver(), limiter_,
+  Chunk Store(const ListedItem& item, uint64_t offset, uint64_t size, std::span<char> buf,
+              Committer* committer) {
+    ChunkSink sink{repo_.driver(),
+                   limiter_,
                    [this] {
                      op_.throw_if_cancelled("backup");
                      // The first failure is the one reported; this only stops the others.
@@ -234,7 +240,8 @@ class Job {
                      bytes_read_ += n;
                      Advance(n, 0);
                    },
-                   bytes_new_};
+                   bytes_new_,
+                   committer};
     return StoreChunk(sink, Reader(item), offset, size, buf);
   }
 

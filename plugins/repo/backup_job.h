@@ -16,7 +16,9 @@
 //
 // Parallelism and memory: the listed files are cut into pieces of at most
 // kMaxChunkBytes, which `workers` threads compress and checksum, largest
-// first; memory stays at about 3 MiB per worker.
+// first; memory stays at about 3 MiB per worker. On a driver whose commit
+// waits on the disk, one more thread commits the finished objects while the
+// workers go on (committer.h).
 //
 // Errors: throws bkp::Error. An incremental with no backup to base it on is
 // BKP_E_MISSING_FULL_BACKUP; on a broken base chain, BKP_E_BROKEN_CHAIN. On

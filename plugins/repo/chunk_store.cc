@@ -64,6 +64,14 @@ uint64_t ReadPiece(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_
   return XXH3_64bits_digest(tail.get());
 }
 
+// Commits `writer` under `key`, or hands it to the sink's committer. False
+// when an object of that key is already on its way (the same content).
+bool CommitObject(ChunkSink& sink, std::unique_ptr<ObjectWriter> writer, const std::string& key) {
+  if (sink.committer != nullptr) return sink.committer->Submit(std::move(writer), key);
+  writer->Commit(key);
+  return true;
+}
+
 // Compresses the piece into `writer` (not committed).
 EncodedObject Encode(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                      std::span<char> buf, bool report, ObjectWriter& writer, uint64_t* tail_xxh3) {
@@ -106,9 +114,8 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
                                    std::to_string(offset + size) +
                                    " changed between two reads while being backed up");
   }
-  writer->Commit(c.object);
   c.stored_size = encoded.stored_size;
-  sink.bytes_new += encoded.stored_size;
+  if (CommitObject(sink, std::move(writer), c.object)) sink.bytes_new += encoded.stored_size;
   return c;
 }
 
@@ -132,9 +139,8 @@ Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t 
   if (auto existing = sink.driver.Stat(c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {
-    writer->Commit(c.object);
     c.stored_size = encoded.stored_size;
-    sink.bytes_new += encoded.stored_size;
+    if (CommitObject(sink, std::move(writer), c.object)) sink.bytes_new += encoded.stored_size;
   }
   return c;
 }

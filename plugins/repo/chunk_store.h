@@ -14,6 +14,7 @@
 #include <memory>
 #include <span>
 
+#include "committer.h"
 #include "manifest.h"
 #include "object_codec.h"
 #include "rate_limiter.h"
@@ -32,6 +33,10 @@ struct ChunkSink {
   std::function<void()> check_stop;             // throws to stop (cancellation, failure)
   std::function<void(uint64_t bytes)> on_read;  // progress; may be empty
   std::atomic<uint64_t>& bytes_new;             // stored bytes added to the repository
+  // Commits in the background when set; else each object commits on the
+  // calling thread. Either way the object is durable once the caller has
+  // finished the committer.
+  Committer* committer = nullptr;
 };
 
 // A read buffer for StoreChunk, kChunkBytes long. Not zero-filled: fresh

@@ -21,6 +21,7 @@ class PosixDriver final : public StorageDriver {
 
   std::string Describe() const override;
   std::unique_ptr<ObjectWriter> Create() override;
+  bool CommitWaitsOnStorage() const override { return true; }
   std::unique_ptr<ObjectReader> Open(const std::string& key) override;
   void Prefetch(const std::string& key) override;
   std::optional<uint64_t> Stat(const std::string& key) override;

@@ -62,6 +62,10 @@ class StorageDriver {
   // written through CreateAt. The posix driver has no such limit; the S3
   // driver's is one part.
   virtual uint64_t MaxUnnamedObjectSize() const { return std::numeric_limits<uint64_t>::max(); }
+  // Whether ObjectWriter::Commit mostly waits on the storage (a local
+  // fsync) rather than doing the work itself (an upload): the engine then
+  // commits on a thread of its own while its workers go on (Committer).
+  virtual bool CommitWaitsOnStorage() const { return false; }
   // Throws BKP_E_NOT_FOUND when there is no such object.
   virtual std::unique_ptr<ObjectReader> Open(const std::string& key) = 0;
   // A hint that `key` will be opened and read soon, so its bytes can be
