@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "api/archive_routes.h"
+#include "api/archive_wire.h"
 
 namespace hoststub {
 namespace {

@@ -17,8 +17,9 @@
 //                 "pending": {"segments", "bytes"},
 //                 "archived": {"segments", "pieces"}}]}
 //
-// See segment_archiver.h for what each figure means. Errors are {"error":
-// message} as everywhere in the API.
+// See segment_archiver.h for what each figure means, and archive_wire.h for
+// the codec of one entry. Errors are {"error": message} as everywhere in the
+// API.
 //
 // Thread-safety: handlers run on httplib's workers and only call
 // SegmentArchiver::Snapshot. Register before AdminServer::Start; the
@@ -28,8 +29,6 @@
 #include <memory>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "api/admin_server.h"
 #include "archive/segment_archiver.h"
 
@@ -37,10 +36,5 @@ namespace hoststub {
 
 void RegisterArchiveRoutes(AdminServer& server,
                            const std::vector<std::unique_ptr<SegmentArchiver>>& archivers);
-
-// The wire form of an archiver's status, and back (for AdminClient).
-// FromJson throws nlohmann::json::exception on a reply of another shape.
-nlohmann::json ArchiverStatusJson(const ArchiverStatus& status);
-ArchiverStatus ArchiverStatusFromJson(const nlohmann::json& j);
 
 }  // namespace hoststub

@@ -3,6 +3,7 @@
 // directory), read through AdminClient::GetArchive and raw Call; and the
 // wire form of an archiver's status, both ways.
 #include "api/archive_routes.h"
+#include "api/archive_wire.h"
 
 #include <doctest/doctest.h>
 
