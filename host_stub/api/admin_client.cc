@@ -1,12 +1,12 @@
-// AdminClient over cpp-httplib: request building, transport errors, reply
-// decoding. Not thread-safe (one connection, one last reply).
+// AdminClient: request building, transport errors, reply decoding; the
+// connection itself is an HttpConnection (http_connection.h). Not
+// thread-safe (one connection, one last reply).
 #include "api/admin_client.h"
-
-#include <httplib.h>
 
 #include <fmt/format.h>
 
 #include "api/archive_wire.h"
+#include "api/http_connection.h"
 
 namespace hoststub {
 namespace {
@@ -18,21 +18,27 @@ using nlohmann::json;
 // opens a fresh connection instead of racing the close.
 constexpr std::chrono::milliseconds kReconnectAfterIdle{1'000};
 
-std::string DescribeTransportError(httplib::Error error,
+std::string DescribeTransportError(const HttpTransportError& error,
                                    const std::chrono::milliseconds connect_timeout) {
-  switch (error) {
-    case httplib::Error::Connection:
-      return "connection refused or failed (is `hostd serve` running on that address and port?)";
-    case httplib::Error::ConnectionTimeout:
+  using Kind = HttpTransportError::Kind;
+  switch (error.kind) {
+    case Kind::kResolve:
+      return fmt::format("cannot resolve the host name ({})", error.detail);
+    case Kind::kConnect:
+      return fmt::format(
+          "connection refused or failed ({}; is `hostd serve` running on that address and port?)",
+          error.detail);
+    case Kind::kConnectTimeout:
       return fmt::format("no connection within {} ms", connect_timeout.count());
-    case httplib::Error::Read:
-      return "the connection closed or timed out before a full reply arrived (the request may "
-             "or may not have been applied)";
-    case httplib::Error::Write:
-      return "sending the request failed (the connection was closed)";
-    default:
-      return "HTTP client error " + httplib::to_string(error);
+    case Kind::kRead:
+      return fmt::format(
+          "the connection closed or timed out before a full reply arrived ({}; the request may "
+          "or may not have been applied)",
+          error.detail);
+    case Kind::kWrite:
+      return fmt::format("sending the request failed ({})", error.detail);
   }
+  return error.detail;
 }
 
 const char* StreamName(StreamKind stream) {
@@ -135,16 +141,11 @@ AdminClient::AdminClient(AdminClientOptions options)
           "http://{}:{}",
           options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host,
           options_.port)),
-      http_(std::make_unique<httplib::Client>(options_.host, options_.port)) {
-  http_->set_connection_timeout(options_.connect_timeout);
-  http_->set_read_timeout(options_.io_timeout);
-  http_->set_write_timeout(options_.io_timeout);
-  http_->set_keep_alive(true);
-  http_->set_tcp_nodelay(true);
-  // Paths are encoded here (EncodePathSegment); httplib's own pass would
-  // leave '/' inside a context name unencoded.
-  http_->set_url_encode(false);
-}
+      http_(std::make_unique<HttpConnection>(
+          HttpConnectionOptions{.host = options_.host,
+                                .port = options_.port,
+                                .connect_timeout = options_.connect_timeout,
+                                .io_timeout = options_.io_timeout})) {}
 
 AdminClient::AdminClient(std::string host, uint16_t port)
     : AdminClient(AdminClientOptions{.host = std::move(host), .port = port}) {}
@@ -168,38 +169,32 @@ std::string AdminClient::EncodePathSegment(std::string_view segment) {
 ApiResult<json> AdminClient::Send(std::string_view method, const std::string& path,
                                   const std::string* body) {
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_used_ > kReconnectAfterIdle) http_->stop();
+  if (now - last_used_ > kReconnectAfterIdle) http_->Close();
 
-  httplib::Request request;
-  request.method = std::string(method);
-  request.path = path;
-  if (body != nullptr) {
-    request.body = *body;
-    request.set_header("Content-Type", "application/json");
-  }
-  httplib::Result reply = http_->send(request);
+  HttpReply reply;
+  const std::optional<HttpTransportError> failed =
+      http_->Exchange(HttpRequest{.method = method, .target = path, .json_body = body}, reply);
   last_used_ = std::chrono::steady_clock::now();
-  if (!reply) {
+  if (failed) {
     last_status_ = 0;
     last_body_.clear();
-    return ApiError{0,
-                    fmt::format("cannot reach host at {}: {}", base_url_,
-                                DescribeTransportError(reply.error(), options_.connect_timeout))};
+    return ApiError{0, fmt::format("cannot reach host at {}: {}", base_url_,
+                                   DescribeTransportError(*failed, options_.connect_timeout))};
   }
-  last_status_ = reply->status;
-  last_body_ = std::move(reply->body);
+  last_status_ = reply.status;
+  last_body_ = std::move(reply.body);
 
   json parsed = json::parse(last_body_, nullptr, /*allow_exceptions=*/false);
-  if (reply->status >= 400) {
+  if (last_status_ >= 400) {
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) {
-      return ApiError{reply->status, parsed["error"].get<std::string>()};
+      return ApiError{last_status_, parsed["error"].get<std::string>()};
     }
-    return ApiError{reply->status, fmt::format("HTTP {} from {} {}: {}", reply->status, method,
-                                               path, last_body_.substr(0, 200))};
+    return ApiError{last_status_, fmt::format("HTTP {} from {} {}: {}", last_status_, method, path,
+                                              last_body_.substr(0, 200))};
   }
   if (parsed.is_discarded()) {
-    return ApiError{reply->status, fmt::format("the host's reply to {} {} is not JSON: {}", method,
-                                               path, last_body_.substr(0, 200))};
+    return ApiError{last_status_, fmt::format("the host's reply to {} {} is not JSON: {}", method,
+                                              path, last_body_.substr(0, 200))};
   }
   return parsed;
 }

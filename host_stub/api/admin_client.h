@@ -24,11 +24,9 @@
 #include "storage/event_store.h"
 #include "util/status.h"
 
-namespace httplib {
-class Client;
-}  // namespace httplib
-
 namespace hoststub {
+
+class HttpConnection;
 
 // Why an API call failed.
 struct ApiError {
@@ -213,7 +211,7 @@ class AdminClient {
 
   AdminClientOptions options_;
   std::string base_url_;
-  std::unique_ptr<httplib::Client> http_;
+  std::unique_ptr<HttpConnection> http_;
   std::chrono::steady_clock::time_point last_used_{};
   int last_status_ = 0;
   std::string last_body_;
