@@ -47,11 +47,8 @@ uint64_t DatasetBytes() {
 // Every file a backup reads, read whole with pread. Returns bytes read.
 uint64_t ReadDirectly(const fs::path& dir, std::vector<char>& buf) {
   uint64_t total = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    const std::string name = entry.path().filename().string();
-    if (name == "LOCK" || name.rfind(".", 0) == 0) continue;
-    int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC);
+  for (const fs::path& file : bench::BackedUpFiles(dir)) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
     uint64_t offset = 0;
     ssize_t n;

@@ -110,11 +110,9 @@ void BM_CodecFloor(benchmark::State& state) {
   }
   std::vector<std::vector<char>> pieces;
   uint64_t bytes = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(data)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || name == "LOCK" || name.starts_with(".")) continue;
+  for (const fs::path& file : bench::BackedUpFiles(data)) {
     std::string error;
-    if (!LoadPieces(entry.path(), pieces, error)) {
+    if (!LoadPieces(file, pieces, error)) {
       state.SkipWithError(error.c_str());
       return;
     }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -14,6 +15,17 @@
 namespace fs = std::filesystem;
 
 namespace bench {
+
+std::vector<fs::path> BackedUpFiles(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name != "LOCK" && !name.starts_with(".")) {
+      files.push_back(entry.path());
+    }
+  }
+  return files;
+}
 
 uint64_t DirectoryBytes(const fs::path& dir) {
   uint64_t total = 0;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "util/status.h"
 
@@ -24,6 +25,10 @@ hoststub::Status EnsureDataset(const std::filesystem::path& dir, uint64_t target
 // for a given seed. Marks the dataset as mutated, so EnsureDataset builds a
 // fresh one next time.
 hoststub::Status MutateDataset(const std::filesystem::path& dir, double percent, uint64_t seed);
+
+// The files a backup of the dataset at `dir` reads: every regular file but
+// the host's LOCK and hidden ones (the dataset marker, a backup's scratch).
+std::vector<std::filesystem::path> BackedUpFiles(const std::filesystem::path& dir);
 
 // Sum of the sizes of every regular file under `dir`.
 uint64_t DirectoryBytes(const std::filesystem::path& dir);
