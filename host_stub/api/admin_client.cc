@@ -137,15 +137,8 @@ Status ApiError::ToStatus() const {
 
 AdminClient::AdminClient(AdminClientOptions options)
     : options_(std::move(options)),
-      base_url_(fmt::format(
-          "http://{}:{}",
-          options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host,
-          options_.port)),
-      http_(std::make_unique<HttpConnection>(
-          HttpConnectionOptions{.host = options_.host,
-                                .port = options_.port,
-                                .connect_timeout = options_.connect_timeout,
-                                .io_timeout = options_.io_timeout})) {}
+      base_url_("http://" + HostPort(options_)),
+      http_(std::make_unique<HttpConnection>(options_)) {}
 
 AdminClient::AdminClient(std::string host, uint16_t port)
     : AdminClient(AdminClientOptions{.host = std::move(host), .port = port}) {}

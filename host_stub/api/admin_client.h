@@ -20,13 +20,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/http_connection.h"
 #include "archive/archiver_status.h"
 #include "storage/event_store.h"
 #include "util/status.h"
 
 namespace hoststub {
-
-class HttpConnection;
 
 // Why an API call failed.
 struct ApiError {
@@ -140,13 +139,8 @@ struct ProviderInfo {
   std::vector<std::string> capabilities;
 };
 
-struct AdminClientOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8124;
-  std::chrono::milliseconds connect_timeout{5'000};
-  // Per read/write on the socket; an append under fsync may take a while.
-  std::chrono::milliseconds io_timeout{60'000};
-};
+// Where the host is and how long to wait for it: the transport's options.
+using AdminClientOptions = HttpConnectionOptions;
 
 class AdminClient {
  public:

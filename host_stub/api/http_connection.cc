@@ -49,16 +49,16 @@ constexpr uint64_t kMaxReplyBytes = uint64_t{1} << 30;
 // to start empty, a reply of megabytes arrives 512 bytes per recv.
 constexpr size_t kReadBufferBytes = 64 * 1024;
 
-std::string HostHeader(const HttpConnectionOptions& options) {
+}  // namespace
+
+std::string HostPort(const HttpConnectionOptions& options) {
   const bool ipv6 = options.host.find(':') != std::string::npos;
   return ipv6 ? fmt::format("[{}]:{}", options.host, options.port)
               : fmt::format("{}:{}", options.host, options.port);
 }
 
-}  // namespace
-
 struct HttpConnection::Impl {
-  explicit Impl(HttpConnectionOptions o) : options(std::move(o)), host_header(HostHeader(options)) {
+  explicit Impl(HttpConnectionOptions o) : options(std::move(o)), host_header(HostPort(options)) {
     buffer.reserve(kReadBufferBytes);
   }
 

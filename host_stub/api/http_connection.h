@@ -29,10 +29,15 @@ struct HttpConnectionOptions {
   // A host name ("localhost"), an IPv4 literal, or an IPv6 literal without
   // brackets ("::1").
   std::string host = "127.0.0.1";
-  uint16_t port = 0;
+  uint16_t port = 8124;  // the admin API's default
   std::chrono::milliseconds connect_timeout{5'000};
+  // Per read/write on the socket; an append under fsync may take a while.
   std::chrono::milliseconds io_timeout{60'000};
 };
+
+// "HOST:PORT", an IPv6 literal in brackets: as a URL and the Host header
+// write it.
+std::string HostPort(const HttpConnectionOptions& options);
 
 struct HttpRequest {
   std::string_view method;  // "GET", "POST", "DELETE", ...
