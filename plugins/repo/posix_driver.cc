@@ -181,9 +181,15 @@ std::unique_ptr<ObjectReader> PosixDriver::Open(const std::string& key) {
 }
 
 void PosixDriver::Prefetch(const std::string& key) {
-  const fs::path path = PathOf(key);
+  // A bad key or a missing object is Open's to report, in its turn.
+  fs::path path;
+  try {
+    path = PathOf(key);
+  } catch (const bkp::Error&) {
+    return;
+  }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;  // Open reports it, if it is still missing then
+  if (fd < 0) return;
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
   ::close(fd);
 }
