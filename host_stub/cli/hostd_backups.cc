@@ -137,6 +137,12 @@ int RunCreate(const BackupArgs& args) {
   StorageOptions options = loaded.config.storage;
   if (!args.data_dir.empty()) options.data_dir = args.data_dir;
   const LoadedProvider& provider = *loaded.provider;
+  ProgressLines progress("backup");
+  bkp_operation op;
+  op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
+  // Before the store starts its threads, which would otherwise take
+  // SIGINT and SIGTERM with their default action: death, not a cancel.
+  CancelOnSignal cancel(op, "backup");
   Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
   if (!store.ok()) {
     if (store.status().code() == Status::Code::kBusy) {
@@ -151,14 +157,8 @@ int RunCreate(const BackupArgs& args) {
     return kExitRuntime;
   }
   const uint32_t type = args.type == "incremental" ? BKP_BACKUP_INCREMENTAL : BKP_BACKUP_FULL;
-  ProgressLines progress("backup");
-  bkp_operation op;
-  op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
-  Result<BackupOutcome> outcome = [&] {
-    CancelOnSignal cancel(op, "backup");
-    const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-    return RunBackup(**store, ref, type, op);
-  }();
+  const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+  Result<BackupOutcome> outcome = RunBackup(**store, ref, type, op);
   if (!outcome.ok()) return ProviderFailed(outcome.status());
   std::cout << fmt::format(
       "backup {} created via provider '{}': {} files, {} read, {} newly stored, in {:.1f} s\n",

@@ -92,11 +92,10 @@ CancelOnSignal::CancelOnSignal(bkp_operation& op, std::string what) {
   sigaddset(&signals_, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals_, &previous_mask_);
   watcher_ = std::thread([this, &op, what = std::move(what)] {
-    // Polls with a timeout so that the destructor can stop it.
-    const timespec tick{0, 100'000'000};
-    while (!done_.load()) {
-      const int signal_number = sigtimedwait(&signals_, nullptr, &tick);
-      if (signal_number <= 0) continue;
+    while (true) {
+      const int signal_number = sigwaitinfo(&signals_, nullptr);
+      if (done_.load()) return;
+      if (signal_number <= 0) continue;  // EINTR
       if (op.cancel_requested.exchange(true)) continue;
       std::cerr << fmt::format(
           "hostd: {}, cancelling the {} (it stops at the provider's next "
@@ -108,6 +107,10 @@ CancelOnSignal::CancelOnSignal(bkp_operation& op, std::string what) {
 
 CancelOnSignal::~CancelOnSignal() {
   done_ = true;
+  // A signal for the watcher thread alone wakes it at once. It used to poll
+  // every 100 ms, which every offline restore and verify waited out at its
+  // end (50 ms on average, strace).
+  pthread_kill(watcher_.native_handle(), SIGTERM);
   watcher_.join();
   pthread_sigmask(SIG_SETMASK, &previous_mask_, nullptr);
 }

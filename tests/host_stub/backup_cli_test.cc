@@ -585,6 +585,27 @@ TEST_CASE("hostd backup: offline list, verify, create, delete and expire") {
   CHECK(r.exit_code == 2);
 }
 
+TEST_CASE("hostd backup: SIGINT or SIGTERM cancels an offline backup through the provider") {
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    CAPTURE(signal_number);
+    ts::TempDir dir;
+    const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
+    ts::ChildProcess create(
+        {HOSTD_BIN, "backup", "create", "--config", config.string(), "--provider", "slow"},
+        dir / "create.out");
+    // fx_blocking reports events half done, then holds until cancelled.
+    WaitForOutput(dir / "create.out", "hostd: backup: events");
+    const int code = create.Stop(signal_number);
+    const std::string out = ts::ReadFile(dir / "create.out");
+    INFO(out);
+    CHECK(code == 1);  // the provider's failure, not death by the signal
+    CHECK(Contains(out, signal_number == SIGINT ? "SIGINT, cancelling the backup"
+                                                : "SIGTERM, cancelling the backup"));
+    CHECK(Contains(out, "saw op_cancelled"));
+    CHECK_FALSE(Contains(out, "created via provider"));
+  }
+}
+
 TEST_CASE("hostd serve: SIGTERM cancels a running backup, waits for it and stops cleanly") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
