@@ -606,6 +606,32 @@ TEST_CASE("hostd backup: SIGINT or SIGTERM cancels an offline backup through the
   }
 }
 
+TEST_CASE("hostd restore: SIGINT or SIGTERM cancels it and leaves the target as it was") {
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    CAPTURE(signal_number);
+    ts::TempDir dir;
+    const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
+    const fs::path target = dir / "restored";
+    ts::ChildProcess restore({HOSTD_BIN, "restore", "--config", config.string(), "--provider",
+                              "slow", "--backup", "any", "--data-dir", target.string()},
+                             dir / "restore.out");
+    // fx_blocking has fed the control DB and holds until cancelled.
+    WaitForOutput(dir / "restore.out", "hostd: restore: control-db");
+    const int code = restore.Stop(signal_number);
+    const std::string out = ts::ReadFile(dir / "restore.out");
+    INFO(out);
+    CHECK(code == 1);  // the provider's failure, not death by the signal
+    CHECK(Contains(out, signal_number == SIGINT ? "SIGINT, cancelling the restore"
+                                                : "SIGTERM, cancelling the restore"));
+    CHECK(Contains(out, "cancelled; the data directory is as it was"));
+    CHECK_FALSE(fs::exists(target));
+    // Nor is the staged control DB left beside it.
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+      CHECK_MESSAGE(!Contains(entry.path().filename().string(), "restore-staging"), entry.path());
+    }
+  }
+}
+
 TEST_CASE("hostd serve: SIGTERM cancels a running backup, waits for it and stops cleanly") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});

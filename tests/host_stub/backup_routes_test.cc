@@ -111,7 +111,7 @@ TEST_CASE("backup routes: 202 on start, 409 naming the running backup, cancel, o
   CHECK((*providers)[1].name == "slow");
   CHECK((*providers)[1].provider == "fx_blocking");
   CHECK((*providers)[1].capabilities ==
-        std::vector<std::string>{"backup", "list", "verify", "remove", "expire"});
+        std::vector<std::string>{"backup", "restore", "list", "verify", "remove", "expire"});
 
   ApiResult<OperationInfo> started = client.StartBackup("slow");
   REQUIRE_MESSAGE(started.ok(), started.error().message);
