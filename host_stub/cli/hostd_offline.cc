@@ -5,6 +5,7 @@
 #include "cli/hostd_offline.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <utility>
@@ -96,11 +97,23 @@ CancelOnSignal::CancelOnSignal(bkp_operation& op, std::string what) {
       const int signal_number = sigwaitinfo(&signals_, nullptr);
       if (done_.load()) return;
       if (signal_number <= 0) continue;  // EINTR
-      if (op.cancel_requested.exchange(true)) continue;
+      const char* name = signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+      if (op.cancel_requested.exchange(true)) {
+        // The operator will not wait for the provider's next check (a
+        // provider stuck on its storage, a store still opening). Leaving now
+        // loses nothing: a backup is not one until its manifest is written,
+        // and a restore has touched only its staging directory.
+        std::cerr << fmt::format(
+            "hostd: {} again, exiting without waiting for the {}; temporary files may remain "
+            "(a restore's staging directory beside the target, a backup's unfinished objects, "
+            "which the repository collects later)\n",
+            name, what);
+        std::_Exit(128 + signal_number);
+      }
       std::cerr << fmt::format(
-          "hostd: {}, cancelling the {} (it stops at the provider's next "
-          "check)\n",
-          signal_number == SIGINT ? "SIGINT" : "SIGTERM", what);
+          "hostd: {}, cancelling the {} (it stops at the provider's next check; {} again "
+          "exits at once)\n",
+          name, what, signal_number == SIGINT ? "Ctrl-C" : "SIGTERM");
     }
   });
 }

@@ -39,6 +39,7 @@ constexpr auto kDeadline = std::chrono::seconds(60);
 struct ProviderEntries {
   bool slow = false;       // fx_blocking, released by DIR/release
   bool throttled = false;  // local_disk into DIR/repo-throttled at 1 MB/s
+  bool stuck = false;      // fx_blocking that never notices a cancel
 };
 
 // DIR/NAME: a config whose data_dir is `data_dir` (DIR/data by default).
@@ -55,6 +56,12 @@ fs::path WriteConfig(const ts::TempDir& dir, const std::string& name, ProviderEn
     toml += "[[providers]]\nname = 'slow'\nplugin = " +
             Quoted(fs::path(BKP_HOST_FIXTURE_DIR) / "bkp_fx_blocking.so") +
             "\n[providers.settings]\nrelease_file = " + Quoted(dir / "release") + "\n";
+  }
+  if (extra.stuck) {
+    toml += "[[providers]]\nname = 'stuck'\nplugin = " +
+            Quoted(fs::path(BKP_HOST_FIXTURE_DIR) / "bkp_fx_blocking.so") +
+            "\n[providers.settings]\nrelease_file = " + Quoted(dir / "release") +
+            "\nignore_cancel = 1\n";
   }
   if (extra.throttled) {
     toml +=
@@ -630,6 +637,25 @@ TEST_CASE("hostd restore: SIGINT or SIGTERM cancels it and leaves the target as 
       CHECK_MESSAGE(!Contains(entry.path().filename().string(), "restore-staging"), entry.path());
     }
   }
+}
+
+TEST_CASE("hostd restore: a second Ctrl-C exits at once when the provider does not stop") {
+  ts::TempDir dir;
+  const fs::path config = WriteConfig(dir, "host.toml", {.stuck = true});
+  const fs::path target = dir / "restored";
+  ts::ChildProcess restore({HOSTD_BIN, "restore", "--config", config.string(), "--provider",
+                            "stuck", "--backup", "any", "--data-dir", target.string()},
+                           dir / "restore.out");
+  WaitForOutput(dir / "restore.out", "hostd: restore: control-db");
+  kill(restore.pid(), SIGINT);
+  WaitForOutput(dir / "restore.out", "SIGINT, cancelling the restore");
+  // The provider holds on through the cancel; the second signal ends it.
+  const int code = restore.Stop(SIGINT);
+  const std::string out = ts::ReadFile(dir / "restore.out");
+  INFO(out);
+  CHECK(code == 128 + SIGINT);
+  CHECK(Contains(out, "SIGINT again, exiting without waiting for the restore"));
+  CHECK_FALSE(fs::exists(target));  // the target is never touched before the end
 }
 
 TEST_CASE("hostd serve: SIGTERM cancels a running backup, waits for it and stops cleanly") {
