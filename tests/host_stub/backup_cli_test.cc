@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -592,22 +593,34 @@ TEST_CASE("hostd backup: offline list, verify, create, delete and expire") {
   CHECK(r.exit_code == 2);
 }
 
+// Runs `hostd ARGS` in the background until it printed `ready`, then sends
+// `signal_number` and returns its exit code and output. The output must
+// say the operation (`what`) is being cancelled.
+std::pair<int, std::string> InterruptHostd(const ts::TempDir& dir, std::vector<std::string> args,
+                                           const std::string& ready, int signal_number,
+                                           const std::string& what) {
+  args.insert(args.begin(), HOSTD_BIN);
+  ts::ChildProcess child(args, dir / "hostd.out");
+  WaitForOutput(dir / "hostd.out", ready);
+  const int code = child.Stop(signal_number);
+  std::string out = ts::ReadFile(dir / "hostd.out");
+  CHECK_MESSAGE(Contains(out, std::string(signal_number == SIGINT ? "SIGINT" : "SIGTERM") +
+                                  ", cancelling the " + what),
+                out);
+  return {code, std::move(out)};
+}
+
 TEST_CASE("hostd backup: SIGINT or SIGTERM cancels an offline backup through the provider") {
   for (int signal_number : {SIGINT, SIGTERM}) {
     CAPTURE(signal_number);
     ts::TempDir dir;
     const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
-    ts::ChildProcess create(
-        {HOSTD_BIN, "backup", "create", "--config", config.string(), "--provider", "slow"},
-        dir / "create.out");
     // fx_blocking reports events half done, then holds until cancelled.
-    WaitForOutput(dir / "create.out", "hostd: backup: events");
-    const int code = create.Stop(signal_number);
-    const std::string out = ts::ReadFile(dir / "create.out");
+    const auto [code, out] =
+        InterruptHostd(dir, {"backup", "create", "--config", config.string(), "--provider", "slow"},
+                       "hostd: backup: events", signal_number, "backup");
     INFO(out);
     CHECK(code == 1);  // the provider's failure, not death by the signal
-    CHECK(Contains(out, signal_number == SIGINT ? "SIGINT, cancelling the backup"
-                                                : "SIGTERM, cancelling the backup"));
     CHECK(Contains(out, "saw op_cancelled"));
     CHECK_FALSE(Contains(out, "created via provider"));
   }
@@ -619,17 +632,14 @@ TEST_CASE("hostd restore: SIGINT or SIGTERM cancels it and leaves the target as 
     ts::TempDir dir;
     const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
     const fs::path target = dir / "restored";
-    ts::ChildProcess restore({HOSTD_BIN, "restore", "--config", config.string(), "--provider",
-                              "slow", "--backup", "any", "--data-dir", target.string()},
-                             dir / "restore.out");
     // fx_blocking has fed the control DB and holds until cancelled.
-    WaitForOutput(dir / "restore.out", "hostd: restore: control-db");
-    const int code = restore.Stop(signal_number);
-    const std::string out = ts::ReadFile(dir / "restore.out");
+    const auto [code, out] =
+        InterruptHostd(dir,
+                       {"restore", "--config", config.string(), "--provider", "slow", "--backup",
+                        "any", "--data-dir", target.string()},
+                       "hostd: restore: control-db", signal_number, "restore");
     INFO(out);
     CHECK(code == 1);  // the provider's failure, not death by the signal
-    CHECK(Contains(out, signal_number == SIGINT ? "SIGINT, cancelling the restore"
-                                                : "SIGTERM, cancelling the restore"));
     CHECK(Contains(out, "cancelled; the data directory is as it was"));
     CHECK_FALSE(fs::exists(target));
     // Nor is the staged control DB left beside it.
