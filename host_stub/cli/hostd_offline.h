@@ -59,9 +59,10 @@ class ProgressLines {
 
 // While alive, SIGINT and SIGTERM set the operation's cancel flag instead
 // of killing the process, so the provider can clean up and the host's
-// scratch space is removed. Construct it before the operation starts any
-// thread: the signals are blocked in the constructing thread and taken by a
-// watcher thread of its own.
+// scratch space is removed. A second signal exits the process at once
+// (status 128 + signal) for an operation that does not stop. Construct it
+// before the operation starts any thread: the signals are blocked in the
+// constructing thread and taken by a watcher thread of its own.
 class CancelOnSignal {
  public:
   CancelOnSignal(bkp_operation& op, std::string what);
