@@ -153,3 +153,71 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   CHECK(r.exit_code == 0);
   CHECK(host.Stop() == 0);
 }
+
+TEST_CASE("repository locks: a killed host's lock is refreshed, then stale; unlock removes it") {
+  ts::TempDir dir;
+  const fs::path repo = dir / "repo";
+  const fs::path config_a = WriteConfig(dir / "a.toml", dir / "data-a", repo, 1'000'000);
+  const fs::path config_b = WriteConfig(dir / "b.toml", dir / "data-b", repo, 0);
+  // Refreshed five times a second (the default is once a minute), for the
+  // host started here; the setting is for tests only.
+  ::setenv("BKP_TEST_LOCK_REFRESH_MS", "200", 1);
+  hostd_process::HostProcess host(config_a, dir / "a.port", dir / "a.log");
+  ::unsetenv("BKP_TEST_LOCK_REFRESH_MS");
+  REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "200"}).exit_code == 0);
+  REQUIRE(host.Ctl({"backup", "create", "--provider", "local", "--no-progress"}).exit_code == 0);
+  REQUIRE(
+      host.Ctl({"append", "--context", "orders", "--count", "3000", "--batch", "500"}).exit_code ==
+      0);
+  REQUIRE(host.Ctl({"backup", "create", "--provider", "local", "--detach"}).exit_code == 0);
+
+  // The running backup's lock, rewritten while it runs.
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  fs::path lock_file;
+  while (lock_file.empty()) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "no lock; log:\n" << host.Log());
+    if (fs::exists(repo / "locks") && !ts::ListSorted(repo / "locks").empty()) {
+      lock_file = ts::ListSorted(repo / "locks").front();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const json first = json::parse(ts::ReadFile(lock_file));
+  CHECK(first.at("operation") == "backup");
+  CHECK(first.at("exclusive") == false);
+  CHECK(first.at("host") == Hostname());
+  const int64_t pid = first.at("pid").get<int64_t>();
+  while (json::parse(ts::ReadFile(lock_file)).at("refreshed_ms") == first.at("refreshed_ms")) {
+    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "the lock was never refreshed");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(Operation(host).at("state") == "running");
+  CHECK(host.Stop(SIGKILL) == -SIGKILL);  // a crash: the lock stays behind
+
+  ts::CommandResult r =
+      Hostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "BKP_E_BUSY"));
+  CHECK(Contains(r.output, "that lock is stale (its process " + std::to_string(pid) +
+                               " on this host is gone)"));
+  CHECK(Contains(r.output, "remove it with `hostd backup unlock --provider local`"));
+  r = Hostd({"backup", "locks", "--config", config_b.string()});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.output, "STALE locks/"));
+  CHECK(Contains(r.output, "backup on host '" + Hostname() + "' (pid " + std::to_string(pid)));
+  CHECK(Contains(r.output, "hostd backup unlock --provider local"));
+
+  r = Hostd({"backup", "unlock", "--config", config_b.string()});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.output, "removed stale lock " + lock_file.lexically_relative(repo).string()));
+  CHECK(Contains(r.output, "removed 1 stale lock(s) via provider 'local'; 0 live lock(s) kept"));
+  CHECK(ts::ListSorted(repo / "locks").empty());
+  r = Hostd({"backup", "locks", "--config", config_b.string()});
+  CHECK(Contains(r.output, "no locks on the repository of provider 'local'"));
+  r = Hostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.output, "nothing to remove"));
+}
