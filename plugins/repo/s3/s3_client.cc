@@ -178,8 +178,9 @@ std::vector<ObjectInfo> S3Client::List(const std::string& prefix) {
     for (const auto& entry : XmlElements(r.body, "Contents")) {
       const std::string key = XmlText(entry, "Key").value_or("");
       if (key.rfind(config_.prefix, 0) != 0) continue;
-      out.push_back(
-          {key.substr(config_.prefix.size()), std::stoull(XmlText(entry, "Size").value_or("0"))});
+      out.push_back({key.substr(config_.prefix.size()),
+                     std::stoull(XmlText(entry, "Size").value_or("0")),
+                     ParseIsoTime(XmlText(entry, "LastModified").value_or(""))});
     }
     const bool truncated = XmlText(r.body, "IsTruncated").value_or("false") == "true";
     token = truncated ? XmlText(r.body, "NextContinuationToken").value_or("") : "";
