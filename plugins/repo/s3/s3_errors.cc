@@ -21,6 +21,20 @@ bool ConnectionFailure(int code) {
   }
 }
 
+// The server's certificate is not trusted (or the CA file is unusable):
+// no retry fixes that, the setting ca_file does.
+bool TlsTrustFailure(int code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Failures of the way, not of the request: another connection may succeed.
 bool TransientTransport(int code) {
   switch (code) {
@@ -68,6 +82,17 @@ bkp::Error ToError(const S3Config& config, const std::string& what, const HttpRe
     return bkp::Error(status, config.Redact(text));
   };
   if (r.transport != 0) {
+    if (TlsTrustFailure(r.transport)) {
+      const std::string trusted = config.ca_file.empty()
+                                      ? "the system's CA certificates"
+                                      : "the CA certificates of ca_file '" + config.ca_file + "'";
+      return error(BKP_E_UNREACHABLE,
+                   "the TLS certificate of the S3 endpoint " + config.endpoint + " (bucket '" +
+                       config.bucket + "', " + what + ") is not trusted by " + trusted + ": " +
+                       r.transport_error +
+                       "; set 'ca_file' to the PEM file of the CA that signed it, or correct "
+                       "setting 'endpoint'");
+    }
     if (ConnectionFailure(r.transport)) {
       return error(BKP_E_UNREACHABLE, "cannot reach the S3 endpoint " + config.endpoint +
                                           " (bucket '" + config.bucket + "') for " + what + ": " +
