@@ -292,6 +292,26 @@ TEST_CASE("remote: sse and sse_kms_key_id are sent and signed with every object 
   }
 }
 
+TEST_CASE("remote: sse refused over http (as Ceph RGW does) says to use https") {
+  S3Server server;
+  FaultProxy proxy(server.port());
+  TempDir dir;
+  // What RGW answers a PUT with SSE over http (rgw_crypt_require_ssl).
+  proxy.SetPlan([](const ProxiedRequest& r) {
+    return r.method == "PUT" ? Fault::Status(400, "InvalidRequest") : Fault{};
+  });
+  auto loaded = plugins_test::LoadRegistry(
+      "remote",
+      s3_test::RemoteSettings(proxy.endpoint(), PrefixOf(dir.path()), {{"sse", "'AES256'"}}));
+  REQUIRE_FALSE(loaded.ok());
+  const std::string msg = loaded.status().message();
+  CHECK_MESSAGE(Contains(msg, "InvalidRequest"), msg);
+  CHECK_MESSAGE(Contains(msg,
+                         "setting 'sse' is 'AES256' and servers refuse server-side "
+                         "encryption over http: use an https endpoint"),
+                msg);
+}
+
 TEST_CASE("remote: sse settings are checked at open") {
   auto msg = [](const std::map<std::string, std::string>& overrides) {
     auto loaded = plugins_test::LoadRegistry(

@@ -128,6 +128,14 @@ bkp::Error ToError(const S3Config& config, const std::string& what, const HttpRe
                                              "' or not at this endpoint; correct setting "
                                              "'region' or 'endpoint'");
   }
+  if (code == "InvalidRequest" && !config.sse.empty() && config.endpoint.rfind("http://", 0) == 0) {
+    // Ceph RGW (rgw_crypt_require_ssl) and AWS (aws:kms) refuse server-side
+    // encryption asked for in clear text, with no word on why.
+    return error(BKP_E_INVALID_ARGUMENT,
+                 what + where + " refused (" + answer + "): setting 'sse' is '" + config.sse +
+                     "' and servers refuse server-side encryption over http: use an https "
+                     "endpoint, or remove 'sse'");
+  }
   if (r.status == 404) {
     return error(BKP_E_NOT_FOUND, what + where + ": not found (" + answer + ")");
   }
