@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <doctest/doctest.h>
 
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -152,7 +153,8 @@ TEST_CASE("remote: libcurl's own SigV4 signing, as the provider used it, is refu
   }
 }
 
-TEST_CASE("remote: keys with space = ; & + % and UTF-8 round-trip, every request signed as sent") {
+TEST_CASE(
+    "remote: keys with space, =, semicolon, &, +, % and UTF-8 round-trip, every request signed") {
   S3Server server;
   FaultProxy proxy(server.port());
   TempDir dir;

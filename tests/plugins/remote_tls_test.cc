@@ -67,7 +67,7 @@ std::string OpenFailure(const std::string& settings) {
 
 }  // namespace
 
-TEST_CASE("remote: https with a private CA named by ca_file; an untrusted one fails at once") {
+TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fails at once") {
   TempDir pki;
   MakeCa(pki.path(), "test-ca");
   MakeCa(pki.path(), "other-ca");

@@ -180,8 +180,9 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
                     payload_hash,   amz_date,     config_.region, "s3"};
   sign.headers = {
       {"Host", request.host}, {"x-amz-date", amz_date}, {"x-amz-content-sha256", payload_hash}};
-  if (!keys.session_token.empty())
+  if (!keys.session_token.empty()) {
     sign.headers.emplace_back("x-amz-security-token", keys.session_token);
+  }
   if (request.method == "POST") sign.headers.emplace_back("Content-Type", "application/xml");
   sign.headers.insert(sign.headers.end(), request.headers.begin(), request.headers.end());
   for (const auto& [name, value] : sign.headers) add(name + ": " + value);
