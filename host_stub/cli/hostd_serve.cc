@@ -195,7 +195,8 @@ int RunServe(const ServeArgs& args) {
   Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "hostd: " << started.ToString() << '\n';
-    return kExitRuntime;
+    // A refused exposure, tokens file or certificate is the config's fault.
+    return started.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
   }
   std::cout << fmt::format("hostd: listening on {} (data: {}, fsync: {})\n", server.base_url(),
                            data_dir, FsyncPolicyName(config->storage.fsync))
