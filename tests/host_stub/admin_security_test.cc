@@ -282,7 +282,7 @@ TEST_CASE("security: with tokens, no or a bad token is 401, too small a role 403
   CHECK(Contains(log, "audit: POST /v1/compact by token 'ops' from 127.0.0.1:"));
 }
 
-TEST_CASE("security: https with the test's own CA, for curl and hostctl; an unknown CA fails") {
+TEST_CASE("security: https with the test's own CA for curl and hostctl, refused without it") {
   ts::TempDir dir;
   MakeCertificates(dir);
   const fs::path tokens = dir / "tokens";
