@@ -89,6 +89,34 @@ Status CheckExposure(const ServerOptions& options) {
       options.listen_address, missing));
 }
 
+struct LoadedSecurity {
+  std::unique_ptr<AuthTokens> tokens;     // null without auth_tokens_file
+  std::shared_ptr<TlsServerContext> tls;  // null without tls_cert
+};
+
+Result<LoadedSecurity> LoadSecurity(const ServerOptions& options) {
+  HOSTSTUB_RETURN_IF_ERROR(CheckExposure(options));
+  LoadedSecurity loaded;
+  if (!options.auth_tokens_file.empty()) {
+    Result<AuthTokens> tokens = AuthTokens::Load(options.auth_tokens_file);
+    if (!tokens.ok()) {
+      return Status::InvalidArgument("[server] auth_tokens_file: " + tokens.status().message());
+    }
+    loaded.tokens = std::make_unique<AuthTokens>(std::move(tokens).value());
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument(
+        "[server] tls_cert and tls_key go together: set both for HTTPS, or neither");
+  }
+  if (!options.tls_cert.empty()) {
+    Result<std::shared_ptr<TlsServerContext>> tls =
+        TlsServerContext::Load(options.tls_cert, options.tls_key);
+    if (!tls.ok()) return tls.status();
+    loaded.tls = std::move(tls).value();
+  }
+  return loaded;
+}
+
 // What the post-routing handler needs to know of the request the
 // pre-routing handler saw: both run on the same worker thread, one request
 // at a time.
@@ -425,6 +453,11 @@ AdminServer::~AdminServer() { Stop(); }
 
 httplib::Server& AdminServer::http() { return *http_; }
 
+Status AdminServer::Preflight(const ServerOptions& options) {
+  Result<LoadedSecurity> security = LoadSecurity(options);
+  return security.ok() ? Status::OK() : security.status();
+}
+
 void AdminServer::InstallGuard() {
   // Before routing, hence before the body is read: a refused request costs
   // its header only (the guarded server then closes the connection rather
@@ -473,24 +506,10 @@ Status AdminServer::Start() {
   }
   started_ = true;
 
-  HOSTSTUB_RETURN_IF_ERROR(CheckExposure(options_));
-  if (!options_.auth_tokens_file.empty()) {
-    Result<AuthTokens> tokens = AuthTokens::Load(options_.auth_tokens_file);
-    if (!tokens.ok()) {
-      return Status::InvalidArgument("[server] auth_tokens_file: " + tokens.status().message());
-    }
-    tokens_ = std::make_unique<AuthTokens>(std::move(tokens).value());
-  }
-  if (options_.tls_cert.empty() != options_.tls_key.empty()) {
-    return Status::InvalidArgument(
-        "[server] tls_cert and tls_key go together: set both for HTTPS, or neither");
-  }
-  if (!options_.tls_cert.empty()) {
-    Result<std::shared_ptr<TlsServerContext>> tls =
-        TlsServerContext::Load(options_.tls_cert, options_.tls_key);
-    if (!tls.ok()) return tls.status();
-    http_->set_tls(std::move(tls).value());
-  }
+  Result<LoadedSecurity> security = LoadSecurity(options_);
+  if (!security.ok()) return security.status();
+  tokens_ = std::move(security->tokens);
+  if (security->tls != nullptr) http_->set_tls(std::move(security->tls));
 
   errno = 0;
   int bound = -1;

@@ -71,6 +71,12 @@ class AdminServer {
   // after Stop fails.
   Status Start();
 
+  // What Start would refuse about `options` without binding anything: the
+  // exposure rule, tls_cert without tls_key (or the reverse), an unreadable,
+  // malformed or shared tokens file, an unusable certificate or key. For
+  // hostd to fail before it touches the data directory.
+  static Status Preflight(const ServerOptions& options);
+
   // Where audit lines go; by default to stdout, prefixed "hostd: ". Set
   // before Start().
   void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }

@@ -333,6 +333,8 @@ TEST_CASE("security: off loopback without TLS and tokens, and a readable tokens 
     CHECK(r.exit_code == 2);
     CHECK(Contains(r.output, "refusing to listen on 0.0.0.0"));
     CHECK(Contains(r.output, "TLS ([server] tls_cert and tls_key)"));
+    // Refused before the data directory was created or opened.
+    CHECK_FALSE(fs::exists(dir / "data"));
   }
   fs::permissions(tokens, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
   WriteConfig(dir, "auth_tokens_file = 'tokens'\n");
@@ -341,6 +343,7 @@ TEST_CASE("security: off loopback without TLS and tokens, and a readable tokens 
   INFO(r.output);
   CHECK(r.exit_code == 2);
   CHECK(Contains(r.output, "chmod 600"));
+  CHECK_FALSE(fs::exists(dir / "data"));
 }
 
 TEST_CASE("security: a forged Origin or Host and a non-JSON body are refused, nothing done") {
