@@ -45,6 +45,8 @@ bkp_find_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)
 # The S3 storage driver (plugins/repo/s3).
 bkp_find_pkg(CURL libcurl libcurl4-openssl-dev)
 bkp_find_pkg(LIBCRYPTO libcrypto libssl-dev)
+# TLS of the admin API (server and hostctl) and its token hashes.
+bkp_find_pkg(LIBSSL libssl libssl-dev)
 if(BKP_BUILD_TESTS)
   bkp_find_config(doctest doctest-dev)
 endif()

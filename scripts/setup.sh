@@ -14,7 +14,7 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client).
-  lz4 xxhash sqlite3 binutils curl awscli
+  lz4 xxhash sqlite3 binutils curl openssl awscli
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is

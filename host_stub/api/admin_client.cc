@@ -37,6 +37,8 @@ std::string DescribeTransportError(const HttpTransportError& error,
           error.detail);
     case Kind::kWrite:
       return fmt::format("sending the request failed ({})", error.detail);
+    case Kind::kTls:
+      return fmt::format("TLS handshake failed: {}", error.detail);
   }
   return error.detail;
 }
@@ -137,7 +139,7 @@ Status ApiError::ToStatus() const {
 
 AdminClient::AdminClient(AdminClientOptions options)
     : options_(std::move(options)),
-      base_url_("http://" + HostPort(options_)),
+      base_url_((options_.tls ? "https://" : "http://") + HostPort(options_)),
       http_(std::make_unique<HttpConnection>(options_)) {}
 
 AdminClient::AdminClient(std::string host, uint16_t port)

@@ -150,7 +150,7 @@ class AdminClient {
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
-  // "http://HOST:PORT".
+  // "http://HOST:PORT", or https.
   const std::string& base_url() const { return base_url_; }
 
   ApiResult<AppendResult> Append(std::string_view context, std::span<const std::string> events,

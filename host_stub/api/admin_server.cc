@@ -14,9 +14,18 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+
+#include <iostream>
+
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "api/auth_tokens.h"
+#include "api/guarded_http_server.h"
+#include "api/request_guard.h"
+#include "api/tls_server_context.h"
 
 namespace hoststub {
 namespace {
@@ -25,8 +34,6 @@ using nlohmann::json;
 
 constexpr uint64_t kDefaultReadLimit = 100;
 constexpr uint64_t kMaxReadLimit = 10'000;
-// A request body above this is refused with 413 before it is buffered.
-constexpr size_t kMaxRequestBytes = 256u << 20;
 // Idle keep-alive connections hold a worker thread, and Stop() waits for them
 // up to this long, so it stays short; clients simply reconnect.
 constexpr time_t kKeepAliveTimeoutSeconds = 2;
@@ -34,10 +41,98 @@ constexpr time_t kKeepAliveTimeoutSeconds = 2;
 // a TCP handshake every fifth request.
 constexpr size_t kKeepAliveMaxRequests = 100'000;
 
-size_t WorkerThreads() {
+size_t WorkerThreads(uint32_t max_connections_per_client) {
   // Each keep-alive client occupies a worker, and concurrent appends to one
-  // context share fsyncs only if they can be in flight together.
-  return std::max<size_t>(16, 2 * std::thread::hardware_concurrency());
+  // context share fsyncs only if they can be in flight together. Twice the
+  // per-client cap: one client can hold at most half the workers.
+  return std::max<size_t>(
+      {16, 2 * std::thread::hardware_concurrency(), 2 * size_t{max_connections_per_client}});
+}
+
+HttpLimits LimitsOf(const ServerOptions& options) {
+  HttpLimits limits;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.max_header_count = options.max_header_count;
+  limits.max_header_bytes = options.max_header_bytes;
+  limits.header_timeout = options.header_timeout;
+  limits.max_connections_per_client = options.max_connections_per_client;
+  return limits;
+}
+
+bool IsLoopbackAddress(const std::string& address) {
+  if (address == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+// The API can delete every backup: off loopback, both TLS (else tokens
+// cross the network in clear) and tokens (else anyone may call it).
+Status CheckExposure(const ServerOptions& options) {
+  if (IsLoopbackAddress(options.listen_address)) return Status::OK();
+  const bool tls = !options.tls_cert.empty() && !options.tls_key.empty();
+  const bool tokens = !options.auth_tokens_file.empty();
+  if (tls && tokens) return Status::OK();
+  std::string missing;
+  if (!tls) missing = "TLS ([server] tls_cert and tls_key)";
+  if (!tokens)
+    missing += std::string(missing.empty() ? "" : " and ") + "tokens ([server] auth_tokens_file)";
+  return Status::InvalidArgument(fmt::format(
+      "refusing to listen on {}: the admin API can delete every backup, so any address but a "
+      "loopback one needs both TLS and tokens; missing: {}. Configure them, or listen on "
+      "127.0.0.1",
+      options.listen_address, missing));
+}
+
+struct LoadedSecurity {
+  std::unique_ptr<AuthTokens> tokens;     // null without auth_tokens_file
+  std::shared_ptr<TlsServerContext> tls;  // null without tls_cert
+};
+
+Result<LoadedSecurity> LoadSecurity(const ServerOptions& options) {
+  HOSTSTUB_RETURN_IF_ERROR(CheckExposure(options));
+  LoadedSecurity loaded;
+  if (!options.auth_tokens_file.empty()) {
+    Result<AuthTokens> tokens = AuthTokens::Load(options.auth_tokens_file);
+    if (!tokens.ok()) {
+      return Status::InvalidArgument("[server] auth_tokens_file: " + tokens.status().message());
+    }
+    loaded.tokens = std::make_unique<AuthTokens>(std::move(tokens).value());
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument(
+        "[server] tls_cert and tls_key go together: set both for HTTPS, or neither");
+  }
+  if (!options.tls_cert.empty()) {
+    Result<std::shared_ptr<TlsServerContext>> tls =
+        TlsServerContext::Load(options.tls_cert, options.tls_key);
+    if (!tls.ok()) return tls.status();
+    loaded.tls = std::move(tls).value();
+  }
+  return loaded;
+}
+
+// What the post-routing handler needs to know of the request the
+// pre-routing handler saw: both run on the same worker thread, one request
+// at a time.
+struct AuditState {
+  bool audit = false;
+  bool refused = false;
+  std::string client;
+};
+thread_local AuditState t_audit;
+
+std::string AuditLine(const httplib::Request& req, const httplib::Response& res) {
+  const std::string who = !t_audit.client.empty() ? fmt::format("token '{}'", t_audit.client)
+                                                  : std::string("an unauthenticated client");
+  return fmt::format("audit: {} {} by {} from {}:{}: {}{}", req.method, req.target, who,
+                     req.remote_addr, req.remote_port, res.status,
+                     t_audit.refused ? " (refused, nothing done)" : "");
 }
 
 // The listening socket gets SO_REUSEADDR only: httplib's default also sets
@@ -286,8 +381,7 @@ httplib::Server::HandlerResponse HandleHttpError(const httplib::Request& req,
                       req.method, req.path);
       break;
     case 413:
-      message =
-          fmt::format("request body exceeds {} bytes: send smaller batches", kMaxRequestBytes);
+      message = "request body too large ([server] max_body_size): send smaller batches";
       break;
     default:
       message = fmt::format("HTTP error {} for {} {}", res.status, req.method, req.path);
@@ -336,21 +430,52 @@ int HttpStatusFor(const Status& status) {
 }
 
 AdminServer::AdminServer(EventStore& store, ServerOptions options)
-    : store_(store), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : store_(store),
+      options_(std::move(options)),
+      http_(std::make_unique<GuardedHttpServer>(LimitsOf(options_))),
+      audit_(
+          [](const std::string& line) { std::cout << ("hostd: " + line + "\n") << std::flush; }) {
   http_->set_socket_options(ListenSocketOptions);
   // Replies are small and latency-bound: Nagle plus delayed ACKs would add
   // tens of milliseconds to every append.
   http_->set_tcp_nodelay(true);
   http_->set_keep_alive_timeout(kKeepAliveTimeoutSeconds);
   http_->set_keep_alive_max_count(kKeepAliveMaxRequests);
-  http_->set_payload_max_length(kMaxRequestBytes);
-  http_->new_task_queue = [] { return new httplib::ThreadPool(WorkerThreads()); };
+  const size_t workers = WorkerThreads(options_.max_connections_per_client);
+  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   http_->set_error_handler(httplib::Server::HandlerWithResponse(HandleHttpError));
   http_->set_exception_handler(HandleException);
+  InstallGuard();
   RegisterRoutes();
 }
 
 AdminServer::~AdminServer() { Stop(); }
+
+httplib::Server& AdminServer::http() { return *http_; }
+
+Status AdminServer::Preflight(const ServerOptions& options) {
+  Result<LoadedSecurity> security = LoadSecurity(options);
+  return security.ok() ? Status::OK() : security.status();
+}
+
+void AdminServer::InstallGuard() {
+  // Before routing, hence before the body is read: a refused request costs
+  // its header only (the guarded server then closes the connection rather
+  // than read the body).
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const GuardVerdict verdict = guard_->Check(req, port());
+    t_audit = AuditState{verdict.required == Role::kAdmin, !verdict.allowed(), verdict.client};
+    if (verdict.allowed()) return httplib::Server::HandlerResponse::Unhandled;
+    ReplyError(res, verdict.status, verdict.message);
+    if (!verdict.challenge.empty()) res.set_header("WWW-Authenticate", verdict.challenge);
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!t_audit.audit) return;
+    t_audit.audit = false;
+    audit_(AuditLine(req, res));
+  });
+}
 
 void AdminServer::RegisterRoutes() {
   // {ctx} matches any text, '/' included, so that a bad name gets a 400 that
@@ -381,6 +506,11 @@ Status AdminServer::Start() {
   }
   started_ = true;
 
+  Result<LoadedSecurity> security = LoadSecurity(options_);
+  if (!security.ok()) return security.status();
+  tokens_ = std::move(security->tokens);
+  if (security->tls != nullptr) http_->set_tls(std::move(security->tls));
+
   errno = 0;
   int bound = -1;
   if (options_.port == 0) {
@@ -398,6 +528,13 @@ Status AdminServer::Start() {
         address, options_.port, reason));
   }
   port_ = static_cast<uint16_t>(bound);
+  RequestGuardOptions guard;
+  guard.host_names = {options_.listen_address, "localhost", "127.0.0.1", "::1"};
+  guard.host_names.insert(guard.host_names.end(), options_.allowed_hosts.begin(),
+                          options_.allowed_hosts.end());
+  guard.tls = http_->tls();
+  guard.tokens = tokens_.get();
+  guard_ = std::make_unique<RequestGuard>(std::move(guard));
 
   listener_ = std::thread([this] {
     http_->listen_after_bind();
@@ -417,7 +554,8 @@ Status AdminServer::Start() {
 }
 
 std::string AdminServer::base_url() const {
-  return fmt::format("http://{}:{}", HostForUrl(options_.listen_address), port());
+  return fmt::format("{}://{}:{}", http_->tls() ? "https" : "http",
+                     HostForUrl(options_.listen_address), port());
 }
 
 void AdminServer::Stop() {

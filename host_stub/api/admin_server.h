@@ -1,5 +1,10 @@
-// AdminServer: the host's admin HTTP API (JSON over HTTP, cpp-httplib), bound
-// to a loopback address because it has no authentication yet. Routes:
+// AdminServer: the host's admin HTTP API (JSON over HTTP or HTTPS,
+// cpp-httplib under GuardedHttpServer's connection limits). Every request
+// passes a RequestGuard first (Host, Origin, bearer token and role, JSON
+// content type; see request_guard.h). Start refuses to listen on anything but
+// a loopback address unless both TLS and tokens are configured. Requests that
+// need the admin role are written to the audit log with the client's token
+// name and address, whatever their outcome. Routes:
 //
 //   POST /v1/contexts/{ctx}/events  {"events":[...],"stream":"events"|"snapshots"}
 //   GET  /v1/contexts/{ctx}/events?from=T&limit=N&stream=events
@@ -23,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +48,14 @@ struct Response;
 
 namespace hoststub {
 
+class AuthTokens;
+class GuardedHttpServer;
+class RequestGuard;
+
+// Receives one audit line (without newline) per admin request; called on
+// the request's worker thread, possibly concurrently.
+using AuditSink = std::function<void(const std::string& line)>;
+
 class AdminServer {
  public:
   AdminServer(EventStore& store, ServerOptions options);
@@ -50,14 +64,26 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds options.listen_address:options.port (port 0 picks a free port) and
+  // Checks the exposure rule, loads the tokens file and the TLS certificate
+  // and key (errors name the file and the config key), binds
+  // options.listen_address:options.port (port 0 picks a free port) and
   // serves on a thread of its own until Stop(). A server runs once: Start
   // after Stop fails.
   Status Start();
 
+  // What Start would refuse about `options` without binding anything: the
+  // exposure rule, tls_cert without tls_key (or the reverse), an unreadable,
+  // malformed or shared tokens file, an unusable certificate or key. For
+  // hostd to fail before it touches the data directory.
+  static Status Preflight(const ServerOptions& options);
+
+  // Where audit lines go; by default to stdout, prefixed "hostd: ". Set
+  // before Start().
+  void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
+
   // The bound port once Start() succeeded, else 0.
   uint16_t port() const { return port_.load(); }
-  // "http://ADDRESS:PORT" of the bound socket.
+  // "http://ADDRESS:PORT" (https with TLS) of the bound socket.
   std::string base_url() const;
   const ServerOptions& options() const { return options_; }
 
@@ -66,15 +92,19 @@ class AdminServer {
   void Stop();
 
   // For route groups added by other files. Register before Start().
-  httplib::Server& http() { return *http_; }
+  httplib::Server& http();
   EventStore& store() { return store_; }
 
  private:
   void RegisterRoutes();
+  void InstallGuard();
 
   EventStore& store_;
   const ServerOptions options_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<GuardedHttpServer> http_;
+  std::unique_ptr<AuthTokens> tokens_;   // set by Start when configured
+  std::unique_ptr<RequestGuard> guard_;  // set by Start, before listening
+  AuditSink audit_;
   std::mutex lifecycle_mu_;  // serialises Start and Stop
   std::thread listener_;
   std::atomic<bool> listener_done_{false};

@@ -15,9 +15,13 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -58,8 +62,64 @@ std::string HostPort(const HttpConnectionOptions& options) {
 }
 
 struct HttpConnection::Impl {
-  explicit Impl(HttpConnectionOptions o) : options(std::move(o)), host_header(HostPort(options)) {
+  explicit Impl(HttpConnectionOptions o)
+      : options(std::move(o)),
+        host_header(HostPort(options)),
+        tls_context(asio::ssl::context::tls_client) {
     buffer.reserve(kReadBufferBytes);
+    if (options.tls) {
+      SSL_CTX_set_min_proto_version(tls_context.native_handle(), TLS1_2_VERSION);
+      tls_context.set_verify_mode(asio::ssl::verify_peer);
+      beast::error_code ec;
+      if (options.ca_file.empty()) {
+        tls_context.set_default_verify_paths(ec);
+      } else {
+        tls_context.load_verify_file(options.ca_file, ec);
+        if (ec) {
+          tls_setup_error = fmt::format("cannot load the CA certificates in '{}': {}",
+                                        options.ca_file, ec.message());
+        }
+      }
+    }
+  }
+
+  // Calls `fn` with the stream requests and replies go over.
+  template <typename Fn>
+  auto WithStream(Fn&& fn) {
+    if (tls) return fn(*tls);
+    return fn(stream);
+  }
+
+  std::optional<HttpTransportError> Handshake() {
+    if (!tls_setup_error.empty()) return HttpTransportError{Kind::kTls, tls_setup_error};
+    tls.emplace(stream, tls_context);
+    SSL* ssl = tls->native_handle();
+    beast::error_code ec;
+    asio::ip::make_address(options.host, ec);
+    // The certificate must name the host we asked for: an address literal
+    // as an IP SAN, a name as a DNS SAN (also sent as SNI).
+    if (!ec) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), options.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, options.host.c_str());
+      X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), options.host.c_str(), 0);
+    }
+    stream.expires_after(options.connect_timeout);
+    ec = Run([&](auto handler) {
+      tls->async_handshake(asio::ssl::stream_base::client, std::move(handler));
+    });
+    if (!ec) return std::nullopt;
+    std::string detail = ec.message();
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      detail = fmt::format(
+          "the server's certificate is not trusted: {} (pass its CA with "
+          "--cacert)",
+          X509_verify_cert_error_string(verify));
+    } else if (ec == beast::error::timeout) {
+      detail = fmt::format("no TLS handshake within {} ms", options.connect_timeout.count());
+    }
+    return HttpTransportError{Kind::kTls, detail};
   }
 
   // Starts one asynchronous operation through `initiate` (which gets the
@@ -111,6 +171,12 @@ struct HttpConnection::Impl {
     // Request and reply are each one small write: don't let Nagle hold the
     // request back waiting for an ACK.
     stream.socket().set_option(tcp::no_delay(true), ec);
+    if (options.tls) {
+      if (std::optional<HttpTransportError> error = Handshake()) {
+        Close();
+        return error;
+      }
+    }
     open = true;
     return std::nullopt;
   }
@@ -126,6 +192,9 @@ struct HttpConnection::Impl {
     message.target({request.target.data(), request.target.size()});
     message.version(11);
     message.set(http::field::host, host_header);
+    if (!options.bearer_token.empty()) {
+      message.set(http::field::authorization, "Bearer " + options.bearer_token);
+    }
     if (request.json_body != nullptr) {
       message.set(http::field::content_type, "application/json");
       message.body() = *request.json_body;
@@ -137,8 +206,9 @@ struct HttpConnection::Impl {
     http::request_serializer<http::string_body> serializer(message);
     while (!serializer.is_done()) {
       stream.expires_after(options.io_timeout);
-      const beast::error_code ec = Run(
-          [&](auto handler) { http::async_write_some(stream, serializer, std::move(handler)); });
+      const beast::error_code ec = Run([&](auto handler) {
+        WithStream([&](auto& s) { http::async_write_some(s, serializer, std::move(handler)); });
+      });
       if (ec) return HttpTransportError{Kind::kWrite, Describe(ec)};
     }
     return std::nullopt;
@@ -149,8 +219,9 @@ struct HttpConnection::Impl {
     parser.body_limit(kMaxReplyBytes);
     while (!parser.is_done()) {
       stream.expires_after(options.io_timeout);
-      const beast::error_code ec = Run(
-          [&](auto handler) { http::async_read_some(stream, buffer, parser, std::move(handler)); });
+      const beast::error_code ec = Run([&](auto handler) {
+        WithStream([&](auto& s) { http::async_read_some(s, buffer, parser, std::move(handler)); });
+      });
       if (ec) return HttpTransportError{Kind::kRead, Describe(ec)};
     }
     reply.status = static_cast<int>(parser.get().result_int());
@@ -171,6 +242,7 @@ struct HttpConnection::Impl {
   }
 
   void Close() {
+    tls.reset();
     stream.close();
     buffer.clear();
     open = false;
@@ -180,6 +252,10 @@ struct HttpConnection::Impl {
   const std::string host_header;
   asio::io_context io{1};  // only ever run by the calling thread
   beast::tcp_stream stream{io};
+  asio::ssl::context tls_context;
+  std::string tls_setup_error;  // a --cacert that could not be loaded
+  // Over `stream` while a TLS connection is open.
+  std::optional<asio::ssl::stream<beast::tcp_stream&>> tls;
   beast::flat_buffer buffer;  // read ahead of the parser; emptied on Close
   bool open = false;
 };

@@ -33,6 +33,12 @@ struct HttpConnectionOptions {
   std::chrono::milliseconds connect_timeout{5'000};
   // Per read/write on the socket; an append under fsync may take a while.
   std::chrono::milliseconds io_timeout{60'000};
+  // HTTPS: TLS 1.2 or later, the server's certificate checked against
+  // `ca_file` (PEM; empty: the system's trusted CAs) and against `host`.
+  bool tls = false;
+  std::string ca_file{};
+  // Sent as `Authorization: Bearer TOKEN` with every request when set.
+  std::string bearer_token{};
 };
 
 // "HOST:PORT", an IPv6 literal in brackets: as a URL and the Host header
@@ -59,6 +65,7 @@ struct HttpTransportError {
     kConnectTimeout,  // no connection within connect_timeout
     kWrite,           // sending the request failed or timed out
     kRead,            // the connection closed or timed out before a full reply
+    kTls,             // the TLS handshake failed (certificate not trusted, ...)
   };
   Kind kind = Kind::kConnect;
   std::string detail;  // the system's words, e.g. "Connection refused"

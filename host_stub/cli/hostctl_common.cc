@@ -9,7 +9,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -118,11 +122,70 @@ class LinePrinter {
 
 }  // namespace
 
+std::string ResolveGlobalArgs(GlobalArgs& global) {
+  std::string_view host = global.host;
+  for (const auto& [scheme, tls] : {std::pair<std::string_view, bool>{"https://", true},
+                                    std::pair<std::string_view, bool>{"http://", false}}) {
+    if (host.substr(0, scheme.size()) != scheme) continue;
+    global.tls = tls;
+    host.remove_prefix(scheme.size());
+    while (!host.empty() && host.back() == '/') host.remove_suffix(1);
+    std::string_view port_text;
+    if (!host.empty() && host.front() == '[') {
+      const size_t close = host.find(']');
+      if (close == std::string_view::npos) return fmt::format("bad --host URL '{}'", global.host);
+      if (close + 1 < host.size() && host[close + 1] == ':') port_text = host.substr(close + 2);
+      host = host.substr(1, close - 1);
+    } else if (const size_t colon = host.find(':'); colon != std::string_view::npos) {
+      port_text = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (!port_text.empty()) {
+      int port = 0;
+      const auto [end, ec] =
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 ||
+          port > 65535) {
+        return fmt::format("bad port in --host URL '{}'", global.host);
+      }
+      global.port = port;
+    }
+    if (host.empty() || host.find('/') != std::string_view::npos) {
+      return fmt::format("bad --host URL '{}' (expected http[s]://HOST[:PORT])", global.host);
+    }
+    global.host = std::string(host);
+    break;
+  }
+  if (!global.cacert.empty() && !global.tls) {
+    return "--cacert needs an https:// address in --host";
+  }
+  if (!global.token_file.empty()) {
+    std::ifstream in(global.token_file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      return fmt::format(
+          "cannot read a token from --token-file '{}'{}", global.token_file,
+          in ? std::string(": it is empty") : ": " + std::string(std::strerror(errno)));
+    }
+    const size_t begin = line.find_first_not_of(" \t\r");
+    const size_t end = line.find_last_not_of(" \t\r");
+    if (begin == std::string::npos) {
+      return fmt::format("--token-file '{}' starts with an empty line, not a token",
+                         global.token_file);
+    }
+    global.token = line.substr(begin, end - begin + 1);
+  }
+  return "";
+}
+
 AdminClient MakeClient(const GlobalArgs& global, std::chrono::milliseconds io_timeout) {
   AdminClientOptions options;
   options.host = global.host;
   options.port = static_cast<uint16_t>(global.port);
   options.io_timeout = io_timeout;
+  options.tls = global.tls;
+  options.ca_file = global.cacert;
+  options.bearer_token = global.token;
   return AdminClient(options);
 }
 

@@ -33,9 +33,21 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitUnreachable = 3;
 
 struct GlobalArgs {
+  // As given: a host, or a URL "http[s]://HOST[:PORT]" (see ResolveGlobalArgs).
   std::string host = "127.0.0.1";
   int port = 8124;
+  std::string token_file;  // --token-file / HOSTCTL_TOKEN_FILE
+  std::string cacert;      // --cacert / HOSTCTL_CACERT
+  // Filled by ResolveGlobalArgs.
+  bool tls = false;
+  std::string token;
 };
+
+// Splits a URL in --host into scheme, host and port (a port in the URL wins
+// over --port) and reads the token file (its first line, trimmed). Returns
+// an error message for a bad URL or an unreadable or empty token file, ""
+// when all is well.
+std::string ResolveGlobalArgs(GlobalArgs& global);
 
 struct Command {
   CLI::App* app = nullptr;

@@ -7,6 +7,7 @@
 // Thread-safety: main() runs on the main thread; see each command's file.
 #include <signal.h>
 
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -20,7 +21,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // Global options are also accepted after the subcommand.
   app.fallthrough();
-  app.add_option("--host", global.host, "Address of hostd's admin API")->capture_default_str();
+  app.add_option("--host", global.host,
+                 "Address of hostd's admin API: a host, or http[s]://HOST[:PORT]")
+      ->envname("HOSTCTL_HOST")
+      ->capture_default_str();
+  app.add_option("--token-file", global.token_file,
+                 "File whose first line is the bearer token (hostd token create)")
+      ->envname("HOSTCTL_TOKEN_FILE");
+  app.add_option("--cacert", global.cacert,
+                 "PEM file of the CA that signed hostd's certificate (https only)")
+      ->envname("HOSTCTL_CACERT");
   app.add_option("--port", global.port, "Port of hostd's admin API")
       ->envname("HOSTCTL_PORT")
       ->check(CLI::Range(1, 65535))
@@ -33,6 +43,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? hostctl::kExitOk : hostctl::kExitUsage;
+  }
+  if (const std::string bad = hostctl::ResolveGlobalArgs(global); !bad.empty()) {
+    return hostctl::Usage(bad);
   }
   for (const hostctl::Command& command : commands) {
     if (command.app->parsed()) return command.run();

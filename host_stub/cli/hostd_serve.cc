@@ -141,6 +141,12 @@ int RunServe(const ServeArgs& args) {
   if (!args.data_dir.empty()) config->storage.data_dir = args.data_dir;
   if (args.port >= 0) config->server.port = static_cast<uint16_t>(args.port);
   const std::string data_dir = config->storage.data_dir.string();
+  // The admin API's exposure, tokens and certificate are checked before any
+  // provider loads or the data directory is opened (and recovered).
+  if (Status server = AdminServer::Preflight(config->server); !server.ok()) {
+    std::cerr << "hostd: " << server.ToString() << '\n';
+    return kExitUsage;
+  }
 
   // Before the store: a provider that cannot start is found before the data
   // directory is opened (and recovered).
@@ -195,7 +201,8 @@ int RunServe(const ServeArgs& args) {
   Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "hostd: " << started.ToString() << '\n';
-    return kExitRuntime;
+    // A refused exposure, tokens file or certificate is the config's fault.
+    return started.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
   }
   std::cout << fmt::format("hostd: listening on {} (data: {}, fsync: {})\n", server.base_url(),
                            data_dir, FsyncPolicyName(config->storage.fsync))

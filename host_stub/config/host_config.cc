@@ -26,6 +26,10 @@ namespace {
 constexpr uint64_t kMinSegmentBytes = 4096;
 // A day: an archive_timeout beyond it is a recovery point nobody wants.
 constexpr int64_t kMaxArchiveTimeoutSeconds = 86'400;
+// Request limits below these would refuse the API's own requests.
+constexpr uint64_t kMinBodyBytes = 1024;
+constexpr uint64_t kMinHeaderBytes = 1024;
+constexpr int64_t kMaxHeaderCount = 10'000;
 
 std::string_view TypeName(const toml::node& node) {
   switch (node.type()) {
@@ -278,6 +282,25 @@ Reader ByteSize(uint64_t& out, uint64_t min) {
   };
 }
 
+// An array of host names (or address literals) for Host/Origin checks.
+Reader HostNames(std::vector<std::string>& out) {
+  return [&out](const Value& v) -> Status {
+    const toml::array* array = v.node().as_array();
+    if (array == nullptr) return v.TypeError("an array of strings");
+    out.clear();
+    for (const toml::node& element : *array) {
+      const toml::value<std::string>* s = element.as_string();
+      if (s == nullptr || s->get().empty() || s->get().find_first_of(" /:@") != std::string::npos) {
+        return v.Error("'" + v.path() +
+                       "' must list host names without scheme or port, such as "
+                       "[\"backup.example.com\"]");
+      }
+      out.push_back(s->get());
+    }
+    return Status::OK();
+  };
+}
+
 template <typename E>
 Reader OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
   return [&out, choices = std::move(choices)](const Value& v) -> Status {
@@ -418,6 +441,15 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
   std::vector<Key> server_keys = {
       {"listen", NonEmptyString(server.listen_address)},
       {"port", Integer(server.port, 0, std::numeric_limits<uint16_t>::max())},
+      {"auth_tokens_file", PathValue(server.auth_tokens_file)},
+      {"tls_cert", PathValue(server.tls_cert)},
+      {"tls_key", PathValue(server.tls_key)},
+      {"allowed_hosts", HostNames(server.allowed_hosts)},
+      {"max_body_size", ByteSize(server.max_body_bytes, kMinBodyBytes)},
+      {"max_header_count", Integer(server.max_header_count, 8, kMaxHeaderCount)},
+      {"max_header_size", ByteSize(server.max_header_bytes, kMinHeaderBytes)},
+      {"header_timeout_ms", Millis(server.header_timeout, 100)},
+      {"max_connections_per_client", Integer(server.max_connections_per_client, 1, 1024)},
   };
   std::vector<Key> top_level_keys = {
       {"plugin_dir", PathValue(config.plugin_dir)},
@@ -529,13 +561,43 @@ compaction_interval_ms = 60000
 recovery_verify_closed_segments = 0
 
 [server]
-# Address the admin HTTP API binds to. Loopback by default: the API has no
-# authentication yet.
+# Address the admin HTTP API binds to. Any address but a loopback one needs
+# both TLS (tls_cert, tls_key) and tokens (auth_tokens_file), else hostd
+# refuses to start.
 listen = "127.0.0.1"
 
 # TCP port of the admin API, 0 to 65535; 0 picks a free one (see
 # hostd serve --port-file).
 port = 8124
+
+# Bearer tokens the API accepts (`hostd token create` adds one): each line
+# NAME ROLE HASH, roles read, write and admin. The file must not be readable
+# by group or others. Unset: no authentication.
+# auth_tokens_file = "/etc/hostd/tokens"
+
+# PEM certificate (chain) and private key: with both, the API speaks HTTPS.
+# tls_cert = "/etc/hostd/cert.pem"
+# tls_key = "/etc/hostd/key.pem"
+
+# Names a request's Host and Origin may carry besides the listen address,
+# localhost and the loopback addresses (e.g. the server's DNS name).
+allowed_hosts = []
+
+# A request body above this is refused (413) before it is read.
+max_body_size = "8MiB"
+
+# At most this many header lines (8 to 10000), and this many bytes of request
+# line and headers together (431 otherwise).
+max_header_count = 64
+max_header_size = "16KiB"
+
+# The request line and headers must arrive within this many milliseconds
+# (408 otherwise); at least 100.
+header_timeout_ms = 10000
+
+# Connections one client address may hold open at once (1 to 1024); one more
+# is answered 429.
+max_connections_per_client = 8
 
 # Backup providers: one [[providers]] entry each, loaded and opened when hostd
 # starts; one that fails to load or open stops hostd. `hostd plugins` shows
@@ -621,12 +683,15 @@ Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
     return Status::IOError(std::move(msg));
   }
   Result<HostConfig> config = ParseHostConfig(text, file.string());
-  if (config.ok() && config->plugin_dir.is_relative()) {
-    // The operator wrote the path next to the file, not next to wherever
+  if (config.ok()) {
+    // The operator wrote the paths next to the file, not next to wherever
     // hostd happens to be started from.
     std::error_code ec;
-    std::filesystem::path dir = std::filesystem::absolute(file, ec).parent_path();
-    if (!ec) config->plugin_dir = (dir / config->plugin_dir).lexically_normal();
+    const std::filesystem::path dir = std::filesystem::absolute(file, ec).parent_path();
+    for (std::filesystem::path* path : {&config->plugin_dir, &config->server.auth_tokens_file,
+                                        &config->server.tls_cert, &config->server.tls_key}) {
+      if (!ec && !path->empty() && path->is_relative()) *path = (dir / *path).lexically_normal();
+    }
   }
   return config;
 }

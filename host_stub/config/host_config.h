@@ -21,11 +21,45 @@
 namespace hoststub {
 
 struct ServerOptions {
-  // Address the admin HTTP API binds to. Loopback by default: the API has no
-  // authentication yet.
+  // Address the admin HTTP API binds to. Loopback by default. Any other
+  // address is refused at start unless TLS and tokens are both configured.
   std::string listen_address = "127.0.0.1";
   // TCP port; 0 picks a free one (see hostd serve --port-file). Default 8124.
   uint16_t port = 8124;
+
+  // `auth_tokens_file`: the bearer tokens the API accepts, one per line as
+  // `NAME ROLE HASH` (see api/auth_tokens.h; `hostd token create` writes
+  // them). Empty (the default): no authentication, loopback only. A relative
+  // path is relative to the config file's directory.
+  std::filesystem::path auth_tokens_file{};
+  // `tls_cert`, `tls_key`: PEM files; with both set the API speaks HTTPS
+  // only. Empty (the default): plain HTTP, loopback only. Relative paths as
+  // for auth_tokens_file.
+  std::filesystem::path tls_cert{};
+  std::filesystem::path tls_key{};
+  // `allowed_hosts`: names besides the listen address, "localhost" and the
+  // loopback addresses that a request's Host (and Origin) may carry, e.g.
+  // the server's DNS name. Anything else is refused (DNS rebinding).
+  std::vector<std::string> allowed_hosts{};
+
+  // Request limits, each answered with a JSON error and the connection
+  // closed. `max_body_size`: a larger Content-Length is 413 before any of
+  // the body is read (an append's JSON takes up to ~40 times its size in
+  // memory while parsed). Default 8 MiB.
+  uint64_t max_body_bytes = uint64_t{8} << 20;
+  // `max_header_count`, `max_header_size`: more header lines, or a request
+  // line plus headers larger than this, is 431. Defaults 64 and 16 KiB.
+  uint32_t max_header_count = 64;
+  uint64_t max_header_bytes = uint64_t{16} << 10;
+  // `header_timeout_ms`: the whole request line and header must arrive
+  // within this time of the connection opening (or, on a kept-alive
+  // connection, of its first byte), else 408. Default 10 s.
+  std::chrono::milliseconds header_timeout{10'000};
+  // `max_connections_per_client`: connections one client address may hold
+  // open at once; one more is answered 429 and closed. The server keeps at
+  // least twice this many workers, so one client cannot hold them all.
+  // Default 8.
+  uint32_t max_connections_per_client = 8;
 };
 
 // One [[providers]] entry: a named backup provider, the plugin that
