@@ -156,8 +156,8 @@ TEST_CASE("rgw: the AWS CLI downloads a backup and the documented hand restore r
   std::string id;
   {
     auto store = OpenStore(StoreOptions(dir / "data", 48 * kKiB, 24 * kKiB));
-    Fill(*store, "orders", 1500, rng, &written);
-    Fill(*store, "billing", 600, rng, &written);
+    Fill(*store, "orders", 500, rng, &written);
+    Fill(*store, "billing", 200, rng, &written);
     REQUIRE(store->Sync().ok());
     id = remote.Backup(*store).backup_id;
   }

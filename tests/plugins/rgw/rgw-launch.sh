@@ -22,6 +22,9 @@ readonly DNS_NAME=rgw.localhost
 readonly BUCKET=backups
 readonly MEMSTORE_BYTES=$((1024 * 1024 * 1024))
 readonly START_TIMEOUT=90
+# The command prefix that runs a command in the gateway's network namespace
+# (empty when it has none).
+ns=()
 
 die() {
   echo "rgw-launch: $*" >&2
@@ -31,7 +34,7 @@ die() {
 # A free TCP port on 127.0.0.1 (the kernel's choice; racy only against
 # another process binding in the next few hundred milliseconds).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "${ns[@]}" python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # The PIDs in DIR/pids that still run a daemon of DIR's cluster (each was
@@ -65,7 +68,7 @@ stop() {
 spawn() {
   local name=$1
   shift
-  setsid "$@" >"$dir/log/$name.out" 2>&1 </dev/null &
+  setsid "${ns[@]}" "$@" >"$dir/log/$name.out" 2>&1 </dev/null &
   echo $! >>"$dir/pids"
   disown  # stopped by PID; no job-control notice when killed
 }
@@ -85,7 +88,7 @@ wait_for() {
 check_loopback_only() {
   local pid bad=""
   for pid in $(cat "$dir/pids"); do
-    bad+=$(ss -ltnpH 2>/dev/null | grep "pid=$pid," | awk '$4 !~ /^127\.0\.0\.1:/ {print $4}' || true)
+    bad+=$("${ns[@]}" ss -ltnpH 2>/dev/null | grep "pid=$pid," | awk '$4 !~ /^127\.0\.0\.1:/ {print $4}' || true)
   done
   [[ -z $bad ]] || die "a daemon listens beyond loopback: $bad"
 }
@@ -124,7 +127,27 @@ start() {
   # Whatever fails from here on stops what already runs.
   trap 'stop "$dir"' EXIT
 
-  local mon_port http_port https_port fsid osd_uuid conf=$dir/ceph.conf
+  local mon_port http_port https_port fsid osd_uuid conf=$dir/ceph.conf netns_pid=0
+  # Where it can (root), it runs everything in a network namespace of its
+  # own with only loopback: nothing outside can reach the daemons, nor they
+  # anything outside. A test then joins it (rgw.json's "netns_pid"; see
+  # rgw_server.cc). BKP_RGW_NETNS=0 keeps the host's network.
+  if [[ ${BKP_RGW_NETNS:-1} != 0 ]] && unshare -n true 2>/dev/null; then
+    # The namespace lives as long as this holder; its command line names
+    # DIR/ceph.conf so that `stop` knows it for ours.
+    setsid unshare -n bash -c 'exec -a "rgw-netns $0" sleep infinity' "$conf" \
+      </dev/null >/dev/null 2>&1 &
+    netns_pid=$!
+    disown
+    echo "$netns_pid" >>"$dir/pids"
+    local deadline=$((SECONDS + 10))
+    until [[ $(readlink "/proc/$netns_pid/ns/net") != "$(readlink /proc/self/ns/net)" ]]; do
+      ((SECONDS < deadline)) || die "the network namespace holder did not start"
+      sleep 0.05
+    done
+    ns=(nsenter -t "$netns_pid" -n)
+    "${ns[@]}" ip link set lo up
+  fi
   mon_port=$(free_port)
   http_port=$(free_port)
   https_port=$(free_port)
@@ -174,6 +197,8 @@ osd_max_object_name_len = 460
 osd_max_object_namespace_len = 64
 mon_osd_full_ratio = 0.95
 debug_ms = 0
+# A daemon or tool that cannot reach the monitor says so soon.
+client_mount_timeout = 30
 [client.rgw]
 rgw_frontends = beast endpoint=127.0.0.1:$http_port ssl_endpoint=127.0.0.1:$https_port ssl_certificate=$dir/tls/server.pem ssl_private_key=$dir/tls/server.key
 rgw_dns_name = $DNS_NAME
@@ -188,34 +213,34 @@ EOF
   : >"$dir/keyring"
 
   monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
-  ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mon-mkfs.out" 2>&1 ||
+  "${ns[@]}" ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mon-mkfs.out" 2>&1 ||
     die "ceph-mon --mkfs failed; see $dir/log/mon-mkfs.out"
   spawn mon ceph-mon -c "$conf" -i a -f
-  local ceph=(ceph -c "$conf" --connect-timeout 5)
+  local ceph=("${ns[@]}" ceph -c "$conf" --connect-timeout 5)
   wait_for "the monitor" "$dir/log/mon.a.log" "${ceph[@]}" mon stat
 
   local id
   id=$("${ceph[@]}" osd new "$osd_uuid")
   mkdir -p "$dir/osd/osd.$id"
-  ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
+  "${ns[@]}" ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$osd_uuid" >"$dir/log/osd-mkfs.out" 2>&1 ||
     die "ceph-osd --mkfs failed; see $dir/log/osd-mkfs.out"
   spawn osd ceph-osd -c "$conf" -i "$id" -f
   osd_up() { "${ceph[@]}" osd dump --format json | grep -q '"up":1'; }
   wait_for "the OSD" "$dir/log/osd.$id.log" osd_up
 
-  radosgw-admin -c "$conf" -n client.rgw user create --uid test --display-name "bkp tests" \
+  "${ns[@]}" radosgw-admin -c "$conf" -n client.rgw user create --uid test --display-name "bkp tests" \
     --access-key "$ACCESS_KEY" --secret "$SECRET_KEY" >"$dir/log/user.out" 2>&1 ||
     die "radosgw-admin user create failed; see $dir/log/user.out"
   spawn rgw radosgw -c "$conf" -n client.rgw -f
-  wait_for "radosgw" "$dir/log/client.rgw.log" curl -sf -o /dev/null "http://127.0.0.1:$http_port/"
+  wait_for "radosgw" "$dir/log/client.rgw.log" "${ns[@]}" curl -sf -o /dev/null "http://127.0.0.1:$http_port/"
   check_loopback_only
   AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY AWS_DEFAULT_REGION=us-east-1 \
-    AWS_EC2_METADATA_DISABLED=true aws --endpoint-url "http://127.0.0.1:$http_port" \
+    AWS_EC2_METADATA_DISABLED=true "${ns[@]}" aws --endpoint-url "http://127.0.0.1:$http_port" \
     s3api create-bucket --bucket "$BUCKET" >"$dir/log/bucket.out" 2>&1 ||
     die "creating bucket '$BUCKET' failed; see $dir/log/bucket.out"
 
   cat >"$dir/rgw.json" <<EOF
-{"http_port": $http_port, "https_port": $https_port, "dns_name": "$DNS_NAME", "bucket": "$BUCKET", "access_key": "$ACCESS_KEY", "secret_key": "$SECRET_KEY", "ca_file": "$dir/tls/ca.pem", "other_ca_file": "$dir/tls/other-ca.pem", "pids": [$(paste -sd, "$dir/pids")]}
+{"http_port": $http_port, "https_port": $https_port, "dns_name": "$DNS_NAME", "bucket": "$BUCKET", "access_key": "$ACCESS_KEY", "secret_key": "$SECRET_KEY", "ca_file": "$dir/tls/ca.pem", "other_ca_file": "$dir/tls/other-ca.pem", "netns_pid": $netns_pid, "pids": [$(paste -sd, "$dir/pids")]}
 EOF
   trap - EXIT
   cat "$dir/rgw.json"

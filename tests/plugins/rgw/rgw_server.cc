@@ -4,11 +4,13 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -46,6 +48,49 @@ std::string ReadLine(int fd, int timeout_ms) {
   }
 }
 
+// The fixture's rgw.json, or "" when BKP_RGW_STATE is unset.
+std::string FixtureState() {
+  const char* state = std::getenv("BKP_RGW_STATE");
+  if (state == nullptr || *state == '\0') return "";
+  std::ifstream in(fs::path(state) / "rgw.json");
+  if (!in) {
+    throw std::runtime_error(std::string("BKP_RGW_STATE is ") + state +
+                             " but it holds no rgw.json: did the fixture test rgw_start fail?");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Why joining the fixture's network namespace failed; "" if it did not.
+std::string netns_failure;
+
+// The fixture's gateway may run in a network namespace with only loopback
+// (rgw-launch.sh): this process joins it before main, while it has one
+// thread, so that every thread and child it makes later (the provider's
+// workers, the AWS CLI) is in it too. setns moves only the calling thread.
+[[maybe_unused]] const bool netns_joined = [] {
+  try {
+    const std::string state = FixtureState();
+    if (state.empty()) return false;
+    const int pid = nlohmann::json::parse(state).value("netns_pid", 0);
+    if (pid <= 0) return false;
+    const std::string ns = "/proc/" + std::to_string(pid) + "/ns/net";
+    const int fd = ::open(ns.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+      netns_failure = "cannot join the gateway's network namespace " + ns + ": " +
+                      std::strerror(errno) + " (is its fixture still running? are we root?)";
+      if (fd >= 0) ::close(fd);
+      return false;
+    }
+    ::close(fd);
+    return true;
+  } catch (const std::exception& e) {
+    netns_failure = e.what();
+    return false;
+  }
+}();
+
 }  // namespace
 
 const RgwServer& RgwServer::Shared() {
@@ -56,17 +101,13 @@ const RgwServer& RgwServer::Shared() {
   static std::string failure;
   std::call_once(once, [] {
     try {
-      if (const char* state = std::getenv("BKP_RGW_STATE"); state && *state) {
+      if (const std::string state = FixtureState(); !state.empty()) {
         // Started by the CTest fixture `rgw` (tests/plugins/CMakeLists.txt).
-        std::ifstream in(fs::path(state) / "rgw.json");
-        if (!in) {
-          failure = std::string("BKP_RGW_STATE is ") + state +
-                    " but it holds no rgw.json: did the fixture test rgw_start fail?";
+        if (!netns_failure.empty()) {
+          failure = netns_failure;
           return;
         }
-        std::stringstream text;
-        text << in.rdbuf();
-        server.Parse(text.str());
+        server.Parse(state);
       } else {
         std::string tmpl = (fs::temp_directory_path() / "bkp-rgw-XXXXXX").string();
         if (::mkdtemp(tmpl.data()) == nullptr) {
@@ -95,7 +136,10 @@ void RgwServer::Launch(const fs::path& dir) {
   if (launcher_ == 0) {
     ::dup2(in[0], STDIN_FILENO);
     ::dup2(out[1], STDOUT_FILENO);
-    ::execl("/bin/bash", "bash", launcher.c_str(), "run", dir.c_str(), nullptr);
+    // This process may already run threads, which setns would leave
+    // behind: the gateway it starts stays on the host's loopback.
+    ::execl("/usr/bin/env", "env", "BKP_RGW_NETNS=0", "bash", launcher.c_str(), "run", dir.c_str(),
+            nullptr);
     _exit(127);
   }
   ::close(in[0]);

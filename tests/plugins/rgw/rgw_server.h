@@ -7,6 +7,8 @@
 // under CTest, the `rgw` fixture starts it before the first RGW test and
 // stops it after the last (BKP_RGW_STATE names its directory); a test
 // binary run by hand starts its own on first use and stops it at exit.
+// The fixture's gateway may live in a loopback-only network namespace,
+// which this test process then joins before main (rgw_server.cc).
 // Tests share its bucket, each under a key prefix of its own.
 //
 // Thread-safety: Shared() may be called from any thread; the object it
