@@ -80,8 +80,11 @@ std::string ValidCaFile(std::string path, const std::string& endpoint) {
     Bad("ca_file", "is set but endpoint '" + endpoint + "' is not https://");
   }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
+  if (!std::filesystem::exists(path, ec)) {
     Bad("ca_file", "is '" + path + "': no such file (give a PEM file of CA certificates)");
+  }
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    Bad("ca_file", "is '" + path + "': not a file (give a PEM file of CA certificates)");
   }
   if (::access(path.c_str(), R_OK) != 0) {
     Bad("ca_file", "is '" + path + "': the file cannot be read (" + std::strerror(errno) + ")");

@@ -114,16 +114,13 @@ struct HttpTransport::Handle {
   ~Handle() { curl_easy_cleanup(curl); }
 };
 
-CredentialSource StaticCredentials(const S3Config& config) {
-  return [keys = SigV4Credentials{config.access_key_id, config.secret_access_key,
-                                  config.session_token}] { return keys; };
+HttpTransport::HttpTransport(const S3Config& config)
+    : config_(config), scheme_(config.endpoint.substr(0, config.endpoint.find("://"))) {
+  GlobalInit();
 }
 
-HttpTransport::HttpTransport(const S3Config& config, CredentialSource credentials)
-    : config_(config),
-      credentials_(credentials ? std::move(credentials) : StaticCredentials(config)),
-      scheme_(config.endpoint.substr(0, config.endpoint.find("://"))) {
-  GlobalInit();
+SigV4Credentials HttpTransport::SigningKeys() const {
+  return {config_.access_key_id, config_.secret_access_key, config_.session_token};
 }
 
 HttpTransport::~HttpTransport() = default;
@@ -173,15 +170,16 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
   // one is sent: Host set here (libcurl would write its own otherwise),
   // Content-Type for a POST (libcurl's default would be a form's).
   // libcurl adds only unsigned ones of its own (Accept, Content-Length).
-  const SigV4Credentials keys = credentials_();
+  const SigV4Credentials keys = SigningKeys();
   const std::string amz_date = AmzDate(std::chrono::system_clock::now());
   const std::string payload_hash = Sha256Hex(request.body);
   SigV4Request sign{request.method, request.path, request.query,  {},
                     payload_hash,   amz_date,     config_.region, "s3"};
   sign.headers = {
       {"Host", request.host}, {"x-amz-date", amz_date}, {"x-amz-content-sha256", payload_hash}};
-  if (!keys.session_token.empty())
+  if (!keys.session_token.empty()) {
     sign.headers.emplace_back("x-amz-security-token", keys.session_token);
+  }
   if (request.method == "POST") sign.headers.emplace_back("Content-Type", "application/xml");
   sign.headers.insert(sign.headers.end(), request.headers.begin(), request.headers.end());
   for (const auto& [name, value] : sign.headers) add(name + ": " + value);

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,19 +56,9 @@ struct HttpResponse {
   bool ok() const { return transport == 0 && status >= 200 && status < 300; }
 };
 
-// Where the keys each request is signed with come from: called once per
-// attempt, when the request is built, so a source that refreshes temporary
-// credentials takes effect on the next request. Called from any thread at
-// once; may throw bkp::Error (the attempt then fails with it).
-using CredentialSource = std::function<SigV4Credentials()>;
-
-// The config's own keys, for ever.
-CredentialSource StaticCredentials(const S3Config& config);
-
 class HttpTransport {
  public:
-  // `credentials` empty: StaticCredentials(config).
-  explicit HttpTransport(const S3Config& config, CredentialSource credentials = {});
+  explicit HttpTransport(const S3Config& config);
   ~HttpTransport();
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
@@ -79,11 +68,14 @@ class HttpTransport {
 
  private:
   struct Handle;
+  // The keys one attempt is signed with, read when it is built: the one
+  // place the transport takes credentials from, so a source that refreshes
+  // temporary ones takes effect on the next attempt.
+  SigV4Credentials SigningKeys() const;
   std::unique_ptr<Handle> Take();
   void Give(std::unique_ptr<Handle> handle);
 
   const S3Config& config_;
-  const CredentialSource credentials_;
   const std::string scheme_;  // "http" or "https"
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
