@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -216,6 +217,31 @@ TEST_CASE("rgw: a wrong access key or secret is an auth error that never shows t
   }
 }
 
+TEST_CASE("rgw: hostd plugins loads remote on RGW, and refuses a wrong secret without showing it") {
+  TempDir dir;
+  const std::string secret = "Sup3r-Secret-Never-Printed";
+  auto run = [&](const std::map<std::string, std::string>& overrides) {
+    const fs::path config = dir / "host.toml";
+    testing_support::WriteFile(
+        config, "plugin_dir = '" + std::string(BKP_PLUGIN_DIR) + "'\n[storage]\ndata_dir = '" +
+                    (dir / "data").string() +
+                    "'\n[server]\nport = 0\n[[providers]]\nname = 'offsite'\nplugin = "
+                    "'remote'\n[providers.settings]\n" +
+                    RgwSettings(Rgw().endpoint(), PrefixOf(dir.path()), overrides));
+    return RunCommand({HOSTD_BIN, "plugins", "--config", config.string()});
+  };
+  const auto good = run({});
+  CHECK_MESSAGE(good.exit_code == 0, good.output);
+  CHECK_MESSAGE(Contains(good.output, "offsite: loaded"), good.output);
+  CHECK_FALSE(Contains(good.output, Rgw().secret_key()));
+
+  const auto bad = run({{"secret_access_key", "'" + secret + "'"}});
+  CHECK_MESSAGE(bad.exit_code == 1, bad.output);
+  CHECK_MESSAGE(Contains(bad.output, "offsite: REFUSED"), bad.output);
+  CHECK_MESSAGE(Contains(bad.output, "SignatureDoesNotMatch"), bad.output);
+  CHECK_FALSE(Contains(bad.output, secret));
+}
+
 TEST_CASE("rgw: a bucket that does not exist is a clear error") {
   TempDir dir;
   const std::string msg = OpenFailure(
@@ -266,4 +292,18 @@ TEST_CASE("rgw: https with the private CA in ca_file backs up and restores, path
     remote.Restore(id, dir / "restored");
     CheckHolds(*OpenStore(StoreOptions(dir / "restored", 64 * kKiB, 32 * kKiB)), written);
   }
+}
+
+TEST_CASE("rgw: https with a CA that did not sign the server's certificate is a clear error") {
+  TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  const std::string msg =
+      OpenFailure(RgwSettings(Rgw().https_endpoint(), PrefixOf(dir.path()),
+                              {{"ca_file", "'" + Rgw().other_ca_file().string() + "'"}}));
+  CHECK_MESSAGE(Contains(msg, Rgw().https_endpoint()), msg);
+  CHECK_MESSAGE(Contains(msg, "certificate"), msg);
+  CHECK_MESSAGE(Contains(msg, "ca_file"), msg);  // what to check
+  CHECK_FALSE(Contains(msg, Rgw().secret_key()));
+  // Not retried until the deadline: another attempt cannot succeed.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
 }
