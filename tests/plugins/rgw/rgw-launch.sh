@@ -2,9 +2,10 @@
 # A throwaway Ceph RADOS Gateway on loopback, for the remote provider's tests
 # against a real S3 server (see README.md beside this file).
 #
-#   rgw-launch.sh start DIR   start it with all state under DIR (which must
-#                             be empty or absent); prints DIR/rgw.json's
-#                             contents on one line once S3 answers
+#   rgw-launch.sh start DIR   start it with all state under DIR (empty,
+#                             absent, or an earlier run's, which it stops
+#                             first); prints DIR/rgw.json's contents on one
+#                             line once S3 answers
 #   rgw-launch.sh stop DIR    stop the daemons DIR/pids names, remove DIR
 #   rgw-launch.sh run DIR     start, then stop when standard input closes
 #                             (a test process that dies leaves nothing behind)
@@ -20,7 +21,9 @@ readonly ACCESS_KEY=RGWTESTACCESSKEY0001
 readonly SECRET_KEY=rgw-test-secret-key-0001
 readonly DNS_NAME=rgw.localhost
 readonly BUCKET=backups
-readonly MEMSTORE_BYTES=$((1024 * 1024 * 1024))
+# The OSD keeps every object in RAM, up to this (BKP_RGW_MEMSTORE_MIB; the
+# benchmark asks for more than the tests' 1 GiB).
+readonly MEMSTORE_BYTES=$((${BKP_RGW_MEMSTORE_MIB:-1024} * 1024 * 1024))
 readonly START_TIMEOUT=90
 # The command prefix that runs a command in the gateway's network namespace
 # (empty when it has none).
@@ -64,7 +67,8 @@ stop() {
   rm -f "$dir/pids"
 }
 
-# Starts `$@` in the background with its output in $LOG, recording its PID.
+# Starts `$@` (in the namespace, if any) in the background with its output
+# in DIR/log/NAME.out, recording its PID.
 spawn() {
   local name=$1
   shift
@@ -91,6 +95,11 @@ check_loopback_only() {
     bad+=$("${ns[@]}" ss -ltnpH 2>/dev/null | grep "pid=$pid," | awk '$4 !~ /^127\.0\.0\.1:/ {print $4}' || true)
   done
   [[ -z $bad ]] || die "a daemon listens beyond loopback: $bad"
+}
+
+# Removes DIR if it is a launcher's directory (never any other).
+remove_dir() {
+  if [[ -f $1/ceph.conf || -f $1/rgw.json ]]; then rm -rf "$1"; fi
 }
 
 make_tls() {
@@ -254,15 +263,20 @@ case ${1:-} in
   stop)
     [[ $# -eq 2 ]] || die "usage: $0 stop DIR"
     stop "$2"
-    rm -rf "$2"
+    remove_dir "$2"
     ;;
   run)
     [[ $# -eq 2 ]] || die "usage: $0 run DIR"
     start "$2"
-    # Until the test closes our stdin (or dies).
-    cat >/dev/null || true
-    stop "$2"
-    rm -rf "$2"
+    reader=0
+    trap 'kill "$reader" 2>/dev/null; stop "$dir"; remove_dir "$dir"; exit 1' TERM INT HUP
+    # Until the test closes our stdin (or dies). In the background, so that
+    # `wait` lets a signal's trap run at once.
+    cat <&0 >/dev/null &
+    reader=$!
+    wait "$reader" || true
+    stop "$dir"
+    remove_dir "$dir"
     ;;
   *)
     die "usage: $0 start|stop|run DIR"
