@@ -244,6 +244,16 @@ TEST_CASE("remote: virtual-host addressing puts the bucket in the signed Host") 
   auto remote = OpenRemote(endpoint, prefix, {{"path_style", "false"}});
   CHECK(remote->List().empty());
   CheckAllSigned(proxy);
+
+  // A bucket name that cannot be a host name label is refused at open.
+  auto loaded = plugins_test::LoadRegistry(
+      "remote", s3_test::RemoteSettings(endpoint, prefix,
+                                        {{"path_style", "false"}, {"bucket", "'Backups_1'"}}));
+  REQUIRE_FALSE(loaded.ok());
+  CHECK_MESSAGE(Contains(loaded.status().message(),
+                         "setting 'path_style' is false but bucket 'Backups_1' cannot be part of "
+                         "a host name"),
+                loaded.status().message());
 }
 
 TEST_CASE("remote: sse and sse_kms_key_id are sent and signed with every object written") {

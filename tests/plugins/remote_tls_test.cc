@@ -76,8 +76,9 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
   const std::string ca = (pki.path() / "test-ca.pem").string();
   TempDir dir;
   const std::string prefix = PrefixOf(dir.path());
+  // One server for every step (no SUBCASEs, which would start one each).
 
-  SUBCASE("trusted through ca_file: a backup and its restore") {
+  {  // Trusted through ca_file: a backup and its restore.
     std::mt19937_64 rng(131);
     auto store = OpenStore(StoreOptions(dir / "data", 256 * kKiB, 64 * kKiB));
     Written written;
@@ -89,13 +90,13 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
     remote->Restore(id, dir / "restored");
     CheckHolds(*OpenStore(StoreOptions(dir / "restored", 256 * kKiB, 64 * kKiB)), written);
   }
-  SUBCASE("virtual-host addressing over https") {
+  {  // Virtual-host addressing over https.
     const std::string endpoint = "https://s3.localhost:" + std::to_string(server.port());
-    auto remote =
-        OpenRemote(endpoint, prefix, {{"ca_file", "'" + ca + "'"}, {"path_style", "false"}});
+    auto remote = OpenRemote(endpoint, prefix + "vhost/",
+                             {{"ca_file", "'" + ca + "'"}, {"path_style", "false"}});
     CHECK(remote->List().empty());
   }
-  SUBCASE("the system's CAs do not know it") {
+  {  // The system's CAs do not know it.
     const auto start = std::chrono::steady_clock::now();
     const std::string msg = OpenFailure(s3_test::RemoteSettings(server.endpoint(), prefix));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_UNREACHABLE)), msg);
@@ -106,7 +107,7 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
     // Not retried until retry_deadline (20 s here): no retry can fix it.
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
   }
-  SUBCASE("another CA in ca_file") {
+  {  // Another CA in ca_file.
     const std::string other = (pki.path() / "other-ca.pem").string();
     const std::string msg = OpenFailure(
         s3_test::RemoteSettings(server.endpoint(), prefix, {{"ca_file", "'" + other + "'"}}));

@@ -124,6 +124,14 @@ S3Config ReadS3Config(const bkp::Settings& settings) {
                           "' is an IP address, which cannot carry the bucket in its host "
                           "name: set path_style = true");
   }
+  // The bucket becomes a label of the host name: DNS allows lower-case
+  // letters, digits, '-' and '.' only.
+  if (!c.path_style &&
+      c.bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos) {
+    Bad("path_style", "is false but bucket '" + c.bucket +
+                          "' cannot be part of a host name (only a-z, 0-9, '-' and '.'): set "
+                          "path_style = true");
+  }
 
   c.ca_file = ValidCaFile(settings.get_string("ca_file").value_or(""), c.endpoint);
   c.sse = settings.get_string("sse").value_or("");
