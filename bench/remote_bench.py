@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Remote benchmark: the remote provider (S3) beside the AWS CLI.
 
-On one data directory made by bkp_dataset, against one local s3rver (the
-server the tests use, from tests/plugins/s3rver; run scripts/setup.sh), in
-one run, interleaved per repetition:
+On one data directory made by bkp_dataset, against one local S3 server --
+s3rver (tests/plugins/s3rver), or with --server rgw Ceph's RADOS Gateway
+on a throwaway loopback cluster (tests/plugins/rgw/rgw-launch.sh, objects
+in RAM) -- in one run, interleaved per repetition:
 
   full backup   hostctl backup create (remote provider, through a running
                 hostd)               vs  aws s3 cp --recursive DATA s3://...
@@ -12,12 +13,20 @@ one run, interleaved per repetition:
 Wall time, CPU time and peak RSS come from the OS (benchlib.measured; for
 backups, which run inside hostd, the host's VmHWM and CPU). Page caches are dropped
 before each timed run where permitted. Targets: backup throughput >= 1x the
-AWS CLI's upload; backup peak RSS <= 64 MiB + part_size x parallel_parts.
+AWS CLI's upload and restore >= 1x its download (>= 2x each on RGW, a
+server that keeps up with both clients); backup peak RSS <= 64 MiB + part_size x parallel_parts.
 Both upload to the same server, so the comparison is of the clients; an
 s3rver on the same machine is itself slow, so absolute MiB/s say little.
 
+With --server rgw it then puts --objects N (default 100000) small objects
+into a repository's objects/ (unreferenced, as a crashed writer leaves
+them; uploaded by the AWS CLI, not timed) beside two backups, and times
+`hostd backup list`, `verify` and `expire --keep-last 1`: expire lists all
+of objects/ (pages of 1000 keys) and batch-deletes the N objects.
+
 Usage: bench/remote_bench.py --build BUILD --work DIR --out FILE.json [--mib N] [--reps R] [--quick]
-  --quick: one repetition of at most 64 MiB, for a smoke run.
+                             [--server s3rver|rgw] [--objects N]
+  --quick: one repetition of at most 64 MiB (and 2000 objects), for a smoke run.
 """
 import json
 import os
@@ -30,6 +39,7 @@ from benchlib import (Build, Host, cell, checked, dir_bytes, drop_caches, ensure
 
 ROOT = Path(__file__).resolve().parent.parent
 S3RVER_DIR = ROOT / "tests" / "plugins" / "s3rver"
+RGW_LAUNCHER = ROOT / "tests" / "plugins" / "rgw" / "rgw-launch.sh"
 BUCKET = "backups"
 PART_SIZE = 16 << 20
 PARALLEL_PARTS = 4
@@ -54,6 +64,9 @@ class S3rver:
         self.endpoint = f"http://127.0.0.1:{json.loads(line)['port']}"
         return self
 
+    def credentials(self):
+        return {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+
     def drop(self, prefix):
         """Deletes everything under a key prefix, straight from its store."""
         shutil.rmtree(self.directory / BUCKET / prefix, ignore_errors=True)
@@ -61,6 +74,97 @@ class S3rver:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait()
+
+
+class Rgw:
+    """Ceph's RADOS Gateway on a throwaway one-node cluster (objects in RAM)
+    for the duration of a with-block; its launcher stops it when its stdin
+    closes. On the host's loopback: hostd, hostctl and the AWS CLI all reach
+    it."""
+
+    def __init__(self, directory, memstore_mib):
+        self.directory = Path(directory)
+        self.memstore_mib = memstore_mib
+
+    def __enter__(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+        env = dict(os.environ, BKP_RGW_NETNS="0", BKP_RGW_MEMSTORE_MIB=str(self.memstore_mib))
+        self.proc = subprocess.Popen(["bash", str(RGW_LAUNCHER), "run", str(self.directory)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        line = self.proc.stdout.readline().decode()
+        if not line:
+            fail(f"the RADOS Gateway did not start (logs in {self.directory}/log)")
+        self.info = json.loads(line)
+        if self.info["bucket"] != BUCKET:
+            fail(f"the RADOS Gateway's bucket is {self.info['bucket']}, not {BUCKET}")
+        self.endpoint = f"http://127.0.0.1:{self.info['http_port']}"
+        return self
+
+    def credentials(self):
+        return {"AWS_ACCESS_KEY_ID": self.info["access_key"],
+                "AWS_SECRET_ACCESS_KEY": self.info["secret_key"]}
+
+    def drop(self, prefix):
+        """Deletes everything under a key prefix (the objects live in RAM)."""
+        checked(["aws", "--endpoint-url", self.endpoint, "s3", "rm", "--recursive", "--quiet",
+                 f"s3://{BUCKET}/{prefix}/"])
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def fill_objects(endpoint, prefix, count, scratch):
+    """`count` small objects under PREFIX/objects/ that no backup references,
+    uploaded by the AWS CLI with many requests in flight."""
+    src = scratch / "filler"
+    for i in range(count):
+        d = src / f"{i % 256:02x}"
+        if i < 256:
+            d.mkdir(parents=True)
+        (d / f"orphan-{i:07d}").write_bytes(b"x")
+    config = scratch / "aws-config"
+    config.write_text("[default]\ns3 =\n  max_concurrent_requests = 64\n")
+    checked(["aws", "--endpoint-url", endpoint, "s3", "cp", "--recursive", "--only-show-errors",
+             str(src), f"s3://{BUCKET}/{prefix}/objects/"],
+            env=dict(os.environ, AWS_CONFIG_FILE=str(config)))
+    shutil.rmtree(src)
+
+
+def count_keys(endpoint, prefix):
+    """How many keys the bucket holds under `prefix`, as the AWS CLI counts
+    them (it follows every page of the listing)."""
+    out = checked(["aws", "--endpoint-url", endpoint, "s3api", "list-objects-v2", "--bucket",
+                   BUCKET, "--prefix", prefix, "--query", "Contents[].Key", "--output", "text"])
+    return len([k for k in out.split() if k != "None"])
+
+
+def paging_figures(build, server, base, work, count):
+    """list, verify and expire timed on a repository with `count` extra
+    objects in objects/ (see the docstring)."""
+    scratch = work / "paging"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    prefix = "paging"
+    cfg = scratch / "host.toml"
+    write_config(cfg, base, build.plugins, server.endpoint, prefix)
+    hostd = str(build.hostd)
+    for _ in range(2):
+        checked([hostd, "backup", "create", "--config", str(cfg), "--provider", "s3"])
+    fill_objects(server.endpoint, prefix, count, scratch)
+    in_bucket = count_keys(server.endpoint, "")
+    timed = {
+        "list": measured([hostd, "backup", "list", "--config", str(cfg), "--provider", "s3"]),
+        "verify": measured([hostd, "backup", "verify", "--config", str(cfg), "--provider", "s3"]),
+        "expire": measured([hostd, "backup", "expire", "--config", str(cfg), "--provider", "s3",
+                            "--keep-last", "1"]),
+    }
+    left = count_keys(server.endpoint, f"{prefix}/objects/orphan-")
+    if left != 0:
+        fail(f"expire left {left} orphaned objects behind")
+    server.drop(prefix)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {"objects_added": count, "objects_in_bucket": in_bucket, "timed": timed}
 
 
 def write_config(path, data_dir, plugin_dir, endpoint, prefix):
@@ -89,9 +193,12 @@ def newest_backup(hostd, cfg):
 
 
 def main():
-    args = suite_args(__doc__).parse_args()
+    parser = suite_args(__doc__)
+    parser.add_argument("--server", choices=["s3rver", "rgw"], default="s3rver")
+    parser.add_argument("--objects", type=int, default=100000)
+    args = parser.parse_args()
     if args.quick:
-        args.reps, args.mib = 1, min(args.mib, 64)
+        args.reps, args.mib, args.objects = 1, min(args.mib, 64), min(args.objects, 2000)
     if not shutil.which("aws"):
         fail("the AWS CLI ('aws', Debian's awscli) is missing: run scripts/setup.sh")
     build = Build(args.build)
@@ -99,13 +206,16 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     base = ensure_dataset(build, args.work, args.mib)
     data_mib = dir_bytes(base) / (1 << 20)
-    # s3rver takes any key; hostd and the AWS CLI read these.
-    os.environ.update({"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
+    os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
 
     samples = {k: [] for k in ["backup", "aws_upload", "restore", "aws_download"]}
     backup_rss = []
-    with S3rver(work / "s3") as server:
+    paging = None
+    server_cm = (Rgw(work / "rgw", memstore_mib=max(2048, int(data_mib * 4) + 512))
+                 if args.server == "rgw" else S3rver(work / "s3"))
+    with server_cm as server:
+        # Keys for hostd and the AWS CLI alike (s3rver takes any).
+        os.environ.update(server.credentials())
         aws = ["aws", "--endpoint-url", server.endpoint, "s3", "cp", "--recursive",
                "--only-show-errors"]
         for rep in range(args.reps):
@@ -135,11 +245,17 @@ def main():
             server.drop(prefix)
             server.drop(f"awscli-rep{rep}")
             shutil.rmtree(scratch, ignore_errors=True)
+        if args.server == "rgw" and args.objects > 0:
+            paging = paging_figures(build, server, base, work, args.objects)
 
     tput = {k: [data_mib / s["wall_s"] for s in v] for k, v in samples.items()}
     rss_target = 64 + PART_SIZE * PARALLEL_PARTS / (1 << 20)
+    speed_target = ">= 2" if args.server == "rgw" else ">= 1"
+    figures = {"server": args.server, "part_size": PART_SIZE, "parallel_parts": PARALLEL_PARTS}
+    if paging:
+        figures["paging"] = paging
     results = {
-        "suite": "remote",
+        "suite": "remote" if args.server == "s3rver" else "remote-rgw",
         "dataset_mib": data_mib,
         "reps": args.reps,
         "cold_cache": drop_caches(),
@@ -154,13 +270,14 @@ def main():
         ],
         "ratios": [
             ratio("backup_vs_aws_upload", [b / a for b, a in zip(tput["backup"],
-                                                                  tput["aws_upload"])], ">= 1"),
+                                                                  tput["aws_upload"])],
+                  speed_target),
             ratio("backup_peak_rss_mib", backup_rss, f"<= {rss_target:.0f}"),
             ratio("restore_vs_aws_download", [r / a for r, a in zip(tput["restore"],
                                                                      tput["aws_download"])],
-                  ">= 1"),
+                  speed_target),
         ],
-        "figures": {"part_size": PART_SIZE, "parallel_parts": PARALLEL_PARTS},
+        "figures": figures,
     }
     write_results(args.out, results)
     print_table(results)
@@ -178,6 +295,15 @@ def print_table(r):
     print("|---|---|---|---|")
     for x in r["ratios"]:
         print(f"| {x['name']} | {cell(x['value'], '{:.2f}')} | {x['target']} | {x['met']} |")
+    paging = r["figures"].get("paging")
+    if paging:
+        print(f"\nWith {paging['objects_added']} more objects in objects/ "
+              f"({paging['objects_in_bucket']} in the bucket):\n")
+        print("| operation | wall s | CPU s | peak RSS MiB |")
+        print("|---|---|---|---|")
+        for name, t in paging["timed"].items():
+            print(f"| hostd backup {name} | {t['wall_s']:.1f} | {t['cpu_s']:.1f} | "
+                  f"{t['max_rss_mib']:.0f} |")
 
 
 if __name__ == "__main__":

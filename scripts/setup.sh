@@ -14,7 +14,11 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client).
-  lz4 xxhash sqlite3 binutils curl openssl awscli
+  lz4 xxhash sqlite3 binutils curl awscli jq
+  # A real S3 server for the remote provider's tests: Ceph's RADOS Gateway on
+  # a throwaway one-node cluster (tests/plugins/rgw); openssl makes its CA,
+  # iproute2's ss checks that it listens on loopback only.
+  radosgw ceph-mon ceph-osd ceph-common openssl iproute2
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is

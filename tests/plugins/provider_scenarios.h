@@ -34,6 +34,10 @@ void HotBackupUnderLoadRestoresEveryAcknowledgedEvent(const ProviderKind& kind, 
 // Retention keep_last 2 over 5 backups keeps the newest two whole and
 // collects exactly the objects only the removed ones held.
 void RetentionKeepsTheNewestTwoWhole(const ProviderKind& kind);
+// A full backup and two increments: each increment stores only what is
+// new, every one verifies and restores, a parent cannot be removed while an
+// increment needs it, and removing the tip collects only what it alone held.
+void IncrementalChainRestoresVerifiesAndDeletesInOrder(const ProviderKind& kind);
 // List reports each backup's files, bytes, stored bytes and per-context
 // details, oldest first.
 void ListReportsFilesBytesAndDetails(const ProviderKind& kind);

@@ -73,61 +73,7 @@ TEST_CASE("remote: list reports files bytes and per-context details of each back
 TEST_CASE("remote: a full backup and two increments restore, verify and delete in chain order") {
   const plugins_test::NoGcGrace no_grace;  // the removed increment's objects go at once
   S3Server server;
-  std::mt19937_64 rng(83);
-  TempDir dir;
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
-  auto remote = OpenRemote(server.endpoint(), PrefixOf(dir.path()));
-  repo::s3::S3Driver storage(TestConfig(server.endpoint(), PrefixOf(dir.path())));
-
-  Written written;
-  std::vector<Written> states;
-  std::vector<std::string> ids;
-  for (int i = 0; i < 3; ++i) {
-    Fill(*store, "orders", 500, rng, &written);
-    Fill(*store, i == 1 ? "billing" : "orders", 120, rng, &written);
-    REQUIRE(store->Sync().ok());
-    ids.push_back(
-        remote->Backup(*store, i == 0 ? BKP_BACKUP_FULL : BKP_BACKUP_INCREMENTAL).backup_id);
-    states.push_back(written);
-  }
-  const auto listed = remote->List();
-  REQUIRE(listed.size() == 3);
-  CHECK(listed[0].type == BKP_BACKUP_FULL);
-  CHECK_FALSE(listed[0].has_parent);
-  for (int i = 1; i < 3; ++i) {
-    CHECK(listed[i].type == BKP_BACKUP_INCREMENTAL);
-    CHECK(ReadManifest(storage, ids[i]).parent == ids[i - 1]);
-  }
-  // An increment stores only what is new: less than the full backup.
-  CHECK(listed[2].bytes < listed[0].bytes);
-  store.reset();
-
-  remote->RequireVerifies("");  // every backup
-  for (int i : {2, 0}) {
-    CAPTURE(i);
-    const fs::path target = dir / ("restored-" + std::to_string(i));
-    remote->Restore(ids[i], target);
-    CheckHolds(*OpenStore(StoreOptions(target, 64 * kKiB, 32 * kKiB)), states[i]);
-  }
-
-  // A parent stays while an increment needs it; the chain's tip can go.
-  char err[1024] = "";
-  CHECK(remote->table().remove(remote->instance(), ids[1].c_str(), err, sizeof err) ==
-        BKP_E_REFUSED_BY_POLICY);
-  CHECK(Contains(err, ids[2]));
-  REQUIRE_MESSAGE(
-      remote->table().remove(remote->instance(), ids[2].c_str(), err, sizeof err) == BKP_OK, err);
-  CHECK(remote->ListIds() == std::vector<std::string>{ids[0], ids[1]});
-  CHECK_FALSE(storage.Stat(repo::ManifestKey(ids[2])));
-  // What only the removed increment referenced is gone from the bucket.
-  std::set<std::string> referenced;
-  for (int i = 0; i < 2; ++i) {
-    for (const auto& f : ReadManifest(storage, ids[i]).files) {
-      for (const auto& o : plugins_test::Objects(f)) referenced.insert(o);
-    }
-  }
-  CHECK(plugins_test::ObjectKeys(storage) == referenced);
-  remote->RequireVerifies(ids[1]);
+  plugins_test::IncrementalChainRestoresVerifiesAndDeletesInOrder(RemoteKind(server.endpoint()));
 }
 
 TEST_CASE("remote: verify re-reads every object from the server and reports a damaged one") {
