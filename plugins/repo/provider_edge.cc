@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "point_in_time.h"
 #include "restore_job.h"
+#include "verify_job.h"
 
 namespace repo {
 namespace {

@@ -1,0 +1,35 @@
+// Verify: resolves each backup's chain (chain.h) and decodes every object
+// it needs through the LZ4 decoder, checking the frame, size and XXH3-64
+// against the manifest, reporting each bad file and why. Writes nothing.
+//
+// Errors: problems are reported, not thrown; bkp::Error only for an unknown
+// backup id (BKP_E_NOT_FOUND), a cancel, or the repository failing as a whole.
+// Thread-safety: one job per repository at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "bkp/bkp_plugin.hpp"
+#include "repository.h"
+
+namespace repo {
+
+struct VerifyProblem {
+  bkp_status status = BKP_E_CORRUPT;
+  std::string backup_id;
+  std::string file;  // "<context>/<role>/<name>", or "manifest"
+  std::string message;
+};
+
+// Verifies one backup, or every backup when `backup_id` is empty: each
+// backup's chain must resolve, and every object it needs must decode to the
+// recorded size and checksum (shared objects are decoded once, by `workers`
+// threads). Calls `report` per problem, on the calling thread; returns how
+// many. `op` may be null (offline use without progress).
+uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
+                      const bkp::Operation* op, uint32_t workers,
+                      const std::function<void(const VerifyProblem&)>& report);
+
+}  // namespace repo
