@@ -41,6 +41,20 @@ std::string Timestamp() {
   return buf;
 }
 
+// Where a forced restore moves the target's previous content: named by the
+// time, and numbered when a directory of that second is there already (two
+// forced restores in one second; renaming onto it would fail, or replace it
+// if it were empty).
+fs::path SetAsideName(const fs::path& target) {
+  const std::string stem = target.string() + ".before-restore-" + Timestamp();
+  fs::path name = stem;
+  std::error_code ec;
+  for (int n = 2; fs::exists(fs::symlink_status(name, ec)); ++n) {
+    name = stem + "-" + std::to_string(n);
+  }
+  return name;
+}
+
 // How much of a file is written before its write-back is started.
 constexpr uint64_t kWriteBackEvery = 8ull << 20;
 
@@ -331,8 +345,7 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
           fmt::format("restore target '{}' was filled while the restore ran; nothing was changed",
                       target_.string()));
     } else {
-      report.previous_moved_to = target_;
-      report.previous_moved_to += ".before-restore-" + Timestamp();
+      report.previous_moved_to = SetAsideName(target_);
       fs::rename(target_, report.previous_moved_to, ec);
       if (ec) {
         return Status::IOError(fmt::format("cannot move '{}' aside to '{}': {}", target_.string(),
