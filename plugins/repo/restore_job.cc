@@ -9,6 +9,7 @@
 #include "chain.h"
 #include "object_codec.h"
 #include "point_in_time.h"
+#include "quarantine.h"
 
 namespace repo {
 namespace {
@@ -109,9 +110,11 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
   for (const auto& f : files) {
     for (const auto& c : f.chunks) {
       if (!repository.driver().Stat(c.object)) {
-        throw bkp::Error(DamageStatus(backup_id, c),
-                         ChunkLabel(backup_id, f, c) + " is missing from " + repository.Describe() +
-                             ": the backup cannot be restored");
+        std::string why = ChunkLabel(backup_id, f, c) + " is missing from " + repository.Describe();
+        if (auto q = FindQuarantined(repository.driver(), c.object); q && q->set_aside) {
+          why += " (verify set it aside as damaged: " + q->reason + ")";
+        }
+        throw bkp::Error(DamageStatus(backup_id, c), why + ": the backup cannot be restored");
       }
     }
   }

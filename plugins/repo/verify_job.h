@@ -1,6 +1,12 @@
 // Verify: resolves each backup's chain (chain.h) and decodes every object
 // it needs through the LZ4 decoder, checking the frame, size and XXH3-64
-// against the manifest, reporting each bad file and why. Writes nothing.
+// against the manifest, reporting each bad file and why. A verify of every
+// backup covers the continuous archive's records and objects too.
+//
+// It writes one thing: an object whose frame is damaged (or whose content
+// no longer matches its name) is set aside (quarantine.h), so that no new
+// backup builds on it; one that is intact while a record of it disagrees
+// stays, as other backups may need it.
 //
 // Errors: problems are reported, not thrown; bkp::Error only for an unknown
 // backup id (BKP_E_NOT_FOUND), a cancel, or the repository failing as a whole.
@@ -18,8 +24,8 @@ namespace repo {
 
 struct VerifyProblem {
   bkp_status status = BKP_E_CORRUPT;
-  std::string backup_id;
-  std::string file;  // "<context>/<role>/<name>", or "manifest"
+  std::string backup_id;  // empty for the archive's
+  std::string file;       // "<context>/<role>/<name>", "manifest", or an archive record's key
   std::string message;
 };
 

@@ -341,6 +341,56 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
   }
 }
 
+TEST_CASE("local_disk: verify sets a damaged object aside and the next backup stores it anew") {
+  std::mt19937_64 rng(37);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+  Fill(*store, "orders", 900, rng, &written);
+  const std::string first = disk.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", first);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  const fs::path object = dir / "repo" / chunk.object;
+  testing_support::FlipByte(object, chunk.stored_size / 2);
+  const std::string damaged = ReadFile(object);
+
+  const VerifyOutcome v = disk.Verify(first);
+  REQUIRE(v.problems.size() == 1);
+  CHECK(v.problems[0].status == BKP_E_CORRUPT);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside as 'quarantine/" + chunk.object + "'"),
+                v.problems[0].message);
+  // Gone from objects/, its bytes kept for forensics with a record of why.
+  CHECK_FALSE(fs::exists(object));
+  CHECK(ReadFile(dir / "repo" / "quarantine" / chunk.object) == damaged);
+  const std::string record = ReadFile(dir / "repo" / "quarantine" / (chunk.object + ".json"));
+  CHECK_MESSAGE(Contains(record, chunk.object), record);
+  // A restore now says why the object is missing.
+  auto refused = disk.TryRestore(first, dir / "refused");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_MESSAGE(Contains(refused.status().message(), "verify set it aside as damaged"),
+                refused.status().message());
+
+  // The next full backup must not build on the damaged object: it stores
+  // the segment anew from the host, whose closed segment still holds the
+  // same bytes, so the key is the same and the first backup heals too.
+  const std::string second = disk.Backup(*store).backup_id;
+  CHECK(ReadFile(dir / "repo" / "quarantine" / chunk.object) == damaged);
+  REQUIRE(fs::exists(object));
+  disk.RequireVerifies("");
+  store.reset();
+  for (const auto& id : {first, second}) {
+    const fs::path target = dir / ("restored-" + id);
+    disk.Restore(id, target);
+    CheckHolds(*OpenStore(StoreOptions(target, 24 * kKiB, 24 * kKiB)), written);
+  }
+}
+
 TEST_CASE("local_disk: a cancelled backup fails as cancelled and leaves no backup") {
   std::mt19937_64 rng(41);
   TempDir dir;
