@@ -96,6 +96,18 @@ class PieceQueue {
 
 }  // namespace
 
+bkp_item RestoreItem(const FileEntry& f) {
+  bkp_item item{};
+  item.role = f.role;
+  item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
+  item.name = f.name.c_str();
+  item.size = f.size;
+  item.base = f.base;
+  item.next = f.next;
+  item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
+  return item;
+}
+
 RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
                            const bkp::Sink& sink, const bkp::Operation& op) {
   return RunRestoreJob(repository, ResolveState(repository, backup_id), sink, op);
@@ -177,15 +189,7 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
     op.throw_if_cancelled("restore");
     const FileEntry& f = files[piece->file];
     if (open != piece->file) {
-      bkp_item item{};
-      item.role = f.role;
-      item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
-      item.name = f.name.c_str();
-      item.size = f.size;
-      item.base = f.base;
-      item.next = f.next;
-      item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
-      sink.begin(item);
+      sink.begin(RestoreItem(f));
       open = piece->file;
     }
     if (piece->bytes.empty()) {

@@ -22,6 +22,9 @@
 
 namespace repo {
 
+// The sink item a restore begins for `f` (borrowing its strings).
+bkp_item RestoreItem(const FileEntry& f);
+
 struct RestoreStats {
   uint64_t files = 0;
   uint64_t bytes = 0;

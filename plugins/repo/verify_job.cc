@@ -44,7 +44,8 @@ std::string Describe(const Verdict& verdict, const ObjectFate& fate) {
 
 uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
                       const bkp::Operation* op, uint32_t workers,
-                      const std::function<void(const VerifyProblem&)>& report) {
+                      const std::function<void(const VerifyProblem&)>& report,
+                      const RestoreItemCheck& admit) {
   uint64_t problems = 0;
   auto problem = [&](bkp_status status, const std::string& id, const std::string& file,
                      const std::string& message) {
@@ -77,6 +78,31 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
         problem(e.status(), "", key, e.what());
       }
     }
+  }
+
+  // What a restore would feed the host's sink: the ABI's order (one control
+  // DB, first: RestoreOrder sorts the rest) and, item by item, the host's
+  // own rules, which only it knows (restore_rules.h in the host).
+  auto refused = [&](const FileEntry& f) -> std::optional<std::string> {
+    if (!admit) return std::nullopt;
+    auto why = admit(f);
+    if (why) return "a restore would fail here: the host refuses this item (" + *why + ")";
+    return std::nullopt;
+  };
+  for (const auto& s : states) {
+    size_t control_dbs = 0;
+    for (const auto& f : s.RestoreOrder()) {
+      control_dbs += f.role == BKP_ROLE_CONTROL_DB;
+      if (auto why = refused(f)) problem(BKP_E_CORRUPT, s.tip.id, FileLabel(f), *why);
+    }
+    if (control_dbs != 1) {
+      problem(BKP_E_CORRUPT, s.tip.id, "manifest",
+              "its state holds " + std::to_string(control_dbs) +
+                  " control DBs: a restore writes exactly one, first, and fails without it");
+    }
+  }
+  for (const auto& [key, record] : archived) {
+    if (auto why = refused(record.file)) problem(BKP_E_CORRUPT, "", key, *why);
   }
 
   // Each stored object is decoded once, however many backups share it.

@@ -15,9 +15,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
+#include "manifest.h"
 #include "repository.h"
 
 namespace repo {
@@ -29,13 +31,20 @@ struct VerifyProblem {
   std::string message;
 };
 
+// The host's reason to refuse a file in a restore (the items' names are
+// its rules: bkp_host_services.restore_item_check), or nullopt.
+using RestoreItemCheck = std::function<std::optional<std::string>(const FileEntry&)>;
+
 // Verifies one backup, or every backup when `backup_id` is empty: each
 // backup's chain must resolve, and every object it needs must decode to the
 // recorded size and checksum (shared objects are decoded once, by `workers`
-// threads). Calls `report` per problem, on the calling thread; returns how
-// many. `op` may be null (offline use without progress).
+// threads). What a restore would feed the sink is checked too, before any
+// object is read: exactly one control DB, and each file as `admit` (when
+// given) says the host takes it. Calls `report` per problem, on the calling
+// thread; returns how many. `op` may be null (offline use without progress).
 uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
                       const bkp::Operation* op, uint32_t workers,
-                      const std::function<void(const VerifyProblem&)>& report);
+                      const std::function<void(const VerifyProblem&)>& report,
+                      const RestoreItemCheck& admit = {});
 
 }  // namespace repo

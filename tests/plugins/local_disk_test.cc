@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -389,6 +390,78 @@ TEST_CASE("local_disk: verify sets a damaged object aside and the next backup st
     disk.Restore(id, target);
     CheckHolds(*OpenStore(StoreOptions(target, 24 * kKiB, 24 * kKiB)), written);
   }
+}
+
+TEST_CASE("local_disk: verify reports what the host's restore would refuse, before restoring") {
+  std::mt19937_64 rng(43);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  std::string id;
+  {
+    auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+    Fill(*store, "orders", 400, rng, &written);
+    id = disk.Backup(*store).backup_id;
+  }
+  disk.RequireVerifies(id);
+  const fs::path manifest_file = dir / "repo" / "backups" / (id + ".json");
+  const std::string original = ReadFile(manifest_file);
+  // Each a manifest that still decodes and whose every object is sound,
+  // which the host's restore sink refuses all the same.
+  struct Damage {
+    const char* what;
+    std::function<void(nlohmann::json&)> apply;
+    std::string verify_says;
+    std::string restore_says;
+  };
+  const std::vector<Damage> damages = {
+      {"an event segment named for another base",
+       [](nlohmann::json& m) {
+         for (auto& f : m["files"]) {
+           if (f["role"] == "events" && f["base"].get<uint64_t>() > 0) {
+             f["name"] = "00000000000000000001.events";
+             return;
+           }
+         }
+       },
+       "should be named", "should be named"},
+      {"a context name the host does not take",
+       [](nlohmann::json& m) {
+         for (auto& f : m["files"]) {
+           if (!f["context"].is_null()) f["context"] = "orders/../x";
+         }
+         m["contexts"][0]["name"] = "orders/../x";
+       },
+       "invalid context name", "invalid context name"},
+      {"no control DB",
+       [](nlohmann::json& m) {
+         auto& files = m["files"];
+         for (auto it = files.begin(); it != files.end(); ++it) {
+           if ((*it)["role"] == "control_db") {
+             files.erase(it);
+             return;
+           }
+         }
+       },
+       "0 control DBs", "before the control DB"},
+  };
+  for (const auto& damage : damages) {
+    CAPTURE(damage.what);
+    auto m = nlohmann::json::parse(original);
+    damage.apply(m);
+    WriteFile(manifest_file, m.dump(2));
+    const VerifyOutcome v = disk.Verify(id);
+    CHECK(v.rc == BKP_E_CORRUPT);
+    REQUIRE_FALSE(v.problems.empty());
+    CHECK_MESSAGE(Contains(v.problems[0].message, damage.verify_says), v.problems[0].message);
+    // The host's sink, on its own, refuses the same backup.
+    auto r = disk.TryRestore(id, dir / "target");
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(Contains(r.status().message(), damage.restore_says), r.status().message());
+    CHECK_FALSE(fs::exists(dir / "target"));
+  }
+  WriteFile(manifest_file, original);
+  disk.RequireVerifies(id);
 }
 
 TEST_CASE("local_disk: a cancelled backup fails as cancelled and leaves no backup") {
