@@ -548,6 +548,43 @@ TEST_CASE("wal_archive: the next incremental stores an object verify set aside a
   CheckHolds(*OpenStore(StoreOptions(dir / "restored", 24 * kKiB, 16 * kKiB)), written);
 }
 
+TEST_CASE("wal_archive: an incremental never inherits an object set aside that cannot heal") {
+  std::mt19937_64 rng(29);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 16 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 700, rng, &written);
+  const std::string full = wal.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", full);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  REQUIRE(wal.Verify(full).problems.size() == 1);
+  // The host's copy changed too, early in the file: its last 4 KiB (all a
+  // backup reads to reuse what it has) still match, but the lost object
+  // can no longer be stored again from it.
+  testing_support::FlipByte(dir / "data" / "contexts" / "orders" / "events" / victim->name, 100);
+
+  Fill(*store, "orders", 50, rng, &written);
+  const std::string incremental = wal.Backup(*store, BKP_BACKUP_INCREMENTAL).backup_id;
+  CHECK_FALSE(fs::exists(dir / "repo" / chunk.object));
+  // The increment stores that segment whole instead of inheriting the lost
+  // object, so it verifies; its parent stays damaged.
+  const repo::Manifest inc = ReadManifest(dir / "repo", incremental);
+  bool whole = false;
+  for (const auto& f : inc.files) {
+    if (f.key() == victim->key()) whole = f.inherit == 0 && !f.chunks.empty();
+  }
+  CHECK(whole);
+  wal.RequireVerifies(incremental);
+  CHECK(wal.Verify(full).problems.size() == 1);
+}
+
 TEST_CASE("wal_archive: verify of every backup covers the archive and sets damage aside") {
   std::mt19937_64 rng(23);
   TempDir dir;
