@@ -585,6 +585,41 @@ TEST_CASE("wal_archive: an incremental never inherits an object set aside that c
   CHECK(wal.Verify(full).problems.size() == 1);
 }
 
+TEST_CASE("wal_archive: the archive never extends a piece whose object verify set aside") {
+  std::mt19937_64 rng(31);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 64 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 20, rng, &written);
+  const std::string id = wal.Backup(*store).backup_id;
+  std::set<std::string> in_backup;
+  for (const auto& f : ReadManifest(dir / "repo", id).files) {
+    for (const auto& c : f.chunks) in_backup.insert(c.object);
+  }
+  // A piece of the active event segment, stored by the archive alone.
+  Fill(*store, "orders", 40, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  fs::path piece_file;
+  for (const auto& e : fs::directory_iterator(dir / "repo" / "archive" / "orders" / "events")) {
+    if (Contains(e.path().filename().string(), "partial")) piece_file = e.path();
+  }
+  REQUIRE_FALSE(piece_file.empty());
+  auto piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  REQUIRE_FALSE(piece.file.chunks.empty());
+  const repo::Chunk chunk = piece.file.chunks.back();
+  REQUIRE(in_backup.count(chunk.object) == 0);
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  REQUIRE(wal.Verify("").problems.size() == 1);
+
+  // The segment grows; the next piece must not build on the lost object.
+  Fill(*store, "orders", 10, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  for (const auto& c : piece.file.chunks) CHECK(c.object != chunk.object);
+  wal.RequireVerifies("");
+}
+
 TEST_CASE("wal_archive: verify of every backup covers the archive and sets damage aside") {
   std::mt19937_64 rng(23);
   TempDir dir;
