@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "backup/restore_rules.h"
 #include "plugin_host/abi_status.h"
+#include "plugin_host/restore_rules.h"
 #include "storage/event_store.h"
 #include "storage/segment.h"
 
@@ -137,7 +137,7 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
                               name, open_name_),
                   error);
   }
-  // The item on its own (restore_rules.h), then its place in the order.
+  // The item on its own (plugin_host/restore_rules.h), then its place in the order.
   auto relative = hoststub::RestoredPath(item);
   if (!relative.ok()) return Refuse(BKP_E_INVALID_ARGUMENT, relative.status().message(), error);
   const fs::path path = staging_ / *relative;

@@ -1,9 +1,9 @@
 // The restore sink a provider writes a backup into (bkp_sink in the ABI).
-// It enforces the restore order of DESIGN.md §2 instead of trusting each
+// It enforces the restore order of docs/design.md §2 instead of trusting each
 // plugin: exactly one control DB first, then log segments, then event
 // segments, then snapshot segments, each context's stream in ascending base,
 // one item open at a time, every item exactly as long as announced, and each
-// item named as restore_rules.h says. The first violation makes the sink
+// item named as plugin_host/restore_rules.h says. The first violation makes the sink
 // unusable.
 //
 // Files go to a staging directory beside the target. Only Commit (after the

@@ -12,9 +12,9 @@
 #include <fmt/format.h>
 
 #include "backup/backup_source.h"
-#include "backup/restore_rules.h"
 #include "backup/restore_sink.h"
 #include "plugin_host/host_handles.h"
+#include "plugin_host/restore_rules.h"
 
 namespace hoststub {
 namespace {

@@ -82,7 +82,7 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
 
   // What a restore would feed the host's sink: the ABI's order (one control
   // DB, first: RestoreOrder sorts the rest) and, item by item, the host's
-  // own rules, which only it knows (restore_rules.h in the host).
+  // own rules, which only it knows (host_stub/plugin_host/restore_rules.h).
   auto refused = [&](const FileEntry& f) -> std::optional<std::string> {
     if (!admit) return std::nullopt;
     auto why = admit(f);

@@ -261,7 +261,7 @@ class Host {
   void log(int32_t level, const std::string& message) const noexcept {
     log(level, message.c_str());
   }
-  /* Whether the host offers restore_item_check (hosts before it do not). */
+  /* Whether the host offers restore_item_check (v1.2; older hosts do not). */
   bool checks_restore_items() const noexcept {
     return services_ != nullptr &&
            services_->struct_size >= offsetof(bkp_host_services, restore_item_check) +

@@ -1,5 +1,5 @@
 // The host's rules for one restored item (see restore_rules.h).
-#include "backup/restore_rules.h"
+#include "plugin_host/restore_rules.h"
 
 #include <fmt/format.h>
 
