@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "plugin_host/abi_status.h"
+#include "plugin_host/restore_rules.h"
 #include "storage/event_store.h"
 #include "storage/segment.h"
 
@@ -19,12 +20,6 @@ using hoststub::Result;
 using hoststub::Status;
 
 namespace {
-
-hoststub::SegmentKind KindOf(uint32_t role) {
-  return role == BKP_ROLE_LOG      ? hoststub::SegmentKind::kLog
-         : role == BKP_ROLE_EVENTS ? hoststub::SegmentKind::kEvents
-                                   : hoststub::SegmentKind::kSnapshots;
-}
 
 fs::path Normalised(const fs::path& p) {
   fs::path n = fs::absolute(p).lexically_normal();
@@ -39,6 +34,20 @@ std::string Timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
   return buf;
+}
+
+// Where a forced restore moves the target's previous content: named by the
+// time, and numbered when a directory of that second is there already (two
+// forced restores in one second; renaming onto it would fail, or replace it
+// if it were empty).
+fs::path SetAsideName(const fs::path& target) {
+  const std::string stem = target.string() + ".before-restore-" + Timestamp();
+  fs::path name = stem;
+  std::error_code ec;
+  for (int n = 2; fs::exists(fs::symlink_status(name, ec)); ++n) {
+    name = stem + "-" + std::to_string(n);
+  }
+  return name;
 }
 
 // How much of a file is written before its write-back is started.
@@ -111,35 +120,6 @@ bkp_status bkp_sink::Refuse(bkp_status code, std::string why, std::string* error
   return code;
 }
 
-Result<fs::path> bkp_sink::PathFor(const bkp_item& item, std::string* why) const {
-  if (item.role == BKP_ROLE_CONTROL_DB) {
-    if (item.context != nullptr) {
-      *why = "the control DB item must not name a context";
-      return Status::InvalidArgument(*why);
-    }
-    return staging_ / "control.db";
-  }
-  if (item.context == nullptr || item.name == nullptr) {
-    *why = fmt::format("{} item without a context or name", hoststub::BkpRoleName(item.role));
-    return Status::InvalidArgument(*why);
-  }
-  if (Status st = hoststub::ValidateContextName(item.context); !st.ok()) {
-    *why = st.message();
-    return st;
-  }
-  // The name must be the canonical segment name for its base: this also
-  // keeps a hostile or buggy plugin from writing outside the staging tree.
-  const hoststub::SegmentKind kind = KindOf(item.role);
-  const std::string expected = hoststub::SegmentFileName(kind, item.base);
-  if (item.name != expected) {
-    *why =
-        fmt::format("{} item '{}' of context '{}' should be named '{}' for base {}",
-                    hoststub::BkpRoleName(item.role), item.name, item.context, expected, item.base);
-    return Status::InvalidArgument(*why);
-  }
-  return staging_ / "contexts" / item.context / hoststub::SegmentKindName(kind) / expected;
-}
-
 bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
   std::lock_guard lock(mu_);
   if (committed_) return Refuse(BKP_E_OUT_OF_ORDER, "the restore was already committed", error);
@@ -157,10 +137,10 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
                               name, open_name_),
                   error);
   }
-  if (item.role < BKP_ROLE_CONTROL_DB || item.role > BKP_ROLE_SNAPSHOTS) {
-    return Refuse(BKP_E_INVALID_ARGUMENT,
-                  fmt::format("item '{}' has unknown role {}", name, item.role), error);
-  }
+  // The item on its own (plugin_host/restore_rules.h), then its place in the order.
+  auto relative = hoststub::RestoredPath(item);
+  if (!relative.ok()) return Refuse(BKP_E_INVALID_ARGUMENT, relative.status().message(), error);
+  const fs::path path = staging_ / *relative;
   if (item.role == BKP_ROLE_CONTROL_DB && (have_control_db_ || role_ != 0)) {
     return Refuse(BKP_E_OUT_OF_ORDER,
                   "the control DB must be the first item of a restore, and come only once", error);
@@ -194,17 +174,14 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
       }
     }
   }
-  std::string why;
-  auto path = PathFor(item, &why);
-  if (!path.ok()) return Refuse(BKP_E_INVALID_ARGUMENT, why, error);
   std::error_code ec;
-  fs::create_directories(path->parent_path(), ec);
+  fs::create_directories(path.parent_path(), ec);
   if (ec) {
     return Refuse(BKP_E_IO,
-                  fmt::format("cannot create '{}': {}", path->parent_path().string(), ec.message()),
+                  fmt::format("cannot create '{}': {}", path.parent_path().string(), ec.message()),
                   error);
   }
-  auto file = hoststub::File::Open(*path, hoststub::File::Mode::kCreateNew);
+  auto file = hoststub::File::Open(path, hoststub::File::Mode::kCreateNew);
   if (!file.ok())
     return Refuse(hoststub::ToBkpStatus(file.status()), file.status().message(), error);
   file_ = std::move(*file);
@@ -331,8 +308,7 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
           fmt::format("restore target '{}' was filled while the restore ran; nothing was changed",
                       target_.string()));
     } else {
-      report.previous_moved_to = target_;
-      report.previous_moved_to += ".before-restore-" + Timestamp();
+      report.previous_moved_to = SetAsideName(target_);
       fs::rename(target_, report.previous_moved_to, ec);
       if (ec) {
         return Status::IOError(fmt::format("cannot move '{}' aside to '{}': {}", target_.string(),

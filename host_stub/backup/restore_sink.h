@@ -2,8 +2,9 @@
 // It enforces the restore order of docs/design.md §2 instead of trusting each
 // plugin: exactly one control DB first, then log segments, then event
 // segments, then snapshot segments, each context's stream in ascending base,
-// one item open at a time, every item exactly as long as announced. The first
-// violation makes the sink unusable.
+// one item open at a time, every item exactly as long as announced, and each
+// item named as plugin_host/restore_rules.h says. The first violation makes the sink
+// unusable.
 //
 // Files go to a staging directory beside the target. Only Commit (after the
 // provider's restore returned BKP_OK) recovers the staged directory (which
@@ -96,7 +97,6 @@ struct bkp_sink {
         policy_(policy),
         point_in_time_(std::move(point_in_time)) {}
   bkp_status Refuse(bkp_status code, std::string why, std::string* error);
-  hoststub::Result<std::filesystem::path> PathFor(const bkp_item& item, std::string* why) const;
 
   std::mutex mu_;
   const std::filesystem::path target_;

@@ -133,9 +133,10 @@ int RunVerify(const GlobalArgs& global, const BackupArgs& args) {
     return kExitOk;
   }
   for (const VerifyProblemInfo& p : result->problems) {
-    std::cout << fmt::format("PROBLEM backup {} file {}: {} [{}]\n",
-                             p.backup_id.empty() ? "?" : p.backup_id, p.file.empty() ? "?" : p.file,
-                             p.message, p.status);
+    std::cout << fmt::format("PROBLEM {}file {}: {} [{}]\n",
+                             // The archive's problems belong to no backup.
+                             p.backup_id.empty() ? "" : "backup " + p.backup_id + " ",
+                             p.file.empty() ? "?" : p.file, p.message, p.status);
   }
   std::cout << fmt::format("verify of {} via provider '{}' found {} problem(s){}\n", what, provider,
                            result->problems.size(),

@@ -1,11 +1,13 @@
-// `hostd backup list|verify|create|delete|expire|locks|unlock`: a provider's
-// backups without a running host. Each loads the config and only the provider
-// named.
-// list and verify only read the repository, so they may run beside a live
-// host; create opens the data directory itself, so the host must be stopped
-// (a running one holds its lock); delete and expire refuse while the
-// config's host runs, because a backup it is taking may be writing data that
-// no manifest references yet, which garbage collection would take away.
+// `hostd backup list|verify|create|repair|delete|expire|locks|unlock`: a
+// provider's backups without a running host. Each loads the config and only
+// the provider named.
+// list and verify only read the repository (verify also sets damaged
+// objects aside), so they may run beside a live host; create and repair (a
+// verify, a full backup, a verify) open the data directory themselves, so
+// the host must be stopped (a running one holds its lock); delete and expire
+// refuse while the config's host runs, because a backup it is taking may be
+// writing data that no manifest references yet, which garbage collection
+// would take away.
 // Other hosts and configs on the same repository are kept apart by the
 // repository's own locks (a refusal names the holder, BKP_E_BUSY); `locks`
 // shows them and `unlock` removes those left stale by a crash.
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -126,9 +129,10 @@ int RunVerify(const BackupArgs& args) {
     return kExitOk;
   }
   for (const VerifyProblem& p : report->problems) {
-    std::cout << fmt::format("PROBLEM backup {} file {}: {} [{}]\n",
-                             p.backup_id.empty() ? "?" : p.backup_id, p.file.empty() ? "?" : p.file,
-                             p.message, BkpStatusName(p.status));
+    std::cout << fmt::format("PROBLEM {}file {}: {} [{}]\n",
+                             // The archive's problems belong to no backup.
+                             p.backup_id.empty() ? "" : "backup " + p.backup_id + " ",
+                             p.file.empty() ? "?" : p.file, p.message, BkpStatusName(p.status));
   }
   std::cout << fmt::format("verify of {} via provider '{}' found {} problem(s)\n", what, name,
                            report->problems.size());
@@ -171,6 +175,66 @@ int RunCreate(const BackupArgs& args) {
       outcome->backup_id, provider.name(), outcome->files_listed, FormatBytes(outcome->bytes_read),
       FormatBytes(outcome->bytes_stored), outcome->elapsed.count());
   return kExitOk;
+}
+
+// Verify (which sets damaged objects aside), then a full backup of the
+// stopped host, which first stores again every lost object whose bytes the
+// host still holds, then verify again: what stays damaged, and why.
+int RunRepair(const BackupArgs& args) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  StorageOptions options = loaded.config.storage;
+  if (!args.data_dir.empty()) options.data_dir = args.data_dir;
+  const LoadedProvider& provider = *loaded.provider;
+  ProgressLines progress("repair");
+  bkp_operation op;
+  op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
+  CancelOnSignal cancel(op, "repair");
+  // The host's data first: a running host refuses before anything moves.
+  Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy) {
+      std::cerr << fmt::format(
+          "hostd: backup repair refused: a running hostd holds '{}' ({}); stop it first (a "
+          "repair reads the host's files to store lost data again)\n",
+          options.data_dir.string(), store.status().message());
+      return kExitProblemsFound;
+    }
+    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
+                             options.data_dir.string(), store.status().ToString());
+    return kExitRuntime;
+  }
+  Result<VerifyReport> before = VerifyProviderBackups(provider, "", &op);
+  if (!before.ok()) return ProviderFailed(before.status());
+  const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+  Result<BackupOutcome> outcome = RunBackup(**store, ref, BKP_BACKUP_FULL, op);
+  if (!outcome.ok()) return ProviderFailed(outcome.status());
+  Result<VerifyReport> after = VerifyProviderBackups(provider, "", &op);
+  if (!after.ok()) return ProviderFailed(after.status());
+  std::cout << fmt::format(
+      "repair via provider '{}': verify found {} problem(s); backup {} stored again what the "
+      "host still holds; {} problem(s) remain\n",
+      provider.name(), before->problems.size(), outcome->backup_id, after->problems.size());
+  if (after->ok()) {
+    std::cout << "every backup and the archive verify\n";
+    return kExitOk;
+  }
+  std::set<std::string> damaged;
+  for (const VerifyProblem& p : after->problems) {
+    std::cout << fmt::format("STILL DAMAGED {}file {}: {} [{}]\n",
+                             p.backup_id.empty() ? "" : "backup " + p.backup_id + " ",
+                             p.file.empty() ? "?" : p.file, p.message, BkpStatusName(p.status));
+    damaged.insert(p.backup_id.empty() ? std::string("the archive") : "backup " + p.backup_id);
+  }
+  std::string list;
+  for (const auto& d : damaged) list += (list.empty() ? "" : ", ") + d;
+  std::cout << fmt::format(
+      "{} remain(s) damaged: the host no longer holds those bytes (the warnings above say "
+      "why); backup {} is whole\n",
+      list, outcome->backup_id);
+  return kExitProblemsFound;
 }
 
 int RunDelete(const BackupArgs& args) {
@@ -295,7 +359,8 @@ Command AddBackupCommand(CLI::App& parent) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* backup = parent.add_subcommand(
       "backup",
-      "Backups without a running host: list, verify, create, delete, expire, locks, unlock");
+      "Backups without a running host: list, verify, create, repair, delete, expire, locks, "
+      "unlock");
   backup->require_subcommand(1);
 
   CLI::App* list = AddSub(backup, "list", "List a provider's backups, oldest first", *args);
@@ -312,6 +377,14 @@ Command AddBackupCommand(CLI::App& parent) {
       ->check(CLI::IsMember({"full", "incremental"}))
       ->capture_default_str();
   create->add_option("--data-dir", args->data_dir,
+                     "Data directory (overrides the config's [storage] data_dir)");
+
+  CLI::App* repair =
+      AddSub(backup, "repair",
+             "Verify, then store again from the stopped host the damaged or missing data it still "
+             "holds; exit 1 naming what stays damaged",
+             *args);
+  repair->add_option("--data-dir", args->data_dir,
                      "Data directory (overrides the config's [storage] data_dir)");
 
   CLI::App* del =
@@ -336,10 +409,11 @@ Command AddBackupCommand(CLI::App& parent) {
              "were not refreshed in time); live ones stay",
              *args);
 
-  return {backup, [args, list, verify, create, del, expire, locks, unlock] {
+  return {backup, [args, list, verify, create, repair, del, expire, locks, unlock] {
             if (list->parsed()) return RunList(*args);
             if (verify->parsed()) return RunVerify(*args);
             if (create->parsed()) return RunCreate(*args);
+            if (repair->parsed()) return RunRepair(*args);
             if (del->parsed()) return RunDelete(*args);
             if (expire->parsed()) return RunExpire(*args);
             if (locks->parsed()) return RunLocks(*args, false);

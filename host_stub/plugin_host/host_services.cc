@@ -4,6 +4,7 @@
 // plugin.
 #include "plugin_host/host_services.h"
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -13,6 +14,7 @@
 #include "backup/backup_source.h"
 #include "backup/restore_sink.h"
 #include "plugin_host/host_handles.h"
+#include "plugin_host/restore_rules.h"
 
 namespace hoststub {
 namespace {
@@ -191,6 +193,23 @@ bkp_status SinkEnd(bkp_sink* sink, char* err, size_t err_len) noexcept {
   });
 }
 
+bkp_status RestoreItemCheck(bkp_host*, const bkp_item* item_in, char* err,
+                            size_t err_len) noexcept {
+  return Guarded("restore_item_check", err, err_len, [&](std::string* message) {
+    if (item_in == nullptr) {
+      *message = "restore_item_check: item is NULL";
+      return BKP_E_INVALID_ARGUMENT;
+    }
+    // Read only what the plugin's struct holds; a newer field it lacks is 0.
+    bkp_item item{};
+    std::memcpy(&item, item_in, std::min<size_t>(sizeof item, item_in->struct_size));
+    auto path = RestoredPath(item);
+    if (path.ok()) return BKP_OK;
+    *message = path.status().message();
+    return BKP_E_INVALID_ARGUMENT;
+  });
+}
+
 const bkp_host_services kServices = {
     sizeof(bkp_host_services),
     BKP_ABI_VERSION,
@@ -206,6 +225,7 @@ const bkp_host_services kServices = {
     SinkBegin,
     SinkWrite,
     SinkEnd,
+    RestoreItemCheck,
 };
 
 }  // namespace

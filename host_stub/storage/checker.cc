@@ -234,9 +234,13 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
             name, log->last_entry_end - 1));
       }
     }
+    // Two terms, named apart: every start (and so every restore) gives the
+    // context a new term in the control DB before any entry is logged in it.
     report.summary.push_back(fmt::format(
-        "context '{}': log {} term {} commit {}; events {}; snapshots {}", name, Range(*log),
-        log->last_term, state != states.end() ? state->second.commit_index : 0,
+        "context '{}': log {} last entry's term {}; control DB term {} commit {}; events {}; "
+        "snapshots {}",
+        name, Range(*log), log->last_term, state != states.end() ? state->second.term : 0,
+        state != states.end() ? state->second.commit_index : 0,
         events ? Range(*events) : "unreadable", snapshots ? Range(*snapshots) : "unreadable"));
   }
   return report;

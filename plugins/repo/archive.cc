@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <set>
 #include <tuple>
 
 #include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
 #include "object_codec.h"
+#include "quarantine.h"
 
 namespace repo {
 namespace {
@@ -101,11 +103,23 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
   if (!closed && driver.Stat(partial_key)) piece = Load(driver, partial_key);
   if (!file.closed && piece && piece->file.size >= file.size) return 0;
 
+  // Never built on an object verify set aside as damaged (and not stored
+  // anew since): the whole segment is then stored again from the host.
+  const std::set<std::string> quarantined = QuarantinedObjects(driver);
+  auto sound = [&](const FileEntry& f) {
+    for (const auto& c : f.chunks) {
+      if (quarantined.count(c.object) > 0 && !driver.Stat(c.object)) return false;
+    }
+    return true;
+  };
   const FileEntry* prefix = nullptr;
-  if (piece && StillBeginsWith(read, file.size, piece->file)) prefix = &piece->file;
+  if (piece && sound(piece->file) && StillBeginsWith(read, file.size, piece->file)) {
+    prefix = &piece->file;
+  }
   if (prefix == nullptr && reuse != nullptr) {
     auto found = reuse->files.find(file.key());
-    if (found != reuse->files.end() && StillBeginsWith(read, file.size, found->second)) {
+    if (found != reuse->files.end() && sound(found->second) &&
+        StillBeginsWith(read, file.size, found->second)) {
       prefix = &found->second;
     }
   }
@@ -208,6 +222,16 @@ std::vector<std::string> ArchiveObjects(StorageDriver& driver) {
     for (const auto& c : Load(driver, r.key).file.chunks) out.push_back(c.object);
   }
   return out;
+}
+
+std::vector<std::string> ArchiveRecordKeys(StorageDriver& driver) {
+  std::vector<std::string> out;
+  for (const auto& r : ListRecords(driver, kArchivePrefix)) out.push_back(r.key);
+  return out;
+}
+
+ArchivedSegment LoadArchiveRecord(StorageDriver& driver, const std::string& key) {
+  return Load(driver, key);
 }
 
 }  // namespace repo

@@ -78,5 +78,9 @@ class Archive {
 // what it references.
 inline constexpr const char* kArchivePrefix = "archive/";
 std::vector<std::string> ArchiveObjects(StorageDriver& driver);
+// Every archive record's key (superseded pieces too), for verify; and one
+// record, read (BKP_E_CORRUPT naming the key when it does not decode).
+std::vector<std::string> ArchiveRecordKeys(StorageDriver& driver);
+ArchivedSegment LoadArchiveRecord(StorageDriver& driver, const std::string& key);
 
 }  // namespace repo

@@ -13,7 +13,9 @@
 #include "chunk_store.h"
 #include "object_codec.h"
 #include "parallel.h"
+#include "quarantine.h"
 #include "rate_limiter.h"
+#include "repair_job.h"
 
 namespace repo {
 namespace {
@@ -95,6 +97,11 @@ class Job {
 
     // Objects to manifest under the publish lock (see Repository).
     auto publishing = repo_.PublishLock();
+    // What verify found lost is stored again first, where the host still
+    // has those very bytes: older backups heal, and this one may reuse it.
+    LiveFiles live;
+    for (const auto& item : items_) live[item.key()] = {item.id, item.size};
+    StoreLostObjects(repo_, source_, live, op_, host_, limiter_);
     plans_ = std::vector<Plan>(items_.size());
     parallel_.Run(items_.size(), [&](size_t i, size_t) { PlanItem(i); });
     StorePieces();
@@ -122,6 +129,7 @@ class Job {
   // The state of the newest backup. An incremental cannot go without it; a
   // full one only reuses less, so a broken chain is logged and skipped.
   void LoadBase() {
+    quarantined_ = QuarantinedObjects(repo_.driver());
     const auto ids = repo_.ListIds();
     if (ids.empty()) {
       if (incremental_) {
@@ -176,9 +184,12 @@ class Job {
       return false;
     }
     // A full backup stands alone: it must not name objects that are gone.
-    // An incremental relies on its chain instead, which verify checks.
-    if (!incremental_) {
-      for (const auto& c : base.chunks) {
+    // An incremental relies on its chain instead, which verify checks; but
+    // neither builds on an object verify set aside as damaged (unless a
+    // backup since stored those bytes anew): storing the file again here
+    // is what heals it.
+    for (const auto& c : base.chunks) {
+      if (!incremental_ || quarantined_.count(c.object) > 0) {
         if (repo_.driver().Stat(c.object) != c.stored_size) return false;
       }
     }
@@ -325,6 +336,7 @@ class Job {
   RateLimiter limiter_;
   ParallelFor parallel_;
   std::optional<BackupState> base_;
+  std::set<std::string> quarantined_;  // objects verify set aside (quarantine.h)
   std::vector<ListedItem> items_;
   std::vector<Plan> plans_;
   std::atomic<uint32_t> phase_{BKP_PHASE_CONTROL_DB};

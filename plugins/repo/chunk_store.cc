@@ -33,10 +33,6 @@ class Xxh3State {
 // 32 hex digits, as `xxhsum -H2` prints it (the canonical big-endian form).
 std::string Hex128(XXH128_hash_t hash) { return Hex64(hash.high64) + Hex64(hash.low64); }
 
-std::string ObjectKey(const std::string& xxh128_hex) {
-  return "objects/" + xxh128_hex.substr(0, 2) + "/" + xxh128_hex + ".lz4";
-}
-
 // Reads [offset, offset + size) block by block through the rate limiter,
 // handing each block to `consume` and the XXH3-64 of the last kTailBytes to
 // `tail`. `report` counts the bytes as read for progress (once per chunk,
@@ -100,7 +96,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
       });
   c.xxh3 = XXH3_64bits_digest(h64.get());
   const std::string name = Hex128(XXH3_128bits_digest(h128.get()));
-  c.object = ObjectKey(name);
+  c.object = ObjectKeyOf(name);
   if (auto existing = sink.driver.Stat(c.object)) {
     c.stored_size = *existing;
     return c;
@@ -121,6 +117,12 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
 
 }  // namespace
 
+std::string ObjectKeyOf(const std::string& xxh128_hex) {
+  return "objects/" + xxh128_hex.substr(0, 2) + "/" + xxh128_hex + ".lz4";
+}
+
+std::string ObjectKeyOf(XXH128_hash_t hash) { return ObjectKeyOf(Hex128(hash)); }
+
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                  std::span<char> buf) {
   if (MaxFrameSize(size) > sink.driver.MaxUnnamedObjectSize()) {
@@ -135,7 +137,7 @@ Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t 
       Encode(sink, read, offset, size, buf, /*report=*/true, *writer, &tail);
   c.xxh3 = encoded.xxh3;
   c.tail_xxh3 = tail;
-  c.object = ObjectKey(encoded.xxh128_hex);
+  c.object = ObjectKeyOf(encoded.xxh128_hex);
   if (auto existing = sink.driver.Stat(c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {

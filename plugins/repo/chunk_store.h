@@ -13,6 +13,9 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+
+#include <xxhash.h>
 
 #include "committer.h"
 #include "manifest.h"
@@ -38,6 +41,11 @@ struct ChunkSink {
   // finished the committer.
   Committer* committer = nullptr;
 };
+
+// The key of the object whose original bytes have this XXH128 (32 hex
+// digits, as `xxhsum -H2` prints it): objects/<first two>/<all>.lz4.
+std::string ObjectKeyOf(const std::string& xxh128_hex);
+std::string ObjectKeyOf(XXH128_hash_t hash);
 
 // A read buffer for StoreChunk, kChunkBytes long. Not zero-filled: fresh
 // pages cost a fault each on these machines, and only what a read touches

@@ -83,6 +83,11 @@ const char* RoleName(uint32_t role) {
   return "unknown";
 }
 
+std::string FileLabel(const FileEntry& f) {
+  if (f.role == BKP_ROLE_CONTROL_DB) return f.name;
+  return f.context + "/" + RoleName(f.role) + "/" + f.name;
+}
+
 uint32_t PhaseOfRole(uint32_t role) {
   switch (role) {
     case BKP_ROLE_CONTROL_DB:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "bkp/bkp_plugin.hpp"
@@ -177,9 +178,12 @@ EncodedObject FrameEncoder::Finish() {
   return result_;
 }
 
-void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
-                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
-                  FrameCheck check) {
+namespace {
+
+// DecodeObject, and with no size or XXH3 expected, DecodeFrame.
+void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> expected_size,
+            std::optional<uint64_t> expected_xxh3,
+            const std::function<void(const char*, size_t)>& consume, FrameCheck check) {
   LZ4F_dctx* dctx = nullptr;
   Check(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION), "LZ4F_createDecompressionContext");
   struct Free {
@@ -243,8 +247,8 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
         XXH3_64bits_update(release.h, output.get(), dst);
         if (full) XXH32_update(release.h32, output.get(), dst);
         produced += dst;
-        if (produced > expected_size) {
-          throw corrupt("decodes to more than the " + std::to_string(expected_size) +
+        if (expected_size && produced > *expected_size) {
+          throw corrupt("decodes to more than the " + std::to_string(*expected_size) +
                         " bytes recorded");
         }
         consume(output.get(), dst);
@@ -270,15 +274,28 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
       throw corrupt(buf);
     }
   }
-  if (produced != expected_size) {
+  if (expected_size && produced != *expected_size) {
     throw corrupt("decodes to " + std::to_string(produced) + " bytes, " +
-                  std::to_string(expected_size) + " recorded");
+                  std::to_string(*expected_size) + " recorded");
   }
   const uint64_t actual = XXH3_64bits_digest(release.h);
-  if (actual != expected_xxh3) {
-    throw corrupt("XXH3-64 of the decoded bytes is " + Hex64(actual) + ", " + Hex64(expected_xxh3) +
-                  " recorded");
+  if (expected_xxh3 && actual != *expected_xxh3) {
+    throw corrupt("XXH3-64 of the decoded bytes is " + Hex64(actual) + ", " +
+                  Hex64(*expected_xxh3) + " recorded");
   }
+}
+
+}  // namespace
+
+void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
+                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
+                  FrameCheck check) {
+  Decode(in, what, expected_size, expected_xxh3, consume, check);
+}
+
+void DecodeFrame(ObjectReader& in, const std::string& what,
+                 const std::function<void(const char*, size_t)>& consume) {
+  Decode(in, what, std::nullopt, std::nullopt, consume, FrameCheck::kFull);
 }
 
 }  // namespace repo

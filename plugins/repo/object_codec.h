@@ -92,6 +92,12 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
                   FrameCheck check = FrameCheck::kFull);
 
+// As DecodeObject, checking only the frame itself (magic, block and content
+// checksums, its end), whatever size and XXH3 a manifest records: whether
+// the stored object is damaged, or a reference to it is wrong.
+void DecodeFrame(ObjectReader& in, const std::string& what,
+                 const std::function<void(const char*, size_t)>& consume);
+
 // 16 lowercase hex digits, most significant first (as xxhsum prints it).
 std::string Hex64(uint64_t value);
 // Parses Hex64's output; throws bkp::Error(BKP_E_CORRUPT) naming `what`.

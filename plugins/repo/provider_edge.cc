@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "point_in_time.h"
 #include "restore_job.h"
+#include "verify_job.h"
 
 namespace repo {
 namespace {
@@ -176,17 +177,23 @@ bkp_status VerifyInstance(bkp_instance* instance, const char* backup_id, bkp_ope
     const bkp::Operation operation(instance->host.services(), op);
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "verify");
     bkp_status stop = BKP_OK;
-    const uint64_t problems =
-        RunVerifyJob(*instance->repository, backup_id ? backup_id : "", op ? &operation : nullptr,
-                     instance->options.workers, [&](const VerifyProblem& p) {
-                       bkp_verify_problem problem{};
-                       problem.struct_size = sizeof problem;
-                       problem.status = p.status;
-                       problem.backup_id = p.backup_id.c_str();
-                       problem.file = p.file.c_str();
-                       problem.message = p.message.c_str();
-                       if (fn != nullptr && stop == BKP_OK) stop = fn(user, &problem);
-                     });
+    // The host owns the rules of what its sink takes; it is asked.
+    const RestoreItemCheck admit = [&](const FileEntry& f) {
+      return instance->host.restore_item_refusal(RestoreItem(f));
+    };
+    const uint64_t problems = RunVerifyJob(
+        *instance->repository, backup_id ? backup_id : "", op ? &operation : nullptr,
+        instance->options.workers,
+        [&](const VerifyProblem& p) {
+          bkp_verify_problem problem{};
+          problem.struct_size = sizeof problem;
+          problem.status = p.status;
+          problem.backup_id = p.backup_id.c_str();
+          problem.file = p.file.c_str();
+          problem.message = p.message.c_str();
+          if (fn != nullptr && stop == BKP_OK) stop = fn(user, &problem);
+        },
+        admit);
     if (stop != BKP_OK) return stop;
     if (problems > 0) {
       bkp::write_error(

@@ -1,17 +1,15 @@
-// Restore and verify (see restore_job.h).
+// Restore (see restore_job.h).
 #include "restore_job.h"
 
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <thread>
-#include <tuple>
 
 #include "chain.h"
 #include "object_codec.h"
-#include "parallel.h"
 #include "point_in_time.h"
+#include "quarantine.h"
 
 namespace repo {
 namespace {
@@ -19,11 +17,6 @@ namespace {
 // Decoded bytes queued between the decoding thread and the sink; a few MiB
 // keep both busy without holding much.
 constexpr size_t kQueuedBuffers = 8;
-
-std::string FileLabel(const FileEntry& f) {
-  if (f.role == BKP_ROLE_CONTROL_DB) return f.name;
-  return f.context + "/" + RoleName(f.role) + "/" + f.name;
-}
 
 // Where a chunk comes from, for messages: the object and, when an ancestor
 // stored it, which backup of the chain that is.
@@ -103,6 +96,18 @@ class PieceQueue {
 
 }  // namespace
 
+bkp_item RestoreItem(const FileEntry& f) {
+  bkp_item item{};
+  item.role = f.role;
+  item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
+  item.name = f.name.c_str();
+  item.size = f.size;
+  item.base = f.base;
+  item.next = f.next;
+  item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
+  return item;
+}
+
 RestoreStats RunRestoreJob(Repository& repository, const std::string& backup_id,
                            const bkp::Sink& sink, const bkp::Operation& op) {
   return RunRestoreJob(repository, ResolveState(repository, backup_id), sink, op);
@@ -117,9 +122,11 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
   for (const auto& f : files) {
     for (const auto& c : f.chunks) {
       if (!repository.driver().Stat(c.object)) {
-        throw bkp::Error(DamageStatus(backup_id, c),
-                         ChunkLabel(backup_id, f, c) + " is missing from " + repository.Describe() +
-                             ": the backup cannot be restored");
+        std::string why = ChunkLabel(backup_id, f, c) + " is missing from " + repository.Describe();
+        if (auto q = FindQuarantined(repository.driver(), c.object); q && q->set_aside) {
+          why += " (verify set it aside as damaged: " + q->reason + ")";
+        }
+        throw bkp::Error(DamageStatus(backup_id, c), why + ": the backup cannot be restored");
       }
     }
   }
@@ -182,15 +189,7 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
     op.throw_if_cancelled("restore");
     const FileEntry& f = files[piece->file];
     if (open != piece->file) {
-      bkp_item item{};
-      item.role = f.role;
-      item.context = f.role == BKP_ROLE_CONTROL_DB ? nullptr : f.context.c_str();
-      item.name = f.name.c_str();
-      item.size = f.size;
-      item.base = f.base;
-      item.next = f.next;
-      item.flags = f.closed ? BKP_ITEM_CLOSED : 0;
-      sink.begin(item);
+      sink.begin(RestoreItem(f));
       open = piece->file;
     }
     if (piece->bytes.empty()) {
@@ -216,93 +215,6 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
                                          std::to_string(files.size()) + " files");
   }
   return stats;
-}
-
-uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
-                      const bkp::Operation* op, uint32_t workers,
-                      const std::function<void(const VerifyProblem&)>& report) {
-  uint64_t problems = 0;
-  auto problem = [&](bkp_status status, const std::string& id, const std::string& file,
-                     const std::string& message) {
-    ++problems;
-    report({status, id, file, message});
-  };
-  std::vector<std::string> ids;
-  if (!backup_id.empty()) {
-    repository.Load(backup_id);  // NOT_FOUND for an unknown id, before any work
-    ids.push_back(backup_id);
-  } else {
-    ids = repository.ListIds();
-  }
-  std::vector<BackupState> states;
-  for (const auto& id : ids) {
-    try {
-      states.push_back(ResolveState(repository, id, /*explain=*/false));
-    } catch (const bkp::Error& e) {
-      problem(e.status(), id, "manifest", e.what());
-    }
-  }
-
-  // Each stored object is decoded once, however many backups share it.
-  using ObjectKey = std::tuple<std::string, uint64_t, uint64_t>;  // object, size, xxh3
-  std::map<ObjectKey, std::optional<std::pair<bkp_status, std::string>>> verdicts;
-  uint64_t bytes_total = 0;
-  for (const auto& s : states) {
-    for (const auto& [key, f] : s.files) {
-      for (const auto& c : f.chunks) {
-        if (verdicts.emplace(ObjectKey{c.object, c.size, c.xxh3}, std::nullopt).second) {
-          bytes_total += c.size;
-        }
-      }
-    }
-  }
-  std::vector<std::pair<const ObjectKey, std::optional<std::pair<bkp_status, std::string>>>*> todo;
-  for (auto& v : verdicts) todo.push_back(&v);
-
-  std::mutex progress_mu;
-  bkp_progress progress{};
-  progress.phase = BKP_PHASE_EVENTS;
-  progress.bytes_total = bytes_total;
-  progress.files_total = todo.size();
-  ParallelFor parallel(workers);
-  parallel.Run(todo.size(), [&](size_t i, size_t) {
-    if (op != nullptr) op->throw_if_cancelled("verify");
-    const auto& [object, size, xxh3] = todo[i]->first;
-    std::optional<std::pair<bkp_status, std::string>> verdict;
-    try {
-      if (!repository.driver().Stat(object)) {
-        verdict = {BKP_E_NOT_FOUND, "stored object '" + object + "' is missing"};
-      } else {
-        auto reader = repository.driver().Open(object);
-        DecodeObject(*reader, "'" + object + "'", size, xxh3, [](const char*, size_t) {});
-      }
-    } catch (const bkp::Error& e) {
-      if (e.status() == BKP_E_CANCELLED) throw;
-      verdict = {e.status(), e.what()};
-    }
-    todo[i]->second = verdict;
-    if (op != nullptr) {
-      std::lock_guard lock(progress_mu);
-      progress.bytes_done += size;
-      ++progress.files_done;
-      op->progress(progress);
-    }
-  });
-
-  for (const auto& s : states) {
-    for (const auto& f : s.RestoreOrder()) {
-      for (const auto& c : f.chunks) {
-        const auto& verdict = verdicts.at(ObjectKey{c.object, c.size, c.xxh3});
-        if (!verdict) continue;
-        std::string message = verdict->second;
-        if (!c.stored_by.empty() && c.stored_by != s.tip.id) {
-          message += " (stored by backup '" + c.stored_by + "' of its chain)";
-        }
-        problem(verdict->first, s.tip.id, FileLabel(f), message);
-      }
-    }
-  }
-  return problems;
 }
 
 }  // namespace repo

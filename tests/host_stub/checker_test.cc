@@ -60,6 +60,19 @@ TEST_CASE("checker passes a healthy data directory") {
   CHECK(HasLine(report.summary, "events 0..299"));
 }
 
+TEST_CASE("hostd check names the log's term and the control DB's apart") {
+  TempDir dir;
+  MakeHealthyDir(dir.path());
+  // A start (as the recovery of every restore) gives each context a new
+  // term in the control DB; no entry is logged in it yet.
+  OpenOrFail(Options(dir.path())).reset();
+  auto out = testing_support::RunCommand({HOSTD_BIN, "check", "--data-dir", dir.path().string()});
+  CHECK_MESSAGE(out.exit_code == 0, out.output);
+  CHECK_MESSAGE(out.output.find("context 'c': log 1..300 (300 records) last entry's term 1; "
+                                "control DB term 2 commit 300;") != std::string::npos,
+                out.output);
+}
+
 TEST_CASE("checker: commit index beyond the last log entry") {
   TempDir dir;
   MakeHealthyDir(dir.path());

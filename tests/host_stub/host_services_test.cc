@@ -2,8 +2,10 @@
 // plugin calls them.
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <string>
 
+#include "bkp/bkp_plugin.hpp"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/host_services.h"
 
@@ -16,6 +18,39 @@ const bkp_host_services& Services() { return *hoststub::HostServices(); }
 TEST_CASE("host services: the table declares its size and the host's ABI version") {
   CHECK(Services().struct_size == sizeof(bkp_host_services));
   CHECK(Services().abi_version == BKP_ABI_VERSION);
+}
+
+TEST_CASE("host services: restore_item_check answers as the restore sink would, writing nothing") {
+  const bkp::Host host(&Services(), nullptr);
+  REQUIRE(host.checks_restore_items());
+  bkp_item item;
+  BKP_INIT(&item);
+  item.role = BKP_ROLE_EVENTS;
+  item.context = "orders";
+  item.name = "00000000000000000807.events";
+  item.base = 807;
+  CHECK_FALSE(host.restore_item_refusal(item).has_value());
+  item.name = "00000000000000000001.events";
+  auto why = host.restore_item_refusal(item);
+  REQUIRE(why.has_value());
+  CHECK_MESSAGE(why->find("should be named '00000000000000000807.events'") != std::string::npos,
+                *why);
+  item.name = "00000000000000000807.events";
+  item.context = "../etc";
+  why = host.restore_item_refusal(item);
+  REQUIRE(why.has_value());
+  CHECK_MESSAGE(why->find("invalid context name") != std::string::npos, *why);
+  bkp_item control;
+  BKP_INIT(&control);
+  control.role = BKP_ROLE_CONTROL_DB;
+  control.name = "control.db";
+  CHECK_FALSE(host.restore_item_refusal(control).has_value());
+  control.role = 9;
+  CHECK(host.restore_item_refusal(control).has_value());
+  // A host table from before the check: the plugin must not call it.
+  bkp_host_services older = Services();
+  older.struct_size = offsetof(bkp_host_services, restore_item_check);
+  CHECK_FALSE(bkp::Host(&older, nullptr).checks_restore_items());
 }
 
 TEST_CASE("host services: settings by type, with a size query for strings") {

@@ -2,6 +2,8 @@
 // staging directory, and the check before anything replaces the target.
 #include <doctest/doctest.h>
 
+#include <ctime>
+
 #include "backup/backup_source.h"
 #include "backup/restore_sink.h"
 #include "host_stub/abi_test_util.h"
@@ -159,6 +161,45 @@ TEST_CASE("sink: the safe policy refuses a non-empty target, force keeps it asid
   REQUIRE_FALSE(report->previous_moved_to.empty());
   CHECK(testing_support::ReadFile(report->previous_moved_to / "old.txt") == "old data");
   CHECK(fs::exists(dir / "target" / "control.db"));
+}
+
+TEST_CASE("sink: forced restores in the same second each keep the previous target aside") {
+  TempDir dir;
+  auto items = SampleBackup(dir);
+  const fs::path target = dir / "target";
+  fs::create_directories(target);
+  testing_support::WriteFile(target / "old.txt", "first");
+  // What a forced restore earlier in this second (or the next few, should
+  // the clock tick meanwhile) left: the set-aside name of the second is taken.
+  for (int ahead = 0; ahead < 5; ++ahead) {
+    const std::time_t t = std::time(nullptr) + ahead;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    const fs::path taken = target.string() + ".before-restore-" + stamp;
+    fs::create_directories(taken);
+    testing_support::WriteFile(taken / "earlier.txt", "earlier");
+  }
+  std::vector<fs::path> moved;
+  for (const char* content : {"first", "second"}) {
+    if (moved.size() == 1) testing_support::WriteFile(target / "old.txt", content);
+    auto sink = MakeSink(target, RestorePolicy::kForce);
+    std::string error;
+    for (const auto& item : items) REQUIRE(Feed(sink.get(), item, &error) == BKP_OK);
+    auto report = sink->Commit(Options(dir / "unused"));
+    REQUIRE_MESSAGE(report.ok(), report.status().ToString());
+    REQUIRE_FALSE(report->previous_moved_to.empty());
+    CHECK(testing_support::ReadFile(report->previous_moved_to / "old.txt") == content);
+    moved.push_back(report->previous_moved_to);
+  }
+  CHECK(moved[0] != moved[1]);
+  // The earlier set-aside directories are untouched.
+  size_t earlier = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (fs::exists(entry.path() / "earlier.txt")) ++earlier;
+  }
+  CHECK(earlier == 5);
 }
 
 TEST_CASE("sink: a target held by a running host is refused under any policy") {

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -339,6 +340,128 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
     CHECK(files == std::set<std::string>{Label(victims[0]), Label(victims[1]), Label(victims[2])});
     CHECK(v.problems.size() == 3);
   }
+}
+
+TEST_CASE("local_disk: verify sets a damaged object aside and the next backup stores it anew") {
+  std::mt19937_64 rng(37);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+  Fill(*store, "orders", 900, rng, &written);
+  const std::string first = disk.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", first);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  const fs::path object = dir / "repo" / chunk.object;
+  testing_support::FlipByte(object, chunk.stored_size / 2);
+  const std::string damaged = ReadFile(object);
+
+  const VerifyOutcome v = disk.Verify(first);
+  REQUIRE(v.problems.size() == 1);
+  CHECK(v.problems[0].status == BKP_E_CORRUPT);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside as 'quarantine/" + chunk.object + "'"),
+                v.problems[0].message);
+  // Gone from objects/, its bytes kept for forensics with a record of why.
+  CHECK_FALSE(fs::exists(object));
+  CHECK(ReadFile(dir / "repo" / "quarantine" / chunk.object) == damaged);
+  const std::string record = ReadFile(dir / "repo" / "quarantine" / (chunk.object + ".json"));
+  CHECK_MESSAGE(Contains(record, chunk.object), record);
+  // A restore now says why the object is missing.
+  auto refused = disk.TryRestore(first, dir / "refused");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_MESSAGE(Contains(refused.status().message(), "verify set it aside as damaged"),
+                refused.status().message());
+
+  // The next full backup must not build on the damaged object: it stores
+  // the segment anew from the host, whose closed segment still holds the
+  // same bytes, so the key is the same and the first backup heals too.
+  const std::string second = disk.Backup(*store).backup_id;
+  CHECK(ReadFile(dir / "repo" / "quarantine" / chunk.object) == damaged);
+  REQUIRE(fs::exists(object));
+  disk.RequireVerifies("");
+  store.reset();
+  for (const auto& id : {first, second}) {
+    const fs::path target = dir / ("restored-" + id);
+    disk.Restore(id, target);
+    CheckHolds(*OpenStore(StoreOptions(target, 24 * kKiB, 24 * kKiB)), written);
+  }
+}
+
+TEST_CASE("local_disk: verify reports what the host's restore would refuse, before restoring") {
+  std::mt19937_64 rng(43);
+  TempDir dir;
+  Written written;
+  DiskProvider disk(dir / "repo");
+  std::string id;
+  {
+    auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+    Fill(*store, "orders", 400, rng, &written);
+    id = disk.Backup(*store).backup_id;
+  }
+  disk.RequireVerifies(id);
+  const fs::path manifest_file = dir / "repo" / "backups" / (id + ".json");
+  const std::string original = ReadFile(manifest_file);
+  // Each a manifest that still decodes and whose every object is sound,
+  // which the host's restore sink refuses all the same.
+  struct Damage {
+    const char* what;
+    std::function<void(nlohmann::json&)> apply;
+    std::string verify_says;
+    std::string restore_says;
+  };
+  const std::vector<Damage> damages = {
+      {"an event segment named for another base",
+       [](nlohmann::json& m) {
+         for (auto& f : m["files"]) {
+           if (f["role"] == "events" && f["base"].get<uint64_t>() > 0) {
+             f["name"] = "00000000000000000001.events";
+             return;
+           }
+         }
+       },
+       "should be named", "should be named"},
+      {"a context name the host does not take",
+       [](nlohmann::json& m) {
+         for (auto& f : m["files"]) {
+           if (!f["context"].is_null()) f["context"] = "orders/../x";
+         }
+         m["contexts"][0]["name"] = "orders/../x";
+       },
+       "invalid context name", "invalid context name"},
+      {"no control DB",
+       [](nlohmann::json& m) {
+         auto& files = m["files"];
+         for (auto it = files.begin(); it != files.end(); ++it) {
+           if ((*it)["role"] == "control_db") {
+             files.erase(it);
+             return;
+           }
+         }
+       },
+       "0 control DBs", "before the control DB"},
+  };
+  for (const auto& damage : damages) {
+    CAPTURE(damage.what);
+    auto m = nlohmann::json::parse(original);
+    damage.apply(m);
+    WriteFile(manifest_file, m.dump(2));
+    const VerifyOutcome v = disk.Verify(id);
+    CHECK(v.rc == BKP_E_CORRUPT);
+    REQUIRE_FALSE(v.problems.empty());
+    CHECK_MESSAGE(Contains(v.problems[0].message, damage.verify_says), v.problems[0].message);
+    // The host's sink, on its own, refuses the same backup.
+    auto r = disk.TryRestore(id, dir / "target");
+    REQUIRE_FALSE(r.ok());
+    CHECK_MESSAGE(Contains(r.status().message(), damage.restore_says), r.status().message());
+    CHECK_FALSE(fs::exists(dir / "target"));
+  }
+  WriteFile(manifest_file, original);
+  disk.RequireVerifies(id);
 }
 
 TEST_CASE("local_disk: a cancelled backup fails as cancelled and leaves no backup") {

@@ -24,6 +24,7 @@
 #include "repository.h"
 #include "restore_job.h"
 #include "test_support.h"
+#include "verify_job.h"
 
 namespace fs = std::filesystem;
 using plugins_test::Contains;

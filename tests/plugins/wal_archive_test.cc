@@ -516,6 +516,155 @@ TEST_CASE("wal_archive: a damaged archived segment is a broken chain naming it")
       gap.status().ToString());
 }
 
+TEST_CASE("wal_archive: the next incremental stores an object verify set aside anew") {
+  std::mt19937_64 rng(19);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 16 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 700, rng, &written);
+  const std::string full = wal.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", full);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  REQUIRE(wal.Verify(full).problems.size() == 1);
+  REQUIRE_FALSE(fs::exists(dir / "repo" / chunk.object));
+
+  Fill(*store, "orders", 50, rng, &written);
+  const std::string incremental = wal.Backup(*store, BKP_BACKUP_INCREMENTAL).backup_id;
+  // Before it planned anything, the backup stored the object again from
+  // the host's unchanged closed segment: the full backup and the increment
+  // that inherits from it are whole.
+  REQUIRE(fs::exists(dir / "repo" / chunk.object));
+  CHECK(fs::exists(dir / "repo" / "quarantine" / chunk.object));
+  wal.RequireVerifies("");
+  store.reset();
+  wal.Restore(incremental, dir / "restored");
+  CheckHolds(*OpenStore(StoreOptions(dir / "restored", 24 * kKiB, 16 * kKiB)), written);
+}
+
+TEST_CASE("wal_archive: an incremental never inherits an object set aside that cannot heal") {
+  std::mt19937_64 rng(29);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 16 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 700, rng, &written);
+  const std::string full = wal.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", full);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  REQUIRE(wal.Verify(full).problems.size() == 1);
+  // The host's copy changed too, early in the file: its last 4 KiB (all a
+  // backup reads to reuse what it has) still match, but the lost object
+  // can no longer be stored again from it.
+  testing_support::FlipByte(dir / "data" / "contexts" / "orders" / "events" / victim->name, 100);
+
+  Fill(*store, "orders", 50, rng, &written);
+  const std::string incremental = wal.Backup(*store, BKP_BACKUP_INCREMENTAL).backup_id;
+  CHECK_FALSE(fs::exists(dir / "repo" / chunk.object));
+  // The increment stores that segment whole instead of inheriting the lost
+  // object, so it verifies; its parent stays damaged.
+  const repo::Manifest inc = ReadManifest(dir / "repo", incremental);
+  bool whole = false;
+  for (const auto& f : inc.files) {
+    if (f.key() == victim->key()) whole = f.inherit == 0 && !f.chunks.empty();
+  }
+  CHECK(whole);
+  wal.RequireVerifies(incremental);
+  CHECK(wal.Verify(full).problems.size() == 1);
+}
+
+TEST_CASE("wal_archive: the archive never extends a piece whose object verify set aside") {
+  std::mt19937_64 rng(31);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 64 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 20, rng, &written);
+  const std::string id = wal.Backup(*store).backup_id;
+  std::set<std::string> in_backup;
+  for (const auto& f : ReadManifest(dir / "repo", id).files) {
+    for (const auto& c : f.chunks) in_backup.insert(c.object);
+  }
+  // A piece of the active event segment, stored by the archive alone.
+  Fill(*store, "orders", 40, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  fs::path piece_file;
+  for (const auto& e : fs::directory_iterator(dir / "repo" / "archive" / "orders" / "events")) {
+    if (Contains(e.path().filename().string(), "partial")) piece_file = e.path();
+  }
+  REQUIRE_FALSE(piece_file.empty());
+  auto piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  REQUIRE_FALSE(piece.file.chunks.empty());
+  const repo::Chunk chunk = piece.file.chunks.back();
+  REQUIRE(in_backup.count(chunk.object) == 0);
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  REQUIRE(wal.Verify("").problems.size() == 1);
+
+  // The segment grows; the next piece must not build on the lost object.
+  Fill(*store, "orders", 10, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  for (const auto& c : piece.file.chunks) CHECK(c.object != chunk.object);
+  wal.RequireVerifies("");
+}
+
+TEST_CASE("wal_archive: verify of every backup covers the archive and sets damage aside") {
+  std::mt19937_64 rng(23);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 16 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 100, rng, &written);
+  const std::string id = wal.Backup(*store).backup_id;
+  Fill(*store, "orders", 600, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/false);
+  wal.RequireVerifies("");
+
+  // An object only the archive references.
+  std::set<std::string> in_backup;
+  for (const auto& f : ReadManifest(dir / "repo", id).files) {
+    for (const auto& c : f.chunks) in_backup.insert(c.object);
+  }
+  std::string record_key;
+  repo::Chunk chunk;
+  for (const auto& e :
+       fs::recursive_directory_iterator(dir / "repo" / "archive" / "orders" / "events")) {
+    const auto record =
+        repo::DecodeArchiveRecord(testing_support::ReadFile(e.path()), e.path().string());
+    for (const auto& c : record.file.chunks) {
+      if (in_backup.count(c.object) == 0 && record_key.empty()) {
+        record_key = fs::relative(e.path(), dir / "repo").generic_string();
+        chunk = c;
+      }
+    }
+  }
+  REQUIRE_FALSE(record_key.empty());
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+
+  // The backup alone is sound; the whole repository is not.
+  wal.RequireVerifies(id);
+  const auto v = wal.Verify("");
+  CHECK(v.rc == BKP_E_CORRUPT);
+  REQUIRE(v.problems.size() == 1);
+  CHECK(v.problems[0].backup_id.empty());
+  CHECK(v.problems[0].file == record_key);
+  CHECK_MESSAGE(Contains(v.problems[0].message, chunk.object), v.problems[0].message);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside"), v.problems[0].message);
+  CHECK(fs::exists(dir / "repo" / "quarantine" / chunk.object));
+}
+
 TEST_CASE("wal_archive: retention drops archived segments older than the oldest backup kept") {
   std::mt19937_64 rng(21);
   TempDir dir;

@@ -301,6 +301,18 @@ typedef struct bkp_host_services {
   /* v1.0. Ends the open item; fails if fewer or more bytes than announced
    * were written. */
   bkp_status (*sink_end)(bkp_sink* sink, char* err, size_t err_len);
+
+  /* --- Checks. --- */
+
+  /* v1.2. Whether the restore sink would take `item` on its own, writing
+   * nothing: its role, its context's name, and its file name for its base
+   * as this host names its files (the host's rules, which a plugin cannot
+   * know). The order of items and their sizes are the rules above, the
+   * plugin's to keep. BKP_OK, or BKP_E_INVALID_ARGUMENT with the message
+   * sink_begin would give. For verify: a backup whose items all pass, in
+   * order and whole, is one the sink takes. Any thread, any time between
+   * open and close. A 1.0 or 1.1 host's table ends before it. */
+  bkp_status (*restore_item_check)(bkp_host* host, const bkp_item* item, char* err, size_t err_len);
 } bkp_host_services;
 
 /* ------------------------------------------------------------------------ */

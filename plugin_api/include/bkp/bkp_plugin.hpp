@@ -261,6 +261,27 @@ class Host {
   void log(int32_t level, const std::string& message) const noexcept {
     log(level, message.c_str());
   }
+  /* Whether the host offers restore_item_check (v1.2; older hosts do not). */
+  bool checks_restore_items() const noexcept {
+    return services_ != nullptr &&
+           services_->struct_size >= offsetof(bkp_host_services, restore_item_check) +
+                                         sizeof services_->restore_item_check &&
+           services_->restore_item_check != nullptr;
+  }
+  /* The host's reason to refuse `item` in a restore (restore_item_check), or
+   * nullopt when it would take it or cannot tell (checks_restore_items()).
+   * Throws std::bad_alloc only. */
+  std::optional<std::string> restore_item_refusal(bkp_item item) const {
+    if (!checks_restore_items()) return std::nullopt;
+    item.struct_size = sizeof item;
+    char err[detail::kErrorCapacity] = "";
+    if (services_->restore_item_check(host_, &item, err, sizeof err) == BKP_OK) {
+      return std::nullopt;
+    }
+    err[sizeof err - 1] = '\0';
+    return std::string(err[0] != '\0' ? err : "refused, without a reason");
+  }
+
   /* printf-style; the line is truncated at 1023 bytes. Never fails. */
 #if defined(__GNUC__)
   __attribute__((format(printf, 3, 4)))

@@ -1,0 +1,173 @@
+// Storing lost objects again (see repair_job.h).
+#include "repair_job.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "archive.h"
+#include "chunk_store.h"
+#include "quarantine.h"
+
+namespace repo {
+namespace {
+
+// Where a missing object is referenced: which bytes of which host file.
+struct Reference {
+  FileKey file;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  std::string by;  // "backup 'ID'" or "archive record 'KEY'"
+};
+
+std::string Label(const FileKey& k) {
+  if (k.role == BKP_ROLE_CONTROL_DB) return k.name;
+  return k.context + "/" + RoleName(k.role) + "/" + k.name;
+}
+
+class Repair {
+ public:
+  Repair(Repository& repository, const bkp::Source& source, const LiveFiles& live,
+         const bkp::Operation& op, const bkp::Host& host, RateLimiter& limiter)
+      : repo_(repository), source_(source), live_(live), op_(op), host_(host), limiter_(limiter) {}
+
+  RepairStats Run() {
+    std::set<std::string> lost;
+    for (const auto& object : QuarantinedObjects(repo_.driver())) {
+      if (!repo_.driver().Stat(object)) lost.insert(object);
+    }
+    if (lost.empty()) return stats_;  // the usual case: nothing more to read
+    CollectReferences();
+    for (const auto& [object, refs] : references_) {
+      op_.throw_if_cancelled("backup");
+      if (lost.count(object) == 0) continue;
+      ++stats_.lost;
+      RepairOne(object, refs);
+    }
+    return stats_;
+  }
+
+ private:
+  void CollectReferences() {
+    std::vector<BrokenManifest> broken;
+    for (const auto& m : repo_.LoadAll(&broken)) {
+      for (const auto& f : m.files) {
+        for (const auto& c : f.chunks) {
+          references_[c.object].push_back({f.key(), c.offset, c.size, "backup '" + m.id + "'"});
+        }
+      }
+    }
+    for (const auto& b : broken) {
+      host_.log(BKP_LOG_WARN, "backup '" + b.id + "' cannot be repaired: " + b.error);
+    }
+    for (const auto& key : ArchiveRecordKeys(repo_.driver())) {
+      try {
+        const ArchivedSegment record = LoadArchiveRecord(repo_.driver(), key);
+        for (const auto& c : record.file.chunks) {
+          references_[c.object].push_back(
+              {record.file.key(), c.offset, c.size, "archive record '" + key + "'"});
+        }
+      } catch (const bkp::Error& e) {
+        host_.log(BKP_LOG_WARN, "archive record '" + key + "' cannot be repaired: " + e.what());
+      }
+    }
+  }
+
+  ReadAt Reader(const FileKey& file, const LiveFile& live) const {
+    return [this, file, live](uint64_t offset, void* buf, size_t len) {
+      const size_t got = source_.read(live.id, offset, buf, len);
+      if (got != len) {
+        throw bkp::Error(BKP_E_IO, "the host's " + Label(file) + " ended at byte " +
+                                       std::to_string(offset + got));
+      }
+    };
+  }
+
+  // The key the host's bytes [offset, offset + size) would be stored under.
+  std::string LiveKey(const ReadAt& read, uint64_t offset, uint64_t size) {
+    XXH3_state_t* state = XXH3_createState();
+    if (state == nullptr) throw std::bad_alloc();
+    struct Free {
+      XXH3_state_t* s;
+      ~Free() { XXH3_freeState(s); }
+    } release{state};
+    XXH3_128bits_reset(state);
+    const auto buf = NewChunkBuffer();
+    for (uint64_t at = offset; at < offset + size;) {
+      op_.throw_if_cancelled("backup");
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, offset + size - at));
+      limiter_.Acquire(n);
+      read(at, buf.get(), n);
+      XXH3_128bits_update(state, buf.get(), n);
+      stats_.bytes_read += n;
+      at += n;
+    }
+    return ObjectKeyOf(XXH3_128bits_digest(state));
+  }
+
+  void RepairOne(const std::string& object, const std::vector<Reference>& refs) {
+    std::vector<std::string> why;
+    for (const auto& ref : refs) {
+      const std::string what = Label(ref.file) + " bytes " + std::to_string(ref.offset) + "-" +
+                               std::to_string(ref.offset + ref.size);
+      auto live = live_.find(ref.file);
+      if (live == live_.end()) {
+        why.push_back("the host no longer has " + Label(ref.file) + " (" + ref.by + ")");
+        continue;
+      }
+      if (live->second.size < ref.offset + ref.size) {
+        why.push_back("the host's " + Label(ref.file) + " holds " +
+                      std::to_string(live->second.size) + " bytes, not " + what + " (" + ref.by +
+                      ")");
+        continue;
+      }
+      const ReadAt read = Reader(ref.file, live->second);
+      // Nothing is written unless the bytes are the very ones lost.
+      if (LiveKey(read, ref.offset, ref.size) != object) {
+        why.push_back("the host's " + what + " are no longer the bytes stored (" + ref.by + ")");
+        continue;
+      }
+      std::atomic<uint64_t> added{0};
+      ChunkSink sink{repo_.driver(), limiter_, [this] { op_.throw_if_cancelled("backup"); },
+                     nullptr, added};
+      const auto buf = NewChunkBuffer();
+      const Chunk stored = StoreChunk(sink, read, ref.offset, ref.size, {buf.get(), kChunkBytes});
+      stats_.bytes_read += ref.size;
+      stats_.bytes_new += added;
+      if (stored.object != object) {
+        why.push_back("the host's " + what + " changed while being read (" + ref.by + ")");
+        continue;
+      }
+      ++stats_.repaired;
+      host_.log(BKP_LOG_INFO, "stored '" + object + "' again from the host's " + what);
+      return;
+    }
+    std::string list;
+    for (const auto& w : why) list += (list.empty() ? "" : "; ") + w;
+    host_.log(BKP_LOG_WARN, "cannot repair '" + object + "': " + list);
+  }
+
+  Repository& repo_;
+  const bkp::Source& source_;
+  const LiveFiles& live_;
+  const bkp::Operation& op_;
+  const bkp::Host& host_;
+  RateLimiter& limiter_;
+  std::map<std::string, std::vector<Reference>> references_;
+  RepairStats stats_;
+};
+
+}  // namespace
+
+RepairStats StoreLostObjects(Repository& repository, const bkp::Source& source,
+                             const LiveFiles& live, const bkp::Operation& op, const bkp::Host& host,
+                             RateLimiter& limiter) {
+  return Repair(repository, source, live, op, host, limiter).Run();
+}
+
+}  // namespace repo
