@@ -300,6 +300,10 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   }
   report.cut = std::move(*cut);
   report.cut_time = lap();
+  if (std::string empty = hoststub::NothingLeftAfterCut(report.cut, point_in_time_);
+      !empty.empty()) {
+    return Status::InvalidArgument(empty);
+  }
   options.data_dir = staging_;
   options.fsync = hoststub::FsyncPolicy::kBatch;
   options.compaction_interval = std::chrono::milliseconds(0);

@@ -223,6 +223,27 @@ std::string RestoreTarget::Describe() const {
   return "?";
 }
 
+std::string NothingLeftAfterCut(const std::vector<CutReport>& reports,
+                                const RestoreTarget& target) {
+  if (!target.set()) return "";
+  const CutReport* first = nullptr;
+  for (const CutReport& r : reports) {
+    if (r.last_token) return "";
+    if (r.first_time_ms && (first == nullptr || *r.first_time_ms < *first->first_time_ms)) {
+      first = &r;
+    }
+  }
+  if (first == nullptr) {
+    return fmt::format("the backup and the archive hold no event to restore to {}",
+                       target.Describe());
+  }
+  return fmt::format(
+      "{} is before the first event the backup and the archive hold (context '{}' token {}, "
+      "appended {}): nothing would be restored. Choose a later point",
+      target.Describe(), first->context, *first->first_token,
+      RestoreTarget{RestoreTarget::Kind::kTime, 0, *first->first_time_ms, ""}.Describe());
+}
+
 Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const RestoreTarget& target) {
   std::vector<CutReport> reports;
   if (!target.set()) return reports;
@@ -247,6 +268,19 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     const fs::path dir = data_dir / "contexts" / name;
     CutReport report;
     report.context = name;
+    {
+      const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+      for (size_t i = 0; i < events.segments.size() && !report.first_token; ++i) {
+        auto first = FindIn(
+            events, i, [](std::string_view) { return true; }, true);
+        if (!first.ok()) return first.status();
+        if (!*first) continue;
+        if (auto ev = DecodeEvent((*first)->payload); ev.ok()) {
+          report.first_token = ev->token;
+          report.first_time_ms = ev->timestamp_ms;
+        }
+      }
+    }
     auto drop = FirstEntryToDrop(dir, target);
     if (!drop.ok()) return drop.status();
     if (*drop) {

@@ -43,7 +43,16 @@ struct CutReport {
   uint64_t last_log_index = 0;          // 0: no entry kept
   std::optional<uint64_t> last_token;   // the last event kept
   std::optional<int64_t> last_time_ms;  // when it was appended
+  // The context's first event before the cut, and when it was appended:
+  // a target before every context's first event restores nothing.
+  std::optional<uint64_t> first_token;
+  std::optional<int64_t> first_time_ms;
 };
+
+// Whether the cut left no event in any context although a target was set:
+// such a target lies before any data (or nothing was restored at all).
+// Returns why, naming the first event there was; empty when events remain.
+std::string NothingLeftAfterCut(const std::vector<CutReport>& reports, const RestoreTarget& target);
 
 Result<std::vector<CutReport>> CutToTarget(const std::filesystem::path& data_dir,
                                            const RestoreTarget& target);

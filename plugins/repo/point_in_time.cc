@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "archive.h"
@@ -28,6 +29,21 @@ bool WhollyBefore(const Manifest& m, const RestoreTarget& t) {
     if (TargetsContext(t, c.name) && c.events.next > t.token + 1) return false;
   }
   return true;
+}
+
+// What of `m` lies past the target, for messages.
+std::string DescribeReach(const Manifest& m, const RestoreTarget& t) {
+  if (t.kind == BKP_TARGET_TIME) {
+    return "taken at " + std::to_string(m.created_ms) + " ms, after the target's " +
+           std::to_string(t.time_ms) + " ms";
+  }
+  std::string out;
+  for (const auto& c : m.contexts) {
+    if (!TargetsContext(t, c.name) || c.events.next <= t.token + 1) continue;
+    out += (out.empty() ? "" : ", ") + ("context '" + c.name + "' to token ") +
+           std::to_string(c.events.next - 1);
+  }
+  return "it holds " + out;
 }
 
 BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
@@ -115,25 +131,41 @@ BackupState StateForTarget(Repository& repository, const std::optional<std::stri
   BackupState state =
       backup_id ? ResolveState(repository, *backup_id) : PickBackup(repository, target);
   if (target.kind == BKP_TARGET_NONE) return state;
+  // A backup only rolls forward: one named by the operator that holds
+  // data past the target would restore a control DB (contexts, users,
+  // grants) from after it.
+  if (backup_id && !WhollyBefore(state.tip, target)) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     "the target lies before backup '" + *backup_id + "' (" +
+                         DescribeReach(state.tip, target) +
+                         "): a backup is rolled forward through the archive, never back. Name an "
+                         "older backup, or leave out the backup so that one before the target is "
+                         "picked");
+  }
 
-  // Only contexts the backup's control DB knows can be restored: segments of
-  // a context created later would have no row to belong to.
+  // Every context the backup or the archive knows: one created after the
+  // backup exists only in the archive (the host registers it in the
+  // control DB from its segments, as recovery does for any context
+  // directory without a row).
   Archive archive(repository);
+  std::set<std::string> contexts;
+  for (const auto& c : state.tip.contexts) contexts.insert(c.name);
+  for (const auto& [context, role] : archive.Streams()) contexts.insert(context);
   std::map<std::string, uint64_t> reaches;  // token targets: how far each context's events go
-  for (const auto& c : state.tip.contexts) {
-    const bool targeted = TargetsContext(target, c.name);
+  for (const std::string& name : contexts) {
+    const bool targeted = TargetsContext(target, name);
     std::optional<uint64_t> stop_token;
     std::optional<int64_t> stop_ms;
     if (targeted && target.kind == BKP_TARGET_TOKEN) stop_token = target.token + 1;
     if (targeted && target.kind == BKP_TARGET_TIME) stop_ms = target.time_ms;
-    Extend(&state, archive, c.name, BKP_ROLE_EVENTS, stop_token, stop_ms);
-    if (stop_token) reaches[c.name] = EventsReach(state, c.name);
+    Extend(&state, archive, name, BKP_ROLE_EVENTS, stop_token, stop_ms);
+    if (stop_token) reaches[name] = EventsReach(state, name);
     // All of the log and snapshots the archive holds: which entries the
     // events kept came from is known only inside the segments, so the host
     // cuts the log where they end. (A segment shipped late, after a backlog,
     // may hold entries older than events shipped before it.)
     for (uint32_t role : {BKP_ROLE_LOG, BKP_ROLE_SNAPSHOTS}) {
-      Extend(&state, archive, c.name, role, std::nullopt, std::nullopt);
+      Extend(&state, archive, name, role, std::nullopt, std::nullopt);
     }
   }
   // A token nothing reaches is a mistake worth stopping for; in a restore

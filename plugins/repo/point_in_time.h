@@ -10,9 +10,12 @@
 // the target and more). Then, stream by stream, the archived segments that
 // follow the backup's, up to the first that reaches the target; and all of
 // the log and snapshot streams the archive holds (the host cuts them where
-// the events kept end).
+// the events kept end). Every context of the backup or the archive is
+// extended: one created after the backup comes from the archive alone.
 //
 // Errors: throws bkp::Error: BKP_E_MISSING_FULL_BACKUP with no backup at all;
+// BKP_E_INVALID_ARGUMENT when the backup given holds data past the target
+// (a backup is rolled forward, never back);
 // BKP_E_BROKEN_CHAIN when the archive has a gap before the target (naming
 // the missing range and the newest point that can be restored);
 // BKP_E_NOT_FOUND for a token target beyond everything archived.
