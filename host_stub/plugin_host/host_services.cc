@@ -191,6 +191,17 @@ bkp_status SinkEnd(bkp_sink* sink, char* err, size_t err_len) noexcept {
   });
 }
 
+bkp_status SinkTimeline(bkp_sink* sink, uint32_t restored, uint32_t newest, char* err,
+                        size_t err_len) noexcept {
+  return Guarded("sink_timeline", err, err_len, [&](std::string* message) {
+    if (sink == nullptr) {
+      *message = "sink_timeline: sink is NULL";
+      return BKP_E_INVALID_ARGUMENT;
+    }
+    return sink->Timeline(restored, newest, message);
+  });
+}
+
 const bkp_host_services kServices = {
     sizeof(bkp_host_services),
     BKP_ABI_VERSION,
@@ -206,6 +217,7 @@ const bkp_host_services kServices = {
     SinkBegin,
     SinkWrite,
     SinkEnd,
+    SinkTimeline,
 };
 
 }  // namespace

@@ -241,7 +241,7 @@ std::string NothingLeftAfterCut(const std::vector<CutReport>& reports,
       "{} is before the first event the backup and the archive hold (context '{}' token {}, "
       "appended {}): nothing would be restored. Choose a later point",
       target.Describe(), first->context, *first->first_token,
-      RestoreTarget{RestoreTarget::Kind::kTime, 0, *first->first_time_ms, ""}.Describe());
+      RestoreTarget{RestoreTarget::Kind::kTime, 0, *first->first_time_ms, "", 0}.Describe());
 }
 
 Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const RestoreTarget& target) {
@@ -305,6 +305,20 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     auto last_entry = LastPayload(ListStream(dir / "log", SegmentKind::kLog));
     if (!last_entry.ok()) return last_entry.status();
     if (*last_entry) report.last_log_index = PayloadSequence(**last_entry);
+    // A context created after the target (only the archive knew it) did
+    // not exist then: restoring it empty would invent it.
+    if (report.cut && report.last_log_index == 0 && states->count(name) == 0) {
+      std::error_code removed;
+      fs::remove_all(dir, removed);
+      if (removed) {
+        return Status::IOError(
+            fmt::format("cannot remove '{}': {}", dir.string(), removed.message()));
+      }
+      HOSTSTUB_RETURN_IF_ERROR(SyncDir(dir.parent_path()));
+      report.left_out = true;
+      reports.push_back(std::move(report));
+      continue;
+    }
     auto last_event = LastPayload(ListStream(dir / "events", SegmentKind::kEvents));
     if (!last_event.ok()) return last_event.status();
     if (*last_event) {

@@ -63,11 +63,21 @@ void Append(const HostProcess& host, const std::string& context, int count, int 
   REQUIRE(r.exit_code == 0);
 }
 
+// The events of `all` appended at or before `ms`.
+std::vector<hoststub::StoredEvent> UpTo(const std::vector<hoststub::StoredEvent>& all, int64_t ms) {
+  std::vector<hoststub::StoredEvent> out;
+  for (const auto& e : all) {
+    if (e.timestamp_ms <= ms) out.push_back(e);
+  }
+  return out;
+}
+
 // Waits until the archive holds every event and log entry of the host.
 json WaitArchived(const HostProcess& host) {
   const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  json status;
   while (std::chrono::steady_clock::now() < deadline) {
-    const json status = host.Json({"status", "--json"});
+    status = host.Json({"status", "--json"});
     const json& a = status.at("archive").at("archivers").at(0);
     bool all = a.at("state") == "archiving";
     for (const json& c : status.at("contexts")) {
@@ -77,7 +87,8 @@ json WaitArchived(const HostProcess& host) {
         if (s.at("context") != c.at("name")) continue;
         if (s.at("role") == "events") events = s.at("next") == c.at("next_event_token");
         if (s.at("role") == "log") {
-          log = s.at("next") == c.at("last_log_index").get<uint64_t>() + 1;
+          const uint64_t last = c.at("last_log_index").get<uint64_t>();
+          log = s.at("next") == (last == 0 ? 0 : last + 1);
         }
       }
       all = all && events && log;
@@ -85,7 +96,7 @@ json WaitArchived(const HostProcess& host) {
     if (all) return a;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  FAIL("the archive never caught up; host log:\n" << host.Log());
+  FAIL("the archive never caught up: " << status.dump() << "\nhost log:\n" << host.Log());
   return nullptr;
 }
 
@@ -210,4 +221,147 @@ TEST_CASE("pitr: a target before any data is refused, not restored as an empty s
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "before backup '" + backup_id + "'"));
   CHECK(!fs::exists(dir / "before-backup"));
+}
+
+TEST_CASE("pitr: after a restore the host archives on a new timeline, and each restores") {
+  ts::TempDir dir;
+  const fs::path config = WriteConfig(dir, "host.toml", dir / "data");
+  int64_t mid = 0;
+  int64_t end_tl1 = 0;
+  {
+    HostProcess host(config, dir / "host.port", dir / "hostd.log");
+    Append(host, "alpha", 40, 1);
+    ts::CommandResult backup =
+        host.Ctl({"backup", "create", "--provider", "pitr", "--no-progress"});
+    INFO(backup.output);
+    REQUIRE(backup.exit_code == 0);
+    Append(host, "alpha", 40, 2);
+    mid = Moment();
+    Append(host, "alpha", 40, 3);
+    Append(host, "gamma", 20, 4);
+    end_tl1 = Moment();
+    WaitArchived(host);
+    CHECK(host.Stop() == 0);
+  }
+  const auto tl1_alpha = ReadAll(dir / "data", "alpha");
+  const auto tl1_gamma = ReadAll(dir / "data", "gamma");
+  REQUIRE(tl1_alpha.size() == 120);
+
+  // Back to the middle of timeline 1, into the host's own directory (the
+  // old content is moved aside): the restore starts timeline 2.
+  ts::CommandResult r = Hostd({"restore", "--config", config.string(), "--provider", "pitr",
+                               "--to-time", std::to_string(mid), "--policy", "force"});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.output, "starts timeline 2, branching from timeline 1"));
+  CheckSameEvents(ReadAll(dir / "data", "alpha"), UpTo(tl1_alpha, mid));
+  CHECK(Contains(r.output, "context 'gamma' was created after the target: left out"));
+  CHECK_FALSE(fs::exists(dir / "data" / "contexts" / "gamma"));
+
+  // The documented next step: start the host with the same config. It
+  // archives on timeline 2, without an error, and the status says so.
+  int64_t mid_tl2 = 0;
+  {
+    HostProcess host(config, dir / "host2.port", dir / "hostd2.log");
+    Append(host, "alpha", 30, 5);
+    mid_tl2 = Moment();
+    Append(host, "alpha", 30, 6);
+    const json archiver = WaitArchived(host);
+    CHECK(archiver.at("timeline") == 2);
+    CHECK(archiver.at("last_error").is_null());
+    ts::CommandResult status = host.Ctl({"status"});
+    INFO(status.output);
+    CHECK(status.exit_code == 0);
+    CHECK(Contains(status.output,
+                   "archive via provider 'pitr': archiving, archive_timeout 1 s, timeline 2"));
+    // A chain never spans two timelines: the first backup here is full.
+    ts::CommandResult incremental = host.Ctl(
+        {"backup", "create", "--provider", "pitr", "--type", "incremental", "--no-progress"});
+    INFO(incremental.output);
+    CHECK(incremental.exit_code != 0);
+    CHECK(Contains(incremental.output, "take a full backup to start a chain on this timeline"));
+    ts::CommandResult full =
+        host.Ctl({"backup", "create", "--provider", "pitr", "--type", "full", "--no-progress"});
+    INFO(full.output);
+    CHECK(full.exit_code == 0);
+    CHECK(host.Stop() == 0);
+    CHECK_FALSE(Contains(host.Log(), "ERROR"));
+  }
+  const auto tl2_alpha = ReadAll(dir / "data", "alpha");
+  REQUIRE(tl2_alpha.size() == UpTo(tl1_alpha, mid).size() + 60);
+
+  // Both histories are in the archive, each with its records.
+  CHECK(fs::exists(dir / "repo" / "timelines" / "00000002.json"));
+  const json format = json::parse(ts::ReadFile(dir / "repo" / "format.json"));
+  CHECK(format.at("version") == 2);
+
+  // The newest timeline (2) by default: a point after the restore holds
+  // timeline 1 up to the branch, then timeline 2's appends.
+  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+             std::to_string(mid_tl2), "--data-dir", (dir / "tl2").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.output, "starts timeline 3, branching from timeline 2"));
+  CheckSameEvents(ReadAll(dir / "tl2", "alpha"), UpTo(tl2_alpha, mid_tl2));
+  CHECK_FALSE(fs::exists(dir / "tl2" / "contexts" / "gamma"));
+
+  // Timeline 1 still restores as it was, to its end, gamma and all.
+  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+             std::to_string(end_tl1), "--timeline", "1", "--data-dir", (dir / "tl1").string()});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.output, "branching from timeline 1"));
+  CheckSameEvents(ReadAll(dir / "tl1", "alpha"), tl1_alpha);
+  CheckSameEvents(ReadAll(dir / "tl1", "gamma"), tl1_gamma);
+
+  // An unknown timeline is refused, naming those there are.
+  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+             std::to_string(end_tl1), "--timeline", "9", "--data-dir", (dir / "tl9").string()});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "timeline 9 is not in the archive"));
+
+  // The backup list says which timeline each backup was taken on.
+  r = Hostd({"backup", "list", "--config", config.string(), "--provider", "pitr"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.output, "TIMELINE"));
+  const json listed = json::parse(
+      Hostd({"backup", "list", "--config", config.string(), "--provider", "pitr", "--json"})
+          .output);
+  std::vector<uint32_t> timelines;
+  for (const json& b : listed.at("backups")) {
+    timelines.push_back(b.at("details").at("timeline").get<uint32_t>());
+  }
+  CHECK(timelines == std::vector<uint32_t>{1, 2});
+}
+
+TEST_CASE("pitr: hostctl status exits non-zero while the archive is failing") {
+  ts::TempDir dir;
+  const fs::path config = WriteConfig(dir, "host.toml", dir / "data");
+  {
+    HostProcess host(config, dir / "host.port", dir / "hostd.log");
+    Append(host, "alpha", 40, 1);
+    WaitArchived(host);
+    CHECK(host.Stop() == 0);
+  }
+  // Another directory with a shorter history of the same context, archiving
+  // into the same repository without having been restored from it: the
+  // archiver refuses to mix the two and keeps failing.
+  const fs::path other = WriteConfig(dir, "other.toml", dir / "other");
+  HostProcess host(other, dir / "other.port", dir / "other.log");
+  Append(host, "alpha", 5, 2);
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  ts::CommandResult status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = host.Ctl({"status"});
+    if (status.exit_code != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  INFO(status.output);
+  CHECK(status.exit_code == 1);
+  CHECK(Contains(status.output, "the archive via provider 'pitr' is failing"));
+  ts::CommandResult json_status = host.Ctl({"status", "--json"});
+  CHECK(json_status.exit_code == 1);
+  CHECK(host.Stop() == 0);
 }

@@ -98,8 +98,8 @@ TEST_CASE("plugin library: a plugin refusing the host's version is refused with 
   Status st = LoadFailure("fx_refuses_major");
   CAPTURE(st.message());
   CHECK(Contains(st.message(), Fixture("fx_refuses_major").string() +
-                                   ": the plugin refused the host's ABI 1.1: fx_variant needs ABI "
-                                   "2.x (the v2 source layout); this host speaks 1.1"));
+                                   ": the plugin refused the host's ABI 1.2: fx_variant needs ABI "
+                                   "2.x (the v2 source layout); this host speaks 1.2"));
 }
 
 TEST_CASE("plugin library: a table of another major version is refused") {
@@ -107,7 +107,7 @@ TEST_CASE("plugin library: a table of another major version is refused") {
   CAPTURE(st.message());
   CHECK(Contains(st.message(), Fixture("fx_wrong_major").string() +
                                    ": the provider table was built for ABI 2.x, host speaks "
-                                   "1.x (plugin 2.0, host 1.1): use a build of the plugin for "
+                                   "1.x (plugin 2.0, host 1.2): use a build of the plugin for "
                                    "ABI 1.x"));
 }
 
