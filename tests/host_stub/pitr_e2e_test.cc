@@ -246,6 +246,9 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
   const auto tl1_alpha = ReadAll(dir / "data", "alpha");
   const auto tl1_gamma = ReadAll(dir / "data", "gamma");
   REQUIRE(tl1_alpha.size() == 120);
+  // Until a second timeline exists, readers from before timelines can read
+  // the repository: its format stays 1.
+  CHECK(json::parse(ts::ReadFile(dir / "repo" / "format.json")).at("version") == 1);
 
   // Back to the middle of timeline 1, into the host's own directory (the
   // old content is moved aside): the restore starts timeline 2.
