@@ -69,6 +69,7 @@ json ArchiverStatusJson(const ArchiverStatus& s) {
   for (const ArchiveStreamStatus& stream : s.streams) streams.push_back(StreamJson(stream));
   return {
       {"provider", s.provider},
+      {"timeline", s.timeline},
       {"state", ArchiverStateName(s.state)},
       {"archive_timeout_s", static_cast<double>(s.archive_timeout.count()) / 1000},
       {"lag", {{"segments", s.lag.segments}, {"bytes", s.lag.bytes}, {"seconds", s.lag.seconds}}},
@@ -87,6 +88,7 @@ json ArchiverStatusJson(const ArchiverStatus& s) {
 ArchiverStatus ArchiverStatusFromJson(const json& j) {
   ArchiverStatus s;
   s.provider = j.at("provider").get<std::string>();
+  s.timeline = j.value("timeline", 1u);  // a host from before timelines: the first
   const std::string state = j.at("state").get<std::string>();
   for (ArchiverState candidate : kStates) {
     if (state == ArchiverStateName(candidate)) s.state = candidate;

@@ -57,6 +57,7 @@ struct ArchiveLag {
 
 struct ArchiverStatus {
   std::string provider;
+  uint32_t timeline = 1;  // the timeline archived on (the data directory's)
   ArchiverState state = ArchiverState::kStarting;
   std::chrono::milliseconds archive_timeout{0};
   ArchiveLag lag;

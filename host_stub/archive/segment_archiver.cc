@@ -15,6 +15,7 @@
 
 #include "backup/backup_runner.h"
 #include "backup/backup_source.h"
+#include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
@@ -71,6 +72,7 @@ const char* UnitOf(uint32_t role) { return role == BKP_ROLE_LOG ? "index" : "tok
 
 // archive_status's answer, copied out of the callback.
 struct Position {
+  uint32_t timeline = 1;
   std::string context;
   uint32_t role = 0;
   std::optional<uint64_t> closed_base;
@@ -86,6 +88,7 @@ bkp_status CollectPosition(void* user, const bkp_archive_position* given) {
     const bkp_archive_position p = CopyVersioned(given);
     if (p.context == nullptr) return BKP_E_INVALID_ARGUMENT;
     Position out;
+    out.timeline = p.timeline == 0 ? 1 : p.timeline;
     out.context = p.context;
     out.role = p.role;
     if (p.has_closed != 0) out.closed_base = p.closed_base;
@@ -119,18 +122,31 @@ Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
       std::fwrite(text.data(), 1, text.size(), stderr);
     };
   }
-  std::unique_ptr<SegmentArchiver> archiver(
-      new SegmentArchiver(store, std::move(provider), options, std::move(log)));
+  auto timeline = DataDirTimeline(store.options().data_dir);
+  if (!timeline.ok()) return timeline.status();
+  // A 1.1 provider reads no timeline: it would file this history's segments
+  // under the first one's names.
+  if (timeline->timeline > 1 && BKP_VERSION_MINOR(provider->negotiated_version()) < 2) {
+    return Status::Unsupported(fmt::format(
+        "provider '{}' speaks ABI {}.{}, which has no timelines, and the data directory is on "
+        "timeline {} (it was restored from an archive): archiving it needs a provider built for "
+        "ABI 1.2 or newer",
+        provider->name(), BKP_VERSION_MAJOR(provider->negotiated_version()),
+        BKP_VERSION_MINOR(provider->negotiated_version()), timeline->timeline));
+  }
+  std::unique_ptr<SegmentArchiver> archiver(new SegmentArchiver(
+      store, std::move(provider), options, std::move(log), std::move(*timeline)));
   archiver->thread_ = std::thread([raw = archiver.get()] { raw->Run(); });
   return archiver;
 }
 
 SegmentArchiver::SegmentArchiver(EventStore& store, std::shared_ptr<LoadedProvider> provider,
-                                 ArchiverOptions options, LogFn log)
+                                 ArchiverOptions options, LogFn log, TimelineInfo timeline)
     : store_(store),
       provider_(std::move(provider)),
       options_(options),
       log_(std::move(log)),
+      timeline_(std::move(timeline)),
       queue_(options.queue_capacity),
       floor_(store.AddCompactionFloor()),
       subscription_(store.OnSegmentClosed(
@@ -254,13 +270,18 @@ void SegmentArchiver::Recovered() {
 }
 
 Status SegmentArchiver::LoadPositions() {
-  std::vector<Position> positions;
+  std::vector<Position> every;
   std::array<char, kErrorBufferSize> err{};
   const bkp_status rc = provider_->table().archive_status(provider_->instance(), CollectPosition,
-                                                          &positions, err.data(), err.size());
+                                                          &every, err.data(), err.size());
   if (rc != BKP_OK) {
     return ProviderFailure(provider_->name(), "archive_status (where the archive ends)", rc,
                            err.data(), err.size());
+  }
+  // Other timelines' streams are other histories: this one resumes its own.
+  std::vector<Position> positions;
+  for (Position& p : every) {
+    if (p.timeline == timeline_.timeline) positions.push_back(std::move(p));
   }
   // An archive reaching beyond the store holds another history: continuing
   // it with this host's segments would mix the two.
@@ -271,11 +292,14 @@ Status SegmentArchiver::LoadPositions() {
     if (p.next > host_next) {
       return Status::Refused(fmt::format(
           "the archive of context '{}' {} reaches {} {}, but this host's {} end before it, at {}: "
-          "the data directory is older than the archive (restored to an earlier point, or "
-          "another host's). Archiving on would mix two histories: give the provider a new "
-          "repository (and take a full backup into it), then restart hostd",
+          "the data directory is older than the archive's timeline {} (another host's, or restored "
+          "by hand or by a provider that keeps no timelines). Archiving on would mix two "
+          "histories: restore it with `hostd restore` from this archive (which starts a new "
+          "timeline), or give the provider a new repository (and take a full backup into it), "
+          "then restart hostd",
           p.context, BkpRoleName(p.role), UnitOf(p.role), p.next - 1, BkpRoleName(p.role),
-          host_next == 0 ? std::string("nothing") : std::to_string(host_next - 1)));
+          host_next == 0 ? std::string("nothing") : std::to_string(host_next - 1),
+          timeline_.timeline));
     }
   }
   {
@@ -297,8 +321,10 @@ Status SegmentArchiver::LoadPositions() {
   }
   Log(BKP_LOG_INFO,
       positions.empty()
-          ? std::string("the archive is empty: archiving every segment on disk")
-          : fmt::format("resuming where the archive ends, in {} stream(s)", positions.size()));
+          ? fmt::format("the archive is empty: archiving every segment on disk, on timeline {}",
+                        timeline_.timeline)
+          : fmt::format("resuming where the archive ends, in {} stream(s), on timeline {}",
+                        positions.size(), timeline_.timeline));
   return Status::OK();
 }
 
@@ -451,6 +477,8 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
   args.op = &op_;
   args.observed_ms = observed_ms;
   args.first_ms = FirstAppendMs(key, segment);
+  args.timeline = timeline_.timeline;
+  args.timeline_history = timeline_.timeline > 1 ? timeline_.history.c_str() : nullptr;
   std::array<char, kErrorBufferSize> err{};
   const bkp_status rc =
       provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
@@ -494,6 +522,7 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
 ArchiverStatus SegmentArchiver::Snapshot() const {
   ArchiverStatus s;
   s.provider = provider_->name();
+  s.timeline = timeline_.timeline;
   s.archive_timeout = options_.archive_timeout;
   s.queue_depth = queue_.depth();
   s.queue_capacity = queue_.capacity();

@@ -16,6 +16,12 @@
 // restored to an earlier point, or another host's) is refused the same way,
 // loudly, rather than mixed with a second history.
 //
+// Timelines. The archiver archives on the data directory's timeline (the
+// control DB's; 1 unless a restore from an archive started a new one): it
+// resumes from that timeline's positions only, and hands the provider the
+// timeline and its history with every segment. A restored directory on a
+// new timeline therefore archives beside the history it came from.
+//
 // Keeping what is not archived. The archiver holds a CompactionFloor and
 // raises it per context only as closed log segments reach the archive, so
 // log compaction never deletes a segment it has yet to ship. (Event and
@@ -51,6 +57,7 @@
 #include "bkp/bkp_plugin.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/provider_registry.h"
+#include "storage/control_db.h"
 #include "storage/event_store.h"
 #include "util/status.h"
 
@@ -120,7 +127,7 @@ class SegmentArchiver {
   };
 
   SegmentArchiver(EventStore& store, std::shared_ptr<LoadedProvider> provider,
-                  ArchiverOptions options, LogFn log);
+                  ArchiverOptions options, LogFn log, TimelineInfo timeline);
   void Run();
   Status LoadPositions();
   Result<std::vector<SegmentInfo>> List(const StreamKey& key) const;
@@ -142,6 +149,7 @@ class SegmentArchiver {
   const std::shared_ptr<LoadedProvider> provider_;
   const ArchiverOptions options_;
   const LogFn log_;
+  const TimelineInfo timeline_;
   ArchiveQueue queue_;
   CompactionFloor floor_;
   SegmentSubscription subscription_;  // after queue_: it pushes into it

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "backup/backup_source.h"
+#include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/plugin_library.h"
 
@@ -55,6 +56,9 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
   args.type = type;
   args.op = &op;
   args.source = source->get();
+  auto timeline = DataDirTimeline(store.options().data_dir);
+  if (!timeline.ok()) return timeline.status();
+  args.timeline = timeline->timeline;
   bkp_backup_result result{};
   result.struct_size = sizeof result;
   std::array<char, kErrorBufferSize> err{};
@@ -97,6 +101,7 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
   args.backup_id = backup_id.empty() ? nullptr : backup_id.c_str();
   args.op = &op;
   args.sink = sink->get();
+  args.timeline = point_in_time.timeline;
   switch (point_in_time.kind) {
     case RestoreTarget::Kind::kNone:
       args.target = BKP_TARGET_NONE;

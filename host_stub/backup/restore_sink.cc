@@ -10,8 +10,10 @@
 
 #include <fmt/format.h>
 
+#include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/restore_rules.h"
+#include "storage/control_db.h"
 #include "storage/event_store.h"
 #include "storage/segment.h"
 
@@ -48,6 +50,12 @@ fs::path SetAsideName(const fs::path& target) {
     name = stem + "-" + std::to_string(n);
   }
   return name;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // How much of a file is written before its write-back is started.
@@ -245,6 +253,20 @@ bkp_status bkp_sink::End(std::string* error) {
   return BKP_OK;
 }
 
+bkp_status bkp_sink::Timeline(uint32_t restored, uint32_t newest, std::string* error) {
+  std::lock_guard lock(mu_);
+  if (restored == 0 || restored > newest || newest == UINT32_MAX) {
+    *error = fmt::format(
+        "sink_timeline: restored timeline {} and newest timeline {} do not fit (1 <= restored <= "
+        "newest)",
+        restored, newest);
+    return BKP_E_INVALID_ARGUMENT;
+  }
+  restored_timeline_ = restored;
+  newest_timeline_ = newest;
+  return BKP_OK;
+}
+
 Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions options) {
   std::lock_guard lock(mu_);
   if (!poisoned_.empty()) {
@@ -277,10 +299,15 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   }
   report.cut = std::move(*cut);
   report.cut_time = lap();
+  if (std::string empty = hoststub::NothingLeftAfterCut(report.cut, point_in_time_);
+      !empty.empty()) {
+    return Status::InvalidArgument(empty);
+  }
   options.data_dir = staging_;
   options.fsync = hoststub::FsyncPolicy::kBatch;
   options.compaction_interval = std::chrono::milliseconds(0);
   options.recovery_headers_only = true;  // CheckDataDir below reads them all
+  std::vector<hoststub::ContextState> branch_points;
   {
     // Recovery as on any start: torn tails truncated, log and events aligned.
     auto store = hoststub::EventStore::Open(options);
@@ -288,6 +315,29 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
       return Status::Corruption("the restored data does not open: " + store.status().ToString());
     }
     report.recovery_notes = (*store)->RecoveryNotes();
+    for (const std::string& context : (*store)->Contexts()) {
+      auto state = (*store)->State(context);
+      if (!state.ok()) return state.status();
+      branch_points.push_back(*state);
+    }
+  }
+  {
+    // A restore from a continuous archive starts a new timeline: the host
+    // then archives beside the history it came from, never into it.
+    auto db = hoststub::ControlDb::Open(staging_ / "control.db");
+    if (!db.ok()) return db.status();
+    if (newest_timeline_ > 0) {
+      hoststub::TimelineInfo info;
+      info.timeline = newest_timeline_ + 1;
+      info.history =
+          hoststub::EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
+                                          "restore to " + point_in_time_.Describe(), branch_points);
+      HOSTSTUB_RETURN_IF_ERROR((*db)->SaveTimeline(info));
+      report.branched_from = restored_timeline_;
+    }
+    auto timeline = (*db)->LoadTimeline();
+    if (!timeline.ok()) return timeline.status();
+    report.timeline = timeline->timeline;
   }
   report.recovery_time = lap();
   report.check = hoststub::CheckDataDir(staging_);

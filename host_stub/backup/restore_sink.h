@@ -9,7 +9,9 @@
 // Files go to a staging directory beside the target. Only Commit (after the
 // provider's restore returned BKP_OK) recovers the staged directory (which
 // truncates torn tails and aligns log and events), runs the consistency
-// checker on it, and then makes it the target directory. A failed or
+// checker on it, records its timeline (a new one when the provider said
+// the restore came from a continuous archive), and then makes it the
+// target directory. A failed or
 // abandoned restore leaves the target as it was.
 //
 // Ownership: created by the host for one restore operation. Thread-safety:
@@ -23,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +57,10 @@ struct RestoreReport {
   CheckReport check;
   // A point-in-time restore: what each context holds after the cut.
   std::vector<CutReport> cut;
+  // The timeline the restored directory is on, and, when the restore
+  // started it (the provider called sink_timeline), the one it branched from.
+  uint32_t timeline = 1;
+  std::optional<uint32_t> branched_from;
   // Where the time went after the provider fed the last byte: waiting for
   // the disk, cutting to the point in time, recovery, the check. For the
   // operator's report of a slow restore.
@@ -79,6 +86,9 @@ struct bkp_sink {
   bkp_status Begin(const bkp_item& item, std::string* error);
   bkp_status Write(const void* data, size_t len, std::string* error);
   bkp_status End(std::string* error);
+  // See bkp_host_services.sink_timeline: Commit puts the restored directory
+  // on timeline `newest` + 1, branching from `restored`.
+  bkp_status Timeline(uint32_t restored, uint32_t newest, std::string* error);
 
   // Cuts the staged directory back to the point in time (if one is set),
   // recovers and checks it with `options` (data_dir is replaced by the
@@ -119,4 +129,7 @@ struct bkp_sink {
   hoststub::BackgroundSyncer syncer_;
   uint64_t files_ = 0;
   uint64_t bytes_ = 0;
+  // From sink_timeline: 0 when the provider did not call it.
+  uint32_t restored_timeline_ = 0;
+  uint32_t newest_timeline_ = 0;
 };

@@ -98,7 +98,8 @@ int RunCreate(const GlobalArgs& global, const BackupArgs& args) {
 void PrintBackupTable(const std::vector<BackupInfo>& backups) {
   std::vector<hoststub::BackupTableRow> rows;
   for (const BackupInfo& b : backups) {
-    rows.push_back({b.id, b.type, b.created_ms, b.bytes, b.stored_bytes, b.files, b.parent});
+    rows.push_back({b.id, b.type, b.created_ms, b.bytes, b.stored_bytes, b.files, b.parent,
+                    b.details.is_null() ? 1u : hoststub::TimelineOfDetails(b.details.dump())});
   }
   hoststub::PrintBackupTable(std::cout, rows);
 }

@@ -71,12 +71,12 @@ void PrintStatusTable(const std::string& url, const HostStatus& status) {
 // One archiver: its state and lag, then where each stream's archive ends.
 void PrintArchiver(const ArchiverStatus& a) {
   std::cout << fmt::format(
-      "archive via provider '{}': {}, archive_timeout {}; lag {} segment(s), {}, {:.1f} s; "
-      "since start {} segment(s), {} piece(s), {}\n",
+      "archive via provider '{}': {}, archive_timeout {}, timeline {}; lag {} segment(s), {}, "
+      "{:.1f} s; since start {} segment(s), {} piece(s), {}\n",
       a.provider, ArchiverStateName(a.state),
       a.archive_timeout.count() > 0 ? fmt::format("{:g} s", a.archive_timeout.count() / 1000.0)
                                     : std::string("off"),
-      a.lag.segments, FormatBytes(a.lag.bytes), a.lag.seconds, a.segments_archived,
+      a.timeline, a.lag.segments, FormatBytes(a.lag.bytes), a.lag.seconds, a.segments_archived,
       a.pieces_archived, FormatBytes(a.bytes_archived));
   if (!a.last_error.empty()) {
     std::cout << (a.consecutive_failures > 0
@@ -114,6 +114,21 @@ void PrintOperation(const std::optional<OperationInfo>& op) {
   std::cout << "  " << DescribeOutcome(*op) << '\n';
 }
 
+// A host whose archive is failing is not healthy, whatever else it does:
+// its recovery point grows and its log piles up. Monitoring sees it in the
+// exit code (and the message on stderr), not only in the text.
+int ArchiveExit(const std::vector<ArchiverStatus>& archivers) {
+  int exit_code = kExitOk;
+  for (const ArchiverStatus& a : archivers) {
+    if (a.consecutive_failures == 0) continue;
+    std::cerr << fmt::format(
+        "hostctl: the archive via provider '{}' is failing ({} attempt(s) in a row): {}\n",
+        a.provider, a.consecutive_failures, a.last_error);
+    exit_code = kExitHostError;
+  }
+  return exit_code;
+}
+
 int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
   AdminClient client = MakeClient(global);
   ApiResult<HostStatus> status = client.GetStatus();
@@ -133,13 +148,13 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
     reply["operation"] = operation;
     reply["archive"] = nlohmann::json::parse(client.last_reply_body());
     std::cout << reply.dump() << '\n';
-    return kExitOk;
+    return ArchiveExit(*archive);
   }
   PrintStatusTable(client.base_url(), *status);
   PrintOperation(*op);
   if (archive->empty()) std::cout << "archive: off (no provider has archive = true)\n";
   for (const ArchiverStatus& archiver : *archive) PrintArchiver(archiver);
-  return kExitOk;
+  return ArchiveExit(*archive);
 }
 
 // ---- hostctl cancel ---------------------------------------------------------
@@ -189,7 +204,7 @@ Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
   CLI::App* cmd = parent.add_subcommand(
       "status",
       "Show the host's contexts and settings, its running or last backup operation, and how far "
-      "continuous archiving has come");
+      "continuous archiving has come; exits 1 while an archiver is failing");
   cmd->add_flag("--json", args->json,
                 "Print the host's status reply as JSON, with the operation under \"operation\" "
                 "and GET /v1/archive's reply under \"archive\"");

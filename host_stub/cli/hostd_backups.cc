@@ -57,7 +57,7 @@ void PrintTable(const std::vector<BackupListing>& backups) {
   std::vector<hoststub::BackupTableRow> rows;
   for (const BackupListing& b : backups) {
     rows.push_back({b.id, BackupTypeName(b.type), b.created_ms, b.bytes, b.stored_bytes, b.files,
-                    b.parent_id});
+                    b.parent_id, hoststub::TimelineOfDetails(b.details)});
   }
   hoststub::PrintBackupTable(std::cout, rows);
 }

@@ -40,6 +40,7 @@ struct RestoreArgs {
   std::optional<uint64_t> to_token;
   std::string to_time;  // RFC 3339 UTC, or ms since the epoch
   std::string context;
+  uint32_t timeline = 0;  // 0: the newest
 };
 
 // "2026-11-30T10:00:00Z", "2026-11-30T10:00:00.250Z" or "1764496800250".
@@ -87,6 +88,7 @@ Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
     t.kind = RestoreTarget::Kind::kTime;
     t.time_ms = *ms;
   }
+  t.timeline = args.timeline;
   if (!t.set() && args.backup_id.empty()) {
     return Status::InvalidArgument(
         "say what to restore: --backup ID, or a point in time (--to-token N or --to-time T)");
@@ -186,14 +188,28 @@ int RunRestoreCommand(const RestoreArgs& args) {
                            report->files, FormatBytes(report->bytes));
   // Appends are whole: say where each context really ends.
   for (const CutReport& c : report->cut) {
+    if (c.left_out) {
+      std::cout << fmt::format(
+          "point in time: context '{}' was created after the target: left out\n", c.context);
+      continue;
+    }
     std::cout << fmt::format("point in time: context '{}' ends at {} (log index {}){}\n", c.context,
                              c.last_token
                                  ? fmt::format("token {}, appended {}", *c.last_token,
                                                RestoreTarget{RestoreTarget::Kind::kTime, 0,
-                                                             c.last_time_ms.value_or(0), ""}
+                                                             c.last_time_ms.value_or(0), "", 0}
                                                    .Describe())
                                  : std::string("no event"),
                              c.last_log_index, c.cut ? "" : "; nothing lay past the target");
+  }
+  if (report->branched_from) {
+    std::cout << fmt::format(
+        "timeline: the restored directory starts timeline {}, branching from timeline {}: once "
+        "started, its host archives on timeline {} beside the history it came from\n",
+        report->timeline, *report->branched_from, report->timeline);
+  } else {
+    std::cout << fmt::format("timeline: {} (as the restored control DB records it)\n",
+                             report->timeline);
   }
   if (!report->previous_moved_to.empty()) {
     std::cout << fmt::format(
@@ -235,6 +251,10 @@ Command AddRestoreCommand(CLI::App& parent) {
                   "Point in time: keep events appended at or before this UTC time "
                   "(2026-11-30T10:00:00Z, or ms since the epoch), in every context");
   cmd->add_option("--context", args->context, "The context --to-token counts in");
+  cmd->add_option("--timeline", args->timeline,
+                  "Restore along this timeline of the archive (each restore from it starts a "
+                  "new one); default: the newest, the highest number")
+      ->check(CLI::Range(1u, 0xfffffffeu));
   cmd->add_option("--policy", args->policy,
                   "safe: refuse a data directory that is not empty; force: restore anyway and "
                   "move the old content aside")

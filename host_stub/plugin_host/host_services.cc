@@ -210,6 +210,17 @@ bkp_status RestoreItemCheck(bkp_host*, const bkp_item* item_in, char* err,
   });
 }
 
+bkp_status SinkTimeline(bkp_sink* sink, uint32_t restored, uint32_t newest, char* err,
+                        size_t err_len) noexcept {
+  return Guarded("sink_timeline", err, err_len, [&](std::string* message) {
+    if (sink == nullptr) {
+      *message = "sink_timeline: sink is NULL";
+      return BKP_E_INVALID_ARGUMENT;
+    }
+    return sink->Timeline(restored, newest, message);
+  });
+}
+
 const bkp_host_services kServices = {
     sizeof(bkp_host_services),
     BKP_ABI_VERSION,
@@ -226,6 +237,7 @@ const bkp_host_services kServices = {
     SinkWrite,
     SinkEnd,
     RestoreItemCheck,
+    SinkTimeline,
 };
 
 }  // namespace

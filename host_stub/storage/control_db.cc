@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS roles (
   role      TEXT NOT NULL,
   PRIMARY KEY (principal, context, role)
 );
+CREATE TABLE IF NOT EXISTS timeline (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  timeline INTEGER NOT NULL,
+  history  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS replication_state (
   context      TEXT PRIMARY KEY REFERENCES contexts(name),
   term         INTEGER NOT NULL,
@@ -186,6 +191,33 @@ Status ControlDb::SaveCommitIndexes(const std::map<std::string, uint64_t>& commi
     }
   }
   return Exec("COMMIT");
+}
+
+Result<TimelineInfo> ControlDb::LoadTimeline() {
+  std::lock_guard lock(mu_);
+  TimelineInfo out;
+  Statement st;
+  // A database from before timelines (opened read-only, so never given the
+  // table) is on the first.
+  if (sqlite3_prepare_v2(db_, "SELECT timeline, history FROM timeline WHERE id = 1", -1, &st.stmt,
+                         nullptr) != SQLITE_OK) {
+    if (std::string(sqlite3_errmsg(db_)).find("no such table") != std::string::npos) return out;
+    return Error("read timeline");
+  }
+  const int rc = sqlite3_step(st.stmt);
+  if (rc == SQLITE_ROW) {
+    out.timeline = static_cast<uint32_t>(sqlite3_column_int64(st.stmt, 0));
+    out.history = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 1));
+  } else if (rc != SQLITE_DONE) {
+    return Error("read timeline");
+  }
+  return out;
+}
+
+Status ControlDb::SaveTimeline(const TimelineInfo& timeline) {
+  std::lock_guard lock(mu_);
+  return ExecBound("INSERT OR REPLACE INTO timeline(id, history, timeline) VALUES (1, ?, ?)",
+                   {timeline.history}, {static_cast<int64_t>(timeline.timeline)});
 }
 
 Status ControlDb::AddApplication(const std::string& name, const std::string& description) {

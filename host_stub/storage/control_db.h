@@ -26,6 +26,16 @@ struct ReplicationState {
   uint64_t commit_index = 0;
 };
 
+// Which history of the data this directory continues (PostgreSQL's
+// timelines): 1 until a restore from a continuous archive puts it on a new
+// one, so that its archive goes on beside the one it was restored from.
+struct TimelineInfo {
+  uint32_t timeline = 1;
+  // The JSON history object the restore recorded (parent, branch point per
+  // context); empty on timeline 1.
+  std::string history;
+};
+
 class ControlDb {
  public:
   // Opens or creates the database and its schema. `read_only` opens an
@@ -43,6 +53,11 @@ class ControlDb {
   Status SaveTerm(const std::string& context, uint64_t term);
   // Writes every given commit index in one transaction.
   Status SaveCommitIndexes(const std::map<std::string, uint64_t>& commit_indexes);
+
+  // The directory's timeline; timeline 1 when none was ever recorded (also
+  // in a database older than the timeline table).
+  Result<TimelineInfo> LoadTimeline();
+  Status SaveTimeline(const TimelineInfo& timeline);
 
   // Applications and users that may access contexts. The reference host only
   // stores them; they are part of what a backup must carry.

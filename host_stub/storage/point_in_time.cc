@@ -223,6 +223,27 @@ std::string RestoreTarget::Describe() const {
   return "?";
 }
 
+std::string NothingLeftAfterCut(const std::vector<CutReport>& reports,
+                                const RestoreTarget& target) {
+  if (!target.set()) return "";
+  const CutReport* first = nullptr;
+  for (const CutReport& r : reports) {
+    if (r.last_token) return "";
+    if (r.first_time_ms && (first == nullptr || *r.first_time_ms < *first->first_time_ms)) {
+      first = &r;
+    }
+  }
+  if (first == nullptr) {
+    return fmt::format("the backup and the archive hold no event to restore to {}",
+                       target.Describe());
+  }
+  return fmt::format(
+      "{} is before the first event the backup and the archive hold (context '{}' token {}, "
+      "appended {}): nothing would be restored. Choose a later point",
+      target.Describe(), first->context, *first->first_token,
+      RestoreTarget{RestoreTarget::Kind::kTime, 0, *first->first_time_ms, "", 0}.Describe());
+}
+
 Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const RestoreTarget& target) {
   std::vector<CutReport> reports;
   if (!target.set()) return reports;
@@ -247,6 +268,19 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     const fs::path dir = data_dir / "contexts" / name;
     CutReport report;
     report.context = name;
+    {
+      const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+      for (size_t i = 0; i < events.segments.size() && !report.first_token; ++i) {
+        auto first = FindIn(
+            events, i, [](std::string_view) { return true; }, true);
+        if (!first.ok()) return first.status();
+        if (!*first) continue;
+        if (auto ev = DecodeEvent((*first)->payload); ev.ok()) {
+          report.first_token = ev->token;
+          report.first_time_ms = ev->timestamp_ms;
+        }
+      }
+    }
     auto drop = FirstEntryToDrop(dir, target);
     if (!drop.ok()) return drop.status();
     if (*drop) {
@@ -271,6 +305,20 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     auto last_entry = LastPayload(ListStream(dir / "log", SegmentKind::kLog));
     if (!last_entry.ok()) return last_entry.status();
     if (*last_entry) report.last_log_index = PayloadSequence(**last_entry);
+    // A context created after the target (only the archive knew it) did
+    // not exist then: restoring it empty would invent it.
+    if (report.cut && report.last_log_index == 0 && states->count(name) == 0) {
+      std::error_code removed;
+      fs::remove_all(dir, removed);
+      if (removed) {
+        return Status::IOError(
+            fmt::format("cannot remove '{}': {}", dir.string(), removed.message()));
+      }
+      HOSTSTUB_RETURN_IF_ERROR(SyncDir(dir.parent_path()));
+      report.left_out = true;
+      reports.push_back(std::move(report));
+      continue;
+    }
     auto last_event = LastPayload(ListStream(dir / "events", SegmentKind::kEvents));
     if (!last_event.ok()) return last_event.status();
     if (*last_event) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace hoststub {
 
@@ -44,13 +45,21 @@ std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::nullopt;
 }
 
+uint32_t TimelineOfDetails(std::string_view details) {
+  const nlohmann::json doc = nlohmann::json::parse(details, nullptr, false);
+  if (!doc.is_object() || !doc.contains("timeline") || !doc["timeline"].is_number_unsigned()) {
+    return 1;
+  }
+  return doc["timeline"].get<uint32_t>();
+}
+
 void PrintBackupTable(std::ostream& out, const std::vector<BackupTableRow>& backups) {
   std::vector<std::vector<std::string>> rows = {
-      {"ID", "TYPE", "CREATED", "SIZE", "STORED", "FILES", "PARENT"}};
+      {"ID", "TYPE", "CREATED", "SIZE", "STORED", "FILES", "PARENT", "TIMELINE"}};
   for (const BackupTableRow& b : backups) {
     rows.push_back({b.id, b.type, FormatEpochMs(b.created_ms), FormatBytes(b.bytes),
                     FormatBytes(b.stored_bytes), std::to_string(b.files),
-                    b.parent.empty() ? "-" : b.parent});
+                    b.parent.empty() ? "-" : b.parent, std::to_string(b.timeline)});
   }
   std::vector<size_t> widths(rows[0].size(), 0);
   for (const auto& row : rows) {

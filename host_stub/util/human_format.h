@@ -31,9 +31,15 @@ struct BackupTableRow {
   uint64_t stored_bytes = 0;
   uint64_t files = 0;
   std::string parent;  // empty for none
+  uint32_t timeline = 1;
 };
 
-// ID TYPE CREATED SIZE STORED FILES PARENT, columns aligned, numbers right.
+// The timeline a provider's details JSON names (1 when it names none, as
+// from a provider or repository from before timelines).
+uint32_t TimelineOfDetails(std::string_view details);
+
+// ID TYPE CREATED SIZE STORED FILES PARENT TIMELINE, columns aligned,
+// numbers right.
 void PrintBackupTable(std::ostream& out, const std::vector<BackupTableRow>& backups);
 
 }  // namespace hoststub

@@ -23,9 +23,17 @@ std::string StreamPrefix(const std::string& context, uint32_t role) {
   return std::string(kArchivePrefix) + context + "/" + RoleName(role) + "/";
 }
 
-std::string RecordKey(const std::string& context, uint32_t role, uint64_t base, bool closed) {
-  char digits[24];
-  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(base));
+// Timeline 1 keeps the names from before timelines, so old repositories
+// read as wholly on it; a later timeline's number follows the base.
+std::string RecordKey(const std::string& context, uint32_t role, uint64_t base, bool closed,
+                      uint32_t timeline) {
+  char digits[40];
+  if (timeline <= 1) {
+    std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(base));
+  } else {
+    std::snprintf(digits, sizeof digits, "%020llu.%08u", static_cast<unsigned long long>(base),
+                  timeline);
+  }
   return StreamPrefix(context, role) + digits + (closed ? kClosedSuffix : kPartialSuffix);
 }
 
@@ -37,6 +45,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // archive/<context>/<role>/<base>(.partial).json, taken apart; nullopt for
 // any other key (never guessed at).
 struct RecordName {
+  uint32_t timeline = 1;
   std::string context;
   uint32_t role = 0;
   uint64_t base = 0;
@@ -68,6 +77,13 @@ std::optional<RecordName> ParseKey(const std::string& key) {
   } else {
     return std::nullopt;
   }
+  if (file.size() == 29 && file[20] == '.') {
+    const std::string timeline = file.substr(21);
+    if (timeline.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    r.timeline = static_cast<uint32_t>(std::stoul(timeline));
+    if (r.timeline < 2) return std::nullopt;  // timeline 1 is written without a number
+    file.resize(20);
+  }
   if (file.size() != 20 || file.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
@@ -90,10 +106,11 @@ ArchivedSegment Load(StorageDriver& driver, const std::string& key) {
 }  // namespace
 
 uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_ms,
-                      const ReadAt& read, ChunkSink& sink, const BackupState* reuse) {
+                      const ReadAt& read, ChunkSink& sink, const BackupState* reuse,
+                      uint32_t timeline) {
   StorageDriver& driver = repo_.driver();
-  const std::string closed_key = RecordKey(file.context, file.role, file.base, true);
-  const std::string partial_key = RecordKey(file.context, file.role, file.base, false);
+  const std::string closed_key = RecordKey(file.context, file.role, file.base, true, timeline);
+  const std::string partial_key = RecordKey(file.context, file.role, file.base, false, timeline);
   // What is archived of this segment already: the closed record settles
   // it; a piece may be extended.
   std::optional<ArchivedSegment> closed;
@@ -149,18 +166,21 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
   return sink.bytes_new - added_before;
 }
 
-std::vector<std::pair<std::string, uint32_t>> Archive::Streams() {
+std::vector<std::pair<std::string, uint32_t>> Archive::Streams(
+    const std::set<uint32_t>& timelines) {
   std::vector<std::pair<std::string, uint32_t>> out;
   for (const auto& r : ListRecords(repo_.driver(), kArchivePrefix)) {
-    out.emplace_back(r.context, r.role);
+    if (timelines.count(r.timeline) > 0) out.emplace_back(r.context, r.role);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
-std::vector<ArchivedSegment> Archive::Segments(const std::string& context, uint32_t role) {
+std::vector<ArchivedSegment> Archive::Segments(const std::string& context, uint32_t role,
+                                               uint32_t timeline) {
   auto records = ListRecords(repo_.driver(), StreamPrefix(context, role));
+  std::erase_if(records, [&](const RecordName& r) { return r.timeline != timeline; });
   std::sort(records.begin(), records.end(), [](const RecordName& a, const RecordName& b) {
     return std::tie(a.base, b.closed) < std::tie(b.base, a.closed);  // closed first per base
   });
@@ -172,16 +192,46 @@ std::vector<ArchivedSegment> Archive::Segments(const std::string& context, uint3
   return out;
 }
 
+std::vector<ArchivedSegment> Archive::SegmentsAlong(const std::string& context, uint32_t role,
+                                                    const std::vector<TimelineHistory>& lineage) {
+  std::map<uint64_t, ArchivedSegment> by_base;
+  for (const TimelineHistory& t : lineage) {
+    if (t.timeline > 1) {
+      // The parent's records serve only before this timeline's branch: a
+      // segment reaching past it holds the history the restore left.
+      auto branch = t.contexts.find(context);
+      const uint64_t at = branch == t.contexts.end() ? 0 : branch->second.Of(role);
+      std::erase_if(by_base, [&](const auto& entry) {
+        return entry.second.file.base >= at || entry.second.file.next > at;
+      });
+    }
+    for (ArchivedSegment& seg : Segments(context, role, t.timeline)) {
+      const uint64_t base = seg.file.base;
+      by_base.insert_or_assign(base, std::move(seg));
+    }
+  }
+  std::vector<ArchivedSegment> out;
+  for (auto& [base, seg] : by_base) out.push_back(std::move(seg));
+  return out;
+}
+
+std::set<uint32_t> Archive::Timelines() {
+  std::set<uint32_t> out;
+  for (const auto& r : ListRecords(repo_.driver(), kArchivePrefix)) out.insert(r.timeline);
+  return out;
+}
+
 std::vector<ArchivePosition> Archive::Positions() {
-  std::map<std::pair<std::string, uint32_t>, std::vector<RecordName>> streams;
+  std::map<std::tuple<uint32_t, std::string, uint32_t>, std::vector<RecordName>> streams;
   for (auto& r : ListRecords(repo_.driver(), kArchivePrefix)) {
-    streams[{r.context, r.role}].push_back(std::move(r));
+    streams[{r.timeline, r.context, r.role}].push_back(std::move(r));
   }
   std::vector<ArchivePosition> out;
   for (auto& [stream, records] : streams) {
     ArchivePosition p;
-    p.context = stream.first;
-    p.role = stream.second;
+    p.timeline = std::get<0>(stream);
+    p.context = std::get<1>(stream);
+    p.role = std::get<2>(stream);
     const RecordName* newest_closed = nullptr;
     const RecordName* newest_piece = nullptr;
     for (const auto& r : records) {

@@ -5,6 +5,9 @@
 //   archive/<context>/<role>/<base>.json          a closed segment
 //   archive/<context>/<role>/<base>.partial.json  what of the active segment
 //                                                 is archived so far
+//   archive/<context>/<role>/<base>.<timeline>[.partial].json
+//                                                 the same on a timeline
+//                                                 above 1 (timeline.h)
 //
 // Each record is written in one atomic put after its objects, like a
 // manifest, so a crash leaves the previous record or the new one. A piece
@@ -21,6 +24,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,11 +32,13 @@
 #include "chunk_store.h"
 #include "manifest.h"
 #include "repository.h"
+#include "timeline.h"
 
 namespace repo {
 
 // How far the archive reaches in one stream.
 struct ArchivePosition {
+  uint32_t timeline = 1;
   std::string context;
   uint32_t role = 0;
   std::optional<uint64_t> closed_base;  // newest closed segment archived
@@ -53,15 +59,26 @@ class Archive {
   // be stored (the newest backup's state), checked before it is trusted.
   // Returns the stored bytes it added.
   // `observed_ms` and `first_ms` as in bkp_archive_args.
+  // `timeline`: the host's (its history object must be published first).
   uint64_t Put(const FileEntry& file, int64_t observed_ms, int64_t first_ms, const ReadAt& read,
-               ChunkSink& sink, const BackupState* reuse);
+               ChunkSink& sink, const BackupState* reuse, uint32_t timeline = 1);
 
+  // Where each stream of each timeline ends.
   std::vector<ArchivePosition> Positions();
-  // Every archived segment of one stream, ascending base: the closed ones,
-  // then the active one's piece if it is newer.
-  std::vector<ArchivedSegment> Segments(const std::string& context, uint32_t role);
-  // The streams that hold anything: (context, role).
-  std::vector<std::pair<std::string, uint32_t>> Streams();
+  // Every archived segment of one stream on one timeline, ascending base:
+  // the closed ones, then the active one's piece if it is newer.
+  std::vector<ArchivedSegment> Segments(const std::string& context, uint32_t role,
+                                        uint32_t timeline = 1);
+  // The same along a timeline's history (its lineage, from timeline 1):
+  // each ancestor's segments that end at or before the branch of its
+  // child, then the child's, a segment of a later timeline replacing one of
+  // the same base.
+  std::vector<ArchivedSegment> SegmentsAlong(const std::string& context, uint32_t role,
+                                             const std::vector<TimelineHistory>& lineage);
+  // The streams that hold anything on one of `timelines`: (context, role).
+  std::vector<std::pair<std::string, uint32_t>> Streams(const std::set<uint32_t>& timelines);
+  // The timelines that hold any record.
+  std::set<uint32_t> Timelines();
 
   // Removes the records of segments shipped before `before_ms` (they only
   // serve restores to points before the oldest backup kept). Returns how

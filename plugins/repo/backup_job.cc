@@ -74,6 +74,7 @@ class Job {
     manifest.provider = options_.provider_name;
     manifest.provider_version = options_.provider_version;
     manifest.abi_version = "1.0";
+    manifest.timeline = options_.timeline;
     LoadBase();
     if (incremental_) manifest.parent = base_->tip.id;
 
@@ -150,6 +151,19 @@ class Job {
       host_.log(BKP_LOG_WARN, std::string("the newest backup cannot be resolved, so nothing is "
                                           "reused from it: ") +
                                   e.what());
+    }
+    // A backup of another timeline holds another history under the same
+    // file names: nothing of it is built on.
+    if (base_ && base_->tip.timeline != options_.timeline) {
+      if (incremental_) {
+        throw bkp::Error(BKP_E_MISSING_FULL_BACKUP,
+                         "the newest backup, '" + base_->tip.id + "', was taken on timeline " +
+                             std::to_string(base_->tip.timeline) +
+                             " and this host is on timeline " + std::to_string(options_.timeline) +
+                             " (it was restored from the archive since): take a full backup to "
+                             "start a chain on this timeline");
+      }
+      base_.reset();
     }
   }
 

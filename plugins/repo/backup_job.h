@@ -44,6 +44,7 @@ struct BackupOptions {
   uint64_t rate_limit_bps = 0;  // read cap in bytes/s, 0 = none
   std::string provider_name;
   std::string provider_version;
+  uint32_t timeline = 1;  // the host's (bkp_backup_args.timeline), recorded in the manifest
 };
 
 struct BackupStats {

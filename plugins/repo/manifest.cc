@@ -246,6 +246,7 @@ std::string EncodeManifest(const Manifest& m) {
               {"completed_ms", m.completed_ms},
               {"provider", {{"name", m.provider}, {"version", m.provider_version}}},
               {"abi_version", m.abi_version},
+              {"timeline", m.timeline},
               {"contexts", std::move(contexts)},
               {"files", std::move(files)},
               {"dropped", std::move(dropped)},
@@ -284,6 +285,7 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
     m.provider = doc.at("provider").at("name").get<std::string>();
     m.provider_version = doc.at("provider").at("version").get<std::string>();
     m.abi_version = doc.at("abi_version").get<std::string>();
+    m.timeline = doc.value("timeline", 1u);  // written before timelines: the first
     m.bytes_new = Unsigned(doc.at("totals"), "bytes_new");
     for (const auto& c : doc.at("contexts")) {
       m.contexts.push_back({c.at("name").get<std::string>(), Unsigned(c, "term"),

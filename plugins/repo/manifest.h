@@ -86,6 +86,7 @@ struct Manifest {
   std::string provider;  // the plugin's name, e.g. "local_disk"
   std::string provider_version;
   std::string abi_version;  // "1.0"
+  uint32_t timeline = 1;    // the host's timeline when it was taken (timeline.h)
   std::vector<ContextEntry> contexts;
   // A full backup: every file of the host. An incremental: the files that
   // are new or grew since the parent (and always the control DB).

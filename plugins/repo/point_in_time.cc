@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "archive.h"
@@ -30,7 +31,31 @@ bool WhollyBefore(const Manifest& m, const RestoreTarget& t) {
   return true;
 }
 
-BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
+// What of `m` lies past the target, for messages.
+std::string DescribeReach(const Manifest& m, const RestoreTarget& t) {
+  if (t.kind == BKP_TARGET_TIME) {
+    return "taken at " + std::to_string(m.created_ms) + " ms, after the target's " +
+           std::to_string(t.time_ms) + " ms";
+  }
+  std::string out;
+  for (const auto& c : m.contexts) {
+    if (!TargetsContext(t, c.name) || c.events.next <= t.token + 1) continue;
+    out += (out.empty() ? "" : ", ") + ("context '" + c.name + "' to token ") +
+           std::to_string(c.events.next - 1);
+  }
+  return "it holds " + out;
+}
+
+std::string LineageLabel(const std::vector<TimelineHistory>& lineage) {
+  std::string out;
+  for (auto it = lineage.rbegin(); it != lineage.rend(); ++it) {
+    out += (out.empty() ? "" : " <- ") + std::to_string(it->timeline);
+  }
+  return "timeline " + out;
+}
+
+BackupState PickBackup(Repository& repository, const RestoreTarget& target,
+                       const std::vector<TimelineHistory>& lineage) {
   std::vector<BrokenManifest> broken;
   const auto manifests = repository.LoadAll(&broken);
   if (manifests.empty()) {
@@ -41,12 +66,20 @@ BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
   }
   // Newest first among those wholly before the target, then oldest first
   // among the rest; a backup whose chain is broken is passed over.
+  // Only backups of the timeline's history: one of another history
+  // holds data the timeline never had.
   std::vector<const Manifest*> order;
   for (auto it = manifests.rbegin(); it != manifests.rend(); ++it) {
-    if (WhollyBefore(*it, target)) order.push_back(&*it);
+    if (BackupOnLineage(*it, lineage) && WhollyBefore(*it, target)) order.push_back(&*it);
   }
   for (const auto& m : manifests) {
-    if (!WhollyBefore(m, target)) order.push_back(&m);
+    if (BackupOnLineage(m, lineage) && !WhollyBefore(m, target)) order.push_back(&m);
+  }
+  if (order.empty()) {
+    throw bkp::Error(BKP_E_MISSING_FULL_BACKUP,
+                     "no backup in " + repository.Describe() + " belongs to the history of " +
+                         LineageLabel(lineage) +
+                         ": archived segments alone cannot be restored, they extend a backup");
   }
   std::string last_error;
   for (const Manifest* m : order) {
@@ -64,8 +97,9 @@ BackupState PickBackup(Repository& repository, const RestoreTarget& target) {
 // Stops after the first segment that reaches `stop_token` (one past the
 // last token wanted), or before the first whose first event is younger than
 // `stop_ms`.
-void Extend(BackupState* state, Archive& archive, const std::string& context, uint32_t role,
-            std::optional<uint64_t> stop_token, std::optional<int64_t> stop_ms) {
+void Extend(BackupState* state, Archive& archive, const std::vector<TimelineHistory>& lineage,
+            const std::string& context, uint32_t role, std::optional<uint64_t> stop_token,
+            std::optional<int64_t> stop_ms) {
   // The stream's newest file in the state: what the archive continues.
   const FileEntry* last = nullptr;
   for (const auto& [key, file] : state->files) {
@@ -78,7 +112,7 @@ void Extend(BackupState* state, Archive& archive, const std::string& context, ui
   // may still hold events from before: the archive can lag).
   auto reached = [&](const FileEntry& f) { return stop_token && f.next >= *stop_token; };
   if (last != nullptr && stop_token && last->next >= *stop_token) return;
-  for (ArchivedSegment& seg : archive.Segments(context, role)) {
+  for (ArchivedSegment& seg : archive.SegmentsAlong(context, role, lineage)) {
     FileEntry& f = seg.file;
     if (last != nullptr && f.base < last->base) continue;  // the backup holds it
     if (last != nullptr && f.base == last->base && f.size <= last->size) continue;
@@ -111,29 +145,63 @@ uint64_t EventsReach(const BackupState& state, const std::string& context) {
 }  // namespace
 
 BackupState StateForTarget(Repository& repository, const std::optional<std::string>& backup_id,
-                           const RestoreTarget& target) {
+                           const RestoreTarget& target, uint32_t* timeline) {
+  const auto timelines = LoadTimelines(repository.driver());
+  if (backup_id && target.kind == BKP_TARGET_NONE && target.timeline == 0) {
+    BackupState state = ResolveState(repository, *backup_id);
+    *timeline = state.tip.timeline;
+    return state;
+  }
+  *timeline = target.timeline != 0 ? target.timeline : NewestTimeline(timelines);
+  const std::vector<TimelineHistory> lineage = Lineage(timelines, *timeline);
   BackupState state =
-      backup_id ? ResolveState(repository, *backup_id) : PickBackup(repository, target);
+      backup_id ? ResolveState(repository, *backup_id) : PickBackup(repository, target, lineage);
+  if (!BackupOnLineage(state.tip, lineage)) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     "backup '" + state.tip.id + "' was taken on timeline " +
+                         std::to_string(state.tip.timeline) + " and holds data the history of " +
+                         LineageLabel(lineage) +
+                         " never had: name a backup of that history, or another timeline");
+  }
   if (target.kind == BKP_TARGET_NONE) return state;
+  // A backup only rolls forward in time: one named by the operator and
+  // taken after a time target would restore a control DB (contexts, users,
+  // grants) from after it. (A token target may cut a backup back: it names
+  // the events wanted exactly, in a backup that holds them.)
+  if (backup_id && target.kind == BKP_TARGET_TIME && !WhollyBefore(state.tip, target)) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     "the target lies before backup '" + *backup_id + "' (" +
+                         DescribeReach(state.tip, target) +
+                         "): a backup is rolled forward through the archive, never back. Name an "
+                         "older backup, or leave out the backup so that one before the target is "
+                         "picked");
+  }
 
-  // Only contexts the backup's control DB knows can be restored: segments of
-  // a context created later would have no row to belong to.
+  // Every context the backup or the archive knows: one created after the
+  // backup exists only in the archive (the host registers it in the
+  // control DB from its segments, as recovery does for any context
+  // directory without a row).
   Archive archive(repository);
+  std::set<uint32_t> on_lineage;
+  for (const TimelineHistory& t : lineage) on_lineage.insert(t.timeline);
+  std::set<std::string> contexts;
+  for (const auto& c : state.tip.contexts) contexts.insert(c.name);
+  for (const auto& [context, role] : archive.Streams(on_lineage)) contexts.insert(context);
   std::map<std::string, uint64_t> reaches;  // token targets: how far each context's events go
-  for (const auto& c : state.tip.contexts) {
-    const bool targeted = TargetsContext(target, c.name);
+  for (const std::string& name : contexts) {
+    const bool targeted = TargetsContext(target, name);
     std::optional<uint64_t> stop_token;
     std::optional<int64_t> stop_ms;
     if (targeted && target.kind == BKP_TARGET_TOKEN) stop_token = target.token + 1;
     if (targeted && target.kind == BKP_TARGET_TIME) stop_ms = target.time_ms;
-    Extend(&state, archive, c.name, BKP_ROLE_EVENTS, stop_token, stop_ms);
-    if (stop_token) reaches[c.name] = EventsReach(state, c.name);
+    Extend(&state, archive, lineage, name, BKP_ROLE_EVENTS, stop_token, stop_ms);
+    if (stop_token) reaches[name] = EventsReach(state, name);
     // All of the log and snapshots the archive holds: which entries the
     // events kept came from is known only inside the segments, so the host
     // cuts the log where they end. (A segment shipped late, after a backlog,
     // may hold entries older than events shipped before it.)
     for (uint32_t role : {BKP_ROLE_LOG, BKP_ROLE_SNAPSHOTS}) {
-      Extend(&state, archive, c.name, role, std::nullopt, std::nullopt);
+      Extend(&state, archive, lineage, name, role, std::nullopt, std::nullopt);
     }
   }
   // A token nothing reaches is a mistake worth stopping for; in a restore

@@ -13,6 +13,7 @@
 #include "point_in_time.h"
 #include "restore_job.h"
 #include "verify_job.h"
+#include "timeline.h"
 
 namespace repo {
 namespace {
@@ -34,7 +35,9 @@ std::string Details(const Manifest& m) {
                         {"events", range(c.events)},
                         {"snapshots", range(c.snapshots)}});
   }
-  return nlohmann::json{{"contexts", contexts}, {"bytes_new", m.bytes_new}}.dump();
+  return nlohmann::json{
+      {"contexts", contexts}, {"bytes_new", m.bytes_new}, {"timeline", m.timeline}}
+      .dump();
 }
 
 bkp_status Report(const Manifest& m, uint64_t exclusive, bkp_backup_info_fn fn, void* user) {
@@ -99,13 +102,18 @@ bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
     if (args->type != BKP_BACKUP_FULL && args->type != BKP_BACKUP_INCREMENTAL) {
       throw bkp::Error(BKP_E_INVALID_ARGUMENT, "unknown backup type " + std::to_string(args->type));
     }
+    // A host older than 1.2 passes no timeline: it is on the first.
+    bkp_backup_args full{};
+    std::memcpy(&full, args, std::min<size_t>(sizeof full, args->struct_size));
+    BackupOptions options = instance->options;
+    options.timeline = full.timeline == 0 ? 1 : full.timeline;
     const bkp::Source source(instance->host.services(), *args);
     const bkp::Operation op(instance->host.services(), args->op);
     // From reading the base to publishing the manifest: no delete or GC
     // elsewhere may take what the backup reuses or has stored.
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "backup");
     const BackupStats stats = RunBackupJob(*instance->repository, source, op, instance->host,
-                                           instance->options, args->type, lock.get());
+                                           options, args->type, lock.get());
     bkp::write_error(result->backup_id, sizeof result->backup_id, stats.id);
     result->bytes_read = stats.bytes_read;
     result->bytes_stored = stats.bytes_new;
@@ -131,6 +139,7 @@ bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args_
     target.token = args.target_token;
     target.time_ms = args.target_time_ms;
     if (args.target_context != nullptr) target.context = args.target_context;
+    target.timeline = args.timeline;
     if (target.kind != BKP_TARGET_NONE && target.kind != BKP_TARGET_TOKEN &&
         target.kind != BKP_TARGET_TIME) {
       throw bkp::Error(BKP_E_INVALID_ARGUMENT,
@@ -144,10 +153,19 @@ bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args_
     const bkp::Sink sink(instance->host.services(), args.sink);
     const bkp::Operation op(instance->host.services(), args.op);
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "restore");
-    const BackupState state = StateForTarget(*instance->repository, id, target);
+    uint32_t timeline = 1;
+    const BackupState state = StateForTarget(*instance->repository, id, target, &timeline);
     if (!id) {
       instance->host.log(BKP_LOG_INFO, "restoring from backup '" + state.tip.id +
-                                           "' and the archive after it, to the target");
+                                           "' and the archive after it, to the target, along "
+                                           "timeline " +
+                                           std::to_string(timeline));
+    }
+    // The archive goes on past what is restored: the restored host must
+    // archive on a timeline of its own.
+    const auto timelines = LoadTimelines(instance->repository->driver());
+    if (!Archive(*instance->repository).Timelines().empty() || timelines.size() > 1) {
+      sink.timeline(timeline, std::max(timeline, NewestTimeline(timelines)));
     }
     RunRestoreJob(*instance->repository, state, sink, op);
   });
@@ -266,9 +284,25 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_
                                        std::to_string(file.size) + " offered for the archive");
       }
     };
+    const uint32_t timeline = args.timeline == 0 ? 1 : args.timeline;
     std::lock_guard lock(instance->archive_mu);
     const auto repository_lock =
         instance->repository->Lock(RepositoryLock::Mode::kShared, "archive");
+    if (timeline > 1 && instance->timelines_published.count(timeline) == 0) {
+      if (args.timeline_history == nullptr) {
+        throw bkp::Error(BKP_E_INVALID_ARGUMENT, "archive on timeline " + std::to_string(timeline) +
+                                                     " without the timeline's history");
+      }
+      const TimelineHistory history =
+          DecodeTimelineHistory(args.timeline_history, "the host's timeline history");
+      if (history.timeline != timeline) {
+        throw bkp::Error(BKP_E_INVALID_ARGUMENT, "the host's timeline history describes timeline " +
+                                                     std::to_string(history.timeline) + ", not " +
+                                                     std::to_string(timeline));
+      }
+      PublishTimeline(*instance->repository, history);
+      instance->timelines_published.insert(timeline);
+    }
     // The newest backup's state, for segments the archive has nothing of.
     const auto ids = instance->repository->ListIds();
     if (ids.empty()) {
@@ -288,7 +322,11 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_
                    [&] { op.throw_if_cancelled("archive"); }, nullptr, added};
     Archive(*instance->repository)
         .Put(file, args.observed_ms, args.first_ms, read, sink,
-             instance->archive_reuse ? &*instance->archive_reuse : nullptr);
+             // A backup of another timeline may hold other bytes under the same name.
+             instance->archive_reuse && instance->archive_reuse->tip.timeline == timeline
+                 ? &*instance->archive_reuse
+                 : nullptr,
+             timeline);
   });
 }
 
@@ -298,6 +336,7 @@ bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn
     for (const ArchivePosition& p : Archive(*instance->repository).Positions()) {
       bkp_archive_position out{};
       out.struct_size = sizeof out;
+      out.timeline = p.timeline;
       out.role = p.role;
       out.context = p.context.c_str();
       out.has_closed = p.closed_base ? 1 : 0;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "backup_job.h"
@@ -31,6 +32,9 @@ struct bkp_instance {
   // here between archive calls (which run beside other operations).
   std::mutex archive_mu;
   std::optional<repo::BackupState> archive_reuse;
+  // Timelines whose history object this instance stored or found (under
+  // archive_mu).
+  std::set<uint32_t> timelines_published;
 };
 
 namespace repo {

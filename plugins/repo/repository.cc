@@ -93,8 +93,21 @@ Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions 
                          "): choose an empty or new location");
   }
   nlohmann::json doc = {{"format", kRepositoryFormat},
-                        {"version", kRepositoryFormatVersion},
+                        {"version", kRepositoryFormatCreated},
                         {"created_ms", NowMs()}};
+  driver_->PutSmall(kFormatKey, doc.dump(2) + "\n");
+}
+
+void Repository::RequireFormatVersion(int version) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(driver_->GetSmall(kFormatKey));
+  } catch (const nlohmann::json::exception& e) {
+    throw bkp::Error(BKP_E_CORRUPT,
+                     Describe() + ": format.json is not valid JSON (" + e.what() + ")");
+  }
+  if (doc.value("version", 0) >= version) return;
+  doc["version"] = version;
   driver_->PutSmall(kFormatKey, doc.dump(2) + "\n");
 }
 

@@ -30,7 +30,15 @@
 
 namespace repo {
 
-inline constexpr int kRepositoryFormatVersion = 1;
+// The newest repository format this engine reads. A repository is created
+// at format 1 and marked 2 only once it holds a timeline above the first
+// (timeline.h): a reader that knows no timelines would take the new
+// timeline's archive records for strangers and collect their objects as
+// garbage, so it must refuse such a repository, and may keep reading any
+// other.
+inline constexpr int kRepositoryFormatVersion = 2;
+inline constexpr int kRepositoryFormatCreated = 1;
+inline constexpr int kRepositoryFormatTimelines = 2;
 
 // A manifest that could not be read, and why.
 struct BrokenManifest {
@@ -68,6 +76,8 @@ class Repository {
   std::unique_ptr<RepositoryLock> Lock(RepositoryLock::Mode mode, const std::string& operation);
 
   StorageDriver& driver() { return *driver_; }
+  // Raises format.json's version to at least `version` (never lowers it).
+  void RequireFormatVersion(int version);
   std::string Describe() const { return driver_->Describe(); }
 
   // Ids of every complete backup, oldest first (ids sort by time).

@@ -524,11 +524,13 @@ TEST_CASE("hostd restore --to-token keeps whole appends up to the token and says
   CHECK(events_in("at-250", "orders") == 200);
   CHECK(events_in("at-250", "audit") == 50);  // ends before the token: kept whole
 
-  // A time before every append keeps none of them.
+  // A time before every append would keep none of them: refused, rather
+  // than an empty store restored with exit 0.
   r = restore("at-epoch", {"--to-time", "1970-01-02T00:00:00Z"});
   INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  CHECK(events_in("at-epoch", "orders") == 0);
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "the target lies before backup '" + backup_id + "'"));
+  CHECK_FALSE(fs::exists(dir / "at-epoch"));
 
   for (const auto& bad :
        std::vector<std::vector<std::string>>{{"--to-token", "5", "--to-time", "1764496800000"},

@@ -644,7 +644,7 @@ TEST_CASE("repository: a newer or foreign format.json is refused") {
   const fs::path root = dir / "repo";
   fs::create_directories(root);
   SUBCASE("newer") {
-    WriteFile(root / "format.json", R"({"format":"eventstore-backup-repository","version":2})");
+    WriteFile(root / "format.json", R"({"format":"eventstore-backup-repository","version":3})");
     try {
       repo::Repository r(std::make_shared<repo::PosixDriver>(root));
       FAIL("a newer repository format was opened");

@@ -313,6 +313,19 @@ typedef struct bkp_host_services {
    * order and whole, is one the sink takes. Any thread, any time between
    * open and close. A 1.0 or 1.1 host's table ends before it. */
   bkp_status (*restore_item_check)(bkp_host* host, const bkp_item* item, char* err, size_t err_len);
+
+  /* v1.2. TIMELINES (PostgreSQL's): a restore from a repository whose
+   * continuous archive holds anything starts a new history, so that the
+   * restored host's archive goes on beside the one it was restored from
+   * instead of colliding with it. A provider with BKP_CAP_ARCHIVE calls this
+   * once during such a restore, before it returns: `restored` is the
+   * timeline the data it feeds comes from, `newest` the highest timeline
+   * its archive knows (1 when it has none but the first). The host then puts
+   * the restored directory on timeline newest + 1, branching from
+   * `restored`. Not calling it keeps the timeline the restored control DB
+   * records. BKP_E_INVALID_ARGUMENT for 0 or restored > newest. */
+  bkp_status (*sink_timeline)(bkp_sink* sink, uint32_t restored, uint32_t newest, char* err,
+                              size_t err_len);
 } bkp_host_services;
 
 /* ------------------------------------------------------------------------ */
@@ -355,6 +368,8 @@ typedef struct bkp_backup_args {
   uint32_t type;        /* v1.0: BKP_BACKUP_* */
   bkp_operation* op;    /* v1.0 */
   bkp_source* source;   /* v1.0 */
+  uint32_t timeline;    /* v1.2: the host's timeline (see sink_timeline); 0 reads as 1 */
+  uint32_t reserved0;   /* v1.2: zero */
 } bkp_backup_args;
 
 /* Filled by the plugin's backup. The host zero-fills it and sets
@@ -386,7 +401,9 @@ typedef struct bkp_restore_args {
    * BKP_CAP_POINT_IN_TIME uses it to choose what to feed, and needs to feed
    * nothing past the first segment that reaches beyond it. */
   uint32_t target;
-  uint32_t reserved1;         /* v1.1: zero */
+  /* v1.2 (reserved, zero, in 1.1): the timeline to restore along; 0: the
+   * newest (the highest number, with the history it branched from). */
+  uint32_t timeline;
   uint64_t target_token;      /* v1.1: BKP_TARGET_TOKEN */
   int64_t target_time_ms;     /* v1.1: BKP_TARGET_TIME, ms since the Unix epoch */
   const char* target_context; /* v1.1: BKP_TARGET_TOKEN: the context the token
@@ -396,7 +413,9 @@ typedef struct bkp_restore_args {
 /* v1.1. One segment (or piece of one) for the archive: see bkp_provider.archive. */
 typedef struct bkp_archive_args {
   uint32_t struct_size; /* v1.1 */
-  uint32_t reserved0;   /* v1.1: zero */
+  /* v1.2 (reserved, zero, in 1.1): the host's timeline; 0 reads as 1. A
+   * host on a timeline above 1 archives only through a 1.2 provider. */
+  uint32_t timeline;
   /* v1.1: the segment: role (LOG, EVENTS or SNAPSHOTS), context, name, base,
    * next, flags (BKP_ITEM_CLOSED, or BKP_ITEM_PARTIAL for a piece of the
    * active segment) and size: archive its bytes [0, size). id and path are
@@ -412,6 +431,12 @@ typedef struct bkp_archive_args {
    * segments; 0 for log segments or when unknown): no event in it is older.
    * With observed_ms it lets a restore to a time pick segments by time. */
   int64_t first_ms;
+  /* v1.2: with timeline above 1, the timeline's history as the host
+   * recorded it when it was restored (a JSON object: timeline, parent,
+   * created_ms, reason, and per context the log index, event token and
+   * snapshot token the new timeline starts at); the provider stores it once
+   * beside the archive. NULL on timeline 1. */
+  const char* timeline_history;
 } bkp_archive_args;
 
 /* v1.1. How far the archive reaches in one stream (archive_status). */
@@ -424,7 +449,9 @@ typedef struct bkp_archive_position {
    * has_closed is non-zero. */
   uint64_t closed_base;
   uint32_t has_closed;      /* v1.1: 0 when no closed segment is archived yet */
-  uint32_t reserved0;       /* v1.1: zero */
+  uint32_t timeline;        /* v1.2 (reserved, zero, in 1.1): the stream's
+                               timeline; 0 reads as 1. archive_status reports
+                               the streams of every timeline. */
   const char* partial_name; /* v1.1: the active segment a piece was archived of,
                                or NULL */
   uint64_t partial_size;    /* v1.1: bytes of it the archive holds */

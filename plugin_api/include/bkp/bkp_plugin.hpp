@@ -458,6 +458,19 @@ class Sink {
     const bkp_status st = services_->sink_end(sink_, err, sizeof err);
     if (st != BKP_OK) throw detail::host_error(st, "sink_end", err);
   }
+  /* sink_timeline (v1.2). False, without a call, when the host's services
+   * end before it (a host older than 1.2 keeps no timelines). */
+  bool timeline(uint32_t restored, uint32_t newest) const {
+    if (services_->struct_size <
+            offsetof(bkp_host_services, sink_timeline) + sizeof(services_->sink_timeline) ||
+        services_->sink_timeline == nullptr) {
+      return false;
+    }
+    char err[detail::kErrorCapacity] = "";
+    const bkp_status st = services_->sink_timeline(sink_, restored, newest, err, sizeof err);
+    if (st != BKP_OK) throw detail::host_error(st, "sink_timeline", err);
+    return true;
+  }
 
  private:
   const bkp_host_services* services_;

@@ -1,0 +1,31 @@
+// The history a restore records when it puts a data directory on a new
+// timeline (PostgreSQL's .history files): the new timeline's number, the
+// timeline it branched from, when and why, and per context where the new
+// history begins (one past the last log index, event token and snapshot
+// token the restore kept). The host keeps it in the control DB and hands it
+// to the archiving provider with every segment, which stores it once beside
+// the archive (docs/repository-format.md, "Timelines").
+//
+// Thread-safety: plain functions.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "storage/control_db.h"
+#include "storage/event_store.h"
+
+namespace hoststub {
+
+// The JSON object, as docs/repository-format.md describes it.
+std::string EncodeTimelineHistory(uint32_t timeline, uint32_t parent, int64_t created_ms,
+                                  const std::string& reason,
+                                  const std::vector<ContextState>& branch_points);
+
+// The timeline of a data directory (read through a connection of its own,
+// so a running host's directory can be asked too).
+Result<TimelineInfo> DataDirTimeline(const std::filesystem::path& data_dir);
+
+}  // namespace hoststub
