@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "storage/control_db.h"
+#include "storage/env.h"
 #include "storage/record.h"
 #include "storage/segmented_stream.h"
 
@@ -119,6 +120,11 @@ struct EventStore::Impl {
   }
 
   StorageOptions options;
+  Env* env = Env::Default();  // options.env, or the posix one
+  // Once any fsync has failed, no append is taken until the host restarts
+  // (see SyncUpTo): the data written before it may be gone whatever a later
+  // fsync says, and recovery on the next start is what sorts it out.
+  mutable std::atomic<bool> fsync_failed{false};
   int lock_fd = -1;  // flock'ed DATA/LOCK, released when the store is gone
   fs::path control_db_path;
   std::unique_ptr<ControlDb> db;
@@ -159,6 +165,8 @@ struct EventStore::Impl {
     o.durable = options.fsync != FsyncPolicy::kNever;
     o.verify_closed = options.recovery_verify_closed_segments;
     o.closed_headers_only = options.recovery_headers_only;
+    o.env = env;
+    o.fsync_failed = &fsync_failed;
     return o;
   }
 
@@ -172,6 +180,12 @@ struct EventStore::Impl {
                                                uint64_t stored_commit);
   Status ReapplyLog(Context& ctx, uint64_t stored_commit, uint64_t* last_term);
   Result<Context*> GetOrCreate(std::string_view name);
+  Status FsyncFailed(std::string_view context) const {
+    return Status::IOError(fmt::format(
+        "the store takes no writes after a failed fsync; restart the host to recover (context "
+        "'{}')",
+        context));
+  }
   Status SyncUpTo(Context& ctx, uint64_t index);
   Status SyncAll();
   void PersistCommitIndexes();
@@ -365,12 +379,9 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (options.env != nullptr) impl->env = options.env;
   std::error_code ec;
-  fs::create_directories(options.data_dir / "contexts", ec);
-  if (ec) {
-    return Status::IOError(fmt::format("cannot create data directory '{}': {}",
-                                       options.data_dir.string(), ec.message()));
-  }
+  HOSTSTUB_RETURN_IF_ERROR(impl->env->CreateDirs(options.data_dir / "contexts"));
   auto lock = LockDataDir(options.data_dir);
   if (!lock.ok()) return lock.status();
   impl->lock_fd = *lock;
@@ -419,13 +430,17 @@ Result<Context*> EventStore::Impl::GetOrCreate(std::string_view name) {
   HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(name));
   std::lock_guard create(create_mu);
   if (Context* ctx = Find(name)) return ctx;
+  if (fsync_failed.load(std::memory_order_acquire)) return FsyncFailed(name);
   std::string n(name);
   HOSTSTUB_RETURN_IF_ERROR(db->EnsureContext(n));
   auto ctx = OpenContext(n, 0, 0);
   if (!ctx.ok()) return ctx.status();
   HOSTSTUB_RETURN_IF_ERROR(db->SaveTerm(n, (*ctx)->term));
   if (options.fsync != FsyncPolicy::kNever) {
-    HOSTSTUB_RETURN_IF_ERROR(SyncDir(options.data_dir / "contexts"));
+    if (Status st = env->SyncDir(options.data_dir / "contexts"); !st.ok()) {
+      fsync_failed.store(true, std::memory_order_release);
+      return st;
+    }
   }
   Context* raw = ctx->get();
   std::unique_lock lock(contexts_mu);
@@ -444,6 +459,7 @@ Result<AppendResult> EventStore::Append(std::string_view context,
                                                  e.size(), kMaxRecordPayload - kEventPrefixSize));
     }
   }
+  if (impl_->fsync_failed.load(std::memory_order_acquire)) return impl_->FsyncFailed(context);
   auto found = impl_->GetOrCreate(context);
   if (!found.ok()) return found.status();
   Context& ctx = **found;
@@ -511,9 +527,16 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
   uint64_t target;
   // Only streams written since their last sync: an fdatasync of an unchanged
   // file still costs a journal round trip on most filesystems.
-  std::vector<std::shared_ptr<File>> files;
+  std::vector<std::shared_ptr<StreamFile>> files;
   {
     std::lock_guard lock(ctx.mu);
+    // After a failed fsync nothing written before it may be called durable:
+    // the files it failed on were taken (TakeUnsynced) and a retry would find
+    // "nothing to sync" and acknowledge data the kernel may have dropped.
+    if (!ctx.failure.ok()) return ctx.failure;
+    // Store-wide too: a failed fsync elsewhere (a segment created for this
+    // context by an append that raced the failure) makes no promise either.
+    if (fsync_failed.load(std::memory_order_acquire)) return FsyncFailed(ctx.name);
     target = ctx.last_index;
     for (SegmentedStream* s : {ctx.log.get(), ctx.events.get(), ctx.snapshots.get()}) {
       if (auto file = s->TakeUnsynced()) files.push_back(std::move(file));
@@ -525,6 +548,7 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
     if (!st.ok()) {
       // After a failed fsync the kernel may have dropped the dirty pages:
       // retrying could report success for data that is gone. Stop writing.
+      fsync_failed.store(true, std::memory_order_release);
       std::lock_guard lock(ctx.mu);
       ctx.failure = Status::IOError(fmt::format(
           "context '{}' stopped taking writes after a failed fsync ({}); restart the host to "
