@@ -26,6 +26,7 @@
 #include "host_stub/fault_env.h"
 #include "host_stub/storage_test_util.h"
 #include "storage/checker.h"
+#include "storage/segment.h"
 #include "test_support.h"
 
 using namespace hoststub;
@@ -205,6 +206,15 @@ void RunSeed(uint64_t seed, const fs::path& data, Totals* totals,
   ++totals->seeds;
 }
 
+// tmpfs when there is one: the control DB's fsyncs are real, and these
+// tests' cost is mostly theirs. The caller removes it once passed.
+fs::path ScratchRoot(const TempDir& dir) {
+  const fs::path root =
+      fs::is_directory("/dev/shm") ? fs::path("/dev/shm") / dir.path().filename() : dir.path();
+  fs::create_directories(root);
+  return root;
+}
+
 uint64_t EnvNumber(const char* name, uint64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
@@ -214,11 +224,7 @@ uint64_t EnvNumber(const char* name, uint64_t fallback) {
 
 TEST_CASE("crash test: acknowledged events survive random crashes and faults, no token reused") {
   TempDir dir;
-  // tmpfs when there is one: the control DB's fsyncs are real, and the
-  // test's cost is mostly theirs.
-  const fs::path root =
-      fs::is_directory("/dev/shm") ? fs::path("/dev/shm") / dir.path().filename() : dir.path();
-  fs::create_directories(root);
+  const fs::path root = ScratchRoot(dir);
   const uint64_t seeds = EnvNumber("BKP_CRASH_SEEDS", kDefaultSeeds);
   const uint64_t only = EnvNumber("BKP_CRASH_SEED", 0);
   Totals totals;
@@ -304,4 +310,83 @@ TEST_CASE("after a failed fsync a retry never reports the data durable") {
   auto state = store->State("c");
   REQUIRE(state.ok());
   CHECK(state->commit_index == 1);
+}
+
+namespace {
+
+// Where each record of a segment starts, and the file's end.
+std::vector<uint64_t> RecordStarts(const fs::path& segment, SegmentKind kind) {
+  std::vector<uint64_t> starts;
+  auto base = ParseSegmentFileName(kind, segment.filename().string());
+  REQUIRE(base.has_value());
+  auto scan = ScanSegment(segment, kind, *base, [&](uint64_t offset, std::string_view) {
+    starts.push_back(offset);
+    return true;
+  });
+  REQUIRE(scan.ok());
+  starts.push_back(scan->file_size);
+  return starts;
+}
+
+}  // namespace
+
+// Issue 15 §2: the active log and events segments cut at every byte offset
+// of their last two records. The events are cut with the log whole: every
+// event comes back from the log. The log is cut with the events whole: the
+// entries lost were never acknowledged (their fsync comes after both
+// writes), and what survives must be whole entries with their own bytes.
+TEST_CASE(
+    "crash test: active log and events segments cut at every byte of their last two records") {
+  TempDir dir;
+  const fs::path root = ScratchRoot(dir);
+  const fs::path pristine = root / "pristine";
+  std::vector<std::string> written;  // by token
+  std::vector<uint64_t> entry_end;   // by log index - 1: one past its last token
+  {
+    auto store = storage_test::OpenOrFail(storage_test::Options(pristine));
+    for (int i = 0; i < 6; ++i) {
+      std::vector<std::string> batch;
+      for (int j = 0; j <= i % 3; ++j) batch.push_back(fmt::format("entry{}-event{}", i, j));
+      REQUIRE(store->Append("c", batch).ok());
+      written.insert(written.end(), batch.begin(), batch.end());
+      entry_end.push_back(written.size());
+    }
+  }
+  const fs::path work = root / "work";
+  uint64_t cuts = 0;
+  for (const char* stream : {"log", "events"}) {
+    const SegmentKind kind =
+        std::string(stream) == "log" ? SegmentKind::kLog : SegmentKind::kEvents;
+    const fs::path seg =
+        testing_support::ListSorted(storage_test::StreamDir(pristine, "c", stream)).back();
+    const auto starts = RecordStarts(seg, kind);
+    REQUIRE(starts.size() >= 3);
+    for (uint64_t cut = starts[starts.size() - 3]; cut < starts.back(); ++cut, ++cuts) {
+      CAPTURE(stream);
+      CAPTURE(cut);
+      fs::remove_all(work);
+      fs::copy(pristine, work, fs::copy_options::recursive);
+      fs::resize_file(storage_test::StreamDir(work, "c", stream) / seg.filename(), cut);
+      {
+        auto store = storage_test::OpenOrFail(storage_test::Options(work));
+        auto state = store->State("c");
+        REQUIRE(state.ok());
+        const uint64_t entries = state->last_log_index;
+        if (kind == SegmentKind::kEvents) REQUIRE(entries == entry_end.size());
+        REQUIRE(entries >= entry_end.size() - 2);
+        const std::vector<std::string> want(
+            written.begin(), written.begin() + static_cast<long>(entry_end[entries - 1]));
+        CHECK(storage_test::ReadAllPayloads(*store, "c") == want);
+        auto next = store->Append("c", std::vector<std::string>{"next"});
+        REQUIRE(next.ok());
+        CHECK(next->log_index == entries + 1);
+        CHECK(next->first_token == want.size());
+      }
+      auto report = CheckDataDir(work);
+      const std::string first = report.violations.empty() ? "" : report.violations.front();
+      CHECK_MESSAGE(report.ok(), first);
+    }
+  }
+  MESSAGE(fmt::format("cut at {} byte offsets", cuts));
+  if (root != dir.path()) fs::remove_all(root);
 }
