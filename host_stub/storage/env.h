@@ -51,7 +51,7 @@ class Env {
                                                 File::Mode mode) = 0;
   // Makes creates, renames and unlinks in `dir` durable.
   virtual Status SyncDir(const std::filesystem::path& dir) = 0;
-  // Removes a file; NotFound if it does not exist.
+  // Removes a file; succeeds if it is already gone.
   virtual Status Remove(const std::filesystem::path& path) = 0;
   // Creates `dir` and its missing parents.
   virtual Status CreateDirs(const std::filesystem::path& dir) = 0;

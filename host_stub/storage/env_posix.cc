@@ -36,10 +36,11 @@ class PosixEnv final : public Env {
   Status SyncDir(const fs::path& dir) override { return hoststub::SyncDir(dir); }
   Status Remove(const fs::path& path) override {
     std::error_code ec;
-    if (fs::remove(path, ec)) return Status::OK();
-    if (!ec)
-      return Status::NotFound(fmt::format("cannot remove '{}': no such file", path.string()));
-    return Status::IOError(fmt::format("cannot remove '{}': {}", path.string(), ec.message()));
+    fs::remove(path, ec);
+    if (ec) {
+      return Status::IOError(fmt::format("cannot remove '{}': {}", path.string(), ec.message()));
+    }
+    return Status::OK();
   }
   Status CreateDirs(const fs::path& dir) override {
     std::error_code ec;
