@@ -2,6 +2,7 @@
 #include "storage/checker.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "storage/control_db.h"
 #include "storage/record.h"
@@ -20,14 +22,41 @@ namespace fs = std::filesystem;
 namespace hoststub {
 namespace {
 
+// One log entry as the event streams must reflect it.
+struct EntryInfo {
+  uint64_t first_token = 0;
+  uint64_t hash = 0;  // of its events' bytes, chained (EventsHash)
+  uint32_t count = 0;
+  uint32_t stream = 0;
+};
+
+// A run of consecutive events applied from one log entry.
+struct EventRun {
+  uint64_t log_index = 0;
+  uint64_t first_token = 0;
+  uint64_t hash = 0;
+  uint64_t offset = 0;  // of its first record in `segment`
+  uint32_t count = 0;
+  uint32_t segment = 0;  // index into StreamSummary::segments
+};
+
+// Chains the hash of one more event's bytes: the log side and the event side
+// hash the same bytes in the same order, so equal hashes mean equal events.
+uint64_t ChainHash(uint64_t hash, std::string_view event) {
+  return XXH3_64bits_withSeed(event.data(), event.size(), hash);
+}
+
 struct StreamSummary {
   uint64_t records = 0;
   uint64_t first = 0;
   uint64_t last = 0;
-  uint64_t last_term = 0;       // log only
-  uint64_t max_log_index = 0;   // event streams: highest log index applied
-  uint64_t last_entry_end = 0;  // log: one past the last token of the last entry
-  uint32_t last_entry_stream = 0;
+  uint64_t last_term = 0;      // log only
+  uint64_t max_log_index = 0;  // event streams: highest log index applied
+  // The log: every entry, by index from `first`; the event streams: their
+  // runs. Kept to cross-check the two (about 32 bytes per log entry).
+  std::vector<EntryInfo> entries;
+  std::vector<EventRun> runs;
+  std::vector<fs::path> segments;
 };
 
 std::vector<std::pair<uint64_t, fs::path>> ListSegments(const fs::path& dir, SegmentKind kind) {
@@ -54,12 +83,21 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
   StreamSummary sum;
   bool have_prev = false;
   uint64_t prev_last = 0;
+  // Log only: per stream, one past the last token of the previous entry
+  // (unknown before the first entry when the log was compacted).
+  std::array<std::optional<uint64_t>, 2> token_end;
+  if (kind == SegmentKind::kLog && !segments.empty() && segments.front().first == 1) {
+    token_end = {0, 0};
+  }
   for (size_t i = 0; i < segments.size(); ++i) {
     const auto& [base, path] = segments[i];
     const bool active = i + 1 == segments.size();
+    sum.segments.push_back(path);
     if (have_prev && base != prev_last + 1) {
       report->violations.push_back(fmt::format(
           "{}: starts at {} but the previous segment ends at {}", path.string(), base, prev_last));
+      // The entries in between are gone: their tokens cannot be followed.
+      token_end = {};
     }
     auto scan = ScanSegment(path, kind, base, [&](uint64_t offset, std::string_view payload) {
       if (kind == SegmentKind::kLog) {
@@ -75,8 +113,31 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
                           offset, entry->index, entry->term, sum.last_term));
         }
         sum.last_term = entry->term;
-        sum.last_entry_end = entry->first_token + entry->events.size();
-        sum.last_entry_stream = entry->stream;
+        const uint64_t entry_end = entry->first_token + entry->events.size();
+        if (entry->stream > 1) {
+          report->violations.push_back(
+              fmt::format("{}: offset {}: entry {} names unknown stream {}", path.string(), offset,
+                          entry->index, entry->stream));
+          return true;
+        }
+        // Each entry's tokens follow its stream's previous entry's: an
+        // overlap means two entries claim a token, a gap a token no entry has.
+        auto& end = token_end[entry->stream];
+        if (end && entry->first_token != *end) {
+          report->violations.push_back(fmt::format(
+              "{}: offset {}: entry {} claims {} tokens {}..{} but the previous {} entry ended "
+              "at token {} ({})",
+              path.string(), offset, entry->index, entry->stream == 0 ? "events" : "snapshots",
+              entry->first_token, entry_end - 1, entry->stream == 0 ? "events" : "snapshots",
+              *end - 1, entry->first_token < *end ? "an overlap" : "a gap"));
+        }
+        end = entry_end;
+        EntryInfo info{.first_token = entry->first_token,
+                       .hash = 0,
+                       .count = static_cast<uint32_t>(entry->events.size()),
+                       .stream = entry->stream};
+        for (std::string_view e : entry->events) info.hash = ChainHash(info.hash, e);
+        sum.entries.push_back(info);
       } else {
         auto ev = DecodeEvent(payload);
         if (!ev.ok()) {
@@ -90,6 +151,17 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
                           path.string(), offset, ev->token, ev->log_index, sum.max_log_index));
         }
         sum.max_log_index = std::max(sum.max_log_index, ev->log_index);
+        if (sum.runs.empty() || sum.runs.back().log_index != ev->log_index ||
+            sum.runs.back().first_token + sum.runs.back().count != ev->token) {
+          sum.runs.push_back({.log_index = ev->log_index,
+                              .first_token = ev->token,
+                              .hash = 0,
+                              .offset = offset,
+                              .count = 0,
+                              .segment = static_cast<uint32_t>(sum.segments.size() - 1)});
+        }
+        sum.runs.back().hash = ChainHash(sum.runs.back().hash, ev->payload);
+        ++sum.runs.back().count;
       }
       return true;
     });
@@ -125,6 +197,62 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
     have_prev = true;
   }
   return sum;
+}
+
+// Events and log agree: each run of events is the whole of the log entry it
+// names (same stream, same tokens, same bytes), except that the newest run
+// may be the start of an entry recovery has yet to finish; and no entry of
+// the stream is left out before it. Entries below the log's first (compacted)
+// are not checked.
+void CrossCheck(uint32_t stream, const StreamSummary& log, const StreamSummary& events,
+                CheckReport* report) {
+  const char* what = stream == 0 ? "events" : "snapshots";
+  // A log with a gap in its indexes (already a violation) cannot be looked
+  // up by index; there is nothing more to learn from it.
+  if (log.records == 0 || log.entries.size() != log.last - log.first + 1) return;
+  const uint64_t first_index = log.records > 0 ? log.first : UINT64_MAX;
+  std::optional<uint64_t> prev_index;  // the log entry of the previous run
+  for (size_t r = 0; r < events.runs.size(); ++r) {
+    const EventRun& run = events.runs[r];
+    const bool newest = r + 1 == events.runs.size();
+    const std::string where =
+        fmt::format("{}: offset {}", events.segments[run.segment].string(), run.offset);
+    if (run.log_index < first_index || run.log_index > log.last) {
+      prev_index = run.log_index;
+      continue;  // compacted, or ahead of the log (noted above)
+    }
+    const EntryInfo& entry = log.entries[run.log_index - first_index];
+    if (entry.stream != stream) {
+      report->violations.push_back(
+          fmt::format("{}: token {} says log entry {}, which is a {} entry", where, run.first_token,
+                      run.log_index, entry.stream == 0 ? "events" : "snapshots"));
+    } else if (run.first_token != entry.first_token) {
+      report->violations.push_back(
+          fmt::format("{}: token {} says log entry {}, whose tokens start at {}", where,
+                      run.first_token, run.log_index, entry.first_token));
+    } else if (run.count > entry.count || (run.count < entry.count && !newest)) {
+      report->violations.push_back(fmt::format(
+          "{}: log entry {} holds {} events but {} tokens {}..{} were applied from it", where,
+          run.log_index, entry.count, what, run.first_token, run.first_token + run.count - 1));
+    } else if (run.count == entry.count && run.hash != entry.hash) {
+      report->violations.push_back(
+          fmt::format("{}: {} tokens {}..{} differ from the bytes of log entry {}", where, what,
+                      run.first_token, run.first_token + run.count - 1, run.log_index));
+    }
+    // An entry of this stream between the previous run's and this one's
+    // that the stream does not hold: its tokens were never applied.
+    if (prev_index) {
+      for (uint64_t i = std::max(*prev_index + 1, first_index); i < run.log_index; ++i) {
+        if (log.entries[i - first_index].stream == stream) {
+          report->violations.push_back(
+              fmt::format("{}: log entry {} of the {} stream is missing before token {} (entry {})",
+                          where, i, what, run.first_token, run.log_index));
+          break;
+        }
+      }
+    }
+    prev_index = run.log_index;
+  }
 }
 
 std::string Range(const StreamSummary& s) {
@@ -225,14 +353,24 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
             name, stream, sum->max_log_index, last_index));
       }
     }
-    if (log->records > 0) {
-      const auto& behind = log->last_entry_stream == 0 ? events : snapshots;
-      if (behind && behind->records > 0 && behind->last + 1 < log->last_entry_end) {
+    // Per stream, the log's last entry of it against what the stream holds.
+    for (uint32_t k = 0; k < 2; ++k) {
+      const auto& sum = k == 0 ? events : snapshots;
+      if (!sum) continue;
+      auto it = std::find_if(log->entries.rbegin(), log->entries.rend(),
+                             [&](const EntryInfo& e) { return e.stream == k; });
+      if (it == log->entries.rend()) continue;
+      const uint64_t end = it->first_token + it->count;
+      const uint64_t applied_end = sum->records > 0 ? sum->last + 1 : 0;
+      if (applied_end < end) {
         report.notes.push_back(fmt::format(
-            "context '{}': the log holds events up to token {} not yet applied; recovery "
-            "applies them",
-            name, log->last_entry_end - 1));
+            "context '{}': the log holds {} up to token {} not yet applied; recovery applies them",
+            name, k == 0 ? "events" : "snapshots", end - 1));
       }
+    }
+    for (size_t k = 0; k < 2; ++k) {
+      const auto& sum = k == 0 ? events : snapshots;
+      if (sum) CrossCheck(static_cast<uint32_t>(k), *log, *sum, &report);
     }
     // Two terms, named apart: every start (and so every restore) gives the
     // context a new term in the control DB before any entry is logged in it.

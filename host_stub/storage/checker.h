@@ -8,7 +8,15 @@
 //    the active segment it is reported as a torn tail that recovery truncates
 //    (a hot backup's copy of an active segment may legitimately end in one);
 //  * every event was applied from a log entry that exists or was compacted;
+//  * log entries and tokens map one to one: each entry's first token follows
+//    its stream's previous entry's last (an overlap or a gap is a violation
+//    naming the log file and offset), and each run of events is its entry's
+//    tokens and bytes, whole, except the newest, which recovery finishes
+//    (a note, as is any entry not yet applied at all);
 //  * segment names match the first index/token they hold.
+//
+// Memory: about 32 bytes per log entry on disk (the cross-check keeps one
+// summary per entry and per run of events).
 //
 // Thread-safety: CheckDataDir only reads; run it on a stopped host's directory
 // (a live host may be mid-append, which shows as a torn tail).

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "storage/control_db.h"
+#include "storage/env.h"
 #include "storage/record.h"
 #include "storage/segmented_stream.h"
 
@@ -119,6 +120,11 @@ struct EventStore::Impl {
   }
 
   StorageOptions options;
+  Env* env = Env::Default();  // options.env, or the posix one
+  // Once any fsync has failed, no append is taken until the host restarts
+  // (see SyncUpTo): the data written before it may be gone whatever a later
+  // fsync says, and recovery on the next start is what sorts it out.
+  mutable std::atomic<bool> fsync_failed{false};
   int lock_fd = -1;  // flock'ed DATA/LOCK, released when the store is gone
   fs::path control_db_path;
   std::unique_ptr<ControlDb> db;
@@ -159,6 +165,8 @@ struct EventStore::Impl {
     o.durable = options.fsync != FsyncPolicy::kNever;
     o.verify_closed = options.recovery_verify_closed_segments;
     o.closed_headers_only = options.recovery_headers_only;
+    o.env = env;
+    o.fsync_failed = &fsync_failed;
     return o;
   }
 
@@ -170,8 +178,14 @@ struct EventStore::Impl {
 
   Result<std::unique_ptr<Context>> OpenContext(const std::string& name, uint64_t stored_term,
                                                uint64_t stored_commit);
-  Status ReapplyLog(Context& ctx);
+  Status ReapplyLog(Context& ctx, uint64_t stored_commit, uint64_t* last_term);
   Result<Context*> GetOrCreate(std::string_view name);
+  Status FsyncFailed(std::string_view context) const {
+    return Status::IOError(fmt::format(
+        "the store takes no writes after a failed fsync; restart the host to recover (context "
+        "'{}')",
+        context));
+  }
   Status SyncUpTo(Context& ctx, uint64_t index);
   Status SyncAll();
   void PersistCommitIndexes();
@@ -196,17 +210,9 @@ Result<std::unique_ptr<Context>> EventStore::Impl::OpenContext(const std::string
     *slot = std::move(*stream);
   }
   ctx->last_index = ctx->log->next_seq() - 1;
-  HOSTSTUB_RETURN_IF_ERROR(ReapplyLog(*ctx));
-
   // A new term per start, as a restarted Raft node would get from an election.
   uint64_t last_term = 0;
-  if (!ctx->log->empty()) {
-    auto last = ctx->log->ReadLastRecord();
-    if (!last.ok()) return last.status();
-    auto entry = DecodeLogEntry(**last);
-    if (!entry.ok()) return entry.status();
-    last_term = entry->term;
-  }
+  HOSTSTUB_RETURN_IF_ERROR(ReapplyLog(*ctx, stored_commit, &last_term));
   ctx->term = std::max(stored_term, last_term) + 1;
 
   uint64_t commit = stored_commit;
@@ -224,20 +230,39 @@ Result<std::unique_ptr<Context>> EventStore::Impl::OpenContext(const std::string
   return ctx;
 }
 
-// Events are applied from the log. A crash can leave the two apart: the log
-// ahead (entry written, events not yet) is caught up here; events ahead of a
-// log that lost its tail (possible only without fsync) are cut back.
-Status EventStore::Impl::ReapplyLog(Context& ctx) {
+// Events are applied from the log, and the log entry is the truth. A crash
+// can leave the two apart: the log ahead (an entry written, its events not
+// yet, or only some of them: a power loss can keep the first records of a
+// batch and lose the rest) is caught up here; events ahead of a log that
+// lost its tail (possible only without fsync) are cut back.
+//
+// Which entries to look at, without reading the whole log on every start:
+// within a stream every entry before the one its last event came from is
+// whole (a stream only ever loses a suffix), and every entry at or below the
+// persisted commit index was durable with all its events. So a stream is
+// caught up from the entry of its last event or from past the commit index,
+// whichever is later. The newest log segment, which is read anyway for the
+// last term, is checked entry by entry: if it holds an entry of a stream
+// that the stream has not wholly applied, the disk lost data it had
+// acknowledged, the commit index is not trusted for that stream, and the
+// stream is caught up from its last event's entry. After a clean stop
+// nothing more is read. Sets `last_term` to the last entry's term (0 if none).
+Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64_t* last_term) {
   const uint64_t last_index = ctx.last_index;
-  uint64_t applied = 0;
+  const uint64_t commit = std::min(stored_commit, last_index);
+  *last_term = 0;
+  std::array<uint64_t, 2> applied{0, 0};  // per StreamKind: log index of the last event
   for (StreamKind kind : {StreamKind::kEvents, StreamKind::kSnapshots}) {
     SegmentedStream& s = ctx.stream(kind);
     auto last = s.ReadLastRecord();
     if (!last.ok()) return last.status();
-    if (!last->has_value()) continue;
-    auto ev = DecodeEvent(**last);
-    if (!ev.ok()) return ev.status();
-    if (ev->log_index > last_index) {
+    uint64_t& a = applied[static_cast<size_t>(kind)];
+    if (last->has_value()) {
+      auto ev = DecodeEvent(**last);
+      if (!ev.ok()) return ev.status();
+      a = ev->log_index;
+    }
+    if (a > last_index) {
       HOSTSTUB_RETURN_IF_ERROR(s.TruncateFrom([&](std::string_view payload) {
         auto e = DecodeEvent(payload);
         return e.ok() && e->log_index > last_index;
@@ -245,17 +270,53 @@ Status EventStore::Impl::ReapplyLog(Context& ctx) {
       recovery_notes.push_back(
           fmt::format("context '{}': {} ran ahead of the log (last entry {}); cut back to token {}",
                       ctx.name, SegmentKindName(KindOf(kind)), last_index, s.next_seq()));
-      applied = std::max(applied, last_index);
-    } else {
-      applied = std::max(applied, ev->log_index);
+      a = last_index;
     }
   }
-  if (ctx.log->empty() || applied >= last_index) return Status::OK();
+  if (ctx.log->empty()) return Status::OK();
 
-  uint64_t from = std::max(applied, ctx.log->first_seq());
+  // The newest log segment that holds entries: the last term, and whether a
+  // stream lacks events of an entry in it.
+  std::array<bool, 2> behind{false, false};
+  const std::vector<StreamSegment> log_segments = ctx.log->Segments();
+  for (auto seg = log_segments.rbegin(); seg != log_segments.rend(); ++seg) {
+    if (seg->size <= kSegmentHeaderSize) continue;
+    Status failure;
+    auto scan = ScanSegment(
+        seg->path, SegmentKind::kLog, seg->base,
+        [&](uint64_t, std::string_view payload) {
+          auto entry = DecodeLogEntry(payload);
+          if (!entry.ok() || entry->stream > 1) {
+            failure = entry.ok() ? Status::Corruption(fmt::format(
+                                       "context '{}': log entry {} names unknown stream {}",
+                                       ctx.name, entry->index, entry->stream))
+                                 : entry.status();
+            return false;
+          }
+          *last_term = entry->term;
+          const auto kind = static_cast<StreamKind>(entry->stream);
+          if (ctx.stream(kind).next_seq() < entry->first_token + entry->events.size()) {
+            behind[entry->stream] = true;
+          }
+          return true;
+        },
+        seg->size);
+    if (!scan.ok()) return scan.status();
+    HOSTSTUB_RETURN_IF_ERROR(failure);
+    break;
+  }
+  uint64_t from = UINT64_MAX;
+  for (size_t k = 0; k < 2; ++k) {
+    from = std::min(from, behind[k] ? applied[k] : std::max(applied[k], commit + 1));
+  }
+  if (from > last_index) return Status::OK();
+  from = std::max(from, ctx.log->first_seq());
+
   uint64_t reapplied = 0;
+  uint64_t events_reapplied = 0;
   Status failure;
-  for (const StreamSegment& seg : ctx.log->Segments()) {
+  for (const StreamSegment& seg : log_segments) {
+    if (seg.next <= from) continue;
     auto scan = ScanSegment(
         seg.path, SegmentKind::kLog, seg.base,
         [&](uint64_t, std::string_view payload) {
@@ -296,6 +357,7 @@ Status EventStore::Impl::ReapplyLog(Context& ctx) {
             failure = target.Append(records, sizes, first_new);
             if (!failure.ok()) return false;
             ++reapplied;
+            events_reapplied += sizes.size();
           }
           return true;
         },
@@ -307,8 +369,9 @@ Status EventStore::Impl::ReapplyLog(Context& ctx) {
     HOSTSTUB_RETURN_IF_ERROR(ctx.events->Sync());
     HOSTSTUB_RETURN_IF_ERROR(ctx.snapshots->Sync());
     recovery_notes.push_back(
-        fmt::format("context '{}': applied {} log entries whose events were not yet written",
-                    ctx.name, reapplied));
+        fmt::format("context '{}': applied {} events of {} log entries whose events were not yet "
+                    "(or not all) written",
+                    ctx.name, events_reapplied, reapplied));
   }
   return Status::OK();
 }
@@ -316,12 +379,9 @@ Status EventStore::Impl::ReapplyLog(Context& ctx) {
 Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (options.env != nullptr) impl->env = options.env;
   std::error_code ec;
-  fs::create_directories(options.data_dir / "contexts", ec);
-  if (ec) {
-    return Status::IOError(fmt::format("cannot create data directory '{}': {}",
-                                       options.data_dir.string(), ec.message()));
-  }
+  HOSTSTUB_RETURN_IF_ERROR(impl->env->CreateDirs(options.data_dir / "contexts"));
   auto lock = LockDataDir(options.data_dir);
   if (!lock.ok()) return lock.status();
   impl->lock_fd = *lock;
@@ -370,13 +430,17 @@ Result<Context*> EventStore::Impl::GetOrCreate(std::string_view name) {
   HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(name));
   std::lock_guard create(create_mu);
   if (Context* ctx = Find(name)) return ctx;
+  if (fsync_failed.load(std::memory_order_acquire)) return FsyncFailed(name);
   std::string n(name);
   HOSTSTUB_RETURN_IF_ERROR(db->EnsureContext(n));
   auto ctx = OpenContext(n, 0, 0);
   if (!ctx.ok()) return ctx.status();
   HOSTSTUB_RETURN_IF_ERROR(db->SaveTerm(n, (*ctx)->term));
   if (options.fsync != FsyncPolicy::kNever) {
-    HOSTSTUB_RETURN_IF_ERROR(SyncDir(options.data_dir / "contexts"));
+    if (Status st = env->SyncDir(options.data_dir / "contexts"); !st.ok()) {
+      fsync_failed.store(true, std::memory_order_release);
+      return st;
+    }
   }
   Context* raw = ctx->get();
   std::unique_lock lock(contexts_mu);
@@ -395,6 +459,7 @@ Result<AppendResult> EventStore::Append(std::string_view context,
                                                  e.size(), kMaxRecordPayload - kEventPrefixSize));
     }
   }
+  if (impl_->fsync_failed.load(std::memory_order_acquire)) return impl_->FsyncFailed(context);
   auto found = impl_->GetOrCreate(context);
   if (!found.ok()) return found.status();
   Context& ctx = **found;
@@ -462,9 +527,16 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
   uint64_t target;
   // Only streams written since their last sync: an fdatasync of an unchanged
   // file still costs a journal round trip on most filesystems.
-  std::vector<std::shared_ptr<File>> files;
+  std::vector<std::shared_ptr<StreamFile>> files;
   {
     std::lock_guard lock(ctx.mu);
+    // After a failed fsync nothing written before it may be called durable:
+    // the files it failed on were taken (TakeUnsynced) and a retry would find
+    // "nothing to sync" and acknowledge data the kernel may have dropped.
+    if (!ctx.failure.ok()) return ctx.failure;
+    // Store-wide too: a failed fsync elsewhere (a segment created for this
+    // context by an append that raced the failure) makes no promise either.
+    if (fsync_failed.load(std::memory_order_acquire)) return FsyncFailed(ctx.name);
     target = ctx.last_index;
     for (SegmentedStream* s : {ctx.log.get(), ctx.events.get(), ctx.snapshots.get()}) {
       if (auto file = s->TakeUnsynced()) files.push_back(std::move(file));
@@ -476,6 +548,7 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
     if (!st.ok()) {
       // After a failed fsync the kernel may have dropped the dirty pages:
       // retrying could report success for data that is gone. Stop writing.
+      fsync_failed.store(true, std::memory_order_release);
       std::lock_guard lock(ctx.mu);
       ctx.failure = Status::IOError(fmt::format(
           "context '{}' stopped taking writes after a failed fsync ({}); restart the host to "

@@ -146,7 +146,7 @@ class EventStore {
  public:
   // Opens (creating if absent) the data directory and recovers it: each active
   // segment is truncated at its last whole record, log entries not yet applied
-  // are applied, and the term is advanced. Fails with Corruption naming file
+  // (wholly or in part) are applied, and the term is advanced. Fails with Corruption naming file
   // and offset when a closed segment is damaged: nothing is modified then.
   // Holds an exclusive lock on DATA/LOCK while open: a second store on the
   // same directory (another hostd, a restore) fails with Busy.
@@ -159,7 +159,11 @@ class EventStore {
 
   // Appends a non-empty batch; the context is created on first use. Returns
   // once the batch is durable per the FsyncPolicy. Context names are
-  // [A-Za-z0-9_.-]{1,64}, not starting with '.'.
+  // [A-Za-z0-9_.-]{1,64}, not starting with '.'. A failed write stops the
+  // context, a failed fsync the whole store: every later append fails with
+  // IOError until the store is reopened (an fsync is never retried, see
+  // docs/storage-format.md), and a batch is never acknowledged unless its
+  // own fsync succeeded.
   Result<AppendResult> Append(std::string_view context, std::span<const std::string> events,
                               StreamKind stream = StreamKind::kEvents);
 

@@ -9,6 +9,8 @@
 
 namespace hoststub {
 
+class Env;
+
 // When appended data is forced to stable storage before the append is
 // acknowledged.
 enum class FsyncPolicy {
@@ -65,6 +67,11 @@ struct StorageOptions {
   // registered, log compaction deletes nothing, so no log segment can go
   // before its archiver has learnt how far its archive reaches.
   uint32_t compaction_floors = 0;
+
+  // Not a config setting: the file system the engine writes segments
+  // through (storage/env.h); null means the posix one. Tests pass a
+  // fault-injecting one. Not owned; must outlive the store.
+  Env* env = nullptr;
 };
 
 const char* FsyncPolicyName(FsyncPolicy policy);

@@ -13,18 +13,48 @@ namespace fs = std::filesystem;
 
 namespace hoststub {
 
+Status StreamFile::PWriteAll(const void* data, size_t size, uint64_t offset) {
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mu_);
+    return sync_failure_;
+  }
+  return file_->PWriteAll(data, size, offset);
+}
+
+Status StreamFile::Sync() {
+  std::lock_guard lock(mu_);
+  if (!sync_failure_.ok()) return sync_failure_;
+  Status st = file_->Sync();
+  if (!st.ok()) {
+    sync_failure_ = Status::IOError(fmt::format(
+        "{} (an earlier fsync failed: the data written before it may be lost, so this file "
+        "takes no more writes until the host restarts)",
+        st.ToString()));
+    failed_.store(true, std::memory_order_release);
+    if (fsync_failed_ != nullptr) fsync_failed_->store(true);
+  }
+  return st;
+}
+
+Status SegmentedStream::SyncNew(EnvFile& file) {
+  Status st = file.Sync();
+  if (!st.ok() && options_.fsync_failed != nullptr) options_.fsync_failed->store(true);
+  return st;
+}
+
+Status SegmentedStream::SyncDir() {
+  Status st = options_.env->SyncDir(options_.dir);
+  if (!st.ok() && options_.fsync_failed != nullptr) options_.fsync_failed->store(true);
+  return st;
+}
+
 fs::path SegmentedStream::PathOf(uint64_t base) const {
   return options_.dir / SegmentFileName(options_.kind, base);
 }
 
 Result<std::unique_ptr<SegmentedStream>> SegmentedStream::Open(const Options& options,
                                                                std::vector<std::string>* notes) {
-  std::error_code ec;
-  fs::create_directories(options.dir, ec);
-  if (ec) {
-    return Status::IOError(
-        fmt::format("cannot create directory '{}': {}", options.dir.string(), ec.message()));
-  }
+  HOSTSTUB_RETURN_IF_ERROR(options.env->CreateDirs(options.dir));
   std::unique_ptr<SegmentedStream> stream(new SegmentedStream(options));
   HOSTSTUB_RETURN_IF_ERROR(stream->Recover(notes));
   return stream;
@@ -90,12 +120,12 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
     }
     notes->push_back(fmt::format("rewrote the torn header of empty segment '{}'", path.string()));
     segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
-    auto file = File::Open(path, File::Mode::kReadWrite);
+    auto file = options_.env->Open(path, File::Mode::kReadWrite);
     if (!file.ok()) return file.status();
     std::string header = EncodeSegmentHeader(options_.kind, base);
     HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
     HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
     size = kSegmentHeaderSize;
   } else if (!scan->clean()) {
     notes->push_back(fmt::format("truncated '{}' from {} to {} bytes at its last whole record ({})",
@@ -110,33 +140,33 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
 
 Status SegmentedStream::OpenActive(uint64_t size) {
   StreamSegment& seg = segments_.back();
-  auto file = File::Open(seg.path, File::Mode::kReadWrite);
+  auto file = options_.env->Open(seg.path, File::Mode::kReadWrite);
   if (!file.ok()) return file.status();
   auto current = (*file)->Size();
   if (!current.ok()) return current.status();
   if (*current != size) {
     HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(size));
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
   }
   seg.size = size;
   seg.closed = false;
-  active_ = std::shared_ptr<File>(std::move(*file));
+  active_ = std::make_shared<StreamFile>(std::move(*file), options_.fsync_failed);
   return Status::OK();
 }
 
 Status SegmentedStream::CreateSegment(uint64_t base) {
   const fs::path path = PathOf(base);
-  auto file = File::Open(path, File::Mode::kCreateOrOpen);
+  auto file = options_.env->Open(path, File::Mode::kCreateOrOpen);
   if (!file.ok()) return file.status();
   std::string header = EncodeSegmentHeader(options_.kind, base);
   HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
   HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
   if (options_.durable) {
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
-    HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
+    HOSTSTUB_RETURN_IF_ERROR(SyncDir());
   }
   segments_.push_back({.path = path, .base = base, .size = kSegmentHeaderSize, .closed = false});
-  active_ = std::shared_ptr<File>(std::move(*file));
+  active_ = std::make_shared<StreamFile>(std::move(*file), options_.fsync_failed);
   return Status::OK();
 }
 
@@ -183,7 +213,7 @@ Status SegmentedStream::Append(std::string_view records, std::span<const uint32_
   return Status::OK();
 }
 
-std::shared_ptr<File> SegmentedStream::TakeUnsynced() {
+std::shared_ptr<StreamFile> SegmentedStream::TakeUnsynced() {
   if (!unsynced_) return nullptr;
   unsynced_ = false;
   return active_;
@@ -217,56 +247,56 @@ Result<std::optional<std::string>> SegmentedStream::ReadLastRecord() const {
 }
 
 Status SegmentedStream::TruncateFrom(const std::function<bool(std::string_view)>& beyond) {
-  while (true) {
-    StreamSegment& seg = segments_.back();
-    std::optional<uint64_t> cut_offset;
-    uint64_t cut_seq = seg.base;
+  // The cut is searched from the newest segment back: a segment wholly
+  // beyond, or one with no records at all (a roll just before a crash), sends
+  // the search to the one before it.
+  std::optional<size_t> cut_segment;
+  uint64_t cut_offset = 0;
+  uint64_t cut_seq = 0;
+  for (size_t i = segments_.size(); i-- > 0;) {
+    const StreamSegment& seg = segments_[i];
+    std::optional<uint64_t> offset;
+    uint64_t seq = 0;
     auto scan = ScanSegment(
         seg.path, options_.kind, seg.base,
-        [&](uint64_t offset, std::string_view payload) {
+        [&](uint64_t at, std::string_view payload) {
           if (!beyond(payload)) return true;
-          cut_offset = offset;
-          cut_seq = PayloadSequence(payload);
+          offset = at;
+          seq = PayloadSequence(payload);
           return false;
         },
         seg.size);
     if (!scan.ok()) return scan.status();
-    if (!cut_offset) return Status::OK();
-    if (*cut_offset == kSegmentHeaderSize && segments_.size() > 1) {
-      // Everything in this segment is beyond: drop it and look at the previous.
-      std::error_code ec;
-      fs::remove(seg.path, ec);
-      if (ec)
-        return Status::IOError(
-            fmt::format("cannot remove '{}': {}", seg.path.string(), ec.message()));
-      segments_.pop_back();
-      if (options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
-      HOSTSTUB_RETURN_IF_ERROR(OpenActive(segments_.back().size));
-      next_seq_ = segments_.back().base;  // refined by the next round
-      auto last = ReadLastRecord();
-      if (!last.ok()) return last.status();
-      if (last->has_value()) next_seq_ = PayloadSequence(**last) + 1;
-      continue;
+    if (offset) {
+      cut_segment = i;
+      cut_offset = *offset;
+      cut_seq = seq;
+      if (*offset > kSegmentHeaderSize) break;
+    } else if (scan->records > 0) {
+      break;
     }
-    HOSTSTUB_RETURN_IF_ERROR(OpenActive(*cut_offset));
-    next_seq_ = cut_seq;
-    return Status::OK();
   }
+  if (!cut_segment) return Status::OK();
+  bool removed = false;
+  while (segments_.size() > *cut_segment + 1) {
+    HOSTSTUB_RETURN_IF_ERROR(options_.env->Remove(segments_.back().path));
+    segments_.pop_back();
+    removed = true;
+  }
+  if (removed && options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir());
+  HOSTSTUB_RETURN_IF_ERROR(OpenActive(cut_offset));
+  next_seq_ = cut_seq;
+  return Status::OK();
 }
 
 Result<std::vector<fs::path>> SegmentedStream::DeleteSegmentsBelow(uint64_t seq) {
   std::vector<fs::path> deleted;
   while (segments_.size() > 1 && segments_[1].base <= seq) {
-    std::error_code ec;
-    fs::remove(segments_.front().path, ec);
-    if (ec) {
-      return Status::IOError(
-          fmt::format("cannot remove '{}': {}", segments_.front().path.string(), ec.message()));
-    }
+    HOSTSTUB_RETURN_IF_ERROR(options_.env->Remove(segments_.front().path));
     deleted.push_back(segments_.front().path);
     segments_.erase(segments_.begin());
   }
-  if (!deleted.empty() && options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir(options_.dir));
+  if (!deleted.empty() && options_.durable) HOSTSTUB_RETURN_IF_ERROR(SyncDir());
   return deleted;
 }
 

@@ -6,16 +6,19 @@
 // instead take Segments() under that lock and scan the files themselves.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "storage/env.h"
 #include "storage/segment.h"
 #include "util/file.h"
 #include "util/status.h"
@@ -30,6 +33,28 @@ struct StreamSegment {
   bool closed = false;
 };
 
+// A segment file as the stream writes it. After a failed fsync every later
+// write and fsync of the file fails with that error: the kernel may have
+// dropped the dirty pages and marked them clean, so a later fsync could
+// succeed over lost data (PostgreSQL's "fsyncgate"), and a segment closed
+// on such a success would be trusted whole by recovery.
+// Thread-safety: as EnvFile; the failure is guarded by its own mutex.
+class StreamFile {
+ public:
+  StreamFile(std::unique_ptr<EnvFile> file, std::atomic<bool>* fsync_failed)
+      : file_(std::move(file)), fsync_failed_(fsync_failed) {}
+  Status PWriteAll(const void* data, size_t size, uint64_t offset);
+  Status Sync();
+  Status Truncate(uint64_t size) { return file_->Truncate(size); }
+
+ private:
+  std::unique_ptr<EnvFile> file_;
+  std::atomic<bool>* fsync_failed_;  // the owner's flag, may be null
+  std::mutex mu_;
+  Status sync_failure_;  // guarded by mu_
+  std::atomic<bool> failed_{false};
+};
+
 class SegmentedStream {
  public:
   struct Options {
@@ -42,6 +67,12 @@ class SegmentedStream {
     uint32_t verify_closed = 0;
     // Check only the headers of closed segments (StorageOptions::recovery_headers_only).
     bool closed_headers_only = false;
+    // Every create, write, fsync, truncate and removal goes through it; not
+    // owned, must outlive the stream.
+    Env* env = Env::Default();
+    // Set (if given) when any fsync of this stream fails, so the owner can
+    // stop every write: see StreamFile. Must outlive the stream.
+    std::atomic<bool>* fsync_failed = nullptr;
   };
 
   // Opens the directory (creating it and a first segment if empty) and
@@ -65,7 +96,7 @@ class SegmentedStream {
   // The active segment's file if it was appended to since the last call
   // (else null), kept alive for a group fsync outside the lock. The caller
   // then owes it an fsync. Segments closed by a roll were fsynced already.
-  std::shared_ptr<File> TakeUnsynced();
+  std::shared_ptr<StreamFile> TakeUnsynced();
 
   uint64_t next_seq() const { return next_seq_; }
   uint64_t first_seq() const { return segments_.front().base; }
@@ -90,11 +121,14 @@ class SegmentedStream {
   std::filesystem::path PathOf(uint64_t base) const;
   Status CreateSegment(uint64_t base);
   Status OpenActive(uint64_t size);
+  // Syncs a file or the directory, raising Options::fsync_failed on failure.
+  Status SyncNew(EnvFile& file);
+  Status SyncDir();
   Status Recover(std::vector<std::string>* notes);
 
   Options options_;
   std::vector<StreamSegment> segments_;  // sorted by base; back() is active
-  std::shared_ptr<File> active_;
+  std::shared_ptr<StreamFile> active_;
   bool unsynced_ = false;  // appended to since the last TakeUnsynced
   uint64_t next_seq_ = 0;
 };

@@ -5,9 +5,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "host_stub/storage_test_util.h"
+#include "storage/checker.h"
 #include "storage/record.h"
 #include "storage/segment.h"
 #include "test_support.h"
@@ -179,5 +181,119 @@ TEST_CASE("a segment whose header was torn at creation is rewritten, a damaged f
     auto store = EventStore::Open(options);
     REQUIRE_FALSE(store.ok());
     CHECK(store.status().message().find(segments.back().string()) != std::string::npos);
+  }
+}
+
+namespace {
+
+// "<tag>-<i>" padded to 40 bytes: a batch of equal-length events, so that a
+// cut by record count is a cut by bytes too.
+std::vector<std::string> EqualBatch(const std::string& tag, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    std::string e = tag + "-" + std::to_string(i);
+    e.resize(40, '.');
+    out.push_back(e);
+  }
+  return out;
+}
+
+bool Noted(const std::vector<std::string>& lines, const std::string& needle) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+}
+
+}  // namespace
+
+// Issue 15 §1: the log entry is durable, the events tail is not. Recovery
+// used to keep tokens 0..3 and hand token 4 to the next append under a new
+// log entry, so two log entries claimed token 4.
+TEST_CASE("a half-applied log entry is finished by recovery: its tokens are never reused") {
+  TempDir dir;
+  const fs::path data = dir / "data";
+  const auto batch = EqualBatch("batch", 6);
+  {
+    auto store = OpenOrFail(Options(data));
+    REQUIRE(store->Append("x", std::vector<std::string>{"first"}).ok());
+    auto r = store->Append("x", batch);
+    REQUIRE(r.ok());
+    REQUIRE(r->first_token == 1);
+    REQUIRE(r->last_token == 6);
+  }
+  const fs::path seg = ListSorted(StreamDir(data, "x", "events")).back();
+  const auto offsets = RecordOffsets(seg, SegmentKind::kEvents);
+  REQUIRE(offsets.size() == 8);
+  fs::resize_file(seg, offsets[4]);  // tokens 0..3 remain
+
+  auto before = CheckDataDir(data);
+  CHECK(Noted(before.notes, "not yet applied; recovery applies them"));
+
+  std::vector<std::string> want{"first"};
+  want.insert(want.end(), batch.begin(), batch.end());
+  {
+    auto store = OpenOrFail(Options(data));
+    CHECK(ReadAllPayloads(*store, "x") == want);
+    auto next = store->Append("x", std::vector<std::string>{"after"});
+    REQUIRE(next.ok());
+    CHECK(next->log_index == 3);
+    CHECK(next->first_token == 7);
+    want.push_back("after");
+    CHECK(ReadAllPayloads(*store, "x") == want);
+  }
+  auto after = CheckDataDir(data);
+  const std::string first_violation = after.violations.empty() ? "" : after.violations.front();
+  INFO(first_violation);
+  CHECK(after.ok());
+  CHECK_FALSE(Noted(after.notes, "not yet applied"));
+}
+
+TEST_CASE("a half-applied batch that straddled an event segment roll is finished by recovery") {
+  TempDir dir;
+  const fs::path pristine = dir / "pristine";
+  const auto batch = EqualBatch("roll", 6);
+  auto options = Options(pristine);
+  // Header 32 + the first event (240) + two batch records (80 each) = 432:
+  // the third record of the batch rolls to a new segment, which takes the rest.
+  options.event_segment_bytes = 440;
+  const std::string first(200, 'f');
+  {
+    auto store = OpenOrFail(options);
+    REQUIRE(store->Append("x", std::vector<std::string>{first}).ok());
+    REQUIRE(store->Append("x", batch).ok());
+  }
+  const auto segments = ListSorted(StreamDir(pristine, "x", "events"));
+  REQUIRE(segments.size() == 2);
+  REQUIRE(segments.back().filename() == SegmentFileName(SegmentKind::kEvents, 3));
+  const auto offsets = RecordOffsets(segments.back(), SegmentKind::kEvents);
+  std::vector<std::string> want{first};
+  want.insert(want.end(), batch.begin(), batch.end());
+
+  const fs::path work = dir / "work";
+  options.data_dir = work;
+  // Every cut of the new segment, and the new segment gone altogether (its
+  // directory entry was not yet durable).
+  std::vector<int64_t> cuts{-1};
+  for (uint64_t cut = 0; cut < offsets.back(); ++cut) cuts.push_back(static_cast<int64_t>(cut));
+  for (int64_t cut : cuts) {
+    CAPTURE(cut);
+    CopyTree(pristine, work);
+    const fs::path active = StreamDir(work, "x", "events") / segments.back().filename();
+    if (cut < 0) {
+      fs::remove(active);
+    } else {
+      fs::resize_file(active, static_cast<uint64_t>(cut));
+    }
+    {
+      auto store = OpenOrFail(options);
+      CHECK(ReadAllPayloads(*store, "x") == want);
+      auto next = store->Append("x", std::vector<std::string>{"after"});
+      REQUIRE(next.ok());
+      CHECK(next->log_index == 3);
+      CHECK(next->first_token == 7);
+    }
+    auto report = CheckDataDir(work);
+    const std::string first_violation = report.violations.empty() ? "" : report.violations.front();
+    INFO(first_violation);
+    CHECK(report.ok());
   }
 }
