@@ -179,8 +179,12 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
     if (next == nullptr) throw std::bad_alloc();
     headers = next;
   };
+  // Asked for at each request: temporary credentials change during a backup.
+  const S3Credentials credentials = config_.credentials->Current();
   add("x-amz-content-sha256: " + Sha256Hex(request.body));
-  if (!config_.session_token.empty()) add("x-amz-security-token: " + config_.session_token);
+  if (!credentials.session_token.empty()) {
+    add("x-amz-security-token: " + credentials.session_token);
+  }
   add("Expect:");  // no 100-continue round trip before each body
   for (const auto& h : request.headers) add(h);
 
@@ -196,8 +200,8 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERNAME, config_.access_key_id.c_str());
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, config_.secret_access_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERNAME, credentials.access_key_id.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials.secret_access_key.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
