@@ -7,8 +7,9 @@ protocol), both on 127.0.0.1 only:
   with X-aws-ec2-metadata-token-ttl-seconds gives a session token; the
   role listing and the role's credentials answer only a GET that carries
   a live token (401 otherwise, as IMDSv2 with tokens required does). The
-  credentials it hands out expire after --lifetime seconds; a new key is
-  issued once less than half of that is left.
+  credentials it hands out expire after --lifetime seconds (rounded up to
+  a whole second, as AWS writes them); a new key is issued once less than
+  half of that is left.
 
 * a validating S3 proxy in front of s3rver (--upstream PORT): every
   request must be signed (AWS Signature V4, header form) by a key the
@@ -68,8 +69,8 @@ def issue_key(lifetime):
     now = time.time()
     with lock:
         if current_key is not None:
-            expires = keys[current_key]["expires"]
-            if now < expires - lifetime / 2.0:
+            k = keys[current_key]
+            if now < k["issued"] + (k["expires"] - k["issued"]) / 2.0:
                 return current_key
         # Whole seconds, as AWS writes Expiration: the key lives between
         # `lifetime` and `lifetime` + 1 s.
@@ -79,6 +80,7 @@ def issue_key(lifetime):
             "secret": secrets.token_urlsafe(30),
             "token": secrets.token_urlsafe(60),
             "expires": expires,
+            "issued": now,
         }
         current_key = key_id
         return key_id

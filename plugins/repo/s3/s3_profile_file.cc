@@ -79,7 +79,13 @@ std::optional<S3Credentials> ReadProfileCredentials(const std::filesystem::path&
   }
   std::ifstream in(path);
   if (!in) Fail(path, "cannot be opened (looked for profile '" + profile + "')");
-  const Profiles profiles = Parse(path, in);
+  Profiles profiles;
+  try {
+    profiles = Parse(path, in);
+  } catch (const bkp::Error& e) {
+    throw bkp::Error(e.status(),
+                     std::string(e.what()) + " (looking for profile '" + profile + "')");
+  }
   const auto found = profiles.find(profile);
   if (found == profiles.end()) {
     if (!required) return std::nullopt;
