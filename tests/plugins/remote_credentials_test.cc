@@ -502,6 +502,13 @@ TEST_CASE("s3 credentials: a failed refresh keeps valid ones with a warning, the
     CHECK(Contains(msg, "could not be refreshed: the metadata service answered HTTP 503"));
     CheckNoSecret(msg, {"secret-one", "token-one"});
   }
+  // The next callers get the same error at once, without a fetch each.
+  const int tried = fetches;
+  CHECK_THROWS_WITH_AS(source.Current(), doctest::Contains("could not be refreshed"), bkp::Error);
+  CHECK(fetches == tried);
+  std::this_thread::sleep_for(milliseconds(1100));  // a second later, a fetch again
+  CHECK_THROWS_AS(source.Current(), bkp::Error);
+  CHECK(fetches == tried + 1);
   for (const auto& w : warnings) CheckNoSecret(w, {"secret-one", "token-one"});
 }
 

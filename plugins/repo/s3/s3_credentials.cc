@@ -83,6 +83,9 @@ S3Credentials RefreshingCredentials::Current() {
     const Clock::time_point now = Clock::now();
     const bool usable = now < usable_until_;
     if (usable && now < refresh_at_) return current_;
+    if (!usable && !expired_error_.empty() && now - expired_error_at_ < seconds(1)) {
+      throw bkp::Error(BKP_E_AUTH, expired_error_);
+    }
     if (fetching_) {
       // Another thread is fetching: sign with what we have while it holds.
       if (usable) return current_;
@@ -121,8 +124,10 @@ S3Credentials RefreshingCredentials::Current() {
     }
     const std::string expired =
         current_.expiration ? " expired at " + FormatUtc(*current_.expiration) : " are unusable";
-    throw bkp::Error(BKP_E_AUTH, RedactLocked("the temporary S3 credentials from " + describe_ +
-                                              expired + " and could not be refreshed: " + error));
+    expired_error_ = RedactLocked("the temporary S3 credentials from " + describe_ + expired +
+                                  " and could not be refreshed: " + error);
+    expired_error_at_ = after;
+    throw bkp::Error(BKP_E_AUTH, expired_error_);
   }
 }
 

@@ -58,7 +58,8 @@ using FetchFn = std::function<S3Credentials()>;
 // credentials in hand. A fetch that fails while those still hold is
 // reported through `warn` and tried again later (after half of what then
 // remains, at most 30 s); once they have expired, Current() throws
-// BKP_E_AUTH naming the source, the expiry and the fetch's error.
+// BKP_E_AUTH naming the source, the expiry and the fetch's error (the same
+// error, without fetching again, for a second after a failed fetch).
 // Credentials count as expired min(1 minute, an eighth of their lifetime)
 // before their Expiration, so a request signed now still arrives in time.
 class RefreshingCredentials final : public CredentialSource {
@@ -84,6 +85,11 @@ class RefreshingCredentials final : public CredentialSource {
   S3Credentials current_;
   Clock::time_point refresh_at_;  // when to fetch again
   Clock::time_point usable_until_;
+  // The last failure once the credentials had expired, and when: the
+  // callers of the next second get it without another fetch (a backup's
+  // parallel uploads would otherwise each wait for one in turn).
+  std::string expired_error_;
+  Clock::time_point expired_error_at_;
   // Every secret handed out so far, for Redact (an old one may still sit
   // in a message built from a request signed with it).
   std::vector<std::string> secrets_;
