@@ -20,6 +20,9 @@ debug_info=(-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 echo "== format check (clang-format)"
 bash scripts/check-format.sh
 
+echo "== include layering (scripts/include-layers.txt; known exceptions listed apart)"
+bash scripts/check-includes.sh --allow-known
+
 echo "== build and test (warnings as errors)"
 cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON \
   "${debug_info[@]}" >/dev/null

@@ -99,7 +99,7 @@ Status bkp_source::ListControlDb() {
 
 Status bkp_source::ListSegments(uint32_t role) {
   if (role == BKP_ROLE_LOG) {
-    // After the control DB's snapshot, as DESIGN.md §2 orders, and the
+    // After the control DB's snapshot, as docs/design.md §2 orders, and the
     // events at the same instant as the log, not after it.
     for (const auto& [context, state] : contexts_) {
       auto streams = store_.SegmentsAtOnce(context);

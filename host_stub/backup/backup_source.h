@@ -1,5 +1,5 @@
 // The backup source a provider reads a hot backup from (bkp_source in the
-// ABI). It enforces the backup order of DESIGN.md §2: the control DB is
+// ABI). It enforces the backup order of docs/design.md §2: the control DB is
 // listed first (which takes its consistent snapshot), then log segments,
 // then event segments, then snapshot segments. Each listing fixes the size
 // of every active segment at that moment, so the backup holds whole records

@@ -1,5 +1,5 @@
 // The restore sink a provider writes a backup into (bkp_sink in the ABI).
-// It enforces the restore order of DESIGN.md §2 instead of trusting each
+// It enforces the restore order of docs/design.md §2 instead of trusting each
 // plugin: exactly one control DB first, then log segments, then event
 // segments, then snapshot segments, each context's stream in ascending base,
 // one item open at a time, every item exactly as long as announced. The first

@@ -1,16 +1,21 @@
-// `hostd backup list|verify|create|delete|expire`: a provider's backups
-// without a running host. Each loads the config and only the provider named.
+// `hostd backup list|verify|create|delete|expire|locks|unlock`: a provider's
+// backups without a running host. Each loads the config and only the provider
+// named.
 // list and verify only read the repository, so they may run beside a live
 // host; create opens the data directory itself, so the host must be stopped
 // (a running one holds its lock); delete and expire refuse while the
 // config's host runs, because a backup it is taking may be writing data that
 // no manifest references yet, which garbage collection would take away.
+// Other hosts and configs on the same repository are kept apart by the
+// repository's own locks (a refusal names the holder, BKP_E_BUSY); `locks`
+// shows them and `unlock` removes those left stale by a crash.
 //
 // Exit codes: 0 ok; 1 the provider reported a failure, verify found a
 // problem, or the host is running; 2 usage or config error; 3 the plugin
 // failed to load or the data directory failed to open.
 //
 // Thread-safety: runs on the main thread (the provider may use its own).
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -23,6 +28,7 @@
 #include "api/backup_routes.h"
 #include "backup/backup_runner.h"
 #include "backup/coordinator.h"
+#include "backup/repository_locks.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_offline.h"
 #include "plugin_host/abi_status.h"
@@ -220,6 +226,60 @@ int RunExpire(const BackupArgs& args) {
   return kExitOk;
 }
 
+std::string DescribeLock(const RepositoryLockInfo& lock, int64_t now_ms) {
+  if (lock.operation.empty()) return fmt::format("{}: unreadable", lock.id);
+  return fmt::format("{} ({}): {} on host '{}' (pid {}) since {}, refreshed {} s ago", lock.id,
+                     lock.exclusive ? "exclusive" : "shared", lock.operation, lock.host, lock.pid,
+                     FormatEpochMs(lock.since_ms),
+                     std::max<int64_t>(0, now_ms - lock.refreshed_ms) / 1000);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `locks` lists; `unlock` removes the stale ones and lists what stays.
+int RunLocks(const BackupArgs& args, bool unlock) {
+  OfflineProvider loaded;
+  if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
+    return code;
+  }
+  const std::string name = loaded.provider->name();
+  Result<std::vector<RepositoryLockInfo>> locks = ProviderRepositoryLocks(*loaded.provider, unlock);
+  if (!locks.ok()) return ProviderFailed(locks.status());
+  const int64_t now = NowMs();
+  size_t removed = 0;
+  size_t stale_kept = 0;
+  for (const RepositoryLockInfo& lock : *locks) {
+    if (lock.removed) {
+      ++removed;
+      std::cout << fmt::format("removed stale lock {} [{}]\n", DescribeLock(lock, now), lock.stale);
+    } else if (!lock.stale.empty()) {
+      ++stale_kept;
+      std::cout << fmt::format("STALE {} [{}]\n", DescribeLock(lock, now), lock.stale);
+    } else {
+      std::cout << fmt::format("live {}\n", DescribeLock(lock, now));
+    }
+  }
+  const size_t live = locks->size() - removed - stale_kept;
+  if (locks->empty()) {
+    std::cout << fmt::format("no locks on the repository of provider '{}'\n", name);
+  } else if (unlock) {
+    std::cout << fmt::format(
+        "removed {} stale lock(s) via provider '{}'; {} live lock(s) kept: each goes when its "
+        "operation ends\n",
+        removed, name, live);
+  } else if (stale_kept > 0) {
+    std::cout << fmt::format(
+        "{} stale lock(s) block the operations they conflict with: if those operations no longer "
+        "run, remove them with `hostd backup unlock --provider {}`\n",
+        stale_kept, name);
+  }
+  return kExitOk;
+}
+
 CLI::App* AddSub(CLI::App* parent, const char* name, const char* description, BackupArgs& args) {
   CLI::App* cmd = parent->add_subcommand(name, description);
   cmd->add_option("--config", args.config_file,
@@ -234,7 +294,8 @@ CLI::App* AddSub(CLI::App* parent, const char* name, const char* description, Ba
 Command AddBackupCommand(CLI::App& parent) {
   auto args = std::make_shared<BackupArgs>();
   CLI::App* backup = parent.add_subcommand(
-      "backup", "Backups without a running host: list, verify, create, delete, expire");
+      "backup",
+      "Backups without a running host: list, verify, create, delete, expire, locks, unlock");
   backup->require_subcommand(1);
 
   CLI::App* list = AddSub(backup, "list", "List a provider's backups, oldest first", *args);
@@ -267,12 +328,22 @@ Command AddBackupCommand(CLI::App& parent) {
   expire->add_option("--keep-newer-than", args->keep_newer_than,
                      "Keep backups younger than this age: 7d, 12h, 30m, 45s, 2w");
 
-  return {backup, [args, list, verify, create, del, expire] {
+  CLI::App* locks =
+      AddSub(backup, "locks", "Show the locks on the provider's repository, live and stale", *args);
+  CLI::App* unlock =
+      AddSub(backup, "unlock",
+             "Remove the stale locks on the provider's repository (their process is gone, or they "
+             "were not refreshed in time); live ones stay",
+             *args);
+
+  return {backup, [args, list, verify, create, del, expire, locks, unlock] {
             if (list->parsed()) return RunList(*args);
             if (verify->parsed()) return RunVerify(*args);
             if (create->parsed()) return RunCreate(*args);
             if (del->parsed()) return RunDelete(*args);
             if (expire->parsed()) return RunExpire(*args);
+            if (locks->parsed()) return RunLocks(*args, false);
+            if (unlock->parsed()) return RunLocks(*args, true);
             return static_cast<int>(kExitUsage);
           }};
 }

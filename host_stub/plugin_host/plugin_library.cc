@@ -42,6 +42,7 @@ constexpr Capability kCapabilities[] = {
     {BKP_CAP_INCREMENTAL, "incremental"},
     {BKP_CAP_ARCHIVE, "archive"},
     {BKP_CAP_POINT_IN_TIME, "point-in-time"},
+    {BKP_CAP_LOCKS, "locks"},
 };
 
 bool HasCallback(const bkp_provider& table, uint64_t bit) {
@@ -61,6 +62,8 @@ bool HasCallback(const bkp_provider& table, uint64_t bit) {
     case BKP_CAP_ARCHIVE:
       // The host's copy: a 1.0 table's archive slots read as NULL.
       return table.archive != nullptr && table.archive_status != nullptr;
+    case BKP_CAP_LOCKS:
+      return table.locks != nullptr;  // NULL in an older table's copy
     default:
       return true;
   }

@@ -1,5 +1,5 @@
 // The consistency checker behind `hostd check`: verifies the invariants of
-// DESIGN.md §2 on a data directory without modifying it.
+// docs/design.md §2.1 on a data directory without modifying it.
 //
 //  * commit index (control DB) <= last log index, per context;
 //  * log indexes contiguous across all log segments, terms non-decreasing;

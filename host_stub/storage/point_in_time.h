@@ -6,7 +6,7 @@
 // whole, so the point kept is the last whole append at or before the target.
 // The log is cut at the entry that carried the last event kept, snapshots
 // with it, and the commit index is lowered to the last entry kept, so the
-// invariants of DESIGN.md §2 hold before recovery even opens the directory.
+// invariants of docs/design.md §2.1 hold before recovery even opens the directory.
 //
 // Errors: IOError/Corruption naming the file; nothing is cut in a context
 // whose segments cannot be read.

@@ -360,6 +360,7 @@ static const bkp_provider null_provider = {
     NULL, /* expire */
     NULL, /* archive */
     NULL, /* archive_status */
+    NULL, /* locks */
 };
 
 BKP_PLUGIN_EXPORT const bkp_provider* bkp_plugin_entry(const bkp_entry_args* args);

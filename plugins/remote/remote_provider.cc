@@ -23,6 +23,14 @@ const bkp_setting_spec kSettings[] = {
     {"path_style", BKP_SETTING_BOOL, 0,
      "address the bucket as endpoint/bucket rather than bucket.endpoint (default false; "
      "MinIO and IP endpoints need true)"},
+    {"ca_file", BKP_SETTING_STRING, 0,
+     "PEM file of the CA certificates an https endpoint is checked against, instead of the "
+     "system's (default: the system's)"},
+    {"sse", BKP_SETTING_STRING, 0,
+     "server-side encryption of every object written: \"AES256\" or \"aws:kms\" (default: "
+     "the bucket's)"},
+    {"sse_kms_key_id", BKP_SETTING_STRING, 0,
+     "with sse = \"aws:kms\": the KMS key (default: the account's default key)"},
     {"part_size", BKP_SETTING_INT, 0,
      "bytes per part of a multipart upload; larger objects go up in parts (default 16 MiB)"},
     {"min_part_size", BKP_SETTING_INT, 0,

@@ -53,8 +53,9 @@ struct Piece {
 class Job {
  public:
   Job(Repository& repository, const bkp::Source& source, const bkp::Operation& op,
-      const bkp::Host& host, const BackupOptions& options, uint32_t type)
+      const bkp::Host& host, const BackupOptions& options, uint32_t type, RepositoryLock* lock)
       : repo_(repository),
+        lock_(lock),
         source_(source),
         op_(op),
         host_(host),
@@ -105,6 +106,7 @@ class Job {
     manifest.completed_ms = NowMs();
     phase_ = BKP_PHASE_FINISHING;
     Report(true);
+    if (lock_ != nullptr) lock_->CheckHeld();
     repo_.Publish(manifest);
 
     BackupStats stats;
@@ -314,6 +316,7 @@ class Job {
   }
 
   Repository& repo_;
+  RepositoryLock* const lock_;
   const bkp::Source& source_;
   const bkp::Operation& op_;
   const bkp::Host& host_;
@@ -340,8 +343,8 @@ class Job {
 
 BackupStats RunBackupJob(Repository& repository, const bkp::Source& source,
                          const bkp::Operation& op, const bkp::Host& host,
-                         const BackupOptions& options, uint32_t type) {
-  return Job(repository, source, op, host, options, type).Run();
+                         const BackupOptions& options, uint32_t type, RepositoryLock* lock) {
+  return Job(repository, source, op, host, options, type, lock).Run();
 }
 
 }  // namespace repo

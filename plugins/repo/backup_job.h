@@ -54,9 +54,12 @@ struct BackupStats {
   uint64_t bytes_new = 0;     // stored bytes added to the repository
 };
 
-// `type` is BKP_BACKUP_FULL or BKP_BACKUP_INCREMENTAL.
+// `type` is BKP_BACKUP_FULL or BKP_BACKUP_INCREMENTAL. `lock`, the
+// repository lock held for the backup (or NULL), is checked just before the
+// manifest is published: a backup that lost its lock publishes nothing.
 BackupStats RunBackupJob(Repository& repository, const bkp::Source& source,
                          const bkp::Operation& op, const bkp::Host& host,
-                         const BackupOptions& options, uint32_t type);
+                         const BackupOptions& options, uint32_t type,
+                         RepositoryLock* lock = nullptr);
 
 }  // namespace repo

@@ -221,7 +221,14 @@ std::vector<ObjectInfo> PosixDriver::List(const std::string& prefix) {
     if (!it->is_regular_file()) continue;
     std::string key = it->path().lexically_relative(root_).generic_string();
     if (key.rfind(prefix, 0) != 0 || key.rfind("tmp/", 0) == 0) continue;
-    out.push_back({std::move(key), it->file_size()});
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // removed since the walk saw it
+      ThrowErrno("cannot stat", it->path(), errno);
+    }
+    out.push_back(
+        {std::move(key), static_cast<uint64_t>(st.st_size),
+         static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000});
   }
   if (ec) ThrowErrno("cannot list", start, ec.value());
   std::sort(out.begin(), out.end(),

@@ -76,7 +76,10 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     instance->options.provider_name = identity.name;
     instance->options.provider_version = identity.version;
     instance->incremental = identity.incremental;
-    instance->repository = std::make_unique<Repository>(make_driver(settings));
+    RepositoryOptions options = RepositoryOptions::FromEnvironment();
+    const std::string name = args->provider_name ? args->provider_name : identity.name;
+    options.unlock_hint = "`hostd backup unlock --provider " + name + "`";
+    instance->repository = std::make_unique<Repository>(make_driver(settings), std::move(options));
     *out = instance.release();
   });
 }
@@ -97,8 +100,11 @@ bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
     }
     const bkp::Source source(instance->host.services(), *args);
     const bkp::Operation op(instance->host.services(), args->op);
+    // From reading the base to publishing the manifest: no delete or GC
+    // elsewhere may take what the backup reuses or has stored.
+    const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "backup");
     const BackupStats stats = RunBackupJob(*instance->repository, source, op, instance->host,
-                                           instance->options, args->type);
+                                           instance->options, args->type, lock.get());
     bkp::write_error(result->backup_id, sizeof result->backup_id, stats.id);
     result->bytes_read = stats.bytes_read;
     result->bytes_stored = stats.bytes_new;
@@ -136,6 +142,7 @@ bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args_
     if (args.backup_id != nullptr) id = args.backup_id;
     const bkp::Sink sink(instance->host.services(), args.sink);
     const bkp::Operation op(instance->host.services(), args.op);
+    const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "restore");
     const BackupState state = StateForTarget(*instance->repository, id, target);
     if (!id) {
       instance->host.log(BKP_LOG_INFO, "restoring from backup '" + state.tip.id +
@@ -167,6 +174,7 @@ bkp_status VerifyInstance(bkp_instance* instance, const char* backup_id, bkp_ope
                           size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&]() -> bkp_status {
     const bkp::Operation operation(instance->host.services(), op);
+    const auto lock = instance->repository->Lock(RepositoryLock::Mode::kShared, "verify");
     bkp_status stop = BKP_OK;
     const uint64_t problems =
         RunVerifyJob(*instance->repository, backup_id ? backup_id : "", op ? &operation : nullptr,
@@ -194,6 +202,7 @@ bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* e
                           size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
     if (backup_id == nullptr) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "remove needs a backup id");
+    const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "delete");
     instance->repository->Remove(backup_id);
   });
 }
@@ -203,6 +212,7 @@ bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention
   return bkp::guard(err, err_len, [&] {
     bkp_retention r{};
     std::memcpy(&r, retention, std::min<size_t>(sizeof r, retention->struct_size));
+    const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "expire");
     const auto removed = instance->repository->Expire(r.keep_last, r.keep_newer_ms);
     if (fn == nullptr) return;
     for (const auto& m : removed) Report(m, 0, fn, user);
@@ -250,6 +260,8 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_
       }
     };
     std::lock_guard lock(instance->archive_mu);
+    const auto repository_lock =
+        instance->repository->Lock(RepositoryLock::Mode::kShared, "archive");
     // The newest backup's state, for segments the archive has nothing of.
     const auto ids = instance->repository->ListIds();
     if (ids.empty()) {
@@ -288,6 +300,35 @@ bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn
       out.next = p.next;
       out.archived_ms = p.archived_ms;
       const bkp_status rc = fn(user, &out);
+      if (rc != BKP_OK) return rc;
+    }
+    return BKP_OK;
+  });
+}
+
+bkp_status LocksInstance(bkp_instance* instance, uint32_t flags, bkp_lock_info_fn fn, void* user,
+                         char* err, size_t err_len) noexcept {
+  return bkp::guard(err, err_len, [&]() -> bkp_status {
+    if ((flags & ~BKP_LOCKS_REMOVE_STALE) != 0) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT, "unknown locks flags " + std::to_string(flags));
+    }
+    const auto locks =
+        InspectLocks(instance->repository->driver(), instance->repository->options().locks,
+                     (flags & BKP_LOCKS_REMOVE_STALE) != 0);
+    for (const auto& [lock, stale, removed] : locks) {
+      if (fn == nullptr) continue;
+      bkp_lock_info info{};
+      info.struct_size = sizeof info;
+      info.exclusive = lock.exclusive ? 1 : 0;
+      info.id = lock.key.c_str();
+      info.operation = lock.unreadable.empty() ? lock.operation.c_str() : nullptr;
+      info.host = lock.unreadable.empty() ? lock.host.c_str() : nullptr;
+      info.pid = lock.pid;
+      info.since_ms = lock.since_ms;
+      info.refreshed_ms = lock.unreadable.empty() ? lock.refreshed_ms : lock.modified_ms;
+      info.stale = stale.empty() ? nullptr : stale.c_str();
+      info.removed = removed ? 1 : 0;
+      const bkp_status rc = fn(user, &info);
       if (rc != BKP_OK) return rc;
     }
     return BKP_OK;

@@ -80,11 +80,16 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args,
 bkp_status ArchiveStatusInstance(bkp_instance* instance, bkp_archive_position_fn fn, void* user,
                                  char* err, size_t err_len) noexcept;
 
+// The repository's locks (BKP_CAP_LOCKS): each reported, stale ones removed
+// with BKP_LOCKS_REMOVE_STALE (repo_lock.h).
+bkp_status LocksInstance(bkp_instance* instance, uint32_t flags, bkp_lock_info_fn fn, void* user,
+                         char* err, size_t err_len) noexcept;
+
 // Every capability the shared callbacks implement but the archive's and
 // BKP_CAP_INCREMENTAL, which a provider adds when it offers them.
 inline constexpr uint64_t kEngineCapabilities = BKP_CAP_BACKUP | BKP_CAP_RESTORE | BKP_CAP_LIST |
                                                 BKP_CAP_VERIFY | BKP_CAP_REMOVE | BKP_CAP_EXPIRE |
-                                                BKP_CAP_POINT_IN_TIME;
+                                                BKP_CAP_POINT_IN_TIME | BKP_CAP_LOCKS;
 
 // The provider table of a provider built on the engine: its own identity,
 // one-line description, settings and open; the engine's callbacks and
@@ -112,7 +117,8 @@ constexpr bkp_provider ProviderTable(const ProviderIdentity& identity, const cha
           RemoveInstance,
           ExpireInstance,
           identity.archive ? ArchiveInstance : nullptr,
-          identity.archive ? ArchiveStatusInstance : nullptr};
+          identity.archive ? ArchiveStatusInstance : nullptr,
+          LocksInstance};
 }
 
 }  // namespace repo

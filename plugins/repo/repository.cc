@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <random>
@@ -43,7 +44,27 @@ std::string NewBackupId(int64_t now_ms) {
   return id;
 }
 
-Repository::Repository(std::shared_ptr<StorageDriver> driver) : driver_(std::move(driver)) {
+RepositoryOptions RepositoryOptions::FromEnvironment() {
+  RepositoryOptions options;
+  options.locks = LockTimings::FromEnvironment();
+  if (const char* value = std::getenv("BKP_TEST_GC_GRACE_MS"); value != nullptr && *value != 0) {
+    char* end = nullptr;
+    const long long ms = std::strtoll(value, &end, 10);
+    if (*end == '\0' && ms >= 0) options.gc_grace = std::chrono::milliseconds(ms);
+  }
+  return options;
+}
+
+std::unique_ptr<RepositoryLock> Repository::Lock(RepositoryLock::Mode mode,
+                                                 const std::string& operation) {
+  return std::make_unique<RepositoryLock>(*driver_, mode, operation, lock_owner_, options_.locks,
+                                          options_.unlock_hint);
+}
+
+Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions options)
+    : driver_(std::move(driver)),
+      options_(std::move(options)),
+      lock_owner_(NewBackupId(NowMs()) + "-" + std::to_string(std::random_device{}())) {
   if (auto size = driver_->Stat(kFormatKey)) {
     nlohmann::json doc;
     try {
@@ -128,9 +149,14 @@ uint64_t Repository::CollectGarbage() {
       for (const auto& c : f.chunks) referenced.insert(c.object);
     }
   }
+  // Young objects stay whatever the locks say: one may belong to a writer
+  // that is not (or no longer) holding a lock.
+  const int64_t young_after = NowMs() - options_.gc_grace.count();
   std::vector<std::string> garbage;
   for (const auto& object : driver_->List("objects/")) {
-    if (referenced.count(object.key) == 0) garbage.push_back(object.key);
+    if (referenced.count(object.key) > 0) continue;
+    if (object.modified_ms == 0 || object.modified_ms > young_after) continue;
+    garbage.push_back(object.key);
   }
   driver_->Remove(garbage);
   return garbage.size() + driver_->RemoveAbandonedWrites(kAbandonedAfter);

@@ -2,16 +2,22 @@
 //   format.json               what this is, and the format version
 //   objects/<xx>/<xxh128>.lz4 stored files, by content, shared by backups
 //   backups/<id>.json         one manifest per complete backup
+//   locks/<id>.json           who works on the repository (repo_lock.h)
 //   tmp/                      objects being written (driver-private)
 // (docs/repository-format.md). It knows manifests, references between
 // backups and objects, deletion with garbage collection, and retention.
 //
+// Across processes and hosts, callers take a RepositoryLock (Lock): shared
+// to read or to store, exclusive for Remove, Expire and CollectGarbage.
+//
 // Errors: throws bkp::Error. Garbage collection never deletes anything while
-// a manifest cannot be read: an object it might reference stays.
+// a manifest cannot be read: an object it might reference stays; nor an
+// object younger than the grace period, whatever the locks say.
 // Thread-safety: none beyond the driver's; the host runs one operation at a
 // time per provider instance.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "manifest.h"
+#include "repo_lock.h"
 #include "storage_driver.h"
 
 namespace repo {
@@ -31,12 +38,34 @@ struct BrokenManifest {
   std::string error;
 };
 
+struct RepositoryOptions {
+  // Timing of the locks this repository object takes and judges.
+  LockTimings locks;
+  // Garbage collection leaves an unreferenced object alone until it is
+  // this old (by ObjectInfo::modified_ms; one of unknown age stays): belt
+  // and braces beside the locks, for a writer that runs unlocked (an older
+  // provider) or lost its lock. Default 1 h.
+  std::chrono::milliseconds gc_grace{3'600'000};
+  // Appended to a refusal naming a stale lock: how to remove it.
+  std::string unlock_hint = "`hostd backup unlock`";
+
+  // The defaults, or, for tests only, BKP_TEST_GC_GRACE_MS and the
+  // variables of LockTimings::FromEnvironment.
+  static RepositoryOptions FromEnvironment();
+};
+
 class Repository {
  public:
   // Opens the repository, creating format.json in an empty location.
   // Refuses (BKP_E_INVALID_ARGUMENT) a non-empty location that is not a
   // repository, and (BKP_E_UNSUPPORTED) a newer format.
-  explicit Repository(std::shared_ptr<StorageDriver> driver);
+  explicit Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions options = {});
+
+  const RepositoryOptions& options() const { return options_; }
+  // Takes a repository lock for `operation` (see repo_lock.h); this
+  // object's own locks never conflict with each other. BKP_E_BUSY naming
+  // the holder on a conflict.
+  std::unique_ptr<RepositoryLock> Lock(RepositoryLock::Mode mode, const std::string& operation);
 
   StorageDriver& driver() { return *driver_; }
   std::string Describe() const { return driver_->Describe(); }
@@ -67,9 +96,10 @@ class Repository {
   // incremental: a chain is never broken. Archived segments shipped before
   // the oldest backup kept go with it. Returns the removed manifests.
   std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
-  // Deletes objects no manifest or archive record references, and writes
-  // abandoned an hour ago or more (a killed backup's temporary files);
-  // returns how many.
+  // Deletes objects no manifest or archive record references that are
+  // older than options().gc_grace, and writes abandoned an hour ago or more
+  // (a killed backup's temporary files); returns how many. The caller holds
+  // an exclusive Lock.
   uint64_t CollectGarbage();
 
   // Stored bytes each backup alone holds (objects no other backup shares).
@@ -77,6 +107,8 @@ class Repository {
 
  private:
   std::shared_ptr<StorageDriver> driver_;
+  RepositoryOptions options_;
+  const std::string lock_owner_;  // random: marks this object's own locks
   std::shared_mutex publish_mu_;
 };
 

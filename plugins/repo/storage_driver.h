@@ -43,6 +43,9 @@ class ObjectReader {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+  // When the object was last written, ms since the Unix epoch by the
+  // storage's clock (a file's mtime, S3's LastModified); 0 if unknown.
+  int64_t modified_ms = 0;
 };
 
 class StorageDriver {

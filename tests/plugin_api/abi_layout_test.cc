@@ -240,3 +240,32 @@ TEST_CASE("abi layout: the live header keeps every 1.0 constant value") {
     CHECK(live.constants[i].value == frozen.constants[i].value);
   }
 }
+
+// ---- 1.2: appended after the 1.1 table, laid out as published (LP64) ----
+static_assert(offsetof(bkp_provider, archive) == 120, "bkp_provider.archive moved");
+static_assert(offsetof(bkp_provider, archive_status) == 128, "bkp_provider.archive_status moved");
+static_assert(offsetof(bkp_provider, locks) == 136, "bkp_provider.locks moved");
+static_assert(sizeof(bkp_provider) == 144, "bkp_provider grew past 1.2");
+static_assert(offsetof(bkp_lock_info, struct_size) == 0 &&
+                  offsetof(bkp_lock_info, exclusive) == 4 && offsetof(bkp_lock_info, id) == 8 &&
+                  offsetof(bkp_lock_info, operation) == 16 && offsetof(bkp_lock_info, host) == 24 &&
+                  offsetof(bkp_lock_info, pid) == 32 && offsetof(bkp_lock_info, since_ms) == 40 &&
+                  offsetof(bkp_lock_info, refreshed_ms) == 48 &&
+                  offsetof(bkp_lock_info, stale) == 56 && offsetof(bkp_lock_info, removed) == 64 &&
+                  offsetof(bkp_lock_info, reserved0) == 68 && sizeof(bkp_lock_info) == 72,
+              "bkp_lock_info differs from its 1.2 layout");
+
+TEST_CASE("abi layout: 1.2 appends the locks callback and its capability, nothing else moves") {
+  CHECK(BKP_ABI_VERSION_MINOR >= 2);
+  CHECK(BKP_CAP_LOCKS == (1ull << 9));
+  CHECK(BKP_LOCKS_REMOVE_STALE == 0x1u);
+  // The 1.1 capability bits below it are untouched.
+  CHECK(BKP_CAP_ARCHIVE == (1ull << 7));
+  CHECK(BKP_CAP_POINT_IN_TIME == (1ull << 8));
+  const std::string header = ReadFile(BKP_LIVE_HEADER);
+  CHECK(HeaderStructs(header).count("bkp_lock_info") == 1);
+  // Marked with the version that brought it, as every field is.
+  CHECK(header.find("bkp_status (*locks)(bkp_instance* instance, uint32_t flags") !=
+        std::string::npos);
+  CHECK(header.find("/* v1.2, BKP_CAP_LOCKS.") != std::string::npos);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails when a provider library exports any dynamic symbol but
-# bkp_plugin_entry (STYLE.md: one exported symbol, checked with nm -D).
+# bkp_plugin_entry (docs/design.md §4: one exported symbol, checked with nm -D).
 #
 #   check_exports.sh [--built-list FILE] [--providers DIR]... [--fixtures DIR]...
 #                    [--must-have NAME]...

@@ -73,7 +73,7 @@ TEST_CASE("hostd plugins exits 0 listing the loaded provider and the unused plug
   CAPTURE(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "nightly: loaded " + Fixture("fx_good").string() +
-                               " (provider fx_good 0.1.0, ABI 1.1, capabilities: backup, list)\n"));
+                               " (provider fx_good 0.1.0, ABI 1.2, capabilities: backup, list)\n"));
   // The plugin's open logged through the host to stderr.
   CHECK(Contains(r.output, "[nightly] INFO opened nightly path=/srv/backups workers=1\n"));
   CHECK(Contains(r.output, "(unused) " + Fixture("fx_recording").string() +
@@ -83,7 +83,7 @@ TEST_CASE("hostd plugins exits 0 listing the loaded provider and the unused plug
   CHECK(Contains(r.output, "(unused) " + Fixture("not_a_library").string() +
                                ": REFUSED: not a loadable shared object: "));
   CHECK(Contains(r.output, "(unused) " + Fixture("fx_refuses_major").string() +
-                               ": REFUSED: the plugin refused the host's ABI 1.1: "));
+                               ": REFUSED: the plugin refused the host's ABI 1.2: "));
   // The configured one is not listed again as unused.
   CHECK_FALSE(Contains(r.output, "(unused) " + Fixture("fx_good").string()));
 }
@@ -128,7 +128,7 @@ TEST_CASE("hostd plugins --verbose shows each plugin's settings") {
   CAPTURE(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "nightly: loaded " + Fixture("fx_good").string() +
-                               " (provider fx_good 0.1.0, ABI 1.1, capabilities: backup, list)\n"
+                               " (provider fx_good 0.1.0, ABI 1.2, capabilities: backup, list)\n"
                                "    a well-behaved test provider\n"
                                "    setting path (string, required): where the backups go\n"
                                "    setting workers (integer): parallel uploads\n"
@@ -170,7 +170,7 @@ TEST_CASE("hostd serve exits 3 naming a provider whose plugin cannot load, befor
   CHECK(
       Contains(r.output, "hostd: provider 'nightly' (plugin fx_refuses_major): " +
                              Fixture("fx_refuses_major").string() +
-                             ": the plugin refused the host's ABI 1.1: fx_variant needs ABI 2.x"));
+                             ": the plugin refused the host's ABI 1.2: fx_variant needs ABI 2.x"));
   CHECK_FALSE(fs::exists(dir / "data"));
 }
 
@@ -206,7 +206,7 @@ TEST_CASE("hostd serve opens the providers at start and closes them when it stop
       {HOSTD_BIN, "serve", "--config", config.string(), "--port-file", port_file.string()}, log);
   std::string port = testing_support::WaitForFile(port_file, 10000);
   REQUIRE_MESSAGE(!port.empty(), "hostd wrote no port file; its log:\n" << ReadText(log));
-  CHECK(Contains(ReadText(log), "hostd: provider 'rec': fx_recording 0.1.0 (ABI 1.1) from " +
+  CHECK(Contains(ReadText(log), "hostd: provider 'rec': fx_recording 0.1.0 (ABI 1.2) from " +
                                     Fixture("fx_recording").string() + "\n"));
   CHECK(ReadText(journal) == "open\n");
   CHECK(hostd.Stop(SIGTERM) == 0);

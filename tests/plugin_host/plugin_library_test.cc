@@ -98,8 +98,8 @@ TEST_CASE("plugin library: a plugin refusing the host's version is refused with 
   Status st = LoadFailure("fx_refuses_major");
   CAPTURE(st.message());
   CHECK(Contains(st.message(), Fixture("fx_refuses_major").string() +
-                                   ": the plugin refused the host's ABI 1.1: fx_variant needs ABI "
-                                   "2.x (the v2 source layout); this host speaks 1.1"));
+                                   ": the plugin refused the host's ABI 1.2: fx_variant needs ABI "
+                                   "2.x (the v2 source layout); this host speaks 1.2"));
 }
 
 TEST_CASE("plugin library: a table of another major version is refused") {
@@ -107,7 +107,7 @@ TEST_CASE("plugin library: a table of another major version is refused") {
   CAPTURE(st.message());
   CHECK(Contains(st.message(), Fixture("fx_wrong_major").string() +
                                    ": the provider table was built for ABI 2.x, host speaks "
-                                   "1.x (plugin 2.0, host 1.1): use a build of the plugin for "
+                                   "1.x (plugin 2.0, host 1.2): use a build of the plugin for "
                                    "ABI 1.x"));
 }
 
@@ -275,6 +275,7 @@ TEST_CASE("plugin library: versions and capabilities are named for messages") {
         "backup, restore, list, verify, remove, expire, incremental");
   CHECK(hoststub::CapabilityNames(BKP_CAP_LIST | BKP_CAP_ARCHIVE | BKP_CAP_POINT_IN_TIME) ==
         std::vector<std::string>{"list", "archive", "point-in-time"});
+  CHECK(hoststub::CapabilityNames(BKP_CAP_LOCKS) == std::vector<std::string>{"locks"});
   CHECK(hoststub::SettingTypeName(BKP_SETTING_INT) == "integer");
   CHECK(hoststub::SettingTypeName(9) == "unknown type 9");
 }

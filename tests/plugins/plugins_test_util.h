@@ -38,6 +38,18 @@ inline std::vector<std::string> Objects(const repo::FileEntry& f) {
   return out;
 }
 
+// While alive, providers opened in this process (and the hostd processes
+// it starts) collect garbage without the grace period that otherwise keeps
+// every object younger than an hour (BKP_TEST_GC_GRACE_MS): for tests that
+// check what a delete or retention removes.
+class NoGcGrace {
+ public:
+  NoGcGrace() { ::setenv("BKP_TEST_GC_GRACE_MS", "0", 1); }
+  ~NoGcGrace() { ::unsetenv("BKP_TEST_GC_GRACE_MS"); }
+  NoGcGrace(const NoGcGrace&) = delete;
+  NoGcGrace& operator=(const NoGcGrace&) = delete;
+};
+
 // BKP_TEST_SEED if set (to replay a failure), else a fresh random seed.
 inline uint64_t TestSeed() {
   if (const char* env = std::getenv("BKP_TEST_SEED"); env != nullptr && *env != '\0') {

@@ -132,7 +132,8 @@ std::string ClosingHead(const std::string& text) {
 
 }  // namespace
 
-S3Server::S3Server(const std::vector<std::string>& buckets) {
+S3Server::S3Server(const std::vector<std::string>& buckets, const ServerTls& tls)
+    : tls_(!tls.cert.empty()) {
   const fs::path dir = BKP_S3RVER_DIR;
   REQUIRE_MESSAGE(OnPath("node"), "Node.js ('node') is not installed: run scripts/setup.sh");
   REQUIRE_MESSAGE(fs::exists(dir / "node_modules" / "s3rver"),
@@ -140,7 +141,9 @@ S3Server::S3Server(const std::vector<std::string>& buckets) {
   int in[2], out[2];
   REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  std::vector<std::string> argv = {"node", (dir / "launch.js").string(), dir_.path().string()};
+  std::vector<std::string> argv = {"node", (dir / "launch.js").string()};
+  if (tls_) argv.insert(argv.end(), {"--tls", tls.key.string(), tls.cert.string()});
+  argv.push_back(dir_.path().string());
   argv.insert(argv.end(), buckets.begin(), buckets.end());
   pid_ = ::fork();
   REQUIRE(pid_ >= 0);
@@ -264,6 +267,7 @@ void FaultProxy::Serve(int client) {
     r.method = head.method;
     r.target = head.target;
     r.body_bytes = head.content_length;
+    r.head = head.text;
     Fault fault;
     {
       std::lock_guard lock(mu_);
@@ -292,6 +296,7 @@ void FaultProxy::Serve(int client) {
     if (fault.kind != Fault::Kind::kResetRequest) {
       std::string why;
       r.signed_ok = CheckSigV4(head.text, body, kSecretKey, &why);
+      r.why = why;
       if (!r.signed_ok) {
         const bool hash = why.rfind("x-amz-content-sha256", 0) == 0;
         fault = hash ? Fault::Status(400, "XAmzContentSHA256Mismatch")

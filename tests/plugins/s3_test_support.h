@@ -23,6 +23,12 @@
 
 namespace s3_test {
 
+// A certificate and key (PEM files) for s3rver to serve https with.
+struct ServerTls {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
 // The credentials s3rver accepts (its built-in account).
 inline constexpr const char* kAccessKey = "S3RVER";
 inline constexpr const char* kSecretKey = "S3RVER";
@@ -30,16 +36,21 @@ inline constexpr const char* kSecretKey = "S3RVER";
 // s3rver on 127.0.0.1 and a free port, storing under a scratch directory,
 // with `buckets` created. A missing Node.js or s3rver FAILs the test with
 // what to run; the server exits when this object is destroyed (or when the
-// test process dies: it watches its standard input).
+// test process dies: it watches its standard input). It also takes
+// virtual-host requests for "<bucket>.s3.localhost" (libcurl resolves
+// every *.localhost name to loopback), and serves https if given `tls`.
 class S3Server {
  public:
-  explicit S3Server(const std::vector<std::string>& buckets = {"backups"});
+  explicit S3Server(const std::vector<std::string>& buckets = {"backups"},
+                    const ServerTls& tls = {});
   ~S3Server();
   S3Server(const S3Server&) = delete;
   S3Server& operator=(const S3Server&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const {
+    return (tls_ ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(port_);
+  }
   // The file in which s3rver keeps the bytes of `key` in `bucket` (to plant
   // damage the way a failing disk under the server would).
   std::filesystem::path ObjectFile(const std::string& bucket, const std::string& key) const;
@@ -49,6 +60,7 @@ class S3Server {
   pid_t pid_ = -1;
   int stdin_fd_ = -1;
   uint16_t port_ = 0;
+  bool tls_ = false;
 };
 
 // What the proxy does to one request.
@@ -87,6 +99,8 @@ struct ProxiedRequest {
   Fault::Kind fault = Fault::Kind::kNone;
   int status = 0;          // the status the server (or the fault) answered; 0 if none
   bool signed_ok = false;  // its SigV4 signature and payload hash check out
+  std::string why;         // when not signed_ok: what sigv4_check found
+  std::string head;        // its request line and headers as received ("\r\n" line ends)
 };
 
 // An HTTP/1.1 proxy on 127.0.0.1 in front of the server at `upstream_port`:

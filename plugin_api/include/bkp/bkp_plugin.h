@@ -104,7 +104,7 @@ extern "C" {
 #define BKP_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
 
 #define BKP_ABI_VERSION_MAJOR 1
-#define BKP_ABI_VERSION_MINOR 1
+#define BKP_ABI_VERSION_MINOR 2
 /* The version this header describes. */
 #define BKP_ABI_VERSION BKP_MAKE_VERSION(BKP_ABI_VERSION_MAJOR, BKP_ABI_VERSION_MINOR)
 
@@ -473,6 +473,35 @@ typedef struct bkp_retention {
 /* v1.1: restore honours bkp_restore_args.target and accepts a NULL
  * backup_id with a target; needs BKP_CAP_RESTORE */
 #define BKP_CAP_POINT_IN_TIME (1ull << 8)
+/* v1.2: locks (list the repository's locks, remove stale ones) */
+#define BKP_CAP_LOCKS (1ull << 9)
+
+/* v1.2. One lock on a provider's repository, as bkp_provider.locks reports
+ * it: an operation (of this or another process, on this or another host)
+ * working on the repository. Valid only during the callback. */
+typedef struct bkp_lock_info {
+  uint32_t struct_size;  /* v1.2 */
+  uint32_t exclusive;    /* v1.2: 1 for an exclusive lock (delete, expire,
+                            garbage collection), 0 for a shared one */
+  const char* id;        /* v1.2: the lock's name in the repository */
+  const char* operation; /* v1.2: "backup", "verify", "delete", ...; NULL when
+                            the lock cannot be read */
+  const char* host;      /* v1.2: the holder's hostname; may be NULL */
+  int64_t pid;           /* v1.2: the holder's process id; 0 if unknown */
+  int64_t since_ms;      /* v1.2: taken at, ms since the Unix epoch */
+  int64_t refreshed_ms;  /* v1.2: last rewritten at, ms since the Unix epoch */
+  const char* stale;     /* v1.2: why the lock is stale (its holder is gone, or
+                            it was not refreshed in time), or NULL if live */
+  uint32_t removed;      /* v1.2: 1 when this call removed it */
+  uint32_t reserved0;    /* v1.2: zero */
+} bkp_lock_info;
+
+/* v1.2. Called once per lock by bkp_provider.locks; return BKP_OK to go on,
+ * anything else stops the call, which returns it. */
+typedef bkp_status (*bkp_lock_info_fn)(void* user, const bkp_lock_info* lock);
+
+/* v1.2: bkp_provider.locks flags */
+#define BKP_LOCKS_REMOVE_STALE 0x1u /* remove every stale lock it reports */
 
 /* ------------------------------------------------------------------------ */
 /* The provider table                                                       */
@@ -532,6 +561,15 @@ typedef struct bkp_provider {
    * duplicate. */
   bkp_status (*archive_status)(bkp_instance* instance, bkp_archive_position_fn fn, void* user,
                                char* err, size_t err_len);
+
+  /* v1.2, BKP_CAP_LOCKS. Calls fn for each lock on the repository, live or
+   * stale; with BKP_LOCKS_REMOVE_STALE also removes each stale one (its
+   * removed field then reads 1) and never a live one. The operator's way out
+   * after a crash left a lock behind, which blocks the operations it
+   * conflicts with until removed. Safe beside operations of other processes;
+   * on the same instance, one call at a time like the others. */
+  bkp_status (*locks)(bkp_instance* instance, uint32_t flags, bkp_lock_info_fn fn, void* user,
+                      char* err, size_t err_len);
 } bkp_provider;
 
 /* ------------------------------------------------------------------------ */

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <map>
 #include <random>
 #include <thread>
 
@@ -21,34 +20,6 @@ constexpr milliseconds kFirstBackoff{100};
 constexpr milliseconds kMaxBackoff{5000};
 // S3 takes at most 1000 keys in one batch delete.
 constexpr size_t kDeleteBatch = 1000;
-
-// RFC 3986 percent-encoding, as SigV4 wants it; '/' kept in object paths.
-std::string UriEncode(const std::string& s, bool keep_slash) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-// A canonical query string (sorted by name, every value encoded, "name="
-// for an empty one): libcurl signs the query exactly as it is sent.
-std::string Query(const std::map<std::string, std::string>& params) {
-  std::string out;
-  for (const auto& [name, value] : params) {
-    if (!out.empty()) out += '&';
-    out += UriEncode(name, false) + "=" + UriEncode(value, false);
-  }
-  return out;
-}
 
 milliseconds Backoff(int attempt) {
   // Full jitter: anywhere between 0 and the exponential step, so clients
@@ -95,21 +66,37 @@ struct S3Client::Call {
 
 S3Client::S3Client(S3Config config) : config_(WithCredentials(std::move(config))), http_(config_) {}
 
-// "http://host:port/bucket" (path style) or "http://bucket.host:port".
-std::string S3Client::BucketBase() const {
-  if (config_.path_style) return config_.endpoint + "/" + UriEncode(config_.bucket, false);
-  const size_t host = config_.endpoint.find("://") + 3;
-  return config_.endpoint.substr(0, host) + config_.bucket + "." + config_.endpoint.substr(host);
+// Path style: host "s3.example.com:9000", path "/bucket/key". Virtual
+// host: host "bucket.s3.example.com:9000", path "/key". Either way the
+// path and query are built here once, in canonical form, and sent and
+// signed as they are.
+HttpRequest S3Client::BucketRequest(const char* method, const Pairs& query) const {
+  HttpRequest r;
+  r.method = method;
+  r.host = config_.path_style ? config_.Authority() : config_.bucket + "." + config_.Authority();
+  r.path = config_.path_style ? "/" + UriEncode(config_.bucket, false) : "/";
+  r.query = CanonicalQuery(query);
+  return r;
 }
 
-std::string S3Client::ObjectUrl(const std::string& key, const std::string& query) const {
-  const std::string url = BucketBase() + "/" + UriEncode(FullKey(key), true);
-  return query.empty() ? url : url + "?" + query;
+HttpRequest S3Client::ObjectRequest(const char* method, const std::string& key,
+                                    const Pairs& query) const {
+  HttpRequest r = BucketRequest(method, query);
+  if (config_.path_style) r.path += "/";
+  r.path += UriEncode(FullKey(key), true);
+  return r;
 }
 
-std::string S3Client::BucketUrl(const std::string& query) const {
-  const std::string url = BucketBase() + (config_.path_style ? "" : "/");
-  return query.empty() ? url : url + "?" + query;
+// What makes the server encrypt an object it stores: sent (and signed)
+// with each PUT of a whole object and each CreateMultipartUpload; parts
+// inherit it from their upload.
+void S3Client::AddSse(HttpRequest* request) const {
+  if (config_.sse.empty()) return;
+  request->headers.emplace_back("x-amz-server-side-encryption", config_.sse);
+  if (!config_.sse_kms_key_id.empty()) {
+    request->headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id",
+                                  config_.sse_kms_key_id);
+  }
 }
 
 HttpResponse S3Client::Perform(const Call& call) {
@@ -129,14 +116,16 @@ HttpResponse S3Client::Perform(const Call& call) {
 }
 
 void S3Client::Put(const std::string& key, std::string_view body) {
-  Call call{"PUT '" + key + "'", {"PUT", ObjectUrl(key, ""), {}, body, nullptr, 0}, false};
+  Call call{"PUT '" + key + "'", ObjectRequest("PUT", key), false};
+  call.request.body = body;
+  AddSse(&call.request);
   Perform(call);
 }
 
 std::optional<uint64_t> S3Client::Head(const std::string& key) {
   // A HEAD answer has no body: 404 is no such key (a missing bucket shows
   // in the listing every repository opens with).
-  Call call{"HEAD '" + key + "'", {"HEAD", ObjectUrl(key, ""), {}, {}, nullptr, 0}, false, 404};
+  Call call{"HEAD '" + key + "'", ObjectRequest("HEAD", key), false, 404};
   HttpResponse r;
   try {
     r = Perform(call);
@@ -145,7 +134,10 @@ std::optional<uint64_t> S3Client::Head(const std::string& key) {
       // Nor does it say why it was refused; the same GET's answer does
       // (InvalidAccessKeyId, SignatureDoesNotMatch, a wrong region, ...).
       char byte;
-      HttpRequest get{"GET", call.request.url, {"Range: bytes=0-0"}, {}, &byte, 1};
+      HttpRequest get = ObjectRequest("GET", key);
+      get.headers = {{"Range", "bytes=0-0"}};
+      get.into = &byte;
+      get.capacity = 1;
       const HttpResponse why = http_.Perform(get);
       if (!why.ok() && XmlText(why.body, "Code")) {
         throw ToError(config_, call.what, why, 1, milliseconds(0));
@@ -162,12 +154,13 @@ std::optional<uint64_t> S3Client::Head(const std::string& key) {
 
 void S3Client::GetRange(const std::string& key, uint64_t offset, char* buf, size_t len) {
   if (len == 0) return;
-  const std::string range =
-      "Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + len - 1);
   Call call{
       "GET '" + key + "' bytes " + std::to_string(offset) + "-" + std::to_string(offset + len),
-      {"GET", ObjectUrl(key, ""), {range}, {}, buf, len},
-      false};
+      ObjectRequest("GET", key), false};
+  call.request.headers = {
+      {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + len - 1)}};
+  call.request.into = buf;
+  call.request.capacity = len;
   const HttpResponse r = Perform(call);
   if (r.received != len) {
     throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": " + std::to_string(r.received) +
@@ -180,16 +173,16 @@ std::vector<ObjectInfo> S3Client::List(const std::string& prefix) {
   std::vector<ObjectInfo> out;
   std::string token;
   do {
-    std::map<std::string, std::string> params = {{"list-type", "2"}, {"prefix", FullKey(prefix)}};
-    if (!token.empty()) params["continuation-token"] = token;
-    Call call{
-        "LIST '" + prefix + "'", {"GET", BucketUrl(Query(params)), {}, {}, nullptr, 0}, false};
+    Pairs params = {{"list-type", "2"}, {"prefix", FullKey(prefix)}};
+    if (!token.empty()) params.emplace_back("continuation-token", token);
+    Call call{"LIST '" + prefix + "'", BucketRequest("GET", params), false};
     const HttpResponse r = Perform(call);
     for (const auto& entry : XmlElements(r.body, "Contents")) {
       const std::string key = XmlText(entry, "Key").value_or("");
       if (key.rfind(config_.prefix, 0) != 0) continue;
-      out.push_back(
-          {key.substr(config_.prefix.size()), std::stoull(XmlText(entry, "Size").value_or("0"))});
+      out.push_back({key.substr(config_.prefix.size()),
+                     std::stoull(XmlText(entry, "Size").value_or("0")),
+                     ParseIsoTime(XmlText(entry, "LastModified").value_or(""))});
     }
     const bool truncated = XmlText(r.body, "IsTruncated").value_or("false") == "true";
     token = truncated ? XmlText(r.body, "NextContinuationToken").value_or("") : "";
@@ -212,8 +205,9 @@ void S3Client::Delete(const std::vector<std::string>& keys) {
     }
     body += "</Delete>";
     Call call{"DELETE of " + std::to_string(to - from) + " objects from '" + keys[from] + "'",
-              {"POST", BucketUrl("delete="), {"Content-MD5: " + Md5Base64(body)}, body, nullptr, 0},
-              false};
+              BucketRequest("POST", {{"delete", ""}}), false};
+    call.request.headers = {{"Content-MD5", Md5Base64(body)}};
+    call.request.body = body;
     const HttpResponse r = Perform(call);
     // Quiet mode lists only the keys that failed.
     const auto errors = XmlElements(r.body, "Error");
@@ -229,9 +223,9 @@ void S3Client::Delete(const std::vector<std::string>& keys) {
 }
 
 std::string S3Client::CreateUpload(const std::string& key) {
-  Call call{"CreateMultipartUpload '" + key + "'",
-            {"POST", ObjectUrl(key, "uploads="), {}, {}, nullptr, 0},
+  Call call{"CreateMultipartUpload '" + key + "'", ObjectRequest("POST", key, {{"uploads", ""}}),
             false};
+  AddSse(&call.request);
   const HttpResponse r = Perform(call);
   auto id = XmlText(r.body, "UploadId");
   if (!id || id->empty()) {
@@ -242,11 +236,11 @@ std::string S3Client::CreateUpload(const std::string& key) {
 
 std::string S3Client::UploadPart(const std::string& key, const std::string& upload_id,
                                  uint32_t number, std::string_view body) {
-  const std::string query =
-      Query({{"partNumber", std::to_string(number)}, {"uploadId", upload_id}});
-  Call call{"UploadPart " + std::to_string(number) + " of '" + key + "'",
-            {"PUT", ObjectUrl(key, query), {}, body, nullptr, 0},
-            false};
+  Call call{
+      "UploadPart " + std::to_string(number) + " of '" + key + "'",
+      ObjectRequest("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}),
+      false};
+  call.request.body = body;
   const HttpResponse r = Perform(call);
   if (r.etag.empty()) {
     throw bkp::Error(BKP_E_IO, call.what + " in " + Describe() + ": the answer has no ETag");
@@ -263,8 +257,8 @@ void S3Client::CompleteUpload(const std::string& key, const std::string& upload_
   }
   body += "</CompleteMultipartUpload>";
   Call call{"CompleteMultipartUpload '" + key + "'",
-            {"POST", ObjectUrl(key, Query({{"uploadId", upload_id}})), {}, body, nullptr, 0},
-            true};
+            ObjectRequest("POST", key, {{"uploadId", upload_id}}), true};
+  call.request.body = body;
   try {
     Perform(call);
   } catch (const bkp::Error&) {
@@ -277,9 +271,7 @@ void S3Client::CompleteUpload(const std::string& key, const std::string& upload_
 
 bool S3Client::AbortUpload(const std::string& key, const std::string& upload_id) noexcept {
   try {
-    HttpRequest request{"DELETE", ObjectUrl(key, Query({{"uploadId", upload_id}})), {}, {}, nullptr,
-                        0};
-    return http_.Perform(request).ok();
+    return http_.Perform(ObjectRequest("DELETE", key, {{"uploadId", upload_id}})).ok();
   } catch (...) {
     return false;
   }
@@ -289,11 +281,10 @@ std::optional<std::vector<PendingUpload>> S3Client::ListUploads() {
   std::vector<PendingUpload> out;
   std::string key_marker, id_marker;
   while (true) {
-    std::map<std::string, std::string> params = {{"uploads", ""}, {"prefix", config_.prefix}};
-    if (!key_marker.empty()) params["key-marker"] = key_marker;
-    if (!id_marker.empty()) params["upload-id-marker"] = id_marker;
-    Call call{
-        "ListMultipartUploads", {"GET", BucketUrl(Query(params)), {}, {}, nullptr, 0}, false, 501};
+    Pairs params = {{"uploads", ""}, {"prefix", config_.prefix}};
+    if (!key_marker.empty()) params.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty()) params.emplace_back("upload-id-marker", id_marker);
+    Call call{"ListMultipartUploads", BucketRequest("GET", params), false, 501};
     const HttpResponse r = Perform(call);
     if (r.status == 501) return std::nullopt;  // NotImplemented
     for (const auto& u : XmlElements(r.body, "Upload")) {

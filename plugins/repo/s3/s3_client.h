@@ -71,9 +71,10 @@ class S3Client {
   struct Call;
   HttpResponse Perform(const Call& call);
   std::string FullKey(const std::string& key) const { return config_.prefix + key; }
-  std::string BucketBase() const;
-  std::string ObjectUrl(const std::string& key, const std::string& query) const;
-  std::string BucketUrl(const std::string& query) const;
+  HttpRequest BucketRequest(const char* method, const Pairs& query = {}) const;
+  HttpRequest ObjectRequest(const char* method, const std::string& key,
+                            const Pairs& query = {}) const;
+  void AddSse(HttpRequest* request) const;
 
   S3Config config_;
   HttpTransport http_;

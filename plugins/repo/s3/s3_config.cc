@@ -2,6 +2,12 @@
 #include "s3_config.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "s3_credential_chain.h"
 
@@ -57,6 +63,26 @@ std::string ValidPrefix(std::string prefix) {
   return prefix.empty() ? prefix : prefix + "/";
 }
 
+// A readable file, or a clear refusal: libcurl would otherwise fail every
+// request later with a TLS error that names no setting.
+std::string ValidCaFile(std::string path, const std::string& endpoint) {
+  if (path.empty()) return path;
+  if (endpoint.rfind("https://", 0) != 0) {
+    Bad("ca_file", "is set but endpoint '" + endpoint + "' is not https://");
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    Bad("ca_file", "is '" + path + "': no such file (give a PEM file of CA certificates)");
+  }
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    Bad("ca_file", "is '" + path + "': not a file (give a PEM file of CA certificates)");
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    Bad("ca_file", "is '" + path + "': the file cannot be read (" + std::strerror(errno) + ")");
+  }
+  return path;
+}
+
 }  // namespace
 
 std::string S3Config::Describe() const { return "s3:" + endpoint + "/" + bucket + "/" + prefix; }
@@ -88,6 +114,27 @@ S3Config ReadS3Config(const bkp::Settings& settings, WarnFn warn) {
     Bad("path_style", "is false but endpoint '" + c.endpoint +
                           "' is an IP address, which cannot carry the bucket in its host "
                           "name: set path_style = true");
+  }
+  // The bucket becomes a label of the host name: DNS allows lower-case
+  // letters, digits, '-' and '.' only.
+  if (!c.path_style &&
+      c.bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") != std::string::npos) {
+    Bad("path_style", "is false but bucket '" + c.bucket +
+                          "' cannot be part of a host name (only a-z, 0-9, '-' and '.'): set "
+                          "path_style = true");
+  }
+
+  c.ca_file = ValidCaFile(settings.get_string("ca_file").value_or(""), c.endpoint);
+  c.sse = settings.get_string("sse").value_or("");
+  if (!c.sse.empty() && c.sse != "AES256" && c.sse != "aws:kms") {
+    Bad("sse", "is '" + c.sse + "': it must be \"AES256\" or \"aws:kms\" (or absent)");
+  }
+  c.sse_kms_key_id = settings.get_string("sse_kms_key_id").value_or("");
+  if (!c.sse_kms_key_id.empty() && c.sse != "aws:kms") {
+    Bad("sse_kms_key_id", "is set but setting 'sse' is not \"aws:kms\"");
+  }
+  if (c.sse_kms_key_id.find_first_of(" \t\r\n") != std::string::npos) {
+    Bad("sse_kms_key_id", "must not contain white space");
   }
 
   c.min_part_size = static_cast<uint64_t>(IntInRange(

@@ -45,6 +45,15 @@ struct S3Config {
   // What signs each request; S3Client makes a static source of the keys
   // above when this is null.
   std::shared_ptr<CredentialSource> credentials;
+  // A PEM bundle of the CAs that https endpoints are checked against,
+  // instead of the system's; "" for the system's. libcurl ignores the CA
+  // environment variables, so this is the only way to a private CA.
+  std::string ca_file;
+  // Server-side encryption asked for on every object written: "" (the
+  // bucket's default), "AES256" or "aws:kms" (then sse_kms_key_id, if not
+  // "", names the key; else the account's default KMS key).
+  std::string sse;
+  std::string sse_kms_key_id;
   // Retries of one request stop once this much time has passed since its
   // first attempt.
   std::chrono::milliseconds retry_deadline{std::chrono::seconds(120)};
@@ -53,6 +62,8 @@ struct S3Config {
 
   // "s3:http://host:port/bucket/prefix/", for messages: no secret in it.
   std::string Describe() const;
+  // The host[:port] of `endpoint`.
+  std::string Authority() const { return endpoint.substr(endpoint.find("://") + 3); }
   // `text` with every secret of this config replaced by "***".
   std::string Redact(std::string text) const;
 };

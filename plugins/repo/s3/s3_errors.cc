@@ -21,6 +21,20 @@ bool ConnectionFailure(int code) {
   }
 }
 
+// The server's certificate is not trusted (or the CA file is unusable):
+// no retry fixes that, the setting ca_file does.
+bool TlsTrustFailure(int code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Failures of the way, not of the request: another connection may succeed.
 bool TransientTransport(int code) {
   switch (code) {
@@ -68,6 +82,17 @@ bkp::Error ToError(const S3Config& config, const std::string& what, const HttpRe
     return bkp::Error(status, config.Redact(text));
   };
   if (r.transport != 0) {
+    if (TlsTrustFailure(r.transport)) {
+      const std::string trusted = config.ca_file.empty()
+                                      ? "the system's CA certificates"
+                                      : "the CA certificates of ca_file '" + config.ca_file + "'";
+      return error(BKP_E_UNREACHABLE,
+                   "the TLS certificate of the S3 endpoint " + config.endpoint + " (bucket '" +
+                       config.bucket + "', " + what + ") is not trusted by " + trusted + ": " +
+                       r.transport_error +
+                       "; set 'ca_file' to the PEM file of the CA that signed it, or correct "
+                       "setting 'endpoint'");
+    }
     if (ConnectionFailure(r.transport)) {
       return error(BKP_E_UNREACHABLE, "cannot reach the S3 endpoint " + config.endpoint +
                                           " (bucket '" + config.bucket + "') for " + what + ": " +
@@ -104,6 +129,14 @@ bkp::Error ToError(const S3Config& config, const std::string& what, const HttpRe
                                              "): the bucket is not in region '" + config.region +
                                              "' or not at this endpoint; correct setting "
                                              "'region' or 'endpoint'");
+  }
+  if (code == "InvalidRequest" && !config.sse.empty() && config.endpoint.rfind("http://", 0) == 0) {
+    // Ceph RGW (rgw_crypt_require_ssl) and AWS (aws:kms) refuse server-side
+    // encryption asked for in clear text, with no word on why.
+    return error(BKP_E_INVALID_ARGUMENT,
+                 what + where + " refused (" + answer + "): setting 'sse' is '" + config.sse +
+                     "' and servers refuse server-side encryption over http: use an https "
+                     "endpoint, or remove 'sse'");
   }
   if (r.status == 404) {
     return error(BKP_E_NOT_FOUND, what + where + ": not found (" + answer + ")");

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -91,17 +92,6 @@ size_t Header(char* data, size_t size, size_t nitems, void* user) {
   return n;
 }
 
-std::string Hex(const unsigned char* data, size_t len) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (size_t i = 0; i < len; ++i) {
-    out += kDigits[data[i] >> 4];
-    out += kDigits[data[i] & 15];
-  }
-  return out;
-}
-
 void Digest(const EVP_MD* md, std::string_view data, unsigned char* out, unsigned int* len) {
   if (EVP_Digest(data.data(), data.size(), out, len, md, nullptr) != 1) {
     throw bkp::Error(BKP_E_INTERNAL, "OpenSSL cannot compute a digest");
@@ -109,13 +99,6 @@ void Digest(const EVP_MD* md, std::string_view data, unsigned char* out, unsigne
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  Digest(EVP_sha256(), data, digest, &len);
-  return Hex(digest, len);
-}
 
 std::string Md5Base64(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -132,8 +115,14 @@ struct HttpTransport::Handle {
 };
 
 HttpTransport::HttpTransport(const S3Config& config)
-    : config_(config), sigv4_("aws:amz:" + config.region + ":s3") {
+    : config_(config), scheme_(config.endpoint.substr(0, config.endpoint.find("://"))) {
   GlobalInit();
+}
+
+SigV4Credentials HttpTransport::SigningKeys() const {
+  // Asked for at each request: temporary credentials change during a backup.
+  const S3Credentials c = config_.credentials->Current();
+  return {c.access_key_id, c.secret_access_key, c.session_token};
 }
 
 HttpTransport::~HttpTransport() = default;
@@ -179,18 +168,37 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
     if (next == nullptr) throw std::bad_alloc();
     headers = next;
   };
-  // Asked for at each request: temporary credentials change during a backup.
-  const S3Credentials credentials = config_.credentials->Current();
-  add("x-amz-content-sha256: " + Sha256Hex(request.body));
-  if (!credentials.session_token.empty()) {
-    add("x-amz-security-token: " + credentials.session_token);
+  // Every header this request sends on purpose is signed, and every signed
+  // one is sent: Host set here (libcurl would write its own otherwise),
+  // Content-Type for a POST (libcurl's default would be a form's).
+  // libcurl adds only unsigned ones of its own (Accept, Content-Length).
+  const SigV4Credentials keys = SigningKeys();
+  const std::string amz_date = AmzDate(std::chrono::system_clock::now());
+  const std::string payload_hash = Sha256Hex(request.body);
+  SigV4Request sign{request.method, request.path, request.query,  {},
+                    payload_hash,   amz_date,     config_.region, "s3"};
+  sign.headers = {
+      {"Host", request.host}, {"x-amz-date", amz_date}, {"x-amz-content-sha256", payload_hash}};
+  if (!keys.session_token.empty()) {
+    sign.headers.emplace_back("x-amz-security-token", keys.session_token);
   }
-  add("Expect:");  // no 100-continue round trip before each body
-  for (const auto& h : request.headers) add(h);
+  if (request.method == "POST") sign.headers.emplace_back("Content-Type", "application/xml");
+  sign.headers.insert(sign.headers.end(), request.headers.begin(), request.headers.end());
+  for (const auto& [name, value] : sign.headers) add(name + ": " + value);
+  add("Authorization: " + SignV4(sign, keys).authorization);
+  // An empty value tells libcurl not to send the header: no 100-continue
+  // round trip before each body. Not signed, since not sent.
+  add("Expect:");
+
+  const std::string url = scheme_ + "://" + request.host + request.path +
+                          (request.query.empty() ? "" : "?" + request.query);
 
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  // The path goes out as signed: no "." or ".." segment resolved away.
+  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+  if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -199,9 +207,6 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
   // timeout: a hung server or network, not a slow one.
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4_.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERNAME, credentials.access_key_id.c_str());
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, credentials.secret_access_key.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
@@ -221,7 +226,6 @@ HttpResponse HttpTransport::Perform(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body.size()));
-    add("Content-Type: application/xml");
   } else if (request.method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }

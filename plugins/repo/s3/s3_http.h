@@ -1,8 +1,10 @@
 // HttpTransport: one HTTP exchange with an S3 endpoint through libcurl,
-// signed with AWS Signature V4 by libcurl itself (CURLOPT_AWS_SIGV4), the
-// body's SHA-256 in x-amz-content-sha256 (so the server rejects a body
-// damaged on the way) and the session token, if any, in
-// x-amz-security-token. No retries here: that is S3Client's concern.
+// signed with AWS Signature V4 by s3_sigv4 (not by libcurl: see there
+// why), the body's SHA-256 in x-amz-content-sha256 (so the server rejects a
+// body damaged on the way) and the session token, if any, in
+// x-amz-security-token. libcurl sends the path and query exactly as given
+// (no dot-segment removal, no re-encoding) and the headers exactly as
+// signed. No retries here: that is S3Client's concern.
 //
 // Connections are kept alive in a pool of curl handles that threads take
 // and give back, so consecutive requests reuse a connection.
@@ -23,14 +25,19 @@
 #include <vector>
 
 #include "s3_config.h"
+#include "s3_sigv4.h"
 
 namespace repo::s3 {
 
 struct HttpRequest {
-  std::string method;                // GET, HEAD, PUT, POST or DELETE
-  std::string url;                   // absolute; path and query already canonical
-  std::vector<std::string> headers;  // extra "Name: value" lines
-  std::string_view body;             // sent as is; must stay valid during Perform
+  std::string method;  // GET, HEAD, PUT, POST or DELETE
+  // The authority the request goes to, also its Host header:
+  // "bucket.s3.example.com:9000" or (path style) "s3.example.com:9000".
+  std::string host;
+  std::string path;       // URI-encoded (UriEncode), starting with '/': sent and signed as is
+  std::string query;      // CanonicalQuery's output, "" for none: sent and signed as is
+  Pairs headers;          // extra headers ("Range", "Content-MD5", ...), each sent and signed
+  std::string_view body;  // sent as is; must stay valid during Perform
   // When set, a successful response's body goes here (at most `capacity`
   // bytes: more fails the exchange) instead of into HttpResponse::body.
   char* into = nullptr;
@@ -63,17 +70,19 @@ class HttpTransport {
 
  private:
   struct Handle;
+  // The keys one attempt is signed with, read when it is built: the one
+  // place the transport takes credentials from, so a source that refreshes
+  // temporary ones takes effect on the next attempt.
+  SigV4Credentials SigningKeys() const;
   std::unique_ptr<Handle> Take();
   void Give(std::unique_ptr<Handle> handle);
 
   const S3Config& config_;
-  const std::string sigv4_;  // "aws:amz:<region>:s3"
+  const std::string scheme_;  // "http" or "https"
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
 };
 
-// Lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
 // Base64 of the MD5 of `data` (Content-MD5, which batch delete requires).
 std::string Md5Base64(std::string_view data);
 

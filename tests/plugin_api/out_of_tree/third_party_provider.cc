@@ -97,6 +97,7 @@ const bkp_provider kProvider = {
     nullptr,
     nullptr, /* archive (1.1) */
     nullptr, /* archive_status (1.1) */
+    nullptr, /* locks (1.2) */
 };
 
 }  // namespace
