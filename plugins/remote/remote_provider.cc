@@ -38,11 +38,20 @@ const bkp_setting_spec kSettings[] = {
     {"parallel_parts", BKP_SETTING_INT, 0,
      "parts uploaded at once, 1-64; uploads hold at most part_size x parallel_parts bytes "
      "(default 4)"},
+    {"credentials", BKP_SETTING_STRING, 0,
+     "where the keys come from: auto (default: settings, profile setting, environment, "
+     "~/.aws/credentials, instance metadata, in that order), settings, env, profile or imds"},
     {"access_key_id", BKP_SETTING_STRING, 0, "default: $AWS_ACCESS_KEY_ID"},
     {"secret_access_key", BKP_SETTING_STRING, BKP_SETTING_SECRET,
      "default: $AWS_SECRET_ACCESS_KEY"},
     {"session_token", BKP_SETTING_STRING, BKP_SETTING_SECRET,
      "temporary credentials' token (default: $AWS_SESSION_TOKEN, if set)"},
+    {"profile", BKP_SETTING_STRING, 0,
+     "profile of the shared credentials file ($AWS_SHARED_CREDENTIALS_FILE or "
+     "~/.aws/credentials) to use (default: $AWS_PROFILE, else 'default')"},
+    {"imds_endpoint", BKP_SETTING_STRING, 0,
+     "instance metadata service for the instance role's credentials (default: "
+     "$AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254)"},
     {"retry_deadline", BKP_SETTING_INT, 0,
      "seconds a failing request is retried (5xx, SlowDown, timeouts, resets) before the "
      "operation fails (default 120)"},
@@ -52,12 +61,22 @@ const bkp_setting_spec kSettings[] = {
     repo::kRateLimitSetting,
 };
 
+// The host of the open running on this thread: the driver factory takes
+// only the settings, and the credential source logs through the host
+// (valid from open until close, which the driver does not outlive).
+thread_local bkp::Host opening_host;
+
 std::shared_ptr<repo::StorageDriver> MakeDriver(const bkp::Settings& settings) {
-  return std::make_shared<repo::s3::S3Driver>(repo::s3::ReadS3Config(settings));
+  const bkp::Host host = opening_host;
+  return std::make_shared<repo::s3::S3Driver>(repo::s3::ReadS3Config(
+      settings, [host](const std::string& line) { host.log(BKP_LOG_WARN, line); }));
 }
 
 bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {
-  return repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
+  if (args != nullptr) opening_host = bkp::Host(*args);
+  const bkp_status status = repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
+  opening_host = bkp::Host();
+  return status;
 }
 
 constexpr bkp_provider kProvider = repo::ProviderTable(

@@ -227,10 +227,13 @@ TEST_CASE("remote: bad settings are refused before anything is sent, naming the 
   CHECK(Contains(msg({{"path_style", "false"}}), "setting 'path_style' is false but endpoint"));
   CHECK(Contains(msg({{"parallel_parts", "0"}}), "setting 'parallel_parts' is 0, must be 1-64"));
   CHECK(Contains(msg({{"bucket", "'a/b'"}}), "setting 'bucket' is 'a/b'"));
-  // No credentials anywhere: the settings' are empty, the environment's unset.
+  // No credentials anywhere: the settings' are empty, the environment's
+  // unset, instance metadata off (a test never asks 169.254.169.254).
   ::unsetenv("AWS_ACCESS_KEY_ID");
   ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
   const std::string none = msg({{"access_key_id", "''"}, {"secret_access_key", "''"}});
+  ::unsetenv("AWS_EC2_METADATA_DISABLED");
   CHECK_MESSAGE(Contains(none, "no S3 credentials"), none);
   CHECK(Contains(none, hoststub::BkpStatusName(BKP_E_AUTH)));
 }

@@ -43,6 +43,16 @@ int64_t ParseIsoTime(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
+// A config built by hand carries its keys: they sign every request.
+S3Config WithCredentials(S3Config config) {
+  if (!config.credentials) {
+    config.credentials = StaticCredentials(
+        {config.access_key_id, config.secret_access_key, config.session_token, std::nullopt},
+        "access key '" + config.access_key_id + "' of the config");
+  }
+  return config;
+}
+
 }  // namespace
 
 struct S3Client::Call {
@@ -54,7 +64,7 @@ struct S3Client::Call {
   long also_answer = 0;
 };
 
-S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_) {}
+S3Client::S3Client(S3Config config) : config_(WithCredentials(std::move(config))), http_(config_) {}
 
 // Path style: host "s3.example.com:9000", path "/bucket/key". Virtual
 // host: host "bucket.s3.example.com:9000", path "/key". Either way the

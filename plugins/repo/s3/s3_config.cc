@@ -9,22 +9,13 @@
 #include <cstring>
 #include <filesystem>
 
+#include "s3_credential_chain.h"
+
 namespace repo::s3 {
 namespace {
 
 [[noreturn]] void Bad(const std::string& setting, const std::string& why) {
   throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting '" + setting + "' " + why);
-}
-
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
-
-// The settings value, else the environment's, else "".
-std::string SettingOrEnv(const bkp::Settings& settings, const char* key, const char* env) {
-  if (auto value = settings.get_string(key); value && !value->empty()) return *value;
-  return Env(env);
 }
 
 int64_t IntInRange(const bkp::Settings& settings, const char* key, int64_t fallback, int64_t min,
@@ -103,10 +94,10 @@ std::string S3Config::Redact(std::string text) const {
       text.replace(at, secret->size(), "***");
     }
   }
-  return text;
+  return credentials ? credentials->Redact(std::move(text)) : text;
 }
 
-S3Config ReadS3Config(const bkp::Settings& settings) {
+S3Config ReadS3Config(const bkp::Settings& settings, WarnFn warn) {
   S3Config c;
   c.endpoint = ValidEndpoint(settings.get_string("endpoint").value_or(""));
   c.region = settings.get_string("region").value_or(c.region);
@@ -162,14 +153,18 @@ S3Config ReadS3Config(const bkp::Settings& settings) {
   c.stall_timeout =
       std::chrono::seconds(IntInRange(settings, "stall_timeout", 30, 1, 3600, "seconds"));
 
-  c.access_key_id = SettingOrEnv(settings, "access_key_id", "AWS_ACCESS_KEY_ID");
-  c.secret_access_key = SettingOrEnv(settings, "secret_access_key", "AWS_SECRET_ACCESS_KEY");
-  c.session_token = SettingOrEnv(settings, "session_token", "AWS_SESSION_TOKEN");
-  if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-    throw bkp::Error(BKP_E_AUTH,
-                     "no S3 credentials for " + c.Describe() +
-                         ": set access_key_id and secret_access_key in the provider's settings, "
-                         "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in hostd's environment");
+  CredentialOptions options;
+  options.source = settings.get_string("credentials").value_or("auto");
+  options.access_key_id = settings.get_string("access_key_id").value_or("");
+  options.secret_access_key = settings.get_string("secret_access_key").value_or("");
+  options.session_token = settings.get_string("session_token").value_or("");
+  options.profile = settings.get_string("profile").value_or("");
+  options.imds_endpoint = settings.get_string("imds_endpoint").value_or("");
+  options.warn = std::move(warn);
+  try {
+    c.credentials = MakeCredentialSource(options);
+  } catch (const bkp::Error& e) {
+    throw bkp::Error(e.status(), std::string(e.what()) + " (repository " + c.Describe() + ")");
   }
   return c;
 }

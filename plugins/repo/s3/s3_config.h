@@ -1,18 +1,23 @@
 // S3Config: where an S3 repository lives and how the driver talks to it,
-// read from the provider's settings (and, for credentials, the environment).
-// Every field is validated here, so the driver never starts on a bad one.
+// read from the provider's settings (and, for credentials, the environment,
+// a credentials file or instance metadata: s3_credential_chain.h). Every
+// field is validated here, so the driver never starts on a bad one.
 //
 // Secrets: secret_access_key and session_token never appear in Describe(),
 // in any message built from a config, or in logs; Redact() removes them
-// from any text that might have picked them up.
-// Thread-safety: an S3Config is immutable after ReadS3Config.
+// (and those the credential source handed out) from any text that might
+// have picked them up.
+// Thread-safety: an S3Config is immutable after ReadS3Config (its
+// credential source is itself thread-safe).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
+#include "s3_credentials.h"
 
 namespace repo::s3 {
 
@@ -32,9 +37,14 @@ struct S3Config {
   uint64_t part_size = 16ull << 20;
   uint64_t min_part_size = kS3MinPartSize;  // what the server accepts
   uint32_t parallel_parts = 4;
+  // The static keys of a config built by hand (tests); ReadS3Config leaves
+  // them empty and sets `credentials`.
   std::string access_key_id;
   std::string secret_access_key;
   std::string session_token;  // empty: none
+  // What signs each request; S3Client makes a static source of the keys
+  // above when this is null.
+  std::shared_ptr<CredentialSource> credentials;
   // A PEM bundle of the CAs that https endpoints are checked against,
   // instead of the system's; "" for the system's. libcurl ignores the CA
   // environment variables, so this is the only way to a private CA.
@@ -59,9 +69,10 @@ struct S3Config {
 };
 
 // Reads and validates the settings (see plugins/remote for their names and
-// docs/operations.md). Credentials not in the settings come from
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. Throws
-// bkp::Error(BKP_E_INVALID_ARGUMENT) naming the setting and what is wrong.
-S3Config ReadS3Config(const bkp::Settings& settings);
+// docs/operations.md) and finds the credentials (s3_credential_chain.h);
+// `warn` gets the credential source's warnings (a failed refresh). Throws
+// bkp::Error(BKP_E_INVALID_ARGUMENT) naming the setting and what is wrong,
+// or BKP_E_AUTH when no credentials can be found.
+S3Config ReadS3Config(const bkp::Settings& settings, WarnFn warn = nullptr);
 
 }  // namespace repo::s3

@@ -116,11 +116,13 @@ bkp::Error ToError(const S3Config& config, const std::string& what, const HttpRe
   }
   if (r.status == 403 || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
       code == "ExpiredToken" || code == "InvalidToken") {
-    return error(BKP_E_AUTH,
-                 "S3 refused the credentials for " + what + where + " (" + answer +
-                     "): check access_key_id, secret_access_key and session_token (or "
-                     "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), and that "
-                     "they may use this bucket");
+    const std::string source =
+        config.credentials ? config.credentials->Describe() : "access_key_id";
+    return error(BKP_E_AUTH, "S3 refused the credentials (" + source + ") for " + what + where +
+                                 " (" + answer +
+                                 "): check them (settings access_key_id, secret_access_key, "
+                                 "session_token, profile, credentials), and that they may use "
+                                 "this bucket");
   }
   if (r.status == 301 || code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed") {
     return error(BKP_E_INVALID_ARGUMENT, what + where + " refused (" + answer +

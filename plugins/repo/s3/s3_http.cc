@@ -120,7 +120,9 @@ HttpTransport::HttpTransport(const S3Config& config)
 }
 
 SigV4Credentials HttpTransport::SigningKeys() const {
-  return {config_.access_key_id, config_.secret_access_key, config_.session_token};
+  // Asked for at each request: temporary credentials change during a backup.
+  const S3Credentials c = config_.credentials->Current();
+  return {c.access_key_id, c.secret_access_key, c.session_token};
 }
 
 HttpTransport::~HttpTransport() = default;

@@ -10,7 +10,9 @@
 // and give back, so consecutive requests reuse a connection.
 //
 // Errors: Perform never throws for a network failure or an HTTP error; it
-// reports both in HttpResponse. It throws std::bad_alloc only.
+// reports both in HttpResponse. It throws std::bad_alloc, and
+// bkp::Error(BKP_E_AUTH) when the config's credential source has no valid
+// credentials (expired, and refreshing them failed).
 // Thread-safety: Perform may be called from any number of threads at once.
 #pragma once
 
