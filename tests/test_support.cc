@@ -163,4 +163,24 @@ std::vector<fs::path> ListSorted(const fs::path& dir) {
   return out;
 }
 
+std::string HandRestoreScript(const std::filesystem::path& repository_format_md) {
+  const std::string doc = ReadFile(repository_format_md);
+  const std::string begin = "<!-- hand-restore-script:begin -->";
+  const std::string end = "<!-- hand-restore-script:end -->";
+  const size_t from = doc.find(begin);
+  const size_t to = doc.find(end);
+  if (from == std::string::npos || to == std::string::npos || to < from) {
+    throw std::runtime_error("no " + begin + " ... " + end + " in " +
+                             repository_format_md.string());
+  }
+  const std::string block = doc.substr(from + begin.size(), to - from - begin.size());
+  const size_t open = block.find("```sh\n");
+  const size_t close = block.rfind("```");
+  if (open == std::string::npos || close == std::string::npos || close <= open) {
+    throw std::runtime_error("no ```sh block between the hand-restore markers in " +
+                             repository_format_md.string());
+  }
+  return block.substr(open + 6, close - open - 6);
+}
+
 }  // namespace testing_support

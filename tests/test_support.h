@@ -71,4 +71,11 @@ void WriteFile(const std::filesystem::path& file, const std::string& content);
 void FlipByte(const std::filesystem::path& file, uint64_t offset);
 std::vector<std::filesystem::path> ListSorted(const std::filesystem::path& dir);
 
+// The hand-restore shell script of `repository_format_md`
+// (docs/repository-format.md): the ```sh block between the
+// `<!-- hand-restore-script:begin -->` and `:end -->` markers, as written.
+// It expects REPO, ID and DATA in its environment. Throws
+// std::runtime_error naming what is missing.
+std::string HandRestoreScript(const std::filesystem::path& repository_format_md);
+
 }  // namespace testing_support

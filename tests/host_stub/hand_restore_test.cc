@@ -23,24 +23,6 @@ using testing_support::Quoted;
 
 namespace {
 
-// The script between the markers, without its ``` fence lines.
-std::string DocumentedScript() {
-  const std::string doc = ts::ReadFile(fs::path(BKP_SOURCE_DIR) / "docs" / "repository-format.md");
-  const std::string begin = "<!-- hand-restore-script:begin -->";
-  const std::string end = "<!-- hand-restore-script:end -->";
-  const size_t from = doc.find(begin);
-  const size_t to = doc.find(end);
-  REQUIRE_MESSAGE(from != std::string::npos, "no " << begin << " in repository-format.md");
-  REQUIRE_MESSAGE(to != std::string::npos, "no " << end << " in repository-format.md");
-  std::string block = doc.substr(from + begin.size(), to - from - begin.size());
-  const size_t open = block.find("```sh\n");
-  const size_t close = block.rfind("```");
-  REQUIRE(open != std::string::npos);
-  REQUIRE(close != std::string::npos);
-  REQUIRE(close > open);
-  return block.substr(open + 6, close - open - 6);
-}
-
 // A stopped host with two contexts over several segments, backed up by
 // `hostd backup create` through local_disk into DIR/repo. Returns the id.
 std::string BackUpSampleHost(const ts::TempDir& dir) {
@@ -70,7 +52,8 @@ std::string BackUpSampleHost(const ts::TempDir& dir) {
 
 // Runs the documented script with REPO, ID and DATA set and hostd on PATH.
 ts::CommandResult RunScript(const ts::TempDir& dir, const std::string& id, const fs::path& data) {
-  ts::WriteFile(dir / "hand-restore.sh", DocumentedScript());
+  ts::WriteFile(dir / "hand-restore.sh",
+                ts::HandRestoreScript(fs::path(BKP_SOURCE_DIR) / "docs" / "repository-format.md"));
   const std::string path =
       fs::path(HOSTD_BIN).parent_path().string() + ":" + std::string(std::getenv("PATH"));
   return ts::RunCommand({"/usr/bin/env", "PATH=" + path, "REPO=" + (dir / "repo").string(),

@@ -154,7 +154,8 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   CHECK(host.Stop() == 0);
 }
 
-TEST_CASE("repository locks: a killed host's lock is refreshed, then stale; unlock removes it") {
+TEST_CASE(
+    "repository locks: a killed host's lock is refreshed, then stale, and unlock removes it") {
   ts::TempDir dir;
   const fs::path repo = dir / "repo";
   const fs::path config_a = WriteConfig(dir / "a.toml", dir / "data-a", repo, 1'000'000);

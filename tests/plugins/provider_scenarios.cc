@@ -286,6 +286,7 @@ void RetentionKeepsTheNewestTwoWhole(const ProviderKind& kind) {
 }
 
 void IncrementalChainRestoresVerifiesAndDeletesInOrder(const ProviderKind& kind) {
+  const NoGcGrace no_grace;  // the removed increment's objects go at once
   std::mt19937_64 rng(83);
   TempDir dir;
   auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));

@@ -71,7 +71,6 @@ TEST_CASE("remote: list reports files bytes and per-context details of each back
 }
 
 TEST_CASE("remote: a full backup and two increments restore, verify and delete in chain order") {
-  const plugins_test::NoGcGrace no_grace;  // the removed increment's objects go at once
   S3Server server;
   plugins_test::IncrementalChainRestoresVerifiesAndDeletesInOrder(RemoteKind(server.endpoint()));
 }

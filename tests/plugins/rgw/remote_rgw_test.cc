@@ -59,21 +59,6 @@ std::string RandomBytes(size_t n, std::mt19937_64& rng) {
   return s;
 }
 
-// The shell script of docs/repository-format.md's "Restoring by hand",
-// verbatim but for its first line, which sets REPO, ID and DATA.
-std::string DocumentedHandRestore() {
-  const std::string doc = ReadFile(fs::path(BKP_DOCS_DIR) / "repository-format.md");
-  const size_t section = doc.find("## Restoring by hand");
-  REQUIRE(section != std::string::npos);
-  const size_t open = doc.find("```sh\n", section);
-  REQUIRE(open != std::string::npos);
-  const size_t close = doc.find("```", open + 6);
-  std::string script = doc.substr(open + 6, close - open - 6);
-  const size_t first_line_end = script.find('\n');
-  REQUIRE(Contains(script.substr(0, first_line_end), "REPO="));
-  return script.substr(first_line_end + 1);
-}
-
 }  // namespace
 
 TEST_CASE("rgw: a hot backup during concurrent appends restores every acknowledged event") {
@@ -180,14 +165,11 @@ TEST_CASE("rgw: the AWS CLI downloads a backup and the documented hand restore r
   fs::create_symlink(HOSTD_BIN, bin / "hostd");
   const fs::path data = dir / "by-hand";
   const fs::path script = dir / "restore.sh";
-  {
-    std::ofstream out(script);
-    out << "set -eo pipefail\n"
-        << "REPO='" << repo_dir.string() << "'; ID='" << id << "'; DATA='" << data.string() << "'\n"
-        << "PATH='" << bin.string() << "':\"$PATH\"\n"
-        << DocumentedHandRestore();
-  }
-  const auto run = RunCommand({"bash", script.string()});
+  testing_support::WriteFile(
+      script, testing_support::HandRestoreScript(fs::path(BKP_DOCS_DIR) / "repository-format.md"));
+  const auto run = RunCommand({"/usr/bin/env", "PATH=" + bin.string() + ":" + std::getenv("PATH"),
+                               "REPO=" + repo_dir.string(), "ID=" + id, "DATA=" + data.string(),
+                               "bash", script.string()});
   REQUIRE_MESSAGE(run.exit_code == 0, run.output);
   CheckHolds(*OpenStore(StoreOptions(data, 48 * kKiB, 24 * kKiB)), written);
 }
