@@ -177,7 +177,8 @@ int RunCreate(const BackupArgs& args) {
   return kExitOk;
 }
 
-// Verify (which sets damaged objects aside), then a full backup of the
+// Verify (which sets damaged objects aside, or refuses the repair when
+// another operation holds the repository), then a full backup of the
 // stopped host, which first stores again every lost object whose bytes the
 // host still holds, then verify again: what stays damaged, and why.
 int RunRepair(const BackupArgs& args) {
@@ -208,6 +209,16 @@ int RunRepair(const BackupArgs& args) {
   }
   Result<VerifyReport> before = VerifyProviderBackups(provider, "", &op);
   if (!before.ok()) return ProviderFailed(before.status());
+  // The backup heals only what verify set aside: had another operation on
+  // the repository deferred that (BKP_E_BUSY), it would reuse the damage.
+  for (const VerifyProblem& p : before->problems) {
+    if (p.status == BKP_E_BUSY) {
+      std::cerr << fmt::format(
+          "hostd: backup repair refused: verify could not set the damaged objects aside: {}\n",
+          p.message);
+      return kExitProblemsFound;
+    }
+  }
   const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
   Result<BackupOutcome> outcome = RunBackup(**store, ref, BKP_BACKUP_FULL, op);
   if (!outcome.ok()) return ProviderFailed(outcome.status());

@@ -120,6 +120,10 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
   if (!closed && driver.Stat(partial_key)) piece = Load(driver, partial_key);
   if (!file.closed && piece && piece->file.size >= file.size) return 0;
 
+  // Objects and record under the publish lock: garbage collection must
+  // not run between them, nor verify set aside an object this decides to
+  // reuse.
+  auto publishing = repo_.PublishLock();
   // Never built on an object verify set aside as damaged (and not stored
   // anew since): the whole segment is then stored again from the host.
   const std::set<std::string> quarantined = QuarantinedObjects(driver);
@@ -141,9 +145,6 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
     }
   }
 
-  // Objects and record under the publish lock: garbage collection must
-  // not run between them.
-  auto publishing = repo_.PublishLock();
   const uint64_t added_before = sink.bytes_new;
   ArchivedSegment record;
   record.file = file;

@@ -4,7 +4,11 @@
 //
 //   shared     backup, verify, restore, archive: they read objects, or store
 //              objects that no record references until they publish one;
-//   exclusive  delete, expire, garbage collection: they delete objects.
+//   exclusive  delete, expire, garbage collection: they delete objects;
+//              and verify, beside its shared lock, only while it sets
+//              damaged objects aside (moves them), which it defers when
+//              that lock is refused: a backup running elsewhere may be
+//              about to reference exactly those objects.
 //
 // A shared lock conflicts with an exclusive one, an exclusive lock with any.
 // Taking a lock: list locks/ and refuse on a conflict; write ours; list

@@ -8,7 +8,8 @@
 // backups and objects, deletion with garbage collection, and retention.
 //
 // Across processes and hosts, callers take a RepositoryLock (Lock): shared
-// to read or to store, exclusive for Remove, Expire and CollectGarbage.
+// to read or to store, exclusive for Remove, Expire and CollectGarbage, and
+// for anything else that deletes or moves objects (verify's set-aside).
 //
 // Errors: throws bkp::Error. Garbage collection never deletes anything while
 // a manifest cannot be read: an object it might reference stays; nor an
@@ -90,10 +91,19 @@ class Repository {
   void Publish(const Manifest& manifest);
 
   // Held (shared) by a writer from its first object to the record that
-  // references it (a manifest, an archive record); garbage collection takes
-  // it exclusively, so it never deletes an object between the two.
+  // references it (a manifest, an archive record), and while it decides
+  // which stored objects to reuse; garbage collection and verify's set-aside
+  // take it exclusively (ExclusivePublishLock), so neither deletes or moves
+  // an object between the two. Within one process only: across processes
+  // the repository lock does this.
   std::shared_lock<std::shared_mutex> PublishLock() {
     return std::shared_lock<std::shared_mutex>(publish_mu_);
+  }
+  // Waits until no writer of this object holds PublishLock (this object's
+  // own repository locks never conflict with each other, so an exclusive
+  // one does not keep out its own archiver).
+  std::unique_lock<std::shared_mutex> ExclusivePublishLock() {
+    return std::unique_lock<std::shared_mutex>(publish_mu_);
   }
 
   // Removes one backup and every object no other backup references.

@@ -2,8 +2,10 @@
 #include "verify_job.h"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <tuple>
 
 #include "archive.h"
@@ -24,7 +26,11 @@ struct ObjectFate {
   std::optional<std::string> quarantined_to;
   bool intact = false;
   std::optional<std::string> not_set_aside;  // why setting it aside failed
+  bool deferred = false;                     // damaged, but another operation held the repository
 };
+
+// Where the problem that explains a deferred set-aside is reported.
+constexpr const char* kQuarantineFile = "quarantine/";
 
 std::string Describe(const Verdict& verdict, const ObjectFate& fate) {
   std::string message = verdict->second;
@@ -36,6 +42,9 @@ std::string Describe(const Verdict& verdict, const ObjectFate& fate) {
     message += "; the stored object itself is intact: the record of it is what is wrong";
   } else if (fate.not_set_aside) {
     message += "; it could not be set aside (" + *fate.not_set_aside + ")";
+  } else if (fate.deferred) {
+    message += std::string("; not set aside yet: another operation holds the repository (see '") +
+               kQuarantineFile + "'), so it stays in place and a new backup may still reuse it";
   }
   return message;
 }
@@ -163,6 +172,7 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
   // that is intact stays whatever a record says of it (another backup may
   // need exactly those bytes).
   std::map<std::string, ObjectFate> fates;
+  std::vector<std::pair<std::string, std::string>> damaged;  // object, what is wrong
   for (const auto& [key, verdict] : verdicts) {
     const std::string& object = std::get<0>(key);
     if (!verdict || !IsObjectKey(object) || fates.count(object) > 0) continue;
@@ -172,7 +182,7 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
         RecordMissing(repository.driver(), object, verdict->second);  // for the next backup
       } else if (verdict->first == BKP_E_CORRUPT) {
         if (auto damage = ObjectDamage(repository.driver(), object)) {
-          fate.quarantined_to = SetAside(repository.driver(), object, *damage);
+          damaged.emplace_back(object, *damage);
         } else {
           fate.intact = true;
         }
@@ -181,6 +191,38 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
       // The problem is reported all the same, and why it stays in place.
       if (e.status() == BKP_E_CANCELLED) throw;
       fate.not_set_aside = e.what();
+    }
+  }
+  // Moving an object away is a deletion to anyone else: a backup running
+  // elsewhere under its shared lock may have decided to reuse it and would
+  // then publish a manifest naming an object that is gone. So the set-aside
+  // needs the repository to itself: the exclusive lock (this object's own
+  // shared one does not conflict with it), and against this provider's own
+  // archiver, the publish lock. Refused, nothing moves: the damage is
+  // reported all the same, and the next verify sets it aside.
+  std::optional<std::string> deferred;
+  if (!damaged.empty()) {
+    std::unique_ptr<RepositoryLock> exclusive;
+    try {
+      exclusive = repository.Lock(RepositoryLock::Mode::kExclusive, "verify set-aside");
+    } catch (const bkp::Error& e) {
+      if (e.status() != BKP_E_BUSY) throw;
+      deferred = e.what();
+    }
+    std::unique_lock<std::shared_mutex> publishing;
+    if (exclusive) publishing = repository.ExclusivePublishLock();
+    for (const auto& [object, damage] : damaged) {
+      ObjectFate& fate = fates[object];
+      if (deferred) {
+        fate.deferred = true;
+        continue;
+      }
+      try {
+        fate.quarantined_to = SetAside(repository.driver(), object, damage);
+      } catch (const bkp::Error& e) {
+        if (e.status() == BKP_E_CANCELLED) throw;
+        fate.not_set_aside = e.what();
+      }
     }
   }
   auto describe = [&](const Chunk& c) {
@@ -211,6 +253,14 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
                   std::to_string(c.end()) + ": " + describe(c) +
                   "; a restore to a point before it still works");
     }
+  }
+  if (deferred) {
+    problem(BKP_E_BUSY, "", kQuarantineFile,
+            std::to_string(damaged.size()) +
+                " damaged object(s) not set aside yet, so a new backup may still reuse them: " +
+                *deferred +
+                ". Run verify again when no other operation uses the repository: it sets them "
+                "aside, and the next backup stores those bytes anew");
   }
   return problems;
 }

@@ -6,7 +6,13 @@
 // It writes one thing: an object whose frame is damaged (or whose content
 // no longer matches its name) is set aside (quarantine.h), so that no new
 // backup builds on it; one that is intact while a record of it disagrees
-// stays, as other backups may need it.
+// stays, as other backups may need it. Moving objects needs the repository
+// to itself: the caller holds a shared lock for the reading, and the job
+// takes the exclusive one (and the publish lock) for the set-aside alone.
+// When that is refused (a backup runs elsewhere), nothing moves: each
+// damaged object is reported as not set aside yet, plus one BKP_E_BUSY
+// problem on "quarantine/" naming the holder; the next verify sets them
+// aside.
 //
 // Errors: problems are reported, not thrown; bkp::Error only for an unknown
 // backup id (BKP_E_NOT_FOUND), a cancel, or the repository failing as a whole.

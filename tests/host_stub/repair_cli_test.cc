@@ -2,8 +2,10 @@
 // two of its stored objects damaged on disk, then the repair on the stopped
 // host. What the host still holds byte for byte (a closed segment) is stored
 // again; what it no longer holds (the control DB, changed since) is named
-// as still damaged, with why, and the exit code says so.
+// as still damaged, with why, and the exit code says so. While another
+// host's backup holds the repository, the repair refuses and moves nothing.
 // Single-threaded; each test case has its own directories.
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -53,6 +55,35 @@ TEST_CASE("hostd backup repair: stores lost data again from the host, names what
   ts::FlipByte(dir / "repo" / control_object, fs::file_size(dir / "repo" / control_object) / 2);
   // The host goes on: its control DB is no longer the one backed up.
   storage_test::AppendNumbered(*storage_test::OpenOrFail(options), "orders", 5, "later");
+
+  // While a backup of another host holds the repository, verify may not
+  // move anything, so the repair refuses before it backs up.
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const nlohmann::json lock = {{"format", "eventstore-backup-lock"},
+                               {"version", 1},
+                               {"id", "elsewhere"},
+                               {"exclusive", false},
+                               {"operation", "backup"},
+                               {"host", "far-away"},
+                               {"pid", 98},
+                               {"owner", "another-host"},
+                               {"since_ms", now},
+                               {"refreshed_ms", now}};
+  fs::create_directories(dir / "repo" / "locks");
+  ts::WriteFile(dir / "repo" / "locks" / "elsewhere.json", lock.dump());
+  r = ts::RunCommand({HOSTD_BIN, "backup", "repair", "--config", config});
+  {
+    INFO(r.output);
+    CHECK(r.exit_code == 1);
+    CHECK(Contains(r.output, "backup repair refused: verify could not set the damaged objects"));
+    CHECK(Contains(r.output, "backup on host 'far-away'"));
+    CHECK(ts::ListSorted(dir / "repo" / "backups").size() == 1);
+    CHECK(fs::exists(dir / "repo" / segment_object));
+    CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / segment_object));
+  }
+  fs::remove(dir / "repo" / "locks" / "elsewhere.json");
 
   r = ts::RunCommand({HOSTD_BIN, "backup", "repair", "--config", config});
   INFO(r.output);

@@ -392,6 +392,61 @@ TEST_CASE("local_disk: verify sets a damaged object aside and the next backup st
   }
 }
 
+TEST_CASE("local_disk: verify moves nothing while a backup elsewhere holds the repository") {
+  std::mt19937_64 rng(41);
+  TempDir dir;
+  DiskProvider disk(dir / "repo");
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+  Written written;
+  Fill(*store, "orders", 900, rng, &written);
+  const std::string first = disk.Backup(*store).backup_id;
+  const repo::Manifest m = ReadManifest(dir / "repo", first);
+  const repo::FileEntry* victim = nullptr;
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  const fs::path object = dir / "repo" / chunk.object;
+  const fs::path aside = dir / "repo" / "quarantine" / chunk.object;
+  testing_support::FlipByte(object, chunk.stored_size / 2);
+  const std::string damaged = ReadFile(object);
+
+  {
+    // Another process's backup, under its shared lock, may be about to
+    // reference exactly this object: moving it now would let that backup
+    // publish a manifest naming an object that is gone.
+    repo::Repository elsewhere(std::make_shared<repo::PosixDriver>(dir / "repo"));
+    const auto backup = elsewhere.Lock(repo::RepositoryLock::Mode::kShared, "backup");
+    const VerifyOutcome v = disk.Verify(first);
+    CHECK(v.rc == BKP_E_CORRUPT);
+    REQUIRE(v.problems.size() == 2);
+    CHECK(v.problems[0].status == BKP_E_CORRUPT);
+    CHECK_MESSAGE(Contains(v.problems[0].message, "not set aside yet"), v.problems[0].message);
+    CHECK(v.problems[1].status == BKP_E_BUSY);
+    CHECK(v.problems[1].file == "quarantine/");
+    CHECK_MESSAGE(Contains(v.problems[1].message, "1 damaged object(s) not set aside yet"),
+                  v.problems[1].message);
+    CHECK_MESSAGE(Contains(v.problems[1].message, "backup on host"), v.problems[1].message);
+    CHECK_MESSAGE(Contains(v.problems[1].message, "Run verify again"), v.problems[1].message);
+    CHECK(ReadFile(object) == damaged);
+    CHECK_FALSE(fs::exists(aside));
+  }
+
+  // With no other holder, verify sets it aside; the next backup stores
+  // those bytes anew (it runs under its shared lock, so no verify moves
+  // anything meanwhile), and every backup verifies.
+  const VerifyOutcome v = disk.Verify(first);
+  REQUIRE(v.problems.size() == 1);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside as 'quarantine/" + chunk.object + "'"),
+                v.problems[0].message);
+  CHECK_FALSE(fs::exists(object));
+  CHECK(ReadFile(aside) == damaged);
+  disk.Backup(*store);
+  REQUIRE(fs::exists(object));
+  disk.RequireVerifies("");
+}
+
 TEST_CASE("local_disk: verify reports what the host's restore would refuse, before restoring") {
   std::mt19937_64 rng(43);
   TempDir dir;
