@@ -97,9 +97,11 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
     if (status != BKP_OK) {
       // Any instance a misbehaving plugin left in *out is not closed: the
       // contract says there is none, and closing garbage is worse than a leak.
-      return Status::IOError(fmt::format("{}: open failed: {} [{}]", prefix,
+      // Where the provider is configured: a wrong path or bucket is fixed
+      // there, and a host may configure several providers of one plugin.
+      return Status::IOError(fmt::format("{}: open failed: {} [{}] (configured at {}:{})", prefix,
                                          error[0] != '\0' ? error : "(no message)",
-                                         BkpStatusName(status)));
+                                         BkpStatusName(status), config.source, config.line));
     }
     if (instance == nullptr) {
       return Status::IOError(
