@@ -16,6 +16,7 @@
 #include "backup/backup_runner.h"
 #include "backup/backup_source.h"
 #include "plugin_host/abi_status.h"
+#include "plugin_host/provider_call_journal.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
 
@@ -256,8 +257,12 @@ void SegmentArchiver::Recovered() {
 Status SegmentArchiver::LoadPositions() {
   std::vector<Position> positions;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc = provider_->table().archive_status(provider_->instance(), CollectPosition,
-                                                          &positions, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider_->name(), "archive_status");
+    rc = provider_->table().archive_status(provider_->instance(), CollectPosition, &positions,
+                                           err.data(), err.size());
+  }
   if (rc != BKP_OK) {
     return ProviderFailure(provider_->name(), "archive_status (where the archive ends)", rc,
                            err.data(), err.size());
@@ -452,8 +457,11 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
   args.observed_ms = observed_ms;
   args.first_ms = FirstAppendMs(key, segment);
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc =
-      provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider_->name(), "archive");
+    rc = provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
+  }
   if (rc != BKP_OK) {
     return ProviderFailure(
         provider_->name(),

@@ -32,5 +32,6 @@ Command AddCheckCommand(CLI::App& parent);
 Command AddPluginsCommand(CLI::App& parent);
 Command AddRestoreCommand(CLI::App& parent);
 Command AddBackupCommand(CLI::App& parent);
+Command AddProviderCommand(CLI::App& parent);  // provider enable
 
 }  // namespace hostd

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   CLI::App app{"hostd: the reference event-store host"};
   app.require_subcommand(1);
   const std::vector<hostd::Command> commands = {
-      hostd::AddServeCommand(app), hostd::AddCheckCommand(app), hostd::AddPluginsCommand(app),
-      hostd::AddRestoreCommand(app), hostd::AddBackupCommand(app)};
+      hostd::AddServeCommand(app),   hostd::AddCheckCommand(app),  hostd::AddPluginsCommand(app),
+      hostd::AddRestoreCommand(app), hostd::AddBackupCommand(app), hostd::AddProviderCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -31,6 +31,7 @@
 #include "cli/hostd_command.h"
 #include "config/host_config.h"
 #include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_call_journal.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
 #include "storage/options.h"
@@ -141,6 +142,33 @@ int RunServe(const ServeArgs& args) {
   if (!args.data_dir.empty()) config->storage.data_dir = args.data_dir;
   if (args.port >= 0) config->server.port = static_cast<uint16_t>(args.port);
   const std::string data_dir = config->storage.data_dir.string();
+
+  // A provider that crashed the host during a call stays out until an
+  // operator re-enables it: the host serves the event store without it
+  // instead of crashing at every start (provider_call_journal.h).
+  std::vector<std::string> journal_notes;
+  Result<std::vector<DisabledProvider>> disabled =
+      SettleProviderCalls(config->storage.data_dir, &journal_notes);
+  if (!disabled.ok()) {
+    std::cerr << "hostd: " << disabled.status().ToString() << '\n';
+    return kExitRuntime;
+  }
+  for (const std::string& note : journal_notes) std::cout << "hostd: " << note << '\n';
+  for (const DisabledProvider& d : *disabled) {
+    auto& entries = config->providers;
+    const auto it = std::find_if(entries.begin(), entries.end(),
+                                 [&](const ProviderConfig& p) { return p.name == d.name; });
+    if (it == entries.end()) continue;
+    entries.erase(it);
+    std::cout << fmt::format(
+        "hostd: provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
+        "`hostd provider enable {} --config {}` once fixed\n",
+        d.name, d.reason, d.name, args.config_file.empty() ? "FILE" : args.config_file);
+  }
+  if (Status journal = ProviderCallJournal::Enable(config->storage.data_dir); !journal.ok()) {
+    std::cerr << "hostd: " << journal.ToString() << '\n';
+    return kExitRuntime;
+  }
 
   // Before the store: a provider that cannot start is found before the data
   // directory is opened (and recovered).

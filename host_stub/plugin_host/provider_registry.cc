@@ -10,6 +10,7 @@
 
 #include "plugin_host/abi_status.h"
 #include "plugin_host/host_services.h"
+#include "plugin_host/provider_call_journal.h"
 #include "plugin_host/settings_validation.h"
 
 namespace hoststub {
@@ -92,7 +93,11 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
     const bkp_provider& table = provider->table();
     char error[2048] = {};
     bkp_instance* instance = nullptr;
-    bkp_status status = table.open(&args, &instance, error, sizeof error);
+    bkp_status status;
+    {
+      const ProviderCallJournal::Call call(config.name, "open");
+      status = table.open(&args, &instance, error, sizeof error);
+    }
     error[sizeof error - 1] = '\0';
     if (status != BKP_OK) {
       // Any instance a misbehaving plugin left in *out is not closed: the
