@@ -140,6 +140,11 @@ class PosixWriter final : public ObjectWriter {
     }
     fd_ = -1;
     const fs::path target = KeyPath(root_, key);
+    // The deepest directory that exists must lie inside before any is
+    // created below it, and the final one before the rename.
+    fs::path existing = target.parent_path();
+    while (!fs::exists(existing) && existing != root_) existing = existing.parent_path();
+    CheckInside(real_root_, existing);
     MakeDirs(root_, target.parent_path());
     CheckInside(real_root_, target.parent_path());
     if (::rename(temp_.c_str(), target.c_str()) != 0)

@@ -150,6 +150,12 @@ TEST_CASE("hardening: reads and removals refuse symlinks that leave the reposito
           writer->Commit("objects/ab/new.lz4");
         }).first == BKP_E_CORRUPT);
   CHECK_FALSE(fs::exists(dir / "elsewhere" / "new.lz4"));
+  CHECK(ErrorOf([&] {
+          auto writer = driver->Create();
+          writer->Append("x", 1);
+          writer->Commit("objects/ab/deeper/new.lz4");
+        }).first == BKP_E_CORRUPT);
+  CHECK_FALSE(fs::exists(dir / "elsewhere" / "deeper"));  // not even a directory
 
   // A symlink that stays inside the repository is no attack.
   fs::create_directory_symlink(root / "backups", root / "objects" / "cd");
