@@ -154,11 +154,15 @@ int RunServe(const ServeArgs& args) {
     return kExitRuntime;
   }
   for (const std::string& note : journal_notes) std::cout << "hostd: " << note << '\n';
+  // A disabled archiving provider still holds back compaction: the log it
+  // has not archived stays until it is re-enabled, so its archive has no gap.
+  uint32_t disabled_archivers = 0;
   for (const DisabledProvider& d : *disabled) {
     auto& entries = config->providers;
     const auto it = std::find_if(entries.begin(), entries.end(),
                                  [&](const ProviderConfig& p) { return p.name == d.name; });
     if (it == entries.end()) continue;
+    if (it->archive) ++disabled_archivers;
     entries.erase(it);
     std::cout << fmt::format(
         "hostd: provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
@@ -192,6 +196,7 @@ int RunServe(const ServeArgs& args) {
 
   // Compaction deletes no log until every archiver holds its floor.
   config->storage.compaction_floors =
+      disabled_archivers +
       static_cast<uint32_t>(std::count_if(config->providers.begin(), config->providers.end(),
                                           [](const ProviderConfig& p) { return p.archive; }));
   Result<std::unique_ptr<EventStore>> opened = EventStore::Open(config->storage);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/admin_client.h"
 #include "hostd_process.h"
 #include "test_support.h"
 
@@ -25,12 +26,15 @@ struct CrashSetup {
   fs::path port_file = dir / "port";
 
   CrashSetup() {
-    ts::WriteFile(config, "plugin_dir = '" + std::string(BKP_HOST_FIXTURE_DIR) +
-                              "'\n[storage]\ndata_dir = '" + (dir / "data").string() +
-                              "'\n[server]\nport = 0\n[[providers]]\nname = 'crashy'\nplugin = "
-                              "'fx_crashing'\narchive = true\narchive_timeout = 1\n"
-                              "[providers.settings]\ncrash_file = '" +
-                              crash_file.string() + "'\n");
+    ts::WriteFile(
+        config,
+        "plugin_dir = '" + std::string(BKP_HOST_FIXTURE_DIR) + "'\n[storage]\ndata_dir = '" +
+            (dir / "data").string() +
+            "'\nlog_segment_size = 4096\nlog_retention_entries = 0\ncompaction_interval_ms = "
+            "0\n[server]\nport = 0\n[[providers]]\nname = 'crashy'\nplugin = "
+            "'fx_crashing'\narchive = true\narchive_timeout = 1\n"
+            "[providers.settings]\ncrash_file = '" +
+            crash_file.string() + "'\n");
   }
 
   // hostd serve, without core dumps (a crash is the point here).
@@ -64,9 +68,16 @@ struct CrashSetup {
                       const fs::path& log) const {
     auto host = Start(log);
     const std::string port = Port();
-    const ts::CommandResult r = Ctl(port, {"append", "--context", "orders", "--count", "20"});
+    const ts::CommandResult r = Ctl(port, {"append", "--context", "orders", "--count", "300"});
     CAPTURE(r.output);
     CHECK(r.exit_code == 0);
+    // Compaction keeps the log the disabled archiver has not archived: once
+    // re-enabled, its archive has no gap.
+    hoststub::AdminClient client("127.0.0.1", static_cast<uint16_t>(std::stoi(port)));
+    auto report = client.Compact();
+    REQUIRE_MESSAGE(report.ok(), report.error().message);
+    CHECK(report->deleted.empty());
+    CHECK(report->kept_for_archive > 0);
     CHECK(host->Stop(SIGTERM) == 0);
     const std::string text = ts::ReadFile(log);
     CAPTURE(text);
