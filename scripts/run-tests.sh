@@ -38,5 +38,8 @@ cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 900
 
+echo "== fuzzing (clang libFuzzer, BKP_FUZZ_SECONDS=${BKP_FUZZ_SECONDS:-20} per target)"
+bash scripts/run-fuzz.sh
+
 echo "== benchmark smoke test (every scenario once at 256 MiB; report in build/test/bench-quick)"
 bash bench/run.sh --quick --build build/test

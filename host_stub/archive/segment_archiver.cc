@@ -17,6 +17,7 @@
 #include "backup/backup_source.h"
 #include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
+#include "plugin_host/provider_call_journal.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
 
@@ -272,8 +273,12 @@ void SegmentArchiver::Recovered() {
 Status SegmentArchiver::LoadPositions() {
   std::vector<Position> every;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc = provider_->table().archive_status(provider_->instance(), CollectPosition,
-                                                          &every, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider_->name(), "archive_status");
+    rc = provider_->table().archive_status(provider_->instance(), CollectPosition, &every,
+                                           err.data(), err.size());
+  }
   if (rc != BKP_OK) {
     return ProviderFailure(provider_->name(), "archive_status (where the archive ends)", rc,
                            err.data(), err.size());
@@ -480,8 +485,11 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
   args.timeline = timeline_.timeline;
   args.timeline_history = timeline_.timeline > 1 ? timeline_.history.c_str() : nullptr;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc =
-      provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider_->name(), "archive");
+    rc = provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
+  }
   if (rc != BKP_OK) {
     return ProviderFailure(
         provider_->name(),

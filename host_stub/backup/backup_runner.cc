@@ -10,6 +10,7 @@
 #include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_call_journal.h"
 
 namespace hoststub {
 namespace {
@@ -62,7 +63,11 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
   bkp_backup_result result{};
   result.struct_size = sizeof result;
   std::array<char, kErrorBufferSize> err{};
-  bkp_status rc = provider.table.backup(provider.instance, &args, &result, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider.name, "backup");
+    rc = provider.table.backup(provider.instance, &args, &result, err.data(), err.size());
+  }
   if (rc != BKP_OK) return ProviderFailure(provider.name, "backup", rc, err.data(), err.size());
 
   result.backup_id[sizeof result.backup_id - 1] = '\0';  // never trust a plugin's NUL
@@ -117,7 +122,11 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
       break;
   }
   std::array<char, kErrorBufferSize> err{};
-  bkp_status rc = provider.table.restore(provider.instance, &args, err.data(), err.size());
+  bkp_status rc;
+  {
+    const ProviderCallJournal::Call call(provider.name, "restore");
+    rc = provider.table.restore(provider.instance, &args, err.data(), err.size());
+  }
   if (rc != BKP_OK) return ProviderFailure(provider.name, "restore", rc, err.data(), err.size());
   return (*sink)->Commit(options);
 }

@@ -16,6 +16,7 @@
 #include "backup/backup_runner.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_call_journal.h"
 #include "util/human_format.h"
 
 namespace hoststub {
@@ -192,8 +193,12 @@ Result<std::vector<BackupListing>> ListProviderBackups(const LoadedProvider& pro
       RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST, "list backups"));
   std::vector<BackupListing> listings;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc =
-      provider.table().list(provider.instance(), CollectListing, &listings, err.data(), err.size());
+  // Journaled: a crash in it disables the provider (provider_call_journal.h).
+  const bkp_status rc = [&] {
+    const ProviderCallJournal::Call call(provider.name(), "list");
+    return provider.table().list(provider.instance(), CollectListing, &listings, err.data(),
+                                 err.size());
+  }();
   if (rc != BKP_OK) return ProviderFailure(provider.name(), "list", rc, err.data(), err.size());
   return listings;
 }
@@ -205,9 +210,12 @@ Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
   const std::string id(backup_id);
   VerifyReport report;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc =
-      provider.table().verify(provider.instance(), id.empty() ? nullptr : id.c_str(), op,
-                              CollectProblem, &report.problems, err.data(), err.size());
+  // Journaled: a crash in it disables the provider (provider_call_journal.h).
+  const bkp_status rc = [&] {
+    const ProviderCallJournal::Call call(provider.name(), "verify");
+    return provider.table().verify(provider.instance(), id.empty() ? nullptr : id.c_str(), op,
+                                   CollectProblem, &report.problems, err.data(), err.size());
+  }();
   if (rc == BKP_OK) return report;
   const std::string what = id.empty() ? "verify of all backups" : "verify of backup '" + id + "'";
   // CORRUPT is how a provider says "I found problems": the findings are the
@@ -235,8 +243,11 @@ Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view bac
   }
   const std::string id(backup_id);
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc =
-      provider.table().remove(provider.instance(), id.c_str(), err.data(), err.size());
+  // Journaled: a crash in it disables the provider (provider_call_journal.h).
+  const bkp_status rc = [&] {
+    const ProviderCallJournal::Call call(provider.name(), "remove");
+    return provider.table().remove(provider.instance(), id.c_str(), err.data(), err.size());
+  }();
   if (rc != BKP_OK)
     return ProviderFailure(provider.name(), "delete of backup '" + id + "'", rc, err.data(),
                            err.size());
@@ -259,8 +270,12 @@ Result<std::vector<BackupListing>> ExpireProviderBackups(const LoadedProvider& p
   }
   std::vector<BackupListing> removed;
   std::array<char, kErrorBufferSize> err{};
-  const bkp_status rc = provider.table().expire(provider.instance(), &retention, CollectListing,
-                                                &removed, err.data(), err.size());
+  // Journaled: a crash in it disables the provider (provider_call_journal.h).
+  const bkp_status rc = [&] {
+    const ProviderCallJournal::Call call(provider.name(), "expire");
+    return provider.table().expire(provider.instance(), &retention, CollectListing, &removed,
+                                   err.data(), err.size());
+  }();
   if (rc != BKP_OK)
     return ProviderFailure(provider.name(), "retention", rc, err.data(), err.size());
   return removed;

@@ -33,5 +33,6 @@ Command AddPluginsCommand(CLI::App& parent);
 Command AddRestoreCommand(CLI::App& parent);
 Command AddBackupCommand(CLI::App& parent);
 Command AddTokenCommand(CLI::App& parent);
+Command AddProviderCommand(CLI::App& parent);  // provider enable
 
 }  // namespace hostd

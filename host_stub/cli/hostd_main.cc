@@ -3,6 +3,8 @@
 // hostd_command.h for the exit codes).
 //
 // Thread-safety: runs on the main thread.
+#include <sys/stat.h>
+
 #include <exception>
 #include <iostream>
 #include <vector>
@@ -12,11 +14,16 @@
 #include "cli/hostd_command.h"
 
 int main(int argc, char** argv) {
+  // Everything hostd creates — the data directory, its segments and
+  // databases, a local repository, restored files — holds every event:
+  // private to the host's user (0700 / 0600), whatever umask it inherited.
+  ::umask(077);
   CLI::App app{"hostd: the reference event-store host"};
   app.require_subcommand(1);
   const std::vector<hostd::Command> commands = {
       hostd::AddServeCommand(app),   hostd::AddCheckCommand(app),  hostd::AddPluginsCommand(app),
-      hostd::AddRestoreCommand(app), hostd::AddBackupCommand(app), hostd::AddTokenCommand(app)};
+      hostd::AddRestoreCommand(app), hostd::AddBackupCommand(app), hostd::AddTokenCommand(app),
+      hostd::AddProviderCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,7 +7,9 @@
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -24,6 +26,18 @@ int LoadOfflineProvider(const std::string& config_file, const std::string& name,
   Result<HostConfig> config = LoadHostConfigOrDefaults(config_file);
   if (!config.ok()) {
     std::cerr << "hostd: " << config.status().ToString() << '\n';
+    return kExitUsage;
+  }
+  // Without --config the built-in defaults name ./data and ./backups: run
+  // anywhere but a host's directory (a forgotten --config), they would
+  // create both and report a successful backup of nothing.
+  std::error_code ec;
+  if (config_file.empty() && !std::filesystem::is_directory(config->storage.data_dir, ec)) {
+    std::cerr << fmt::format(
+        "hostd: no --config given, and the built-in defaults' data directory '{}' does not "
+        "exist in {}: pass --config with the host's config file, or run in the host's "
+        "directory\n",
+        config->storage.data_dir.string(), std::filesystem::current_path(ec).string());
     return kExitUsage;
   }
   std::string names;

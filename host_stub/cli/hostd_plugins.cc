@@ -2,6 +2,7 @@
 // lies in the plugin directory. One line per provider:
 //   NAME: loaded FILE (provider PNAME VERSION, ABI 1.0, capabilities: ...)
 //   NAME: REFUSED: <reason>
+//   NAME: DISABLED: <why> (re-enable: hostd provider enable NAME)
 // then one per bkp_*.so file no provider uses:
 //   (unused) FILE: provider PNAME VERSION
 //   (unused) FILE: REFUSED: <reason>
@@ -10,6 +11,7 @@
 // refused, 2 on a config error. Unused files never change the exit code.
 //
 // Thread-safety: runs on the main thread.
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -21,6 +23,7 @@
 #include "config/host_config.h"
 #include "plugin_host/plugin_inventory.h"
 #include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_call_journal.h"
 
 namespace hostd {
 namespace {
@@ -57,6 +60,18 @@ int RunPlugins(const PluginsArgs& args) {
   }
 
   bool all_loaded = true;
+  // A provider disabled after it crashed the host is not opened here either
+  // (it could crash this command too): why it is off, and how to turn it on.
+  for (const DisabledProvider& d : DisabledProviders(config->storage.data_dir)) {
+    auto& entries = config->providers;
+    const auto it = std::find_if(entries.begin(), entries.end(),
+                                 [&](const ProviderConfig& p) { return p.name == d.name; });
+    if (it == entries.end()) continue;
+    entries.erase(it);
+    all_loaded = false;
+    std::cout << fmt::format("{}: DISABLED: {} (re-enable: hostd provider enable {})\n", d.name,
+                             d.reason, d.name);
+  }
   if (config->providers.empty()) {
     std::cout << "(no providers configured in " << config->source << ")\n";
   }

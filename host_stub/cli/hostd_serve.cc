@@ -31,6 +31,7 @@
 #include "cli/hostd_command.h"
 #include "config/host_config.h"
 #include "plugin_host/plugin_library.h"
+#include "plugin_host/provider_call_journal.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
 #include "storage/options.h"
@@ -148,6 +149,37 @@ int RunServe(const ServeArgs& args) {
     return kExitUsage;
   }
 
+  // A provider that crashed the host during a call stays out until an
+  // operator re-enables it: the host serves the event store without it
+  // instead of crashing at every start (provider_call_journal.h).
+  std::vector<std::string> journal_notes;
+  Result<std::vector<DisabledProvider>> disabled =
+      SettleProviderCalls(config->storage.data_dir, &journal_notes);
+  if (!disabled.ok()) {
+    std::cerr << "hostd: " << disabled.status().ToString() << '\n';
+    return kExitRuntime;
+  }
+  for (const std::string& note : journal_notes) std::cout << "hostd: " << note << '\n';
+  // A disabled archiving provider still holds back compaction: the log it
+  // has not archived stays until it is re-enabled, so its archive has no gap.
+  uint32_t disabled_archivers = 0;
+  for (const DisabledProvider& d : *disabled) {
+    auto& entries = config->providers;
+    const auto it = std::find_if(entries.begin(), entries.end(),
+                                 [&](const ProviderConfig& p) { return p.name == d.name; });
+    if (it == entries.end()) continue;
+    if (it->archive) ++disabled_archivers;
+    entries.erase(it);
+    std::cout << fmt::format(
+        "hostd: provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
+        "`hostd provider enable {} --config {}` once fixed\n",
+        d.name, d.reason, d.name, args.config_file.empty() ? "FILE" : args.config_file);
+  }
+  if (Status journal = ProviderCallJournal::Enable(config->storage.data_dir); !journal.ok()) {
+    std::cerr << "hostd: " << journal.ToString() << '\n';
+    return kExitRuntime;
+  }
+
   // Before the store: a provider that cannot start is found before the data
   // directory is opened (and recovered).
   Result<ProviderRegistry> loaded = ProviderRegistry::Load(*config);
@@ -170,6 +202,7 @@ int RunServe(const ServeArgs& args) {
 
   // Compaction deletes no log until every archiver holds its floor.
   config->storage.compaction_floors =
+      disabled_archivers +
       static_cast<uint32_t>(std::count_if(config->providers.begin(), config->providers.end(),
                                           [](const ProviderConfig& p) { return p.archive; }));
   Result<std::unique_ptr<EventStore>> opened = EventStore::Open(config->storage);

@@ -659,6 +659,22 @@ Result<HostConfig> LoadHostConfigOrDefaults(const std::filesystem::path& file) {
   return LoadHostConfig(file);
 }
 
+namespace {
+
+// Whether TOML `text` has a line that is neither blank nor a comment.
+bool HasSettings(std::string_view text) {
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    const size_t first = text.find_first_not_of(" \t\r", at);
+    if (first < end && text[first] != '#') return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
   std::string text;
   int error = 0;
@@ -681,6 +697,15 @@ Result<HostConfig> LoadHostConfig(const std::filesystem::path& file) {
     std::string msg = "cannot read config file '" + file.string() + "': " + std::strerror(error);
     if (error == ENOENT) return Status::NotFound(std::move(msg));
     return Status::IOError(std::move(msg));
+  }
+  // An empty file (or one of comments only) is most likely a config that
+  // was truncated or never written: running on built-in defaults would put
+  // the data and the backups somewhere else than the operator expects.
+  if (!HasSettings(text)) {
+    return Status::InvalidArgument("config file '" + file.string() +
+                                   "' is empty: it sets nothing (not even [storage] data_dir); "
+                                   "write its settings, or leave out --config for the built-in "
+                                   "defaults");
   }
   Result<HostConfig> config = ParseHostConfig(text, file.string());
   if (config.ok()) {

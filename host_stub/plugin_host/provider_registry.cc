@@ -10,6 +10,7 @@
 
 #include "plugin_host/abi_status.h"
 #include "plugin_host/host_services.h"
+#include "plugin_host/provider_call_journal.h"
 #include "plugin_host/settings_validation.h"
 
 namespace hoststub {
@@ -92,14 +93,20 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
     const bkp_provider& table = provider->table();
     char error[2048] = {};
     bkp_instance* instance = nullptr;
-    bkp_status status = table.open(&args, &instance, error, sizeof error);
+    bkp_status status;
+    {
+      const ProviderCallJournal::Call call(config.name, "open");
+      status = table.open(&args, &instance, error, sizeof error);
+    }
     error[sizeof error - 1] = '\0';
     if (status != BKP_OK) {
       // Any instance a misbehaving plugin left in *out is not closed: the
       // contract says there is none, and closing garbage is worse than a leak.
-      return Status::IOError(fmt::format("{}: open failed: {} [{}]", prefix,
+      // Where the provider is configured: a wrong path or bucket is fixed
+      // there, and a host may configure several providers of one plugin.
+      return Status::IOError(fmt::format("{}: open failed: {} [{}] (configured at {}:{})", prefix,
                                          error[0] != '\0' ? error : "(no message)",
-                                         BkpStatusName(status)));
+                                         BkpStatusName(status), config.source, config.line));
     }
     if (instance == nullptr) {
       return Status::IOError(

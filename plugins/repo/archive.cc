@@ -100,7 +100,8 @@ std::vector<RecordName> ListRecords(StorageDriver& driver, const std::string& pr
 }
 
 ArchivedSegment Load(StorageDriver& driver, const std::string& key) {
-  return DecodeArchiveRecord(driver.GetSmall(key), "archive record '" + key + "'");
+  return DecodeArchiveRecord(driver.GetSmall(key, kMaxDocumentBytes),
+                             "archive record '" + key + "'");
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 // Manifest JSON encoding and strict decoding (nlohmann-json).
 #include "manifest.h"
 
+#include <cstdint>
+#include <new>
+
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
+#include "json_document.h"
 #include "object_codec.h"
 
 namespace repo {
@@ -33,6 +37,46 @@ uint64_t Unsigned(const json& j, const char* key) {
   return v.get<uint64_t>();
 }
 
+// Times: a signed integer, never a fraction or one beyond int64.
+int64_t Signed(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))) {
+    throw json::type_error::create(302, std::string("'") + key + "' must be a 64-bit integer", &v);
+  }
+  return v.get<int64_t>();
+}
+
+// A format version: an integer from 1 up. One newer than `newest` is
+// BKP_E_UNSUPPORTED (an upgrade reads it); anything else out of range —
+// 0, -5, 2.9, 4294967298 (which int conversion would wrap to 2) — is
+// damage.
+int FormatVersion(const json& doc, int newest, const std::string& what, const char* kind) {
+  const json& v = doc.at("format_version");
+  if (!v.is_number_unsigned() || v.get<uint64_t>() < 1 || v.get<uint64_t>() > uint64_t(INT32_MAX)) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": format_version " + v.dump() +
+                                        " is not a version number (an integer from 1)");
+  }
+  const int version = static_cast<int>(v.get<uint64_t>());
+  if (version > newest) {
+    throw bkp::Error(BKP_E_UNSUPPORTED, what + ": " + kind + " format " + std::to_string(version) +
+                                            " is newer than this provider reads (" +
+                                            std::to_string(newest) + "): upgrade the provider");
+  }
+  return version;
+}
+
+// Decoding a document of n bytes takes ~25n of memory: a bound keeps a
+// damaged or planted giant from exhausting the host (see manifest.h).
+void CheckDocumentSize(const std::string& text, const std::string& what) {
+  if (text.size() > kMaxDocumentBytes) {
+    throw bkp::Error(BKP_E_CORRUPT, what + " is " + std::to_string(text.size()) +
+                                        " bytes, more than the " +
+                                        std::to_string(kMaxDocumentBytes >> 20) +
+                                        " MiB a manifest or archive record may be: not read");
+  }
+}
+
 StreamRange RangeFrom(const json& j) { return {Unsigned(j, "first"), Unsigned(j, "next")}; }
 
 // A chunk as format 2 stores it; format 1's file entries carry the same keys
@@ -53,6 +97,9 @@ Chunk ChunkFrom(const json& j, const std::string& what) {
 void CheckCoverage(const FileEntry& e, const std::string& what) {
   uint64_t at = e.inherit;
   for (const auto& c : e.chunks) {
+    if (c.size > UINT64_MAX - c.offset) {
+      throw bkp::Error(BKP_E_CORRUPT, what + ": a chunk of '" + e.name + "' ends beyond 2^64");
+    }
     if (c.offset != at || c.size == 0) {
       throw bkp::Error(BKP_E_CORRUPT, what + ": the chunks of '" + e.name +
                                           "' do not cover it: one starts at byte " +
@@ -195,29 +242,23 @@ std::string EncodeArchiveRecord(const ArchivedSegment& a) {
 }
 
 ArchivedSegment DecodeArchiveRecord(const std::string& text, const std::string& what) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    throw bkp::Error(BKP_E_CORRUPT, what + ": not valid JSON (" + e.what() + ")");
-  }
+  CheckDocumentSize(text, what);
+  const JsonDocument document(text, what);
+  const json& doc = document.root();
   try {
     if (doc.at("format").get<std::string>() != kArchiveRecordFormat) {
       throw bkp::Error(BKP_E_CORRUPT, what + ": not an archive record");
     }
-    const int version = doc.at("format_version").get<int>();
-    if (version > kArchiveRecordVersion) {
-      throw bkp::Error(BKP_E_UNSUPPORTED, what + ": archive record format " +
-                                              std::to_string(version) +
-                                              " is newer than this provider reads: upgrade it");
-    }
+    FormatVersion(doc, kArchiveRecordVersion, what, "archive record");
     ArchivedSegment a;
-    a.observed_ms = doc.at("observed_ms").get<int64_t>();
-    a.first_ms = doc.value("first_ms", int64_t{0});
+    a.observed_ms = Signed(doc, "observed_ms");
+    a.first_ms = doc.contains("first_ms") ? Signed(doc, "first_ms") : 0;
     a.file = FileFrom(doc.at("file"), kManifestFormatVersion, false, what);
     return a;
   } catch (const json::exception& e) {
     throw bkp::Error(BKP_E_CORRUPT, what + ": malformed archive record (" + e.what() + ")");
+  } catch (const std::bad_alloc&) {
+    throw bkp::Error(BKP_E_INTERNAL, what + ": out of memory while decoding it");
   }
 }
 
@@ -259,29 +300,20 @@ std::string EncodeManifest(const Manifest& m) {
 }
 
 Manifest DecodeManifest(const std::string& text, const std::string& what) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    throw bkp::Error(BKP_E_CORRUPT, what + ": not valid JSON (" + e.what() + ")");
-  }
+  CheckDocumentSize(text, what);
+  const JsonDocument document(text, what);
+  const json& doc = document.root();
   try {
     if (doc.at("format").get<std::string>() != kManifestFormat) {
       throw bkp::Error(BKP_E_CORRUPT, what + ": not a backup manifest");
     }
-    const int version = doc.at("format_version").get<int>();
-    if (version > kManifestFormatVersion) {
-      throw bkp::Error(BKP_E_UNSUPPORTED, what + ": manifest format " + std::to_string(version) +
-                                              " is newer than this provider reads (" +
-                                              std::to_string(kManifestFormatVersion) +
-                                              "): upgrade the provider");
-    }
+    const int version = FormatVersion(doc, kManifestFormatVersion, what, "manifest");
     Manifest m;
     m.id = doc.at("id").get<std::string>();
     m.type = doc.at("type").get<std::string>();
     if (!doc.at("parent").is_null()) m.parent = doc.at("parent").get<std::string>();
-    m.created_ms = doc.at("created_ms").get<int64_t>();
-    m.completed_ms = doc.at("completed_ms").get<int64_t>();
+    m.created_ms = Signed(doc, "created_ms");
+    m.completed_ms = Signed(doc, "completed_ms");
     m.provider = doc.at("provider").at("name").get<std::string>();
     m.provider_version = doc.at("provider").at("version").get<std::string>();
     m.abi_version = doc.at("abi_version").get<std::string>();
@@ -304,6 +336,8 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
     return m;
   } catch (const json::exception& e) {
     throw bkp::Error(BKP_E_CORRUPT, what + ": malformed manifest (" + e.what() + ")");
+  } catch (const std::bad_alloc&) {
+    throw bkp::Error(BKP_E_INTERNAL, what + ": out of memory while decoding it");
   }
 }
 

@@ -106,10 +106,18 @@ const char* RoleName(uint32_t role);  // "control_db", "log", "events", "snapsho
 std::string FileLabel(const FileEntry& f);
 uint32_t PhaseOfRole(uint32_t role);  // the BKP_PHASE_* in which a role is copied
 
+// The largest manifest or archive record read. A larger one is refused as
+// BKP_E_CORRUPT before it is parsed (or even read whole): parsing costs ~25
+// bytes of memory per byte of JSON, so an unbounded one could exhaust the
+// host. 64 MiB holds about 300 000 chunks, far beyond any real backup.
+inline constexpr uint64_t kMaxDocumentBytes = 64ull << 20;
+
 std::string EncodeManifest(const Manifest& manifest);
 // Throws bkp::Error(BKP_E_CORRUPT) naming `what` when the document is not a
-// manifest this version understands (BKP_E_UNSUPPORTED for a newer format).
-// Checks that each file's chunks cover it exactly.
+// manifest this version understands (BKP_E_UNSUPPORTED for a newer format):
+// larger than kMaxDocumentBytes, a format_version that is not an integer
+// from 1, any size, index or time out of its type's range, or chunks that
+// do not cover their file exactly.
 Manifest DecodeManifest(const std::string& json, const std::string& what);
 
 // One segment of the continuous archive (archive.h), as stored at

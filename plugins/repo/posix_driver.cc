@@ -1,9 +1,13 @@
 // The posix storage driver (see posix_driver.h).
 #include "posix_driver.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
 
 #include <algorithm>
 #include <atomic>
@@ -39,11 +43,12 @@ void SyncDirectory(const fs::path& dir) {
 }
 
 // Creates `dir` and any missing parents below `root`, fsyncing each parent
-// that gained an entry so the new path survives a crash.
+// that gained an entry so the new path survives a crash. Private to the
+// host's user (0700 whatever the umask): a repository holds every event.
 void MakeDirs(const fs::path& root, const fs::path& dir) {
   if (fs::is_directory(dir)) return;
   if (dir != root) MakeDirs(root, dir.parent_path());
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     ThrowErrno("cannot create directory", dir, errno);
   }
   SyncDirectory(dir.parent_path());
@@ -59,10 +64,45 @@ fs::path KeyPath(const fs::path& root, const std::string& key) {
   return root / rel;
 }
 
+// Whether `real` (a path with every symlink resolved) is `real_root` or
+// below it.
+bool IsInside(const fs::path& real_root, const std::string& real) {
+  const std::string& r = real_root.native();
+  return real == r || (real.size() > r.size() && real.compare(0, r.size(), r) == 0 &&
+                       (r.back() == '/' || real[r.size()] == '/'));
+}
+
+[[noreturn]] void ThrowOutside(const fs::path& path, const std::string& real) {
+  throw bkp::Error(BKP_E_CORRUPT, "'" + path.string() + "' leads outside the repository (to '" +
+                                      real + "', through a symbolic link): refusing to use it");
+}
+
+// Resolves every symbolic link of `path` (which must exist) and refuses a
+// result outside `real_root`: a symlink planted in the repository must not
+// make the host read, write or delete files elsewhere. Symlinks that stay
+// inside are allowed.
+void CheckInside(const fs::path& real_root, const fs::path& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) ThrowErrno("cannot resolve", path, errno);
+  if (!IsInside(real_root, buf)) ThrowOutside(path, buf);
+}
+
+// The same check for a file already open: /proc/self/fd names what the
+// descriptor really is, so a symlink swapped in after the check cannot win.
+void CheckOpenInside(const fs::path& real_root, const fs::path& path, int fd) {
+  char buf[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n < 0) return CheckInside(real_root, path);  // no /proc: resolve by name
+  const std::string real(buf, static_cast<size_t>(n));
+  if (!IsInside(real_root, real)) ThrowOutside(path, real);
+}
+
 class PosixWriter final : public ObjectWriter {
  public:
-  PosixWriter(fs::path root, fs::path temp) : root_(std::move(root)), temp_(std::move(temp)) {
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  PosixWriter(fs::path root, fs::path real_root, fs::path temp)
+      : root_(std::move(root)), real_root_(std::move(real_root)), temp_(std::move(temp)) {
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd_ < 0) ThrowErrno("cannot create", temp_, errno);
   }
   ~PosixWriter() override {
@@ -100,7 +140,13 @@ class PosixWriter final : public ObjectWriter {
     }
     fd_ = -1;
     const fs::path target = KeyPath(root_, key);
+    // The deepest directory that exists must lie inside before any is
+    // created below it, and the final one before the rename.
+    fs::path existing = target.parent_path();
+    while (!fs::exists(existing) && existing != root_) existing = existing.parent_path();
+    CheckInside(real_root_, existing);
     MakeDirs(root_, target.parent_path());
+    CheckInside(real_root_, target.parent_path());
     if (::rename(temp_.c_str(), target.c_str()) != 0)
       ThrowErrno("cannot rename onto", target, errno);
     committed_ = true;
@@ -109,6 +155,7 @@ class PosixWriter final : public ObjectWriter {
 
  private:
   fs::path root_;
+  fs::path real_root_;
   fs::path temp_;
   int fd_ = -1;
   bool committed_ = false;
@@ -118,12 +165,18 @@ class PosixWriter final : public ObjectWriter {
 
 class PosixReader final : public ObjectReader {
  public:
-  explicit PosixReader(fs::path path) : path_(std::move(path)) {
+  PosixReader(const fs::path& real_root, fs::path path) : path_(std::move(path)) {
     fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) ThrowErrno("cannot open", path_, errno);
-    std::error_code ec;
-    size_ = fs::file_size(path_, ec);
-    if (ec) ThrowErrno("cannot stat", path_, ec.value());
+    struct stat st {};
+    try {
+      CheckOpenInside(real_root, path_, fd_);
+      if (::fstat(fd_, &st) != 0) ThrowErrno("cannot stat", path_, errno);
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+    size_ = static_cast<uint64_t>(st.st_size);
     // Objects are read whole, a MiB at a time with decoding in between:
     // ask for all of it now, so the reads wait on the disk once, not per MiB
     // (a cold restore spent 0.9 s of 1.5 s in read(2), strace -c).
@@ -160,9 +213,17 @@ PosixDriver::PosixDriver(fs::path root) : root_(std::move(root)) {
   root_ = fs::absolute(root_, ec).lexically_normal();
   if (root_.filename().empty()) root_ = root_.parent_path();
   if (!fs::is_directory(root_)) {
-    fs::create_directories(root_, ec);
+    // Only the repository itself is made private: parents above it are the
+    // operator's, created as any tool would.
+    fs::create_directories(root_.parent_path(), ec);
     if (ec) ThrowErrno("cannot create repository directory", root_, ec.value());
+    if (::mkdir(root_.c_str(), 0700) != 0 && errno != EEXIST) {
+      ThrowErrno("cannot create repository directory", root_, errno);
+    }
   }
+  char real[PATH_MAX];
+  if (::realpath(root_.c_str(), real) == nullptr) ThrowErrno("cannot resolve", root_, errno);
+  real_root_ = real;
   // tmp/ waits for the first write: a location the repository then refuses
   // (not empty, not a repository) must be left as it was.
 }
@@ -172,12 +233,19 @@ std::string PosixDriver::Describe() const { return "posix:" + root_.string(); }
 fs::path PosixDriver::PathOf(const std::string& key) const { return KeyPath(root_, key); }
 
 std::unique_ptr<ObjectWriter> PosixDriver::Create() {
-  MakeDirs(root_, root_ / "tmp");
-  return std::make_unique<PosixWriter>(root_, root_ / "tmp" / TempName());
+  const fs::path tmp = root_ / "tmp";
+  struct stat st {};
+  if (::lstat(tmp.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    throw bkp::Error(BKP_E_CORRUPT, "'" + tmp.string() +
+                                        "' is not a directory (a symbolic link?): refusing to "
+                                        "write through it");
+  }
+  MakeDirs(root_, tmp);
+  return std::make_unique<PosixWriter>(root_, real_root_, tmp / TempName());
 }
 
 std::unique_ptr<ObjectReader> PosixDriver::Open(const std::string& key) {
-  return std::make_unique<PosixReader>(PathOf(key));
+  return std::make_unique<PosixReader>(real_root_, PathOf(key));
 }
 
 void PosixDriver::Prefetch(const std::string& key) {
@@ -201,13 +269,14 @@ std::shared_ptr<StorageDriver> PosixDriverFromSettings(const bkp::Settings& sett
 }
 
 std::optional<uint64_t> PosixDriver::Stat(const std::string& key) {
-  std::error_code ec;
-  const uint64_t size = fs::file_size(PathOf(key), ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
-    ThrowErrno("cannot stat", PathOf(key), ec.value());
+  const fs::path path = PathOf(key);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    ThrowErrno("cannot stat", path, errno);
   }
-  return size;
+  CheckInside(real_root_, path);
+  return static_cast<uint64_t>(st.st_size);
 }
 
 std::vector<ObjectInfo> PosixDriver::List(const std::string& prefix) {
@@ -240,6 +309,11 @@ void PosixDriver::Remove(const std::vector<std::string>& keys) {
   std::vector<fs::path> dirs;
   for (const auto& key : keys) {
     const fs::path path = PathOf(key);
+    // unlink never follows the last component; its directory must not lead
+    // elsewhere either.
+    struct stat st {};
+    if (::stat(path.parent_path().c_str(), &st) != 0) continue;  // nothing there to remove
+    CheckInside(real_root_, path.parent_path());
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) ThrowErrno("cannot remove", path, errno);
     dirs.push_back(path.parent_path());
   }
@@ -254,20 +328,77 @@ void PosixDriver::Remove(const std::vector<std::string>& keys) {
 
 namespace repo {
 
+namespace {
+
+// Whether `name` is one TempName() makes: digits-digits-digits.tmp. Nothing
+// else in tmp/ is ours to delete.
+bool IsOurTempName(const std::string& name) {
+  const std::string suffix = ".tmp";
+  if (name.size() <= suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  int dashes = 0;
+  bool digit_before = false;
+  for (size_t i = 0; i < name.size() - suffix.size(); ++i) {
+    const char c = name[i];
+    if (c >= '0' && c <= '9') {
+      digit_before = true;
+    } else if (c == '-' && digit_before && dashes < 2) {
+      ++dashes;
+      digit_before = false;
+    } else {
+      return false;
+    }
+  }
+  return dashes == 2 && digit_before;
+}
+
+}  // namespace
+
 uint64_t PosixDriver::RemoveAbandonedWrites(std::chrono::seconds idle) {
   const fs::path tmp = root_ / "tmp";
-  std::error_code ec;
-  if (!fs::is_directory(tmp, ec)) return 0;
-  const auto cutoff = fs::file_time_type::clock::now() - idle;
-  uint64_t removed = 0;
-  for (const auto& entry : fs::directory_iterator(tmp, ec)) {
-    std::error_code entry_ec;
-    const auto written = entry.last_write_time(entry_ec);
-    if (entry_ec || written > cutoff || !entry.is_regular_file(entry_ec)) continue;
-    if (::unlink(entry.path().c_str()) == 0) ++removed;
+  // O_NOFOLLOW: a tmp/ replaced by a symlink must not send the deletions
+  // below into some other directory; and every entry is judged and removed
+  // relative to this descriptor, never by a path that could be swapped.
+  const int dir_fd = ::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0) {
+    if (errno == ENOENT) return 0;
+    if (errno == ELOOP || errno == ENOTDIR) {
+      throw bkp::Error(BKP_E_CORRUPT, "'" + tmp.string() +
+                                          "' is not a directory (a symbolic link?): abandoned "
+                                          "writes not collected, nothing deleted");
+    }
+    ThrowErrno("cannot open directory", tmp, errno);
   }
-  if (ec) ThrowErrno("cannot list", tmp, ec.value());
-  if (removed > 0) SyncDirectory(tmp);
+  DIR* dir = ::fdopendir(dir_fd);
+  if (dir == nullptr) {
+    const int err = errno;
+    ::close(dir_fd);
+    ThrowErrno("cannot list", tmp, err);
+  }
+  const auto now = std::chrono::system_clock::now();
+  uint64_t removed = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (!IsOurTempName(name)) continue;
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+      continue;
+    }
+    const auto written = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    if (now - written < idle) continue;
+    if (::unlinkat(dir_fd, name.c_str(), 0) == 0) ++removed;
+  }
+  if (removed > 0 && ::fsync(dir_fd) != 0) {
+    const int err = errno;
+    ::closedir(dir);
+    ThrowErrno("cannot fsync directory", tmp, err);
+  }
+  ::closedir(dir);
   return removed;
 }
 

@@ -1,4 +1,5 @@
-// PosixDriver: a repository in a local directory. Writes are durable: a
+// PosixDriver: a repository in a local directory, private to the host's user
+// (directories 0700, files 0600). Writes are durable: a
 // temp file under tmp/, fdatasync, rename into place, fsync of the
 // directory (and of a directory created for it), so a crash leaves either
 // the old state or the new, never a half-written object under its key.
@@ -27,7 +28,9 @@ class PosixDriver final : public StorageDriver {
   std::optional<uint64_t> Stat(const std::string& key) override;
   std::vector<ObjectInfo> List(const std::string& prefix) override;
   void Remove(const std::vector<std::string>& keys) override;
-  // Temporary files under tmp/ last modified at least `idle` ago.
+  // Temporary files under tmp/ last modified at least `idle` ago, and only
+  // those named as this driver names them; follows no symlink (a tmp/ that
+  // is one is BKP_E_CORRUPT, with nothing deleted).
   uint64_t RemoveAbandonedWrites(std::chrono::seconds idle) override;
 
   const std::filesystem::path& root() const { return root_; }
@@ -35,6 +38,9 @@ class PosixDriver final : public StorageDriver {
  private:
   std::filesystem::path PathOf(const std::string& key) const;
   std::filesystem::path root_;
+  // root_ with every symlink resolved: reads, writes and removals refuse a
+  // path that resolves outside it (a symlink planted in the repository).
+  std::filesystem::path real_root_;
 };
 
 // The driver of a provider that keeps its repository in the directory its

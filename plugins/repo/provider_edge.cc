@@ -176,15 +176,24 @@ bkp_status ListInstance(bkp_instance* instance, bkp_backup_info_fn fn, void* use
   return bkp::guard(err, err_len, [&]() -> bkp_status {
     std::vector<BrokenManifest> broken;
     const auto manifests = instance->repository->LoadAll(&broken);
-    for (const auto& b : broken) {
-      instance->host.log(BKP_LOG_WARN, "backup '" + b.id + "' is not listed: " + b.error);
-    }
     const auto exclusive = Repository::ExclusiveBytes(manifests);
     for (size_t i = 0; i < manifests.size(); ++i) {
       const bkp_status rc = Report(manifests[i], exclusive[i], fn, user);
       if (rc != BKP_OK) return rc;
     }
-    return BKP_OK;
+    if (broken.empty()) return BKP_OK;
+    // A manifest that cannot be read is a backup that may be lost: the
+    // listing fails, naming each one by its file, rather than leave it out.
+    std::string unreadable;
+    for (const auto& b : broken) {
+      instance->host.log(BKP_LOG_ERROR, ManifestKey(b.id) + " is unreadable: " + b.error);
+      unreadable +=
+          (unreadable.empty() ? "" : "; ") + ManifestKey(b.id) + " is unreadable (" + b.error + ")";
+    }
+    bkp::write_error(err, err_len,
+                     std::to_string(broken.size()) + " manifest(s) in " +
+                         instance->repository->Describe() + " cannot be read: " + unreadable);
+    return BKP_E_CORRUPT;
   });
 }
 

@@ -124,7 +124,14 @@ Manifest Repository::Load(const std::string& id) {
   if (id.empty() || id.find('/') != std::string::npos || !driver_->Stat(key)) {
     throw bkp::Error(BKP_E_NOT_FOUND, "no backup '" + id + "' in " + Describe());
   }
-  return DecodeManifest(driver_->GetSmall(key), "manifest of backup '" + id + "'");
+  const std::string what = "manifest " + key;
+  Manifest m = DecodeManifest(driver_->GetSmall(key, kMaxDocumentBytes), what);
+  // The file names the backup: a manifest copied or renamed would otherwise
+  // list (and be deleted) under another backup's id.
+  if (m.id != id) {
+    throw bkp::Error(BKP_E_CORRUPT, what + " names itself backup '" + m.id + "', not '" + id + "'");
+  }
+  return m;
 }
 
 std::vector<Manifest> Repository::LoadAll(std::vector<BrokenManifest>* broken) {

@@ -1,6 +1,8 @@
 // The whole-object helpers every driver gets.
 #include "storage_driver.h"
 
+#include "bkp/bkp_plugin.hpp"
+
 namespace repo {
 
 void StorageDriver::PutSmall(const std::string& key, const std::string& content) {
@@ -9,8 +11,14 @@ void StorageDriver::PutSmall(const std::string& key, const std::string& content)
   writer->Commit(key);
 }
 
-std::string StorageDriver::GetSmall(const std::string& key) {
+std::string StorageDriver::GetSmall(const std::string& key, uint64_t max_bytes) {
   auto reader = Open(key);
+  if (reader->size() > max_bytes) {
+    throw bkp::Error(BKP_E_CORRUPT, "'" + key + "' in " + Describe() + " is " +
+                                        std::to_string(reader->size()) + " bytes, more than the " +
+                                        std::to_string(max_bytes >> 20) +
+                                        " MiB it may be: not read");
+  }
   std::string out(reader->size(), '\0');
   size_t done = 0;
   while (done < out.size()) {

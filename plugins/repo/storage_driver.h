@@ -91,9 +91,12 @@ class StorageDriver {
     return 0;
   }
 
-  // Whole small objects (manifests, the format marker).
+  // Whole small objects (manifests, the format marker). GetSmall refuses
+  // an object larger than `max_bytes` with BKP_E_CORRUPT before reading
+  // it, so a planted giant cannot exhaust memory.
   void PutSmall(const std::string& key, const std::string& content);
-  std::string GetSmall(const std::string& key);
+  std::string GetSmall(const std::string& key, uint64_t max_bytes = kMaxSmallObjectBytes);
+  static constexpr uint64_t kMaxSmallObjectBytes = 64ull << 20;
 };
 
 }  // namespace repo

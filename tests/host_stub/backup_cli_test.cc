@@ -595,6 +595,26 @@ TEST_CASE("hostd backup: offline list, verify, create, delete and expire") {
   CHECK(r.exit_code == 2);
 }
 
+TEST_CASE("hostd backup and restore without --config refuse to run where ./data does not exist") {
+  ts::TempDir dir;
+  // In `dir` as the working directory, where the built-in defaults' ./data
+  // and ./backups would land.
+  auto in_dir = [&](const std::string& args) {
+    return ts::RunCommand(
+        {"/bin/sh", "-c", "cd '" + dir.path().string() + "' && exec '" HOSTD_BIN "' " + args});
+  };
+  for (const char* args : {"backup create", "backup list", "restore --backup x"}) {
+    CAPTURE(args);
+    ts::CommandResult r = in_dir(args);
+    CAPTURE(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(Contains(r.output, "no --config given"));
+    CHECK(Contains(r.output, "'./data' does not exist"));
+    CHECK_FALSE(fs::exists(dir / "data"));
+    CHECK_FALSE(fs::exists(dir / "backups"));
+  }
+}
+
 // Runs `hostd ARGS` in the background until it printed `ready`, then sends
 // `signal_number` and returns its exit code and output. The output must
 // say the operation (`what`) is being cancelled.

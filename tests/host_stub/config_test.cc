@@ -365,6 +365,20 @@ TEST_CASE("config: a missing file is NotFound and names the path") {
                  "cannot read config file '" + path.string() + "': No such file or directory"));
 }
 
+TEST_CASE("config: an empty config file is an error, not the built-in defaults") {
+  TempDir dir;
+  auto path = dir / "host.toml";
+  for (const char* text : {"", "\n  \n", "# all commented out\n# [storage]\n"}) {
+    CAPTURE(text);
+    WriteFile(path, text);
+    auto result = LoadHostConfig(path);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.status().code() == Status::Code::kInvalidArgument);
+    CAPTURE(result.status().message());
+    CHECK(Contains(result.status().message(), "config file '" + path.string() + "' is empty"));
+  }
+}
+
 // --- hostd end to end ---------------------------------------------------------------------
 
 namespace {
@@ -411,6 +425,16 @@ TEST_CASE("hostd serve exits 2 naming a missing config file") {
   CAPTURE(r.output);
   CHECK(r.exit_code == 2);
   CHECK(Contains(r.output, "hostd: Not found: cannot read config file '" + path.string() + "'"));
+}
+
+TEST_CASE("hostd serve exits 2 on an empty config file") {
+  TempDir dir;
+  auto path = dir / "host.toml";
+  WriteFile(path, "");
+  ServeResult r = RunHostdServe(dir, path);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(Contains(r.output, "config file '" + path.string() + "' is empty"));
 }
 
 TEST_CASE("hostd serve exits 2 naming the file, line and key of an unknown key") {
@@ -677,7 +701,7 @@ TEST_CASE("config: a relative plugin_dir is relative to the config file's direct
 
   WriteFile(path, "plugin_dir = '/abs/plugins'\n");
   CHECK(LoadHostConfig(path)->plugin_dir == "/abs/plugins");
-  WriteFile(path, "");
+  WriteFile(path, "[server]\n");  // plugin_dir left at its default
   CHECK(LoadHostConfig(path)->plugin_dir == dir.path() / "etc" / "plugins");
   // Text has no file: the current directory. The built-in defaults name the
   // plugins beside the binary.

@@ -100,7 +100,8 @@ TEST_CASE("hostd plugins exits 1 and says why a provider was refused, still list
   CHECK(Contains(r.output,
                  "offsite: REFUSED: provider 'offsite' (plugin fx_open_fails): open failed: bucket "
                  "'nowhere' does not exist: create it or fix settings.bucket "
-                 "[BKP_E_INVALID_ARGUMENT]\n"));
+                 "[BKP_E_INVALID_ARGUMENT] (configured at " +
+                     config.string() + ":11)\n"));
   CHECK(Contains(r.output, "typo: REFUSED: " + config.string() +
                                ":18: provider 'typo': unknown setting 'paht' (fx_good accepts: "
                                "path, workers, token)\n"));
@@ -183,6 +184,8 @@ TEST_CASE("hostd serve exits 3 when a provider's open fails, with the plugin's m
   CHECK(Contains(r.output,
                  "hostd: provider 'offsite' (plugin fx_open_fails): open failed: bucket "
                  "'nowhere' does not exist"));
+  // Where to fix it: the config file and line of the provider.
+  CHECK(Contains(r.output, "[BKP_E_INVALID_ARGUMENT] (configured at " + config.string() + ":6)"));
 }
 
 TEST_CASE("hostd serve exits 2 on a provider setting the plugin does not know") {

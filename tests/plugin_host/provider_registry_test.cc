@@ -179,12 +179,14 @@ TEST_CASE("registry: a secret setting's value never appears in a message") {
   CHECK_FALSE(Contains(st.message(), "hunter2"));
 }
 
-TEST_CASE("registry: an open failure carries the plugin's message, its status and the provider") {
+TEST_CASE(
+    "registry: an open failure carries the plugin's message, its status, the provider and where "
+    "it is configured") {
   Status st = LoadFailure(FixtureConfig(ProviderToml("offsite", "fx_open_fails")));
   CHECK_FALSE(hoststub::IsProviderConfigError(st));
   CHECK(st.message() ==
         "provider 'offsite' (plugin fx_open_fails): open failed: bucket 'nowhere' does not exist: "
-        "create it or fix settings.bucket [BKP_E_INVALID_ARGUMENT]");
+        "create it or fix settings.bucket [BKP_E_INVALID_ARGUMENT] (configured at host.toml:2)");
 }
 
 TEST_CASE("registry: an open that succeeds without an instance is refused") {
