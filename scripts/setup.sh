@@ -8,6 +8,8 @@ set -euo pipefail
 # Build toolchain and libraries the CMake build finds (see CMakeLists.txt).
 packages=(
   build-essential cmake ninja-build pkg-config clang-format
+  # clang and its libFuzzer runtime build the fuzz targets (scripts/run-fuzz.sh).
+  clang libclang-rt-14-dev
   libboost-dev libboost-filesystem-dev
   libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
