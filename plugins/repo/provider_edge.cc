@@ -12,8 +12,8 @@
 #include "archive.h"
 #include "point_in_time.h"
 #include "restore_job.h"
-#include "verify_job.h"
 #include "timeline.h"
+#include "verify_job.h"
 
 namespace repo {
 namespace {
