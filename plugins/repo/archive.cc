@@ -127,9 +127,13 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
   auto publishing = repo_.PublishLock();
   // Never built on an object verify set aside as damaged (and not stored
   // anew since): the whole segment is then stored again from the host.
+  // Nor on one damaged in place (a pending record): its bytes are stored
+  // over it instead, and the record dropped.
   const std::set<std::string> quarantined = QuarantinedObjects(driver);
+  const std::set<std::string> damaged = PendingObjects(driver, quarantined);
   auto sound = [&](const FileEntry& f) {
     for (const auto& c : f.chunks) {
+      if (damaged.count(c.object) > 0) return false;
       if (quarantined.count(c.object) > 0 && !driver.Stat(c.object)) return false;
     }
     return true;
@@ -159,10 +163,17 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
     at = prefix->size;
   }
   const auto buf = NewChunkBuffer();
+  ChunkSink store = sink;
+  store.damaged = &damaged;
+  std::set<std::string> replaced;
   for (; at < file.size; at += std::min(kMaxChunkBytes, file.size - at)) {
     record.file.chunks.push_back(StoreChunk(
-        sink, read, at, std::min(kMaxChunkBytes, file.size - at), {buf.get(), kChunkBytes}));
+        store, read, at, std::min(kMaxChunkBytes, file.size - at), {buf.get(), kChunkBytes}));
+    if (damaged.count(record.file.chunks.back().object) > 0) {
+      replaced.insert(record.file.chunks.back().object);
+    }
   }
+  for (const auto& object : replaced) ClearPending(driver, object);
   driver.PutSmall(file.closed ? closed_key : partial_key, EncodeArchiveRecord(record));
   if (file.closed && piece) driver.Remove({partial_key});
   return sink.bytes_new - added_before;

@@ -103,10 +103,20 @@ class Job {
     LiveFiles live;
     for (const auto& item : items_) live[item.key()] = {item.id, item.size};
     StoreLostObjects(repo_, source_, live, op_, host_, limiter_);
+    // What is still damaged in place (its bytes not at hand above) is
+    // neither reused nor trusted as a chunk's stored copy.
+    damaged_ = PendingObjects(repo_.driver(), QuarantinedObjects(repo_.driver()));
     plans_ = std::vector<Plan>(items_.size());
     parallel_.Run(items_.size(), [&](size_t i, size_t) { PlanItem(i); });
     StorePieces();
     op_.throw_if_cancelled("backup");
+    // A piece stored over a damaged object made it whole (StorePieces has
+    // committed everything by now).
+    for (const Plan& plan : plans_) {
+      for (const Chunk& c : plan.fresh) {
+        if (damaged_.count(c.object) > 0) ClearPending(repo_.driver(), c.object);
+      }
+    }
 
     FillRanges(&manifest);
     BuildFiles(&manifest);
@@ -203,6 +213,7 @@ class Job {
     // backup since stored those bytes anew): storing the file again here
     // is what heals it.
     for (const auto& c : base.chunks) {
+      if (damaged_.count(c.object) > 0) return false;  // damaged in place
       if (!incremental_ || quarantined_.count(c.object) > 0) {
         if (repo_.driver().Stat(c.object) != c.stored_size) return false;
       }
@@ -268,7 +279,8 @@ class Job {
                      Advance(n, 0);
                    },
                    bytes_new_,
-                   committer};
+                   committer,
+                   &damaged_};
     return StoreChunk(sink, Reader(item), offset, size, buf);
   }
 
@@ -351,6 +363,7 @@ class Job {
   ParallelFor parallel_;
   std::optional<BackupState> base_;
   std::set<std::string> quarantined_;  // objects verify set aside (quarantine.h)
+  std::set<std::string> damaged_;      // of them, still stored but damaged (pending)
   std::vector<ListedItem> items_;
   std::vector<Plan> plans_;
   std::atomic<uint32_t> phase_{BKP_PHASE_CONTROL_DB};

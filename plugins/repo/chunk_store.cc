@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
@@ -60,6 +61,12 @@ uint64_t ReadPiece(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_
   return XXH3_64bits_digest(tail.get());
 }
 
+// An object stored already under `key` that may be reused.
+std::optional<uint64_t> Reusable(ChunkSink& sink, const std::string& key) {
+  if (sink.damaged != nullptr && sink.damaged->count(key) > 0) return std::nullopt;
+  return sink.driver.Stat(key);
+}
+
 // Commits `writer` under `key`, or hands it to the sink's committer. False
 // when an object of that key is already on its way (the same content).
 bool CommitObject(ChunkSink& sink, std::unique_ptr<ObjectWriter> writer, const std::string& key) {
@@ -97,7 +104,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
   c.xxh3 = XXH3_64bits_digest(h64.get());
   const std::string name = Hex128(XXH3_128bits_digest(h128.get()));
   c.object = ObjectKeyOf(name);
-  if (auto existing = sink.driver.Stat(c.object)) {
+  if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;
     return c;
   }
@@ -138,7 +145,7 @@ Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t 
   c.xxh3 = encoded.xxh3;
   c.tail_xxh3 = tail;
   c.object = ObjectKeyOf(encoded.xxh128_hex);
-  if (auto existing = sink.driver.Stat(c.object)) {
+  if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {
     c.stored_size = encoded.stored_size;

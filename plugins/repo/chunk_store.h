@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 
@@ -40,6 +41,11 @@ struct ChunkSink {
   // calling thread. Either way the object is durable once the caller has
   // finished the committer.
   Committer* committer = nullptr;
+  // Keys of objects known damaged but still stored (a pending quarantine
+  // record, quarantine.h): never reused; a chunk of those very bytes is
+  // written again over them (content-addressed: the right bytes for that
+  // name). May be null.
+  const std::set<std::string>* damaged = nullptr;
 };
 
 // The key of the object whose original bytes have this XXH128 (32 hex
@@ -55,7 +61,8 @@ inline std::unique_ptr<char[]> NewChunkBuffer() {
 }
 
 // Reads [offset, offset + size) and stores it as one LZ4 frame, named by
-// content (an identical object already there is reused, not written again).
+// content (an identical object already there is reused, not written again,
+// unless the sink knows it damaged: then it is replaced).
 // When the frame could be larger than the driver takes unnamed
 // (StorageDriver::MaxUnnamedObjectSize, e.g. one S3 part), a first pass
 // only hashes the bytes to learn the key: an object stored already then

@@ -79,6 +79,17 @@ void RecordMissing(StorageDriver& driver, const std::string& object, const std::
   driver.PutSmall(RecordKey(object), record.dump(2) + "\n");
 }
 
+void RecordPending(StorageDriver& driver, const std::string& object, const std::string& reason) {
+  const nlohmann::json record = {
+      {"object", object}, {"quarantined_ms", NowMs()}, {"reason", reason}, {"pending", true}};
+  driver.PutSmall(RecordKey(object), record.dump(2) + "\n");
+}
+
+void ClearPending(StorageDriver& driver, const std::string& object) {
+  auto record = FindQuarantined(driver, object);
+  if (record && record->pending) driver.Remove({RecordKey(object)});
+}
+
 std::optional<QuarantineRecord> FindQuarantined(StorageDriver& driver, const std::string& object) {
   const std::string key = RecordKey(object);
   if (!driver.Stat(key)) return std::nullopt;
@@ -86,7 +97,8 @@ std::optional<QuarantineRecord> FindQuarantined(StorageDriver& driver, const std
   try {
     const auto doc = nlohmann::json::parse(driver.GetSmall(key));
     return QuarantineRecord{object, doc.value("quarantined_ms", int64_t{0}),
-                            doc.value("reason", std::string()), set_aside};
+                            doc.value("reason", std::string()), set_aside,
+                            doc.value("pending", false)};
   } catch (const nlohmann::json::exception&) {
     return QuarantineRecord{object, 0, "(its quarantine record " + key + " does not read)",
                             set_aside};
@@ -102,6 +114,28 @@ std::set<std::string> QuarantinedObjects(StorageDriver& driver) {
     if (key.size() > prefix.size() + suffix.size() &&
         key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0) {
       out.insert(key.substr(prefix.size(), key.size() - prefix.size() - suffix.size()));
+    }
+  }
+  return out;
+}
+
+}  // namespace repo
+
+namespace repo {
+
+std::set<std::string> PendingObjects(StorageDriver& driver,
+                                     const std::set<std::string>& quarantined) {
+  std::set<std::string> out;
+  for (const auto& object : quarantined) {
+    // Only a record whose object is still there can be pending.
+    if (!driver.Stat(object)) continue;
+    try {
+      const auto doc = nlohmann::json::parse(driver.GetSmall(RecordKey(object)));
+      if (doc.value("pending", false)) out.insert(object);
+    } catch (const nlohmann::json::exception&) {
+      // As FindQuarantined reads it: not pending (an old record, damaged).
+    } catch (const bkp::Error& e) {
+      if (e.status() != BKP_E_NOT_FOUND) throw;  // dropped meanwhile: healed
     }
   }
   return out;

@@ -3,12 +3,21 @@
 //
 //   quarantine/<object key>        the damaged bytes, as they were found
 //   quarantine/<object key>.json   when it was set aside, and why (also
-//                                  written alone for an object found missing)
+//                                  written alone for an object found missing,
+//                                  or, "pending": true, for a damaged object
+//                                  verify could not move yet)
 //
 // An object set aside is gone from objects/: a writer that needs those
 // bytes again finds it missing and stores them anew from the live host,
 // under the same key when the bytes are the same (keys are content hashes),
-// which heals every older backup that references it too. Garbage
+// which heals every older backup that references it too.
+//
+// A pending record stands for the set-aside when verify could not take the
+// repository to itself (another operation held it): the damaged object stays
+// in objects/, but writers treat it as set aside all the same: they never
+// reuse it, and where the host has its bytes they store them over it (the
+// same key, so every backup naming it heals) and drop the record. Writing
+// the record is additive, so it is safe under a shared lock. Garbage
 // collection never touches quarantine/; an operator removes it by hand.
 //
 // Errors: throws bkp::Error (the driver's).
@@ -32,6 +41,7 @@ struct QuarantineRecord {
   int64_t quarantined_ms = 0;
   std::string reason;      // what verify found
   bool set_aside = false;  // its damaged bytes are kept (else it was found missing)
+  bool pending = false;    // damaged, still in objects/: verify could not move it yet
 };
 
 // Whether `key` is an object's key, objects/<xx>/<32 hex digits>.lz4: only
@@ -55,11 +65,27 @@ std::optional<std::string> SetAside(StorageDriver& driver, const std::string& ob
 // earlier record.
 void RecordMissing(StorageDriver& driver, const std::string& object, const std::string& reason);
 
+// Records that `object`, damaged and left in place, must not be reused
+// (see above). Replaces an older record of it (one of an earlier set-aside
+// whose object was stored anew since, and is damaged again).
+void RecordPending(StorageDriver& driver, const std::string& object, const std::string& reason);
+
+// Drops the pending record of `object`, once a writer stored its bytes anew
+// over it (or verify found it intact): a record that is not pending stays.
+void ClearPending(StorageDriver& driver, const std::string& object);
+
 // The record of `object`, if it was ever set aside (and the record reads).
 std::optional<QuarantineRecord> FindQuarantined(StorageDriver& driver, const std::string& object);
 
 // The object keys ever set aside or recorded missing: one listing, for
 // writers that check many chunks.
 std::set<std::string> QuarantinedObjects(StorageDriver& driver);
+
+// Of `quarantined` (QuarantinedObjects), those with a pending record: one
+// read per record whose object is still there, for writers about to decide
+// what to reuse. A record that does not read counts as not pending, as
+// FindQuarantined reads it.
+std::set<std::string> PendingObjects(StorageDriver& driver,
+                                     const std::set<std::string>& quarantined);
 
 }  // namespace repo

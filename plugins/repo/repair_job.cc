@@ -38,9 +38,13 @@ class Repair {
 
   RepairStats Run() {
     std::set<std::string> lost;
-    for (const auto& object : QuarantinedObjects(repo_.driver())) {
+    const std::set<std::string> quarantined = QuarantinedObjects(repo_.driver());
+    for (const auto& object : quarantined) {
       if (!repo_.driver().Stat(object)) lost.insert(object);
     }
+    // Damaged in place (verify could not move them): as good as lost.
+    damaged_ = PendingObjects(repo_.driver(), quarantined);
+    lost.insert(damaged_.begin(), damaged_.end());
     if (lost.empty()) return stats_;  // the usual case: nothing more to read
     CollectReferences();
     for (const auto& [object, refs] : references_) {
@@ -135,6 +139,7 @@ class Repair {
       std::atomic<uint64_t> added{0};
       ChunkSink sink{repo_.driver(), limiter_, [this] { op_.throw_if_cancelled("backup"); },
                      nullptr, added};
+      sink.damaged = &damaged_;  // stored over the damaged object of that name
       const auto buf = NewChunkBuffer();
       const Chunk stored = StoreChunk(sink, read, ref.offset, ref.size, {buf.get(), kChunkBytes});
       stats_.bytes_read += ref.size;
@@ -143,6 +148,8 @@ class Repair {
         why.push_back("the host's " + what + " changed while being read (" + ref.by + ")");
         continue;
       }
+      // Its bytes are right now: nothing is pending any more.
+      if (damaged_.count(object) > 0) ClearPending(repo_.driver(), object);
       ++stats_.repaired;
       host_.log(BKP_LOG_INFO, "stored '" + object + "' again from the host's " + what);
       return;
@@ -159,6 +166,7 @@ class Repair {
   const bkp::Host& host_;
   RateLimiter& limiter_;
   std::map<std::string, std::vector<Reference>> references_;
+  std::set<std::string> damaged_;  // of them, still stored but damaged (pending)
   RepairStats stats_;
 };
 

@@ -1,13 +1,14 @@
-// Storing lost objects again: the objects verify set aside as damaged or
-// found missing (quarantine.h) that the repository still references (in a
-// backup's manifest or an archive record), each stored again from the live
-// host's bytes, so that every backup that references it is whole again.
-// Every backup runs it first, before it plans what to reuse.
+// Storing lost objects again: the objects verify set aside as damaged,
+// found missing, or found damaged but could not move yet (quarantine.h) that the repository still
+// references (in a backup's manifest or an archive record), each stored again from the live host's
+// bytes, so that every backup that references it is whole again. Every backup runs it first, before
+// it plans what to reuse.
 //
 // An object is stored again only from the very bytes it held: the host's
 // file of the same role, context and name must still hold the chunk's byte
 // range, and those bytes must hash (XXH128) to the object's name before
-// anything is written. Closed segments are immutable, and an active one only
+// anything is written; a damaged object still in place is written over,
+// and its pending record dropped. Closed segments are immutable, and an active one only
 // grows, so their bytes usually are still there; a control DB snapshot or a
 // compacted log segment is not, and stays damaged.
 //

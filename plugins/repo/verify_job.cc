@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <tuple>
 
@@ -26,7 +27,7 @@ struct ObjectFate {
   std::optional<std::string> quarantined_to;
   bool intact = false;
   std::optional<std::string> not_set_aside;  // why setting it aside failed
-  bool deferred = false;                     // damaged, but another operation held the repository
+  bool deferred = false;  // damaged, but another operation held the repository: recorded pending
 };
 
 // Where the problem that explains a deferred set-aside is reported.
@@ -44,7 +45,9 @@ std::string Describe(const Verdict& verdict, const ObjectFate& fate) {
     message += "; it could not be set aside (" + *fate.not_set_aside + ")";
   } else if (fate.deferred) {
     message += std::string("; not set aside yet: another operation holds the repository (see '") +
-               kQuarantineFile + "'), so it stays in place and a new backup may still reuse it";
+               kQuarantineFile +
+               "'), so it stays in place, recorded as damaged: no new backup reuses it, and the "
+               "next backup stores those bytes anew over it where the host still has them";
   }
   return message;
 }
@@ -168,6 +171,25 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
     }
   });
 
+  // A pending record (quarantine.h) whose object verified sound was healed
+  // by a backup that stored its bytes anew: the record has served.
+  {
+    std::set<std::string> sound;
+    for (const auto& [key, verdict] : verdicts) {
+      if (!verdict) sound.insert(std::get<0>(key));
+    }
+    for (const auto& [key, verdict] : verdicts) {
+      if (verdict) sound.erase(std::get<0>(key));  // another reference of it is not
+    }
+    std::set<std::string> candidates;
+    for (const auto& object : QuarantinedObjects(repository.driver())) {
+      if (sound.count(object) > 0) candidates.insert(object);
+    }
+    for (const auto& object : PendingObjects(repository.driver(), candidates)) {
+      ClearPending(repository.driver(), object);
+    }
+  }
+
   // A damaged object is set aside, so that no new backup references it; one
   // that is intact stays whatever a record says of it (another backup may
   // need exactly those bytes).
@@ -199,7 +221,8 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
   // needs the repository to itself: the exclusive lock (this object's own
   // shared one does not conflict with it), and against this provider's own
   // archiver, the publish lock. Refused, nothing moves: the damage is
-  // reported all the same, and the next verify sets it aside.
+  // recorded as pending, so that no backup starting from now reuses the
+  // object, and the next verify sets it aside.
   std::optional<std::string> deferred;
   if (!damaged.empty()) {
     std::unique_ptr<RepositoryLock> exclusive;
@@ -213,11 +236,14 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
     if (exclusive) publishing = repository.ExclusivePublishLock();
     for (const auto& [object, damage] : damaged) {
       ObjectFate& fate = fates[object];
-      if (deferred) {
-        fate.deferred = true;
-        continue;
-      }
       try {
+        if (deferred) {
+          // Only a record is added (safe under the shared lock): writers
+          // then treat the object as set aside (quarantine.h).
+          RecordPending(repository.driver(), object, damage);
+          fate.deferred = true;
+          continue;
+        }
         fate.quarantined_to = SetAside(repository.driver(), object, damage);
       } catch (const bkp::Error& e) {
         if (e.status() == BKP_E_CANCELLED) throw;
@@ -257,10 +283,12 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
   if (deferred) {
     problem(BKP_E_BUSY, "", kQuarantineFile,
             std::to_string(damaged.size()) +
-                " damaged object(s) not set aside yet, so a new backup may still reuse them: " +
-                *deferred +
-                ". Run verify again when no other operation uses the repository: it sets them "
-                "aside, and the next backup stores those bytes anew");
+                " damaged object(s) not set aside yet, only recorded as pending in '" +
+                kQuarantineFile + "': " + *deferred +
+                ". No backup starting from now reuses them (one running already still may), and "
+                "the next backup stores their bytes anew over them where the host still has "
+                "them; run verify again when no other operation uses the repository to set "
+                "aside what is still damaged");
   }
   return problems;
 }

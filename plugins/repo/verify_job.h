@@ -10,9 +10,12 @@
 // to itself: the caller holds a shared lock for the reading, and the job
 // takes the exclusive one (and the publish lock) for the set-aside alone.
 // When that is refused (a backup runs elsewhere), nothing moves: each
-// damaged object is reported as not set aside yet, plus one BKP_E_BUSY
-// problem on "quarantine/" naming the holder; the next verify sets them
-// aside.
+// damaged object gets a pending quarantine record (an addition, safe under
+// the shared lock: writers then never reuse it, quarantine.h) and is
+// reported as not set aside yet, plus one BKP_E_BUSY problem on
+// "quarantine/" naming the holder; the next verify sets them aside. A
+// pending record whose object verifies intact (a backup stored it anew) is
+// dropped.
 //
 // Errors: problems are reported, not thrown; bkp::Error only for an unknown
 // backup id (BKP_E_NOT_FOUND), a cancel, or the repository failing as a whole.

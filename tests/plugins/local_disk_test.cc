@@ -392,6 +392,67 @@ TEST_CASE("local_disk: verify sets a damaged object aside and the next backup st
   }
 }
 
+namespace {
+
+// The pending quarantine record of `object`, as verify writes it when it
+// cannot take the repository to itself (empty when there is none).
+std::string PendingRecord(const fs::path& repo_dir, const std::string& object) {
+  const fs::path record = repo_dir / "quarantine" / (object + ".json");
+  if (!fs::exists(record)) return "";
+  const auto doc = nlohmann::json::parse(ReadFile(record));
+  return doc.value("pending", false) ? doc.dump() : "";
+}
+
+// A backup that fixes, in the first backup, a closed event segment of one
+// chunk, flips a byte of that chunk's stored object and has verify find it
+// while another process holds the repository's shared lock.
+struct DeferredDamage {
+  std::string first;
+  repo::FileEntry victim;
+  repo::Chunk chunk;
+  fs::path object;
+  std::string damaged;  // the object's damaged bytes
+
+  DeferredDamage(const fs::path& dir, DiskProvider& disk, EventStore& store) {
+    first = disk.Backup(store).backup_id;
+    const repo::Manifest m = ReadManifest(dir / "repo", first);
+    const repo::FileEntry* found = nullptr;
+    for (const auto& f : m.files) {
+      if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) found = &f;
+    }
+    REQUIRE(found != nullptr);
+    victim = *found;
+    chunk = victim.chunks[0];
+    object = dir / "repo" / chunk.object;
+    testing_support::FlipByte(object, chunk.stored_size / 2);
+    damaged = ReadFile(object);
+  }
+
+  // Verify under another process's shared lock: it reports the damage,
+  // moves nothing, and records the object as pending.
+  void VerifyDeferred(const fs::path& dir, DiskProvider& disk) const {
+    const VerifyOutcome v = disk.Verify(first);
+    CHECK(v.rc == BKP_E_CORRUPT);
+    REQUIRE(v.problems.size() == 2);
+    CHECK(v.problems[0].status == BKP_E_CORRUPT);
+    CHECK_MESSAGE(Contains(v.problems[0].message, "not set aside yet"), v.problems[0].message);
+    CHECK_MESSAGE(Contains(v.problems[0].message, "no new backup reuses it"),
+                  v.problems[0].message);
+    CHECK(v.problems[1].status == BKP_E_BUSY);
+    CHECK(v.problems[1].file == "quarantine/");
+    CHECK_MESSAGE(Contains(v.problems[1].message, "1 damaged object(s) not set aside yet"),
+                  v.problems[1].message);
+    CHECK_MESSAGE(Contains(v.problems[1].message, "backup on host"), v.problems[1].message);
+    CHECK_MESSAGE(Contains(v.problems[1].message, "run verify again"), v.problems[1].message);
+    CHECK(ReadFile(object) == damaged);
+    CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / chunk.object));
+    const std::string pending = PendingRecord(dir / "repo", chunk.object);
+    CHECK_MESSAGE(Contains(pending, chunk.object), pending);
+  }
+};
+
+}  // namespace
+
 TEST_CASE("local_disk: verify moves nothing while a backup elsewhere holds the repository") {
   std::mt19937_64 rng(41);
   TempDir dir;
@@ -399,52 +460,82 @@ TEST_CASE("local_disk: verify moves nothing while a backup elsewhere holds the r
   auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
   Written written;
   Fill(*store, "orders", 900, rng, &written);
-  const std::string first = disk.Backup(*store).backup_id;
-  const repo::Manifest m = ReadManifest(dir / "repo", first);
-  const repo::FileEntry* victim = nullptr;
-  for (const auto& f : m.files) {
-    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
-  }
-  REQUIRE(victim != nullptr);
-  const repo::Chunk chunk = victim->chunks[0];
-  const fs::path object = dir / "repo" / chunk.object;
-  const fs::path aside = dir / "repo" / "quarantine" / chunk.object;
-  testing_support::FlipByte(object, chunk.stored_size / 2);
-  const std::string damaged = ReadFile(object);
-
+  const DeferredDamage d(dir.path(), disk, *store);
   {
     // Another process's backup, under its shared lock, may be about to
     // reference exactly this object: moving it now would let that backup
-    // publish a manifest naming an object that is gone.
+    // publish a manifest naming an object that is gone. Verify records it
+    // as damaged instead, and a backup (under its own shared lock) never
+    // reuses it: the host still has the bytes, so it stores them over the
+    // damaged object, which heals the first backup too.
     repo::Repository elsewhere(std::make_shared<repo::PosixDriver>(dir / "repo"));
     const auto backup = elsewhere.Lock(repo::RepositoryLock::Mode::kShared, "backup");
-    const VerifyOutcome v = disk.Verify(first);
-    CHECK(v.rc == BKP_E_CORRUPT);
-    REQUIRE(v.problems.size() == 2);
-    CHECK(v.problems[0].status == BKP_E_CORRUPT);
-    CHECK_MESSAGE(Contains(v.problems[0].message, "not set aside yet"), v.problems[0].message);
-    CHECK(v.problems[1].status == BKP_E_BUSY);
-    CHECK(v.problems[1].file == "quarantine/");
-    CHECK_MESSAGE(Contains(v.problems[1].message, "1 damaged object(s) not set aside yet"),
-                  v.problems[1].message);
-    CHECK_MESSAGE(Contains(v.problems[1].message, "backup on host"), v.problems[1].message);
-    CHECK_MESSAGE(Contains(v.problems[1].message, "Run verify again"), v.problems[1].message);
-    CHECK(ReadFile(object) == damaged);
-    CHECK_FALSE(fs::exists(aside));
+    d.VerifyDeferred(dir.path(), disk);
+    const std::string second = disk.Backup(*store).backup_id;
+    REQUIRE(fs::exists(d.object));
+    CHECK(ReadFile(d.object) != d.damaged);
+    CHECK(PendingRecord(dir / "repo", d.chunk.object).empty());
+    CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / (d.chunk.object + ".json")));
+    disk.RequireVerifies(second);
   }
-
-  // With no other holder, verify sets it aside; the next backup stores
-  // those bytes anew (it runs under its shared lock, so no verify moves
-  // anything meanwhile), and every backup verifies.
-  const VerifyOutcome v = disk.Verify(first);
-  REQUIRE(v.problems.size() == 1);
-  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside as 'quarantine/" + chunk.object + "'"),
-                v.problems[0].message);
-  CHECK_FALSE(fs::exists(object));
-  CHECK(ReadFile(aside) == damaged);
-  disk.Backup(*store);
-  REQUIRE(fs::exists(object));
   disk.RequireVerifies("");
+  CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / d.chunk.object));
+
+  // A pending record whose object a backup stored anew but could not drop
+  // (a crash in between): the next verify finds the object intact and
+  // drops it.
+  WriteFile(
+      dir / "repo" / "quarantine" / (d.chunk.object + ".json"),
+      nlohmann::json{
+          {"object", d.chunk.object}, {"quarantined_ms", 1}, {"reason", "test"}, {"pending", true}}
+          .dump());
+  disk.RequireVerifies("");
+  CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / (d.chunk.object + ".json")));
+}
+
+TEST_CASE("local_disk: a backup never reuses an object recorded damaged whose bytes are gone") {
+  std::mt19937_64 rng(47);
+  TempDir dir;
+  DiskProvider disk(dir / "repo");
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 24 * kKiB));
+  Written written;
+  Fill(*store, "orders", 900, rng, &written);
+  const DeferredDamage d(dir.path(), disk, *store);
+  // The host's copy no longer holds the bytes stored: one changed before
+  // its last 4 KiB, so the file still seems to begin with what the backup
+  // holds (the tail check passes) but its hash is not the object's name.
+  REQUIRE(d.victim.size > 8 * kKiB);
+  fs::path host_file;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "data")) {
+    if (e.path().filename() == d.victim.name) host_file = e.path();
+  }
+  REQUIRE_FALSE(host_file.empty());
+  testing_support::FlipByte(host_file, 100);
+
+  std::string second;
+  {
+    repo::Repository elsewhere(std::make_shared<repo::PosixDriver>(dir / "repo"));
+    const auto backup = elsewhere.Lock(repo::RepositoryLock::Mode::kShared, "backup");
+    d.VerifyDeferred(dir.path(), disk);
+    // Nothing to heal it with: the new full backup stores the host's file
+    // whole instead of naming the damaged object, and verifies.
+    second = disk.Backup(*store).backup_id;
+  }
+  for (const auto& f : ReadManifest(dir / "repo", second).files) {
+    for (const auto& c : f.chunks) CHECK(c.object != d.chunk.object);
+  }
+  disk.RequireVerifies(second);
+  CHECK(ReadFile(d.object) == d.damaged);
+  CHECK_FALSE(PendingRecord(dir / "repo", d.chunk.object).empty());
+
+  // With no other holder, verify sets it aside as it always did.
+  const VerifyOutcome v = disk.Verify(d.first);
+  REQUIRE(v.problems.size() == 1);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "set aside as 'quarantine/" + d.chunk.object + "'"),
+                v.problems[0].message);
+  CHECK_FALSE(fs::exists(d.object));
+  CHECK(ReadFile(dir / "repo" / "quarantine" / d.chunk.object) == d.damaged);
+  CHECK(PendingRecord(dir / "repo", d.chunk.object).empty());
 }
 
 TEST_CASE("local_disk: verify reports what the host's restore would refuse, before restoring") {

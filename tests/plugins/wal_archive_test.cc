@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "backup/backup_runner.h"
 #include "backup/backup_source.h"
 #include "chain.h"
@@ -613,6 +615,90 @@ TEST_CASE("wal_archive: the archive never extends a piece whose object verify se
   REQUIRE(wal.Verify("").problems.size() == 1);
 
   // The segment grows; the next piece must not build on the lost object.
+  Fill(*store, "orders", 10, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  for (const auto& c : piece.file.chunks) CHECK(c.object != chunk.object);
+  wal.RequireVerifies("");
+}
+
+namespace {
+
+// Verify of `id` while another process holds the repository's shared lock:
+// the damaged object stays where it is, recorded as pending.
+void VerifyUnderAnotherLock(DiskProvider& wal, const fs::path& repo_dir, const std::string& id,
+                            const std::string& object) {
+  repo::Repository elsewhere(std::make_shared<repo::PosixDriver>(repo_dir));
+  const auto held = elsewhere.Lock(repo::RepositoryLock::Mode::kShared, "backup");
+  const auto v = wal.Verify(id);
+  REQUIRE(v.problems.size() == 2);
+  CHECK_MESSAGE(Contains(v.problems[0].message, "not set aside yet"), v.problems[0].message);
+  REQUIRE(fs::exists(repo_dir / object));
+  const fs::path record = repo_dir / "quarantine" / (object + ".json");
+  CHECK(fs::exists(record));
+  if (fs::exists(record)) {
+    CHECK(nlohmann::json::parse(testing_support::ReadFile(record)).value("pending", false));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("wal_archive: an incremental stores anew an object verify recorded damaged in place") {
+  std::mt19937_64 rng(53);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 24 * kKiB, 16 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 700, rng, &written);
+  const std::string full = wal.Backup(*store).backup_id;
+  const repo::FileEntry* victim = nullptr;
+  const repo::Manifest m = ReadManifest(dir / "repo", full);
+  for (const auto& f : m.files) {
+    if (f.role == BKP_ROLE_EVENTS && f.closed && f.chunks.size() == 1) victim = &f;
+  }
+  REQUIRE(victim != nullptr);
+  const repo::Chunk chunk = victim->chunks[0];
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  const std::string damaged = testing_support::ReadFile(dir / "repo" / chunk.object);
+  VerifyUnderAnotherLock(wal, dir / "repo", full, chunk.object);
+
+  // The increment would inherit the segment; the host still has its bytes,
+  // so they are written over the damaged object and the record dropped.
+  Fill(*store, "orders", 50, rng, &written);
+  wal.Backup(*store, BKP_BACKUP_INCREMENTAL);
+  CHECK(testing_support::ReadFile(dir / "repo" / chunk.object) != damaged);
+  CHECK_FALSE(fs::exists(dir / "repo" / "quarantine" / (chunk.object + ".json")));
+  wal.RequireVerifies("");
+}
+
+TEST_CASE("wal_archive: the archive never extends a piece whose object verify recorded damaged") {
+  std::mt19937_64 rng(59);
+  TempDir dir;
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 64 * kKiB));
+  Written written;
+  DiskProvider wal = WalArchive(dir / "repo");
+  Fill(*store, "orders", 20, rng, &written);
+  const std::string id = wal.Backup(*store).backup_id;
+  std::set<std::string> in_backup;
+  for (const auto& f : ReadManifest(dir / "repo", id).files) {
+    for (const auto& c : f.chunks) in_backup.insert(c.object);
+  }
+  Fill(*store, "orders", 40, rng, &written);
+  ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
+  fs::path piece_file;
+  for (const auto& e : fs::directory_iterator(dir / "repo" / "archive" / "orders" / "events")) {
+    if (Contains(e.path().filename().string(), "partial")) piece_file = e.path();
+  }
+  REQUIRE_FALSE(piece_file.empty());
+  auto piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
+  REQUIRE_FALSE(piece.file.chunks.empty());
+  const repo::Chunk chunk = piece.file.chunks.back();
+  REQUIRE(in_backup.count(chunk.object) == 0);
+  testing_support::FlipByte(dir / "repo" / chunk.object, chunk.stored_size / 2);
+  VerifyUnderAnotherLock(wal, dir / "repo", "", chunk.object);
+
+  // The segment grows; the next piece stores it whole rather than extend
+  // the one that names the damaged object.
   Fill(*store, "orders", 10, rng, &written);
   ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
   piece = repo::DecodeArchiveRecord(testing_support::ReadFile(piece_file), "piece");
