@@ -293,7 +293,7 @@ TEST_CASE("hardening: list names an unreadable manifest by its file and fails") 
 namespace {
 
 // The process's virtual size, in bytes (VmSize of /proc/self/status).
-uint64_t VirtualSize() {
+[[maybe_unused]] uint64_t VirtualSize() {
   std::ifstream in("/proc/self/status");
   std::string key;
   while (in >> key) {
