@@ -9,27 +9,13 @@
 
 #include "bkp/bkp_plugin.hpp"
 #include "object_codec.h"
+#include "xxh3_state.h"
 
 namespace repo {
 namespace {
 
 // The tail a chunk's tail_xxh3 covers.
 constexpr uint64_t kTailBytes = 4096;
-
-// An XXH3 state freed on scope exit.
-class Xxh3State {
- public:
-  Xxh3State() : s_(XXH3_createState()) {
-    if (s_ == nullptr) throw std::bad_alloc();
-  }
-  ~Xxh3State() { XXH3_freeState(s_); }
-  Xxh3State(const Xxh3State&) = delete;
-  Xxh3State& operator=(const Xxh3State&) = delete;
-  XXH3_state_t* get() { return s_; }
-
- private:
-  XXH3_state_t* s_;
-};
 
 // 32 hex digits, as `xxhsum -H2` prints it (the canonical big-endian form).
 std::string Hex128(XXH128_hash_t hash) { return Hex64(hash.high64) + Hex64(hash.low64); }

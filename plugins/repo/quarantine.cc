@@ -9,6 +9,7 @@
 #include "chunk_store.h"
 #include "object_codec.h"
 #include "repository.h"
+#include "xxh3_state.h"
 
 namespace repo {
 namespace {
@@ -30,12 +31,8 @@ bool IsObjectKey(const std::string& key) {
 }
 
 std::optional<std::string> ObjectDamage(StorageDriver& driver, const std::string& object) {
-  XXH3_state_t* state = XXH3_createState();
-  if (state == nullptr) throw std::bad_alloc();
-  struct Free {
-    XXH3_state_t* s;
-    ~Free() { XXH3_freeState(s); }
-  } release{state};
+  Xxh3State hash;
+  XXH3_state_t* state = hash.get();
   XXH3_128bits_reset(state);
   try {
     auto reader = driver.Open(object);

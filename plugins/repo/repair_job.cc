@@ -13,6 +13,7 @@
 #include "archive.h"
 #include "chunk_store.h"
 #include "quarantine.h"
+#include "xxh3_state.h"
 
 namespace repo {
 namespace {
@@ -94,12 +95,8 @@ class Repair {
 
   // The key the host's bytes [offset, offset + size) would be stored under.
   std::string LiveKey(const ReadAt& read, uint64_t offset, uint64_t size) {
-    XXH3_state_t* state = XXH3_createState();
-    if (state == nullptr) throw std::bad_alloc();
-    struct Free {
-      XXH3_state_t* s;
-      ~Free() { XXH3_freeState(s); }
-    } release{state};
+    Xxh3State hash;
+    XXH3_state_t* state = hash.get();
     XXH3_128bits_reset(state);
     const auto buf = NewChunkBuffer();
     for (uint64_t at = offset; at < offset + size;) {
