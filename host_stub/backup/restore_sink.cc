@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "backup/timeline_history.h"
+#include "bkp/bkp_plugin.hpp"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/restore_rules.h"
 #include "storage/control_db.h"
@@ -136,8 +137,7 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
     return BKP_E_OUT_OF_ORDER;
   }
   // Read only what the plugin's struct holds; a newer field it lacks is 0.
-  bkp_item item{};
-  std::memcpy(&item, &item_in, std::min<size_t>(sizeof item, item_in.struct_size));
+  const bkp_item item = bkp::copy_versioned(&item_in);
   const char* name = item.name ? item.name : "(unnamed)";
   if (file_) {
     return Refuse(BKP_E_OUT_OF_ORDER,

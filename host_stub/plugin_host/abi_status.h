@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.h"
+#include "bkp/bkp_plugin.hpp"
 #include "util/status.h"
 
 namespace hoststub {
@@ -32,10 +33,7 @@ Status FromBkpStatus(bkp_status status, const std::string& message);
 // struct_size declares, into a zeroed copy. NULL gives a zeroed struct.
 template <typename T>
 T CopyVersioned(const T* given) {
-  T copy{};
-  if (given == nullptr) return copy;
-  std::memcpy(&copy, given, std::min<size_t>(sizeof copy, given->struct_size));
-  return copy;
+  return bkp::copy_versioned(given);
 }
 
 }  // namespace hoststub

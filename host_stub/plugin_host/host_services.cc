@@ -13,6 +13,7 @@
 
 #include "backup/backup_source.h"
 #include "backup/restore_sink.h"
+#include "bkp/bkp_plugin.hpp"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/restore_rules.h"
 
@@ -115,8 +116,7 @@ bkp_status SettingBool(const bkp_settings* settings, const char* key, int32_t* o
 void OpProgress(bkp_operation* op, const bkp_progress* progress) noexcept {
   if (op == nullptr || progress == nullptr) return;
   try {
-    bkp_progress copy{};
-    std::memcpy(&copy, progress, std::min<size_t>(sizeof copy, progress->struct_size));
+    const bkp_progress copy = bkp::copy_versioned(progress);
     if (op->on_progress) op->on_progress(copy);
   } catch (...) {
     // Progress is advisory: a failure to record it must not fail the backup.
@@ -201,8 +201,7 @@ bkp_status RestoreItemCheck(bkp_host*, const bkp_item* item_in, char* err,
       return BKP_E_INVALID_ARGUMENT;
     }
     // Read only what the plugin's struct holds; a newer field it lacks is 0.
-    bkp_item item{};
-    std::memcpy(&item, item_in, std::min<size_t>(sizeof item, item_in->struct_size));
+    const bkp_item item = bkp::copy_versioned(item_in);
     auto path = RestoredPath(item);
     if (path.ok()) return BKP_OK;
     *message = path.status().message();

@@ -103,8 +103,7 @@ bkp_status BackupInstance(bkp_instance* instance, const bkp_backup_args* args,
       throw bkp::Error(BKP_E_INVALID_ARGUMENT, "unknown backup type " + std::to_string(args->type));
     }
     // A host older than 1.2 passes no timeline: it is on the first.
-    bkp_backup_args full{};
-    std::memcpy(&full, args, std::min<size_t>(sizeof full, args->struct_size));
+    const bkp_backup_args full = bkp::copy_versioned(args);
     BackupOptions options = instance->options;
     options.timeline = full.timeline == 0 ? 1 : full.timeline;
     const bkp::Source source(instance->host.services(), *args);
@@ -132,8 +131,7 @@ bkp_status RestoreInstance(bkp_instance* instance, const bkp_restore_args* args_
                            size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
     // A 1.0 host's struct ends before the target: it reads as none.
-    bkp_restore_args args{};
-    std::memcpy(&args, args_in, std::min<size_t>(sizeof args, args_in->struct_size));
+    const bkp_restore_args args = bkp::copy_versioned(args_in);
     RestoreTarget target;
     target.kind = args.target;
     target.token = args.target_token;
@@ -244,8 +242,7 @@ bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* e
 bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention,
                           bkp_backup_info_fn fn, void* user, char* err, size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
-    bkp_retention r{};
-    std::memcpy(&r, retention, std::min<size_t>(sizeof r, retention->struct_size));
+    const bkp_retention r = bkp::copy_versioned(retention);
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "expire");
     const auto removed = instance->repository->Expire(r.keep_last, r.keep_newer_ms);
     if (fn == nullptr) return;
@@ -260,11 +257,9 @@ namespace repo {
 bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_in, char* err,
                            size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
-    bkp_archive_args args{};
-    std::memcpy(&args, args_in, std::min<size_t>(sizeof args, args_in->struct_size));
+    const bkp_archive_args args = bkp::copy_versioned(args_in);
     if (args.item == nullptr) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "archive without an item");
-    bkp_item item{};
-    std::memcpy(&item, args.item, std::min<size_t>(sizeof item, args.item->struct_size));
+    const bkp_item item = bkp::copy_versioned(args.item);
     if (item.role != BKP_ROLE_LOG && item.role != BKP_ROLE_EVENTS &&
         item.role != BKP_ROLE_SNAPSHOTS) {
       throw bkp::Error(BKP_E_INVALID_ARGUMENT,

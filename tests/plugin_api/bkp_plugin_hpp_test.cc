@@ -3,6 +3,7 @@
 // wrappers over a scripted host throwing bkp::Error with the host's message.
 #include "bkp/bkp_plugin.hpp"
 
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -123,6 +124,62 @@ TEST_CASE("hpp negotiate: reads only the struct_size bytes the host announced") 
   args.struct_size = 4;  // not even a version
   CHECK_FALSE(bkp::negotiate(&args, BKP_ABI_VERSION));
   CHECK(err[0] == '\0');
+}
+
+TEST_CASE("hpp copy_versioned: an older peer's struct ends at its struct_size") {
+  // A 1.0 peer's bkp_backup_args ends before `timeline` (1.2): whatever
+  // lies past its struct_size is not its data and must read as zero.
+  bkp_backup_args older{};
+  older.struct_size = offsetof(bkp_backup_args, timeline);
+  older.type = BKP_BACKUP_INCREMENTAL;
+  older.timeline = 7;  // garbage beyond the older struct
+  older.reserved0 = 9;
+  const bkp_backup_args copy = bkp::copy_versioned(&older);
+  CHECK(copy.struct_size == offsetof(bkp_backup_args, timeline));
+  CHECK(copy.type == BKP_BACKUP_INCREMENTAL);
+  CHECK(copy.timeline == 0);
+  CHECK(copy.reserved0 == 0);
+
+  // Only struct_size bytes are read: a heap block of exactly that size
+  // (ASan reports any read past it).
+  std::vector<unsigned char> exact(offsetof(bkp_backup_args, timeline));
+  std::memcpy(exact.data(), &older, exact.size());
+  const bkp_backup_args* short_struct = reinterpret_cast<const bkp_backup_args*>(exact.data());
+  CHECK(bkp::copy_versioned(short_struct).type == BKP_BACKUP_INCREMENTAL);
+}
+
+TEST_CASE("hpp copy_versioned: a newer peer's extra fields are not read") {
+  struct NewerItem {  // a later bkp_item with a field appended
+    bkp_item item;
+    uint64_t appended;
+  };
+  NewerItem newer{};
+  newer.item.struct_size = sizeof(NewerItem);
+  newer.item.role = BKP_ROLE_EVENTS;
+  newer.item.name = "00000000000000000001.events";
+  newer.item.next = 42;
+  newer.appended = 0xdeadbeef;
+  const bkp_item copy = bkp::copy_versioned(&newer.item);
+  // The copy keeps the peer's size, so a reader can tell what it sent.
+  CHECK(copy.struct_size == sizeof(NewerItem));
+  CHECK(copy.role == BKP_ROLE_EVENTS);
+  CHECK(copy.name == newer.item.name);  // shallow: points into the peer's memory
+  CHECK(copy.next == 42);
+}
+
+TEST_CASE("hpp copy_versioned: struct_size 0 and NULL give an all-zero struct") {
+  bkp_progress none{};
+  none.struct_size = 0;
+  none.bytes_done = 5;
+  none.files_done = 6;
+  const bkp_progress copy = bkp::copy_versioned(&none);
+  CHECK(copy.struct_size == 0);
+  CHECK(copy.bytes_done == 0);
+  CHECK(copy.files_done == 0);
+
+  const bkp_progress from_null = bkp::copy_versioned(static_cast<const bkp_progress*>(nullptr));
+  CHECK(from_null.struct_size == 0);
+  CHECK(from_null.bytes_done == 0);
 }
 
 TEST_CASE("hpp Settings: reads each type and reports absence and type errors") {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "bkp/bkp_plugin.hpp"
+
 namespace fake {
 
 namespace {
@@ -121,9 +123,7 @@ bkp_status FakeHost::SettingBool(const bkp_settings* settings, const char* key, 
 }
 
 void FakeHost::OpProgress(bkp_operation* op, const bkp_progress* progress) {
-  bkp_progress copy{};
-  std::memcpy(&copy, progress, std::min<size_t>(progress->struct_size, sizeof copy));
-  Self(op)->progress.push_back(copy);
+  Self(op)->progress.push_back(bkp::copy_versioned(progress));
 }
 
 int32_t FakeHost::OpCancelled(bkp_operation* op) {

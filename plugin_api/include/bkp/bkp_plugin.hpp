@@ -165,6 +165,38 @@ bkp_status guard(char* err, size_t err_len, Body&& body) noexcept {
   return BKP_E_INTERNAL;
 }
 
+/* Reads a versioned struct the other side of the ABI filled in: any struct
+ * of bkp_plugin.h that starts with `uint32_t struct_size` (bkp_item,
+ * bkp_progress, bkp_backup_args, ...). The other side may be built against
+ * an older or a newer bkp_plugin.h, so its struct may be shorter or longer
+ * than this side's T; this is the one safe way to read it. Returns a T
+ * holding the first min(sizeof(T), given->struct_size) bytes of *given and
+ * zeros after them:
+ *   struct_size < sizeof(T), an older peer: the fields it lacks read as 0,
+ *     which every appended field defines as "absent, the old behaviour";
+ *     nothing past its struct_size is read;
+ *   struct_size > sizeof(T), a newer peer: the fields this side does not
+ *     know are not read;
+ *   struct_size == 0, or given NULL: an all-zero T.
+ * The copy's struct_size is the peer's value, copied with the rest, so it
+ * still tells which fields the peer sent.
+ * Ownership: a shallow copy. Pointers in it (names, buffers, nested
+ * structs) point into the peer's memory and are valid only as long as the
+ * originals are; a nested versioned struct needs a copy_versioned of its
+ * own. Never fails, allocates nothing. */
+template <class T>
+T copy_versioned(const T* given) noexcept {
+  static_assert(std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>,
+                "copy_versioned copies C structs of the ABI");
+  static_assert(std::is_same_v<decltype(T::struct_size), uint32_t> && offsetof(T, struct_size) == 0,
+                "a versioned struct starts with uint32_t struct_size");
+  T copy{};
+  if (given == nullptr) return copy;
+  const size_t given_size = given->struct_size;
+  std::memcpy(&copy, given, given_size < sizeof copy ? given_size : sizeof copy);
+  return copy;
+}
+
 /* The entry point's decision: true when a plugin built for plugin_version
  * (normally BKP_ABI_VERSION) can serve the host described by args, i.e. the
  * majors are equal (the two sides then use the lower minor; the plugin learns
@@ -175,9 +207,8 @@ bkp_status guard(char* err, size_t err_len, Body&& body) noexcept {
  * struct ends before error/error_len). Never throws, allocates nothing. */
 inline bool negotiate(const bkp_entry_args* args, uint32_t plugin_version) noexcept {
   if (args == nullptr) return false;
-  bkp_entry_args in{};
+  const bkp_entry_args in = copy_versioned(args);
   const size_t given = args->struct_size;
-  std::memcpy(&in, args, given < sizeof in ? given : sizeof in);
   /* Too small for host_abi_version means error/error_len are missing too:
    * there is nowhere to write a reason. */
   if (given < offsetof(bkp_entry_args, host_abi_version) + sizeof in.host_abi_version) {
