@@ -18,6 +18,7 @@
 #include "plugin_host/plugin_library.h"
 #include "plugin_host/provider_call_journal.h"
 #include "util/human_format.h"
+#include "util/utc_time.h"
 
 namespace hoststub {
 namespace {
@@ -157,12 +158,9 @@ std::string BackupTypeName(uint32_t type) {
 }
 
 std::string FormatUtc(SystemClock::time_point time) {
-  const std::time_t seconds = SystemClock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  std::array<char, 32> text{};
-  const size_t n = std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return std::string(text.data(), n);
+  const auto since_epoch = time.time_since_epoch();
+  return FormatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count(),
+                   UtcFormat::kIso8601);
 }
 
 std::string OperationSnapshot::Describe() const {

@@ -17,6 +17,7 @@
 #include "storage/control_db.h"
 #include "storage/event_store.h"
 #include "storage/segment.h"
+#include "util/utc_time.h"
 
 namespace fs = std::filesystem;
 using hoststub::Result;
@@ -31,12 +32,9 @@ fs::path Normalised(const fs::path& p) {
 }
 
 std::string Timestamp() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return hoststub::FormatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
+                             hoststub::UtcFormat::kCompact);
 }
 
 // Where a forced restore moves the target's previous content: named by the

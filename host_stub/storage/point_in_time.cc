@@ -13,6 +13,7 @@
 #include "storage/record.h"
 #include "storage/segment.h"
 #include "util/file.h"
+#include "util/utc_time.h"
 
 namespace fs = std::filesystem;
 
@@ -199,14 +200,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
   return drop;
 }
 
-std::string FormatTime(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, static_cast<int>(ms % 1000));
-}
+std::string FormatTime(int64_t ms) { return FormatUtc(ms, UtcFormat::kIso8601Millis); }
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "util/utc_time.h"
+
 namespace hoststub {
 
 std::string FormatBytes(uint64_t bytes) {
@@ -20,14 +22,7 @@ std::string FormatBytes(uint64_t bytes) {
   return fmt::format("{:.2f} GiB", b / (1024.0 * 1024.0 * 1024.0));
 }
 
-std::string FormatEpochMs(int64_t ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
-  return std::string(text, n);
-}
+std::string FormatEpochMs(int64_t ms) { return FormatUtc(ms, UtcFormat::kHuman); }
 
 std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   uint64_t value = 0;

@@ -17,7 +17,8 @@ namespace hoststub {
 
 // "12.3 MiB".
 std::string FormatBytes(uint64_t bytes);
-// "2026-11-21 13:10:35 UTC" for ms since the epoch.
+// "2026-11-21 13:10:35 UTC" for ms since the epoch: FormatUtc's kHuman, by
+// the name the command-line tools use.
 std::string FormatEpochMs(int64_t ms);
 // "7d", "12h", "30m", "45s", "500ms", "2w"; nullopt if not one of those or
 // too large.

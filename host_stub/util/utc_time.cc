@@ -1,0 +1,44 @@
+// UTC time stamps: one gmtime_r and one strftime pattern per format.
+#include "util/utc_time.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace hoststub {
+
+std::string FormatUtc(int64_t epoch_ms, UtcFormat format) {
+  // Floor division: -1 ms is 23:59:59.999 of the day before, not 00:00:00.
+  int64_t seconds = epoch_ms / 1000;
+  int64_t millis = epoch_ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    seconds -= 1;
+  }
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm utc{};
+  // gmtime_r fails only past year 2^31, which no int64_t of ms reaches;
+  // should it fail anyway, say what the number is rather than a wrong date.
+  if (gmtime_r(&t, &utc) == nullptr) return fmt::format("{} ms since the epoch", epoch_ms);
+  const char* pattern = "%Y-%m-%d %H:%M:%S UTC";  // kHuman
+  switch (format) {
+    case UtcFormat::kHuman:
+      break;
+    case UtcFormat::kIso8601:
+      pattern = "%Y-%m-%dT%H:%M:%SZ";
+      break;
+    case UtcFormat::kIso8601Millis:
+      pattern = "%Y-%m-%dT%H:%M:%S";  // the milliseconds and Z follow
+      break;
+    case UtcFormat::kCompact:
+      pattern = "%Y%m%dT%H%M%SZ";
+      break;
+  }
+  char text[64];
+  const size_t n = std::strftime(text, sizeof text, pattern, &utc);
+  std::string out(text, n);
+  if (format == UtcFormat::kIso8601Millis) out += fmt::format(".{:03d}Z", millis);
+  return out;
+}
+
+}  // namespace hoststub
