@@ -132,7 +132,10 @@ Status ControlDb::EnsureContext(const std::string& name) {
         {name}, {now});
   }
   if (!st.ok()) {
-    Exec("ROLLBACK");
+    // The statement's failure is the one to report. After some failures
+    // (SQLITE_FULL, SQLITE_IOERR) SQLite has rolled back already and this
+    // ROLLBACK fails with "no transaction is active": nothing to add.
+    (void)Exec("ROLLBACK");
     return st;
   }
   return Exec("COMMIT");
@@ -186,7 +189,7 @@ Status ControlDb::SaveCommitIndexes(const std::map<std::string, uint64_t>& commi
         "UPDATE replication_state SET commit_index = ?2, updated_ms = ?3 WHERE context = ?1",
         {context}, {static_cast<int64_t>(index), now});
     if (!st.ok()) {
-      Exec("ROLLBACK");
+      (void)Exec("ROLLBACK");  // as in EnsureContext: the UPDATE's failure is the news
       return st;
     }
   }

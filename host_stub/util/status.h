@@ -2,6 +2,11 @@
 // failure (a missing file, a corrupt record, a bad config key) without
 // exceptions crossing a module boundary. Modelled on LevelDB's Status.
 //
+// Both are [[nodiscard]]: a failure dropped on the floor is a compile error
+// (-Werror). Propagate it (HOSTSTUB_RETURN_IF_ERROR /
+// HOSTSTUB_ASSIGN_OR_RETURN below), report it, or discard it with `(void)`
+// and a comment saying why losing it is safe.
+//
 // Thread-safety: values; safe to copy between threads.
 #pragma once
 
@@ -12,7 +17,7 @@
 
 namespace hoststub {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk,
@@ -61,7 +66,7 @@ class Status {
 
 // A value or the Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
@@ -93,3 +98,23 @@ class Result {
     ::hoststub::Status _st = (expr);   \
     if (!_st.ok()) return _st;         \
   } while (0)
+
+// Evaluates `expr`, a Result<T>: on failure returns its Status from the
+// enclosing function (which returns Status or any Result<U>); on success
+// moves the value into `lhs`, a declaration (`auto x`, `const auto& x`) or
+// an existing variable:
+//
+//   HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(path));
+//   db.Put(...);  // db is the value, not the Result
+//
+// It expands to several statements: use it only where a statement list may
+// stand (not as the body of an unbraced if), at most once per line. `lhs`
+// may not contain a top-level comma (no `auto [a, b]`).
+#define HOSTSTUB_ASSIGN_OR_RETURN(lhs, expr) \
+  HOSTSTUB_ASSIGN_OR_RETURN_IMPL_(HOSTSTUB_STATUS_CONCAT_(hoststub_result_, __LINE__), lhs, expr)
+#define HOSTSTUB_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                    \
+  if (!result.ok()) return result.status();                \
+  lhs = std::move(result).value()
+#define HOSTSTUB_STATUS_CONCAT_(a, b) HOSTSTUB_STATUS_CONCAT_INNER_(a, b)
+#define HOSTSTUB_STATUS_CONCAT_INNER_(a, b) a##b
