@@ -109,10 +109,8 @@ Result<LoadedSecurity> LoadSecurity(const ServerOptions& options) {
         "[server] tls_cert and tls_key go together: set both for HTTPS, or neither");
   }
   if (!options.tls_cert.empty()) {
-    Result<std::shared_ptr<TlsServerContext>> tls =
-        TlsServerContext::Load(options.tls_cert, options.tls_key);
-    if (!tls.ok()) return tls.status();
-    loaded.tls = std::move(tls).value();
+    HOSTSTUB_ASSIGN_OR_RETURN(loaded.tls,
+                              TlsServerContext::Load(options.tls_cert, options.tls_key));
   }
   return loaded;
 }
@@ -220,9 +218,8 @@ Result<AppendRequest> ParseAppendRequest(const std::string& text) {
   auto stream = body.find("stream");
   if (stream != body.end()) {
     if (!stream->is_string()) return Status::InvalidArgument("'stream' must be a string");
-    Result<StreamKind> kind = ParseStream(stream->get_ref<const std::string&>());
-    if (!kind.ok()) return kind.status();
-    request.stream = *kind;
+    HOSTSTUB_ASSIGN_OR_RETURN(auto kind, ParseStream(stream->get_ref<const std::string&>()));
+    request.stream = kind;
   }
   auto events = body.find("events");
   if (events == body.end() || !events->is_array()) {
@@ -506,10 +503,9 @@ Status AdminServer::Start() {
   }
   started_ = true;
 
-  Result<LoadedSecurity> security = LoadSecurity(options_);
-  if (!security.ok()) return security.status();
-  tokens_ = std::move(security->tokens);
-  if (security->tls != nullptr) http_->set_tls(std::move(security->tls));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto security, LoadSecurity(options_));
+  tokens_ = std::move(security.tokens);
+  if (security.tls != nullptr) http_->set_tls(std::move(security.tls));
 
   errno = 0;
   int bound = -1;

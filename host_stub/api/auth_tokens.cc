@@ -220,9 +220,8 @@ const TokenEntry* AuthTokens::Authenticate(std::string_view presented) const {
 }
 
 Result<std::string> GenerateToken() {
-  Result<std::string> bytes = RandomBytes(kTokenBytes);
-  if (!bytes.ok()) return bytes.status();
-  return std::string(kTokenPrefix) + ToHex(*bytes);
+  HOSTSTUB_ASSIGN_OR_RETURN(auto bytes, RandomBytes(kTokenBytes));
+  return std::string(kTokenPrefix) + ToHex(bytes);
 }
 
 Result<std::string> TokenFileLine(std::string_view name, Role role, std::string_view token) {
@@ -230,12 +229,10 @@ Result<std::string> TokenFileLine(std::string_view name, Role role, std::string_
     return Status::InvalidArgument(
         fmt::format("token name '{}' must be 1 to 64 of A-Z a-z 0-9 _ . -", name));
   }
-  Result<std::string> salt = RandomBytes(kSaltBytes);
-  if (!salt.ok()) return salt.status();
-  const std::string hash = SaltedHash(*salt, token);
+  HOSTSTUB_ASSIGN_OR_RETURN(auto salt, RandomBytes(kSaltBytes));
+  const std::string hash = SaltedHash(salt, token);
   if (hash.empty()) return Status::IOError("OpenSSL's SHA-256 failed; no token was added");
-  return fmt::format("{} {} {}:{}:{}", name, RoleName(role), kHashScheme, ToHex(*salt),
-                     ToHex(hash));
+  return fmt::format("{} {} {}:{}:{}", name, RoleName(role), kHashScheme, ToHex(salt), ToHex(hash));
 }
 
 }  // namespace hoststub

@@ -123,20 +123,19 @@ Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
       std::fwrite(text.data(), 1, text.size(), stderr);
     };
   }
-  auto timeline = DataDirTimeline(store.options().data_dir);
-  if (!timeline.ok()) return timeline.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto timeline, DataDirTimeline(store.options().data_dir));
   // A 1.1 provider reads no timeline: it would file this history's segments
   // under the first one's names.
-  if (timeline->timeline > 1 && BKP_VERSION_MINOR(provider->negotiated_version()) < 2) {
+  if (timeline.timeline > 1 && BKP_VERSION_MINOR(provider->negotiated_version()) < 2) {
     return Status::Unsupported(fmt::format(
         "provider '{}' speaks ABI {}.{}, which has no timelines, and the data directory is on "
         "timeline {} (it was restored from an archive): archiving it needs a provider built for "
         "ABI 1.2 or newer",
         provider->name(), BKP_VERSION_MAJOR(provider->negotiated_version()),
-        BKP_VERSION_MINOR(provider->negotiated_version()), timeline->timeline));
+        BKP_VERSION_MINOR(provider->negotiated_version()), timeline.timeline));
   }
   std::unique_ptr<SegmentArchiver> archiver(new SegmentArchiver(
-      store, std::move(provider), options, std::move(log), std::move(*timeline)));
+      store, std::move(provider), options, std::move(log), std::move(timeline)));
   archiver->thread_ = std::thread([raw = archiver.get()] { raw->Run(); });
   return archiver;
 }
@@ -219,9 +218,8 @@ void SegmentArchiver::Run() {
         HOSTSTUB_RETURN_IF_ERROR(ShipClosedEverywhere());
       } else {
         for (const StreamKey& key : announced) {
-          Result<std::vector<SegmentInfo>> segments = List(key);
-          if (!segments.ok()) return segments.status();
-          HOSTSTUB_RETURN_IF_ERROR(ShipClosed(key, *segments));
+          HOSTSTUB_ASSIGN_OR_RETURN(auto segments, List(key));
+          HOSTSTUB_RETURN_IF_ERROR(ShipClosed(key, segments));
         }
       }
       WatchTails();
@@ -346,9 +344,8 @@ Status SegmentArchiver::ShipClosedEverywhere() {
   for (const std::string& context : store_.Contexts()) {
     for (uint32_t role : kRoles) {
       StreamKey key{context, role};
-      Result<std::vector<SegmentInfo>> segments = List(key);
-      if (!segments.ok()) return segments.status();
-      streams.emplace_back(std::move(key), std::move(*segments));
+      HOSTSTUB_ASSIGN_OR_RETURN(auto segments, List(key));
+      streams.emplace_back(std::move(key), std::move(segments));
     }
   }
   // Every waiting segment is noted before the first is shipped, so the lag
@@ -435,9 +432,8 @@ Status SegmentArchiver::ShipDueTails() {
   for (const std::string& context : due) {
     for (uint32_t role : kRoles) {
       StreamKey key{context, role};
-      Result<std::vector<SegmentInfo>> segments = List(key);
-      if (!segments.ok()) return segments.status();
-      if (!segments->empty()) listed.emplace_back(std::move(key), std::move(*segments));
+      HOSTSTUB_ASSIGN_OR_RETURN(auto segments, List(key));
+      if (!segments.empty()) listed.emplace_back(std::move(key), std::move(segments));
     }
   }
   if (store_.options().fsync != FsyncPolicy::kNever) HOSTSTUB_RETURN_IF_ERROR(store_.Sync());

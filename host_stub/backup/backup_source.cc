@@ -82,11 +82,9 @@ Status bkp_source::ListControlDb() {
   HOSTSTUB_RETURN_IF_ERROR(store_.SnapshotControlDb(snapshot));
   // The contexts are the snapshot's: a context created after it has no row
   // in the backup's control DB, so its segments must not be in it either.
-  auto db = hoststub::ControlDb::Open(snapshot, /*read_only=*/true);
-  if (!db.ok()) return db.status();
-  auto states = (*db)->LoadReplicationStates();
-  if (!states.ok()) return states.status();
-  contexts_.assign(states->begin(), states->end());  // a std::map: name order
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, hoststub::ControlDb::Open(snapshot, /*read_only=*/true));
+  HOSTSTUB_ASSIGN_OR_RETURN(const auto states, db->LoadReplicationStates());
+  contexts_.assign(states.begin(), states.end());  // a std::map: name order
   std::error_code ec;
   const uint64_t size = fs::file_size(snapshot, ec);
   if (ec) {

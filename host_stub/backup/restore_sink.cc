@@ -314,28 +314,25 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
     }
     report.recovery_notes = (*store)->RecoveryNotes();
     for (const std::string& context : (*store)->Contexts()) {
-      auto state = (*store)->State(context);
-      if (!state.ok()) return state.status();
-      branch_points.push_back(*state);
+      HOSTSTUB_ASSIGN_OR_RETURN(auto state, (*store)->State(context));
+      branch_points.push_back(state);
     }
   }
   {
     // A restore from a continuous archive starts a new timeline: the host
     // then archives beside the history it came from, never into it.
-    auto db = hoststub::ControlDb::Open(staging_ / "control.db");
-    if (!db.ok()) return db.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(auto db, hoststub::ControlDb::Open(staging_ / "control.db"));
     if (newest_timeline_ > 0) {
       hoststub::TimelineInfo info;
       info.timeline = newest_timeline_ + 1;
       info.history =
           hoststub::EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
                                           "restore to " + point_in_time_.Describe(), branch_points);
-      HOSTSTUB_RETURN_IF_ERROR((*db)->SaveTimeline(info));
+      HOSTSTUB_RETURN_IF_ERROR(db->SaveTimeline(info));
       report.branched_from = restored_timeline_;
     }
-    auto timeline = (*db)->LoadTimeline();
-    if (!timeline.ok()) return timeline.status();
-    report.timeline = timeline->timeline;
+    HOSTSTUB_ASSIGN_OR_RETURN(auto timeline, db->LoadTimeline());
+    report.timeline = timeline.timeline;
   }
   report.recovery_time = lap();
   report.check = hoststub::CheckDataDir(staging_);

@@ -26,9 +26,8 @@ std::string EncodeTimelineHistory(uint32_t timeline, uint32_t parent, int64_t cr
 }
 
 Result<TimelineInfo> DataDirTimeline(const std::filesystem::path& data_dir) {
-  auto db = ControlDb::Open(data_dir / "control.db", /*read_only=*/true);
-  if (!db.ok()) return db.status();
-  return (*db)->LoadTimeline();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(data_dir / "control.db", /*read_only=*/true));
+  return db->LoadTimeline();
 }
 
 }  // namespace hoststub

@@ -108,15 +108,14 @@ Result<std::vector<std::unique_ptr<SegmentArchiver>>> StartArchivers(
       if (provider->name() != entry.name) continue;
       ArchiverOptions options;
       options.archive_timeout = entry.archive_timeout;
-      Result<std::unique_ptr<SegmentArchiver>> started =
-          SegmentArchiver::Start(store, provider, options, LogArchiver);
-      if (!started.ok()) return started.status();
+      HOSTSTUB_ASSIGN_OR_RETURN(auto started,
+                                SegmentArchiver::Start(store, provider, options, LogArchiver));
       std::cout << fmt::format(
           "hostd: archiving every segment through provider '{}' as it closes ({})\n", entry.name,
           entry.archive_timeout.count() > 0
               ? fmt::format("tails after archive_timeout {} s", entry.archive_timeout.count())
               : std::string("closed segments only: archive_timeout 0"));
-      archivers.push_back(std::move(started).value());
+      archivers.push_back(std::move(started));
     }
   }
   return archivers;

@@ -123,11 +123,9 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
 Result<ProviderRegistry> ProviderRegistry::Load(const HostConfig& config, ProviderLogFn log) {
   ProviderRegistry registry;
   for (const ProviderConfig& provider : config.providers) {
-    Result<std::shared_ptr<LoadedProvider>> opened =
-        LoadedProvider::Open(provider, config.plugin_dir, log);
     // Returning destroys `registry`, which closes what was already open.
-    if (!opened.ok()) return opened.status();
-    registry.providers_.push_back(std::move(opened).value());
+    HOSTSTUB_ASSIGN_OR_RETURN(auto opened, LoadedProvider::Open(provider, config.plugin_dir, log));
+    registry.providers_.push_back(std::move(opened));
   }
   return registry;
 }

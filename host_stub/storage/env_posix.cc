@@ -29,9 +29,8 @@ class PosixFile final : public EnvFile {
 class PosixEnv final : public Env {
  public:
   Result<std::unique_ptr<EnvFile>> Open(const fs::path& path, File::Mode mode) override {
-    auto file = File::Open(path, mode);
-    if (!file.ok()) return file.status();
-    return std::unique_ptr<EnvFile>(new PosixFile(std::move(*file)));
+    HOSTSTUB_ASSIGN_OR_RETURN(auto file, File::Open(path, mode));
+    return std::unique_ptr<EnvFile>(new PosixFile(std::move(file)));
   }
   Status SyncDir(const fs::path& dir) override { return hoststub::SyncDir(dir); }
   Status Remove(const fs::path& path) override {

@@ -52,12 +52,14 @@ using Predicate = std::function<bool(std::string_view payload)>;
 Result<std::optional<Position>> FindIn(const Stream& s, size_t i, const Predicate& hit,
                                        bool first_only) {
   std::optional<Position> found;
-  auto scan = ScanSegment(s.segments[i].second, s.kind, s.segments[i].first,
-                          [&](uint64_t offset, std::string_view payload) {
-                            if (hit(payload)) found = Position{i, offset, std::string(payload)};
-                            return !found && !first_only;
-                          });
-  if (!scan.ok()) return scan.status();
+  HOSTSTUB_RETURN_IF_ERROR(ScanSegment(s.segments[i].second, s.kind, s.segments[i].first,
+                                       [&](uint64_t offset, std::string_view payload) {
+                                         if (hit(payload)) {
+                                           found = Position{i, offset, std::string(payload)};
+                                         }
+                                         return !found && !first_only;
+                                       })
+                               .status());
   return found;
 }
 
@@ -69,15 +71,13 @@ Result<std::optional<Position>> FirstWhere(const Stream& s, const Predicate& hit
   // unless it is the first record of the segment after it.
   size_t from = 0;
   for (size_t i = 0; i < s.segments.size(); ++i) {
-    auto first = FindIn(s, i, hit, /*first_only=*/true);
-    if (!first.ok()) return first.status();
-    if (*first) break;
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto first, FindIn(s, i, hit, /*first_only=*/true));
+    if (first) break;
     from = i;
   }
   for (size_t i = from; i < s.segments.size(); ++i) {
-    auto found = FindIn(s, i, hit, /*first_only=*/false);
-    if (!found.ok()) return found.status();
-    if (*found) return found;
+    HOSTSTUB_ASSIGN_OR_RETURN(auto found, FindIn(s, i, hit, /*first_only=*/false));
+    if (found) return found;
   }
   return std::optional<Position>();
 }
@@ -94,10 +94,9 @@ Status CutAt(const Stream& s, const Position& at) {
     }
   }
   const fs::path& path = s.segments[at.segment].second;
-  auto file = File::Open(path, File::Mode::kReadWrite);
-  if (!file.ok()) return file.status();
-  HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(at.offset));
-  HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+  HOSTSTUB_ASSIGN_OR_RETURN(auto file, File::Open(path, File::Mode::kReadWrite));
+  HOSTSTUB_RETURN_IF_ERROR(file->Truncate(at.offset));
+  HOSTSTUB_RETURN_IF_ERROR(file->Sync());
   return SyncDir(path.parent_path());
 }
 
@@ -105,12 +104,12 @@ Status CutAt(const Stream& s, const Position& at) {
 Result<std::optional<std::string>> LastPayload(const Stream& s) {
   for (size_t i = s.segments.size(); i-- > 0;) {
     std::optional<std::string> last;
-    auto scan = ScanSegment(s.segments[i].second, s.kind, s.segments[i].first,
-                            [&](uint64_t, std::string_view payload) {
-                              last = std::string(payload);
-                              return true;
-                            });
-    if (!scan.ok()) return scan.status();
+    HOSTSTUB_RETURN_IF_ERROR(ScanSegment(s.segments[i].second, s.kind, s.segments[i].first,
+                                         [&](uint64_t, std::string_view payload) {
+                                           last = std::string(payload);
+                                           return true;
+                                         })
+                                 .status());
     if (last) return last;
   }
   return std::optional<std::string>();
@@ -131,13 +130,12 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
   uint64_t from_entry[2] = {0, 0};
   const SegmentKind kinds[2] = {SegmentKind::kEvents, SegmentKind::kSnapshots};
   for (int k = 0; k < 2; ++k) {
-    auto last = LastPayload(ListStream(dir / SegmentKindName(kinds[k]), kinds[k]));
-    if (!last.ok()) return last.status();
-    if (*last) {
-      auto ev = DecodeEvent(**last);
-      if (!ev.ok()) return ev.status();
-      next[k] = ev->token + 1;
-      from_entry[k] = ev->log_index;
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto last,
+                              LastPayload(ListStream(dir / SegmentKindName(kinds[k]), kinds[k])));
+    if (last) {
+      HOSTSTUB_ASSIGN_OR_RETURN(const auto ev, DecodeEvent(*last));
+      next[k] = ev.token + 1;
+      from_entry[k] = ev.log_index;
     }
   }
   const uint64_t start = std::min(from_entry[0], from_entry[1]);
@@ -146,23 +144,24 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
   Status failure;
   for (size_t i = 0; i < log.segments.size() && !found && failure.ok(); ++i) {
     if (i + 1 < log.segments.size() && log.segments[i + 1].first <= start) continue;
-    auto scan = ScanSegment(
-        log.segments[i].second, SegmentKind::kLog, log.segments[i].first,
-        [&](uint64_t, std::string_view payload) {
-          if (PayloadSequence(payload) <= start) return true;
-          auto entry = DecodeLogEntry(payload);
-          if (!entry.ok()) {
-            failure = entry.status();
-            return false;
-          }
-          const int k = entry->stream == 0 ? 0 : 1;
-          if (!entry->events.empty() && entry->first_token + entry->events.size() > next[k]) {
-            found = entry->index;
-            return false;
-          }
-          return true;
-        });
-    if (!scan.ok()) return scan.status();
+    HOSTSTUB_RETURN_IF_ERROR(
+        ScanSegment(log.segments[i].second, SegmentKind::kLog, log.segments[i].first,
+                    [&](uint64_t, std::string_view payload) {
+                      if (PayloadSequence(payload) <= start) return true;
+                      auto entry = DecodeLogEntry(payload);
+                      if (!entry.ok()) {
+                        failure = entry.status();
+                        return false;
+                      }
+                      const int k = entry->stream == 0 ? 0 : 1;
+                      if (!entry->events.empty() &&
+                          entry->first_token + entry->events.size() > next[k]) {
+                        found = entry->index;
+                        return false;
+                      }
+                      return true;
+                    })
+            .status());
   }
   HOSTSTUB_RETURN_IF_ERROR(failure);
   return found;
@@ -194,9 +193,8 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
     HOSTSTUB_RETURN_IF_ERROR(
         consider(FirstWhere(ListStream(dir / "snapshots", SegmentKind::kSnapshots), later)));
   }
-  auto unapplied = FirstUnappliedEntry(dir);
-  if (!unapplied.ok()) return unapplied.status();
-  earliest(*unapplied);
+  HOSTSTUB_ASSIGN_OR_RETURN(const auto unapplied, FirstUnappliedEntry(dir));
+  earliest(unapplied);
   return drop;
 }
 
@@ -249,10 +247,8 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
   std::sort(contexts.begin(), contexts.end());
 
   std::map<std::string, uint64_t> lowered;  // commit indexes to write
-  auto db = ControlDb::Open(data_dir / "control.db");
-  if (!db.ok()) return db.status();
-  auto states = (*db)->LoadReplicationStates();
-  if (!states.ok()) return states.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(data_dir / "control.db"));
+  HOSTSTUB_ASSIGN_OR_RETURN(const auto states, db->LoadReplicationStates());
 
   for (const std::string& name : contexts) {
     if (target.kind == RestoreTarget::Kind::kToken && !target.context.empty() &&
@@ -265,43 +261,42 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     {
       const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
       for (size_t i = 0; i < events.segments.size() && !report.first_token; ++i) {
-        auto first = FindIn(
-            events, i, [](std::string_view) { return true; }, true);
-        if (!first.ok()) return first.status();
-        if (!*first) continue;
-        if (auto ev = DecodeEvent((*first)->payload); ev.ok()) {
+        const auto any = [](std::string_view) { return true; };
+        HOSTSTUB_ASSIGN_OR_RETURN(const auto first, FindIn(events, i, any, /*first_only=*/true));
+        if (!first) continue;
+        if (auto ev = DecodeEvent(first->payload); ev.ok()) {
           report.first_token = ev->token;
           report.first_time_ms = ev->timestamp_ms;
         }
       }
     }
-    auto drop = FirstEntryToDrop(dir, target);
-    if (!drop.ok()) return drop.status();
-    if (*drop) {
-      const uint64_t keep_up_to = **drop - 1;  // the last log entry kept
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto drop, FirstEntryToDrop(dir, target));
+    if (drop) {
+      const uint64_t keep_up_to = *drop - 1;  // the last log entry kept
       report.cut = true;
       const Stream log = ListStream(dir / "log", SegmentKind::kLog);
-      auto log_cut =
-          FirstWhere(log, [&](std::string_view p) { return PayloadSequence(p) > keep_up_to; });
-      if (!log_cut.ok()) return log_cut.status();
-      if (*log_cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(log, **log_cut));
+      HOSTSTUB_ASSIGN_OR_RETURN(const auto log_cut, FirstWhere(log, [&](std::string_view p) {
+                                  return PayloadSequence(p) > keep_up_to;
+                                }));
+      if (log_cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(log, *log_cut));
       for (SegmentKind kind : {SegmentKind::kEvents, SegmentKind::kSnapshots}) {
         const Stream s = ListStream(dir / SegmentKindName(kind), kind);
-        auto cut = FirstWhere(s, [&](std::string_view p) { return LogIndexOf(p) > keep_up_to; });
-        if (!cut.ok()) return cut.status();
-        if (*cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(s, **cut));
+        HOSTSTUB_ASSIGN_OR_RETURN(const auto cut, FirstWhere(s, [&](std::string_view p) {
+                                    return LogIndexOf(p) > keep_up_to;
+                                  }));
+        if (cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(s, *cut));
       }
-      auto state = states->find(name);
-      if (state != states->end() && state->second.commit_index > keep_up_to) {
+      auto state = states.find(name);
+      if (state != states.end() && state->second.commit_index > keep_up_to) {
         lowered[name] = keep_up_to;
       }
     }
-    auto last_entry = LastPayload(ListStream(dir / "log", SegmentKind::kLog));
-    if (!last_entry.ok()) return last_entry.status();
-    if (*last_entry) report.last_log_index = PayloadSequence(**last_entry);
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto last_entry,
+                              LastPayload(ListStream(dir / "log", SegmentKind::kLog)));
+    if (last_entry) report.last_log_index = PayloadSequence(*last_entry);
     // A context created after the target (only the archive knew it) did
     // not exist then: restoring it empty would invent it.
-    if (report.cut && report.last_log_index == 0 && states->count(name) == 0) {
+    if (report.cut && report.last_log_index == 0 && states.count(name) == 0) {
       std::error_code removed;
       fs::remove_all(dir, removed);
       if (removed) {
@@ -313,17 +308,17 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
       reports.push_back(std::move(report));
       continue;
     }
-    auto last_event = LastPayload(ListStream(dir / "events", SegmentKind::kEvents));
-    if (!last_event.ok()) return last_event.status();
-    if (*last_event) {
-      if (auto ev = DecodeEvent(**last_event); ev.ok()) {
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto last_event,
+                              LastPayload(ListStream(dir / "events", SegmentKind::kEvents)));
+    if (last_event) {
+      if (auto ev = DecodeEvent(*last_event); ev.ok()) {
         report.last_token = ev->token;
         report.last_time_ms = ev->timestamp_ms;
       }
     }
     reports.push_back(std::move(report));
   }
-  if (!lowered.empty()) HOSTSTUB_RETURN_IF_ERROR((*db)->SaveCommitIndexes(lowered));
+  if (!lowered.empty()) HOSTSTUB_RETURN_IF_ERROR(db->SaveCommitIndexes(lowered));
   return reports;
 }
 

@@ -87,14 +87,12 @@ std::string CheckHeader(const char* h, SegmentKind kind, uint64_t expected_base)
 Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind kind,
                                 uint64_t expected_base, const RecordVisitor& visitor,
                                 uint64_t limit) {
-  auto file = File::Open(path, File::Mode::kRead);
-  if (!file.ok()) return file.status();
-  auto size = (*file)->Size();
-  if (!size.ok()) return size.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto file, File::Open(path, File::Mode::kRead));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto size, file->Size());
 
   SegmentScan scan;
-  scan.file_size = *size;
-  const uint64_t end = std::min(*size, limit);
+  scan.file_size = size;
+  const uint64_t end = std::min(size, limit);
   auto stop = [&](uint64_t offset, std::string why) {
     scan.error = std::move(why);
     scan.error_offset = offset;
@@ -105,8 +103,7 @@ Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind k
   if (end < kSegmentHeaderSize) {
     return stop(0, fmt::format("file is {} bytes, shorter than the segment header", end));
   }
-  auto got = (*file)->PRead(header, sizeof header, 0);
-  if (!got.ok()) return got.status();
+  HOSTSTUB_RETURN_IF_ERROR(file->PRead(header, sizeof header, 0).status());
   if (std::string why = CheckHeader(header, kind, expected_base); !why.empty()) {
     return stop(0, why);
   }
@@ -126,10 +123,9 @@ Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind k
     if (at >= buf_offset && at + n <= buf_offset + buf_len) return Status::OK();
     if (n > buf.size()) buf.resize(n);
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - at));
-    auto r = (*file)->PRead(buf.data(), want, at);
-    if (!r.ok()) return r.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(auto r, file->PRead(buf.data(), want, at));
     buf_offset = at;
-    buf_len = *r;
+    buf_len = r;
     return Status::OK();
   };
 

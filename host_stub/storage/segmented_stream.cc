@@ -86,87 +86,81 @@ Status SegmentedStream::Recover(std::vector<std::string>* notes) {
     const fs::path path = PathOf(bases[i]);
     const bool verify = !options_.closed_headers_only &&
                         (options_.verify_closed == 0 || i + options_.verify_closed >= closed);
-    auto scan =
-        ScanSegment(path, options_.kind, bases[i], {}, verify ? UINT64_MAX : kSegmentHeaderSize);
-    if (!scan.ok()) return scan.status();
-    if (!scan->clean()) {
+    HOSTSTUB_ASSIGN_OR_RETURN(auto scan, ScanSegment(path, options_.kind, bases[i], {},
+                                                     verify ? UINT64_MAX : kSegmentHeaderSize));
+    if (!scan.clean()) {
       return Status::Corruption(fmt::format(
           "closed segment '{}' is damaged at offset {}: {}. Closed segments are never "
           "rewritten, so this is media or external damage: restore the context from a backup",
-          path.string(), scan->error_offset, scan->error));
+          path.string(), scan.error_offset, scan.error));
     }
-    if (verify && scan->records == 0) {
+    if (verify && scan.records == 0) {
       return Status::Corruption(fmt::format("closed segment '{}' holds no records", path.string()));
     }
-    if (verify && bases[i + 1] != scan->last_seq + 1) {
+    if (verify && bases[i + 1] != scan.last_seq + 1) {
       return Status::Corruption(
           fmt::format("gap between segments: '{}' ends at {} but the next segment starts at {}",
-                      path.string(), scan->last_seq, bases[i + 1]));
+                      path.string(), scan.last_seq, bases[i + 1]));
     }
-    segments_.push_back({.path = path, .base = bases[i], .size = scan->file_size, .closed = true});
+    segments_.push_back({.path = path, .base = bases[i], .size = scan.file_size, .closed = true});
   }
 
   const uint64_t base = bases.back();
   const fs::path path = PathOf(base);
-  auto scan = ScanSegment(path, options_.kind, base);
-  if (!scan.ok()) return scan.status();
-  uint64_t size = scan->valid_end;
-  if (!scan->header_ok) {
+  HOSTSTUB_ASSIGN_OR_RETURN(auto scan, ScanSegment(path, options_.kind, base));
+  uint64_t size = scan.valid_end;
+  if (!scan.header_ok) {
     // A crash between creating a segment and writing its header leaves a
     // short file with no data in it; anything longer is real damage.
-    if (scan->file_size > kSegmentHeaderSize) {
+    if (scan.file_size > kSegmentHeaderSize) {
       return Status::Corruption(
-          fmt::format("active segment '{}' has a damaged header: {}", path.string(), scan->error));
+          fmt::format("active segment '{}' has a damaged header: {}", path.string(), scan.error));
     }
     notes->push_back(fmt::format("rewrote the torn header of empty segment '{}'", path.string()));
     segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
-    auto file = options_.env->Open(path, File::Mode::kReadWrite);
-    if (!file.ok()) return file.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(auto file, options_.env->Open(path, File::Mode::kReadWrite));
     std::string header = EncodeSegmentHeader(options_.kind, base);
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
-    HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
-    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
+    HOSTSTUB_RETURN_IF_ERROR(file->Truncate(0));
+    HOSTSTUB_RETURN_IF_ERROR(file->PWriteAll(header.data(), header.size(), 0));
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(*file));
     size = kSegmentHeaderSize;
-  } else if (!scan->clean()) {
+  } else if (!scan.clean()) {
     notes->push_back(fmt::format("truncated '{}' from {} to {} bytes at its last whole record ({})",
-                                 path.string(), scan->file_size, scan->valid_end, scan->error));
+                                 path.string(), scan.file_size, scan.valid_end, scan.error));
     segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
   } else {
     segments_.push_back({.path = path, .base = base, .size = 0, .closed = false});
   }
-  next_seq_ = scan->records > 0 ? scan->last_seq + 1 : base;
+  next_seq_ = scan.records > 0 ? scan.last_seq + 1 : base;
   return OpenActive(size);
 }
 
 Status SegmentedStream::OpenActive(uint64_t size) {
   StreamSegment& seg = segments_.back();
-  auto file = options_.env->Open(seg.path, File::Mode::kReadWrite);
-  if (!file.ok()) return file.status();
-  auto current = (*file)->Size();
-  if (!current.ok()) return current.status();
-  if (*current != size) {
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(size));
-    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto file, options_.env->Open(seg.path, File::Mode::kReadWrite));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto current, file->Size());
+  if (current != size) {
+    HOSTSTUB_RETURN_IF_ERROR(file->Truncate(size));
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(*file));
   }
   seg.size = size;
   seg.closed = false;
-  active_ = std::make_shared<StreamFile>(std::move(*file), options_.fsync_failed);
+  active_ = std::make_shared<StreamFile>(std::move(file), options_.fsync_failed);
   return Status::OK();
 }
 
 Status SegmentedStream::CreateSegment(uint64_t base) {
   const fs::path path = PathOf(base);
-  auto file = options_.env->Open(path, File::Mode::kCreateOrOpen);
-  if (!file.ok()) return file.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto file, options_.env->Open(path, File::Mode::kCreateOrOpen));
   std::string header = EncodeSegmentHeader(options_.kind, base);
-  HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
-  HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(header.data(), header.size(), 0));
+  HOSTSTUB_RETURN_IF_ERROR(file->Truncate(0));
+  HOSTSTUB_RETURN_IF_ERROR(file->PWriteAll(header.data(), header.size(), 0));
   if (options_.durable) {
-    HOSTSTUB_RETURN_IF_ERROR(SyncNew(**file));
+    HOSTSTUB_RETURN_IF_ERROR(SyncNew(*file));
     HOSTSTUB_RETURN_IF_ERROR(SyncDir());
   }
   segments_.push_back({.path = path, .base = base, .size = kSegmentHeaderSize, .closed = false});
-  active_ = std::make_shared<StreamFile>(std::move(*file), options_.fsync_failed);
+  active_ = std::make_shared<StreamFile>(std::move(file), options_.fsync_failed);
   return Status::OK();
 }
 
@@ -233,15 +227,14 @@ Result<std::optional<std::string>> SegmentedStream::ReadLastRecord() const {
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
     if (it->size <= kSegmentHeaderSize) continue;
     std::string last;
-    auto scan = ScanSegment(
-        it->path, options_.kind, it->base,
-        [&](uint64_t, std::string_view payload) {
-          last.assign(payload);
-          return true;
-        },
-        it->size);
-    if (!scan.ok()) return scan.status();
-    if (scan->records > 0) return std::optional<std::string>(std::move(last));
+    HOSTSTUB_ASSIGN_OR_RETURN(auto scan, ScanSegment(
+                                             it->path, options_.kind, it->base,
+                                             [&](uint64_t, std::string_view payload) {
+                                               last.assign(payload);
+                                               return true;
+                                             },
+                                             it->size));
+    if (scan.records > 0) return std::optional<std::string>(std::move(last));
   }
   return std::optional<std::string>();
 }
@@ -257,22 +250,21 @@ Status SegmentedStream::TruncateFrom(const std::function<bool(std::string_view)>
     const StreamSegment& seg = segments_[i];
     std::optional<uint64_t> offset;
     uint64_t seq = 0;
-    auto scan = ScanSegment(
-        seg.path, options_.kind, seg.base,
-        [&](uint64_t at, std::string_view payload) {
-          if (!beyond(payload)) return true;
-          offset = at;
-          seq = PayloadSequence(payload);
-          return false;
-        },
-        seg.size);
-    if (!scan.ok()) return scan.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(auto scan, ScanSegment(
+                                             seg.path, options_.kind, seg.base,
+                                             [&](uint64_t at, std::string_view payload) {
+                                               if (!beyond(payload)) return true;
+                                               offset = at;
+                                               seq = PayloadSequence(payload);
+                                               return false;
+                                             },
+                                             seg.size));
     if (offset) {
       cut_segment = i;
       cut_offset = *offset;
       cut_seq = seq;
       if (*offset > kSegmentHeaderSize) break;
-    } else if (scan->records > 0) {
+    } else if (scan.records > 0) {
       break;
     }
   }

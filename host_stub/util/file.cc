@@ -119,11 +119,10 @@ Status WriteFileAtomically(const std::filesystem::path& path, const void* data, 
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {
-    auto file = File::Open(tmp, File::Mode::kCreateOrOpen);
-    if (!file.ok()) return file.status();
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Truncate(0));
-    HOSTSTUB_RETURN_IF_ERROR((*file)->PWriteAll(data, size, 0));
-    HOSTSTUB_RETURN_IF_ERROR((*file)->Sync());
+    HOSTSTUB_ASSIGN_OR_RETURN(auto file, File::Open(tmp, File::Mode::kCreateOrOpen));
+    HOSTSTUB_RETURN_IF_ERROR(file->Truncate(0));
+    HOSTSTUB_RETURN_IF_ERROR(file->PWriteAll(data, size, 0));
+    HOSTSTUB_RETURN_IF_ERROR(file->Sync());
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return ErrnoStatus("cannot rename onto", path, errno);
