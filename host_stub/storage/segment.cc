@@ -103,7 +103,13 @@ Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind k
   if (end < kSegmentHeaderSize) {
     return stop(0, fmt::format("file is {} bytes, shorter than the segment header", end));
   }
-  HOSTSTUB_RETURN_IF_ERROR(file->PRead(header, sizeof header, 0).status());
+  HOSTSTUB_ASSIGN_OR_RETURN(const size_t got, file->PRead(header, sizeof header, 0));
+  // Fewer bytes than the size promised: the file shrank since Size(), or
+  // reports a size it does not hold (as /sys files do). Checking a header
+  // only partly read would judge bytes the file never gave.
+  if (got < sizeof header) {
+    return stop(0, fmt::format("file is {} bytes, shorter than the segment header", got));
+  }
   if (std::string why = CheckHeader(header, kind, expected_base); !why.empty()) {
     return stop(0, why);
   }

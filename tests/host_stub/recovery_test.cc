@@ -297,3 +297,20 @@ TEST_CASE("a half-applied batch that straddled an event segment roll is finished
     CHECK(report.ok());
   }
 }
+
+TEST_CASE("a file that reads shorter than its size is judged on the bytes it gave") {
+  // /sys files say they are 4096 bytes and read a line: the header read
+  // comes back short. Judging the 32-byte header on the bytes never read
+  // would report whatever was in the buffer; the scan must say it is short.
+  const fs::path sys_file = "/sys/kernel/profiling";
+  std::error_code ec;
+  if (!fs::exists(sys_file, ec) || fs::file_size(sys_file, ec) < kSegmentHeaderSize) {
+    MESSAGE("skipped: no /sys file whose size exceeds its content");
+    return;
+  }
+  auto scan = ScanSegment(sys_file, SegmentKind::kLog, 1);
+  REQUIRE(scan.ok());
+  CHECK_FALSE(scan->header_ok);
+  CHECK(scan->error.find("shorter than the segment header") != std::string::npos);
+  CHECK(scan->error_offset == 0);
+}
