@@ -27,7 +27,9 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/data_dir_lock.h"  // kDataDirLockFile, CheckDataDirNotInUse
 #include "storage/options.h"
+#include "storage/store_handle.h"
 #include "util/status.h"
 
 namespace hoststub {
@@ -79,37 +81,28 @@ struct CompactionReport {
 
 class EventStore;
 
+// What each StoreHandle holds (see store_handle.h); never defined.
+struct CompactionPinTag;
+struct CompactionFloorTag;
+struct SegmentSubscriptionTag;
+
 // Holds log compaction off while alive. Obtained from EventStore::PinCompaction;
 // must not outlive the store. Movable, not copyable.
-class CompactionPin {
- public:
-  CompactionPin() = default;
-  CompactionPin(CompactionPin&& other) noexcept;
-  CompactionPin& operator=(CompactionPin&& other) noexcept;
-  CompactionPin(const CompactionPin&) = delete;
-  CompactionPin& operator=(const CompactionPin&) = delete;
-  ~CompactionPin();
-  bool held() const { return store_ != nullptr; }
+using CompactionPin = StoreHandle<CompactionPinTag>;
 
- private:
-  friend class EventStore;
-  explicit CompactionPin(EventStore* store) : store_(store) {}
-  EventStore* store_ = nullptr;
-};
+// Keeps a subscriber of EventStore::OnSegmentClosed registered while alive.
+// Destroying it unsubscribes, waiting for a call in progress. Must not
+// outlive the store. Movable, not copyable.
+using SegmentSubscription = StoreHandle<SegmentSubscriptionTag>;
 
 // Keeps log compaction from deleting the log a consumer has not yet taken:
 // the continuous archiver holds one per archiving provider and raises it per
 // context as log segments reach the archive. Obtained from
 // EventStore::AddCompactionFloor; must not outlive the store. Movable, not
 // copyable; Raise may be called from any thread.
-class CompactionFloor {
+class CompactionFloor : public StoreHandle<CompactionFloorTag> {
  public:
   CompactionFloor() = default;
-  CompactionFloor(CompactionFloor&& other) noexcept;
-  CompactionFloor& operator=(CompactionFloor&& other) noexcept;
-  CompactionFloor(const CompactionFloor&) = delete;
-  CompactionFloor& operator=(const CompactionFloor&) = delete;
-  ~CompactionFloor();
 
   // From now on compaction keeps every log entry of `context` at an index >=
   // `index`. Until a context's floor is first raised, compaction keeps all of
@@ -118,28 +111,7 @@ class CompactionFloor {
 
  private:
   friend class EventStore;
-  CompactionFloor(EventStore* store, uint64_t id) : store_(store), id_(id) {}
-  EventStore* store_ = nullptr;
-  uint64_t id_ = 0;
-};
-
-// Keeps a subscriber of EventStore::OnSegmentClosed registered while alive.
-// Destroying it unsubscribes, waiting for a call in progress. Must not
-// outlive the store. Movable, not copyable.
-class SegmentSubscription {
- public:
-  SegmentSubscription() = default;
-  SegmentSubscription(SegmentSubscription&& other) noexcept;
-  SegmentSubscription& operator=(SegmentSubscription&& other) noexcept;
-  SegmentSubscription(const SegmentSubscription&) = delete;
-  SegmentSubscription& operator=(const SegmentSubscription&) = delete;
-  ~SegmentSubscription();
-
- private:
-  friend class EventStore;
-  SegmentSubscription(EventStore* store, uint64_t id) : store_(store), id_(id) {}
-  EventStore* store_ = nullptr;
-  uint64_t id_ = 0;
+  CompactionFloor(EventStore* store, uint64_t id) : StoreHandle(store, id) {}
 };
 
 class EventStore {
@@ -224,26 +196,20 @@ class EventStore {
   const std::filesystem::path& control_db_path() const;
 
  private:
-  friend class CompactionPin;
+  template <typename, typename>
+  friend class StoreHandle;
   friend class CompactionFloor;
-  friend class SegmentSubscription;
   struct Impl;
   explicit EventStore(std::unique_ptr<Impl> impl);
-  void ReleasePin();
+  // What a StoreHandle gives back when it dies, by what it holds.
+  void ReleaseHandle(CompactionPinTag*, uint64_t id);
+  void ReleaseHandle(CompactionFloorTag*, uint64_t id);
+  void ReleaseHandle(SegmentSubscriptionTag*, uint64_t id);
   void RaiseFloor(uint64_t id, std::string_view context, uint64_t index);
-  void RemoveFloor(uint64_t id);
-  void Unsubscribe(uint64_t id);
   std::unique_ptr<Impl> impl_;
 };
 
 // Context names end up as directory names: this keeps them to a safe set.
 Status ValidateContextName(std::string_view name);
-
-// The lock file an open store holds in its data directory.
-inline constexpr const char* kDataDirLockFile = "LOCK";
-
-// Busy if a live process holds `data_dir`'s lock, OK otherwise (also when
-// the directory or its lock file does not exist).
-Status CheckDataDirNotInUse(const std::filesystem::path& data_dir);
 
 }  // namespace hoststub

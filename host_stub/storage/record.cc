@@ -111,4 +111,13 @@ Result<EventView> DecodeEvent(std::string_view payload) {
   return v;
 }
 
+void EventRecordBatch::Add(uint64_t token, uint64_t log_index, int64_t timestamp_ms,
+                           std::string_view event) {
+  payload_.clear();
+  EncodeEvent(token, log_index, timestamp_ms, event, &payload_);
+  const size_t before = records_.size();
+  AppendRecord(RecordType::kEvent, payload_, &records_);
+  sizes_.push_back(static_cast<uint32_t>(records_.size() - before));
+}
+
 }  // namespace hoststub

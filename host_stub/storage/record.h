@@ -8,7 +8,7 @@
 // Every payload starts with its u64 sequence number (log index or token), so
 // a reader can check contiguity without decoding the rest.
 //
-// Thread-safety: pure functions.
+// Thread-safety: pure functions; an EventRecordBatch is used by one thread.
 #pragma once
 
 #include <cstddef>
@@ -79,5 +79,22 @@ struct EventView {
 void EncodeEvent(uint64_t token, uint64_t log_index, int64_t timestamp_ms, std::string_view event,
                  std::string* payload);
 Result<EventView> DecodeEvent(std::string_view payload);
+
+// Events encoded as whole kEvent records, back to back, with each record's
+// size: what SegmentedStream::Append takes. The append path and recovery's
+// re-apply both build their writes with it, so an event is framed one way.
+class EventRecordBatch {
+ public:
+  void Add(uint64_t token, uint64_t log_index, int64_t timestamp_ms, std::string_view event);
+  bool empty() const { return sizes_.empty(); }
+  size_t count() const { return sizes_.size(); }
+  const std::string& records() const { return records_; }
+  const std::vector<uint32_t>& sizes() const { return sizes_; }
+
+ private:
+  std::string records_;
+  std::vector<uint32_t> sizes_;
+  std::string payload_;  // reused between events
+};
 
 }  // namespace hoststub
