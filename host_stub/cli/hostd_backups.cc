@@ -31,10 +31,10 @@
 #include "api/backup_routes.h"
 #include "backup/backup_runner.h"
 #include "backup/coordinator.h"
-#include "backup/repository_locks.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_offline.h"
 #include "plugin_host/abi_status.h"
+#include "plugin_host/provider_calls.h"
 #include "storage/event_store.h"
 
 namespace hostd {
