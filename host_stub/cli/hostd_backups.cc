@@ -153,22 +153,18 @@ int RunCreate(const BackupArgs& args) {
   // Before the store starts its threads, which would otherwise take
   // SIGINT and SIGTERM with their default action: death, not a cancel.
   CancelOnSignal cancel(op, "backup");
-  Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
-  if (!store.ok()) {
-    if (store.status().code() == Status::Code::kBusy) {
-      std::cerr << fmt::format(
-          "hostd: backup create refused: a running hostd holds '{}' ({}). Take the backup "
-          "through it: `hostctl backup create --provider {}`\n",
-          options.data_dir.string(), store.status().message(), provider.name());
-      return kExitProblemsFound;
-    }
-    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
-                             options.data_dir.string(), store.status().ToString());
-    return kExitRuntime;
+  std::unique_ptr<EventStore> store;
+  if (int code = OpenOfflineStore(
+          options, "create",
+          fmt::format(". Take the backup through it: `hostctl backup create --provider {}`",
+                      provider.name()),
+          &store);
+      code != kExitOk) {
+    return code;
   }
   const uint32_t type = args.type == "incremental" ? BKP_BACKUP_INCREMENTAL : BKP_BACKUP_FULL;
   const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-  Result<BackupOutcome> outcome = RunBackup(**store, ref, type, op);
+  Result<BackupOutcome> outcome = RunBackup(*store, ref, type, op);
   if (!outcome.ok()) return ProviderFailed(outcome.status());
   std::cout << fmt::format(
       "backup {} created via provider '{}': {} files, {} read, {} newly stored, in {:.1f} s\n",
@@ -194,18 +190,13 @@ int RunRepair(const BackupArgs& args) {
   op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
   CancelOnSignal cancel(op, "repair");
   // The host's data first: a running host refuses before anything moves.
-  Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
-  if (!store.ok()) {
-    if (store.status().code() == Status::Code::kBusy) {
-      std::cerr << fmt::format(
-          "hostd: backup repair refused: a running hostd holds '{}' ({}); stop it first (a "
-          "repair reads the host's files to store lost data again)\n",
-          options.data_dir.string(), store.status().message());
-      return kExitProblemsFound;
-    }
-    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
-                             options.data_dir.string(), store.status().ToString());
-    return kExitRuntime;
+  std::unique_ptr<EventStore> store;
+  if (int code = OpenOfflineStore(options, "repair",
+                                  "; stop it first (a repair reads the host's files to store lost "
+                                  "data again)",
+                                  &store);
+      code != kExitOk) {
+    return code;
   }
   Result<VerifyReport> before = VerifyProviderBackups(provider, "", &op);
   if (!before.ok()) return ProviderFailed(before.status());
@@ -220,7 +211,7 @@ int RunRepair(const BackupArgs& args) {
     }
   }
   const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-  Result<BackupOutcome> outcome = RunBackup(**store, ref, BKP_BACKUP_FULL, op);
+  Result<BackupOutcome> outcome = RunBackup(*store, ref, BKP_BACKUP_FULL, op);
   if (!outcome.ok()) return ProviderFailed(outcome.status());
   Result<VerifyReport> after = VerifyProviderBackups(provider, "", &op);
   if (!after.ok()) return ProviderFailed(after.status());
