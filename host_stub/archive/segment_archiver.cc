@@ -13,11 +13,10 @@
 
 #include <fmt/format.h>
 
-#include "backup/backup_runner.h"
 #include "backup/backup_source.h"
 #include "backup/timeline_history.h"
 #include "plugin_host/abi_status.h"
-#include "plugin_host/provider_call_journal.h"
+#include "plugin_host/provider_calls.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
 
@@ -25,8 +24,6 @@ namespace hoststub {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-constexpr size_t kErrorBufferSize = 2048;
 
 // The order a context's streams are shipped in when their tails are due:
 // the log last, listed after the others, so its piece holds the entry of
@@ -270,17 +267,7 @@ void SegmentArchiver::Recovered() {
 
 Status SegmentArchiver::LoadPositions() {
   std::vector<Position> every;
-  std::array<char, kErrorBufferSize> err{};
-  bkp_status rc;
-  {
-    const ProviderCallJournal::Call call(provider_->name(), "archive_status");
-    rc = provider_->table().archive_status(provider_->instance(), CollectPosition, &every,
-                                           err.data(), err.size());
-  }
-  if (rc != BKP_OK) {
-    return ProviderFailure(provider_->name(), "archive_status (where the archive ends)", rc,
-                           err.data(), err.size());
-  }
+  HOSTSTUB_RETURN_IF_ERROR(CallArchiveStatus(*provider_, CollectPosition, &every));
   // Other timelines' streams are other histories: this one resumes its own.
   std::vector<Position> positions;
   for (Position& p : every) {
@@ -469,8 +456,8 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
                              int64_t observed_ms) {
   const std::string name = segment.path.filename().string();
   const bool closed = flags == BKP_ITEM_CLOSED;
-  const std::unique_ptr<bkp_source> source =
-      bkp_source::ForArchive(store_, key.role, key.context, segment, flags);
+  const std::unique_ptr<BackupSource> source =
+      BackupSource::ForArchive(store_, key.role, key.context, segment, flags);
   bkp_archive_args args;
   BKP_INIT(&args);
   args.item = &source->item(0);
@@ -480,20 +467,11 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
   args.first_ms = FirstAppendMs(key, segment);
   args.timeline = timeline_.timeline;
   args.timeline_history = timeline_.timeline > 1 ? timeline_.history.c_str() : nullptr;
-  std::array<char, kErrorBufferSize> err{};
-  bkp_status rc;
-  {
-    const ProviderCallJournal::Call call(provider_->name(), "archive");
-    rc = provider_->table().archive(provider_->instance(), &args, err.data(), err.size());
-  }
-  if (rc != BKP_OK) {
-    return ProviderFailure(
-        provider_->name(),
-        fmt::format("archive of context '{}' {} segment '{}' ({}{})", key.context,
-                    BkpRoleName(key.role), name, closed ? "closed, " : "piece of its first ",
-                    FormatBytes(segment.size)),
-        rc, err.data(), err.size());
-  }
+  HOSTSTUB_RETURN_IF_ERROR(CallArchive(
+      *provider_, args,
+      fmt::format("archive of context '{}' {} segment '{}' ({}{})", key.context,
+                  BkpRoleName(key.role), name, closed ? "closed, " : "piece of its first ",
+                  FormatBytes(segment.size))));
   {
     std::lock_guard lock(mu_);
     Cursor& c = cursors_[key];

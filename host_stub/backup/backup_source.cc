@@ -9,10 +9,9 @@
 #include "plugin_host/abi_status.h"
 #include "storage/control_db.h"
 
+namespace hoststub {
+
 namespace fs = std::filesystem;
-using hoststub::EventStore;
-using hoststub::Result;
-using hoststub::Status;
 
 namespace {
 
@@ -25,7 +24,8 @@ constexpr uint64_t kReadAheadBytes = 8ull << 20;
 
 }  // namespace
 
-Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::path scratch_dir) {
+Result<std::unique_ptr<BackupSource>> BackupSource::Create(EventStore& store,
+                                                           fs::path scratch_dir) {
   std::error_code ec;
   fs::remove_all(scratch_dir, ec);
   fs::create_directories(scratch_dir, ec);
@@ -33,31 +33,30 @@ Result<std::unique_ptr<bkp_source>> bkp_source::Create(EventStore& store, fs::pa
     return Status::IOError(fmt::format("cannot create backup scratch directory '{}': {}",
                                        scratch_dir.string(), ec.message()));
   }
-  std::unique_ptr<bkp_source> source(new bkp_source(store, std::move(scratch_dir)));
+  std::unique_ptr<BackupSource> source(new BackupSource(store, std::move(scratch_dir)));
   source->pin_ = store.PinCompaction();
   return source;
 }
 
-std::unique_ptr<bkp_source> bkp_source::ForArchive(EventStore& store, uint32_t role,
-                                                   const std::string& context,
-                                                   const hoststub::SegmentInfo& segment,
-                                                   uint32_t flags) {
-  std::unique_ptr<bkp_source> source(new bkp_source(store, fs::path()));
+std::unique_ptr<BackupSource> BackupSource::ForArchive(EventStore& store, uint32_t role,
+                                                       const std::string& context,
+                                                       const SegmentInfo& segment, uint32_t flags) {
+  std::unique_ptr<BackupSource> source(new BackupSource(store, fs::path()));
   source->archive_call_ = true;
   source->Add(role, context, segment.path.filename().string(), segment.path, segment.size,
               segment.base, segment.next, flags);
   return source;
 }
 
-bkp_source::~bkp_source() {
+BackupSource::~BackupSource() {
   if (scratch_.empty()) return;
   std::error_code ec;
   fs::remove_all(scratch_, ec);
 }
 
-bkp_source::Entry& bkp_source::Add(uint32_t role, const std::string& context,
-                                   const std::string& name, const fs::path& path, uint64_t size,
-                                   uint64_t base, uint64_t next, uint32_t flags) {
+BackupSource::Entry& BackupSource::Add(uint32_t role, const std::string& context,
+                                       const std::string& name, const fs::path& path, uint64_t size,
+                                       uint64_t base, uint64_t next, uint32_t flags) {
   std::unique_lock lock(entries_mu_);
   Entry& e = entries_.emplace_back();
   e.context = context;
@@ -77,12 +76,12 @@ bkp_source::Entry& bkp_source::Add(uint32_t role, const std::string& context,
   return e;
 }
 
-Status bkp_source::ListControlDb() {
+Status BackupSource::ListControlDb() {
   const fs::path snapshot = scratch_ / "control.db";
   HOSTSTUB_RETURN_IF_ERROR(store_.SnapshotControlDb(snapshot));
   // The contexts are the snapshot's: a context created after it has no row
   // in the backup's control DB, so its segments must not be in it either.
-  HOSTSTUB_ASSIGN_OR_RETURN(auto db, hoststub::ControlDb::Open(snapshot, /*read_only=*/true));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(snapshot, /*read_only=*/true));
   HOSTSTUB_ASSIGN_OR_RETURN(const auto states, db->LoadReplicationStates());
   contexts_.assign(states.begin(), states.end());  // a std::map: name order
   std::error_code ec;
@@ -95,7 +94,7 @@ Status bkp_source::ListControlDb() {
   return Status::OK();
 }
 
-Status bkp_source::ListSegments(uint32_t role) {
+Status BackupSource::ListSegments(uint32_t role) {
   if (role == BKP_ROLE_LOG) {
     // After the control DB's snapshot, as docs/design.md §2 orders, and the
     // events at the same instant as the log, not after it.
@@ -119,7 +118,7 @@ Status bkp_source::ListSegments(uint32_t role) {
   return Status::OK();
 }
 
-bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::string* error) {
+bkp_status BackupSource::List(uint32_t role, bkp_item_fn fn, void* user, std::string* error) {
   std::lock_guard lock(list_mu_);
   if (archive_call_) {
     *error = fmt::format("source_list: {}", kArchiveSourceRefuses);
@@ -137,10 +136,9 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
     *error = fmt::format(
         "source_list: {} listed out of order; a backup lists the control DB, then log, then "
         "events, then snapshots, each once{}",
-        hoststub::BkpRoleName(role),
-        next_role_ <= BKP_ROLE_SNAPSHOTS
-            ? fmt::format(" (next is {})", hoststub::BkpRoleName(next_role_))
-            : std::string(" (all were listed)"));
+        BkpRoleName(role),
+        next_role_ <= BKP_ROLE_SNAPSHOTS ? fmt::format(" (next is {})", BkpRoleName(next_role_))
+                                         : std::string(" (all were listed)"));
     return BKP_E_OUT_OF_ORDER;
   }
   size_t first;
@@ -151,7 +149,7 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
   Status st = role == BKP_ROLE_CONTROL_DB ? ListControlDb() : ListSegments(role);
   if (!st.ok()) {
     *error = st.message();
-    return hoststub::ToBkpStatus(st);
+    return ToBkpStatus(st);
   }
   ++next_role_;
   size_t last;
@@ -168,14 +166,14 @@ bkp_status bkp_source::List(uint32_t role, bkp_item_fn fn, void* user, std::stri
     bkp_status rc = fn(user, item);
     if (rc != BKP_OK) {
       *error = fmt::format("source_list: the provider stopped the listing of {} ({})",
-                           hoststub::BkpRoleName(role), hoststub::BkpStatusName(rc));
+                           BkpRoleName(role), BkpStatusName(rc));
       return rc;
     }
   }
   return BKP_OK;
 }
 
-bkp_status bkp_source::Contexts(bkp_context_fn fn, void* user, std::string* error) {
+bkp_status BackupSource::Contexts(bkp_context_fn fn, void* user, std::string* error) {
   std::lock_guard lock(list_mu_);
   if (archive_call_) {
     *error = fmt::format("source_contexts: {}", kArchiveSourceRefuses);
@@ -197,16 +195,16 @@ bkp_status bkp_source::Contexts(bkp_context_fn fn, void* user, std::string* erro
     info.commit_index = state.commit_index;
     bkp_status rc = fn(user, &info);
     if (rc != BKP_OK) {
-      *error = fmt::format("source_contexts: the provider stopped the listing ({})",
-                           hoststub::BkpStatusName(rc));
+      *error =
+          fmt::format("source_contexts: the provider stopped the listing ({})", BkpStatusName(rc));
       return rc;
     }
   }
   return BKP_OK;
 }
 
-bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len, size_t* got,
-                            std::string* error) {
+bkp_status BackupSource::Read(uint64_t id, uint64_t offset, void* buf, size_t len, size_t* got,
+                              std::string* error) {
   if (got == nullptr || (buf == nullptr && len > 0)) {
     *error = "source_read: buf or got is NULL";
     return BKP_E_INVALID_ARGUMENT;
@@ -224,14 +222,14 @@ bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len,
   const uint64_t size = entry->item.size;
   if (offset >= size || len == 0) return BKP_OK;
   const size_t want = static_cast<size_t>(std::min<uint64_t>(len, size - offset));
-  std::shared_ptr<hoststub::File> file;
+  std::shared_ptr<File> file;
   {
     std::lock_guard lock(entry->mu);
     if (!entry->file) {
-      auto opened = hoststub::File::Open(entry->path, hoststub::File::Mode::kRead);
+      auto opened = File::Open(entry->path, File::Mode::kRead);
       if (!opened.ok()) {
         *error = opened.status().message();
-        return hoststub::ToBkpStatus(opened.status());
+        return ToBkpStatus(opened.status());
       }
       entry->file = std::move(*opened);
     }
@@ -253,7 +251,7 @@ bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len,
   auto n = file->PRead(buf, want, offset);
   if (!n.ok()) {
     *error = n.status().message();
-    return hoststub::ToBkpStatus(n.status());
+    return ToBkpStatus(n.status());
   }
   if (*n != want) {
     *error = fmt::format("'{}' ended at byte {} but {} bytes were listed", entry->path, offset + *n,
@@ -264,17 +262,19 @@ bkp_status bkp_source::Read(uint64_t id, uint64_t offset, void* buf, size_t len,
   return BKP_OK;
 }
 
-uint64_t bkp_source::files_listed() const {
+uint64_t BackupSource::files_listed() const {
   std::shared_lock entries(entries_mu_);
   return entries_.size();
 }
 
-const bkp_item& bkp_source::item(uint64_t id) const {
+const bkp_item& BackupSource::item(uint64_t id) const {
   std::shared_lock entries(entries_mu_);
   return entries_.at(id).item;
 }
 
-uint64_t bkp_source::bytes_listed() const {
+uint64_t BackupSource::bytes_listed() const {
   std::shared_lock entries(entries_mu_);
   return bytes_listed_;
 }
+
+}  // namespace hoststub

@@ -1,12 +1,11 @@
-// BackupCoordinator and the plain provider calls behind it. One mutex (mu_)
+// BackupCoordinator: the operation slot, the provider leases and the backup
+// worker (the provider calls are plugin_host/provider_calls.h's). One mutex (mu_)
 // guards the operation slot, every snapshot field and the set of providers
 // a call is in; it is never held across a call into a plugin, so a progress
 // callback (which takes it) can always run.
 #include "backup/coordinator.h"
 
 #include <algorithm>
-#include <array>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <utility>
@@ -14,9 +13,6 @@
 #include <fmt/format.h>
 
 #include "backup/backup_runner.h"
-#include "plugin_host/abi_status.h"
-#include "plugin_host/plugin_library.h"
-#include "plugin_host/provider_call_journal.h"
 #include "util/human_format.h"
 #include "util/utc_time.h"
 
@@ -26,46 +22,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-constexpr size_t kErrorBufferSize = 2048;
 // How long a list waits for another call into the same provider (another
 // list) before it gives up with Busy.
 constexpr std::chrono::seconds kListWait{5};
-
-std::string Text(const char* text) { return text != nullptr ? text : ""; }
-
-BackupListing ToListing(const bkp_backup_info& info) {
-  BackupListing listing;
-  listing.id = Text(info.id);
-  listing.type = info.type;
-  listing.parent_id = Text(info.parent_id);
-  listing.created_ms = info.created_ms;
-  listing.bytes = info.bytes;
-  listing.stored_bytes = info.stored_bytes;
-  listing.files = info.files;
-  listing.details = Text(info.details);
-  return listing;
-}
-
-// C callbacks: nothing may unwind through the plugin's frames.
-bkp_status CollectListing(void* user, const bkp_backup_info* info) {
-  try {
-    static_cast<std::vector<BackupListing>*>(user)->push_back(ToListing(CopyVersioned(info)));
-    return BKP_OK;
-  } catch (...) {
-    return BKP_E_INTERNAL;
-  }
-}
-
-bkp_status CollectProblem(void* user, const bkp_verify_problem* given) {
-  try {
-    const bkp_verify_problem problem = CopyVersioned(given);
-    static_cast<std::vector<VerifyProblem>*>(user)->push_back(
-        {problem.status, Text(problem.backup_id), Text(problem.file), Text(problem.message)});
-    return BKP_OK;
-  } catch (...) {
-    return BKP_E_INTERNAL;
-  }
-}
 
 std::string ConfiguredNames(const ProviderRegistry& registry) {
   std::string names;
@@ -83,18 +42,6 @@ OperationState FinalState(const Status& status, bool cancel_requested) {
     return OperationState::kCancelled;
   }
   return OperationState::kFailed;
-}
-
-Status CheckRetention(const LoadedProvider& provider, const RetentionPolicy& policy) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_EXPIRE,
-                                             "apply a retention policy"));
-  if (policy.keep_last == 0 && policy.keep_newer_than.count() <= 0) {
-    return Status::InvalidArgument(fmt::format(
-        "retention for provider '{}' needs keep_last or keep_newer_than (with neither, every "
-        "backup but the newest would be removed)",
-        provider.name()));
-  }
-  return Status::OK();
 }
 
 }  // namespace
@@ -182,101 +129,6 @@ std::string OperationSnapshot::Describe() const {
                         static_cast<double>(elapsed.count()) / 1000.0);
   }
   return text + ")";
-}
-
-// ---- provider calls ---------------------------------------------------------
-
-Result<std::vector<BackupListing>> ListProviderBackups(const LoadedProvider& provider) {
-  HOSTSTUB_RETURN_IF_ERROR(
-      RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST, "list backups"));
-  std::vector<BackupListing> listings;
-  std::array<char, kErrorBufferSize> err{};
-  // Journaled: a crash in it disables the provider (provider_call_journal.h).
-  const bkp_status rc = [&] {
-    const ProviderCallJournal::Call call(provider.name(), "list");
-    return provider.table().list(provider.instance(), CollectListing, &listings, err.data(),
-                                 err.size());
-  }();
-  if (rc != BKP_OK) return ProviderFailure(provider.name(), "list", rc, err.data(), err.size());
-  return listings;
-}
-
-Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
-                                           std::string_view backup_id, bkp_operation* op) {
-  HOSTSTUB_RETURN_IF_ERROR(
-      RequireCapability(provider.name(), provider.table(), BKP_CAP_VERIFY, "verify backups"));
-  const std::string id(backup_id);
-  VerifyReport report;
-  std::array<char, kErrorBufferSize> err{};
-  // Journaled: a crash in it disables the provider (provider_call_journal.h).
-  const bkp_status rc = [&] {
-    const ProviderCallJournal::Call call(provider.name(), "verify");
-    return provider.table().verify(provider.instance(), id.empty() ? nullptr : id.c_str(), op,
-                                   CollectProblem, &report.problems, err.data(), err.size());
-  }();
-  if (rc == BKP_OK) return report;
-  const std::string what = id.empty() ? "verify of all backups" : "verify of backup '" + id + "'";
-  // CORRUPT is how a provider says "I found problems": the findings are the
-  // result. Any other code means the verify could not do its job.
-  if (rc != BKP_E_CORRUPT || (op != nullptr && op->cancel_requested.load())) {
-    return ProviderFailure(provider.name(), what, rc, err.data(), err.size());
-  }
-  report.summary =
-      fmt::format("provider '{}': {}", provider.name(), ProviderMessage(err.data(), err.size()));
-  if (report.problems.empty()) {
-    // Reported corrupt without saying where: keep the message as the problem.
-    report.problems.push_back({rc, id, "", ProviderMessage(err.data(), err.size())});
-  }
-  return report;
-}
-
-Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view backup_id) {
-  HOSTSTUB_RETURN_IF_ERROR(
-      RequireCapability(provider.name(), provider.table(), BKP_CAP_REMOVE, "delete backups"));
-  if (backup_id.empty()) {
-    return Status::InvalidArgument(
-        fmt::format("delete via provider '{}' needs a backup id (list them with `hostctl backup "
-                    "list --provider {}`)",
-                    provider.name(), provider.name()));
-  }
-  const std::string id(backup_id);
-  std::array<char, kErrorBufferSize> err{};
-  // Journaled: a crash in it disables the provider (provider_call_journal.h).
-  const bkp_status rc = [&] {
-    const ProviderCallJournal::Call call(provider.name(), "remove");
-    return provider.table().remove(provider.instance(), id.c_str(), err.data(), err.size());
-  }();
-  if (rc != BKP_OK)
-    return ProviderFailure(provider.name(), "delete of backup '" + id + "'", rc, err.data(),
-                           err.size());
-  return Status::OK();
-}
-
-Result<std::vector<BackupListing>> ExpireProviderBackups(const LoadedProvider& provider,
-                                                         const RetentionPolicy& policy,
-                                                         SystemClock::time_point now) {
-  HOSTSTUB_RETURN_IF_ERROR(CheckRetention(provider, policy));
-  bkp_retention retention{};
-  retention.struct_size = sizeof retention;
-  retention.keep_last = policy.keep_last;
-  if (policy.keep_newer_than.count() > 0) {
-    const int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    // 0 would switch the age rule off: an age reaching back before the epoch
-    // still keeps everything.
-    retention.keep_newer_ms = std::max<int64_t>(1, now_ms - policy.keep_newer_than.count());
-  }
-  std::vector<BackupListing> removed;
-  std::array<char, kErrorBufferSize> err{};
-  // Journaled: a crash in it disables the provider (provider_call_journal.h).
-  const bkp_status rc = [&] {
-    const ProviderCallJournal::Call call(provider.name(), "expire");
-    return provider.table().expire(provider.instance(), &retention, CollectListing, &removed,
-                                   err.data(), err.size());
-  }();
-  if (rc != BKP_OK)
-    return ProviderFailure(provider.name(), "retention", rc, err.data(), err.size());
-  return removed;
 }
 
 // ---- BackupCoordinator ------------------------------------------------------
@@ -373,8 +225,7 @@ void BackupCoordinator::Notify(const OperationSnapshot& snapshot) const {
 }
 
 Result<std::shared_ptr<BackupCoordinator::Running>> BackupCoordinator::Claim(
-    OperationKind kind, const LoadedProvider& provider, uint32_t backup_type,
-    std::string_view backup_id) {
+    const OperationRequest& request, const LoadedProvider& provider) {
   std::lock_guard<std::mutex> lock(mu_);
   if (current_ != nullptr && current_->snapshot.running()) {
     const OperationSnapshot busy = SnapshotLocked(*current_);
@@ -386,10 +237,10 @@ Result<std::shared_ptr<BackupCoordinator::Running>> BackupCoordinator::Claim(
   auto running = std::make_shared<Running>();
   OperationSnapshot& s = running->snapshot;
   s.id = next_id_++;
-  s.kind = kind;
+  s.kind = request.kind;
   s.provider = provider.name();
-  s.backup_type = backup_type;
-  s.backup_id = std::string(backup_id);
+  s.backup_type = request.backup_type;
+  s.backup_id = std::string(request.backup_id);
   s.started = SystemClock::now();
   // Plugins report from any of their threads; each report lands here.
   Running* raw = running.get();
@@ -423,76 +274,91 @@ void BackupCoordinator::Finish(const std::shared_ptr<Running>& running, const St
   Notify(final_snapshot);
 }
 
-Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provider_name,
-                                                         uint32_t type) {
-  if (type != BKP_BACKUP_FULL && type != BKP_BACKUP_INCREMENTAL) {
-    return Status::InvalidArgument(
-        fmt::format("unknown backup type {}: use full or incremental", type));
-  }
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
+Result<BackupCoordinator::Begun> BackupCoordinator::Begin(const OperationRequest& request) {
+  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(request.provider);
   if (!provider.ok()) return provider.status();
-  // Refused before the slot is claimed: a request that cannot work must not
-  // replace the last operation an operator may still want to look at.
-  HOSTSTUB_RETURN_IF_ERROR(
-      RequireCapability((*provider)->name(), (*provider)->table(), BKP_CAP_BACKUP, "take backups"));
-  if (type == BKP_BACKUP_INCREMENTAL) {
-    HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
-                                               BKP_CAP_INCREMENTAL, "take incremental backups"));
-  }
-  Result<std::shared_ptr<Running>> claimed =
-      Claim(OperationKind::kBackup, **provider, type, std::string_view());
+  if (request.check) HOSTSTUB_RETURN_IF_ERROR(request.check(**provider));
+  Result<std::shared_ptr<Running>> claimed = Claim(request, **provider);
   if (!claimed.ok()) return claimed.status();
-  std::shared_ptr<Running> running = *claimed;
 
   std::thread previous;
   {
     std::lock_guard<std::mutex> lock(mu_);
     previous = std::move(worker_);
   }
-  // The previous backup has finished (the slot was free); its thread is at
-  // most returning from the observer. Joined outside mu_, which the
-  // observer may take.
+  // The last backup has finished (the slot was free); its thread is at most
+  // returning from the observer. Joined outside mu_, which the observer may
+  // take, and before this start is announced, so that no operation is
+  // logged as started before the last one was logged as ended.
   if (previous.joinable()) previous.join();
 
-  // Announced before the thread starts, so that a backup ending at once is
-  // never logged as ended before it was logged as started.
-  OperationSnapshot first;
+  Begun begun{*claimed, *provider, {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
-    first = SnapshotLocked(*running);
+    begun.first = SnapshotLocked(*begun.running);
   }
-  Notify(first);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    worker_ = std::thread(&BackupCoordinator::RunBackupThread, this, running, *provider);
-  }
-  return first;
+  Notify(begun.first);
+  return begun;
 }
 
-void BackupCoordinator::RunBackupThread(std::shared_ptr<Running> running,
-                                        std::shared_ptr<LoadedProvider> provider) {
+Status BackupCoordinator::Conclude(const Begun& begun, const OperationCall& call) {
   Status status;
   try {
-    Result<BackupOutcome> outcome = [&]() -> Result<BackupOutcome> {
-      const ProviderLease lease(*this, *provider);
-      const ProviderRef ref{provider->name(), provider->table(), provider->instance()};
-      return RunBackup(store_, ref, running->snapshot.backup_type, running->op);
-    }();
-    if (outcome.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      OperationSnapshot& s = running->snapshot;
-      s.backup_id = outcome->backup_id;
-      s.bytes_read = outcome->bytes_read;
-      s.bytes_stored = outcome->bytes_stored;
-      s.files = outcome->files_listed;
-    } else {
-      status = outcome.status();
-    }
+    const ProviderLease lease(*this, *begun.provider);
+    status = call(*begun.provider, begun.running->op);
   } catch (const std::exception& e) {
-    status = Status::IOError(
-        fmt::format("backup via provider '{}' failed in the host: {}", provider->name(), e.what()));
+    status = Status::IOError(fmt::format("{} via provider '{}' failed in the host: {}",
+                                         OperationKindName(begun.first.kind),
+                                         begun.provider->name(), e.what()));
   }
-  Finish(running, status);
+  Finish(begun.running, status);
+  return status;
+}
+
+Status BackupCoordinator::RunOperation(const OperationRequest& request, const OperationCall& call) {
+  Result<Begun> begun = Begin(request);
+  if (!begun.ok()) return begun.status();
+  return Conclude(*begun, call);
+}
+
+Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provider_name,
+                                                         uint32_t type) {
+  if (type != BKP_BACKUP_FULL && type != BKP_BACKUP_INCREMENTAL) {
+    return Status::InvalidArgument(
+        fmt::format("unknown backup type {}: use full or incremental", type));
+  }
+  OperationRequest request;
+  request.kind = OperationKind::kBackup;
+  request.provider = provider_name;
+  request.backup_type = type;
+  request.check = [type](const LoadedProvider& provider) {
+    return CheckBackup(provider.name(), provider.table(), type);
+  };
+  Result<Begun> begun = Begin(request);
+  if (!begun.ok()) return begun.status();
+
+  // The backup runs on a worker of its own; the snapshot carries its result.
+  auto run = [this, type, running = begun->running](const LoadedProvider& provider,
+                                                    bkp_operation& op) -> Status {
+    const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+    Result<BackupOutcome> outcome = RunBackup(store_, ref, type, op);
+    if (!outcome.ok()) return outcome.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    OperationSnapshot& s = running->snapshot;
+    s.backup_id = outcome->backup_id;
+    s.bytes_read = outcome->bytes_read;
+    s.bytes_stored = outcome->bytes_stored;
+    s.files = outcome->files_listed;
+    return Status::OK();
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_ = std::thread([this, begun = *begun, run] {
+      // How it ended is in the snapshot (and went to the observer).
+      static_cast<void>(Conclude(begun, run));
+    });
+  }
+  return begun->first;
 }
 
 std::optional<OperationSnapshot> BackupCoordinator::Current() const {
@@ -526,67 +392,60 @@ std::optional<OperationSnapshot> BackupCoordinator::WaitIdle(
 
 Result<VerifyReport> BackupCoordinator::Verify(std::string_view provider_name,
                                                std::string_view backup_id) {
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
-  if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
-                                             BKP_CAP_VERIFY, "verify backups"));
-  Result<std::shared_ptr<Running>> claimed =
-      Claim(OperationKind::kVerify, **provider, 0, backup_id);
-  if (!claimed.ok()) return claimed.status();
-  std::shared_ptr<Running> running = *claimed;
-  Notify(*Current());
-
-  Result<VerifyReport> report = [&]() -> Result<VerifyReport> {
-    const ProviderLease lease(*this, **provider);
-    return VerifyProviderBackups(**provider, backup_id, &running->op);
-  }();
-  Status status = report.status();
-  if (report.ok() && !report->ok()) {
-    // The verify worked, the backups did not: the operation failed, so that
-    // `hostctl status` does not call damaged backups a success.
-    const VerifyProblem& first = report->problems.front();
-    status = Status::Corruption(fmt::format(
-        "verify via provider '{}' found {} problem(s); first: backup '{}' file '{}': {}",
-        (*provider)->name(), report->problems.size(), first.backup_id, first.file, first.message));
-  }
-  Finish(running, status);
-  return report;
+  OperationRequest request;
+  request.kind = OperationKind::kVerify;
+  request.provider = provider_name;
+  request.backup_id = backup_id;
+  request.check = [](const LoadedProvider& provider) {
+    return RequireCapability(provider.name(), provider.table(), BKP_CAP_VERIFY, "verify backups");
+  };
+  std::optional<Result<VerifyReport>> report;
+  const Status status =
+      RunOperation(request, [&](const LoadedProvider& provider, bkp_operation& op) -> Status {
+        report = VerifyProviderBackups(provider, backup_id, &op);
+        if (!report->ok() || (*report)->ok()) return report->status();
+        // The verify worked, the backups did not: the operation failed, so
+        // that `hostctl status` does not call damaged backups a success.
+        const VerifyProblem& first = (*report)->problems.front();
+        return Status::Corruption(fmt::format(
+            "verify via provider '{}' found {} problem(s); first: backup '{}' file '{}': {}",
+            provider.name(), (*report)->problems.size(), first.backup_id, first.file,
+            first.message));
+      });
+  // No report: refused before the call, or the host failed during it.
+  if (!report.has_value()) return status;
+  return *std::move(report);
 }
 
 Status BackupCoordinator::Delete(std::string_view provider_name, std::string_view backup_id) {
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
-  if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability((*provider)->name(), (*provider)->table(),
-                                             BKP_CAP_REMOVE, "delete backups"));
-  if (backup_id.empty()) return DeleteProviderBackup(**provider, backup_id);  // the usage error
-  Result<std::shared_ptr<Running>> claimed =
-      Claim(OperationKind::kDelete, **provider, 0, backup_id);
-  if (!claimed.ok()) return claimed.status();
-  Notify(*Current());
-  Status status;
-  {
-    const ProviderLease lease(*this, **provider);
-    status = DeleteProviderBackup(**provider, backup_id);
-  }
-  Finish(*claimed, status);
-  return status;
+  OperationRequest request;
+  request.kind = OperationKind::kDelete;
+  request.provider = provider_name;
+  request.backup_id = backup_id;
+  request.check = [backup_id](const LoadedProvider& provider) {
+    return CheckDelete(provider, backup_id);
+  };
+  return RunOperation(request, [backup_id](const LoadedProvider& provider, bkp_operation&) {
+    return DeleteProviderBackup(provider, backup_id);
+  });
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view provider_name,
                                                              const RetentionPolicy& policy) {
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
-  if (!provider.ok()) return provider.status();
-  HOSTSTUB_RETURN_IF_ERROR(CheckRetention(**provider, policy));
-  Result<std::shared_ptr<Running>> claimed =
-      Claim(OperationKind::kExpire, **provider, 0, std::string_view());
-  if (!claimed.ok()) return claimed.status();
-  Notify(*Current());
-  Result<std::vector<BackupListing>> removed = [&]() -> Result<std::vector<BackupListing>> {
-    const ProviderLease lease(*this, **provider);
-    return ExpireProviderBackups(**provider, policy);
-  }();
-  Finish(*claimed, removed.status());
-  return removed;
+  OperationRequest request;
+  request.kind = OperationKind::kExpire;
+  request.provider = provider_name;
+  request.check = [&policy](const LoadedProvider& provider) {
+    return CheckRetention(provider, policy);
+  };
+  std::optional<Result<std::vector<BackupListing>>> removed;
+  const Status status =
+      RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
+        removed = ExpireProviderBackups(provider, policy);
+        return removed->status();
+      });
+  if (!removed.has_value()) return status;
+  return *std::move(removed);
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view provider_name) {

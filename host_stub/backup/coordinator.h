@@ -13,9 +13,9 @@
 // provider the running operation uses is refused at once with Busy (it would
 // wait for the whole backup); a list racing another list waits briefly.
 //
-// The provider-call helpers below (ListProviderBackups, ...) are the same
-// calls without any serialisation, for the offline `hostd backup` commands,
-// which own their provider instance outright.
+// The calls themselves are plugin_host/provider_calls.h's; the offline
+// `hostd backup` commands, which own their provider instance outright, make
+// them without the coordinator.
 //
 // Thread-safety: every public member of BackupCoordinator may be called from
 // any thread concurrently, except the destructor, which must not race other
@@ -41,6 +41,7 @@
 
 #include "bkp/bkp_plugin.h"
 #include "plugin_host/host_handles.h"
+#include "plugin_host/provider_calls.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
 #include "util/status.h"
@@ -97,39 +98,6 @@ struct OperationSnapshot {
   // "operation 3 (backup via provider 'nightly', started 2026-...Z, phase
   // events, 12.0 MiB of 40.0 MiB, 3 of 10 files)".
   std::string Describe() const;
-};
-
-// One backup as a provider's list reports it.
-struct BackupListing {
-  std::string id;
-  uint32_t type = 0;          // BKP_BACKUP_*
-  std::string parent_id;      // empty for a full backup
-  int64_t created_ms = 0;     // ms since the Unix epoch
-  uint64_t bytes = 0;         // original size of its items
-  uint64_t stored_bytes = 0;  // bytes it alone occupies in the repository
-  uint64_t files = 0;
-  std::string details;  // JSON text exactly as the provider gave it; may be empty
-};
-
-struct VerifyProblem {
-  bkp_status status = BKP_E_CORRUPT;
-  std::string backup_id;
-  std::string file;
-  std::string message;
-};
-
-struct VerifyReport {
-  std::vector<VerifyProblem> problems;
-  // The provider's summary when it found problems (its error message).
-  std::string summary;
-  bool ok() const { return problems.empty(); }
-};
-
-struct RetentionPolicy {
-  uint32_t keep_last = 0;  // keep the newest N backups; 0: no count rule
-  // Keep backups created less than this long ago; 0: no age rule. The
-  // provider keeps a backup that either rule keeps, and always the newest.
-  std::chrono::milliseconds keep_newer_than{0};
 };
 
 // Called when an operation starts and when it ends, outside the
@@ -192,11 +160,47 @@ class BackupCoordinator {
   // provider, so that waiting for it (a list behind another list) is a
   // bounded condition-variable wait.
   class ProviderLease;
+
+  // What an operation asks for. Every operation (backup, verify, delete,
+  // expire) takes the one path: Begin (resolve the provider, check it can
+  // serve the request, claim the slot, announce the start), then Conclude
+  // (call the provider under its lease, record and announce the end).
+  struct OperationRequest {
+    OperationKind kind = OperationKind::kBackup;
+    std::string_view provider;  // empty: the only configured one
+    uint32_t backup_type = 0;   // backups only
+    std::string_view backup_id;
+    // What the resolved provider must be able to do (a capability, a
+    // well-formed request). Checked before the slot is claimed: a request
+    // that cannot work must not replace the last operation, which an
+    // operator may still want to look at.
+    std::function<Status(const LoadedProvider&)> check;
+  };
+  // An operation that holds the slot.
+  struct Begun {
+    std::shared_ptr<Running> running;
+    std::shared_ptr<LoadedProvider> provider;
+    OperationSnapshot first;  // as announced
+  };
+  // The provider call an operation makes; returns how the operation ended.
+  using OperationCall = std::function<Status(const LoadedProvider&, bkp_operation&)>;
+
+  // Resolve, check, claim, announce. NotFound / InvalidArgument from the
+  // resolution, the check's refusal, or Busy naming the running operation;
+  // nothing is announced or replaced then.
+  Result<Begun> Begin(const OperationRequest& request);
+  // Runs `call` under the provider's lease, on the calling thread, and
+  // finishes the operation with its status (an exception from the host's
+  // side of the call fails the operation rather than leaving the slot held).
+  // Returns that status.
+  Status Conclude(const Begun& begun, const OperationCall& call);
+  // Begin, then Conclude on the caller's thread (verify, delete, expire):
+  // the refusal, or the operation's status.
+  Status RunOperation(const OperationRequest& request, const OperationCall& call);
   // Claims the host's operation slot, or Busy naming the holder.
-  Result<std::shared_ptr<Running>> Claim(OperationKind kind, const LoadedProvider& provider,
-                                         uint32_t backup_type, std::string_view backup_id);
+  Result<std::shared_ptr<Running>> Claim(const OperationRequest& request,
+                                         const LoadedProvider& provider);
   void Finish(const std::shared_ptr<Running>& running, const Status& status);
-  void RunBackupThread(std::shared_ptr<Running> running, std::shared_ptr<LoadedProvider> provider);
   static OperationSnapshot SnapshotLocked(const Running& running);
   void Notify(const OperationSnapshot& snapshot) const;
 
@@ -212,17 +216,5 @@ class BackupCoordinator {
   uint64_t next_id_ = 1;              // guarded by mu_
   std::thread worker_;                // the last backup's thread
 };
-
-// --- Provider calls without serialisation (the caller owns the instance). ---
-
-Result<std::vector<BackupListing>> ListProviderBackups(const LoadedProvider& provider);
-// `op` may be null. See BackupCoordinator::Verify for what is an error.
-Result<VerifyReport> VerifyProviderBackups(const LoadedProvider& provider,
-                                           std::string_view backup_id, bkp_operation* op);
-Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view backup_id);
-// `now` is the clock the age rule counts from.
-Result<std::vector<BackupListing>> ExpireProviderBackups(
-    const LoadedProvider& provider, const RetentionPolicy& policy,
-    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace hoststub

@@ -19,9 +19,9 @@
 #include "storage/segment.h"
 #include "util/utc_time.h"
 
+namespace hoststub {
+
 namespace fs = std::filesystem;
-using hoststub::Result;
-using hoststub::Status;
 
 namespace {
 
@@ -71,28 +71,28 @@ Status SyncStagedDirectories(const fs::path& staging) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(staging, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory()) HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(it->path()));
+    if (it->is_directory()) HOSTSTUB_RETURN_IF_ERROR(SyncDir(it->path()));
   }
   if (ec) {
     return Status::IOError(
         fmt::format("cannot list the restored data '{}': {}", staging.string(), ec.message()));
   }
-  return hoststub::SyncDir(staging);
+  return SyncDir(staging);
 }
 
 }  // namespace
 
-Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
-                                                   hoststub::RestorePolicy policy,
-                                                   const hoststub::RestoreTarget& point_in_time) {
+Result<std::unique_ptr<RestoreSink>> RestoreSink::Create(const fs::path& target_in,
+                                                         RestorePolicy policy,
+                                                         const RestoreTarget& point_in_time) {
   const fs::path target = Normalised(target_in);
   std::error_code ec;
   if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
     return Status::InvalidArgument(
         fmt::format("restore target '{}' exists and is not a directory", target.string()));
   }
-  HOSTSTUB_RETURN_IF_ERROR(hoststub::CheckDataDirNotInUse(target));
-  if (policy == hoststub::RestorePolicy::kSafe && fs::exists(target, ec) && !IsEmptyDir(target)) {
+  HOSTSTUB_RETURN_IF_ERROR(CheckDataDirNotInUse(target));
+  if (policy == RestorePolicy::kSafe && fs::exists(target, ec) && !IsEmptyDir(target)) {
     return Status::Refused(fmt::format(
         "restore target '{}' is not empty and the safe policy never overwrites data: stop the "
         "host and move the directory away, or restore with the force policy (which keeps the "
@@ -107,10 +107,10 @@ Result<std::unique_ptr<bkp_sink>> bkp_sink::Create(const fs::path& target_in,
     return Status::IOError(fmt::format("cannot create restore staging directory '{}': {}",
                                        staging.string(), ec.message()));
   }
-  return std::unique_ptr<bkp_sink>(new bkp_sink(target, staging, policy, point_in_time));
+  return std::unique_ptr<RestoreSink>(new RestoreSink(target, staging, policy, point_in_time));
 }
 
-bkp_sink::~bkp_sink() {
+RestoreSink::~RestoreSink() {
   file_.reset();
   // The syncer may still hold a file of the staged tree: removing it under
   // an fdatasync in progress is harmless, and the syncer stops right after.
@@ -120,14 +120,14 @@ bkp_sink::~bkp_sink() {
   }
 }
 
-bkp_status bkp_sink::Refuse(bkp_status code, std::string why, std::string* error) {
+bkp_status RestoreSink::Refuse(bkp_status code, std::string why, std::string* error) {
   file_.reset();
   poisoned_ = why;
   *error = std::move(why);
   return code;
 }
 
-bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
+bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
   std::lock_guard lock(mu_);
   if (committed_) return Refuse(BKP_E_OUT_OF_ORDER, "the restore was already committed", error);
   if (!poisoned_.empty()) {
@@ -144,7 +144,7 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
                   error);
   }
   // The item on its own (plugin_host/restore_rules.h), then its place in the order.
-  auto relative = hoststub::RestoredPath(item);
+  auto relative = RestoredPath(item);
   if (!relative.ok()) return Refuse(BKP_E_INVALID_ARGUMENT, relative.status().message(), error);
   const fs::path path = staging_ / *relative;
   if (item.role == BKP_ROLE_CONTROL_DB && (have_control_db_ || role_ != 0)) {
@@ -156,27 +156,26 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
       return Refuse(BKP_E_OUT_OF_ORDER,
                     fmt::format("{} item '{}' before the control DB: a restore writes the "
                                 "control DB first, then log, then events",
-                                hoststub::BkpRoleName(item.role), name),
+                                BkpRoleName(item.role), name),
                     error);
     }
     if (item.role < role_) {
-      return Refuse(
-          BKP_E_OUT_OF_ORDER,
-          fmt::format("{} item '{}' after {} items: a restore writes the control DB, "
-                      "then log, then events, then snapshots",
-                      hoststub::BkpRoleName(item.role), name, hoststub::BkpRoleName(role_)),
-          error);
+      return Refuse(BKP_E_OUT_OF_ORDER,
+                    fmt::format("{} item '{}' after {} items: a restore writes the control DB, "
+                                "then log, then events, then snapshots",
+                                BkpRoleName(item.role), name, BkpRoleName(role_)),
+                    error);
     }
     if (item.context != nullptr) {
       auto key = std::make_pair(std::string(item.context), item.role);
       auto last = last_base_.find(key);
       if (last != last_base_.end() && item.base <= last->second) {
-        return Refuse(BKP_E_OUT_OF_ORDER,
-                      fmt::format("{} item '{}' of context '{}' has base {} after base {}: "
-                                  "segments are restored in ascending order",
-                                  hoststub::BkpRoleName(item.role), name, item.context, item.base,
-                                  last->second),
-                      error);
+        return Refuse(
+            BKP_E_OUT_OF_ORDER,
+            fmt::format("{} item '{}' of context '{}' has base {} after base {}: "
+                        "segments are restored in ascending order",
+                        BkpRoleName(item.role), name, item.context, item.base, last->second),
+            error);
       }
     }
   }
@@ -187,9 +186,8 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
                   fmt::format("cannot create '{}': {}", path.parent_path().string(), ec.message()),
                   error);
   }
-  auto file = hoststub::File::Open(path, hoststub::File::Mode::kCreateNew);
-  if (!file.ok())
-    return Refuse(hoststub::ToBkpStatus(file.status()), file.status().message(), error);
+  auto file = File::Open(path, File::Mode::kCreateNew);
+  if (!file.ok()) return Refuse(ToBkpStatus(file.status()), file.status().message(), error);
   file_ = std::move(*file);
   open_name_ = name;
   expected_ = item.size;
@@ -204,7 +202,7 @@ bkp_status bkp_sink::Begin(const bkp_item& item_in, std::string* error) {
   return BKP_OK;
 }
 
-bkp_status bkp_sink::Write(const void* data, size_t len, std::string* error) {
+bkp_status RestoreSink::Write(const void* data, size_t len, std::string* error) {
   std::lock_guard lock(mu_);
   if (!poisoned_.empty()) {
     *error = "the restore sink is unusable after an earlier error: " + poisoned_;
@@ -219,7 +217,7 @@ bkp_status bkp_sink::Write(const void* data, size_t len, std::string* error) {
                   error);
   }
   Status st = file_->PWriteAll(data, len, written_);
-  if (!st.ok()) return Refuse(hoststub::ToBkpStatus(st), st.message(), error);
+  if (!st.ok()) return Refuse(ToBkpStatus(st), st.message(), error);
   written_ += len;
   // Keep write-back going as the file grows, not only once it is whole: the
   // sync at Commit then waits for a tail, not for most of the directory.
@@ -230,7 +228,7 @@ bkp_status bkp_sink::Write(const void* data, size_t len, std::string* error) {
   return BKP_OK;
 }
 
-bkp_status bkp_sink::End(std::string* error) {
+bkp_status RestoreSink::End(std::string* error) {
   std::lock_guard lock(mu_);
   if (!poisoned_.empty()) {
     *error = "the restore sink is unusable after an earlier error: " + poisoned_;
@@ -251,7 +249,7 @@ bkp_status bkp_sink::End(std::string* error) {
   return BKP_OK;
 }
 
-bkp_status bkp_sink::Timeline(uint32_t restored, uint32_t newest, std::string* error) {
+bkp_status RestoreSink::Timeline(uint32_t restored, uint32_t newest, std::string* error) {
   std::lock_guard lock(mu_);
   if (restored == 0 || restored > newest || newest == UINT32_MAX) {
     *error = fmt::format(
@@ -265,7 +263,7 @@ bkp_status bkp_sink::Timeline(uint32_t restored, uint32_t newest, std::string* e
   return BKP_OK;
 }
 
-Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions options) {
+Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
   std::lock_guard lock(mu_);
   if (!poisoned_.empty()) {
     return Status::InvalidArgument("the restore was not completed: " + poisoned_);
@@ -276,7 +274,7 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   }
   if (!have_control_db_) return Status::InvalidArgument("the restore fed no control DB");
 
-  hoststub::RestoreReport report;
+  RestoreReport report;
   using Clock = std::chrono::steady_clock;
   auto started = Clock::now();
   auto lap = [&started] {
@@ -290,25 +288,24 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   report.sync_time = lap();
   // The cut before recovery, which would otherwise act on what lies past
   // the target (re-apply a log entry beyond it). It syncs what it changes.
-  auto cut = hoststub::CutToTarget(staging_, point_in_time_);
+  auto cut = CutToTarget(staging_, point_in_time_);
   if (!cut.ok()) {
     return Status::Corruption("cannot cut the restored data back to " + point_in_time_.Describe() +
                               ": " + cut.status().ToString());
   }
   report.cut = std::move(*cut);
   report.cut_time = lap();
-  if (std::string empty = hoststub::NothingLeftAfterCut(report.cut, point_in_time_);
-      !empty.empty()) {
+  if (std::string empty = NothingLeftAfterCut(report.cut, point_in_time_); !empty.empty()) {
     return Status::InvalidArgument(empty);
   }
   options.data_dir = staging_;
-  options.fsync = hoststub::FsyncPolicy::kBatch;
+  options.fsync = FsyncPolicy::kBatch;
   options.compaction_interval = std::chrono::milliseconds(0);
   options.recovery_headers_only = true;  // CheckDataDir below reads them all
-  std::vector<hoststub::ContextState> branch_points;
+  std::vector<ContextState> branch_points;
   {
     // Recovery as on any start: torn tails truncated, log and events aligned.
-    auto store = hoststub::EventStore::Open(options);
+    auto store = EventStore::Open(options);
     if (!store.ok()) {
       return Status::Corruption("the restored data does not open: " + store.status().ToString());
     }
@@ -321,13 +318,13 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
   {
     // A restore from a continuous archive starts a new timeline: the host
     // then archives beside the history it came from, never into it.
-    HOSTSTUB_ASSIGN_OR_RETURN(auto db, hoststub::ControlDb::Open(staging_ / "control.db"));
+    HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(staging_ / "control.db"));
     if (newest_timeline_ > 0) {
-      hoststub::TimelineInfo info;
+      TimelineInfo info;
       info.timeline = newest_timeline_ + 1;
       info.history =
-          hoststub::EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
-                                          "restore to " + point_in_time_.Describe(), branch_points);
+          EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
+                                "restore to " + point_in_time_.Describe(), branch_points);
       HOSTSTUB_RETURN_IF_ERROR(db->SaveTimeline(info));
       report.branched_from = restored_timeline_;
     }
@@ -335,7 +332,7 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
     report.timeline = timeline.timeline;
   }
   report.recovery_time = lap();
-  report.check = hoststub::CheckDataDir(staging_);
+  report.check = CheckDataDir(staging_);
   report.check_time = lap();
   std::error_code ec;
   if (!report.check.ok()) {
@@ -344,11 +341,11 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
                     report.check.violations.size(), report.check.violations.front()));
   }
 
-  HOSTSTUB_RETURN_IF_ERROR(hoststub::CheckDataDirNotInUse(target_));
+  HOSTSTUB_RETURN_IF_ERROR(CheckDataDirNotInUse(target_));
   if (fs::exists(target_, ec)) {
     if (IsEmptyDir(target_)) {
       fs::remove(target_, ec);
-    } else if (policy_ == hoststub::RestorePolicy::kSafe) {
+    } else if (policy_ == RestorePolicy::kSafe) {
       return Status::Refused(
           fmt::format("restore target '{}' was filled while the restore ran; nothing was changed",
                       target_.string()));
@@ -366,10 +363,12 @@ Result<hoststub::RestoreReport> bkp_sink::Commit(hoststub::StorageOptions option
     return Status::IOError(fmt::format("cannot move the restored data '{}' to '{}': {}",
                                        staging_.string(), target_.string(), ec.message()));
   }
-  HOSTSTUB_RETURN_IF_ERROR(hoststub::SyncDir(target_.parent_path()));
+  HOSTSTUB_RETURN_IF_ERROR(SyncDir(target_.parent_path()));
   committed_ = true;
   report.data_dir = target_;
   report.files = files_;
   report.bytes = bytes_;
   return report;
 }
+
+}  // namespace hoststub

@@ -1,4 +1,5 @@
-// The restore sink a provider writes a backup into (bkp_sink in the ABI).
+// The restore sink a provider writes a backup into: the host's
+// implementation of the ABI's bkp_sink (plugin_host/host_handles.h).
 // It enforces the restore order of docs/design.md §2 instead of trusting each
 // plugin: exactly one control DB first, then log segments, then event
 // segments, then snapshot segments, each context's stream in ascending base,
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.h"
+#include "plugin_host/host_handles.h"
 #include "storage/checker.h"
 #include "storage/options.h"
 #include "storage/point_in_time.h"
@@ -67,41 +69,37 @@ struct RestoreReport {
   std::chrono::duration<double> sync_time{}, cut_time{}, recovery_time{}, check_time{};
 };
 
-}  // namespace hoststub
-
-struct bkp_sink {
+class RestoreSink final : public bkp_sink {
  public:
   // Checks the policy against `target` (Refused: not empty under kSafe;
   // Busy: a running host holds it) and prepares an empty staging directory.
   // With a point in time set, Commit cuts what was fed back to it.
-  static hoststub::Result<std::unique_ptr<bkp_sink>> Create(
-      const std::filesystem::path& target, hoststub::RestorePolicy policy,
-      const hoststub::RestoreTarget& point_in_time = {});
+  static Result<std::unique_ptr<RestoreSink>> Create(const std::filesystem::path& target,
+                                                     RestorePolicy policy,
+                                                     const RestoreTarget& point_in_time = {});
   // Removes the staging directory unless Commit succeeded.
-  ~bkp_sink();
-  bkp_sink(const bkp_sink&) = delete;
-  bkp_sink& operator=(const bkp_sink&) = delete;
+  ~RestoreSink() override;
 
   // See bkp_host_services.sink_begin / sink_write / sink_end.
-  bkp_status Begin(const bkp_item& item, std::string* error);
-  bkp_status Write(const void* data, size_t len, std::string* error);
-  bkp_status End(std::string* error);
+  bkp_status Begin(const bkp_item& item, std::string* error) override;
+  bkp_status Write(const void* data, size_t len, std::string* error) override;
+  bkp_status End(std::string* error) override;
   // See bkp_host_services.sink_timeline: Commit puts the restored directory
   // on timeline `newest` + 1, branching from `restored`.
-  bkp_status Timeline(uint32_t restored, uint32_t newest, std::string* error);
+  bkp_status Timeline(uint32_t restored, uint32_t newest, std::string* error) override;
 
   // Cuts the staged directory back to the point in time (if one is set),
   // recovers and checks it with `options` (data_dir is replaced by the
   // staging path), then swaps it in as the target. Fails,
   // leaving the target untouched, if any item is open, the sink was misused,
   // no control DB arrived, recovery fails, or the checker finds a violation.
-  hoststub::Result<hoststub::RestoreReport> Commit(hoststub::StorageOptions options);
+  Result<RestoreReport> Commit(StorageOptions options);
 
   const std::filesystem::path& staging_dir() const { return staging_; }
 
  private:
-  bkp_sink(std::filesystem::path target, std::filesystem::path staging,
-           hoststub::RestorePolicy policy, hoststub::RestoreTarget point_in_time)
+  RestoreSink(std::filesystem::path target, std::filesystem::path staging, RestorePolicy policy,
+              RestoreTarget point_in_time)
       : target_(std::move(target)),
         staging_(std::move(staging)),
         policy_(policy),
@@ -111,8 +109,8 @@ struct bkp_sink {
   std::mutex mu_;
   const std::filesystem::path target_;
   const std::filesystem::path staging_;
-  const hoststub::RestorePolicy policy_;
-  const hoststub::RestoreTarget point_in_time_;
+  const RestorePolicy policy_;
+  const RestoreTarget point_in_time_;
   bool committed_ = false;
   std::string poisoned_;  // non-empty: why the sink is unusable
   bool have_control_db_ = false;
@@ -120,16 +118,18 @@ struct bkp_sink {
   // Last base begun per (context, role): bases must ascend.
   std::map<std::pair<std::string, uint32_t>, uint64_t> last_base_;
   // The open item.
-  std::unique_ptr<hoststub::File> file_;
+  std::unique_ptr<File> file_;
   std::string open_name_;
   uint64_t expected_ = 0;
   uint64_t written_ = 0;
   uint64_t written_back_ = 0;  // write-back started up to here
   // Syncs each file once it is whole (see End).
-  hoststub::BackgroundSyncer syncer_;
+  BackgroundSyncer syncer_;
   uint64_t files_ = 0;
   uint64_t bytes_ = 0;
   // From sink_timeline: 0 when the provider did not call it.
   uint32_t restored_timeline_ = 0;
   uint32_t newest_timeline_ = 0;
 };
+
+}  // namespace hoststub

@@ -81,6 +81,24 @@ int LoadOfflineProvider(const std::string& config_file, const std::string& name,
   return kExitOk;
 }
 
+int OpenOfflineStore(const StorageOptions& options, std::string_view command,
+                     std::string_view advice, std::unique_ptr<EventStore>* out) {
+  Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
+  if (!store.ok()) {
+    if (store.status().code() == Status::Code::kBusy) {
+      std::cerr << fmt::format("hostd: backup {} refused: a running hostd holds '{}' ({}){}\n",
+                               command, options.data_dir.string(), store.status().message(),
+                               advice);
+      return kExitProblemsFound;
+    }
+    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
+                             options.data_dir.string(), store.status().ToString());
+    return kExitRuntime;
+  }
+  *out = std::move(store).value();
+  return kExitOk;
+}
+
 void ProgressLines::Report(const bkp_progress& p) {
   std::lock_guard<std::mutex> lock(mu_);
   int step = -1;

@@ -1,6 +1,7 @@
 // What hostd's offline backup commands (hostd_restore.cc, hostd_backups.cc)
-// share: loading the config and just the one provider they use, progress
-// lines on stderr, cancelling on SIGINT/SIGTERM, and small formatting.
+// share: loading the config and just the one provider they use, opening a
+// stopped host's data directory, progress lines on stderr, cancelling on
+// SIGINT/SIGTERM, and small formatting.
 //
 // Thread-safety: everything is called from the main thread, except the
 // ProgressLines callback, which plugins call from any of their threads (it
@@ -23,6 +24,8 @@
 #include "config/host_config.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/provider_registry.h"
+#include "storage/event_store.h"
+#include "storage/options.h"
 #include "util/human_format.h"
 
 namespace hostd {
@@ -42,6 +45,14 @@ struct OfflineProvider {
 // provider, kExitRuntime when the plugin fails to load or open.
 int LoadOfflineProvider(const std::string& config_file, const std::string& name,
                         OfflineProvider* out);
+
+// Opens the data directory of `options` for `hostd backup <command>`, which
+// needs the host stopped. A running host holds it: prints "hostd: backup
+// <command> refused: a running hostd holds '<dir>' (<why>)<advice>" and
+// returns kExitProblemsFound, `advice` saying what to do instead. Any other
+// failure is printed and returns kExitRuntime. kExitOk with *out set.
+int OpenOfflineStore(const hoststub::StorageOptions& options, std::string_view command,
+                     std::string_view advice, std::unique_ptr<hoststub::EventStore>* out);
 
 // Turns progress reports into lines on stderr: "hostd: restore: events 40%
 // (12.0 MiB of 30.0 MiB, 3 of 10 files)", one per phase change and per 10%.

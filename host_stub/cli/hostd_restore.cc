@@ -19,10 +19,10 @@
 #include <fmt/format.h>
 
 #include "backup/backup_runner.h"
-#include "backup/coordinator.h"
 #include "backup/target_state.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_offline.h"
+#include "plugin_host/provider_calls.h"
 #include "storage/checker.h"
 
 namespace hostd {

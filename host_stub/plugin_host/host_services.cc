@@ -11,8 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "backup/backup_source.h"
-#include "backup/restore_sink.h"
 #include "bkp/bkp_plugin.hpp"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/restore_rules.h"

@@ -4,8 +4,8 @@
 // behind the handle and turns any C++ exception into a status and message.
 //
 // Thread-safety: the table is immutable; each function is as thread-safe as
-// the handle it is called on (see host_handles.h, backup/backup_source.h and
-// backup/restore_sink.h).
+// the handle it is called on (see host_handles.h, and for the source and
+// sink the header of their implementation).
 #pragma once
 
 #include "bkp/bkp_plugin.h"

@@ -11,6 +11,7 @@
 #include "plugin_host/abi_status.h"
 #include "plugin_host/host_services.h"
 #include "plugin_host/provider_call_journal.h"
+#include "plugin_host/provider_calls.h"
 #include "plugin_host/settings_validation.h"
 
 namespace hoststub {
@@ -91,7 +92,7 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
     args.provider_name = provider->name_.c_str();
 
     const bkp_provider& table = provider->table();
-    char error[2048] = {};
+    char error[kProviderErrorBufferSize] = {};
     bkp_instance* instance = nullptr;
     bkp_status status;
     {

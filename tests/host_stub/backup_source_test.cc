@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<bkp_source> MakeSource(EventStore& store, const fs::path& scratch) {
-  auto source = bkp_source::Create(store, scratch);
+std::unique_ptr<BackupSource> MakeSource(EventStore& store, const fs::path& scratch) {
+  auto source = BackupSource::Create(store, scratch);
   REQUIRE_MESSAGE(source.ok(), source.status().ToString());
   return std::move(*source);
 }
@@ -193,7 +193,7 @@ TEST_CASE("source: a hot copy under concurrent appends holds every event acknowl
 
   // Put the copy back through the sink and open it.
   std::string error;
-  auto sink = bkp_sink::Create(dir / "restored", RestorePolicy::kSafe);
+  auto sink = RestoreSink::Create(dir / "restored", RestorePolicy::kSafe);
   REQUIRE(sink.ok());
   for (const auto& item : items) REQUIRE_MESSAGE(Feed(sink->get(), item, &error) == BKP_OK, error);
   auto report = (*sink)->Commit(options);
@@ -226,7 +226,7 @@ TEST_CASE("source: an archive call's source reads its one segment up to its size
   REQUIRE(piece.size > kSegmentHeaderSize + 10);
   piece.size -= 10;  // a piece: fewer bytes than the file holds
 
-  auto source = bkp_source::ForArchive(*store, BKP_ROLE_EVENTS, "c", piece, BKP_ITEM_PARTIAL);
+  auto source = BackupSource::ForArchive(*store, BKP_ROLE_EVENTS, "c", piece, BKP_ITEM_PARTIAL);
   const bkp_item& item = source->item(0);
   CHECK(item.role == BKP_ROLE_EVENTS);
   CHECK(std::string(item.context) == "c");

@@ -383,3 +383,65 @@ TEST_CASE("coordinator: unknown providers and missing capabilities are refused u
   CHECK(ambiguous.status().code() == Status::Code::kInvalidArgument);
   CHECK(Contains(ambiguous.status().message(), "'null', 'slow'"));
 }
+
+TEST_CASE("coordinator: every operation announces its start, then its end, and a refusal nothing") {
+  TempDir dir;
+  auto store = OpenOrFail(Options(dir / "data"));
+  AppendNumbered(*store, "orders", 10);
+  const fs::path release = dir / "release";
+  testing_support::WriteFile(release, "go\n");  // backups finish at once
+  LogLines log;
+  ProviderRegistry providers = LoadProviders(ProvidersToml(release), log.Fn());
+  std::mutex mu;
+  std::vector<OperationSnapshot> announced;
+  BackupCoordinator coordinator(*store, providers, [&](const OperationSnapshot& op) {
+    std::lock_guard<std::mutex> lock(mu);
+    announced.push_back(op);
+  });
+
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(coordinator.StartBackup("slow", BKP_BACKUP_FULL).ok());
+    REQUIRE(WaitFinished(coordinator).state == OperationState::kSucceeded);
+  }
+  REQUIRE(coordinator.Verify("slow", "").ok());
+  REQUIRE(coordinator.Delete("slow", "blocking-1").ok());
+  REQUIRE(coordinator.Expire("slow", {.keep_last = 1}).ok());
+
+  // Refused before the slot is claimed: by the provider's resolution, by
+  // what the provider cannot do, by a request no provider could serve.
+  CHECK(coordinator.Verify("nope", "").status().code() == Status::Code::kNotFound);
+  CHECK(coordinator.StartBackup("null", BKP_BACKUP_INCREMENTAL).status().code() ==
+        Status::Code::kUnsupported);
+  const Status no_remove = coordinator.Delete("null", "x");
+  CHECK(no_remove.code() == Status::Code::kUnsupported);
+  CHECK(Contains(no_remove.message(), "provider 'null' (plugin null) cannot delete backups"));
+  CHECK(coordinator.Expire("null", {.keep_last = 1}).status().code() == Status::Code::kUnsupported);
+  const Status no_id = coordinator.Delete("slow", "");
+  CHECK(no_id.code() == Status::Code::kInvalidArgument);
+  CHECK(Contains(no_id.message(), "needs a backup id"));
+  CHECK(coordinator.Expire("slow", {}).status().code() == Status::Code::kInvalidArgument);
+
+  // Each of the five operations was announced twice, start then end, in
+  // the order they ran, and no refusal replaced the last one.
+  const OperationKind kinds[] = {OperationKind::kBackup, OperationKind::kBackup,
+                                 OperationKind::kVerify, OperationKind::kDelete,
+                                 OperationKind::kExpire};
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(announced.size() == 10);
+  for (size_t i = 0; i < 5; ++i) {
+    INFO("operation " << i + 1);
+    const OperationSnapshot& start = announced[2 * i];
+    const OperationSnapshot& end = announced[2 * i + 1];
+    CHECK(start.id == i + 1);
+    CHECK(start.kind == kinds[i]);
+    CHECK(start.running());
+    CHECK(start.provider == "slow");
+    CHECK(end.id == i + 1);
+    CHECK(end.state == OperationState::kSucceeded);
+  }
+  CHECK(announced[6].backup_id == "blocking-1");
+  const std::optional<OperationSnapshot> last = coordinator.Current();
+  REQUIRE(last.has_value());
+  CHECK(last->id == 5);
+  CHECK(last->kind == OperationKind::kExpire);
+}

@@ -26,14 +26,14 @@ std::vector<CopiedItem> SampleBackup(const TempDir& dir) {
   auto store = OpenOrFail(options);
   AppendNumbered(*store, "a", 300);
   AppendNumbered(*store, "b", 10);
-  auto source = bkp_source::Create(*store, dir / "scratch");
+  auto source = BackupSource::Create(*store, dir / "scratch");
   REQUIRE(source.ok());
   return CopyAll(source->get());
 }
 
-std::unique_ptr<bkp_sink> MakeSink(const fs::path& target,
-                                   RestorePolicy policy = RestorePolicy::kSafe) {
-  auto sink = bkp_sink::Create(target, policy);
+std::unique_ptr<RestoreSink> MakeSink(const fs::path& target,
+                                      RestorePolicy policy = RestorePolicy::kSafe) {
+  auto sink = RestoreSink::Create(target, policy);
   REQUIRE_MESSAGE(sink.ok(), sink.status().ToString());
   return std::move(*sink);
 }
@@ -147,7 +147,7 @@ TEST_CASE("sink: the safe policy refuses a non-empty target, force keeps it asid
   auto items = SampleBackup(dir);
   fs::create_directories(dir / "target");
   testing_support::WriteFile(dir / "target" / "old.txt", "old data");
-  auto refused = bkp_sink::Create(dir / "target", RestorePolicy::kSafe);
+  auto refused = RestoreSink::Create(dir / "target", RestorePolicy::kSafe);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.status().code() == Status::Code::kRefused);
   CHECK(refused.status().message().find("not empty") != std::string::npos);
@@ -206,7 +206,7 @@ TEST_CASE("sink: a target held by a running host is refused under any policy") {
   TempDir dir;
   auto running = OpenOrFail(Options(dir / "target"));
   for (auto policy : {RestorePolicy::kSafe, RestorePolicy::kForce}) {
-    auto sink = bkp_sink::Create(dir / "target", policy);
+    auto sink = RestoreSink::Create(dir / "target", policy);
     REQUIRE_FALSE(sink.ok());
     CHECK(sink.status().code() == Status::Code::kBusy);
     CHECK(sink.status().message().find("running host") != std::string::npos);

@@ -30,6 +30,7 @@
 #include "test_support.h"
 
 namespace fs = std::filesystem;
+using hoststub::BackupSource;
 using hoststub::EventStore;
 using hoststub::RestorePolicy;
 using hoststub::RestoreTarget;
@@ -66,7 +67,7 @@ int64_t NowMs() {
 // so far. Returns how many calls stored or confirmed something.
 size_t ShipToArchive(EventStore& store, DiskProvider& provider, const fs::path& scratch,
                      bool pieces) {
-  auto source = bkp_source::Create(store, scratch);
+  auto source = BackupSource::Create(store, scratch);
   REQUIRE_MESSAGE(source.ok(), source.status().ToString());
   std::vector<bkp_item> items;
   auto collect = [](void* user, const bkp_item* item) -> bkp_status {
