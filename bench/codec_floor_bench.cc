@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "backup_job.h"
+#include "chunk_store.h"
 #include "dataset.h"
 #include "discarding_writer.h"
 #include "object_codec.h"

@@ -8,7 +8,6 @@
 #include <set>
 #include <tuple>
 
-#include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
 #include "object_codec.h"
 #include "quarantine.h"

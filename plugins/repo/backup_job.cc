@@ -16,6 +16,7 @@
 #include "quarantine.h"
 #include "rate_limiter.h"
 #include "repair_job.h"
+#include "utc_time.h"
 
 namespace repo {
 namespace {

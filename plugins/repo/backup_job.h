@@ -36,9 +36,6 @@
 
 namespace repo {
 
-// The largest piece of a file stored as one chunk.
-inline constexpr uint64_t kMaxChunkBytes = 64ull << 20;
-
 struct BackupOptions {
   uint32_t workers = 2;         // compression/checksum threads, >= 1
   uint64_t rate_limit_bps = 0;  // read cap in bytes/s, 0 = none

@@ -26,6 +26,10 @@
 
 namespace repo {
 
+// The largest piece of a file stored as one chunk (one object); backups
+// and the archive cut files into pieces of at most this.
+inline constexpr uint64_t kMaxChunkBytes = 64ull << 20;
+
 // Reads exactly `len` bytes of the file at `offset` into `buf`, or throws
 // (a short read is an error: the host listed that many bytes).
 using ReadAt = std::function<void(uint64_t offset, void* buf, size_t len)>;

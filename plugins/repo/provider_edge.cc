@@ -12,6 +12,7 @@
 #include "archive.h"
 #include "point_in_time.h"
 #include "restore_job.h"
+#include "retention.h"
 #include "timeline.h"
 #include "verify_job.h"
 
@@ -237,7 +238,7 @@ bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* e
   return bkp::guard(err, err_len, [&] {
     if (backup_id == nullptr) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "remove needs a backup id");
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "delete");
-    instance->repository->Remove(backup_id);
+    RemoveBackup(*instance->repository, backup_id);
   });
 }
 
@@ -247,7 +248,7 @@ bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention
     bkp_retention r{};
     std::memcpy(&r, retention, std::min<size_t>(sizeof r, retention->struct_size));
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "expire");
-    const auto removed = instance->repository->Expire(r.keep_last, r.keep_newer_ms);
+    const auto removed = ExpireBackups(*instance->repository, r.keep_last, r.keep_newer_ms);
     if (fn == nullptr) return;
     for (const auto& m : removed) Report(m, 0, fn, user);
   });

@@ -9,6 +9,7 @@
 #include "chunk_store.h"
 #include "object_codec.h"
 #include "repository.h"
+#include "utc_time.h"
 #include "xxh3_state.h"
 
 namespace repo {

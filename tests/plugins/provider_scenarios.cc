@@ -18,6 +18,7 @@
 #include "backup/backup_runner.h"
 #include "repository.h"
 #include "test_support.h"
+#include "utc_time.h"
 
 namespace plugins_test {
 namespace {

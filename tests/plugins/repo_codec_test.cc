@@ -23,6 +23,7 @@
 #include "posix_driver.h"
 #include "repository.h"
 #include "restore_job.h"
+#include "retention.h"
 #include "test_support.h"
 #include "verify_job.h"
 
@@ -760,7 +761,7 @@ TEST_CASE("posix driver: a manifest pointing outside the repository is never rea
   repo::RunVerifyJob(repository, "", nullptr, 2,
                      [&](const repo::VerifyProblem& p) { all.push_back(p); });
   CHECK(all.size() == 3);
-  for (const auto& id : repository.ListIds()) repository.Remove(id);
+  for (const auto& id : repository.ListIds()) repo::RemoveBackup(repository, id);
   CHECK(ReadFile(dir / "evil.lz4") == e.frame);
   CHECK(repository.ListIds().empty());
 }
@@ -775,7 +776,7 @@ TEST_CASE("repository: garbage collection discards abandoned temporary files, no
   fs::last_write_time(root / "tmp" / "111-1-0.tmp",
                       fs::file_time_type::clock::now() - std::chrono::hours(2));
   WriteFile(root / "tmp" / "222-1-0.tmp", "being written right now");
-  CHECK(repository.CollectGarbage() == 1);
+  CHECK(repo::CollectGarbage(repository) == 1);
   CHECK_FALSE(fs::exists(root / "tmp" / "111-1-0.tmp"));
   CHECK(fs::exists(root / "tmp" / "222-1-0.tmp"));
 }

@@ -20,7 +20,9 @@
 #include "posix_driver.h"
 #include "repo_lock.h"
 #include "repository.h"
+#include "retention.h"
 #include "test_support.h"
+#include "utc_time.h"
 
 namespace fs = std::filesystem;
 using repo::RepositoryLock;
@@ -279,9 +281,9 @@ TEST_CASE("garbage collection: an unreferenced object younger than the grace per
   const std::string key = "objects/ab/abababababababababababababababab.lz4";
   r.driver().PutSmall(key, "written by a backup that holds no lock");
   auto exclusive = r.Lock(Mode::kExclusive, "expire");
-  CHECK(r.CollectGarbage() == 0);
+  CHECK(repo::CollectGarbage(r) == 0);
   CHECK(fs::exists(root / key));
   fs::last_write_time(root / key, fs::file_time_type::clock::now() - std::chrono::minutes(61));
-  CHECK(r.CollectGarbage() == 1);
+  CHECK(repo::CollectGarbage(r) == 1);
   CHECK_FALSE(fs::exists(root / key));
 }
