@@ -27,10 +27,10 @@
 #include <thread>
 #include <vector>
 
-#include "chunk_store.h"
 #include "dataset.h"
 #include "discarding_writer.h"
-#include "object_codec.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
 
 namespace {
 

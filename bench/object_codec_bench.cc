@@ -34,7 +34,7 @@
 
 #include "api/event_generator.h"
 #include "discarding_writer.h"
-#include "object_codec.h"
+#include "repo/object_codec.h"
 
 namespace {
 

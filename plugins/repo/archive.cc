@@ -1,5 +1,5 @@
 // The continuous archive (see archive.h).
-#include "archive.h"
+#include "repo/archive.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 #include <tuple>
 
 #include "bkp/bkp_plugin.hpp"
-#include "object_codec.h"
-#include "quarantine.h"
+#include "repo/object_codec.h"
+#include "repo/quarantine.h"
 
 namespace repo {
 namespace {

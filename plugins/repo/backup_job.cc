@@ -1,5 +1,5 @@
 // The backup pipeline (see backup_job.h).
-#include "backup_job.h"
+#include "repo/backup_job.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,14 +9,14 @@
 #include <set>
 #include <vector>
 
-#include "chain.h"
-#include "chunk_store.h"
-#include "object_codec.h"
-#include "parallel.h"
-#include "quarantine.h"
-#include "rate_limiter.h"
-#include "repair_job.h"
-#include "utc_time.h"
+#include "repo/chain.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
+#include "repo/parallel.h"
+#include "repo/quarantine.h"
+#include "repo/rate_limiter.h"
+#include "repo/repair_job.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {

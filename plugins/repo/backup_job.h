@@ -32,7 +32,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "repository.h"
+#include "repo/repository.h"
 
 namespace repo {
 

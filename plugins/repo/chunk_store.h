@@ -18,11 +18,11 @@
 
 #include <xxhash.h>
 
-#include "committer.h"
-#include "manifest.h"
-#include "object_codec.h"
-#include "rate_limiter.h"
-#include "storage_driver.h"
+#include "repo/committer.h"
+#include "repo/manifest.h"
+#include "repo/object_codec.h"
+#include "repo/rate_limiter.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // LZ4 frame encoding/decoding with XXH3 checksums (see object_codec.h).
-#include "object_codec.h"
+#include "repo/object_codec.h"
 
 #include <lz4.h>
 #include <lz4frame.h>

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 struct XXH3_state_s;
 struct XXH32_state_s;

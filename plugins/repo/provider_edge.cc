@@ -1,5 +1,5 @@
 // The shared provider edge (see provider_edge.h).
-#include "provider_edge.h"
+#include "repo/provider_edge.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,12 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "archive.h"
-#include "point_in_time.h"
-#include "restore_job.h"
-#include "retention.h"
-#include "timeline.h"
-#include "verify_job.h"
+#include "repo/archive.h"
+#include "repo/point_in_time.h"
+#include "repo/restore_job.h"
+#include "repo/retention.h"
+#include "repo/timeline.h"
+#include "repo/verify_job.h"
 
 namespace repo {
 namespace {

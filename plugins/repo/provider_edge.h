@@ -17,11 +17,11 @@
 #include <set>
 #include <string>
 
-#include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
-#include "chain.h"
-#include "repository.h"
-#include "storage_driver.h"
+#include "repo/backup_job.h"
+#include "repo/chain.h"
+#include "repo/repository.h"
+#include "repo/storage_driver.h"
 
 struct bkp_instance {
   bkp::Host host;

@@ -1,5 +1,5 @@
 // Storing lost objects again (see repair_job.h).
-#include "repair_job.h"
+#include "repo/repair_job.h"
 
 #include <xxhash.h>
 
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "archive.h"
-#include "chunk_store.h"
-#include "quarantine.h"
-#include "xxh3_state.h"
+#include "repo/archive.h"
+#include "repo/chunk_store.h"
+#include "repo/quarantine.h"
+#include "repo/xxh3_state.h"
 
 namespace repo {
 namespace {

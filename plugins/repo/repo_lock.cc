@@ -1,5 +1,5 @@
 // Repository locks (see repo_lock.h).
-#include "repo_lock.h"
+#include "repo/repo_lock.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "utc_time.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {

@@ -1,5 +1,5 @@
 // Opening a repository, and reading and publishing its manifests.
-#include "repository.h"
+#include "repo/repository.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -10,7 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "utc_time.h"
+#include "repo/document_fields.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {

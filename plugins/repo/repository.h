@@ -24,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "manifest.h"
-#include "repo_lock.h"
-#include "storage_driver.h"
+#include "repo/manifest.h"
+#include "repo/repo_lock.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 

@@ -1,13 +1,13 @@
 // Deleting backups and collecting garbage (see retention.h).
-#include "retention.h"
+#include "repo/retention.h"
 
 #include <chrono>
 #include <map>
 #include <set>
 
-#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
-#include "utc_time.h"
+#include "repo/archive.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {

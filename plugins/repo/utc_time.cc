@@ -1,5 +1,5 @@
 // UTC times (see utc_time.h).
-#include "utc_time.h"
+#include "repo/utc_time.h"
 
 #include <cctype>
 #include <cstdio>

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "chunk_store.h"
-#include "object_codec.h"
-#include "posix_driver.h"
-#include "rate_limiter.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/rate_limiter.h"
 #include "test_support.h"
 
 namespace {

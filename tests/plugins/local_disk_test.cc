@@ -27,8 +27,9 @@
 #include "backup/backup_runner.h"
 #include "plugins/plugins_test_util.h"
 #include "plugins/provider_scenarios.h"
-#include "posix_driver.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -16,9 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup_runner.h"
-#include "repository.h"
+#include "repo/repository.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
-#include "utc_time.h"
 
 namespace plugins_test {
 namespace {

@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "plugins/remote_test_util.h"
-#include "repo_lock.h"
-#include "repository.h"
-#include "retention.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
-#include "utc_time.h"
 
 namespace fs = std::filesystem;
 using plugins_test::Contains;

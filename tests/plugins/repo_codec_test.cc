@@ -17,15 +17,15 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
-#include "object_codec.h"
 #include "plugins/plugins_test_util.h"
-#include "posix_driver.h"
-#include "repository.h"
-#include "restore_job.h"
-#include "retention.h"
+#include "repo/manifest.h"
+#include "repo/object_codec.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
+#include "repo/restore_job.h"
+#include "repo/retention.h"
+#include "repo/verify_job.h"
 #include "test_support.h"
-#include "verify_job.h"
 
 namespace fs = std::filesystem;
 using plugins_test::Contains;

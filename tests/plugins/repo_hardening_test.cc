@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
 #include "plugins/plugins_test_util.h"
-#include "posix_driver.h"
-#include "repository.h"
-#include "retention.h"
+#include "repo/archive_record.h"
+#include "repo/document_fields.h"
+#include "repo/manifest.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -17,12 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "posix_driver.h"
-#include "repo_lock.h"
-#include "repository.h"
-#include "retention.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
-#include "utc_time.h"
 
 namespace fs = std::filesystem;
 using repo::RepositoryLock;

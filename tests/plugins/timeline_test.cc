@@ -14,14 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
-#include "posix_driver.h"
-#include "rate_limiter.h"
-#include "repository.h"
-#include "retention.h"
+#include "repo/archive.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/rate_limiter.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/timeline.h"
 #include "test_support.h"
-#include "timeline.h"
 
 namespace fs = std::filesystem;
 using testing_support::Contains;

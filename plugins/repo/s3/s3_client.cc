@@ -1,14 +1,14 @@
 // S3 operations with retries (see s3_client.h).
-#include "s3_client.h"
+#include "repo/s3/s3_client.h"
 
 #include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
 
-#include "s3_errors.h"
-#include "s3_xml.h"
-#include "utc_time.h"
+#include "repo/s3/s3_errors.h"
+#include "repo/s3/s3_xml.h"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {

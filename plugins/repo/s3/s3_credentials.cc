@@ -1,11 +1,11 @@
 // Static and refreshing credential sources (see s3_credentials.h).
-#include "s3_credentials.h"
+#include "repo/s3/s3_credentials.h"
 
 #include <algorithm>
 #include <exception>
 
 #include "bkp/bkp_plugin.hpp"
-#include "utc_time.h"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {

@@ -1,5 +1,5 @@
 // IMDSv2 credentials through libcurl (see s3_imds.h).
-#include "s3_imds.h"
+#include "repo/s3/s3_imds.h"
 
 #include <curl/curl.h>
 
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "utc_time.h"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {
