@@ -41,7 +41,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kPayloadBytes = 32 << 20;
-constexpr size_t kBlock = repo::kChunkBytes;
+constexpr size_t kBlock = repo::kBlockBytes;
 
 std::vector<char> RealisticPayload() {
   hoststub::EventGenerator gen({200, 2000, 7});

@@ -253,12 +253,12 @@ class Job {
     if (repo_.driver().CommitWaitsOnStorage()) committer.emplace(parallel_.workers());
     parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
       auto& buf = buffers[worker];
-      if (!buf) buf = NewChunkBuffer();
+      if (!buf) buf = NewReadBuffer();
       const Piece& piece = pieces[i];
       Plan& plan = plans_[piece.plan];
       phase_ = PhaseOfRole(plan.item->role);
       plan.fresh[piece.index] = Store(*plan.item, piece.offset, piece.size,
-                                      {buf.get(), kChunkBytes}, committer ? &*committer : nullptr);
+                                      {buf.get(), kBlockBytes}, committer ? &*committer : nullptr);
       if (--plan.pieces_left == 0) Advance(0, 1);
     });
     if (committer) committer->Finish();

@@ -57,11 +57,11 @@ struct ChunkSink {
 std::string ObjectKeyOf(const std::string& xxh128_hex);
 std::string ObjectKeyOf(XXH128_hash_t hash);
 
-// A read buffer for StoreChunk, kChunkBytes long. Not zero-filled: fresh
+// A read buffer for StoreChunk, one block (kBlockBytes) long. Not zero-filled: fresh
 // pages cost a fault each on these machines, and only what a read touches
 // needs one (a second backup reads a few KiB of most files).
-inline std::unique_ptr<char[]> NewChunkBuffer() {
-  return std::make_unique_for_overwrite<char[]>(kChunkBytes);
+inline std::unique_ptr<char[]> NewReadBuffer() {
+  return std::make_unique_for_overwrite<char[]>(kBlockBytes);
 }
 
 // Reads [offset, offset + size) and stores it as one LZ4 frame, named by
