@@ -74,7 +74,7 @@ class Job {
     manifest.type = incremental_ ? "incremental" : "full";
     manifest.provider = options_.provider_name;
     manifest.provider_version = options_.provider_version;
-    manifest.abi_version = "1.0";
+    manifest.abi_version = AbiVersionText(options_.abi_version);
     manifest.timeline = options_.timeline;
     LoadBase();
     if (incremental_) manifest.parent = base_->tip.id;

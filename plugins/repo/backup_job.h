@@ -42,6 +42,9 @@ struct BackupOptions {
   std::string provider_name;
   std::string provider_version;
   uint32_t timeline = 1;  // the host's (bkp_backup_args.timeline), recorded in the manifest
+  // The ABI version host and plugin agreed at open (NegotiatedAbiVersion),
+  // recorded in the manifest.
+  uint32_t abi_version = BKP_ABI_VERSION;
 };
 
 struct BackupStats {

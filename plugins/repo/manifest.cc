@@ -31,6 +31,10 @@ StreamRange RangeFrom(const json& j) { return {Unsigned(j, "first"), Unsigned(j,
 
 }  // namespace
 
+std::string AbiVersionText(uint32_t version) {
+  return std::to_string(version >> 16) + "." + std::to_string(version & 0xffffu);
+}
+
 uint64_t Manifest::TotalBytes() const {
   uint64_t total = 0;
   for (const auto& f : files) total += f.size - f.inherit;

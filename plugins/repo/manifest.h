@@ -41,8 +41,11 @@ struct Manifest {
   int64_t completed_ms = 0;
   std::string provider;  // the plugin's name, e.g. "local_disk"
   std::string provider_version;
-  std::string abi_version;  // "1.0"
-  uint32_t timeline = 1;    // the host's timeline when it was taken (timeline.h)
+  // The ABI version in force between host and plugin when the backup was
+  // taken, "major.minor" (AbiVersionText): which fields of the host's
+  // structs it could use. Informational; no reader acts on it.
+  std::string abi_version;
+  uint32_t timeline = 1;  // the host's timeline when it was taken (timeline.h)
   std::vector<ContextEntry> contexts;
   // A full backup: every file of the host. An incremental: the files that
   // are new or grew since the parent (and always the control DB).
@@ -56,6 +59,9 @@ struct Manifest {
   uint64_t TotalBytes() const;        // original bytes of the files listed, less inherited ones
   uint64_t TotalStoredBytes() const;  // stored bytes of the chunks listed
 };
+
+// "1.2" for BKP_MAKE_VERSION(1, 2).
+std::string AbiVersionText(uint32_t version);
 
 std::string EncodeManifest(const Manifest& manifest);
 // Throws bkp::Error(BKP_E_CORRUPT) naming `what` when the document is not a

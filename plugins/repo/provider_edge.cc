@@ -58,6 +58,10 @@ bkp_status Report(const Manifest& m, uint64_t exclusive, bkp_backup_info_fn fn, 
 
 }  // namespace
 
+uint32_t NegotiatedAbiVersion(const bkp_host_services& services) {
+  return std::min<uint32_t>(services.abi_version, BKP_ABI_VERSION);
+}
+
 bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
                         const bkp_open_args* args, bkp_instance** out, char* err,
                         size_t err_len) noexcept {
@@ -80,6 +84,7 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     instance->options.rate_limit_bps = static_cast<uint64_t>(rate);
     instance->options.provider_name = identity.name;
     instance->options.provider_version = identity.version;
+    instance->options.abi_version = NegotiatedAbiVersion(*args->services);
     instance->incremental = identity.incremental;
     RepositoryOptions options = RepositoryOptions::FromEnvironment();
     const std::string name = args->provider_name ? args->provider_name : identity.name;

@@ -53,6 +53,12 @@ struct ProviderIdentity {
   bool archive = false;  // whether it archives segments continuously
 };
 
+// The ABI version in force between the host (its services table says the
+// newest it speaks) and this plugin (BKP_ABI_VERSION): the lower of the
+// two, as bkp_plugin.h defines it. The entry point has already refused a
+// host of another major version.
+uint32_t NegotiatedAbiVersion(const bkp_host_services& services);
+
 // Builds the provider's storage from its settings; throws bkp::Error
 // (BKP_E_INVALID_ARGUMENT naming the setting) on a bad one.
 using DriverFactory = std::shared_ptr<StorageDriver> (*)(const bkp::Settings& settings);

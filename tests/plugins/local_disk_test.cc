@@ -182,6 +182,8 @@ TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
   // its chunks, decoded, checked and concatenated in order.
   const fs::path repo_dir = dir / "repo";
   const auto doc = nlohmann::json::parse(ReadFile(repo_dir / "backups" / (id + ".json")));
+  // The host speaks the newest ABI, so the version in force is the plugin's.
+  CHECK(doc.at("abi_version") == repo::AbiVersionText(BKP_ABI_VERSION));
   const fs::path data = dir / "by-hand";
   std::map<std::string, int> files_per_role;
   size_t multi_chunk_files = 0;

@@ -21,6 +21,7 @@
 #include "repo/manifest.h"
 #include "repo/object_codec.h"
 #include "repo/posix/posix_driver.h"
+#include "repo/provider_edge.h"
 #include "repo/repository.h"
 #include "repo/restore_job.h"
 #include "repo/retention.h"
@@ -487,6 +488,17 @@ TEST_CASE("manifest: encode then decode gives the same manifest") {
   CHECK_FALSE(repo::IdFromManifestKey("backups/a/b.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("backups/.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("objects/x.json").has_value());
+}
+
+TEST_CASE("manifest: abi_version is the version host and plugin agreed at open, major.minor") {
+  bkp_host_services services;
+  BKP_INIT(&services);
+  services.abi_version = BKP_MAKE_VERSION(1, 1);  // an older host: its version is in force
+  CHECK(repo::NegotiatedAbiVersion(services) == BKP_MAKE_VERSION(1, 1));
+  services.abi_version = BKP_MAKE_VERSION(BKP_ABI_VERSION_MAJOR, BKP_ABI_VERSION_MINOR + 5);
+  CHECK(repo::NegotiatedAbiVersion(services) == BKP_ABI_VERSION);  // a newer host: ours
+  CHECK(repo::AbiVersionText(BKP_MAKE_VERSION(1, 2)) == "1.2");
+  CHECK(repo::AbiVersionText(BKP_MAKE_VERSION(2, 10)) == "2.10");
 }
 
 TEST_CASE("manifest: format 1 (one object per file) still reads, as one chunk per file") {
