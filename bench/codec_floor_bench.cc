@@ -27,10 +27,10 @@
 #include <thread>
 #include <vector>
 
-#include "backup_job.h"
 #include "dataset.h"
 #include "discarding_writer.h"
-#include "object_codec.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
 
 namespace {
 
@@ -80,7 +80,7 @@ bool LoadPieces(const fs::path& path, std::vector<std::vector<char>>& pieces, st
 }
 
 // Encodes every piece on `threads` threads, each taking the next one; fed
-// kChunkBytes at a time, as the engine reads. Returns the stored bytes.
+// kBlockBytes at a time, as the engine reads. Returns the stored bytes.
 uint64_t EncodeAll(const std::vector<std::vector<char>>& pieces, unsigned threads) {
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> stored{0};
@@ -89,8 +89,8 @@ uint64_t EncodeAll(const std::vector<std::vector<char>>& pieces, unsigned thread
       const std::vector<char>& piece = pieces[i];
       bench::DiscardingWriter out;
       repo::FrameEncoder encoder(out, piece.size());
-      for (size_t at = 0; at < piece.size(); at += repo::kChunkBytes) {
-        encoder.Update(piece.data() + at, std::min(repo::kChunkBytes, piece.size() - at));
+      for (size_t at = 0; at < piece.size(); at += repo::kBlockBytes) {
+        encoder.Update(piece.data() + at, std::min(repo::kBlockBytes, piece.size() - at));
       }
       stored += encoder.Finish().stored_size;
     }

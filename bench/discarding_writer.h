@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace bench {
 

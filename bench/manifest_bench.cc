@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 
 #include "bkp/bkp_plugin.h"
-#include "manifest.h"
-#include "object_codec.h"
+#include "repo/manifest.h"
+#include "repo/object_codec.h"
 
 namespace {
 

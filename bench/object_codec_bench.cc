@@ -34,14 +34,14 @@
 
 #include "api/event_generator.h"
 #include "discarding_writer.h"
-#include "object_codec.h"
+#include "repo/object_codec.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kPayloadBytes = 32 << 20;
-constexpr size_t kBlock = repo::kChunkBytes;
+constexpr size_t kBlock = repo::kBlockBytes;
 
 std::vector<char> RealisticPayload() {
   hoststub::EventGenerator gen({200, 2000, 7});

@@ -2,8 +2,8 @@
 // shared repository format. Everything but its settings and its driver is
 // the engine's shared edge (plugins/repo/provider_edge.h).
 
-#include "posix_driver.h"
-#include "provider_edge.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/provider_edge.h"
 
 namespace {
 

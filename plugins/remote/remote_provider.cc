@@ -5,8 +5,8 @@
 // plugins/repo/s3/s3_driver.h.
 #include <memory>
 
-#include "provider_edge.h"
-#include "s3_driver.h"
+#include "repo/provider_edge.h"
+#include "repo/s3/s3_driver.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The continuous archive (see archive.h).
-#include "archive.h"
+#include "repo/archive.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,10 +8,9 @@
 #include <set>
 #include <tuple>
 
-#include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
-#include "object_codec.h"
-#include "quarantine.h"
+#include "repo/object_codec.h"
+#include "repo/quarantine.h"
 
 namespace repo {
 namespace {
@@ -162,13 +161,13 @@ uint64_t Archive::Put(const FileEntry& file, int64_t observed_ms, int64_t first_
     record.file.chunks = prefix->chunks;
     at = prefix->size;
   }
-  const auto buf = NewChunkBuffer();
+  const auto buf = NewReadBuffer();
   ChunkSink store = sink;
   store.damaged = &damaged;
   std::set<std::string> replaced;
   for (; at < file.size; at += std::min(kMaxChunkBytes, file.size - at)) {
     record.file.chunks.push_back(StoreChunk(
-        store, read, at, std::min(kMaxChunkBytes, file.size - at), {buf.get(), kChunkBytes}));
+        store, read, at, std::min(kMaxChunkBytes, file.size - at), {buf.get(), kBlockBytes}));
     if (damaged.count(record.file.chunks.back().object) > 0) {
       replaced.insert(record.file.chunks.back().object);
     }

@@ -28,11 +28,13 @@
 #include <string>
 #include <vector>
 
-#include "chain.h"
-#include "chunk_store.h"
-#include "manifest.h"
-#include "repository.h"
-#include "timeline.h"
+#include "repo/archive_record.h"
+#include "repo/chain.h"
+#include "repo/chunk_store.h"
+#include "repo/document_fields.h"
+#include "repo/manifest.h"
+#include "repo/repository.h"
+#include "repo/timeline.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // The backup pipeline (see backup_job.h).
-#include "backup_job.h"
+#include "repo/backup_job.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,13 +9,14 @@
 #include <set>
 #include <vector>
 
-#include "chain.h"
-#include "chunk_store.h"
-#include "object_codec.h"
-#include "parallel.h"
-#include "quarantine.h"
-#include "rate_limiter.h"
-#include "repair_job.h"
+#include "repo/chain.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
+#include "repo/parallel.h"
+#include "repo/quarantine.h"
+#include "repo/rate_limiter.h"
+#include "repo/repair_job.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {
@@ -73,7 +74,7 @@ class Job {
     manifest.type = incremental_ ? "incremental" : "full";
     manifest.provider = options_.provider_name;
     manifest.provider_version = options_.provider_version;
-    manifest.abi_version = "1.0";
+    manifest.abi_version = AbiVersionText(options_.abi_version);
     manifest.timeline = options_.timeline;
     LoadBase();
     if (incremental_) manifest.parent = base_->tip.id;
@@ -252,12 +253,12 @@ class Job {
     if (repo_.driver().CommitWaitsOnStorage()) committer.emplace(parallel_.workers());
     parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
       auto& buf = buffers[worker];
-      if (!buf) buf = NewChunkBuffer();
+      if (!buf) buf = NewReadBuffer();
       const Piece& piece = pieces[i];
       Plan& plan = plans_[piece.plan];
       phase_ = PhaseOfRole(plan.item->role);
       plan.fresh[piece.index] = Store(*plan.item, piece.offset, piece.size,
-                                      {buf.get(), kChunkBytes}, committer ? &*committer : nullptr);
+                                      {buf.get(), kBlockBytes}, committer ? &*committer : nullptr);
       if (--plan.pieces_left == 0) Advance(0, 1);
     });
     if (committer) committer->Finish();

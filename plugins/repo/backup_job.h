@@ -32,12 +32,9 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "repository.h"
+#include "repo/repository.h"
 
 namespace repo {
-
-// The largest piece of a file stored as one chunk.
-inline constexpr uint64_t kMaxChunkBytes = 64ull << 20;
 
 struct BackupOptions {
   uint32_t workers = 2;         // compression/checksum threads, >= 1
@@ -45,6 +42,9 @@ struct BackupOptions {
   std::string provider_name;
   std::string provider_version;
   uint32_t timeline = 1;  // the host's (bkp_backup_args.timeline), recorded in the manifest
+  // The ABI version host and plugin agreed at open (NegotiatedAbiVersion),
+  // recorded in the manifest.
+  uint32_t abi_version = BKP_ABI_VERSION;
 };
 
 struct BackupStats {

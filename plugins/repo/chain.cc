@@ -1,5 +1,5 @@
 // Chain resolution (see chain.h).
-#include "chain.h"
+#include "repo/chain.h"
 
 #include <algorithm>
 #include <optional>

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "manifest.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/repository.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // Chunk storing and prefix checks (see chunk_store.h).
-#include "chunk_store.h"
+#include "repo/chunk_store.h"
 
 #include <xxhash.h>
 
@@ -8,8 +8,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "object_codec.h"
-#include "xxh3_state.h"
+#include "repo/object_codec.h"
+#include "repo/xxh3_state.h"
 
 namespace repo {
 namespace {

@@ -18,13 +18,17 @@
 
 #include <xxhash.h>
 
-#include "committer.h"
-#include "manifest.h"
-#include "object_codec.h"
-#include "rate_limiter.h"
-#include "storage_driver.h"
+#include "repo/committer.h"
+#include "repo/manifest.h"
+#include "repo/object_codec.h"
+#include "repo/rate_limiter.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
+
+// The largest piece of a file stored as one chunk (one object); backups
+// and the archive cut files into pieces of at most this.
+inline constexpr uint64_t kMaxChunkBytes = 64ull << 20;
 
 // Reads exactly `len` bytes of the file at `offset` into `buf`, or throws
 // (a short read is an error: the host listed that many bytes).
@@ -53,11 +57,11 @@ struct ChunkSink {
 std::string ObjectKeyOf(const std::string& xxh128_hex);
 std::string ObjectKeyOf(XXH128_hash_t hash);
 
-// A read buffer for StoreChunk, kChunkBytes long. Not zero-filled: fresh
+// A read buffer for StoreChunk, one block (kBlockBytes) long. Not zero-filled: fresh
 // pages cost a fault each on these machines, and only what a read touches
 // needs one (a second backup reads a few KiB of most files).
-inline std::unique_ptr<char[]> NewChunkBuffer() {
-  return std::make_unique_for_overwrite<char[]>(kChunkBytes);
+inline std::unique_ptr<char[]> NewReadBuffer() {
+  return std::make_unique_for_overwrite<char[]>(kBlockBytes);
 }
 
 // Reads [offset, offset + size) and stores it as one LZ4 frame, named by

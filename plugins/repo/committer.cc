@@ -1,5 +1,5 @@
 // Background commits (see committer.h).
-#include "committer.h"
+#include "repo/committer.h"
 
 #include <algorithm>
 

@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // JsonDocument (see json_document.h).
-#include "json_document.h"
+#include "repo/json_document.h"
 
 #include <new>
 

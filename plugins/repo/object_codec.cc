@@ -1,5 +1,5 @@
 // LZ4 frame encoding/decoding with XXH3 checksums (see object_codec.h).
-#include "object_codec.h"
+#include "repo/object_codec.h"
 
 #include <lz4.h>
 #include <lz4frame.h>
@@ -27,7 +27,7 @@ constexpr uint8_t kFlgContentChecksum = 0x04;
 // per-worker buffers small and the ratio within a hair of 4 MiB blocks.
 constexpr uint8_t kBdMax1MiB = 6 << 4;
 constexpr uint32_t kUncompressedBlock = 0x80000000u;
-static_assert(kChunkBytes == 1 << 20, "the frame header announces 1 MiB blocks");
+static_assert(kBlockBytes == 1 << 20, "the frame header announces 1 MiB blocks");
 
 void PutLe32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -61,7 +61,7 @@ uint64_t ParseHex64(const std::string& hex, const std::string& what) {
 uint64_t MaxFrameSize(uint64_t original_size) {
   // Header (magic, FLG, BD, content size, checksum); each block at most its
   // bytes stored raw plus its size word; end mark and content checksum.
-  const uint64_t blocks = (original_size + kChunkBytes - 1) / kChunkBytes;
+  const uint64_t blocks = (original_size + kBlockBytes - 1) / kBlockBytes;
   return 4 + 2 + 8 + 1 + blocks * 4 + original_size + 4 + 4;
 }
 
@@ -80,7 +80,7 @@ FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint)
   XXH3_128bits_reset(h128_);
   XXH32_reset(h32_, 0);
   lz4_state_ = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(LZ4_sizeofState()));
-  block_capacity_ = 4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kChunkBytes)));
+  block_capacity_ = 4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kBlockBytes)));
   block_ = std::make_unique_for_overwrite<char[]>(block_capacity_);
 
   char header[4 + 2 + 8 + 1];
@@ -134,19 +134,19 @@ void FrameEncoder::Update(const void* data, size_t len) {
   result_.original_size += len;
   while (len > 0) {
     // Whole blocks straight from the caller's buffer; the rest waits.
-    if (pending_len_ == 0 && len >= kChunkBytes) {
-      EmitBlock(p, kChunkBytes);
-      p += kChunkBytes;
-      len -= kChunkBytes;
+    if (pending_len_ == 0 && len >= kBlockBytes) {
+      EmitBlock(p, kBlockBytes);
+      p += kBlockBytes;
+      len -= kBlockBytes;
       continue;
     }
-    const size_t n = std::min(len, kChunkBytes - pending_len_);
-    if (!pending_) pending_ = std::make_unique_for_overwrite<char[]>(kChunkBytes);
+    const size_t n = std::min(len, kBlockBytes - pending_len_);
+    if (!pending_) pending_ = std::make_unique_for_overwrite<char[]>(kBlockBytes);
     std::memcpy(pending_.get() + pending_len_, p, n);
     pending_len_ += n;
     p += n;
     len -= n;
-    if (pending_len_ == kChunkBytes) {
+    if (pending_len_ == kBlockBytes) {
       EmitBlock(pending_.get(), pending_len_);
       pending_len_ = 0;
     }
@@ -204,8 +204,8 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
   auto corrupt = [&](const std::string& why) {
     return bkp::Error(BKP_E_CORRUPT, what + ": " + why);
   };
-  const auto input = std::make_unique_for_overwrite<char[]>(kChunkBytes);
-  const auto output = std::make_unique_for_overwrite<char[]>(kChunkBytes);
+  const auto input = std::make_unique_for_overwrite<char[]>(kBlockBytes);
+  const auto output = std::make_unique_for_overwrite<char[]>(kBlockBytes);
   // lz4frame's own checksum pass is slow (see object_codec.h): it is
   // skipped, and the content checksum is checked below with libxxhash. That
   // needs the frame's FLG byte (its 5th) and its last 4 bytes.
@@ -230,13 +230,13 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
   size_t hint = 1;  // non-zero while the frame is incomplete
   bool frame_done = false;
   while (true) {
-    const size_t got = in.Read(input.get(), kChunkBytes);
+    const size_t got = in.Read(input.get(), kBlockBytes);
     if (got == 0) break;
     if (frame_done) throw corrupt("data after the end of the LZ4 frame");
     size_t pos = 0;
     while (pos < got) {
       size_t src = got - pos;
-      size_t dst = kChunkBytes;
+      size_t dst = kBlockBytes;
       hint = LZ4F_decompress(dctx, output.get(), &dst, input.get() + pos, &src, &options);
       if (LZ4F_isError(hint)) {
         throw corrupt(std::string("not a valid LZ4 frame (") + LZ4F_getErrorName(hint) + ")");

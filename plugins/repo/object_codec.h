@@ -21,15 +21,19 @@
 #include <string>
 #include <vector>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 struct XXH3_state_s;
 struct XXH32_state_s;
 
 namespace repo {
 
-// Bytes handed to LZ4 per call, and the read size the engine uses.
-inline constexpr size_t kChunkBytes = 1 << 20;
+// One LZ4 block of a stored object's frame, 1 MiB of original bytes: what
+// the encoder compresses at a time, and the read size the engine uses. Not
+// to be confused with a chunk (manifest.h's Chunk, up to kMaxChunkBytes in
+// chunk_store.h): the piece of a file stored as one object, whose frame
+// holds one or more blocks.
+inline constexpr size_t kBlockBytes = 1 << 20;
 
 struct EncodedObject {
   uint64_t original_size = 0;
@@ -55,7 +59,7 @@ class FrameEncoder {
   EncodedObject Finish();
 
  private:
-  // Compresses one block of at most kChunkBytes and writes it out.
+  // Compresses one block of at most kBlockBytes and writes it out.
   void EmitBlock(const char* data, size_t len);
   void Emit(const void* data, size_t len);
   ObjectWriter& out_;
@@ -63,7 +67,7 @@ class FrameEncoder {
   XXH3_state_s* h64_ = nullptr;
   XXH3_state_s* h128_ = nullptr;
   XXH32_state_s* h32_ = nullptr;  // the frame's content checksum
-  // Not zero-filled (see NewChunkBuffer in chunk_store.h): a small object
+  // Not zero-filled (see NewReadBuffer in chunk_store.h): a small object
   // touches a page or two of them.
   std::unique_ptr<char[]> lz4_state_;
   std::unique_ptr<char[]> pending_;  // input of the block being filled

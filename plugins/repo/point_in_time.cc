@@ -1,13 +1,13 @@
 // Choosing what a point-in-time restore feeds (see point_in_time.h).
-#include "point_in_time.h"
+#include "repo/point_in_time.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
 
-#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
+#include "repo/archive.h"
 
 namespace repo {
 namespace {

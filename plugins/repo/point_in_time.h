@@ -31,8 +31,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.h"
-#include "chain.h"
-#include "repository.h"
+#include "repo/chain.h"
+#include "repo/repository.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // The shared provider edge (see provider_edge.h).
-#include "provider_edge.h"
+#include "repo/provider_edge.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,11 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "archive.h"
-#include "point_in_time.h"
-#include "restore_job.h"
-#include "timeline.h"
-#include "verify_job.h"
+#include "repo/archive.h"
+#include "repo/point_in_time.h"
+#include "repo/restore_job.h"
+#include "repo/retention.h"
+#include "repo/timeline.h"
+#include "repo/verify_job.h"
 
 namespace repo {
 namespace {
@@ -57,6 +58,10 @@ bkp_status Report(const Manifest& m, uint64_t exclusive, bkp_backup_info_fn fn, 
 
 }  // namespace
 
+uint32_t NegotiatedAbiVersion(const bkp_host_services& services) {
+  return std::min<uint32_t>(services.abi_version, BKP_ABI_VERSION);
+}
+
 bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
                         const bkp_open_args* args, bkp_instance** out, char* err,
                         size_t err_len) noexcept {
@@ -79,6 +84,7 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     instance->options.rate_limit_bps = static_cast<uint64_t>(rate);
     instance->options.provider_name = identity.name;
     instance->options.provider_version = identity.version;
+    instance->options.abi_version = NegotiatedAbiVersion(*args->services);
     instance->incremental = identity.incremental;
     RepositoryOptions options = RepositoryOptions::FromEnvironment();
     const std::string name = args->provider_name ? args->provider_name : identity.name;
@@ -235,7 +241,7 @@ bkp_status RemoveInstance(bkp_instance* instance, const char* backup_id, char* e
   return bkp::guard(err, err_len, [&] {
     if (backup_id == nullptr) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "remove needs a backup id");
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "delete");
-    instance->repository->Remove(backup_id);
+    RemoveBackup(*instance->repository, backup_id);
   });
 }
 
@@ -244,7 +250,7 @@ bkp_status ExpireInstance(bkp_instance* instance, const bkp_retention* retention
   return bkp::guard(err, err_len, [&] {
     const bkp_retention r = bkp::copy_versioned(retention);
     const auto lock = instance->repository->Lock(RepositoryLock::Mode::kExclusive, "expire");
-    const auto removed = instance->repository->Expire(r.keep_last, r.keep_newer_ms);
+    const auto removed = ExpireBackups(*instance->repository, r.keep_last, r.keep_newer_ms);
     if (fn == nullptr) return;
     for (const auto& m : removed) Report(m, 0, fn, user);
   });

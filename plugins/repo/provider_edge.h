@@ -17,11 +17,11 @@
 #include <set>
 #include <string>
 
-#include "backup_job.h"
 #include "bkp/bkp_plugin.hpp"
-#include "chain.h"
-#include "repository.h"
-#include "storage_driver.h"
+#include "repo/backup_job.h"
+#include "repo/chain.h"
+#include "repo/repository.h"
+#include "repo/storage_driver.h"
 
 struct bkp_instance {
   bkp::Host host;
@@ -52,6 +52,12 @@ struct ProviderIdentity {
   bool incremental;      // whether it takes incremental backups
   bool archive = false;  // whether it archives segments continuously
 };
+
+// The ABI version in force between the host (its services table says the
+// newest it speaks) and this plugin (BKP_ABI_VERSION): the lower of the
+// two, as bkp_plugin.h defines it. The entry point has already refused a
+// host of another major version.
+uint32_t NegotiatedAbiVersion(const bkp_host_services& services);
 
 // Builds the provider's storage from its settings; throws bkp::Error
 // (BKP_E_INVALID_ARGUMENT naming the setting) on a bad one.

@@ -1,15 +1,16 @@
 // Setting damaged objects aside (see quarantine.h).
-#include "quarantine.h"
+#include "repo/quarantine.h"
 
 #include <xxhash.h>
 
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "chunk_store.h"
-#include "object_codec.h"
-#include "repository.h"
-#include "xxh3_state.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
+#include "repo/repository.h"
+#include "repo/utc_time.h"
+#include "repo/xxh3_state.h"
 
 namespace repo {
 namespace {

@@ -30,7 +30,7 @@
 #include <set>
 #include <string>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // Storing lost objects again (see repair_job.h).
-#include "repair_job.h"
+#include "repo/repair_job.h"
 
 #include <xxhash.h>
 
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "archive.h"
-#include "chunk_store.h"
-#include "quarantine.h"
-#include "xxh3_state.h"
+#include "repo/archive.h"
+#include "repo/chunk_store.h"
+#include "repo/quarantine.h"
+#include "repo/xxh3_state.h"
 
 namespace repo {
 namespace {
@@ -98,10 +98,10 @@ class Repair {
     Xxh3State hash;
     XXH3_state_t* state = hash.get();
     XXH3_128bits_reset(state);
-    const auto buf = NewChunkBuffer();
+    const auto buf = NewReadBuffer();
     for (uint64_t at = offset; at < offset + size;) {
       op_.throw_if_cancelled("backup");
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, offset + size - at));
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockBytes, offset + size - at));
       limiter_.Acquire(n);
       read(at, buf.get(), n);
       XXH3_128bits_update(state, buf.get(), n);
@@ -137,8 +137,8 @@ class Repair {
       ChunkSink sink{repo_.driver(), limiter_, [this] { op_.throw_if_cancelled("backup"); },
                      nullptr, added};
       sink.damaged = &damaged_;  // stored over the damaged object of that name
-      const auto buf = NewChunkBuffer();
-      const Chunk stored = StoreChunk(sink, read, ref.offset, ref.size, {buf.get(), kChunkBytes});
+      const auto buf = NewReadBuffer();
+      const Chunk stored = StoreChunk(sink, read, ref.offset, ref.size, {buf.get(), kBlockBytes});
       stats_.bytes_read += ref.size;
       stats_.bytes_new += added;
       if (stored.object != object) {

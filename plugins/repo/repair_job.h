@@ -23,9 +23,9 @@
 #include <map>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
-#include "rate_limiter.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/rate_limiter.h"
+#include "repo/repository.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // Repository locks (see repo_lock.h).
-#include "repo_lock.h"
+#include "repo/repo_lock.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -7,13 +7,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "repository.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {
@@ -33,15 +32,6 @@ std::string RandomId() {
   std::snprintf(id, sizeof id, "%016llx%016llx", static_cast<unsigned long long>(rng()),
                 static_cast<unsigned long long>(rng()));
   return id;
-}
-
-std::string UtcTime(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
 }
 
 std::string Ago(int64_t ms) {
@@ -153,7 +143,7 @@ std::string DescribeLock(const LockRecord& lock, int64_t now_ms) {
   if (!lock.unreadable.empty()) return "'" + lock.key + "' (" + lock.unreadable + ")";
   return lock.operation + " on host '" + lock.host + "' (pid " + std::to_string(lock.pid) + ", " +
          (lock.exclusive ? "exclusive" : "shared") + " lock " + lock.key + ") since " +
-         UtcTime(lock.since_ms) + ", refreshed " + Ago(now_ms - lock.refreshed_ms) + " ago";
+         FormatUtc(lock.since_ms) + ", refreshed " + Ago(now_ms - lock.refreshed_ms) + " ago";
 }
 
 std::vector<LockStatus> InspectLocks(StorageDriver& driver, const LockTimings& timings,

@@ -43,7 +43,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 

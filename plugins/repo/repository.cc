@@ -1,47 +1,31 @@
-// Manifests, references, garbage collection and retention.
-#include "repository.h"
+// Opening a repository, and reading and publishing its manifests.
+#include "repo/repository.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <ctime>
 #include <map>
 #include <random>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
+#include "repo/document_fields.h"
+#include "repo/utc_time.h"
 
 namespace repo {
 namespace {
 
 constexpr const char* kFormatKey = "format.json";
 constexpr const char* kRepositoryFormat = "eventstore-backup-repository";
-// A write untouched this long has no writer left: a running backup appends
-// to its temporary object every few milliseconds.
-constexpr std::chrono::seconds kAbandonedAfter{3600};
 
 }  // namespace
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string NewBackupId(int64_t now_ms) {
-  std::time_t seconds = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
   static thread_local std::mt19937 rng{std::random_device{}()};
-  char id[64];
-  std::snprintf(id, sizeof id, "%s%03dZ-%04x", stamp, static_cast<int>(now_ms % 1000),
-                static_cast<unsigned>(rng() & 0xffff));
-  return id;
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "-%04x", static_cast<unsigned>(rng() & 0xffff));
+  return FormatUtcCompact(now_ms) + suffix;
 }
 
 RepositoryOptions RepositoryOptions::FromEnvironment() {
@@ -149,101 +133,6 @@ std::vector<Manifest> Repository::LoadAll(std::vector<BrokenManifest>* broken) {
 
 void Repository::Publish(const Manifest& manifest) {
   driver_->PutSmall(ManifestKey(manifest.id), EncodeManifest(manifest));
-}
-
-uint64_t Repository::CollectGarbage() {
-  std::vector<BrokenManifest> broken;
-  const auto manifests = LoadAll(&broken);
-  if (!broken.empty()) {
-    // Deleting objects an unreadable manifest may reference would turn one
-    // damaged file into a lost backup.
-    throw bkp::Error(BKP_E_CORRUPT, "garbage collection skipped: the manifest of backup '" +
-                                        broken.front().id + "' cannot be read (" +
-                                        broken.front().error + ")");
-  }
-  std::unique_lock publishing(publish_mu_);
-  std::set<std::string> referenced;
-  for (const auto& o : ArchiveObjects(*driver_)) referenced.insert(o);
-  for (const auto& m : manifests) {
-    for (const auto& f : m.files) {
-      for (const auto& c : f.chunks) referenced.insert(c.object);
-    }
-  }
-  // Young objects stay whatever the locks say: one may belong to a writer
-  // that is not (or no longer) holding a lock.
-  const int64_t young_after = NowMs() - options_.gc_grace.count();
-  std::vector<std::string> garbage;
-  for (const auto& object : driver_->List("objects/")) {
-    if (referenced.count(object.key) > 0) continue;
-    if (object.modified_ms == 0 || object.modified_ms > young_after) continue;
-    garbage.push_back(object.key);
-  }
-  driver_->Remove(garbage);
-  return garbage.size() + driver_->RemoveAbandonedWrites(kAbandonedAfter);
-}
-
-void Repository::Remove(const std::string& id) {
-  Load(id);  // NOT_FOUND, or CORRUPT, before anything is deleted
-  std::vector<std::string> children;
-  for (const auto& m : LoadAll(nullptr)) {
-    if (m.parent == id) children.push_back(m.id);
-  }
-  if (!children.empty()) {
-    std::string list;
-    for (const auto& c : children) list += (list.empty() ? "'" : ", '") + c + "'";
-    throw bkp::Error(BKP_E_REFUSED_BY_POLICY,
-                     "backup '" + id + "' is the parent of incremental backup(s) " + list +
-                         ", which need it to restore: delete those first, or let retention "
-                         "remove whole chains");
-  }
-  driver_->Remove({ManifestKey(id)});
-  CollectGarbage();
-}
-
-std::vector<Manifest> Repository::Expire(uint32_t keep_last, int64_t keep_newer_ms) {
-  if (keep_last == 0 && keep_newer_ms == 0) {
-    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
-                     "retention needs keep_last or keep_newer_than; with neither it would "
-                     "remove every backup but the newest");
-  }
-  std::vector<BrokenManifest> broken;
-  auto manifests = LoadAll(&broken);
-  if (!broken.empty()) {
-    throw bkp::Error(BKP_E_CORRUPT, "retention skipped: the manifest of backup '" +
-                                        broken.front().id + "' cannot be read (" +
-                                        broken.front().error + ")");
-  }
-  // What the rules keep, then every ancestor of that: a kept incremental
-  // is only restorable with its whole chain.
-  const size_t n = manifests.size();
-  std::map<std::string, const Manifest*> by_id;
-  for (const auto& m : manifests) by_id[m.id] = &m;
-  std::set<std::string> keep;
-  for (size_t i = 0; i < n; ++i) {
-    const bool newest = i + 1 == n;
-    const bool in_last = keep_last > 0 && i + keep_last >= n;
-    const bool recent = keep_newer_ms > 0 && manifests[i].created_ms >= keep_newer_ms;
-    if (!newest && !in_last && !recent) continue;
-    for (const Manifest* m = &manifests[i]; m != nullptr && keep.insert(m->id).second;) {
-      auto parent = m->parent ? by_id.find(*m->parent) : by_id.end();
-      m = parent == by_id.end() ? nullptr : parent->second;
-    }
-  }
-  std::vector<Manifest> removed;
-  for (const auto& m : manifests) {
-    if (keep.count(m.id) == 0) removed.push_back(m);
-  }
-  std::vector<std::string> keys;
-  for (const auto& m : removed) keys.push_back(ManifestKey(m.id));
-  driver_->Remove(keys);
-  for (const auto& m : manifests) {
-    if (keep.count(m.id) > 0) {  // the oldest kept: nothing archived before it is needed
-      Archive(*this).ExpireBefore(m.created_ms);
-      break;
-    }
-  }
-  CollectGarbage();
-  return removed;
 }
 
 std::vector<uint64_t> Repository::ExclusiveBytes(const std::vector<Manifest>& manifests) {

@@ -4,16 +4,15 @@
 //   backups/<id>.json         one manifest per complete backup
 //   locks/<id>.json           who works on the repository (repo_lock.h)
 //   tmp/                      objects being written (driver-private)
-// (docs/repository-format.md). It knows manifests, references between
-// backups and objects, deletion with garbage collection, and retention.
+// (docs/repository-format.md). It knows the format, manifests, and which
+// stored bytes each backup alone holds. Deleting backups and collecting
+// garbage is retention.h's, which sits above this and the archive.
 //
 // Across processes and hosts, callers take a RepositoryLock (Lock): shared
-// to read or to store, exclusive for Remove, Expire and CollectGarbage, and
-// for anything else that deletes or moves objects (verify's set-aside).
+// to read or to store, exclusive for retention (retention.h) and for
+// anything else that deletes or moves objects (verify's set-aside).
 //
-// Errors: throws bkp::Error. Garbage collection never deletes anything while
-// a manifest cannot be read: an object it might reference stays; nor an
-// object younger than the grace period, whatever the locks say.
+// Errors: throws bkp::Error.
 // Thread-safety: none beyond the driver's; the host runs one operation at a
 // time per provider instance.
 #pragma once
@@ -25,9 +24,9 @@
 #include <string>
 #include <vector>
 
-#include "manifest.h"
-#include "repo_lock.h"
-#include "storage_driver.h"
+#include "repo/manifest.h"
+#include "repo/repo_lock.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 
@@ -106,22 +105,6 @@ class Repository {
     return std::unique_lock<std::shared_mutex>(publish_mu_);
   }
 
-  // Removes one backup and every object no other backup references.
-  // Refuses (BKP_E_REFUSED_BY_POLICY, naming them) while incrementals name
-  // it as their parent.
-  void Remove(const std::string& id);
-  // Removes each backup that is neither among the newest `keep_last` (0: no
-  // such rule) nor created at or after `keep_newer_ms` (0: no such rule);
-  // the newest backup is always kept, and so is every ancestor of a kept
-  // incremental: a chain is never broken. Archived segments shipped before
-  // the oldest backup kept go with it. Returns the removed manifests.
-  std::vector<Manifest> Expire(uint32_t keep_last, int64_t keep_newer_ms);
-  // Deletes objects no manifest or archive record references that are
-  // older than options().gc_grace, and writes abandoned an hour ago or more
-  // (a killed backup's temporary files); returns how many. The caller holds
-  // an exclusive Lock.
-  uint64_t CollectGarbage();
-
   // Stored bytes each backup alone holds (objects no other backup shares).
   static std::vector<uint64_t> ExclusiveBytes(const std::vector<Manifest>& manifests);
 
@@ -135,6 +118,5 @@ class Repository {
 // "20261121T130501123Z-a1b2": UTC time to the millisecond plus a random
 // suffix, so ids sort by time and two hosts never collide.
 std::string NewBackupId(int64_t now_ms);
-int64_t NowMs();
 
 }  // namespace repo

@@ -1,15 +1,15 @@
 // Restore (see restore_job.h).
-#include "restore_job.h"
+#include "repo/restore_job.h"
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 
-#include "chain.h"
-#include "object_codec.h"
-#include "point_in_time.h"
-#include "quarantine.h"
+#include "repo/chain.h"
+#include "repo/object_codec.h"
+#include "repo/point_in_time.h"
+#include "repo/quarantine.h"
 
 namespace repo {
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "chain.h"
-#include "repository.h"
+#include "repo/chain.h"
+#include "repo/repository.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // The whole-object helpers every driver gets.
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 #include "bkp/bkp_plugin.hpp"
 

@@ -1,5 +1,5 @@
 // Timelines (see timeline.h).
-#include "timeline.h"
+#include "repo/timeline.h"
 
 #include <algorithm>
 #include <cstdio>

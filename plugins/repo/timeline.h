@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "manifest.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/repository.h"
 
 namespace repo {
 

@@ -1,5 +1,5 @@
 // Verify (see verify_job.h).
-#include "verify_job.h"
+#include "repo/verify_job.h"
 
 #include <map>
 #include <memory>
@@ -9,11 +9,11 @@
 #include <shared_mutex>
 #include <tuple>
 
-#include "archive.h"
-#include "chain.h"
-#include "object_codec.h"
-#include "parallel.h"
-#include "quarantine.h"
+#include "repo/archive.h"
+#include "repo/chain.h"
+#include "repo/object_codec.h"
+#include "repo/parallel.h"
+#include "repo/quarantine.h"
 
 namespace repo {
 

@@ -28,8 +28,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/repository.h"
 
 namespace repo {
 

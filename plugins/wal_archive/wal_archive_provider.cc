@@ -4,8 +4,8 @@
 // restore. All of it is the engine's (provider_edge.h, archive.h,
 // point_in_time.h); this file is its settings, its driver and its table.
 
-#include "posix_driver.h"
-#include "provider_edge.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/provider_edge.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "object_codec.h"
-#include "storage_driver.h"
+#include "repo/object_codec.h"
+#include "repo/storage_driver.h"
 
 namespace {
 

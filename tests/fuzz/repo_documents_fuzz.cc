@@ -6,7 +6,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
+#include "repo/archive_record.h"
+#include "repo/manifest.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "chunk_store.h"
-#include "object_codec.h"
-#include "posix_driver.h"
-#include "rate_limiter.h"
+#include "repo/chunk_store.h"
+#include "repo/object_codec.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/rate_limiter.h"
 #include "test_support.h"
 
 namespace {
@@ -69,7 +69,7 @@ std::string RandomBytes(size_t n, uint64_t seed) {
 repo::Chunk Store(NamingDriver& driver, const std::string& bytes, std::atomic<uint64_t>& added) {
   repo::RateLimiter limiter(0);
   repo::ChunkSink sink{driver, limiter, [] {}, nullptr, added};
-  std::vector<char> buf(repo::kChunkBytes);
+  std::vector<char> buf(repo::kBlockBytes);
   const repo::ReadAt read = [&](uint64_t offset, void* out, size_t len) {
     std::memcpy(out, bytes.data() + offset, len);
   };
@@ -87,8 +87,8 @@ std::string Decode(repo::StorageDriver& driver, const repo::Chunk& c) {
 }  // namespace
 
 TEST_CASE("repo: MaxFrameSize bounds the frame of any bytes, closely") {
-  for (size_t size : {size_t{0}, size_t{1}, size_t{1000}, repo::kChunkBytes - 1, repo::kChunkBytes,
-                      repo::kChunkBytes + 1, 5 * repo::kChunkBytes / 2}) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{1000}, repo::kBlockBytes - 1, repo::kBlockBytes,
+                      repo::kBlockBytes + 1, 5 * repo::kBlockBytes / 2}) {
     CAPTURE(size);
     const std::string bytes = RandomBytes(size, size + 1);  // incompressible: the worst case
     CountingWriter out;

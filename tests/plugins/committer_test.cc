@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.hpp"
-#include "committer.h"
+#include "repo/committer.h"
 
 namespace {
 

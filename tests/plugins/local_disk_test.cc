@@ -27,8 +27,9 @@
 #include "backup/backup_runner.h"
 #include "plugins/plugins_test_util.h"
 #include "plugins/provider_scenarios.h"
-#include "posix_driver.h"
-#include "repository.h"
+#include "repo/manifest.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -181,6 +182,8 @@ TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
   // its chunks, decoded, checked and concatenated in order.
   const fs::path repo_dir = dir / "repo";
   const auto doc = nlohmann::json::parse(ReadFile(repo_dir / "backups" / (id + ".json")));
+  // The host speaks the newest ABI, so the version in force is the plugin's.
+  CHECK(doc.at("abi_version") == repo::AbiVersionText(BKP_ABI_VERSION));
   const fs::path data = dir / "by-hand";
   std::map<std::string, int> files_per_role;
   size_t multi_chunk_files = 0;

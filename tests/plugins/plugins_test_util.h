@@ -19,10 +19,10 @@
 
 #include "backup/backup_runner.h"
 #include "config/host_config.h"
-#include "manifest.h"
 #include "plugin_host/provider_registry.h"
+#include "repo/manifest.h"
+#include "repo/storage_driver.h"
 #include "storage/event_store.h"
-#include "storage_driver.h"
 #include "test_support.h"
 
 namespace plugins_test {

@@ -16,7 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup_runner.h"
-#include "repository.h"
+#include "repo/repository.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
 
 namespace plugins_test {

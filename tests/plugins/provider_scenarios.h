@@ -11,7 +11,7 @@
 #include <string>
 
 #include "plugins/plugins_test_util.h"
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace plugins_test {
 

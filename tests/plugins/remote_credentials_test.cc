@@ -24,9 +24,9 @@
 #include "plugin_host/abi_status.h"
 #include "plugins/fake_aws.h"
 #include "plugins/remote_test_util.h"
-#include "s3_credential_chain.h"
-#include "s3_credentials.h"
-#include "s3_imds.h"
+#include "repo/s3/s3_credential_chain.h"
+#include "repo/s3/s3_credentials.h"
+#include "repo/s3/s3_imds.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

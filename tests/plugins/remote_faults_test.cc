@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "object_codec.h"
 #include "plugin_host/abi_status.h"
 #include "plugins/remote_test_util.h"
+#include "repo/object_codec.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "plugins/remote_test_util.h"
-#include "repo_lock.h"
-#include "repository.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -171,7 +173,7 @@ TEST_CASE("remote locks: garbage collection leaves objects younger than its grac
     // LastModified is the server's clock, read back as ms since the epoch.
     CHECK(std::llabs(listed[0].modified_ms - repo::NowMs()) < 60'000);
     auto lock = repository.Lock(repo::RepositoryLock::Mode::kExclusive, "expire");
-    CHECK(repository.CollectGarbage() == 0);
+    CHECK(repo::CollectGarbage(repository) == 0);
     CHECK(storage->Stat(key));
   }
   // The same object, once past the grace period (here: none at all).
@@ -179,6 +181,6 @@ TEST_CASE("remote locks: garbage collection leaves objects younger than its grac
   options.gc_grace = std::chrono::milliseconds(1000);
   repo::Repository repository(storage, options);
   auto lock = repository.Lock(repo::RepositoryLock::Mode::kExclusive, "expire");
-  CHECK(repository.CollectGarbage() == 1);
+  CHECK(repo::CollectGarbage(repository) == 1);
   CHECK_FALSE(storage->Stat(key));
 }

@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "object_codec.h"
 #include "plugin_host/abi_status.h"
 #include "plugins/remote_test_util.h"
+#include "repo/object_codec.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include "plugins/plugins_test_util.h"
 #include "plugins/provider_scenarios.h"
 #include "plugins/s3_test_support.h"
-#include "s3_driver.h"
+#include "repo/s3/s3_driver.h"
 
 namespace remote_test {
 

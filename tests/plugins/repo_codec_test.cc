@@ -17,14 +17,16 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
-#include "object_codec.h"
 #include "plugins/plugins_test_util.h"
-#include "posix_driver.h"
-#include "repository.h"
-#include "restore_job.h"
+#include "repo/manifest.h"
+#include "repo/object_codec.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/provider_edge.h"
+#include "repo/repository.h"
+#include "repo/restore_job.h"
+#include "repo/retention.h"
+#include "repo/verify_job.h"
 #include "test_support.h"
-#include "verify_job.h"
 
 namespace fs = std::filesystem;
 using plugins_test::Contains;
@@ -488,6 +490,17 @@ TEST_CASE("manifest: encode then decode gives the same manifest") {
   CHECK_FALSE(repo::IdFromManifestKey("objects/x.json").has_value());
 }
 
+TEST_CASE("manifest: abi_version is the version host and plugin agreed at open, major.minor") {
+  bkp_host_services services;
+  BKP_INIT(&services);
+  services.abi_version = BKP_MAKE_VERSION(1, 1);  // an older host: its version is in force
+  CHECK(repo::NegotiatedAbiVersion(services) == BKP_MAKE_VERSION(1, 1));
+  services.abi_version = BKP_MAKE_VERSION(BKP_ABI_VERSION_MAJOR, BKP_ABI_VERSION_MINOR + 5);
+  CHECK(repo::NegotiatedAbiVersion(services) == BKP_ABI_VERSION);  // a newer host: ours
+  CHECK(repo::AbiVersionText(BKP_MAKE_VERSION(1, 2)) == "1.2");
+  CHECK(repo::AbiVersionText(BKP_MAKE_VERSION(2, 10)) == "2.10");
+}
+
 TEST_CASE("manifest: format 1 (one object per file) still reads, as one chunk per file") {
   const std::string v1 = R"({
     "format": "eventstore-backup-manifest", "format_version": 1,
@@ -760,7 +773,7 @@ TEST_CASE("posix driver: a manifest pointing outside the repository is never rea
   repo::RunVerifyJob(repository, "", nullptr, 2,
                      [&](const repo::VerifyProblem& p) { all.push_back(p); });
   CHECK(all.size() == 3);
-  for (const auto& id : repository.ListIds()) repository.Remove(id);
+  for (const auto& id : repository.ListIds()) repo::RemoveBackup(repository, id);
   CHECK(ReadFile(dir / "evil.lz4") == e.frame);
   CHECK(repository.ListIds().empty());
 }
@@ -775,7 +788,7 @@ TEST_CASE("repository: garbage collection discards abandoned temporary files, no
   fs::last_write_time(root / "tmp" / "111-1-0.tmp",
                       fs::file_time_type::clock::now() - std::chrono::hours(2));
   WriteFile(root / "tmp" / "222-1-0.tmp", "being written right now");
-  CHECK(repository.CollectGarbage() == 1);
+  CHECK(repo::CollectGarbage(repository) == 1);
   CHECK_FALSE(fs::exists(root / "tmp" / "111-1-0.tmp"));
   CHECK(fs::exists(root / "tmp" / "222-1-0.tmp"));
 }

@@ -21,10 +21,13 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.hpp"
-#include "manifest.h"
 #include "plugins/plugins_test_util.h"
-#include "posix_driver.h"
-#include "repository.h"
+#include "repo/archive_record.h"
+#include "repo/document_fields.h"
+#include "repo/manifest.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -94,7 +97,7 @@ TEST_CASE("hardening: garbage collection follows no tmp symlink and deletes only
   SUBCASE("tmp/ replaced by a symlink to another directory") {
     fs::remove(root / "tmp");  // empty: the format marker's write is done
     fs::create_directory_symlink(victim, root / "tmp");
-    const auto [status, message] = ErrorOf([&] { repository.CollectGarbage(); });
+    const auto [status, message] = ErrorOf([&] { repo::CollectGarbage(repository); });
     CHECK(status == BKP_E_CORRUPT);
     CHECK_MESSAGE(Contains(message, "symbolic link"), message);
     // New writes do not go through it either.
@@ -107,7 +110,7 @@ TEST_CASE("hardening: garbage collection follows no tmp symlink and deletes only
     fs::create_symlink(victim / "111-1-0.tmp", root / "tmp" / "222-1-0.tmp");
     WriteFile(root / "tmp" / "333-1-0.tmp", "ours, abandoned");
     MakeOld(root / "tmp" / "333-1-0.tmp");
-    CHECK(repository.CollectGarbage() == 1);
+    CHECK(repo::CollectGarbage(repository) == 1);
     CHECK_FALSE(fs::exists(root / "tmp" / "333-1-0.tmp"));
     CHECK(fs::exists(root / "tmp" / "notes.txt"));
     CHECK(fs::is_symlink(root / "tmp" / "222-1-0.tmp"));

@@ -17,9 +17,11 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
-#include "posix_driver.h"
-#include "repo_lock.h"
-#include "repository.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/utc_time.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -279,9 +281,9 @@ TEST_CASE("garbage collection: an unreferenced object younger than the grace per
   const std::string key = "objects/ab/abababababababababababababababab.lz4";
   r.driver().PutSmall(key, "written by a backup that holds no lock");
   auto exclusive = r.Lock(Mode::kExclusive, "expire");
-  CHECK(r.CollectGarbage() == 0);
+  CHECK(repo::CollectGarbage(r) == 0);
   CHECK(fs::exists(root / key));
   fs::last_write_time(root / key, fs::file_time_type::clock::now() - std::chrono::minutes(61));
-  CHECK(r.CollectGarbage() == 1);
+  CHECK(repo::CollectGarbage(r) == 1);
   CHECK_FALSE(fs::exists(root / key));
 }

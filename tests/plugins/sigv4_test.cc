@@ -16,7 +16,7 @@
 
 #include "plugins/plugins_test_util.h"
 #include "plugins/sigv4_check.h"
-#include "s3_sigv4.h"
+#include "repo/s3/s3_sigv4.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -14,13 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "archive.h"
 #include "bkp/bkp_plugin.hpp"
-#include "posix_driver.h"
-#include "rate_limiter.h"
-#include "repository.h"
+#include "repo/archive.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/rate_limiter.h"
+#include "repo/repository.h"
+#include "repo/retention.h"
+#include "repo/timeline.h"
 #include "test_support.h"
-#include "timeline.h"
 
 namespace fs = std::filesystem;
 using testing_support::Contains;
@@ -97,7 +98,7 @@ TEST_CASE("timelines: a restore along timeline 2 reads timeline 1 up to the bran
         Pairs{{0, 10}, {10, 20}, {20, 30}});
 
   // Garbage collection keeps what only timeline 2's records reference.
-  repository.CollectGarbage();
+  repo::CollectGarbage(repository);
   for (const auto& seg : archive.Segments("orders", BKP_ROLE_EVENTS, 2)) {
     for (const auto& c : seg.file.chunks) {
       CHECK_MESSAGE(repository.driver().Stat(c.object), c.object << " was collected");

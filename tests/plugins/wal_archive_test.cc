@@ -21,11 +21,12 @@
 
 #include "backup/backup_runner.h"
 #include "backup/backup_source.h"
-#include "chain.h"
 #include "plugins/plugins_test_util.h"
 #include "plugins/provider_scenarios.h"
-#include "posix_driver.h"
-#include "repository.h"
+#include "repo/archive_record.h"
+#include "repo/chain.h"
+#include "repo/posix/posix_driver.h"
+#include "repo/repository.h"
 #include "storage/record.h"
 #include "test_support.h"
 

@@ -1,14 +1,14 @@
 // S3 operations with retries (see s3_client.h).
-#include "s3_client.h"
+#include "repo/s3/s3_client.h"
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <random>
 #include <thread>
 
-#include "s3_errors.h"
-#include "s3_xml.h"
+#include "repo/s3/s3_errors.h"
+#include "repo/s3/s3_xml.h"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {
@@ -30,18 +30,9 @@ milliseconds Backoff(int attempt) {
   return milliseconds(std::uniform_int_distribution<int64_t>(step / 4, step)(rng));
 }
 
-// "2019-10-08T22:41:32.000Z" as ms since the epoch; 0 if unreadable.
-int64_t ParseIsoTime(const std::string& text) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
-    return 0;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
-}
+// "2019-10-08T22:41:32.000Z" as ms since the epoch; 0 (unknown) if
+// unreadable.
+int64_t ParseIsoTime(const std::string& text) { return ParseUtcMs(text).value_or(0); }
 
 // A config built by hand carries its keys: they sign every request.
 S3Config WithCredentials(S3Config config) {

@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "s3_config.h"
-#include "s3_http.h"
-#include "storage_driver.h"
+#include "repo/s3/s3_config.h"
+#include "repo/s3/s3_http.h"
+#include "repo/storage_driver.h"
 
 namespace repo::s3 {
 

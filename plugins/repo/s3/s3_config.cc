@@ -1,5 +1,5 @@
 // Reading and validating the S3 settings (see s3_config.h).
-#include "s3_config.h"
+#include "repo/s3/s3_config.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "s3_credential_chain.h"
+#include "repo/s3/s3_credential_chain.h"
 
 namespace repo::s3 {
 namespace {

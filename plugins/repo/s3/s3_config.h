@@ -17,7 +17,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "s3_credentials.h"
+#include "repo/s3/s3_credentials.h"
 
 namespace repo::s3 {
 

@@ -1,5 +1,5 @@
 // Choosing the credential source (see s3_credential_chain.h).
-#include "s3_credential_chain.h"
+#include "repo/s3/s3_credential_chain.h"
 
 #include <strings.h>
 
@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.hpp"
-#include "s3_imds.h"
-#include "s3_profile_file.h"
+#include "repo/s3/s3_imds.h"
+#include "repo/s3/s3_profile_file.h"
 
 namespace repo::s3 {
 namespace {

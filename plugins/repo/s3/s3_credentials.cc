@@ -1,12 +1,11 @@
 // Static and refreshing credential sources (see s3_credentials.h).
-#include "s3_credentials.h"
+#include "repo/s3/s3_credentials.h"
 
 #include <algorithm>
-#include <cctype>
-#include <ctime>
 #include <exception>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {
@@ -139,49 +138,6 @@ std::string RefreshingCredentials::Redact(std::string text) const {
 std::string RefreshingCredentials::RedactLocked(std::string text) const {
   for (const auto& secret : secrets_) text = ReplaceAll(std::move(text), secret);
   return text;
-}
-
-std::string FormatUtc(std::chrono::system_clock::time_point t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::optional<std::chrono::system_clock::time_point> ParseUtc(const std::string& text) {
-  // Digits at fixed places, then an optional fraction, then 'Z'.
-  static const char kShape[] = "dddd-dd-ddTdd:dd:dd";
-  const size_t n = sizeof kShape - 1;
-  if (text.size() < n + 1) return std::nullopt;
-  for (size_t i = 0; i < n; ++i) {
-    const bool digit = std::isdigit(static_cast<unsigned char>(text[i])) != 0;
-    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return std::nullopt;
-  }
-  auto num = [&](size_t at, size_t len) { return std::stoi(text.substr(at, len)); };
-  std::tm tm{};
-  tm.tm_year = num(0, 4) - 1900;
-  tm.tm_mon = num(5, 2) - 1;
-  tm.tm_mday = num(8, 2);
-  tm.tm_hour = num(11, 2);
-  tm.tm_min = num(14, 2);
-  tm.tm_sec = num(17, 2);
-  size_t at = n;
-  std::chrono::nanoseconds fraction{0};
-  if (text[at] == '.') {
-    int64_t scale = 1000000000;
-    for (++at; at < text.size() && std::isdigit(static_cast<unsigned char>(text[at])); ++at) {
-      scale /= 10;
-      fraction += std::chrono::nanoseconds((text[at] - '0') * scale);
-    }
-  }
-  if (at + 1 != text.size() || text[at] != 'Z' || tm.tm_mon > 11 || tm.tm_mday < 1 ||
-      tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
-    return std::nullopt;
-  }
-  return std::chrono::system_clock::from_time_t(timegm(&tm)) +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(fraction);
 }
 
 }  // namespace repo::s3

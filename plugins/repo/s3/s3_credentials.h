@@ -95,10 +95,4 @@ class RefreshingCredentials final : public CredentialSource {
   std::vector<std::string> secrets_;
 };
 
-// "2026-12-07T08:50:02Z" for messages.
-std::string FormatUtc(std::chrono::system_clock::time_point t);
-// Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (the form AWS gives Expiration in);
-// nullopt if `text` is not that.
-std::optional<std::chrono::system_clock::time_point> ParseUtc(const std::string& text);
-
 }  // namespace repo::s3

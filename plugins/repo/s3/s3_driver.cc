@@ -1,5 +1,5 @@
 // The S3 storage driver (see s3_driver.h).
-#include "s3_driver.h"
+#include "repo/s3/s3_driver.h"
 
 #include <chrono>
 

@@ -18,9 +18,9 @@
 #include <memory>
 #include <string>
 
-#include "s3_client.h"
-#include "s3_objects.h"
-#include "storage_driver.h"
+#include "repo/s3/s3_client.h"
+#include "repo/s3/s3_objects.h"
+#include "repo/storage_driver.h"
 
 namespace repo::s3 {
 

@@ -1,11 +1,11 @@
 // Classifying S3 failures (see s3_errors.h).
-#include "s3_errors.h"
+#include "repo/s3/s3_errors.h"
 
 #include <curl/curl.h>
 
 #include <cstdio>
 
-#include "s3_xml.h"
+#include "repo/s3/s3_xml.h"
 
 namespace repo::s3 {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "s3_config.h"
-#include "s3_http.h"
+#include "repo/s3/s3_config.h"
+#include "repo/s3/s3_http.h"
 
 namespace repo::s3 {
 

@@ -1,5 +1,5 @@
 // One signed HTTP exchange through libcurl (see s3_http.h).
-#include "s3_http.h"
+#include "repo/s3/s3_http.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "s3_config.h"
-#include "s3_sigv4.h"
+#include "repo/s3/s3_config.h"
+#include "repo/s3/s3_sigv4.h"
 
 namespace repo::s3 {
 

@@ -1,5 +1,5 @@
 // IMDSv2 credentials through libcurl (see s3_imds.h).
-#include "s3_imds.h"
+#include "repo/s3/s3_imds.h"
 
 #include <curl/curl.h>
 
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/utc_time.h"
 
 namespace repo::s3 {
 namespace {
@@ -163,7 +164,9 @@ S3Credentials ImdsClient::FetchOnce() {
     if (value->empty()) throw bad(std::string("the answer has no ") + name);
   }
   const std::string expiration = Field(json, "Expiration");
-  c.expiration = ParseUtc(expiration);
+  if (const auto ms = ParseUtcMs(expiration)) {
+    c.expiration = std::chrono::system_clock::time_point(std::chrono::milliseconds(*ms));
+  }
   if (!c.expiration) {
     throw bad("the answer's Expiration '" + expiration +
               "' is not a time like 2026-01-31T12:00:00Z");

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "s3_credentials.h"
+#include "repo/s3/s3_credentials.h"
 
 namespace repo::s3 {
 

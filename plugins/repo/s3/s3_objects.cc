@@ -1,5 +1,5 @@
 // The S3 writer and reader (see s3_objects.h).
-#include "s3_objects.h"
+#include "repo/s3/s3_objects.h"
 
 #include <algorithm>
 #include <chrono>

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "s3_client.h"
-#include "storage_driver.h"
+#include "repo/s3/s3_client.h"
+#include "repo/storage_driver.h"
 
 namespace repo::s3 {
 

@@ -1,5 +1,5 @@
 // Reading a profile of the shared credentials file (see s3_profile_file.h).
-#include "s3_profile_file.h"
+#include "repo/s3/s3_profile_file.h"
 
 #include <cctype>
 #include <fstream>

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "s3_credentials.h"
+#include "repo/s3/s3_credentials.h"
 
 namespace repo::s3 {
 

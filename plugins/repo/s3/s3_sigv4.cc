@@ -1,5 +1,5 @@
 // AWS Signature Version 4 with OpenSSL (see s3_sigv4.h).
-#include "s3_sigv4.h"
+#include "repo/s3/s3_sigv4.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

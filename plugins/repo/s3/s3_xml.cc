@@ -1,5 +1,5 @@
 // The little XML S3 needs (see s3_xml.h).
-#include "s3_xml.h"
+#include "repo/s3/s3_xml.h"
 
 #include <cstdint>
 #include <cstdlib>

@@ -19,7 +19,7 @@
 #include "plugin_host/abi_status.h"
 #include "plugins/remote_test_util.h"
 #include "plugins/rgw/rgw_server.h"
-#include "s3_driver.h"
+#include "repo/s3/s3_driver.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "plugins/provider_scenarios.h"
-#include "s3_config.h"
+#include "repo/s3/s3_config.h"
 #include "test_support.h"
 
 namespace rgw_test {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "storage_driver.h"
+#include "repo/storage_driver.h"
 
 namespace repo {
 
