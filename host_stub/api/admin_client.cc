@@ -265,6 +265,13 @@ ApiResult<HostStatus> AdminClient::GetStatus() {
       state.next_snapshot_token = c.at("next_snapshot_token").get<uint64_t>();
       s.contexts.push_back(std::move(state));
     }
+    if (auto disabled = j.find("disabled_providers"); disabled != j.end()) {
+      for (const json& d : *disabled) {
+        s.disabled_providers.push_back({d.at("name").get<std::string>(),
+                                        d.at("reason").get<std::string>(),
+                                        d.at("enable").get<std::string>()});
+      }
+    }
     return s;
   });
 }

@@ -67,11 +67,21 @@ struct ReadReply {
   uint64_t next_token = 0;  // pass as `from` to read the next page
 };
 
+// A provider the host runs without since it crashed the host during a call
+// (plugin_host/provider_call_journal.h).
+struct DisabledProviderInfo {
+  std::string name;
+  std::string reason;  // "the host crashed (signal 11) during its call 'archive' ..."
+  std::string enable;  // what the operator runs to take it back
+};
+
 struct HostStatus {
   std::string data_dir;
   std::string fsync;
   bool compaction_pinned = false;
   std::vector<ContextState> contexts;
+  // Empty from hosts that predate the field.
+  std::vector<DisabledProviderInfo> disabled_providers;
 };
 
 // One backup operation as GET /v1/operation shows it (api/backup_routes.h).

@@ -26,6 +26,7 @@
 #include "api/guarded_http_server.h"
 #include "api/request_guard.h"
 #include "api/tls_server_context.h"
+#include "api/token_source.h"
 
 namespace hoststub {
 namespace {
@@ -55,6 +56,7 @@ HttpLimits LimitsOf(const ServerOptions& options) {
   limits.max_header_count = options.max_header_count;
   limits.max_header_bytes = options.max_header_bytes;
   limits.header_timeout = options.header_timeout;
+  limits.body_timeout = options.body_timeout;
   limits.max_connections_per_client = options.max_connections_per_client;
   return limits;
 }
@@ -90,19 +92,21 @@ Status CheckExposure(const ServerOptions& options) {
 }
 
 struct LoadedSecurity {
-  std::unique_ptr<AuthTokens> tokens;     // null without auth_tokens_file
+  std::unique_ptr<TokenSource> tokens;    // null without auth_tokens_file
   std::shared_ptr<TlsServerContext> tls;  // null without tls_cert
 };
 
-Result<LoadedSecurity> LoadSecurity(const ServerOptions& options) {
+// `note`: where the tokens file's reloads are reported.
+Result<LoadedSecurity> LoadSecurity(const ServerOptions& options, TokenSource::Note note) {
   HOSTSTUB_RETURN_IF_ERROR(CheckExposure(options));
   LoadedSecurity loaded;
   if (!options.auth_tokens_file.empty()) {
-    Result<AuthTokens> tokens = AuthTokens::Load(options.auth_tokens_file);
+    Result<std::unique_ptr<TokenSource>> tokens =
+        TokenSource::Open(options.auth_tokens_file, std::move(note));
     if (!tokens.ok()) {
       return Status::InvalidArgument("[server] auth_tokens_file: " + tokens.status().message());
     }
-    loaded.tokens = std::make_unique<AuthTokens>(std::move(tokens).value());
+    loaded.tokens = std::move(tokens).value();
   }
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return Status::InvalidArgument(
@@ -320,7 +324,8 @@ void HandleRead(EventStore& store, const httplib::Request& req, httplib::Respons
   ReplyJson(res, 200, {{"events", std::move(list)}, {"next_token", next}});
 }
 
-void HandleStatus(EventStore& store, const httplib::Request&, httplib::Response& res) {
+void HandleStatus(EventStore& store, const std::vector<DisabledProviderStatus>& disabled,
+                  const httplib::Request&, httplib::Response& res) {
   json contexts = json::array();
   for (const std::string& name : store.Contexts()) {
     Result<ContextState> state = store.State(name);
@@ -337,11 +342,16 @@ void HandleStatus(EventStore& store, const httplib::Request&, httplib::Response&
                         {"next_event_token", state->next_event_token},
                         {"next_snapshot_token", state->next_snapshot_token}});
   }
+  json disabled_list = json::array();
+  for (const DisabledProviderStatus& d : disabled) {
+    disabled_list.push_back({{"name", d.name}, {"reason", d.reason}, {"enable", d.enable}});
+  }
   ReplyJson(res, 200,
             {{"data_dir", store.options().data_dir.string()},
              {"fsync", FsyncPolicyName(store.options().fsync)},
              {"compaction_pinned", store.CompactionPinned()},
-             {"contexts", std::move(contexts)}});
+             {"contexts", std::move(contexts)},
+             {"disabled_providers", std::move(disabled_list)}});
 }
 
 void HandleCompact(EventStore& store, const httplib::Request&, httplib::Response& res) {
@@ -451,7 +461,7 @@ AdminServer::~AdminServer() { Stop(); }
 httplib::Server& AdminServer::http() { return *http_; }
 
 Status AdminServer::Preflight(const ServerOptions& options) {
-  Result<LoadedSecurity> security = LoadSecurity(options);
+  Result<LoadedSecurity> security = LoadSecurity(options, nullptr);
   return security.ok() ? Status::OK() : security.status();
 }
 
@@ -460,7 +470,7 @@ void AdminServer::InstallGuard() {
   // its header only (the guarded server then closes the connection rather
   // than read the body).
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const GuardVerdict verdict = guard_->Check(req, port());
+    const GuardVerdict verdict = guard_->Check(req, guard_port_.load());
     t_audit = AuditState{verdict.required == Role::kAdmin, !verdict.allowed(), verdict.client};
     if (verdict.allowed()) return httplib::Server::HandlerResponse::Unhandled;
     ReplyError(res, verdict.status, verdict.message);
@@ -485,8 +495,8 @@ void AdminServer::RegisterRoutes() {
   http_->Get(kEvents, [&store](const httplib::Request& req, httplib::Response& res) {
     HandleRead(store, req, res);
   });
-  http_->Get("/v1/status", [&store](const httplib::Request& req, httplib::Response& res) {
-    HandleStatus(store, req, res);
+  http_->Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
+    HandleStatus(store_, disabled_, req, res);
   });
   http_->Post("/v1/compact", [&store](const httplib::Request& req, httplib::Response& res) {
     HandleCompact(store, req, res);
@@ -502,10 +512,7 @@ Status AdminServer::Start() {
         address, options_.port));
   }
   started_ = true;
-
-  HOSTSTUB_ASSIGN_OR_RETURN(auto security, LoadSecurity(options_));
-  tokens_ = std::move(security.tokens);
-  if (security.tls != nullptr) http_->set_tls(std::move(security.tls));
+  HOSTSTUB_RETURN_IF_ERROR(Arm());
 
   errno = 0;
   int bound = -1;
@@ -524,13 +531,7 @@ Status AdminServer::Start() {
         address, options_.port, reason));
   }
   port_ = static_cast<uint16_t>(bound);
-  RequestGuardOptions guard;
-  guard.host_names = {options_.listen_address, "localhost", "127.0.0.1", "::1"};
-  guard.host_names.insert(guard.host_names.end(), options_.allowed_hosts.begin(),
-                          options_.allowed_hosts.end());
-  guard.tls = http_->tls();
-  guard.tokens = tokens_.get();
-  guard_ = std::make_unique<RequestGuard>(std::move(guard));
+  guard_port_ = port_.load();
 
   listener_ = std::thread([this] {
     http_->listen_after_bind();
@@ -547,6 +548,38 @@ Status AdminServer::Start() {
         fmt::format("the admin server on {}:{} stopped as soon as it started", address, bound));
   }
   return Status::OK();
+}
+
+Status AdminServer::Arm() {
+  Result<LoadedSecurity> security = LoadSecurity(options_, [](const std::string& line) {
+    std::cout << ("hostd: " + line + "\n") << std::flush;
+  });
+  if (!security.ok()) return security.status();
+  tokens_ = std::move(security->tokens);
+  if (security->tls != nullptr) http_->set_tls(std::move(security->tls));
+  RequestGuardOptions guard;
+  guard.host_names = {options_.listen_address, "localhost", "127.0.0.1", "::1"};
+  guard.host_names.insert(guard.host_names.end(), options_.allowed_hosts.begin(),
+                          options_.allowed_hosts.end());
+  guard.tls = http_->tls();
+  guard.tokens = tokens_.get();
+  guard_ = std::make_unique<RequestGuard>(std::move(guard));
+  return Status::OK();
+}
+
+Result<std::string> AdminServer::ServeBytes(std::string_view input) {
+  {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (!started_) {
+      started_ = true;  // no Start after this: the guard is armed for options_.port
+      HOSTSTUB_RETURN_IF_ERROR(Arm());
+      guard_port_ = options_.port;
+    }
+  }
+  if (guard_ == nullptr) {
+    return Status::InvalidArgument("ServeBytes after a Start that failed before arming the guard");
+  }
+  return http_->ServeBytes(input);
 }
 
 std::string AdminServer::base_url() const {

@@ -8,7 +8,8 @@
 //
 //   POST /v1/contexts/{ctx}/events  {"events":[...],"stream":"events"|"snapshots"}
 //   GET  /v1/contexts/{ctx}/events?from=T&limit=N&stream=events
-//   GET  /v1/status
+//   GET  /v1/status  contexts, settings and "disabled_providers":
+//                    [{"name","reason","enable"}] (empty when none)
 //   POST /v1/compact    {"pinned":bool,"deleted":[paths],"kept_for_archive":N}
 //
 // Every error reply is {"error": "<message>"}: 400 bad request, 404 unknown
@@ -34,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -48,9 +50,17 @@ struct Response;
 
 namespace hoststub {
 
-class AuthTokens;
 class GuardedHttpServer;
 class RequestGuard;
+class TokenSource;
+
+// A provider the host runs without (plugin_host/provider_call_journal.h),
+// as GET /v1/status shows it.
+struct DisabledProviderStatus {
+  std::string name;
+  std::string reason;  // why it was disabled
+  std::string enable;  // the command that re-enables it
+};
 
 // Receives one audit line (without newline) per admin request; called on
 // the request's worker thread, possibly concurrently.
@@ -77,6 +87,12 @@ class AdminServer {
   // hostd to fail before it touches the data directory.
   static Status Preflight(const ServerOptions& options);
 
+  // Providers the host runs without: GET /v1/status lists them under
+  // "disabled_providers", each with how to re-enable it. Set before Start().
+  void set_disabled_providers(std::vector<DisabledProviderStatus> disabled) {
+    disabled_ = std::move(disabled);
+  }
+
   // Where audit lines go; by default to stdout, prefixed "hostd: ". Set
   // before Start().
   void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
@@ -91,6 +107,15 @@ class AdminServer {
   // touches the store afterwards) and joins the serving thread. Idempotent.
   void Stop();
 
+  // Serves `input` as the bytes of one client connection (127.0.0.1) and
+  // returns the bytes of the replies, through the same limits, guard and
+  // routes as Start, without binding a socket (see
+  // GuardedHttpServer::ServeBytes); the Host a request must name is
+  // options().port's. For fuzzing the request handlers (tests/fuzz). The
+  // first call loads the tokens file and certificate, as Start would, and
+  // returns their error; a server that served bytes cannot Start.
+  Result<std::string> ServeBytes(std::string_view input);
+
   // For route groups added by other files. Register before Start().
   httplib::Server& http();
   EventStore& store() { return store_; }
@@ -98,18 +123,22 @@ class AdminServer {
  private:
   void RegisterRoutes();
   void InstallGuard();
+  // Loads the tokens file and the certificate and makes the guard.
+  Status Arm();
 
   EventStore& store_;
   const ServerOptions options_;
   std::unique_ptr<GuardedHttpServer> http_;
-  std::unique_ptr<AuthTokens> tokens_;   // set by Start when configured
+  std::unique_ptr<TokenSource> tokens_;  // set by Start when configured
   std::unique_ptr<RequestGuard> guard_;  // set by Start, before listening
   AuditSink audit_;
-  std::mutex lifecycle_mu_;  // serialises Start and Stop
+  std::vector<DisabledProviderStatus> disabled_;  // immutable once serving
+  std::mutex lifecycle_mu_;                       // serialises Start and Stop
   std::thread listener_;
   std::atomic<bool> listener_done_{false};
   std::atomic<uint16_t> port_{0};
-  bool started_ = false;  // guarded by lifecycle_mu_
+  std::atomic<uint16_t> guard_port_{0};  // the port requests must name in Host
+  bool started_ = false;                 // guarded by lifecycle_mu_
 };
 
 // Sends `body` as the JSON reply. Strings that are not valid UTF-8 (payloads

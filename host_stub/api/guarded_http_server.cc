@@ -57,11 +57,46 @@ bool WaitFor(int fd, short events, Clock::time_point deadline, const StopCheck* 
   }
 }
 
+}  // namespace
+
+// Where one connection's bytes come from and go to: a socket (Transport) or,
+// for fuzzing, memory (MemoryChannel).
+class GuardedHttpServer::Channel {
+ public:
+  virtual ~Channel() = default;
+  // Bytes read (> 0), 0 at end of stream, -1 on error, kTimedOut when
+  // `deadline` passed or `stopping` said so first.
+  virtual ssize_t Read(char* data, size_t size, Clock::time_point deadline,
+                       const StopCheck* stopping) = 0;
+  // Bytes written (> 0) or -1 (error, or nothing moved before `deadline`).
+  virtual ssize_t Write(const char* data, size_t size, Clock::time_point deadline) = 0;
+  virtual bool WaitReadable(Clock::time_point deadline, const StopCheck* stopping) = 0;
+  virtual bool WaitWritable(Clock::time_point deadline) = 0;
+  // Ends a connection whose client may still be sending (see Transport).
+  virtual void LingeringClose() = 0;
+  virtual void Address(bool peer, std::string& ip, int& port) const = 0;
+  // The socket, or -1 without one.
+  virtual int fd() const = 0;
+
+  bool WriteAll(std::string_view data, Clock::time_point deadline) {
+    while (!data.empty()) {
+      const ssize_t n = Write(data.data(), data.size(), deadline);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+};
+
+namespace {
+
+using Channel = GuardedHttpServer::Channel;
+
 // A non-blocking socket, under TLS when `ssl` is set (owned).
-class Transport {
+class Transport final : public Channel {
  public:
   Transport(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  ~Transport() {
+  ~Transport() override {
     if (ssl_ != nullptr) {
       if (!shut_) SSL_shutdown(ssl_);  // one close_notify, not waited for
       SSL_free(ssl_);
@@ -70,7 +105,7 @@ class Transport {
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const override { return fd_; }
 
   bool Handshake(Clock::time_point deadline, const StopCheck* stopping) {
     if (ssl_ == nullptr) return true;
@@ -92,9 +127,8 @@ class Transport {
     }
   }
 
-  // Bytes read (> 0), 0 at end of stream, -1 on error, kTimedOut when
-  // `deadline` passed or `stopping` said so first.
-  ssize_t Read(char* data, size_t size, Clock::time_point deadline, const StopCheck* stopping) {
+  ssize_t Read(char* data, size_t size, Clock::time_point deadline,
+               const StopCheck* stopping) override {
     size = std::min<size_t>(size, INT_MAX);
     for (;;) {
       short events = POLLIN;
@@ -120,8 +154,7 @@ class Transport {
     }
   }
 
-  // Bytes written (> 0) or -1 (error, or nothing moved before `deadline`).
-  ssize_t Write(const char* data, size_t size, Clock::time_point deadline) {
+  ssize_t Write(const char* data, size_t size, Clock::time_point deadline) override {
     size = std::min<size_t>(size, INT_MAX);
     for (;;) {
       short events = POLLOUT;
@@ -146,26 +179,21 @@ class Transport {
     }
   }
 
-  bool WriteAll(std::string_view data, Clock::time_point deadline) {
-    while (!data.empty()) {
-      const ssize_t n = Write(data.data(), data.size(), deadline);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
   // Decrypted bytes waiting inside OpenSSL, which poll() cannot see.
   bool HasPending() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
 
-  bool WaitReadable(Clock::time_point deadline, const StopCheck* stopping) {
+  bool WaitReadable(Clock::time_point deadline, const StopCheck* stopping) override {
     return HasPending() || WaitFor(fd_, POLLIN, deadline, stopping);
   }
+  bool WaitWritable(Clock::time_point deadline) override {
+    return WaitFor(fd_, POLLOUT, deadline, nullptr);
+  }
+  void Address(bool peer, std::string& ip, int& port) const override;
 
   // Ends a connection whose client may still be sending: our side is shut
   // for writing and what arrives is discarded for a moment, so that the
   // reply already sent is read rather than lost to a reset.
-  void LingeringClose() {
+  void LingeringClose() override {
     if (ssl_ != nullptr && !shut_) SSL_shutdown(ssl_);
     shut_ = true;
     ::shutdown(fd_, SHUT_WR);
@@ -204,24 +232,58 @@ void SocketAddress(int fd, bool peer, std::string& ip, int& port) {
   ip = text;
 }
 
+void Transport::Address(bool peer, std::string& ip, int& port) const {
+  SocketAddress(fd_, peer, ip, port);
+}
+
+// One connection's input from memory, its output to memory: everything has
+// arrived, so no read waits, and the input's end is the client's hanging up.
+class MemoryChannel final : public Channel {
+ public:
+  MemoryChannel(std::string_view input, std::string& output) : input_(input), output_(output) {}
+
+  ssize_t Read(char* data, size_t size, Clock::time_point, const StopCheck*) override {
+    const size_t n = std::min(size, input_.size());
+    std::copy_n(input_.data(), n, data);
+    input_.remove_prefix(n);
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t Write(const char* data, size_t size, Clock::time_point) override {
+    output_.append(data, size);
+    return static_cast<ssize_t>(size);
+  }
+  bool WaitReadable(Clock::time_point, const StopCheck*) override { return !input_.empty(); }
+  bool WaitWritable(Clock::time_point) override { return true; }
+  void LingeringClose() override { input_ = {}; }
+  void Address(bool, std::string& ip, int& port) const override {
+    ip = "127.0.0.1";
+    port = 40000;
+  }
+  int fd() const override { return -1; }
+
+ private:
+  std::string_view input_;
+  std::string& output_;
+};
+
 // The Stream httplib parses a request from and writes its reply to: first
 // the bytes the header check already read, then the transport, each read
 // and write bounded by the server's read and write timeouts.
 class GuardedStream final : public httplib::Stream {
  public:
-  GuardedStream(Transport& transport, std::string& buffered, std::chrono::microseconds read_timeout,
-                std::chrono::microseconds write_timeout)
+  GuardedStream(Channel& transport, std::string& buffered, std::chrono::microseconds read_timeout,
+                std::chrono::microseconds write_timeout, Clock::time_point body_deadline)
       : transport_(transport),
         buffered_(buffered),
         read_timeout_(read_timeout),
-        write_timeout_(write_timeout) {}
+        write_timeout_(write_timeout),
+        body_deadline_(body_deadline) {}
 
   bool is_readable() const override {
-    return offset_ < buffered_.size() ||
-           transport_.WaitReadable(Clock::now() + read_timeout_, nullptr);
+    return offset_ < buffered_.size() || transport_.WaitReadable(ReadDeadline(), nullptr);
   }
   bool is_writable() const override {
-    return WaitFor(transport_.fd(), POLLOUT, Clock::now() + write_timeout_, nullptr);
+    return transport_.WaitWritable(Clock::now() + write_timeout_);
   }
   ssize_t read(char* ptr, size_t size) override {
     if (offset_ < buffered_.size()) {
@@ -231,23 +293,29 @@ class GuardedStream final : public httplib::Stream {
       consumed_ += n;
       return static_cast<ssize_t>(n);
     }
-    const ssize_t n = transport_.Read(ptr, size, Clock::now() + read_timeout_, nullptr);
+    const ssize_t n = transport_.Read(ptr, size, ReadDeadline(), nullptr);
     if (n > 0) consumed_ += static_cast<uint64_t>(n);
+    if (n == kTimedOut && Clock::now() >= body_deadline_) body_timed_out_ = true;
     return n >= 0 ? n : -1;
   }
   ssize_t write(const char* ptr, size_t size) override {
+    // After a body timeout httplib answers its failed read with a 400 of its
+    // own; the server sends a 408 instead, so this one is dropped.
+    if (body_timed_out_) return static_cast<ssize_t>(size);
     return transport_.Write(ptr, size, Clock::now() + write_timeout_);
   }
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    SocketAddress(transport_.fd(), true, ip, port);
+    transport_.Address(true, ip, port);
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    SocketAddress(transport_.fd(), false, ip, port);
+    transport_.Address(false, ip, port);
   }
   socket_t socket() const override { return transport_.fd(); }
 
   // Bytes handed to httplib so far.
   uint64_t consumed() const { return consumed_; }
+  // Whether a read failed because the request's body deadline passed.
+  bool body_timed_out() const { return body_timed_out_; }
   // Drops the buffered bytes httplib has taken; what remains (a pipelined
   // next request) stays for the next header read.
   void DiscardTaken() {
@@ -256,12 +324,21 @@ class GuardedStream final : public httplib::Stream {
   }
 
  private:
-  Transport& transport_;
+  // Each read waits at most the read timeout, and never past the body
+  // deadline: a client trickling its body byte by byte keeps every single
+  // read short, so only an overall deadline bounds the request.
+  Clock::time_point ReadDeadline() const {
+    return std::min(Clock::now() + read_timeout_, body_deadline_);
+  }
+
+  Channel& transport_;
   std::string& buffered_;
   size_t offset_ = 0;
   uint64_t consumed_ = 0;
+  bool body_timed_out_ = false;
   const std::chrono::microseconds read_timeout_;
   const std::chrono::microseconds write_timeout_;
+  const Clock::time_point body_deadline_;
 };
 
 struct Refusal {
@@ -352,7 +429,7 @@ void CheckHeaderBlock(std::string_view head, const HttpLimits& limits, HeaderChe
 // Reads into `buffered` until it holds a whole header block, which is then
 // checked. `first_request`: a silent connection is answered 408 too (it held
 // a worker); later, silence until `deadline` just ends the connection.
-HeaderCheck ReadHeader(Transport& transport, std::string& buffered, const HttpLimits& limits,
+HeaderCheck ReadHeader(Channel& transport, std::string& buffered, const HttpLimits& limits,
                        Clock::time_point deadline, bool first_request, const StopCheck& stopping) {
   HeaderCheck check;
   char chunk[kReadChunk];
@@ -422,7 +499,7 @@ const char* ReasonPhrase(int status) {
   }
 }
 
-void SendRefusal(Transport& transport, const Refusal& refusal,
+void SendRefusal(Channel& transport, const Refusal& refusal,
                  std::chrono::microseconds write_timeout) {
   const std::string body = nlohmann::json({{"error", refusal.message}})
                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -472,7 +549,6 @@ bool GuardedHttpServer::process_and_close_socket(socket_t sock) {
 void GuardedHttpServer::ServeConnection(int fd) {
   const auto accepted = Clock::now();
   const StopCheck stopping = [this] { return svr_sock_ == INVALID_SOCKET; };
-  const auto read_timeout = Timeout(read_timeout_sec_, read_timeout_usec_);
   const auto write_timeout = Timeout(write_timeout_sec_, write_timeout_usec_);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   // Replies are small and latency-bound: no Nagle delay.
@@ -509,6 +585,13 @@ void GuardedHttpServer::ServeConnection(int fd) {
     ~Slot() { counts.Release(peer); }
   } slot{clients_, peer};
 
+  ServeRequests(transport, accepted, stopping);
+}
+
+void GuardedHttpServer::ServeRequests(Channel& transport, Clock::time_point accepted,
+                                      const StopCheck& stopping) {
+  const auto read_timeout = Timeout(read_timeout_sec_, read_timeout_usec_);
+  const auto write_timeout = Timeout(write_timeout_sec_, write_timeout_usec_);
   std::string buffered;
   for (size_t served = 0; served < keep_alive_max_count_ && !stopping(); ++served) {
     const bool first = served == 0;
@@ -526,11 +609,23 @@ void GuardedHttpServer::ServeConnection(int fd) {
       return;
     }
 
-    GuardedStream stream(transport, buffered, read_timeout, write_timeout);
+    GuardedStream stream(transport, buffered, read_timeout, write_timeout,
+                         Clock::now() + limits_.body_timeout);
     bool connection_closed = false;
     const bool last = served + 1 == keep_alive_max_count_;
     const bool ok = process_request(stream, last, connection_closed, nullptr);
     stream.DiscardTaken();
+    if (stream.body_timed_out()) {
+      // httplib's own reply to the failed read was not sent (see
+      // GuardedStream::write): this one says what happened.
+      SendRefusal(transport,
+                  {408, fmt::format("the request body ({} bytes) did not arrive within {} ms of "
+                                    "its headers ([server] body_timeout_ms)",
+                                    header.content_length, limits_.body_timeout.count())},
+                  write_timeout);
+      transport.LingeringClose();
+      return;
+    }
     if (!ok || connection_closed) return;
     if (stream.consumed() < header.header_bytes + header.content_length) {
       // Refused before its body was read: the rest of the body is no request.
@@ -538,6 +633,14 @@ void GuardedHttpServer::ServeConnection(int fd) {
       return;
     }
   }
+}
+
+std::string GuardedHttpServer::ServeBytes(std::string_view input) {
+  std::string output;
+  MemoryChannel channel(input, output);
+  const StopCheck never = [] { return false; };
+  ServeRequests(channel, Clock::now(), never);
+  return output;
 }
 
 }  // namespace hoststub

@@ -131,8 +131,17 @@ GuardVerdict RequestGuard::Check(const httplib::Request& req, uint16_t port) con
           "FILE); `hostd token create` makes one";
       return verdict;
     }
+    const Result<std::shared_ptr<const AuthTokens>> tokens = options_.tokens->Current();
+    if (!tokens.ok()) {
+      verdict.status = 503;
+      // The reason (path, mode) is for the host's log, not for whoever asks.
+      verdict.message =
+          "the server's tokens file changed and cannot be used: no request is served until an "
+          "operator fixes it (the host's log says why)";
+      return verdict;
+    }
     const std::string_view presented = Trim(std::string_view(authorization).substr(kBearer.size()));
-    const TokenEntry* entry = options_.tokens->Authenticate(presented);
+    const TokenEntry* entry = (*tokens)->Authenticate(presented);
     if (entry == nullptr) {
       verdict.status = 401;
       verdict.challenge = R"(Bearer realm="hostd", error="invalid_token")";

@@ -9,13 +9,15 @@
 //     otherwise): a browser sends it on every cross-site request.
 //  3. With tokens configured: `Authorization: Bearer TOKEN` with a known
 //     token (401 with `WWW-Authenticate: Bearer` otherwise) whose role
-//     covers the route (403 otherwise). See RequiredRole.
+//     covers the route (403 otherwise). See RequiredRole. The tokens are
+//     the file's as it is now (TokenSource); a file that changed into an
+//     unusable one refuses every request with 503.
 //  4. A request that carries a body or a Content-Type, other than GET and
 //     HEAD, says application/json (415 otherwise): an HTML form can only
 //     send form or text types.
 //
 // Thread-safety: immutable after construction; Check may run on any number
-// of threads. Ownership: borrows the AuthTokens, which must outlive it.
+// of threads. Ownership: borrows the TokenSource, which must outlive it.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "api/auth_tokens.h"
+#include "api/token_source.h"
 
 namespace httplib {
 struct Request;
@@ -37,7 +40,7 @@ struct RequestGuardOptions {
   std::vector<std::string> host_names;
   bool tls = false;
   // Null: no authentication (every request has every role).
-  const AuthTokens* tokens = nullptr;
+  TokenSource* tokens = nullptr;
 };
 
 // The verdict on one request.

@@ -54,6 +54,10 @@ void PrintColumns(const Rows& rows, size_t names, const std::string& indent = ""
 void PrintStatusTable(const std::string& url, const HostStatus& status) {
   std::cout << fmt::format("host {}  data {}  fsync {}  compaction {}\n", url, status.data_dir,
                            status.fsync, status.compaction_pinned ? "pinned" : "not pinned");
+  for (const DisabledProviderInfo& d : status.disabled_providers) {
+    std::cout << fmt::format("provider '{}' DISABLED: {}\n  re-enable: {}\n", d.name, d.reason,
+                             d.enable);
+  }
   if (status.contexts.empty()) {
     std::cout << "no contexts yet\n";
     return;
@@ -114,11 +118,17 @@ void PrintOperation(const std::optional<OperationInfo>& op) {
   std::cout << "  " << DescribeOutcome(*op) << '\n';
 }
 
-// A host whose archive is failing is not healthy, whatever else it does:
-// its recovery point grows and its log piles up. Monitoring sees it in the
-// exit code (and the message on stderr), not only in the text.
-int ArchiveExit(const std::vector<ArchiverStatus>& archivers) {
+// A host whose archive is failing, or that runs without a provider it
+// disabled after a crash, is not healthy, whatever else it does: its
+// recovery point grows and its log piles up. Monitoring sees it in the exit
+// code (and the message on stderr), not only in the text.
+int HealthExit(const HostStatus& status, const std::vector<ArchiverStatus>& archivers) {
   int exit_code = kExitOk;
+  for (const DisabledProviderInfo& d : status.disabled_providers) {
+    std::cerr << fmt::format("hostctl: provider '{}' is disabled: {}; re-enable: {}\n", d.name,
+                             d.reason, d.enable);
+    exit_code = kExitHostError;
+  }
   for (const ArchiverStatus& a : archivers) {
     if (a.consecutive_failures == 0) continue;
     std::cerr << fmt::format(
@@ -148,13 +158,13 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
     reply["operation"] = operation;
     reply["archive"] = nlohmann::json::parse(client.last_reply_body());
     std::cout << reply.dump() << '\n';
-    return ArchiveExit(*archive);
+    return HealthExit(*status, *archive);
   }
   PrintStatusTable(client.base_url(), *status);
   PrintOperation(*op);
   if (archive->empty()) std::cout << "archive: off (no provider has archive = true)\n";
   for (const ArchiverStatus& archiver : *archive) PrintArchiver(archiver);
-  return ArchiveExit(*archive);
+  return HealthExit(*status, *archive);
 }
 
 // ---- hostctl cancel ---------------------------------------------------------
@@ -204,7 +214,8 @@ Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
   CLI::App* cmd = parent.add_subcommand(
       "status",
       "Show the host's contexts and settings, its running or last backup operation, and how far "
-      "continuous archiving has come; exits 1 while an archiver is failing");
+      "continuous archiving has come; exits 1 while an archiver is failing or a provider is "
+      "disabled");
   cmd->add_flag("--json", args->json,
                 "Print the host's status reply as JSON, with the operation under \"operation\" "
                 "and GET /v1/archive's reply under \"archive\"");

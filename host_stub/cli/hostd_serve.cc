@@ -162,6 +162,7 @@ int RunServe(const ServeArgs& args) {
   // A disabled archiving provider still holds back compaction: the log it
   // has not archived stays until it is re-enabled, so its archive has no gap.
   uint32_t disabled_archivers = 0;
+  std::vector<DisabledProviderStatus> disabled_status;  // for GET /v1/status
   for (const DisabledProvider& d : *disabled) {
     auto& entries = config->providers;
     const auto it = std::find_if(entries.begin(), entries.end(),
@@ -173,6 +174,10 @@ int RunServe(const ServeArgs& args) {
         "hostd: provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
         "`hostd provider enable {} --config {}` once fixed\n",
         d.name, d.reason, d.name, args.config_file.empty() ? "FILE" : args.config_file);
+    disabled_status.push_back(
+        {d.name, d.reason,
+         fmt::format("hostd provider enable {}{} once fixed, then restart hostd", d.name,
+                     args.config_file.empty() ? "" : " --config " + args.config_file)});
   }
   if (Status journal = ProviderCallJournal::Enable(config->storage.data_dir); !journal.ok()) {
     std::cerr << "hostd: " << journal.ToString() << '\n';
@@ -230,6 +235,7 @@ int RunServe(const ServeArgs& args) {
   AdminServer server(*store, config->server);
   RegisterBackupRoutes(server, *coordinator);
   RegisterArchiveRoutes(server, *archivers);
+  server.set_disabled_providers(std::move(disabled_status));
   Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "hostd: " << started.ToString() << '\n';

@@ -97,7 +97,7 @@ int RunCreate(const TokenArgs& args) {
   }
   std::cerr << fmt::format(
       "hostd: token '{}' (role {}) added to '{}'; it is printed below once and stored nowhere "
-      "in clear. A running hostd reads the file at start: restart it.\n",
+      "in clear. A running hostd takes it at its next request, no restart needed.\n",
       args.name, RoleName(*role), args.tokens_file);
   std::cout << *token << '\n';
   return kExitOk;

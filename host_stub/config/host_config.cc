@@ -179,6 +179,7 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
       {"max_header_count", Integer(server.max_header_count, 8, kMaxHeaderCount)},
       {"max_header_size", ByteSize(server.max_header_bytes, kMinHeaderBytes)},
       {"header_timeout_ms", Millis(server.header_timeout, 100)},
+      {"body_timeout_ms", Millis(server.body_timeout, 100)},
       {"max_connections_per_client", Integer(server.max_connections_per_client, 1, 1024)},
   };
   std::vector<Key> top_level_keys = {
@@ -299,6 +300,10 @@ max_header_size = "16KiB"
 # The request line and headers must arrive within this many milliseconds
 # (408 otherwise); at least 100.
 header_timeout_ms = 10000
+
+# The whole request body must arrive within this many milliseconds of the
+# headers (408 otherwise), however steadily it trickles; at least 100.
+body_timeout_ms = 30000
 
 # Connections one client address may hold open at once (1 to 1024); one more
 # is answered 429.

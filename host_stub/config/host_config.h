@@ -55,6 +55,10 @@ struct ServerOptions {
   // within this time of the connection opening (or, on a kept-alive
   // connection, of its first byte), else 408. Default 10 s.
   std::chrono::milliseconds header_timeout{10'000};
+  // `body_timeout_ms`: the whole body must arrive within this time of the
+  // end of the headers, else 408 (each read also has its own 5 s timeout,
+  // which a client trickling a byte at a time never trips). Default 30 s.
+  std::chrono::milliseconds body_timeout{30'000};
   // `max_connections_per_client`: connections one client address may hold
   // open at once; one more is answered 429 and closed. The server keeps at
   // least twice this many workers, so one client cannot hold them all.

@@ -90,7 +90,10 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
     token_end = {0, 0};
   }
   for (size_t i = 0; i < segments.size(); ++i) {
-    const auto& [base, path] = segments[i];
+    // Not a structured binding: the lambdas below use `path`, which clang
+    // before 16 cannot capture from one (the fuzz build uses clang).
+    const auto& base = segments[i].first;
+    const auto& path = segments[i].second;
     const bool active = i + 1 == segments.size();
     sum.segments.push_back(path);
     if (have_prev && base != prev_last + 1) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,6 +161,7 @@ max_body_size = "1MiB"
 max_header_count = 32
 max_header_size = "8KiB"
 header_timeout_ms = 2500
+body_timeout_ms = 4000
 max_connections_per_client = 3
 )",
                                           "t.toml");
@@ -173,6 +175,7 @@ max_connections_per_client = 3
   CHECK(s.max_header_count == 32);
   CHECK(s.max_header_bytes == 8u << 10);
   CHECK(s.header_timeout == std::chrono::milliseconds(2500));
+  CHECK(s.body_timeout == std::chrono::milliseconds(4000));
   CHECK(s.max_connections_per_client == 3);
 
   auto bad = hoststub::ParseHostConfig("[server]\nallowed_hosts = [\"http://x:1\"]\n", "t.toml");
@@ -430,6 +433,90 @@ TEST_CASE("limits: a header that trickles in is cut off with 408 at header_timeo
   CHECK(Contains(reply, "header_timeout_ms"));
   CHECK(elapsed < std::chrono::seconds(5));
   CHECK(host.Stop() == 0);
+}
+
+TEST_CASE("limits: a body that trickles in is cut off with 408 at body_timeout") {
+  ts::TempDir dir;
+  WriteConfig(dir, "body_timeout_ms = 1000\n");
+  Host host(dir);
+  const uint16_t port = static_cast<uint16_t>(std::stoi(host.port()));
+  const int fd = ConnectFrom("127.0.0.1", port);
+  const std::string body = R"({"events":["trickled"]})";
+  REQUIRE(Send(fd, "POST /v1/contexts/slow/events HTTP/1.1\r\nHost: 127.0.0.1:" + host.port() +
+                       "\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  std::string reply;
+  // A byte every 200 ms: each read is quick (under the 5 s read timeout),
+  // but the body needs 24 bytes * 200 ms = 4.8 s, beyond body_timeout.
+  for (size_t i = 0; i < body.size() - 1 && reply.empty(); ++i) {
+    if (!Send(fd, body.substr(i, 1))) break;
+    reply = ReadReply(fd, std::chrono::milliseconds(200));
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  // Cut off: what follows is not read as a request.
+  Send(fd, body.substr(body.size() - 1));
+  reply += ReadReply(fd, std::chrono::milliseconds(1000));
+  close(fd);
+  INFO(reply);
+  CHECK(Contains(reply, "HTTP/1.1 408"));
+  CHECK(Contains(reply, "body_timeout_ms"));
+  CHECK(Contains(reply, "Connection: close"));
+  CHECK(elapsed >= std::chrono::milliseconds(900));
+  CHECK(elapsed < std::chrono::milliseconds(2500));  // deadline + a poll slice + scheduling
+  // Nothing was appended, and a client that sends its body at once is served.
+  CurlReply r = Curl({host.Url() + "/v1/status"});
+  CHECK_FALSE(Contains(r.body, "slow"));
+  r = Curl({"-H", "Content-Type: application/json", "-d", body,
+            host.Url() + "/v1/contexts/fast/events"});
+  CHECK(r.status == 200);
+  CHECK(host.Stop() == 0);
+}
+
+TEST_CASE("security: a token revoked or added in the tokens file counts without a restart") {
+  ts::TempDir dir;
+  const fs::path tokens = dir / "tokens";
+  const std::string admin = CreateToken(tokens, "ops", "admin");
+  const std::string reader = CreateToken(tokens, "dashboard", "read");
+  WriteConfig(dir, "auth_tokens_file = " + ts::Quoted(tokens) + "\n");
+  Host host(dir);
+  const std::string status = host.Url() + "/v1/status";
+  CHECK(Curl({"-H", Bearer(admin), status}).status == 200);
+
+  // Revoked by deleting its line, in place (same inode).
+  std::string text = ts::ReadFile(tokens);
+  const size_t ops = text.find("ops ");
+  REQUIRE(ops != std::string::npos);
+  text.erase(ops, text.find('\n', ops) + 1 - ops);
+  {
+    std::ofstream out(tokens, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  CurlReply r = Curl({"-H", Bearer(admin), status});
+  CHECK(r.status == 401);
+  CHECK(Contains(r.headers, "invalid_token"));
+  CHECK(Curl({"-H", Bearer(reader), status}).status == 200);
+
+  // Added by `hostd token create` (which appends its line).
+  const std::string second = CreateToken(tokens, "ops2", "admin");
+  CHECK(Curl({"-H", Bearer(second), status}).status == 200);
+
+  // Made readable by others: refused as at start, and every request with it.
+  fs::permissions(tokens, fs::perms::others_read, fs::perm_options::add);
+  r = Curl({"-H", Bearer(second), status});
+  CHECK(r.status == 503);
+  CHECK(Contains(r.body, "tokens file"));
+  CHECK_FALSE(Contains(r.body, tokens.string()));  // the why is in the log only
+  fs::permissions(tokens, fs::perms::others_read, fs::perm_options::remove);
+  CHECK(Curl({"-H", Bearer(second), status}).status == 200);
+
+  CHECK(host.Stop() == 0);
+  const std::string log = host.Log();
+  INFO(log);
+  CHECK(Contains(log, "changed: reloaded, 1 token(s) in force"));
+  CHECK(Contains(log, "changed: reloaded, 2 token(s) in force"));
+  CHECK(Contains(log, "cannot be used, so every request is refused until it is fixed"));
+  CHECK(Contains(log, "chmod 600"));
 }
 
 TEST_CASE("limits: slow clients from one address hold off neither appends nor other clients") {

@@ -78,6 +78,18 @@ struct CrashSetup {
     REQUIRE_MESSAGE(report.ok(), report.error().message);
     CHECK(report->deleted.empty());
     CHECK(report->kept_for_archive > 0);
+    // hostctl status says so, with the way back, and fails while it lasts.
+    const ts::CommandResult status = Ctl(port, {"status"});
+    CAPTURE(status.output);
+    CHECK(status.exit_code == 1);
+    CHECK(ts::Contains(status.output, "provider 'crashy' DISABLED: the host crashed (signal " +
+                                          signal + ") during its call '" + call + "'"));
+    CHECK(ts::Contains(status.output, "re-enable: hostd provider enable crashy --config " +
+                                          config.string() + " once fixed, then restart hostd"));
+    const ts::CommandResult json = Ctl(port, {"status", "--json"});
+    CHECK(json.exit_code == 1);
+    CHECK(ts::Contains(json.output, R"("disabled_providers":[{"enable":"hostd provider enable )"
+                                    R"(crashy --config )"));
     CHECK(host->Stop(SIGTERM) == 0);
     const std::string text = ts::ReadFile(log);
     CAPTURE(text);
@@ -123,7 +135,10 @@ TEST_CASE("provider crash: a crash in archive or open disables the provider, not
   CHECK(s.Hostd({"provider", "enable", "crashy"}).exit_code == 1);  // not disabled now
   {
     auto host = s.Start(s.dir / "5.log");
-    s.Port();
+    const ts::CommandResult status = s.Ctl(s.Port(), {"status"});
+    CAPTURE(status.output);
+    CHECK(status.exit_code == 0);
+    CHECK_FALSE(ts::Contains(status.output, "DISABLED"));
     CHECK(host->Stop(SIGTERM) == 0);
   }
   const std::string text = ts::ReadFile(s.dir / "5.log");
