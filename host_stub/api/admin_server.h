@@ -77,7 +77,7 @@ class AdminServer {
   // hostd to fail before it touches the data directory.
   static Status Preflight(const ServerOptions& options);
 
-  // Where audit lines go; by default to stdout, prefixed "hostd: ". Set
+  // Where audit lines go; by default the host log (util/log.h) at INFO. Set
   // before Start().
   void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
 

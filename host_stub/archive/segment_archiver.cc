@@ -20,6 +20,7 @@
 #include "plugin_host/provider_call_journal.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
+#include "util/log.h"
 
 namespace hoststub {
 namespace {
@@ -118,10 +119,7 @@ Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
   HOSTSTUB_RETURN_IF_ERROR(
       RequireCapability(provider->name(), provider->table(), BKP_CAP_ARCHIVE, "archive segments"));
   if (!log) {
-    log = [](int32_t level, std::string_view line) {
-      std::string text = fmt::format("hostd: {} {}\n", BkpLogLevelName(level), line);
-      std::fwrite(text.data(), 1, text.size(), stderr);
-    };
+    log = [](int32_t level, std::string_view line) { hoststub::Log(LogLevelOfBkp(level), line); };
   }
   auto timeline = DataDirTimeline(store.options().data_dir);
   if (!timeline.ok()) return timeline.status();

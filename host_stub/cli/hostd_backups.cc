@@ -36,6 +36,7 @@
 #include "cli/hostd_offline.h"
 #include "plugin_host/abi_status.h"
 #include "storage/event_store.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -63,7 +64,7 @@ void PrintTable(const std::vector<BackupListing>& backups) {
 }
 
 int ProviderFailed(const Status& status) {
-  std::cerr << "hostd: " << status.ToString() << '\n';
+  LogError(status.ToString());
   return kExitProblemsFound;
 }
 
@@ -71,10 +72,10 @@ int ProviderFailed(const Status& status) {
 bool RefuseWhileHostRuns(const OfflineProvider& loaded, const char* command) {
   Status in_use = CheckDataDirNotInUse(loaded.config.storage.data_dir);
   if (in_use.ok()) return false;
-  std::cerr << fmt::format(
-      "hostd: backup {} refused: the host of {} is running ({}). Use `hostctl backup {} "
-      "--provider {}` against it, so it cannot race a backup in progress, or stop it first\n",
-      command, loaded.config.source, in_use.message(), command, loaded.provider->name());
+  LogError(fmt::format(
+      "backup {} refused: the host of {} is running ({}). Use `hostctl backup {} "
+      "--provider {}` against it, so it cannot race a backup in progress, or stop it first",
+      command, loaded.config.source, in_use.message(), command, loaded.provider->name()));
   return true;
 }
 
@@ -156,14 +157,14 @@ int RunCreate(const BackupArgs& args) {
   Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
   if (!store.ok()) {
     if (store.status().code() == Status::Code::kBusy) {
-      std::cerr << fmt::format(
-          "hostd: backup create refused: a running hostd holds '{}' ({}). Take the backup "
-          "through it: `hostctl backup create --provider {}`\n",
-          options.data_dir.string(), store.status().message(), provider.name());
+      LogError(
+          fmt::format("backup create refused: a running hostd holds '{}' ({}). Take the backup "
+                      "through it: `hostctl backup create --provider {}`",
+                      options.data_dir.string(), store.status().message(), provider.name()));
       return kExitProblemsFound;
     }
-    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
-                             options.data_dir.string(), store.status().ToString());
+    LogError(fmt::format("cannot open data directory '{}': {}", options.data_dir.string(),
+                         store.status().ToString()));
     return kExitRuntime;
   }
   const uint32_t type = args.type == "incremental" ? BKP_BACKUP_INCREMENTAL : BKP_BACKUP_FULL;
@@ -197,14 +198,14 @@ int RunRepair(const BackupArgs& args) {
   Result<std::unique_ptr<EventStore>> store = EventStore::Open(options);
   if (!store.ok()) {
     if (store.status().code() == Status::Code::kBusy) {
-      std::cerr << fmt::format(
-          "hostd: backup repair refused: a running hostd holds '{}' ({}); stop it first (a "
-          "repair reads the host's files to store lost data again)\n",
-          options.data_dir.string(), store.status().message());
+      LogError(
+          fmt::format("backup repair refused: a running hostd holds '{}' ({}); stop it first (a "
+                      "repair reads the host's files to store lost data again)",
+                      options.data_dir.string(), store.status().message()));
       return kExitProblemsFound;
     }
-    std::cerr << fmt::format("hostd: cannot open data directory '{}': {}\n",
-                             options.data_dir.string(), store.status().ToString());
+    LogError(fmt::format("cannot open data directory '{}': {}", options.data_dir.string(),
+                         store.status().ToString()));
     return kExitRuntime;
   }
   Result<VerifyReport> before = VerifyProviderBackups(provider, "", &op);
@@ -213,9 +214,8 @@ int RunRepair(const BackupArgs& args) {
   // the repository deferred that (BKP_E_BUSY), it would reuse the damage.
   for (const VerifyProblem& p : before->problems) {
     if (p.status == BKP_E_BUSY) {
-      std::cerr << fmt::format(
-          "hostd: backup repair refused: verify could not set the damaged objects aside: {}\n",
-          p.message);
+      LogError(fmt::format(
+          "backup repair refused: verify could not set the damaged objects aside: {}", p.message));
       return kExitProblemsFound;
     }
   }
@@ -267,17 +267,18 @@ int RunExpire(const BackupArgs& args) {
   if (!args.keep_newer_than.empty()) {
     std::optional<std::chrono::milliseconds> age = ParseDuration(args.keep_newer_than);
     if (!age || age->count() == 0) {
-      std::cerr << fmt::format(
-          "hostd: --keep-newer-than '{}' is not a duration: use a number and a unit, e.g. 7d, "
-          "12h, 30m, 45s\n",
-          args.keep_newer_than);
+      LogError(
+          fmt::format("--keep-newer-than '{}' is not a duration: use a number and a unit, e.g. 7d, "
+                      "12h, 30m, 45s",
+                      args.keep_newer_than));
       return kExitUsage;
     }
     policy.keep_newer_than = *age;
   }
   if (policy.keep_last == 0 && policy.keep_newer_than.count() == 0) {
-    std::cerr << "hostd: expire needs --keep-last N and/or --keep-newer-than DURATION (with "
-                 "neither, every backup but the newest would be removed)\n";
+    LogError(
+        "expire needs --keep-last N and/or --keep-newer-than DURATION (with neither, every "
+        "backup but the newest would be removed)");
     return kExitUsage;
   }
   OfflineProvider loaded;

@@ -12,6 +12,7 @@
 #include "plugin_host/host_services.h"
 #include "plugin_host/provider_call_journal.h"
 #include "plugin_host/settings_validation.h"
+#include "util/log.h"
 
 namespace hoststub {
 namespace {
@@ -45,11 +46,20 @@ std::string BkpLogLevelName(int32_t level) {
   }
 }
 
+LogLevel LogLevelOfBkp(int32_t level) {
+  if (level <= BKP_LOG_DEBUG) return LogLevel::kDebug;
+  if (level == BKP_LOG_INFO) return LogLevel::kInfo;
+  if (level == BKP_LOG_WARN) return LogLevel::kWarn;
+  return LogLevel::kError;
+}
+
 void LogProviderLineToStderr(std::string_view provider, int32_t level, std::string_view message) {
-  // One fwrite: stdio locks the stream per call, so lines from plugin
-  // threads do not interleave.
-  std::string line = fmt::format("[{}] {} {}\n", provider, BkpLogLevelName(level), message);
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  if (level >= BKP_LOG_DEBUG && level <= BKP_LOG_ERROR) {
+    Log(LogLevelOfBkp(level), message, provider);
+    return;
+  }
+  // A level this host does not know keeps its number in the text.
+  Log(LogLevelOfBkp(level), fmt::format("{} {}", BkpLogLevelName(level), message), provider);
 }
 
 void ProviderInstanceCloser::operator()(bkp_instance* instance) const {

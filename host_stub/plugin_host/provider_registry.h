@@ -32,6 +32,7 @@
 #include "config/host_config.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/plugin_library.h"
+#include "util/log.h"
 #include "util/status.h"
 
 namespace hoststub {
@@ -41,9 +42,13 @@ namespace hoststub {
 using ProviderLogFn =
     std::function<void(std::string_view provider, int32_t level, std::string_view message)>;
 
-// The default ProviderLogFn: "[provider] LEVEL message" on stderr, one write
-// per line.
+// The default ProviderLogFn: the host's log (util/log.h) at the line's
+// level, naming the provider ("... WARN  hostd: [nightly] disk 91% full").
 void LogProviderLineToStderr(std::string_view provider, int32_t level, std::string_view message);
+
+// The host log level of a BKP_LOG_* level: below DEBUG is DEBUG, above
+// ERROR is ERROR.
+LogLevel LogLevelOfBkp(int32_t level);
 
 // "DEBUG", "INFO", "WARN", "ERROR" for BKP_LOG_*; "LEVEL<n>" otherwise.
 std::string BkpLogLevelName(int32_t level);
