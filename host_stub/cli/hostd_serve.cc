@@ -1,14 +1,16 @@
 // `hostd serve`: loads the configured backup providers, then runs the storage
 // engine behind the admin HTTP API (with the backup routes of a
-// BackupCoordinator) until SIGINT/SIGTERM; a backup still running then is
-// cancelled and waited for before the providers close. Each provider with
+// BackupCoordinator) until SIGINT/SIGTERM (SIGHUP reloads the config:
+// hostd_reload.h); a backup still running then is cancelled and waited for
+// before the providers close. Each provider with
 // archive = true gets a SegmentArchiver, started as soon as the store is
 // open and stopped before the providers close. A provider that fails to
 // load stops the host before the data directory is touched: exit 2 when its
 // settings do not match the plugin, 3 when the plugin itself fails.
 //
-// Thread-safety: RunServe blocks SIGINT and SIGTERM before any thread starts
-// and takes them with sigwait(), so no work happens in a signal handler.
+// Thread-safety: RunServe blocks SIGINT, SIGTERM and SIGHUP before any
+// thread starts and takes them with sigwait(), so no work happens in a
+// signal handler.
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
+#include "cli/hostd_reload.h"
 #include "config/host_config.h"
 #include "plugin_host/plugin_library.h"
 #include "plugin_host/provider_call_journal.h"
@@ -126,6 +129,9 @@ int RunServe(const ServeArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // SIGHUP reloads the config (hostd_reload.h); its default action would
+  // end the host without a word.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A client hanging up mid-reply must cost a failed write, not the process.
   signal(SIGPIPE, SIG_IGN);
@@ -244,8 +250,13 @@ int RunServe(const ServeArgs& args) {
     }
   }
 
+  ReloadInputs reload{args.config_file, args.data_dir, args.port, {}};
+  for (const DisabledProvider& d : *disabled) reload.disabled.push_back(d.name);
   int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
+  while (true) {
+    if (sigwait(&stop_signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) break;
+    ReloadConfig(reload, *config, providers);
   }
   LogInfo(fmt::format("{}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   // In-flight requests finish before Stop returns, so no handler touches the

@@ -64,7 +64,7 @@ TEST_CASE("registry: a good provider opens with its settings and logs through th
   auto loaded = ProviderRegistry::Load(config, log.Fn());
   REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
   REQUIRE(loaded->providers().size() == 1);
-  LoadedProvider* provider = loaded->Find("nightly");
+  const std::shared_ptr<LoadedProvider> provider = loaded->Find("nightly");
   REQUIRE(provider != nullptr);
   CHECK(loaded->Find("weekly") == nullptr);
   CHECK(provider->name() == "nightly");
@@ -296,7 +296,7 @@ TEST_CASE("registry: the old v1.0 plugin loads into today's host") {
   LogCapture log;
   auto loaded = ProviderRegistry::Load(FixtureConfig(ProviderToml("old", "old_v1_0")), log.Fn());
   REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
-  LoadedProvider* provider = loaded->Find("old");
+  const std::shared_ptr<LoadedProvider> provider = loaded->Find("old");
   REQUIRE(provider != nullptr);
   CHECK(provider->library().provider_name() == "old_v1_0");
   CHECK(provider->negotiated_version() == BKP_MAKE_VERSION(1, 0));
@@ -316,7 +316,7 @@ TEST_CASE("registry: the real null provider loads from the real plugin directory
   auto loaded =
       ProviderRegistry::Load(FixtureConfig(ProviderToml("baseline", "null"), plugin_dir), log.Fn());
   REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
-  LoadedProvider* provider = loaded->Find("baseline");
+  const std::shared_ptr<LoadedProvider> provider = loaded->Find("baseline");
   REQUIRE(provider != nullptr);
   CHECK(provider->plugin_path() == plugin_dir / "bkp_null.so");
   CHECK(provider->library().provider_name() == "null");
