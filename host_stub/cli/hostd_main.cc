@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/hostd_command.h"
+#include "util/build_info.h"
 #include "util/log.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
   ::umask(077);
   CLI::App app{"hostd: the reference event-store host"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", hoststub::VersionLine("hostd"),
+                       "Print the version, the git commit and the plugin ABI, and exit");
   // Global, and accepted after the subcommand too (fallthrough):
   // `hostd serve --log-level debug` reads as naturally as the other order.
   std::string log_level;
