@@ -88,7 +88,7 @@ void BM_AbiCost(benchmark::State& state) {
     state.SkipWithError(registry.status().ToString().c_str());
     return;
   }
-  hoststub::LoadedProvider* null = registry->Find("null");
+  hoststub::LoadedProvider* null = registry->Find("null").get();
   const hoststub::ProviderRef ref{null->name(), null->table(), null->instance()};
 
   std::vector<char> buf(kBuffer);

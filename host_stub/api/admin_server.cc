@@ -16,8 +16,6 @@
 
 #include <arpa/inet.h>
 
-#include <iostream>
-
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -27,6 +25,7 @@
 #include "api/request_guard.h"
 #include "api/tls_server_context.h"
 #include "api/token_source.h"
+#include "util/log.h"
 
 namespace hoststub {
 namespace {
@@ -440,8 +439,7 @@ AdminServer::AdminServer(EventStore& store, ServerOptions options)
     : store_(store),
       options_(std::move(options)),
       http_(std::make_unique<GuardedHttpServer>(LimitsOf(options_))),
-      audit_(
-          [](const std::string& line) { std::cout << ("hostd: " + line + "\n") << std::flush; }) {
+      audit_([](const std::string& line) { LogInfo(line); }) {
   http_->set_socket_options(ListenSocketOptions);
   // Replies are small and latency-bound: Nagle plus delayed ACKs would add
   // tens of milliseconds to every append.

@@ -93,7 +93,7 @@ class AdminServer {
     disabled_ = std::move(disabled);
   }
 
-  // Where audit lines go; by default to stdout, prefixed "hostd: ". Set
+  // Where audit lines go; by default the host log (util/log.h) at INFO. Set
   // before Start().
   void set_audit_sink(AuditSink sink) { audit_ = std::move(sink); }
 

@@ -19,6 +19,7 @@
 #include "plugin_host/provider_calls.h"
 #include "storage/segment.h"
 #include "util/human_format.h"
+#include "util/log.h"
 
 namespace hoststub {
 namespace {
@@ -115,10 +116,7 @@ Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
   HOSTSTUB_RETURN_IF_ERROR(
       RequireCapability(provider->name(), provider->table(), BKP_CAP_ARCHIVE, "archive segments"));
   if (!log) {
-    log = [](int32_t level, std::string_view line) {
-      std::string text = fmt::format("hostd: {} {}\n", BkpLogLevelName(level), line);
-      std::fwrite(text.data(), 1, text.size(), stderr);
-    };
+    log = [](int32_t level, std::string_view line) { hoststub::Log(LogLevelOfBkp(level), line); };
   }
   HOSTSTUB_ASSIGN_OR_RETURN(auto timeline, DataDirTimeline(store.options().data_dir));
   // A 1.1 provider reads no timeline: it would file this history's segments

@@ -13,12 +13,15 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/hostctl_common.h"
+#include "util/build_info.h"
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   hostctl::GlobalArgs global;
   CLI::App app{"hostctl: talk to a running hostd through its admin API"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", hoststub::VersionLine("hostctl"),
+                       "Print the version, the git commit and the plugin ABI, and exit");
   // Global options are also accepted after the subcommand.
   app.fallthrough();
   app.add_option("--host", global.host,

@@ -36,6 +36,7 @@
 #include "plugin_host/abi_status.h"
 #include "plugin_host/provider_calls.h"
 #include "storage/event_store.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -63,7 +64,7 @@ void PrintTable(const std::vector<BackupListing>& backups) {
 }
 
 int ProviderFailed(const Status& status) {
-  std::cerr << "hostd: " << status.ToString() << '\n';
+  LogError(status.ToString());
   return kExitProblemsFound;
 }
 
@@ -71,10 +72,10 @@ int ProviderFailed(const Status& status) {
 bool RefuseWhileHostRuns(const OfflineProvider& loaded, const char* command) {
   Status in_use = CheckDataDirNotInUse(loaded.config.storage.data_dir);
   if (in_use.ok()) return false;
-  std::cerr << fmt::format(
-      "hostd: backup {} refused: the host of {} is running ({}). Use `hostctl backup {} "
-      "--provider {}` against it, so it cannot race a backup in progress, or stop it first\n",
-      command, loaded.config.source, in_use.message(), command, loaded.provider->name());
+  LogError(fmt::format(
+      "backup {} refused: the host of {} is running ({}). Use `hostctl backup {} "
+      "--provider {}` against it, so it cannot race a backup in progress, or stop it first",
+      command, loaded.config.source, in_use.message(), command, loaded.provider->name()));
   return true;
 }
 
@@ -267,17 +268,18 @@ int RunExpire(const BackupArgs& args) {
   if (!args.keep_newer_than.empty()) {
     std::optional<std::chrono::milliseconds> age = ParseDuration(args.keep_newer_than);
     if (!age || age->count() == 0) {
-      std::cerr << fmt::format(
-          "hostd: --keep-newer-than '{}' is not a duration: use a number and a unit, e.g. 7d, "
-          "12h, 30m, 45s\n",
-          args.keep_newer_than);
+      LogError(
+          fmt::format("--keep-newer-than '{}' is not a duration: use a number and a unit, e.g. 7d, "
+                      "12h, 30m, 45s",
+                      args.keep_newer_than));
       return kExitUsage;
     }
     policy.keep_newer_than = *age;
   }
   if (policy.keep_last == 0 && policy.keep_newer_than.count() == 0) {
-    std::cerr << "hostd: expire needs --keep-last N and/or --keep-newer-than DURATION (with "
-                 "neither, every backup but the newest would be removed)\n";
+    LogError(
+        "expire needs --keep-last N and/or --keep-newer-than DURATION (with neither, every "
+        "backup but the newest would be removed)");
     return kExitUsage;
   }
   OfflineProvider loaded;

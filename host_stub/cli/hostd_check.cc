@@ -8,8 +8,11 @@
 #include <memory>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "cli/hostd_command.h"
 #include "storage/checker.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -23,9 +26,9 @@ struct CheckArgs {
 int RunCheck(const CheckArgs& args) {
   std::error_code ec;
   if (!fs::is_directory(args.data_dir, ec)) {
-    std::cerr << "hostd: data directory '" << args.data_dir << "' "
-              << (fs::exists(args.data_dir, ec) ? "is not a directory" : "does not exist")
-              << " (pass the data_dir of a stopped hostd)\n";
+    hoststub::LogError(
+        fmt::format("data directory '{}' {} (pass the data_dir of a stopped hostd)", args.data_dir,
+                    fs::exists(args.data_dir, ec) ? "is not a directory" : "does not exist"));
     return kExitUsage;
   }
   hoststub::CheckReport report = hoststub::CheckDataDir(args.data_dir);

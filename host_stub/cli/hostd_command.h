@@ -11,8 +11,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include <CLI/CLI.hpp>
+
+#include "util/log.h"
 
 namespace hostd {
 
@@ -34,5 +37,11 @@ Command AddRestoreCommand(CLI::App& parent);
 Command AddBackupCommand(CLI::App& parent);
 Command AddTokenCommand(CLI::App& parent);
 Command AddProviderCommand(CLI::App& parent);  // provider enable
+
+// The log (hostd_logging.cc). main() sets the level given with --log-level,
+// if any, before a command runs; a command that loads a config then applies
+// its [log] table, in which --log-level still wins over [log] level.
+void SetCommandLineLogLevel(std::optional<hoststub::LogLevel> level);
+void ApplyConfiguredLog(const hoststub::LogOptions& configured);
 
 }  // namespace hostd

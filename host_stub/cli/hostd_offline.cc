@@ -16,6 +16,7 @@
 
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
+#include "util/log.h"
 
 namespace hostd {
 
@@ -25,19 +26,20 @@ int LoadOfflineProvider(const std::string& config_file, const std::string& name,
                         OfflineProvider* out) {
   Result<HostConfig> config = LoadHostConfigOrDefaults(config_file);
   if (!config.ok()) {
-    std::cerr << "hostd: " << config.status().ToString() << '\n';
+    LogError(config.status().ToString());
     return kExitUsage;
   }
+  ApplyConfiguredLog(config->log);
   // Without --config the built-in defaults name ./data and ./backups: run
   // anywhere but a host's directory (a forgotten --config), they would
   // create both and report a successful backup of nothing.
   std::error_code ec;
   if (config_file.empty() && !std::filesystem::is_directory(config->storage.data_dir, ec)) {
-    std::cerr << fmt::format(
-        "hostd: no --config given, and the built-in defaults' data directory '{}' does not "
-        "exist in {}: pass --config with the host's config file, or run in the host's "
-        "directory\n",
-        config->storage.data_dir.string(), std::filesystem::current_path(ec).string());
+    LogError(
+        fmt::format("no --config given, and the built-in defaults' data directory '{}' does not "
+                    "exist in {}: pass --config with the host's config file, or run in the host's "
+                    "directory",
+                    config->storage.data_dir.string(), std::filesystem::current_path(ec).string()));
     return kExitUsage;
   }
   std::string names;
@@ -50,18 +52,18 @@ int LoadOfflineProvider(const std::string& config_file, const std::string& name,
   }
   if (chosen == nullptr) {
     if (config->providers.empty()) {
-      std::cerr << fmt::format(
-          "hostd: {} configures no backup providers: add a [[providers]] "
-          "entry\n",
-          config->source);
+      LogError(
+          fmt::format("{} configures no backup providers: add a [[providers]] "
+                      "entry",
+                      config->source));
     } else if (name.empty()) {
-      std::cerr << fmt::format(
-          "hostd: {} configures several providers ({}): name one with "
-          "--provider\n",
-          config->source, names);
+      LogError(
+          fmt::format("{} configures several providers ({}): name one with "
+                      "--provider",
+                      config->source, names));
     } else {
-      std::cerr << fmt::format("hostd: {} has no provider '{}' (configured: {})\n", config->source,
-                               name, names);
+      LogError(
+          fmt::format("{} has no provider '{}' (configured: {})", config->source, name, names));
     }
     return kExitUsage;
   }
@@ -70,10 +72,10 @@ int LoadOfflineProvider(const std::string& config_file, const std::string& name,
       LoadedProvider::Open(*chosen, config->plugin_dir, LogProviderLineToStderr);
   if (!opened.ok()) {
     if (IsProviderConfigError(opened.status())) {
-      std::cerr << "hostd: " << opened.status().ToString() << '\n';
+      LogError(opened.status().ToString());
       return kExitUsage;
     }
-    std::cerr << "hostd: " << opened.status().message() << '\n';
+    LogError(opened.status().message());
     return kExitRuntime;
   }
   out->config = std::move(config).value();
@@ -116,7 +118,7 @@ void ProgressLines::Report(const bkp_progress& p) {
                                          FormatBytes(p.bytes_total))
                            : fmt::format(" ({}", FormatBytes(p.bytes_done));
   if (p.files_total > 0) counts += fmt::format(", {} of {} files", p.files_done, p.files_total);
-  std::cerr << fmt::format("hostd: {}: {}{})\n", what_, BackupPhaseName(p.phase), counts);
+  LogInfo(fmt::format("{}: {}{})", what_, BackupPhaseName(p.phase), counts));
 }
 
 CancelOnSignal::CancelOnSignal(bkp_operation& op, std::string what) {
@@ -135,17 +137,17 @@ CancelOnSignal::CancelOnSignal(bkp_operation& op, std::string what) {
         // provider stuck on its storage, a store still opening). Leaving now
         // loses nothing: a backup is not one until its manifest is written,
         // and a restore has touched only its staging directory.
-        std::cerr << fmt::format(
-            "hostd: {} again, exiting without waiting for the {}; temporary files may remain "
+        LogWarn(fmt::format(
+            "{} again, exiting without waiting for the {}; temporary files may remain "
             "(a restore's staging directory beside the target, a backup's unfinished objects, "
-            "which the repository collects later)\n",
-            name, what);
+            "which the repository collects later)",
+            name, what));
         std::_Exit(128 + signal_number);
       }
-      std::cerr << fmt::format(
-          "hostd: {}, cancelling the {} (it stops at the provider's next check; {} again "
-          "exits at once)\n",
-          name, what, signal_number == SIGINT ? "Ctrl-C" : "SIGTERM");
+      LogWarn(
+          fmt::format("{}, cancelling the {} (it stops at the provider's next check; {} again "
+                      "exits at once)",
+                      name, what, signal_number == SIGINT ? "Ctrl-C" : "SIGTERM"));
     }
   });
 }

@@ -24,6 +24,7 @@
 #include "plugin_host/plugin_inventory.h"
 #include "plugin_host/plugin_library.h"
 #include "plugin_host/provider_call_journal.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -55,7 +56,7 @@ std::string WithoutFilePrefix(const std::string& message, const std::string& fil
 int RunPlugins(const PluginsArgs& args) {
   Result<HostConfig> config = LoadHostConfigOrDefaults(args.config_file);
   if (!config.ok()) {
-    std::cerr << "hostd: " << config.status().ToString() << '\n';
+    LogError(config.status().ToString());
     return kExitUsage;
   }
 

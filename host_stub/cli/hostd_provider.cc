@@ -14,6 +14,7 @@
 #include "cli/hostd_command.h"
 #include "config/host_config.h"
 #include "plugin_host/provider_call_journal.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -28,12 +29,12 @@ struct ProviderArgs {
 int RunEnable(const ProviderArgs& args) {
   Result<HostConfig> config = LoadHostConfigOrDefaults(args.config_file);
   if (!config.ok()) {
-    std::cerr << "hostd: " << config.status().ToString() << '\n';
+    LogError(config.status().ToString());
     return kExitUsage;
   }
   Status enabled = EnableProvider(config->storage.data_dir, args.name);
   if (!enabled.ok()) {
-    std::cerr << "hostd: " << enabled.message() << '\n';
+    LogError(enabled.message());
     return enabled.code() == Status::Code::kNotFound ? kExitProblemsFound : kExitRuntime;
   }
   std::cout << fmt::format("hostd: provider '{}' re-enabled: the host opens it at its next start\n",

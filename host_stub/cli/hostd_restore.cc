@@ -24,6 +24,7 @@
 #include "cli/hostd_offline.h"
 #include "plugin_host/provider_calls.h"
 #include "storage/checker.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -116,7 +117,7 @@ std::string TargetStateLine(const RestoreArgs& args, const LoadedProvider& provi
     }
   }
   const std::string held = DescribeTargetAgainstBackup(target, args.backup_id, details);
-  return held.empty() ? "" : fmt::format("hostd: '{}': {}.\n", target.string(), held);
+  return held.empty() ? "" : fmt::format("'{}': {}.", target.string(), held);
 }
 
 void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
@@ -125,34 +126,36 @@ void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
       fmt::format("restore of {} via provider '{}' into '{}'", WhatIsRestored(args, point),
                   provider.name(), target.string());
   switch (status.code()) {
-    case Status::Code::kRefused:
-      std::cerr << fmt::format(
-          "hostd: {} refused: {}\n{}"
-          "hostd: the safe policy (the default) never restores over a data directory that is "
-          "not empty. Restore into an empty directory (--data-dir DIR), or pass --policy force: "
-          "the current content is then moved aside, not deleted.\n",
-          what, status.message(), TargetStateLine(args, provider, target));
+    case Status::Code::kRefused: {
+      LogError(fmt::format("{} refused: {}", what, status.message()));
+      const std::string held = TargetStateLine(args, provider, target);
+      if (!held.empty()) LogError(held);
+      LogError(
+          "the safe policy (the default) never restores over a data directory that is not "
+          "empty. Restore into an empty directory (--data-dir DIR), or pass --policy force: the "
+          "current content is then moved aside, not deleted.");
       return;
+    }
     case Status::Code::kBusy:
-      std::cerr << fmt::format(
-          "hostd: {} refused: {}\nhostd: restore works on a stopped host only: stop the hostd "
-          "that uses the directory, then run the restore again.\n",
-          what, status.message());
+      LogError(fmt::format("{} refused: {}", what, status.message()));
+      LogError(
+          "restore works on a stopped host only: stop the hostd that uses the directory, then "
+          "run the restore again.");
       return;
     case Status::Code::kCancelled:
-      std::cerr << fmt::format("hostd: {} cancelled; the data directory is as it was: {}\n", what,
-                               status.message());
+      LogError(
+          fmt::format("{} cancelled; the data directory is as it was: {}", what, status.message()));
       return;
     default:
-      std::cerr << fmt::format("hostd: {} failed; the data directory is as it was: {}\n", what,
-                               status.ToString());
+      LogError(
+          fmt::format("{} failed; the data directory is as it was: {}", what, status.ToString()));
   }
 }
 
 int RunRestoreCommand(const RestoreArgs& args) {
   auto point = TargetOf(args);
   if (!point.ok()) {
-    std::cerr << "hostd: restore: " << point.status().message() << '\n';
+    LogError("restore: " + point.status().message());
     return kExitUsage;
   }
   OfflineProvider loaded;
@@ -167,9 +170,8 @@ int RunRestoreCommand(const RestoreArgs& args) {
   const RestorePolicy policy =
       args.policy == "force" ? RestorePolicy::kForce : RestorePolicy::kSafe;
 
-  std::cerr << fmt::format("hostd: restoring {} via provider '{}' into '{}' ({} policy)\n",
-                           WhatIsRestored(args, *point), provider.name(), target.string(),
-                           args.policy);
+  LogInfo(fmt::format("restoring {} via provider '{}' into '{}' ({} policy)",
+                      WhatIsRestored(args, *point), provider.name(), target.string(), args.policy));
   ProgressLines progress("restore");
   bkp_operation op;
   op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };

@@ -1,14 +1,16 @@
 // `hostd serve`: loads the configured backup providers, then runs the storage
 // engine behind the admin HTTP API (with the backup routes of a
-// BackupCoordinator) until SIGINT/SIGTERM; a backup still running then is
-// cancelled and waited for before the providers close. Each provider with
+// BackupCoordinator) until SIGINT/SIGTERM (SIGHUP reloads the config:
+// hostd_reload.h); a backup still running then is cancelled and waited for
+// before the providers close. Each provider with
 // archive = true gets a SegmentArchiver, started as soon as the store is
 // open and stopped before the providers close. A provider that fails to
 // load stops the host before the data directory is touched: exit 2 when its
 // settings do not match the plugin, 3 when the plugin itself fails.
 //
-// Thread-safety: RunServe blocks SIGINT and SIGTERM before any thread starts
-// and takes them with sigwait(), so no work happens in a signal handler.
+// Thread-safety: RunServe blocks SIGINT, SIGTERM and SIGHUP before any
+// thread starts and takes them with sigwait(), so no work happens in a
+// signal handler.
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,12 +31,14 @@
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
+#include "cli/hostd_reload.h"
 #include "config/host_config.h"
 #include "plugin_host/plugin_library.h"
 #include "plugin_host/provider_call_journal.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
 #include "storage/options.h"
+#include "util/log.h"
 #include "util/status.h"
 
 namespace hostd {
@@ -73,30 +77,25 @@ Status WritePortFile(const fs::path& file, uint16_t port) {
   return Status::OK();
 }
 
+// Started and succeeded operations at INFO; a cancelled one at WARN (an
+// operator asked for it); a failed one at ERROR, so alerting on ERROR lines
+// catches every failed backup, verify, delete or expire.
 void LogOperation(const OperationSnapshot& op) {
-  std::string line;
   if (op.running()) {
-    line = fmt::format("hostd: started {}", op.Describe());
+    LogInfo(fmt::format("started {}", op.Describe()));
   } else if (op.state == OperationState::kSucceeded && op.kind == OperationKind::kBackup) {
-    line = fmt::format("hostd: {}: backup '{}', {} files, {} bytes read, {} bytes newly stored",
-                       op.Describe(), op.backup_id, op.files, op.bytes_read, op.bytes_stored);
+    LogInfo(fmt::format("{}: backup '{}', {} files, {} bytes read, {} bytes newly stored",
+                        op.Describe(), op.backup_id, op.files, op.bytes_read, op.bytes_stored));
   } else if (op.state == OperationState::kSucceeded) {
-    line = fmt::format("hostd: {}", op.Describe());
+    LogInfo(op.Describe());
   } else {
-    line = fmt::format("hostd: {}: {}", op.Describe(), op.error.message());
+    Log(op.state == OperationState::kCancelled ? LogLevel::kWarn : LogLevel::kError,
+        fmt::format("{}: {}", op.Describe(), op.error.message()));
   }
-  // One write per line: operations end on their own threads.
-  std::cout << (line + "\n") << std::flush;
 }
 
-// An archiver's line: its progress at INFO, problems with their level.
-void LogArchiver(int32_t level, std::string_view line) {
-  if (level < BKP_LOG_INFO) return;
-  const std::string text = level >= BKP_LOG_WARN
-                               ? fmt::format("hostd: {} {}\n", BkpLogLevelName(level), line)
-                               : fmt::format("hostd: {}\n", line);
-  std::cout << text << std::flush;
-}
+// An archiver's line at its own level (progress at INFO, retries at WARN).
+void LogArchiver(int32_t level, std::string_view line) { Log(LogLevelOfBkp(level), line); }
 
 // An archiver per provider with archive = true (in config order).
 Result<std::vector<std::unique_ptr<SegmentArchiver>>> StartArchivers(
@@ -110,11 +109,11 @@ Result<std::vector<std::unique_ptr<SegmentArchiver>>> StartArchivers(
       options.archive_timeout = entry.archive_timeout;
       HOSTSTUB_ASSIGN_OR_RETURN(auto started,
                                 SegmentArchiver::Start(store, provider, options, LogArchiver));
-      std::cout << fmt::format(
-          "hostd: archiving every segment through provider '{}' as it closes ({})\n", entry.name,
+      LogInfo(fmt::format(
+          "archiving every segment through provider '{}' as it closes ({})", entry.name,
           entry.archive_timeout.count() > 0
               ? fmt::format("tails after archive_timeout {} s", entry.archive_timeout.count())
-              : std::string("closed segments only: archive_timeout 0"));
+              : std::string("closed segments only: archive_timeout 0")));
       archivers.push_back(std::move(started));
     }
   }
@@ -129,22 +128,26 @@ int RunServe(const ServeArgs& args) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // SIGHUP reloads the config (hostd_reload.h); its default action would
+  // end the host without a word.
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A client hanging up mid-reply must cost a failed write, not the process.
   signal(SIGPIPE, SIG_IGN);
 
   Result<HostConfig> config = LoadHostConfigOrDefaults(args.config_file);
   if (!config.ok()) {
-    std::cerr << "hostd: " << config.status().ToString() << '\n';
+    LogError(config.status().ToString());
     return kExitUsage;
   }
+  ApplyConfiguredLog(config->log);
   if (!args.data_dir.empty()) config->storage.data_dir = args.data_dir;
   if (args.port >= 0) config->server.port = static_cast<uint16_t>(args.port);
   const std::string data_dir = config->storage.data_dir.string();
   // The admin API's exposure, tokens and certificate are checked before any
   // provider loads or the data directory is opened (and recovered).
   if (Status server = AdminServer::Preflight(config->server); !server.ok()) {
-    std::cerr << "hostd: " << server.ToString() << '\n';
+    LogError(server.ToString());
     return kExitUsage;
   }
 
@@ -155,10 +158,10 @@ int RunServe(const ServeArgs& args) {
   Result<std::vector<DisabledProvider>> disabled =
       SettleProviderCalls(config->storage.data_dir, &journal_notes);
   if (!disabled.ok()) {
-    std::cerr << "hostd: " << disabled.status().ToString() << '\n';
+    LogError(disabled.status().ToString());
     return kExitRuntime;
   }
-  for (const std::string& note : journal_notes) std::cout << "hostd: " << note << '\n';
+  for (const std::string& note : journal_notes) LogWarn(note);
   // A disabled archiving provider still holds back compaction: the log it
   // has not archived stays until it is re-enabled, so its archive has no gap.
   uint32_t disabled_archivers = 0;
@@ -170,17 +173,17 @@ int RunServe(const ServeArgs& args) {
     if (it == entries.end()) continue;
     if (it->archive) ++disabled_archivers;
     entries.erase(it);
-    std::cout << fmt::format(
-        "hostd: provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
-        "`hostd provider enable {} --config {}` once fixed\n",
-        d.name, d.reason, d.name, args.config_file.empty() ? "FILE" : args.config_file);
+    LogWarn(fmt::format(
+        "provider '{}' is DISABLED: {}. The host runs without it; re-enable it with "
+        "`hostd provider enable {} --config {}` once fixed",
+        d.name, d.reason, d.name, args.config_file.empty() ? "FILE" : args.config_file));
     disabled_status.push_back(
         {d.name, d.reason,
          fmt::format("hostd provider enable {}{} once fixed, then restart hostd", d.name,
                      args.config_file.empty() ? "" : " --config " + args.config_file)});
   }
   if (Status journal = ProviderCallJournal::Enable(config->storage.data_dir); !journal.ok()) {
-    std::cerr << "hostd: " << journal.ToString() << '\n';
+    LogError(journal.ToString());
     return kExitRuntime;
   }
 
@@ -189,19 +192,19 @@ int RunServe(const ServeArgs& args) {
   Result<ProviderRegistry> loaded = ProviderRegistry::Load(*config);
   if (!loaded.ok()) {
     if (IsProviderConfigError(loaded.status())) {
-      std::cerr << "hostd: " << loaded.status().ToString() << '\n';
+      LogError(loaded.status().ToString());
       return kExitUsage;
     }
-    std::cerr << "hostd: " << loaded.status().message() << '\n';
+    LogError(loaded.status().message());
     return kExitRuntime;
   }
   // Lives until after the server stopped: the backup endpoints call into it.
   ProviderRegistry providers = std::move(loaded).value();
   for (const auto& provider : providers.providers()) {
-    std::cout << fmt::format(
-        "hostd: provider '{}': {} {} (ABI {}) from {}\n", provider->name(),
-        provider->library().provider_name(), provider->library().provider_version(),
-        FormatAbiVersion(provider->negotiated_version()), provider->plugin_path().string());
+    LogInfo(fmt::format("provider '{}': {} {} (ABI {}) from {}", provider->name(),
+                        provider->library().provider_name(), provider->library().provider_version(),
+                        FormatAbiVersion(provider->negotiated_version()),
+                        provider->plugin_path().string()));
   }
 
   // Compaction deletes no log until every archiver holds its floor.
@@ -211,20 +214,20 @@ int RunServe(const ServeArgs& args) {
                                           [](const ProviderConfig& p) { return p.archive; }));
   Result<std::unique_ptr<EventStore>> opened = EventStore::Open(config->storage);
   if (!opened.ok()) {
-    std::cerr << "hostd: cannot open data directory '" << data_dir
-              << "': " << opened.status().ToString() << '\n';
+    LogError(
+        fmt::format("cannot open data directory '{}': {}", data_dir, opened.status().ToString()));
     return kExitRuntime;
   }
   std::unique_ptr<EventStore> store = std::move(opened).value();
   // What recovery changed (truncated tails, re-applied entries) is the
   // operator's business: a crash should never be silently papered over.
   for (const std::string& note : store->RecoveryNotes()) {
-    std::cout << "hostd: recovery: " << note << '\n';
+    LogWarn("recovery: " + note);
   }
   Result<std::vector<std::unique_ptr<SegmentArchiver>>> archivers =
       StartArchivers(*store, *config, providers);
   if (!archivers.ok()) {
-    std::cerr << "hostd: " << archivers.status().ToString() << '\n';
+    LogError(archivers.status().ToString());
     return kExitRuntime;
   }
 
@@ -238,26 +241,29 @@ int RunServe(const ServeArgs& args) {
   server.set_disabled_providers(std::move(disabled_status));
   Status started = server.Start();
   if (!started.ok()) {
-    std::cerr << "hostd: " << started.ToString() << '\n';
+    LogError(started.ToString());
     // A refused exposure, tokens file or certificate is the config's fault.
     return started.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitRuntime;
   }
-  std::cout << fmt::format("hostd: listening on {} (data: {}, fsync: {})\n", server.base_url(),
-                           data_dir, FsyncPolicyName(config->storage.fsync))
-            << std::flush;
+  LogInfo(fmt::format("listening on {} (data: {}, fsync: {})", server.base_url(), data_dir,
+                      FsyncPolicyName(config->storage.fsync)));
   if (!args.port_file.empty()) {
     Status written = WritePortFile(args.port_file, server.port());
     if (!written.ok()) {
-      std::cerr << "hostd: " << written.ToString() << '\n';
+      LogError(written.ToString());
       return kExitRuntime;
     }
   }
 
+  ReloadInputs reload{args.config_file, args.data_dir, args.port, {}};
+  for (const DisabledProvider& d : *disabled) reload.disabled.push_back(d.name);
   int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
+  while (true) {
+    if (sigwait(&stop_signals, &signal_number) != 0) continue;
+    if (signal_number != SIGHUP) break;
+    ReloadConfig(reload, *config, providers);
   }
-  std::cout << "hostd: " << (signal_number == SIGINT ? "SIGINT" : "SIGTERM") << ", stopping\n"
-            << std::flush;
+  LogInfo(fmt::format("{}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   // In-flight requests finish before Stop returns, so no handler touches the
   // store or a provider while they are destroyed. Archivers stop (a call in
   // flight is cancelled; what was not shipped is shipped at the next start)
@@ -266,14 +272,14 @@ int RunServe(const ServeArgs& args) {
   // a verify runs on a request's thread, and Stop waits for requests to
   // finish.
   if (Result<OperationSnapshot> op = coordinator->Cancel(); op.ok()) {
-    std::cout << "hostd: cancelling " << op->Describe() << " before stopping\n" << std::flush;
+    LogWarn(fmt::format("cancelling {} before stopping", op->Describe()));
   }
   server.Stop();
   coordinator.reset();
   archivers->clear();
   providers = ProviderRegistry();
   store.reset();
-  std::cout << "hostd: stopped" << std::endl;
+  LogInfo("stopped");
   return kExitOk;
 }
 

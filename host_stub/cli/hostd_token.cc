@@ -17,6 +17,7 @@
 
 #include "api/auth_tokens.h"
 #include "cli/hostd_command.h"
+#include "util/log.h"
 
 namespace hostd {
 namespace {
@@ -51,12 +52,11 @@ Status AppendLine(const std::string& file, const std::string& line) {
 int RunCreate(const TokenArgs& args) {
   Result<Role> role = ParseRole(args.role);
   if (!role.ok()) {
-    std::cerr << "hostd: --role: " << role.status().message() << '\n';
+    LogError("--role: " + role.status().message());
     return kExitUsage;
   }
   if (!IsValidTokenName(args.name)) {
-    std::cerr << fmt::format("hostd: --name '{}' must be 1 to 64 of A-Z a-z 0-9 _ . -\n",
-                             args.name);
+    LogError(fmt::format("--name '{}' must be 1 to 64 of A-Z a-z 0-9 _ . -", args.name));
     return kExitUsage;
   }
   // An existing file must be private and well-formed, and the name new.
@@ -64,41 +64,41 @@ int RunCreate(const TokenArgs& args) {
   if (::stat(args.tokens_file.c_str(), &st) == 0 && st.st_size > 0) {
     Result<AuthTokens> existing = AuthTokens::Load(args.tokens_file);
     if (!existing.ok()) {
-      std::cerr << "hostd: " << existing.status().message() << '\n';
+      LogError(existing.status().message());
       return kExitUsage;
     }
     for (const TokenEntry& entry : existing->entries()) {
       if (entry.name == args.name) {
-        std::cerr << fmt::format(
-            "hostd: tokens file '{}' already has a token named '{}'; choose another name (or "
-            "remove its line to revoke it)\n",
-            args.tokens_file, args.name);
+        LogError(
+            fmt::format("tokens file '{}' already has a token named '{}'; choose another name (or "
+                        "remove its line to revoke it)",
+                        args.tokens_file, args.name));
         return kExitUsage;
       }
     }
   } else if (Status private_file = CheckPrivateFile(args.tokens_file, "tokens file");
              !private_file.ok() && private_file.code() != Status::Code::kNotFound) {
-    std::cerr << "hostd: " << private_file.message() << '\n';
+    LogError(private_file.message());
     return kExitUsage;
   }
   Result<std::string> token = GenerateToken();
   if (!token.ok()) {
-    std::cerr << "hostd: " << token.status().message() << '\n';
+    LogError(token.status().message());
     return kExitRuntime;
   }
   Result<std::string> line = TokenFileLine(args.name, *role, *token);
   if (!line.ok()) {
-    std::cerr << "hostd: " << line.status().message() << '\n';
+    LogError(line.status().message());
     return kExitRuntime;
   }
   if (Status appended = AppendLine(args.tokens_file, *line); !appended.ok()) {
-    std::cerr << "hostd: " << appended.message() << '\n';
+    LogError(appended.message());
     return kExitRuntime;
   }
-  std::cerr << fmt::format(
-      "hostd: token '{}' (role {}) added to '{}'; it is printed below once and stored nowhere "
-      "in clear. A running hostd takes it at its next request, no restart needed.\n",
-      args.name, RoleName(*role), args.tokens_file);
+  LogInfo(fmt::format(
+      "token '{}' (role {}) added to '{}'; it is printed below once and stored nowhere "
+      "in clear. A running hostd takes it at its next request, no restart needed.",
+      args.name, RoleName(*role), args.tokens_file));
   std::cout << *token << '\n';
   return kExitOk;
 }

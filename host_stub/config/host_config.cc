@@ -187,6 +187,12 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
       {"storage", TableOf(std::move(storage_keys))},
       {"server", TableOf(std::move(server_keys))},
       {"providers", Providers(config.providers)},
+      {"log", TableOf({{"level", OneOf(config.log.level, {{"debug", LogLevel::kDebug},
+                                                          {"info", LogLevel::kInfo},
+                                                          {"warn", LogLevel::kWarn},
+                                                          {"error", LogLevel::kError}})},
+                       {"format", OneOf(config.log.format, {{"text", LogFormat::kText},
+                                                            {"json", LogFormat::kJson}})}})},
   };
   return WalkTable(root, "", source, top_level_keys);
 }
@@ -308,6 +314,16 @@ body_timeout_ms = 30000
 # Connections one client address may hold open at once (1 to 1024); one more
 # is answered 429.
 max_connections_per_client = 8
+
+[log]
+# Lines below this level are not written: "debug", "info", "warn", "error".
+# `hostd --log-level LEVEL` overrides it. Each line carries an ISO-8601 UTC
+# timestamp and its level; every line goes to stderr (the journal, under
+# systemd).
+level = "info"
+# "text": one readable line each; "json": one JSON object per line, with
+# the keys time, level, program, provider (a provider's own lines) and msg.
+format = "text"
 
 # Backup providers: one [[providers]] entry each, loaded and opened when hostd
 # starts; one that fails to load or open stops hostd. `hostd plugins` shows

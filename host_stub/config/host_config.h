@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "storage/options.h"
+#include "util/log.h"
 #include "util/status.h"
 
 namespace hoststub {
@@ -116,6 +117,8 @@ struct HostConfig {
   std::filesystem::path plugin_dir = "./plugins";
   // The [[providers]] entries, in file order; names are unique.
   std::vector<ProviderConfig> providers;
+  // [log]: `level` and `format` (the program name is the binary's to set).
+  LogOptions log;
   // Where the config came from ("<built-in defaults>" or a file path), for
   // messages.
   std::string source = "<built-in defaults>";

@@ -2,6 +2,7 @@
 // with the host services and a bkp_host that routes its log lines.
 #include "plugin_host/provider_registry.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "plugin_host/provider_call_journal.h"
 #include "plugin_host/provider_calls.h"
 #include "plugin_host/settings_validation.h"
+#include "util/log.h"
 
 namespace hoststub {
 namespace {
@@ -46,11 +48,20 @@ std::string BkpLogLevelName(int32_t level) {
   }
 }
 
+LogLevel LogLevelOfBkp(int32_t level) {
+  if (level <= BKP_LOG_DEBUG) return LogLevel::kDebug;
+  if (level == BKP_LOG_INFO) return LogLevel::kInfo;
+  if (level == BKP_LOG_WARN) return LogLevel::kWarn;
+  return LogLevel::kError;
+}
+
 void LogProviderLineToStderr(std::string_view provider, int32_t level, std::string_view message) {
-  // One fwrite: stdio locks the stream per call, so lines from plugin
-  // threads do not interleave.
-  std::string line = fmt::format("[{}] {} {}\n", provider, BkpLogLevelName(level), message);
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  if (level >= BKP_LOG_DEBUG && level <= BKP_LOG_ERROR) {
+    Log(LogLevelOfBkp(level), message, provider);
+    return;
+  }
+  // A level this host does not know keeps its number in the text.
+  Log(LogLevelOfBkp(level), fmt::format("{} {}", BkpLogLevelName(level), message), provider);
 }
 
 void ProviderInstanceCloser::operator()(bkp_instance* instance) const {
@@ -58,7 +69,7 @@ void ProviderInstanceCloser::operator()(bkp_instance* instance) const {
 }
 
 LoadedProvider::LoadedProvider(const ProviderConfig& config, PluginLibrary library)
-    : name_(config.name), plugin_(config.plugin), library_(std::move(library)) {}
+    : name_(config.name), plugin_(config.plugin), config_(config), library_(std::move(library)) {}
 
 LoadedProvider::~LoadedProvider() { instance_.reset(); }
 
@@ -123,6 +134,7 @@ Result<std::shared_ptr<LoadedProvider>> LoadedProvider::Open(
 
 Result<ProviderRegistry> ProviderRegistry::Load(const HostConfig& config, ProviderLogFn log) {
   ProviderRegistry registry;
+  registry.plugin_dir_ = config.plugin_dir;
   for (const ProviderConfig& provider : config.providers) {
     // Returning destroys `registry`, which closes what was already open.
     HOSTSTUB_ASSIGN_OR_RETURN(auto opened, LoadedProvider::Open(provider, config.plugin_dir, log));
@@ -133,25 +145,107 @@ Result<ProviderRegistry> ProviderRegistry::Load(const HostConfig& config, Provid
 
 ProviderRegistry::~ProviderRegistry() { CloseAll(); }
 
+ProviderRegistry::ProviderRegistry(ProviderRegistry&& other) noexcept {
+  std::lock_guard<std::mutex> lock(other.mu_);
+  providers_ = std::move(other.providers_);
+  plugin_dir_ = std::move(other.plugin_dir_);
+}
+
 ProviderRegistry& ProviderRegistry::operator=(ProviderRegistry&& other) noexcept {
   if (this != &other) {
     CloseAll();
+    std::scoped_lock lock(mu_, other.mu_);
     providers_ = std::move(other.providers_);
+    plugin_dir_ = std::move(other.plugin_dir_);
   }
   return *this;
 }
 
 void ProviderRegistry::CloseAll() {
+  std::vector<std::shared_ptr<LoadedProvider>> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing.swap(providers_);
+  }
   // Reverse order: a provider opened later may rely on one opened earlier
   // (the same plugin's shared state), never the other way round.
-  while (!providers_.empty()) providers_.pop_back();
+  while (!closing.empty()) closing.pop_back();
 }
 
-LoadedProvider* ProviderRegistry::Find(std::string_view name) const {
+std::shared_ptr<LoadedProvider> ProviderRegistry::Find(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& provider : providers_) {
-    if (provider->name() == name) return provider.get();
+    if (provider->name() == name) return provider;
   }
   return nullptr;
+}
+
+std::vector<std::shared_ptr<LoadedProvider>> ProviderRegistry::providers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return providers_;
+}
+
+namespace {
+
+// Whether an open provider can stand for `entry` as it is: same plugin file,
+// settings and archiving. Source lines do not count: moving an entry in the
+// file changes nothing.
+bool SameEntry(const LoadedProvider& open, const std::filesystem::path& open_dir,
+               const ProviderConfig& entry, const std::filesystem::path& entry_dir) {
+  const ProviderConfig& was = open.config();
+  return ResolvePluginFile(open_dir, was.plugin) == ResolvePluginFile(entry_dir, entry.plugin) &&
+         was.settings == entry.settings && was.archive == entry.archive &&
+         was.archive_timeout == entry.archive_timeout;
+}
+
+}  // namespace
+
+Result<ProviderReloadSummary> ProviderRegistry::Reload(const HostConfig& config,
+                                                       ProviderLogFn log) {
+  std::vector<std::shared_ptr<LoadedProvider>> old;
+  std::filesystem::path old_dir;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = providers_;
+    old_dir = plugin_dir_;
+  }
+  ProviderReloadSummary summary;
+  std::vector<std::shared_ptr<LoadedProvider>> next;
+  // Opened here before the swap: on an error, returning closes them and the
+  // running set was never touched.
+  for (const ProviderConfig& entry : config.providers) {
+    const auto kept = std::find_if(old.begin(), old.end(), [&](const auto& p) {
+      return p->name() == entry.name && SameEntry(*p, old_dir, entry, config.plugin_dir);
+    });
+    if (kept != old.end()) {
+      next.push_back(*kept);
+      summary.unchanged.push_back(entry.name);
+      continue;
+    }
+    Result<std::shared_ptr<LoadedProvider>> opened =
+        LoadedProvider::Open(entry, config.plugin_dir, log);
+    if (!opened.ok()) return opened.status();
+    next.push_back(std::move(opened).value());
+    const bool existed =
+        std::any_of(old.begin(), old.end(), [&](const auto& p) { return p->name() == entry.name; });
+    (existed ? summary.changed : summary.added).push_back(entry.name);
+  }
+  for (const auto& p : old) {
+    const bool stays = std::any_of(config.providers.begin(), config.providers.end(),
+                                   [&](const ProviderConfig& e) { return e.name == p->name(); });
+    if (!stays) summary.removed.push_back(p->name());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    providers_.swap(next);
+    plugin_dir_ = config.plugin_dir;
+  }
+  // `next` now holds the old set (and `old` a copy): dropped here, outside
+  // the lock, in reverse order; an instance a running operation holds stays
+  // open until that operation ends.
+  old.clear();
+  while (!next.empty()) next.pop_back();
+  return summary;
 }
 
 bool IsProviderConfigError(const Status& status) {

@@ -10,10 +10,12 @@
 //
 // ProviderRegistry owns every configured provider. Load fails on the first
 // error and closes what it had opened; destruction closes the providers in
-// the reverse order of opening.
+// the reverse order of opening. Reload (a SIGHUP) swaps in a new set.
 //
-// Thread-safety: both are immutable after construction; lookups may run on
-// any thread. The ABI allows one operation at a time per instance and none
+// Thread-safety: a LoadedProvider is immutable after construction. The
+// registry's set is swapped under a lock by Reload; lookups (providers(),
+// Find) return shared_ptr snapshots and may run on any thread, concurrently
+// with Reload. The ABI allows one operation at a time per instance and none
 // concurrently with close; serialising operations is the caller's job (the
 // backup coordinator runs one operation per host), and a LoadedProvider must
 // not be destroyed while one of its operations runs. The log function is
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +35,7 @@
 #include "config/host_config.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/plugin_library.h"
+#include "util/log.h"
 #include "util/status.h"
 
 namespace hoststub {
@@ -41,9 +45,13 @@ namespace hoststub {
 using ProviderLogFn =
     std::function<void(std::string_view provider, int32_t level, std::string_view message)>;
 
-// The default ProviderLogFn: "[provider] LEVEL message" on stderr, one write
-// per line.
+// The default ProviderLogFn: the host's log (util/log.h) at the line's
+// level, naming the provider ("... WARN  hostd: [nightly] disk 91% full").
 void LogProviderLineToStderr(std::string_view provider, int32_t level, std::string_view message);
+
+// The host log level of a BKP_LOG_* level: below DEBUG is DEBUG, above
+// ERROR is ERROR.
+LogLevel LogLevelOfBkp(int32_t level);
 
 // "DEBUG", "INFO", "WARN", "ERROR" for BKP_LOG_*; "LEVEL<n>" otherwise.
 std::string BkpLogLevelName(int32_t level);
@@ -77,6 +85,8 @@ class LoadedProvider {
   const std::string& name() const { return name_; }
   // The config's `plugin` value, e.g. "local_disk".
   const std::string& plugin() const { return plugin_; }
+  // The [[providers]] entry it was opened from.
+  const ProviderConfig& config() const { return config_; }
   // The absolute path of the plugin file loaded.
   const std::filesystem::path& plugin_path() const { return library_.path(); }
   // The host's copy of the plugin's table; callbacks the negotiated version
@@ -96,11 +106,21 @@ class LoadedProvider {
 
   std::string name_;
   std::string plugin_;
+  ProviderConfig config_;
   PluginLibrary library_;
   // Declared after library_ and before instance_: destroyed after the
   // instance is closed (the plugin may log from close), before the library.
   mutable bkp_host host_;
   std::unique_ptr<bkp_instance, ProviderInstanceCloser> instance_;
+};
+
+// What ProviderRegistry::Reload did, by provider name, in config order
+// (removed: in the old order).
+struct ProviderReloadSummary {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  std::vector<std::string> changed;  // reopened with new settings
+  std::vector<std::string> unchanged;
 };
 
 class ProviderRegistry {
@@ -113,19 +133,30 @@ class ProviderRegistry {
   // An empty registry (no providers configured).
   ProviderRegistry() = default;
   ~ProviderRegistry();
-  ProviderRegistry(ProviderRegistry&& other) noexcept = default;
+  ProviderRegistry(ProviderRegistry&& other) noexcept;
   ProviderRegistry& operator=(ProviderRegistry&& other) noexcept;
 
-  // The provider with this config name, or nullptr. Valid while the registry
-  // (or a shared_ptr from providers()) lives.
-  LoadedProvider* Find(std::string_view name) const;
-  // In config order.
-  const std::vector<std::shared_ptr<LoadedProvider>>& providers() const { return providers_; }
+  // The provider with this config name, or nullptr.
+  std::shared_ptr<LoadedProvider> Find(std::string_view name) const;
+  // The current set, in config order (a copy: a Reload does not change it).
+  std::vector<std::shared_ptr<LoadedProvider>> providers() const;
+
+  // Makes the set config.providers: a provider whose entry (plugin file,
+  // settings, archive, archive_timeout) is as before keeps its open
+  // instance; a new or changed one is opened (LoadedProvider::Open) before
+  // anything changes, so on the first error the set stays as it was and the
+  // error is returned. Then the new set replaces the old in one step. A
+  // removed or replaced instance closes when its last holder lets go, so an
+  // operation already running on it finishes on the settings it began with.
+  Result<ProviderReloadSummary> Reload(const HostConfig& config,
+                                       ProviderLogFn log = LogProviderLineToStderr);
 
  private:
   void CloseAll();
 
-  std::vector<std::shared_ptr<LoadedProvider>> providers_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<LoadedProvider>> providers_;  // guarded by mu_
+  std::filesystem::path plugin_dir_;                        // guarded by mu_
 };
 
 // Whether a failure of ProviderRegistry::Load / LoadedProvider::Open is the

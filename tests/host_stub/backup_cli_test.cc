@@ -700,7 +700,7 @@ TEST_CASE("hostd serve: SIGTERM cancels a running backup, waits for it and stops
   const std::string log = host.Log();
   INFO(log);
   CHECK(Contains(log, "hostd: cancelling operation 1 (backup via provider 'slow'"));
-  CHECK(Contains(log, "[slow] INFO fx_blocking: saw op_cancelled"));
+  CHECK(Contains(log, "INFO  hostd: [slow] fx_blocking: saw op_cancelled"));
   CHECK(Contains(log, "cancelled after"));
   CHECK(Contains(log, "hostd: stopped"));
 }

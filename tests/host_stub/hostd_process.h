@@ -26,18 +26,18 @@ inline constexpr int kStartTimeoutMs = 30'000;
 
 class HostProcess {
  public:
-  // Starts `hostd serve --config CONFIG --port-file PORT_FILE`, its output
-  // going to `log`, and waits for the port file.
+  // Starts `hostd serve --config CONFIG --port-file PORT_FILE EXTRA...`, its
+  // output going to `log`, and waits for the port file.
   HostProcess(const std::filesystem::path& config, const std::filesystem::path& port_file,
-              const std::filesystem::path& log)
+              const std::filesystem::path& log, const std::vector<std::string>& extra_args = {})
       : log_(log) {
     // A port file left by an earlier host would be read as this one's
     // before it has bound.
     std::filesystem::remove(port_file);
-    child_ = std::make_unique<testing_support::ChildProcess>(
-        std::vector<std::string>{HOSTD_BIN, "serve", "--config", config.string(), "--port-file",
-                                 port_file.string()},
-        log_);
+    std::vector<std::string> argv{HOSTD_BIN,       "serve",       "--config",
+                                  config.string(), "--port-file", port_file.string()};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    child_ = std::make_unique<testing_support::ChildProcess>(argv, log_);
     const std::string port = testing_support::WaitForFile(port_file, kStartTimeoutMs);
     REQUIRE_MESSAGE(!port.empty(), "hostd wrote no port file; its log:\n" << Log());
     port_ = port.substr(0, port.size() - 1);  // without the '\n'
@@ -64,6 +64,9 @@ class HostProcess {
   // Sends `signal` (SIGTERM: a clean stop; SIGKILL: a crash) and returns
   // the exit code (-signal if killed).
   int Stop(int signal = SIGTERM) { return child_->Stop(signal); }
+  // Sends `signal` (e.g. SIGHUP) and returns at once; the host keeps running
+  // unless the signal ends it.
+  void Signal(int signal) const { ::kill(child_->pid(), signal); }
   std::string Log() const { return testing_support::ReadFile(log_); }
   const std::string& port() const { return port_; }
 

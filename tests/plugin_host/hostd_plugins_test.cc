@@ -75,7 +75,7 @@ TEST_CASE("hostd plugins exits 0 listing the loaded provider and the unused plug
   CHECK(Contains(r.output, "nightly: loaded " + Fixture("fx_good").string() +
                                " (provider fx_good 0.1.0, ABI 1.2, capabilities: backup, list)\n"));
   // The plugin's open logged through the host to stderr.
-  CHECK(Contains(r.output, "[nightly] INFO opened nightly path=/srv/backups workers=1\n"));
+  CHECK(Contains(r.output, "INFO  hostd: [nightly] opened nightly path=/srv/backups workers=1\n"));
   CHECK(Contains(r.output, "(unused) " + Fixture("fx_recording").string() +
                                ": provider fx_recording 0.1.0\n"));
   CHECK(Contains(r.output, "(unused) " + Fixture("fx_newer_minor").string() +

@@ -660,7 +660,7 @@ int BackupLoop(const hoststub::StorageOptions& options, const fs::path& repo, in
     if (!store.ok()) return 10;
     auto registry = plugins_test::LoadDiskRegistry(repo, "workers = 2\nrate_limit = 67108864\n");
     if (!registry.ok()) return 11;
-    const hoststub::LoadedProvider* provider = registry->Find("disk");
+    const hoststub::LoadedProvider* provider = registry->Find("disk").get();
     if (provider == nullptr) return 12;
     std::mt19937_64 rng(seed);
     for (int i = 0; i < 200; ++i) {

@@ -194,7 +194,7 @@ class Provider {
     auto loaded = LoadRegistry(plugin, settings);
     REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
     registry_ = std::move(*loaded);
-    provider_ = registry_.Find("disk");
+    provider_ = registry_.Find("disk").get();
     REQUIRE(provider_ != nullptr);
     REQUIRE(provider_->plugin_path() == file);
   }
