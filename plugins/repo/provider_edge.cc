@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive.h"
+#include "encrypted_driver.h"
 #include "point_in_time.h"
 #include "restore_job.h"
 #include "timeline.h"
@@ -83,7 +84,8 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     RepositoryOptions options = RepositoryOptions::FromEnvironment();
     const std::string name = args->provider_name ? args->provider_name : identity.name;
     options.unlock_hint = "`hostd backup unlock --provider " + name + "`";
-    instance->repository = std::make_unique<Repository>(make_driver(settings), std::move(options));
+    auto driver = WithEncryptionSettings(make_driver(settings), settings, &options);
+    instance->repository = std::make_unique<Repository>(std::move(driver), std::move(options));
     *out = instance.release();
   });
 }
