@@ -45,7 +45,8 @@ from benchlib import (Build, Host, checked, dir_bytes, drop_caches, ensure_datas
 
 SCENARIOS = ["full", "incr_1pct", "incr_10pct", "verify", "restore"]
 MUTATIONS = {"incr_1pct": 1, "incr_10pct": 10}
-SKIPPABLE = ["cp", "tar-lz4", "tar-zstd", "restic", "borg", "verify", "load", "abi", "floor"]
+SKIPPABLE = ["cp", "tar-lz4", "tar-zstd", "restic", "borg", "verify", "load", "abi", "floor",
+             "wal_archive", "age"]
 MIB = 1 << 20
 
 
@@ -196,7 +197,7 @@ class Suite:
         def share(ours, theirs):
             return ours / theirs
 
-        for p in (t.name for t in self.providers):
+        for p in (t.name for t in self.providers if t.key != "age"):
             for peer, bound in [("cp -r", 0.7), ("tar | lz4 -1", 2.5), ("borg", 2.5),
                                 ("restic", 4)]:
                 add(f"{p} full backup throughput / {peer}'s", "issue 7", f">= {bound}",
@@ -217,6 +218,15 @@ class Suite:
         add("local_disk restore throughput / lz4 -dc | tar -x's", "issue 4", ">= 2",
             self.wall("restore", "local_disk"), self.wall("restore", "tar | lz4 -1"),
             "tar | lz4 -1", faster)
+        # Issue 19: encryption costs little beside the plain provider on the
+        # same data, in the same repetition.
+        enc, plain = "local_disk_age", "local_disk"
+        add(f"{enc} full backup throughput / {plain}'s", "issue 19", ">= 0.85",
+            self.wall("full", enc), self.wall("full", plain), plain, faster)
+        add(f"{enc} restore throughput / {plain}'s", "issue 19", ">= 0.85",
+            self.wall("restore", enc), self.wall("restore", plain), plain, faster)
+        add(f"{enc} backup after +1 %: time / {plain}'s", "issue 19", "<= 1.15",
+            self.wall("incr_1pct", enc), self.wall("incr_1pct", plain), plain, share)
         out.append(ratio("local_disk peak RSS, MiB (the host's, during its runs)",
                          self.peak_rss("local_disk"), "<= 64", "issue 4"))
         return out

@@ -31,15 +31,18 @@ class Provider:
     its later backups are full ones that store only chunks it lacks."""
 
     def __init__(self, build, plugin, incremental):
-        self.name = self.key = plugin
+        self.name = self.key = self.plugin = plugin
         self.build = build
         self.incremental = incremental
         self.backup_ids = {}  # scenario -> backup id, of the current repetition
 
     def config_entry(self, rep, rate_limit=0, name=None):
-        return (f'[[providers]]\nname = "{name or self.name}"\nplugin = "{self.name}"\n'
+        return (f'[[providers]]\nname = "{name or self.name}"\nplugin = "{self.plugin}"\n'
                 f'[providers.settings]\npath = "{self.repo(rep, name)}"\n'
-                f"rate_limit = {rate_limit}\n")
+                f"rate_limit = {rate_limit}\n" + self.extra_settings(rep))
+
+    def extra_settings(self, rep):
+        return ""
 
     def repo(self, rep, name=None):
         return rep.dir / f"repo-{name or self.name}"
@@ -67,6 +70,26 @@ class Provider:
 
     def stored_bytes(self, rep):
         return dir_bytes(self.repo(rep))
+
+
+class EncryptedProvider(Provider):
+    """local_disk with `encryption_identity` (issue 19): every object and
+    manifest an age file, on the same data as plain local_disk, in the same
+    repetitions (the tool order rotates), so the ratios between the two are
+    paired even on a busy machine."""
+
+    def __init__(self, build):
+        super().__init__(build, "local_disk", incremental=False)
+        self.name = "local_disk_age"
+        self.key = "age"
+
+    def key_file(self, rep):
+        return rep.dir / "age-key.txt"
+
+    def extra_settings(self, rep):
+        if not self.key_file(rep).exists():
+            checked([self.build.keygen, "-o", self.key_file(rep)])
+        return f'encryption_identity = "{self.key_file(rep)}"\n'
 
 
 class Copy:
@@ -192,6 +215,7 @@ def all_tools(build):
     """Ours first, then the peers, in the order the tables list them."""
     return [Provider(build, "local_disk", incremental=False),
             Provider(build, "wal_archive", incremental=True),
+            EncryptedProvider(build),
             Copy(),
             TarPipe("tar | lz4 -1", "lz4 -1 -q", "lz4 -dc -q", "lz4"),
             TarPipe("tar | zstd -1 -T0", "zstd -1 -T0 -q", "zstd -dc -q", "zstd"),

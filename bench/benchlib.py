@@ -104,7 +104,8 @@ class Build:
         self.dataset = d / "bench" / "bkp_dataset"
         self.host_bench = d / "bench" / "host_bench"
         self.plugins = d / "plugins"
-        for path in [self.hostd, self.hostctl, self.dataset, self.host_bench]:
+        self.keygen = d / "plugins" / "repo" / "crypto" / "bkp-keygen"
+        for path in [self.hostd, self.hostctl, self.dataset, self.host_bench, self.keygen]:
             if not path.exists():
                 fail(f"{path} is missing: build {d} with BKP_BUILD_BENCH=ON (bench/run.sh does)")
 

@@ -15,8 +15,9 @@ packages=(
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # Stock tools the tests use to prove the repository format is readable by hand
-  # (awscli: a backup on S3 read by the stock AWS client).
-  lz4 xxhash sqlite3 binutils curl awscli jq
+  # (awscli: a backup on S3 read by the stock AWS client; age: an encrypted
+  # one opened by the stock age).
+  lz4 xxhash sqlite3 binutils curl awscli jq age
   # A real S3 server for the remote provider's tests: Ceph's RADOS Gateway on
   # a throwaway one-node cluster (tests/plugins/rgw); openssl makes its CA,
   # iproute2's ss checks that it listens on loopback only.

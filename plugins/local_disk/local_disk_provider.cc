@@ -14,6 +14,8 @@ const bkp_setting_spec kSettings[] = {
      "directory of the repository (created if absent; must be empty or a repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kEncryptionIdentitySetting,
+    repo::kEncryptionRecipientsSetting,
 };
 
 bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {

@@ -59,6 +59,8 @@ const bkp_setting_spec kSettings[] = {
      "seconds without a byte moving before a request is abandoned and retried (default 30)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kEncryptionIdentitySetting,
+    repo::kEncryptionRecipientsSetting,
 };
 
 // The host of the open running on this thread: the driver factory takes

@@ -89,7 +89,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
       });
   c.xxh3 = XXH3_64bits_digest(h64.get());
   const std::string name = Hex128(XXH3_128bits_digest(h128.get()));
-  c.object = ObjectKeyOf(name);
+  c.object = ObjectKeyOf(sink.driver.ContentName(name));
   if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;
     return c;
@@ -110,11 +110,13 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
 
 }  // namespace
 
-std::string ObjectKeyOf(const std::string& xxh128_hex) {
-  return "objects/" + xxh128_hex.substr(0, 2) + "/" + xxh128_hex + ".lz4";
+std::string ObjectKeyOf(const std::string& content_name) {
+  return "objects/" + content_name.substr(0, 2) + "/" + content_name + ".lz4";
 }
 
-std::string ObjectKeyOf(XXH128_hash_t hash) { return ObjectKeyOf(Hex128(hash)); }
+std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash) {
+  return ObjectKeyOf(driver.ContentName(Hex128(hash)));
+}
 
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                  std::span<char> buf) {
@@ -130,7 +132,7 @@ Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t 
       Encode(sink, read, offset, size, buf, /*report=*/true, *writer, &tail);
   c.xxh3 = encoded.xxh3;
   c.tail_xxh3 = tail;
-  c.object = ObjectKeyOf(encoded.xxh128_hex);
+  c.object = ObjectKeyOf(sink.driver.ContentName(encoded.xxh128_hex));
   if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {

@@ -52,10 +52,13 @@ struct ChunkSink {
   const std::set<std::string>* damaged = nullptr;
 };
 
-// The key of the object whose original bytes have this XXH128 (32 hex
-// digits, as `xxhsum -H2` prints it): objects/<first two>/<all>.lz4.
-std::string ObjectKeyOf(const std::string& xxh128_hex);
-std::string ObjectKeyOf(XXH128_hash_t hash);
+// The key of the object named `content_name` (StorageDriver::ContentName:
+// the XXH128 of its original bytes, 32 hex digits as `xxhsum -H2` prints
+// it, unless encrypted): objects/<first two>/<all>.lz4.
+std::string ObjectKeyOf(const std::string& content_name);
+// The key `driver` stores bytes of this XXH128 under: ObjectKeyOf its
+// ContentName (the digest itself, or a keyed hash of it when encrypted).
+std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash);
 
 // A read buffer for StoreChunk, one block (kBlockBytes) long. Not zero-filled: fresh
 // pages cost a fault each on these machines, and only what a read touches

@@ -175,7 +175,9 @@ EncodedObject FrameEncoder::Finish() {
     result_.xxh128_hex += kDigits[byte >> 4];
     result_.xxh128_hex += kDigits[byte & 15];
   }
-  return result_;
+  EncodedObject out = result_;
+  out.stored_size = out_.StoredBytes(result_.stored_size);  // what Stat will say
+  return out;
 }
 
 namespace {

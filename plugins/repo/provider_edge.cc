@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "repo/archive.h"
+#include "repo/encrypted_driver.h"
 #include "repo/point_in_time.h"
 #include "repo/restore_job.h"
 #include "repo/retention.h"
@@ -89,7 +90,8 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     RepositoryOptions options = RepositoryOptions::FromEnvironment();
     const std::string name = args->provider_name ? args->provider_name : identity.name;
     options.unlock_hint = "`hostd backup unlock --provider " + name + "`";
-    instance->repository = std::make_unique<Repository>(make_driver(settings), std::move(options));
+    auto driver = WithEncryptionSettings(make_driver(settings), settings, &options);
+    instance->repository = std::make_unique<Repository>(std::move(driver), std::move(options));
     *out = instance.release();
   });
 }

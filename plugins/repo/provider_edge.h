@@ -45,6 +45,15 @@ inline constexpr bkp_setting_spec kWorkersSetting = {
 inline constexpr bkp_setting_spec kRateLimitSetting = {
     "rate_limit", BKP_SETTING_INT, 0,
     "read cap in bytes per second so a backup does not starve the host (default 0: none)"};
+// Encryption (encrypted_driver.h): off unless an identity is given.
+inline constexpr bkp_setting_spec kEncryptionIdentitySetting = {
+    "encryption_identity", BKP_SETTING_STRING, 0,
+    "path of an age identity file (bkp-keygen -o FILE): the repository is encrypted; default: "
+    "not encrypted"};
+inline constexpr bkp_setting_spec kEncryptionRecipientsSetting = {
+    "encryption_recipients", BKP_SETTING_STRING, 0,
+    "extra age1... recipients every file is also encrypted to (e.g. an offline recovery key), "
+    "separated by spaces or commas"};
 
 struct ProviderIdentity {
   const char* name;      // as in the provider table, e.g. "local_disk"

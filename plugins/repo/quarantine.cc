@@ -43,7 +43,7 @@ std::optional<std::string> ObjectDamage(StorageDriver& driver, const std::string
     if (e.status() != BKP_E_CORRUPT) throw;
     return e.what();
   }
-  const std::string named = ObjectKeyOf(XXH3_128bits_digest(state));
+  const std::string named = ObjectKeyOf(driver, XXH3_128bits_digest(state));
   if (named != object) {
     return "'" + object + "' decodes to bytes that belong under '" + named + "', not its name";
   }

@@ -108,7 +108,7 @@ class Repair {
       stats_.bytes_read += n;
       at += n;
     }
-    return ObjectKeyOf(XXH3_128bits_digest(state));
+    return ObjectKeyOf(repo_.driver(), XXH3_128bits_digest(state));
   }
 
   void RepairOne(const std::string& object, const std::vector<Reference>& refs) {

@@ -68,6 +68,7 @@ Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions 
                                               " is newer than this provider reads (" +
                                               std::to_string(kRepositoryFormatVersion) + ")");
     }
+    CheckEncryption(doc);
     return;
   }
   // Never scatter files into a directory that holds something else.
@@ -79,7 +80,37 @@ Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions 
   nlohmann::json doc = {{"format", kRepositoryFormat},
                         {"version", kRepositoryFormatCreated},
                         {"created_ms", NowMs()}};
+  if (!options_.encryption.empty()) {
+    doc["encryption"] = options_.encryption;
+    doc["encryption_key_check"] = options_.encryption_key_check;
+  }
   driver_->PutSmall(kFormatKey, doc.dump(2) + "\n");
+}
+
+void Repository::CheckEncryption(const nlohmann::json& format) const {
+  const std::string recorded = format.value("encryption", "");
+  if (recorded.empty() && !options_.encryption.empty()) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     Describe() +
+                         " is an unencrypted repository, but encryption_identity is set: "
+                         "encryption is chosen when a repository is created; remove the setting, "
+                         "or point the provider at a new, empty location (docs/operations.md)");
+  }
+  if (!recorded.empty() && options_.encryption.empty()) {
+    throw bkp::Error(BKP_E_INVALID_ARGUMENT,
+                     Describe() + " is encrypted (" + recorded +
+                         "): set encryption_identity to the path of its age identity file");
+  }
+  if (recorded != options_.encryption) {
+    throw bkp::Error(BKP_E_UNSUPPORTED, Describe() + " is encrypted with '" + recorded +
+                                            "', which this provider does not read");
+  }
+  if (format.value("encryption_key_check", "") != options_.encryption_key_check) {
+    throw bkp::Error(BKP_E_AUTH,
+                     Describe() +
+                         ": the identity in encryption_identity is not this repository's (its "
+                         "key check in format.json differs): use the identity it was created with");
+  }
 }
 
 void Repository::RequireFormatVersion(int version) {

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "repo/manifest.h"
 #include "repo/repo_lock.h"
 #include "repo/storage_driver.h"
@@ -56,6 +58,12 @@ struct RepositoryOptions {
   std::chrono::milliseconds gc_grace{3'600'000};
   // Appended to a refusal naming a stale lock: how to remove it.
   std::string unlock_hint = "`hostd backup unlock`";
+  // For an encrypted repository (encrypted_driver.h), what format.json
+  // records: the scheme and a check value of the naming key. Both empty for
+  // an unencrypted one. Opening refuses a repository that records other
+  // values (encrypted or not, or another key): mixing is never silent.
+  std::string encryption;
+  std::string encryption_key_check;
 
   // The defaults, or, for tests only, BKP_TEST_GC_GRACE_MS and the
   // variables of LockTimings::FromEnvironment.
@@ -109,6 +117,8 @@ class Repository {
   static std::vector<uint64_t> ExclusiveBytes(const std::vector<Manifest>& manifests);
 
  private:
+  // Refuses a format.json whose encryption differs from options_'s.
+  void CheckEncryption(const nlohmann::json& format) const;
   std::shared_ptr<StorageDriver> driver_;
   RepositoryOptions options_;
   const std::string lock_owner_;  // random: marks this object's own locks

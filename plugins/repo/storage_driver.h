@@ -29,6 +29,11 @@ class ObjectWriter {
   // Publishes the bytes under `key`, atomically and durably: readers see
   // the whole object or none. Replaces an object already there.
   virtual void Commit(const std::string& key) = 0;
+  // The object's size in storage once committed, when `appended` bytes were
+  // appended: the same unless the driver transforms the bytes (encryption,
+  // encrypted_driver.h). What a manifest records as a chunk's stored size,
+  // so it equals what Stat reports.
+  virtual uint64_t StoredBytes(uint64_t appended) const { return appended; }
 };
 
 // Sequential reader of one object.
@@ -53,6 +58,11 @@ class StorageDriver {
   virtual ~StorageDriver() = default;
   // "posix:/backups" and the like, for messages.
   virtual std::string Describe() const = 0;
+  // The name of an object by the XXH128 of its original bytes (32 hex
+  // digits, lowercase): that digest itself, unless the driver encrypts;
+  // then a keyed hash of it of the same form, so a name tells nothing of
+  // the content to whoever lacks the key (encrypted_driver.h).
+  virtual std::string ContentName(const std::string& xxh128_hex) const { return xxh128_hex; }
   virtual std::unique_ptr<ObjectWriter> Create() = 0;
   // A writer whose Commit will be given `key`, known before the first byte:
   // a driver may then store the object while it arrives (an S3 multipart

@@ -18,6 +18,8 @@ const bkp_setting_spec kSettings[] = {
      "repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kEncryptionIdentitySetting,
+    repo::kEncryptionRecipientsSetting,
 };
 
 bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {

@@ -24,8 +24,9 @@ using testing_support::Quoted;
 namespace {
 
 // A stopped host with two contexts over several segments, backed up by
-// `hostd backup create` through local_disk into DIR/repo. Returns the id.
-std::string BackUpSampleHost(const ts::TempDir& dir) {
+// `hostd backup create` through local_disk into DIR/repo (with
+// `extra_settings`, TOML lines). Returns the id.
+std::string BackUpSampleHost(const ts::TempDir& dir, const std::string& extra_settings = "") {
   {
     auto options = storage_test::Options(dir / "data");
     // Segments small enough that each stream has closed ones, few enough
@@ -39,7 +40,7 @@ std::string BackUpSampleHost(const ts::TempDir& dir) {
   std::string toml = "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) + "\n";
   toml += "[storage]\ndata_dir = " + Quoted(dir / "data") + "\n";
   toml += "[[providers]]\nname = 'local'\nplugin = 'local_disk'\n[providers.settings]\npath = " +
-          Quoted(dir / "repo") + "\nworkers = 1\n";
+          Quoted(dir / "repo") + "\nworkers = 1\n" + extra_settings;
   ts::WriteFile(dir / "host.toml", toml);
   ts::CommandResult r =
       ts::RunCommand({HOSTD_BIN, "backup", "create", "--config", (dir / "host.toml").string()});
@@ -50,14 +51,16 @@ std::string BackUpSampleHost(const ts::TempDir& dir) {
   return manifests[0].stem().string();
 }
 
-// Runs the documented script with REPO, ID and DATA set and hostd on PATH.
-ts::CommandResult RunScript(const ts::TempDir& dir, const std::string& id, const fs::path& data) {
+// Runs the documented script with REPO, ID and DATA (and KEY, unless
+// empty) set and hostd on PATH.
+ts::CommandResult RunScript(const ts::TempDir& dir, const std::string& id, const fs::path& data,
+                            const std::string& key = "") {
   ts::WriteFile(dir / "hand-restore.sh",
                 ts::HandRestoreScript(fs::path(BKP_SOURCE_DIR) / "docs" / "repository-format.md"));
   const std::string path =
       fs::path(HOSTD_BIN).parent_path().string() + ":" + std::string(std::getenv("PATH"));
   return ts::RunCommand({"/usr/bin/env", "PATH=" + path, "REPO=" + (dir / "repo").string(),
-                         "ID=" + id, "DATA=" + data.string(), "bash",
+                         "ID=" + id, "DATA=" + data.string(), "KEY=" + key, "bash",
                          (dir / "hand-restore.sh").string()});
 }
 
@@ -113,6 +116,57 @@ TEST_CASE("hand restore: the documented script stops on a flipped byte and names
   ts::FlipByte(stored, fs::file_size(stored) / 2);
 
   ts::CommandResult r = RunScript(dir, id, dir / "restored");
+  INFO(r.output);
+  CHECK(r.exit_code != 0);
+  CHECK(Contains(r.output, "damaged object " + object));
+  CHECK_FALSE(Contains(r.output, "check passed"));
+}
+
+// An encrypted repository, its key made by the stock age-keygen: the same
+// script with KEY set opens every file with the stock `age -d`.
+std::string BackUpEncrypted(const ts::TempDir& dir) {
+  ts::CommandResult keygen = ts::RunCommand({"age-keygen", "-o", (dir / "key.txt").string()});
+  INFO(keygen.output);
+  REQUIRE(keygen.exit_code == 0);
+  return BackUpSampleHost(dir, "encryption_identity = " + Quoted(dir / "key.txt") + "\n");
+}
+
+TEST_CASE("hand restore: the documented script with KEY restores an encrypted backup") {
+  ts::TempDir dir;
+  const std::string id = BackUpEncrypted(dir);
+  // Encrypted indeed: the manifest is no JSON without the key.
+  CHECK_FALSE(Contains(ts::ReadFile(dir / "repo" / "backups" / (id + ".json")), "\"files\""));
+  ts::CommandResult r = RunScript(dir, id, dir / "restored", (dir / "key.txt").string());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.output, "check passed"));
+  const std::vector<fs::path> restored = Tree(dir / "restored" / "contexts");
+  CHECK(restored == Tree(dir / "data" / "contexts"));
+  for (const auto& file : restored) {
+    CAPTURE(file);
+    CHECK(ts::ReadFile(dir / "restored" / "contexts" / file) ==
+          ts::ReadFile(dir / "data" / "contexts" / file));
+  }
+}
+
+TEST_CASE("hand restore: the documented script with KEY stops on a flipped encrypted byte") {
+  ts::TempDir dir;
+  const std::string id = BackUpEncrypted(dir);
+  const ts::CommandResult opened = ts::RunCommand(
+      {"age", "-d", "-i", (dir / "key.txt").string(), "-o", (dir / "m.json").string(),
+       (dir / "repo" / "backups" / (id + ".json")).string()});
+  REQUIRE(opened.exit_code == 0);
+  const auto manifest = nlohmann::json::parse(ts::ReadFile(dir / "m.json"));
+  std::string object;
+  for (const auto& f : manifest.at("files")) {
+    if (f.at("role") == "events" && f.at("context") == "orders" && !f.at("chunks").empty()) {
+      object = f.at("chunks").back().at("object").get<std::string>();
+    }
+  }
+  REQUIRE_FALSE(object.empty());
+  const fs::path stored = dir / "repo" / object;
+  ts::FlipByte(stored, fs::file_size(stored) - 3);
+  ts::CommandResult r = RunScript(dir, id, dir / "restored", (dir / "key.txt").string());
   INFO(r.output);
   CHECK(r.exit_code != 0);
   CHECK(Contains(r.output, "damaged object " + object));

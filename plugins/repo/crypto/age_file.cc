@@ -1,0 +1,318 @@
+// age v1 header and STREAM payload (see age_file.h).
+#include "repo/crypto/age_file.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "repo/crypto/age_encoding.h"
+#include "bkp/bkp_plugin.hpp"
+
+namespace age {
+namespace {
+
+constexpr std::string_view kVersionLine = "age-encryption.org/v1\n";
+constexpr std::string_view kMacMark = "---";
+constexpr size_t kBodyColumns = 64;
+constexpr size_t kMacBase64 = 43;
+// A header is a few hundred bytes per recipient; more than this is not a
+// file we wrote or one worth reading.
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+constexpr size_t kHeaderReadStep = 1024;
+
+Key32 HeaderMac(const FileKey& file_key, std::string_view header_to_mark) {
+  const Key32 mac_key = HkdfSha256(file_key, {}, "header");
+  return HmacSha256(
+      mac_key, {reinterpret_cast<const uint8_t*>(header_to_mark.data()), header_to_mark.size()});
+}
+
+Key32 PayloadKey(const FileKey& file_key, const uint8_t* nonce) {
+  return HkdfSha256(file_key, {nonce, kPayloadNonceBytes}, "payload");
+}
+
+// The STREAM nonce: an 11-byte big-endian counter and the last-chunk flag.
+std::array<uint8_t, ChaChaPoly::kNonceBytes> ChunkNonce(uint64_t counter, bool last) {
+  std::array<uint8_t, ChaChaPoly::kNonceBytes> nonce{};
+  for (int i = 0; i < 8; ++i) nonce[10 - i] = static_cast<uint8_t>(counter >> (8 * i));
+  nonce[11] = last ? 1 : 0;
+  return nonce;
+}
+
+bool IsVchar(char c) { return c >= 33 && c <= 126; }
+
+[[noreturn]] void Corrupt(const std::string& what, const std::string& why) {
+  throw bkp::Error(BKP_E_CORRUPT, what + " is not a readable age file: " + why);
+}
+
+// A parsed header: the stanzas, the bytes the MAC covers, the MAC.
+struct Header {
+  std::vector<Stanza> stanzas;
+  size_t mac_covers = 0;  // bytes up to and including "---"
+  size_t length = 0;      // the whole header, through the MAC line's LF
+  std::vector<uint8_t> mac;
+};
+
+// Parses the header at the start of `text`; nullopt if `text` ends before
+// the header does (more must be read).
+std::optional<Header> ParseHeader(std::string_view text, const std::string& what) {
+  if (text.size() < kVersionLine.size()) {
+    if (kVersionLine.substr(0, text.size()) != text) Corrupt(what, "no age v1 version line");
+    return std::nullopt;
+  }
+  if (text.substr(0, kVersionLine.size()) != kVersionLine) {
+    Corrupt(what, "no age-encryption.org/v1 version line");
+  }
+  Header h;
+  size_t at = kVersionLine.size();
+  auto next_line = [&](std::string_view* line) {
+    const size_t lf = text.find('\n', at);
+    if (lf == std::string_view::npos) return false;
+    *line = text.substr(at, lf - at);
+    at = lf + 1;
+    return true;
+  };
+  for (;;) {
+    std::string_view line;
+    const size_t line_start = at;
+    if (!next_line(&line)) return std::nullopt;
+    if (line.substr(0, 3) == kMacMark) {
+      if (h.stanzas.empty()) Corrupt(what, "a header without recipient stanzas");
+      if (line.size() != 4 + kMacBase64 || line[3] != ' ') Corrupt(what, "a malformed MAC line");
+      auto mac = Base64Decode(line.substr(4));
+      if (!mac || mac->size() != 32) Corrupt(what, "a malformed header MAC");
+      h.mac = std::move(*mac);
+      h.mac_covers = line_start + 3;
+      h.length = at;
+      return h;
+    }
+    if (line.substr(0, 3) != "-> ") Corrupt(what, "a header line that is neither stanza nor MAC");
+    Stanza s;
+    std::string_view args = line.substr(3);
+    for (;;) {
+      const size_t sp = args.find(' ');
+      const std::string_view arg = args.substr(0, sp);
+      if (arg.empty() || !std::all_of(arg.begin(), arg.end(), IsVchar)) {
+        Corrupt(what, "a malformed stanza argument");
+      }
+      s.args.emplace_back(arg);
+      if (sp == std::string_view::npos) break;
+      args = args.substr(sp + 1);
+    }
+    std::string body;
+    for (;;) {
+      std::string_view body_line;
+      if (!next_line(&body_line)) return std::nullopt;
+      if (body_line.size() > kBodyColumns) Corrupt(what, "a stanza body line over 64 columns");
+      body += body_line;
+      if (body_line.size() < kBodyColumns) break;
+    }
+    auto decoded = Base64Decode(body);
+    if (!decoded) Corrupt(what, "a stanza body that is not canonical base64");
+    s.body = std::move(*decoded);
+    h.stanzas.push_back(std::move(s));
+  }
+}
+
+std::string EncodeStanza(const Stanza& s) {
+  std::string out = "->";
+  for (const auto& a : s.args) out += " " + a;
+  out += '\n';
+  const std::string body = Base64Encode(s.body);
+  // Full 64-column lines, then one shorter (maybe empty) line ends it.
+  size_t at = 0;
+  for (; at + kBodyColumns <= body.size(); at += kBodyColumns) {
+    out += body.substr(at, kBodyColumns) + "\n";
+  }
+  out += body.substr(at) + "\n";
+  return out;
+}
+
+}  // namespace
+
+uint64_t PayloadBytes(uint64_t plain) {
+  const uint64_t chunks = plain == 0 ? 1 : (plain + kChunkBytes - 1) / kChunkBytes;
+  return kPayloadNonceBytes + plain + chunks * ChaChaPoly::kTagBytes;
+}
+
+std::optional<uint64_t> PlainBytes(uint64_t payload) {
+  if (payload < kPayloadNonceBytes + ChaChaPoly::kTagBytes) return std::nullopt;
+  const uint64_t sealed = payload - kPayloadNonceBytes;
+  const uint64_t chunks = (sealed + kSealedChunkBytes - 1) / kSealedChunkBytes;
+  const uint64_t plain = sealed - chunks * ChaChaPoly::kTagBytes;
+  if (PayloadBytes(plain) != payload) return std::nullopt;
+  return plain;
+}
+
+Encryptor::Encryptor(const std::vector<Recipient>& to, Sink sink)
+    : sink_(std::move(sink)), chunk_(std::make_unique_for_overwrite<uint8_t[]>(kSealedChunkBytes)) {
+  if (to.empty()) throw bkp::Error(BKP_E_INVALID_ARGUMENT, "age encryption needs a recipient");
+  FileKey file_key{};
+  RandomBytes(file_key);
+  std::string header(kVersionLine);
+  for (const auto& r : to) header += EncodeStanza(WrapFileKey(file_key, r));
+  header += kMacMark;
+  const Key32 mac = HeaderMac(file_key, header);
+  header += " " + Base64Encode(mac) + "\n";
+  std::array<uint8_t, kPayloadNonceBytes> nonce{};
+  RandomBytes(nonce);
+  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(file_key, nonce.data()));
+  header_bytes_ = header.size();
+  sink_(reinterpret_cast<const uint8_t*>(header.data()), header.size());
+  sink_(nonce.data(), nonce.size());
+}
+
+Encryptor::~Encryptor() = default;
+
+void Encryptor::Seal(bool last) {
+  const auto nonce = ChunkNonce(counter_++, last);
+  aead_->Seal(nonce.data(), chunk_.get(), chunk_len_, chunk_.get());
+  sink_(chunk_.get(), chunk_len_ + ChaChaPoly::kTagBytes);
+  chunk_len_ = 0;
+}
+
+void Encryptor::Update(const void* data, size_t len) {
+  if (finished_) throw bkp::Error(BKP_E_INTERNAL, "age Encryptor::Update after Finish");
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (len > 0) {
+    // A full chunk is sealed only once more bytes arrive: the last chunk
+    // must carry the last-chunk flag, and it may be a full one.
+    if (chunk_len_ == kChunkBytes) Seal(false);
+    const size_t n = std::min(len, kChunkBytes - chunk_len_);
+    std::memcpy(chunk_.get() + chunk_len_, p, n);
+    chunk_len_ += n;
+    p += n;
+    len -= n;
+  }
+}
+
+void Encryptor::Finish() {
+  if (finished_) return;
+  Seal(true);
+  finished_ = true;
+}
+
+Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std::string what)
+    : source_(std::move(source)),
+      what_(std::move(what)),
+      in_(std::make_unique_for_overwrite<uint8_t[]>(kSealedChunkBytes + kHeaderReadStep)),
+      plain_(std::make_unique_for_overwrite<uint8_t[]>(kChunkBytes)) {
+  std::string text;
+  std::optional<Header> header;
+  while (!(header = ParseHeader(text, what_))) {
+    if (text.size() >= kMaxHeaderBytes) Corrupt(what_, "a header over 64 KiB");
+    const size_t old = text.size();
+    text.resize(old + kHeaderReadStep);
+    const size_t n = source_(text.data() + old, kHeaderReadStep);
+    text.resize(old + n);
+    if (n == 0) Corrupt(what_, old == 0 ? "it is empty" : "it ends inside its header");
+  }
+  std::optional<FileKey> file_key;
+  for (const auto& identity : identities) {
+    for (const auto& stanza : header->stanzas) {
+      if ((file_key = UnwrapFileKey(stanza, identity))) break;
+    }
+    if (file_key) break;
+  }
+  if (!file_key) {
+    std::string ours;
+    for (const auto& identity : identities) {
+      ours += (ours.empty() ? "" : ", ") + identity.recipient.ToString();
+    }
+    throw bkp::Error(BKP_E_CORRUPT, what_ + " is not encrypted to the identity given (recipient " +
+                                        ours + "): none of its " +
+                                        std::to_string(header->stanzas.size()) +
+                                        " recipient stanza(s) opens with it");
+  }
+  const Key32 mac = HeaderMac(*file_key, std::string_view(text).substr(0, header->mac_covers));
+  if (!EqualConstantTime(mac, header->mac)) {
+    Corrupt(what_, "its header MAC does not match (the header was altered)");
+  }
+  header_bytes_ = header->length;
+  in_len_ = text.size() - header->length;
+  std::memcpy(in_.get(), text.data() + header->length, in_len_);
+  if (Fill(kPayloadNonceBytes) < kPayloadNonceBytes) Corrupt(what_, "it ends before its payload");
+  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(*file_key, in_.get()));
+  in_len_ -= kPayloadNonceBytes;
+  std::memmove(in_.get(), in_.get() + kPayloadNonceBytes, in_len_);
+}
+
+Decryptor::~Decryptor() = default;
+
+size_t Decryptor::Fill(size_t want) {
+  while (in_len_ < want && !source_done_) {
+    const size_t n = source_(in_.get() + in_len_, want - in_len_);
+    if (n == 0) source_done_ = true;
+    in_len_ += n;
+  }
+  return in_len_;
+}
+
+void Decryptor::OpenChunk() {
+  // One byte past a full chunk tells whether this chunk is the last.
+  Fill(kSealedChunkBytes + 1);
+  const bool last = in_len_ <= kSealedChunkBytes;
+  const size_t sealed = last ? in_len_ : kSealedChunkBytes;
+  const std::string chunk = "chunk " + std::to_string(counter_);
+  if (sealed < ChaChaPoly::kTagBytes) Corrupt(what_, "it ends inside " + chunk + " (truncated)");
+  if (last && sealed == ChaChaPoly::kTagBytes && counter_ > 0) {
+    Corrupt(what_, "an empty final " + chunk);
+  }
+  const auto nonce = ChunkNonce(counter_, last);
+  if (!aead_->Open(nonce.data(), in_.get(), sealed, plain_.get())) {
+    Corrupt(what_, chunk + (last ? " (the last present)" : "") +
+                       " does not authenticate: the file was altered or truncated");
+  }
+  ++counter_;
+  plain_len_ = sealed - ChaChaPoly::kTagBytes;
+  plain_at_ = 0;
+  in_len_ -= sealed;
+  std::memmove(in_.get(), in_.get() + sealed, in_len_);
+  done_ = last;
+}
+
+size_t Decryptor::Read(void* buf, size_t len) {
+  auto* out = static_cast<uint8_t*>(buf);
+  size_t given = 0;
+  while (given < len) {
+    if (plain_at_ == plain_len_) {
+      if (done_) break;
+      OpenChunk();
+      continue;
+    }
+    const size_t n = std::min(len - given, plain_len_ - plain_at_);
+    std::memcpy(out + given, plain_.get() + plain_at_, n);
+    plain_at_ += n;
+    given += n;
+  }
+  return given;
+}
+
+std::string EncryptString(const std::vector<Recipient>& to, const std::string& plain) {
+  std::string out;
+  Encryptor enc(to, [&](const uint8_t* data, size_t len) {
+    out.append(reinterpret_cast<const char*>(data), len);
+  });
+  enc.Update(plain.data(), plain.size());
+  enc.Finish();
+  return out;
+}
+
+std::string DecryptString(const std::vector<Identity>& identities, const std::string& file,
+                          const std::string& what) {
+  size_t at = 0;
+  Decryptor dec(
+      identities,
+      [&](void* buf, size_t len) {
+        const size_t n = std::min(len, file.size() - at);
+        std::memcpy(buf, file.data() + at, n);
+        at += n;
+        return n;
+      },
+      what);
+  std::string out;
+  char buf[16384];
+  while (size_t n = dec.Read(buf, sizeof buf)) out.append(buf, n);
+  return out;
+}
+
+}  // namespace age
