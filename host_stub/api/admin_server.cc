@@ -549,12 +549,11 @@ Status AdminServer::Start() {
 }
 
 Status AdminServer::Arm() {
-  Result<LoadedSecurity> security = LoadSecurity(options_, [](const std::string& line) {
-    std::cout << ("hostd: " + line + "\n") << std::flush;
-  });
-  if (!security.ok()) return security.status();
-  tokens_ = std::move(security->tokens);
-  if (security->tls != nullptr) http_->set_tls(std::move(security->tls));
+  HOSTSTUB_ASSIGN_OR_RETURN(
+      LoadedSecurity security,
+      LoadSecurity(options_, [](const std::string& line) { LogInfo(line); }));
+  tokens_ = std::move(security.tokens);
+  if (security.tls != nullptr) http_->set_tls(std::move(security.tls));
   RequestGuardOptions guard;
   guard.host_names = {options_.listen_address, "localhost", "127.0.0.1", "::1"};
   guard.host_names.insert(guard.host_names.end(), options_.allowed_hosts.begin(),

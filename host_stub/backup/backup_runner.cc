@@ -12,19 +12,18 @@ Result<BackupOutcome> RunBackup(EventStore& store, const ProviderRef& provider, 
   // Checked before the source pins compaction and makes its scratch space.
   HOSTSTUB_RETURN_IF_ERROR(CheckBackup(provider.name, provider.table, type));
   const auto started = std::chrono::steady_clock::now();
-  auto source = BackupSource::Create(store, store.options().data_dir / ".backup-tmp");
-  if (!source.ok()) return source.status();
-  auto timeline = DataDirTimeline(store.options().data_dir);
-  if (!timeline.ok()) return timeline.status();
-  Result<BackupCallResult> result = CallBackup(provider, **source, type, timeline->timeline, op);
-  if (!result.ok()) return result.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto source,
+                            BackupSource::Create(store, store.options().data_dir / ".backup-tmp"));
+  HOSTSTUB_ASSIGN_OR_RETURN(const auto timeline, DataDirTimeline(store.options().data_dir));
+  HOSTSTUB_ASSIGN_OR_RETURN(const BackupCallResult result,
+                            CallBackup(provider, *source, type, timeline.timeline, op));
 
   BackupOutcome outcome;
-  outcome.backup_id = result->backup_id;
-  outcome.files_listed = (*source)->files_listed();
-  outcome.bytes_listed = (*source)->bytes_listed();
-  outcome.bytes_read = result->bytes_read;
-  outcome.bytes_stored = result->bytes_stored;
+  outcome.backup_id = result.backup_id;
+  outcome.files_listed = source->files_listed();
+  outcome.bytes_listed = source->bytes_listed();
+  outcome.bytes_read = result.bytes_read;
+  outcome.bytes_stored = result.bytes_stored;
   outcome.elapsed = std::chrono::steady_clock::now() - started;
   return outcome;
 }
@@ -35,10 +34,9 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
                                  const RestoreTarget& point_in_time) {
   // Checked before the sink looks at the target and makes its staging.
   HOSTSTUB_RETURN_IF_ERROR(CheckRestore(provider.name, provider.table, backup_id, point_in_time));
-  auto sink = RestoreSink::Create(target, policy, point_in_time);
-  if (!sink.ok()) return sink.status();
-  HOSTSTUB_RETURN_IF_ERROR(CallRestore(provider, backup_id, **sink, point_in_time, op));
-  return (*sink)->Commit(options);
+  HOSTSTUB_ASSIGN_OR_RETURN(auto sink, RestoreSink::Create(target, policy, point_in_time));
+  HOSTSTUB_RETURN_IF_ERROR(CallRestore(provider, backup_id, *sink, point_in_time, op));
+  return sink->Commit(options);
 }
 
 }  // namespace hoststub

@@ -275,11 +275,10 @@ void BackupCoordinator::Finish(const std::shared_ptr<Running>& running, const St
 }
 
 Result<BackupCoordinator::Begun> BackupCoordinator::Begin(const OperationRequest& request) {
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(request.provider);
-  if (!provider.ok()) return provider.status();
-  if (request.check) HOSTSTUB_RETURN_IF_ERROR(request.check(**provider));
-  Result<std::shared_ptr<Running>> claimed = Claim(request, **provider);
-  if (!claimed.ok()) return claimed.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(std::shared_ptr<LoadedProvider> provider,
+                            ResolveProvider(request.provider));
+  if (request.check) HOSTSTUB_RETURN_IF_ERROR(request.check(*provider));
+  HOSTSTUB_ASSIGN_OR_RETURN(std::shared_ptr<Running> claimed, Claim(request, *provider));
 
   std::thread previous;
   {
@@ -292,7 +291,7 @@ Result<BackupCoordinator::Begun> BackupCoordinator::Begin(const OperationRequest
   // logged as started before the last one was logged as ended.
   if (previous.joinable()) previous.join();
 
-  Begun begun{*claimed, *provider, {}};
+  Begun begun{std::move(claimed), std::move(provider), {}};
   {
     std::lock_guard<std::mutex> lock(mu_);
     begun.first = SnapshotLocked(*begun.running);
@@ -316,9 +315,8 @@ Status BackupCoordinator::Conclude(const Begun& begun, const OperationCall& call
 }
 
 Status BackupCoordinator::RunOperation(const OperationRequest& request, const OperationCall& call) {
-  Result<Begun> begun = Begin(request);
-  if (!begun.ok()) return begun.status();
-  return Conclude(*begun, call);
+  HOSTSTUB_ASSIGN_OR_RETURN(const Begun begun, Begin(request));
+  return Conclude(begun, call);
 }
 
 Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provider_name,
@@ -334,31 +332,29 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
   request.check = [type](const LoadedProvider& provider) {
     return CheckBackup(provider.name(), provider.table(), type);
   };
-  Result<Begun> begun = Begin(request);
-  if (!begun.ok()) return begun.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(Begun begun, Begin(request));
 
   // The backup runs on a worker of its own; the snapshot carries its result.
-  auto run = [this, type, running = begun->running](const LoadedProvider& provider,
+  auto run = [this, type, running = begun.running](const LoadedProvider& provider,
                                                     bkp_operation& op) -> Status {
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-    Result<BackupOutcome> outcome = RunBackup(store_, ref, type, op);
-    if (!outcome.ok()) return outcome.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(const BackupOutcome outcome, RunBackup(store_, ref, type, op));
     std::lock_guard<std::mutex> lock(mu_);
     OperationSnapshot& s = running->snapshot;
-    s.backup_id = outcome->backup_id;
-    s.bytes_read = outcome->bytes_read;
-    s.bytes_stored = outcome->bytes_stored;
-    s.files = outcome->files_listed;
+    s.backup_id = outcome.backup_id;
+    s.bytes_read = outcome.bytes_read;
+    s.bytes_stored = outcome.bytes_stored;
+    s.files = outcome.files_listed;
     return Status::OK();
   };
   {
     std::lock_guard<std::mutex> lock(mu_);
-    worker_ = std::thread([this, begun = *begun, run] {
+    worker_ = std::thread([this, begun, run] {
       // How it ended is in the snapshot (and went to the observer).
       static_cast<void>(Conclude(begun, run));
     });
   }
-  return begun->first;
+  return begun.first;
 }
 
 std::optional<OperationSnapshot> BackupCoordinator::Current() const {
@@ -449,26 +445,26 @@ Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view pr
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view provider_name) {
-  Result<std::shared_ptr<LoadedProvider>> provider = ResolveProvider(provider_name);
-  if (!provider.ok()) return provider.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::shared_ptr<LoadedProvider> provider,
+                            ResolveProvider(provider_name));
   HOSTSTUB_RETURN_IF_ERROR(
-      RequireCapability((*provider)->name(), (*provider)->table(), BKP_CAP_LIST, "list backups"));
+      RequireCapability(provider->name(), provider->table(), BKP_CAP_LIST, "list backups"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ != nullptr && current_->snapshot.running() &&
-        current_->snapshot.provider == (*provider)->name()) {
+        current_->snapshot.provider == provider->name()) {
       return Status::Busy(fmt::format(
           "provider '{}' is busy with {}; list its backups when that ends (hostctl status)",
-          (*provider)->name(), SnapshotLocked(*current_).Describe()));
+          provider->name(), SnapshotLocked(*current_).Describe()));
     }
   }
-  const ProviderLease lease(*this, **provider, kListWait);
+  const ProviderLease lease(*this, *provider, kListWait);
   if (!lease.held()) {
     return Status::Busy(
         fmt::format("provider '{}' stayed busy with another call for {} s; try the list again",
-                    (*provider)->name(), kListWait.count()));
+                    provider->name(), kListWait.count()));
   }
-  return ListProviderBackups(**provider);
+  return ListProviderBackups(*provider);
 }
 
 }  // namespace hoststub

@@ -222,10 +222,9 @@ Result<ProviderReloadSummary> ProviderRegistry::Reload(const HostConfig& config,
       summary.unchanged.push_back(entry.name);
       continue;
     }
-    Result<std::shared_ptr<LoadedProvider>> opened =
-        LoadedProvider::Open(entry, config.plugin_dir, log);
-    if (!opened.ok()) return opened.status();
-    next.push_back(std::move(opened).value());
+    HOSTSTUB_ASSIGN_OR_RETURN(std::shared_ptr<LoadedProvider> opened,
+                              LoadedProvider::Open(entry, config.plugin_dir, log));
+    next.push_back(std::move(opened));
     const bool existed =
         std::any_of(old.begin(), old.end(), [&](const auto& p) { return p->name() == entry.name; });
     (existed ? summary.changed : summary.added).push_back(entry.name);
