@@ -21,7 +21,7 @@ namespace {
 
 // One stream's segment files, ascending base.
 struct Stream {
-  SegmentKind kind;
+  StreamRole kind;
   std::vector<std::pair<uint64_t, fs::path>> segments;
 };
 
@@ -32,10 +32,11 @@ struct Position {
   std::string payload;
 };
 
-Stream ListStream(const fs::path& dir, SegmentKind kind) {
+// The segments of one stream of the context whose directory is `dir`.
+Stream ListStream(const fs::path& dir, StreamRole kind) {
   Stream s{kind, {}};
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir / StreamRoleName(kind), ec)) {
     if (auto base = ParseSegmentFileName(kind, entry.path().filename().string())) {
       s.segments.emplace_back(*base, entry.path());
     }
@@ -128,9 +129,9 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
   // Where each stream ends, and the log entry its last record came from.
   uint64_t next[2] = {0, 0};
   uint64_t from_entry[2] = {0, 0};
-  const SegmentKind kinds[2] = {SegmentKind::kEvents, SegmentKind::kSnapshots};
+  const StreamRole kinds[2] = {StreamRole::kEvents, StreamRole::kSnapshots};
   for (int k = 0; k < 2; ++k) {
-    auto last = LastPayload(ListStream(dir / SegmentKindName(kinds[k]), kinds[k]));
+    auto last = LastPayload(ListStream(dir, kinds[k]));
     if (!last.ok()) return last.status();
     if (*last) {
       auto ev = DecodeEvent(**last);
@@ -140,13 +141,13 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
     }
   }
   const uint64_t start = std::min(from_entry[0], from_entry[1]);
-  const Stream log = ListStream(dir / "log", SegmentKind::kLog);
+  const Stream log = ListStream(dir, StreamRole::kLog);
   std::optional<uint64_t> found;
   Status failure;
   for (size_t i = 0; i < log.segments.size() && !found && failure.ok(); ++i) {
     if (i + 1 < log.segments.size() && log.segments[i + 1].first <= start) continue;
     auto scan = ScanSegment(
-        log.segments[i].second, SegmentKind::kLog, log.segments[i].first,
+        log.segments[i].second, StreamRole::kLog, log.segments[i].first,
         [&](uint64_t, std::string_view payload) {
           if (PayloadSequence(payload) <= start) return true;
           auto entry = DecodeLogEntry(payload);
@@ -179,7 +180,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
     if (*first) earliest(LogIndexOf((*first)->payload));
     return Status::OK();
   };
-  const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+  const Stream events = ListStream(dir, StreamRole::kEvents);
   if (t.kind == RestoreTarget::Kind::kToken) {
     // The first event past the token: its whole append goes with it.
     HOSTSTUB_RETURN_IF_ERROR(consider(
@@ -190,8 +191,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
       return ev.ok() && ev->timestamp_ms > t.time_ms;
     };
     HOSTSTUB_RETURN_IF_ERROR(consider(FirstWhere(events, later)));
-    HOSTSTUB_RETURN_IF_ERROR(
-        consider(FirstWhere(ListStream(dir / "snapshots", SegmentKind::kSnapshots), later)));
+    HOSTSTUB_RETURN_IF_ERROR(consider(FirstWhere(ListStream(dir, StreamRole::kSnapshots), later)));
   }
   auto unapplied = FirstUnappliedEntry(dir);
   if (!unapplied.ok()) return unapplied.status();
@@ -269,7 +269,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     CutReport report;
     report.context = name;
     {
-      const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+      const Stream events = ListStream(dir, StreamRole::kEvents);
       for (size_t i = 0; i < events.segments.size() && !report.first_token; ++i) {
         auto first = FindIn(
             events, i, [](std::string_view) { return true; }, true);
@@ -286,13 +286,13 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     if (*drop) {
       const uint64_t keep_up_to = **drop - 1;  // the last log entry kept
       report.cut = true;
-      const Stream log = ListStream(dir / "log", SegmentKind::kLog);
+      const Stream log = ListStream(dir, StreamRole::kLog);
       auto log_cut =
           FirstWhere(log, [&](std::string_view p) { return PayloadSequence(p) > keep_up_to; });
       if (!log_cut.ok()) return log_cut.status();
       if (*log_cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(log, **log_cut));
-      for (SegmentKind kind : {SegmentKind::kEvents, SegmentKind::kSnapshots}) {
-        const Stream s = ListStream(dir / SegmentKindName(kind), kind);
+      for (StreamRole kind : {StreamRole::kEvents, StreamRole::kSnapshots}) {
+        const Stream s = ListStream(dir, kind);
         auto cut = FirstWhere(s, [&](std::string_view p) { return LogIndexOf(p) > keep_up_to; });
         if (!cut.ok()) return cut.status();
         if (*cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(s, **cut));
@@ -302,7 +302,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
         lowered[name] = keep_up_to;
       }
     }
-    auto last_entry = LastPayload(ListStream(dir / "log", SegmentKind::kLog));
+    auto last_entry = LastPayload(ListStream(dir, StreamRole::kLog));
     if (!last_entry.ok()) return last_entry.status();
     if (*last_entry) report.last_log_index = PayloadSequence(**last_entry);
     // A context created after the target (only the archive knew it) did
@@ -319,7 +319,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
       reports.push_back(std::move(report));
       continue;
     }
-    auto last_event = LastPayload(ListStream(dir / "events", SegmentKind::kEvents));
+    auto last_event = LastPayload(ListStream(dir, StreamRole::kEvents));
     if (!last_event.ok()) return last_event.status();
     if (*last_event) {
       if (auto ev = DecodeEvent(**last_event); ev.ok()) {
