@@ -43,10 +43,6 @@ std::string DescribeTransportError(const HttpTransportError& error,
   return error.detail;
 }
 
-const char* StreamName(StreamKind stream) {
-  return stream == StreamKind::kSnapshots ? "snapshots" : "events";
-}
-
 // Decodes a successful reply; a reply of the wrong shape is the host's fault
 // and reported with its HTTP status, like any other bad answer. (Send must
 // have run before `http_status` is read: keep the two calls in sequence.)
@@ -203,8 +199,8 @@ ApiResult<json> AdminClient::Call(std::string_view method, const std::string& pa
 
 ApiResult<AppendResult> AdminClient::Append(std::string_view context,
                                             std::span<const std::string> events,
-                                            StreamKind stream) {
-  json body = {{"events", json::array()}, {"stream", StreamName(stream)}};
+                                            StreamRole stream) {
+  json body = {{"events", json::array()}, {"stream", std::string(StreamRoleName(stream))}};
   json& list = body["events"];
   for (const std::string& event : events) list.push_back(event);
   // Payloads must be UTF-8 to travel as JSON strings; an invalid one is the
@@ -228,9 +224,10 @@ ApiResult<AppendResult> AdminClient::Append(std::string_view context,
 }
 
 ApiResult<ReadReply> AdminClient::Read(std::string_view context, uint64_t from, size_t limit,
-                                       StreamKind stream) {
-  const std::string path = fmt::format("/v1/contexts/{}/events?from={}&limit={}&stream={}",
-                                       EncodePathSegment(context), from, limit, StreamName(stream));
+                                       StreamRole stream) {
+  const std::string path =
+      fmt::format("/v1/contexts/{}/events?from={}&limit={}&stream={}", EncodePathSegment(context),
+                  from, limit, StreamRoleName(stream));
   ApiResult<json> reply = Send("GET", path, nullptr);
   return Decode<ReadReply>(reply, last_status_, [](const json& j) {
     ReadReply r;

@@ -164,10 +164,10 @@ class AdminClient {
   const std::string& base_url() const { return base_url_; }
 
   ApiResult<AppendResult> Append(std::string_view context, std::span<const std::string> events,
-                                 StreamKind stream = StreamKind::kEvents);
+                                 StreamRole stream = StreamRole::kEvents);
   // `limit` is passed as is: the host accepts 1..10000.
   ApiResult<ReadReply> Read(std::string_view context, uint64_t from, size_t limit,
-                            StreamKind stream = StreamKind::kEvents);
+                            StreamRole stream = StreamRole::kEvents);
   ApiResult<HostStatus> GetStatus();
   ApiResult<CompactionReport> Compact();
   // Continuous archiving (api/archive_routes.h): one entry per provider with

@@ -148,13 +148,11 @@ std::string HostForUrl(const std::string& address) {
   return address.find(':') != std::string::npos ? "[" + address + "]" : address;
 }
 
-const char* StreamName(StreamKind stream) {
-  return stream == StreamKind::kSnapshots ? "snapshots" : "events";
-}
-
-Result<StreamKind> ParseStream(std::string_view text) {
-  if (text == "events") return StreamKind::kEvents;
-  if (text == "snapshots") return StreamKind::kSnapshots;
+// The stream an append or a read names: events go to the events or the
+// snapshots, never to the log.
+Result<StreamRole> ParseStream(std::string_view text) {
+  const std::optional<StreamRole> role = ParseStreamRole(text);
+  if (role && IsEventStream(*role)) return *role;
   return Status::InvalidArgument(
       fmt::format("unknown stream '{}': use \"events\" or \"snapshots\"", text));
 }
@@ -203,7 +201,7 @@ void ReplyStatus(httplib::Response& res, const Status& status) {
 // The decoded body of an append request.
 struct AppendRequest {
   std::vector<std::string> events;
-  StreamKind stream = StreamKind::kEvents;
+  StreamRole stream = StreamRole::kEvents;
 };
 
 Result<AppendRequest> ParseAppendRequest(const std::string& text) {
@@ -255,7 +253,7 @@ void HandleAppend(EventStore& store, const httplib::Request& req, httplib::Respo
   if (!appended.ok()) {
     return ReplyError(res, HttpStatusFor(appended.status()),
                       fmt::format("append to context '{}' ({}) failed: {}", *context,
-                                  StreamName(request->stream), appended.status().ToString()));
+                                  StreamRoleName(request->stream), appended.status().ToString()));
   }
   ReplyJson(res, 200,
             {{"log_index", appended->log_index},
@@ -286,9 +284,9 @@ void HandleRead(EventStore& store, const httplib::Request& req, httplib::Respons
                                   "(next_token of the previous reply)",
                                   kMaxReadLimit, *limit));
   }
-  StreamKind stream = StreamKind::kEvents;
+  StreamRole stream = StreamRole::kEvents;
   if (req.has_param("stream")) {
-    Result<StreamKind> kind = ParseStream(req.get_param_value("stream"));
+    Result<StreamRole> kind = ParseStream(req.get_param_value("stream"));
     if (!kind.ok()) return ReplyStatus(res, kind.status());
     stream = *kind;
   }
@@ -301,7 +299,7 @@ void HandleRead(EventStore& store, const httplib::Request& req, httplib::Respons
     }
     return ReplyError(res, HttpStatusFor(events.status()),
                       fmt::format("read of context '{}' ({}) failed: {}", *context,
-                                  StreamName(stream), events.status().ToString()));
+                                  StreamRoleName(stream), events.status().ToString()));
   }
   // An empty page is either the end of a stream or a context that does not
   // exist; only the second is an error.

@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "plugin_host/abi_role.h"
 #include "plugin_host/abi_status.h"
 
 namespace hoststub {
@@ -12,7 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint32_t kStreamRoles[] = {BKP_ROLE_LOG, BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS};
 constexpr ArchiverState kStates[] = {ArchiverState::kStarting, ArchiverState::kArchiving,
                                      ArchiverState::kRetrying, ArchiverState::kStopped};
 
@@ -35,9 +36,7 @@ ArchiveStreamStatus StreamFromJson(const json& j) {
   ArchiveStreamStatus s;
   s.context = j.at("context").get<std::string>();
   const std::string role = j.at("role").get<std::string>();
-  for (uint32_t r : kStreamRoles) {
-    if (role == BkpRoleName(r)) s.role = r;
-  }
+  if (const std::optional<StreamRole> r = ParseStreamRole(role)) s.role = ToBkpRole(*r);
   if (const json& last = j.at("last_closed"); !last.is_null()) {
     s.closed_base = last.at("base").get<uint64_t>();
     s.closed_name = last.at("name").get<std::string>();

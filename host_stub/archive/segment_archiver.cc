@@ -15,6 +15,7 @@
 
 #include "backup/backup_source.h"
 #include "backup/timeline_history.h"
+#include "plugin_host/abi_role.h"
 #include "plugin_host/abi_status.h"
 #include "plugin_host/provider_calls.h"
 #include "storage/segment.h"
@@ -37,23 +38,8 @@ int64_t NowMs() {
       .count();
 }
 
-SegmentKind KindOf(uint32_t role) {
-  return role == BKP_ROLE_LOG      ? SegmentKind::kLog
-         : role == BKP_ROLE_EVENTS ? SegmentKind::kEvents
-                                   : SegmentKind::kSnapshots;
-}
-
-EventStore::SegmentRole StoreRoleOf(uint32_t role) {
-  return role == BKP_ROLE_LOG      ? EventStore::SegmentRole::kLog
-         : role == BKP_ROLE_EVENTS ? EventStore::SegmentRole::kEvents
-                                   : EventStore::SegmentRole::kSnapshots;
-}
-
-uint32_t BkpRoleOf(EventStore::SegmentRole role) {
-  return role == EventStore::SegmentRole::kLog      ? BKP_ROLE_LOG
-         : role == EventStore::SegmentRole::kEvents ? BKP_ROLE_EVENTS
-                                                    : BKP_ROLE_SNAPSHOTS;
-}
+// The archiver's roles are those of kRoles, always a stream.
+StreamRole RoleOf(uint32_t role) { return FromBkpRole(role).value_or(StreamRole::kSnapshots); }
 
 // One past the last index/token the store holds in a stream.
 uint64_t StoreNext(const ContextState& state, uint32_t role) {
@@ -64,7 +50,7 @@ uint64_t StoreNext(const ContextState& state, uint32_t role) {
 // One past the last index/token the archive holds, never below the
 // stream's first sequence (an empty stream holds nothing to archive).
 uint64_t Reach(uint64_t archived_next, uint32_t role) {
-  return std::max(archived_next, FirstSequence(KindOf(role)));
+  return std::max(archived_next, FirstSequence(RoleOf(role)));
 }
 
 const char* UnitOf(uint32_t role) { return role == BKP_ROLE_LOG ? "index" : "token"; }
@@ -193,7 +179,7 @@ void SegmentArchiver::Run() {
     {
       std::lock_guard lock(mu_);
       for (const ArchiveQueue::Notice& n : batch.notices) {
-        StreamKey key{n.context, BkpRoleOf(n.role)};
+        StreamKey key{n.context, ToBkpRole(n.role)};
         Cursor& c = cursors_[key];
         // A scan may have shipped it between the close and its announcement.
         if (c.closed_base && n.segment.base <= *c.closed_base) continue;
@@ -276,7 +262,7 @@ Status SegmentArchiver::LoadPositions() {
   for (const Position& p : positions) {
     Result<ContextState> state = store_.State(p.context);
     const uint64_t host_next =
-        state.ok() ? StoreNext(*state, p.role) : FirstSequence(KindOf(p.role));
+        state.ok() ? StoreNext(*state, p.role) : FirstSequence(RoleOf(p.role));
     if (p.next > host_next) {
       return Status::Refused(fmt::format(
           "the archive of context '{}' {} reaches {} {}, but this host's {} end before it, at {}: "
@@ -317,7 +303,7 @@ Status SegmentArchiver::LoadPositions() {
 }
 
 Result<std::vector<SegmentInfo>> SegmentArchiver::List(const StreamKey& key) const {
-  Result<std::vector<SegmentInfo>> segments = store_.Segments(key.context, StoreRoleOf(key.role));
+  Result<std::vector<SegmentInfo>> segments = store_.Segments(key.context, RoleOf(key.role));
   if (!segments.ok() && segments.status().code() == Status::Code::kNotFound) {
     return std::vector<SegmentInfo>();
   }
@@ -443,9 +429,7 @@ Status SegmentArchiver::ShipDueTails() {
 
 int64_t SegmentArchiver::FirstAppendMs(const StreamKey& key, const SegmentInfo& segment) const {
   if (key.role == BKP_ROLE_LOG || segment.next <= segment.base) return 0;
-  auto first =
-      store_.Read(key.context, segment.base, 1,
-                  key.role == BKP_ROLE_EVENTS ? StreamKind::kEvents : StreamKind::kSnapshots);
+  auto first = store_.Read(key.context, segment.base, 1, RoleOf(key.role));
   // 0 is "unknown", which the ABI allows: a restore to a time then reads more.
   return first.ok() && !first->empty() ? first->front().timestamp_ms : 0;
 }
@@ -533,7 +517,7 @@ ArchiverStatus SegmentArchiver::Snapshot() const {
     stream.context = key.context;
     stream.role = key.role;
     stream.closed_base = c.closed_base;
-    if (c.closed_base) stream.closed_name = SegmentFileName(KindOf(key.role), *c.closed_base);
+    if (c.closed_base) stream.closed_name = SegmentFileName(RoleOf(key.role), *c.closed_base);
     stream.piece_name = c.piece_name;
     stream.piece_size = c.piece_size;
     stream.next = c.next;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "plugin_host/abi_role.h"
 #include "plugin_host/abi_status.h"
 #include "storage/control_db.h"
 
@@ -108,7 +109,9 @@ Status BackupSource::ListSegments(uint32_t role) {
       cut_[context] = std::move(*streams);
     }
   }
-  const size_t index = role == BKP_ROLE_LOG ? 0 : role == BKP_ROLE_EVENTS ? 1 : 2;
+  // List has refused any other role: this one is a stream.
+  const size_t index = hoststub::StreamRoleIndex(
+      hoststub::FromBkpRole(role).value_or(hoststub::StreamRole::kSnapshots));
   for (const auto& [context, streams] : cut_) {
     for (const auto& seg : streams[index]) {
       Add(role, context, seg.path.filename().string(), seg.path, seg.size, seg.base, seg.next,

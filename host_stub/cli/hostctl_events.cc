@@ -35,13 +35,15 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxPage = 10'000;  // the host's read limit
 
-StreamKind ParseStream(const std::string& name) {
-  return name == "snapshots" ? StreamKind::kSnapshots : StreamKind::kEvents;
+// The option's check lets only the two event streams' names through.
+StreamRole ParseStream(const std::string& name) {
+  return ParseStreamRole(name).value_or(StreamRole::kEvents);
 }
 
 void AddStreamOption(CLI::App* cmd, std::string& stream) {
   cmd->add_option("--stream", stream, "Stream of the context")
-      ->check(CLI::IsMember({"events", "snapshots"}))
+      ->check(CLI::IsMember({std::string(StreamRoleName(StreamRole::kEvents)),
+                             std::string(StreamRoleName(StreamRole::kSnapshots))}))
       ->capture_default_str();
 }
 
@@ -99,7 +101,7 @@ int RunAppend(const GlobalArgs& global, const AppendArgs& args) {
   if (args.payloads.empty() && args.count == 0) {
     return Usage("append needs payloads, or --count N to generate N events");
   }
-  const StreamKind stream = ParseStream(args.stream);
+  const StreamRole stream = ParseStream(args.stream);
   AdminClient client = MakeClient(global);
   TokenRanges ranges;
   uint64_t appended = 0;
@@ -212,7 +214,7 @@ int RunLoad(const GlobalArgs& global, const LoadArgs& args) {
   const uint64_t total_events = static_cast<uint64_t>(std::llround(args.rate * args.duration));
   if (total_events == 0) return Usage("--rate times --duration is less than one event");
   const uint64_t total_batches = (total_events + args.batch - 1) / args.batch;
-  const StreamKind stream = ParseStream(args.stream);
+  const StreamRole stream = ParseStream(args.stream);
 
   // Open-loop pacing: batch k is due at start + k * interval whatever happened
   // to earlier ones, so a slow reply delays only itself and the rate holds.
@@ -340,7 +342,7 @@ struct ReadArgs {
 
 int RunRead(const GlobalArgs& global, const ReadArgs& args) {
   AdminClient client = MakeClient(global);
-  const StreamKind stream = ParseStream(args.stream);
+  const StreamRole stream = ParseStream(args.stream);
   uint64_t from = args.from;
   uint64_t remaining = args.limit == 0 ? UINT64_MAX : args.limit;
   while (remaining > 0) {

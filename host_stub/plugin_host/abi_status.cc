@@ -1,7 +1,11 @@
 // bkp_status <-> Status conversions.
 #include "plugin_host/abi_status.h"
 
+#include <optional>
+
 #include <fmt/format.h>
+
+#include "plugin_host/abi_role.h"
 
 namespace hoststub {
 
@@ -44,15 +48,10 @@ std::string BkpStatusName(bkp_status status) {
 }
 
 const char* BkpRoleName(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return "control DB";
-    case BKP_ROLE_LOG:
-      return "log";
-    case BKP_ROLE_EVENTS:
-      return "events";
-    case BKP_ROLE_SNAPSHOTS:
-      return "snapshots";
+  if (role == BKP_ROLE_CONTROL_DB) return "control DB";
+  // StreamRoleName's views are of string literals, so NUL-terminated.
+  if (const std::optional<StreamRole> stream = FromBkpRole(role)) {
+    return StreamRoleName(*stream).data();
   }
   return "unknown role";
 }

@@ -1,26 +1,20 @@
 // The host's rules for one restored item (see restore_rules.h).
 #include "plugin_host/restore_rules.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
+#include "plugin_host/abi_role.h"
 #include "plugin_host/abi_status.h"
 #include "storage/event_store.h"
 #include "storage/segment.h"
 
 namespace hoststub {
-namespace {
-
-SegmentKind KindOf(uint32_t role) {
-  return role == BKP_ROLE_LOG      ? SegmentKind::kLog
-         : role == BKP_ROLE_EVENTS ? SegmentKind::kEvents
-                                   : SegmentKind::kSnapshots;
-}
-
-}  // namespace
-
 Result<std::filesystem::path> RestoredPath(const bkp_item& item) {
   const char* name = item.name ? item.name : "(unnamed)";
-  if (item.role < BKP_ROLE_CONTROL_DB || item.role > BKP_ROLE_SNAPSHOTS) {
+  const std::optional<StreamRole> role = FromBkpRole(item.role);
+  if (!role && item.role != BKP_ROLE_CONTROL_DB) {
     return Status::InvalidArgument(fmt::format("item '{}' has unknown role {}", name, item.role));
   }
   if (item.role == BKP_ROLE_CONTROL_DB) {
@@ -36,14 +30,13 @@ Result<std::filesystem::path> RestoredPath(const bkp_item& item) {
   if (Status st = ValidateContextName(item.context); !st.ok()) return st;
   // The name must be the canonical segment name for its base: this also
   // keeps a hostile or buggy plugin from writing outside the data directory.
-  const SegmentKind kind = KindOf(item.role);
-  const std::string expected = SegmentFileName(kind, item.base);
+  const std::string expected = SegmentFileName(*role, item.base);
   if (item.name != expected) {
     return Status::InvalidArgument(
         fmt::format("{} item '{}' of context '{}' should be named '{}' for base {}",
                     BkpRoleName(item.role), item.name, item.context, expected, item.base));
   }
-  return std::filesystem::path("contexts") / item.context / SegmentKindName(kind) / expected;
+  return std::filesystem::path("contexts") / item.context / StreamRoleName(*role) / expected;
 }
 
 }  // namespace hoststub

@@ -59,7 +59,7 @@ struct StreamSummary {
   std::vector<fs::path> segments;
 };
 
-std::vector<std::pair<uint64_t, fs::path>> ListSegments(const fs::path& dir, SegmentKind kind) {
+std::vector<std::pair<uint64_t, fs::path>> ListSegments(const fs::path& dir, StreamRole kind) {
   std::vector<std::pair<uint64_t, fs::path>> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -73,7 +73,7 @@ std::vector<std::pair<uint64_t, fs::path>> ListSegments(const fs::path& dir, Seg
 
 // Walks one stream's segments, reporting every broken invariant, and decodes
 // each record so that a well-framed but malformed payload is caught too.
-std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
+std::optional<StreamSummary> CheckStream(const fs::path& dir, StreamRole kind,
                                          CheckReport* report) {
   auto segments = ListSegments(dir, kind);
   if (segments.empty()) {
@@ -86,7 +86,7 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
   // Log only: per stream, one past the last token of the previous entry
   // (unknown before the first entry when the log was compacted).
   std::array<std::optional<uint64_t>, 2> token_end;
-  if (kind == SegmentKind::kLog && !segments.empty() && segments.front().first == 1) {
+  if (kind == StreamRole::kLog && !segments.empty() && segments.front().first == 1) {
     token_end = {0, 0};
   }
   for (size_t i = 0; i < segments.size(); ++i) {
@@ -103,7 +103,7 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
       token_end = {};
     }
     auto scan = ScanSegment(path, kind, base, [&](uint64_t offset, std::string_view payload) {
-      if (kind == SegmentKind::kLog) {
+      if (kind == StreamRole::kLog) {
         auto entry = DecodeLogEntry(payload);
         if (!entry.ok()) {
           report->violations.push_back(
@@ -117,7 +117,7 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
         }
         sum.last_term = entry->term;
         const uint64_t entry_end = entry->first_token + entry->events.size();
-        if (entry->stream > 1) {
+        if (!LogEntryStream(entry->stream)) {
           report->violations.push_back(
               fmt::format("{}: offset {}: entry {} names unknown stream {}", path.string(), offset,
                           entry->index, entry->stream));
@@ -130,8 +130,8 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
           report->violations.push_back(fmt::format(
               "{}: offset {}: entry {} claims {} tokens {}..{} but the previous {} entry ended "
               "at token {} ({})",
-              path.string(), offset, entry->index, entry->stream == 0 ? "events" : "snapshots",
-              entry->first_token, entry_end - 1, entry->stream == 0 ? "events" : "snapshots",
+              path.string(), offset, entry->index, StreamRoleName(*LogEntryStream(entry->stream)),
+              entry->first_token, entry_end - 1, StreamRoleName(*LogEntryStream(entry->stream)),
               *end - 1, entry->first_token < *end ? "an overlap" : "a gap"));
         }
         end = entry_end;
@@ -209,7 +209,7 @@ std::optional<StreamSummary> CheckStream(const fs::path& dir, SegmentKind kind,
 // are not checked.
 void CrossCheck(uint32_t stream, const StreamSummary& log, const StreamSummary& events,
                 CheckReport* report) {
-  const char* what = stream == 0 ? "events" : "snapshots";
+  const std::string_view what = StreamRoleName(*LogEntryStream(stream));
   // A log with a gap in its indexes (already a violation) cannot be looked
   // up by index; there is nothing more to learn from it.
   if (log.records == 0 || log.entries.size() != log.last - log.first + 1) return;
@@ -228,7 +228,7 @@ void CrossCheck(uint32_t stream, const StreamSummary& log, const StreamSummary& 
     if (entry.stream != stream) {
       report->violations.push_back(
           fmt::format("{}: token {} says log entry {}, which is a {} entry", where, run.first_token,
-                      run.log_index, entry.stream == 0 ? "events" : "snapshots"));
+                      run.log_index, StreamRoleName(*LogEntryStream(entry.stream))));
     } else if (run.first_token != entry.first_token) {
       report->violations.push_back(
           fmt::format("{}: token {} says log entry {}, whose tokens start at {}", where,
@@ -294,7 +294,7 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
   // the check's cost. The reports are merged in context and stream order.
   struct StreamCheck {
     fs::path dir;
-    SegmentKind kind;
+    StreamRole kind;
     CheckReport report;
     std::optional<StreamSummary> summary;
   };
@@ -312,8 +312,8 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
       continue;
     }
     present.push_back(name);
-    for (SegmentKind kind : {SegmentKind::kLog, SegmentKind::kEvents, SegmentKind::kSnapshots}) {
-      streams.push_back({dir / SegmentKindName(kind), kind, {}, std::nullopt});
+    for (StreamRole kind : kStreamRoles) {
+      streams.push_back({dir / StreamRoleName(kind), kind, {}, std::nullopt});
     }
   }
   std::atomic<size_t> next{0};
@@ -347,13 +347,14 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
           fmt::format("context '{}': commit index {} is beyond the last log entry {}", name,
                       state->second.commit_index, last_index));
     }
-    for (const auto& [stream, sum] : {std::pair{"events", events}, {"snapshots", snapshots}}) {
+    for (const auto& [role, sum] :
+         {std::pair{StreamRole::kEvents, events}, {StreamRole::kSnapshots, snapshots}}) {
       if (!sum) continue;
       if (sum->max_log_index > last_index) {
         report.notes.push_back(fmt::format(
             "context '{}': {} applied up to log entry {} but the log ends at {}; recovery "
             "cuts them back to the log",
-            name, stream, sum->max_log_index, last_index));
+            name, StreamRoleName(role), sum->max_log_index, last_index));
       }
     }
     // Per stream, the log's last entry of it against what the stream holds.
@@ -368,7 +369,7 @@ CheckReport CheckDataDir(const fs::path& data_dir) {
       if (applied_end < end) {
         report.notes.push_back(fmt::format(
             "context '{}': the log holds {} up to token {} not yet applied; recovery applies them",
-            name, k == 0 ? "events" : "snapshots", end - 1));
+            name, StreamRoleName(*LogEntryStream(k)), end - 1));
       }
     }
     for (size_t k = 0; k < 2; ++k) {

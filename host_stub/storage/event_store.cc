@@ -31,10 +31,6 @@ int64_t WallClockMs() {
       .count();
 }
 
-SegmentKind KindOf(StreamKind stream) {
-  return stream == StreamKind::kEvents ? SegmentKind::kEvents : SegmentKind::kSnapshots;
-}
-
 Status ValidateContextName(std::string_view name) {
   bool ok = !name.empty() && name.size() <= 64 && name.front() != '.';
   for (char c : name) {
@@ -106,7 +102,13 @@ EventStore::~EventStore() {
 }
 
 Result<std::vector<StoredEvent>> EventStore::Read(std::string_view context, uint64_t from_token,
-                                                  size_t limit, StreamKind stream) const {
+                                                  size_t limit, StreamRole stream) const {
+  if (!IsEventStream(stream)) {
+    return Status::InvalidArgument(fmt::format(
+        "read from context '{}': events are read from the events or the snapshots stream, not "
+        "the {}",
+        context, StreamRoleName(stream)));
+  }
   Context* ctx = impl_->Find(context);
   if (ctx == nullptr) return Status::NotFound(fmt::format("no context '{}'", context));
   std::vector<StreamSegment> segments;
@@ -119,7 +121,7 @@ Result<std::vector<StoredEvent>> EventStore::Read(std::string_view context, uint
     if (i + 1 < segments.size() && segments[i + 1].base <= from_token) continue;
     Status failure;
     auto scan = ScanSegment(
-        segments[i].path, KindOf(stream), segments[i].base,
+        segments[i].path, stream, segments[i].base,
         [&](uint64_t, std::string_view payload) {
           if (PayloadSequence(payload) < from_token) return true;
           auto ev = DecodeEvent(payload);
@@ -178,16 +180,13 @@ std::vector<SegmentInfo> ToSegmentInfos(const std::vector<StreamSegment>& segmen
 }  // namespace
 
 Result<std::vector<SegmentInfo>> EventStore::Segments(std::string_view context,
-                                                      SegmentRole role) const {
+                                                      StreamRole role) const {
   Context* ctx = impl_->Find(context);
   if (ctx == nullptr) return Status::NotFound(fmt::format("no context '{}'", context));
   std::vector<StreamSegment> segments;
   {
     std::lock_guard lock(ctx->mu);
-    const SegmentedStream& s = role == SegmentRole::kLog      ? *ctx->log
-                               : role == SegmentRole::kEvents ? *ctx->events
-                                                              : *ctx->snapshots;
-    segments = s.Segments();
+    segments = ctx->stream(role).Segments();
   }
   return ToSegmentInfos(segments);
 }

@@ -30,12 +30,10 @@
 #include "storage/data_dir_lock.h"  // kDataDirLockFile, CheckDataDirNotInUse
 #include "storage/options.h"
 #include "storage/store_handle.h"
+#include "storage/stream_role.h"
 #include "util/status.h"
 
 namespace hoststub {
-
-// Which append-only stream of a context an event batch goes to.
-enum class StreamKind : uint32_t { kEvents = 0, kSnapshots = 1 };
 
 struct AppendResult {
   uint64_t log_index = 0;    // index of the log entry that carried the batch
@@ -135,22 +133,24 @@ class EventStore {
   // context, a failed fsync the whole store: every later append fails with
   // IOError until the store is reopened (an fsync is never retried, see
   // docs/storage-format.md), and a batch is never acknowledged unless its
-  // own fsync succeeded.
+  // own fsync succeeded. `stream` is kEvents or kSnapshots: the log is
+  // written by the append itself (InvalidArgument for kLog).
   Result<AppendResult> Append(std::string_view context, std::span<const std::string> events,
-                              StreamKind stream = StreamKind::kEvents);
+                              StreamRole stream = StreamRole::kEvents);
 
-  // Up to `limit` events with token >= from_token, in token order.
+  // Up to `limit` events with token >= from_token, in token order, from the
+  // kEvents or kSnapshots stream (InvalidArgument for kLog).
   Result<std::vector<StoredEvent>> Read(std::string_view context, uint64_t from_token, size_t limit,
-                                        StreamKind stream = StreamKind::kEvents) const;
+                                        StreamRole stream = StreamRole::kEvents) const;
 
   std::vector<std::string> Contexts() const;
   Result<ContextState> State(std::string_view context) const;
 
-  // Segment files of one context, oldest first; the last one is active.
-  enum class SegmentRole { kLog, kEvents, kSnapshots };
-  Result<std::vector<SegmentInfo>> Segments(std::string_view context, SegmentRole role) const;
+  // Segment files of one stream of a context, oldest first; the last one is
+  // active.
+  Result<std::vector<SegmentInfo>> Segments(std::string_view context, StreamRole role) const;
   // The segments of all three streams of a context at one instant, indexed
-  // by SegmentRole. An append writes its log entry and its events under one
+  // by StreamRoleIndex. An append writes its log entry and its events under one
   // lock, so these events are exactly those of these log entries: a backup
   // that lists the log and the events apart can hold events whose entry it
   // lacks (recovery drops them), and then says it holds more than restores.
@@ -159,7 +159,7 @@ class EventStore {
   // A segment an append just closed: immutable from now on.
   struct ClosedSegment {
     std::string context;
-    SegmentRole role = SegmentRole::kLog;
+    StreamRole role = StreamRole::kLog;
     SegmentInfo segment;    // closed is true; next is one past its last index/token
     int64_t closed_ms = 0;  // host wall clock when it closed, ms since the epoch
   };

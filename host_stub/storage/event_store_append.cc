@@ -36,7 +36,12 @@ Result<Context*> EventStore::Impl::GetOrCreate(std::string_view name) {
 }
 
 Result<AppendResult> EventStore::Append(std::string_view context,
-                                        std::span<const std::string> events, StreamKind stream) {
+                                        std::span<const std::string> events, StreamRole stream) {
+  if (!IsEventStream(stream)) {
+    return Status::InvalidArgument(fmt::format(
+        "append to context '{}': events go to the events or the snapshots stream, not the {}",
+        context, StreamRoleName(stream)));
+  }
   if (events.empty()) {
     return Status::InvalidArgument(fmt::format("empty batch for context '{}'", context));
   }
@@ -68,8 +73,7 @@ Result<AppendResult> EventStore::Append(std::string_view context,
     result.first_token = target.next_seq();
     result.last_token = result.first_token + events.size() - 1;
 
-    EncodeLogEntry(result.log_index, ctx.term, result.first_token, static_cast<uint32_t>(stream),
-                   events, &log_payload);
+    EncodeLogEntry(result.log_index, ctx.term, result.first_token, stream, events, &log_payload);
     AppendRecord(RecordType::kLogEntry, log_payload, &log_record);
     const int64_t now = WallClockMs();
     uint64_t token = result.first_token;
@@ -90,10 +94,8 @@ Result<AppendResult> EventStore::Append(std::string_view context,
     ctx.last_index = result.log_index;
     if (impl_->options.fsync == FsyncPolicy::kNever) ctx.commit_index = result.log_index;
   }
-  impl_->AnnounceClosed(ctx.name, SegmentRole::kLog, closed_log);
-  impl_->AnnounceClosed(
-      ctx.name, stream == StreamKind::kEvents ? SegmentRole::kEvents : SegmentRole::kSnapshots,
-      closed_events);
+  impl_->AnnounceClosed(ctx.name, StreamRole::kLog, closed_log);
+  impl_->AnnounceClosed(ctx.name, stream, closed_events);
   if (impl_->options.fsync == FsyncPolicy::kBatch) {
     HOSTSTUB_RETURN_IF_ERROR(impl_->SyncUpTo(ctx, result.log_index));
   }
@@ -143,7 +145,7 @@ Status EventStore::Impl::SyncUpTo(Context& ctx, uint64_t index) {
   return Status::OK();
 }
 
-void EventStore::Impl::AnnounceClosed(const std::string& context, SegmentRole role,
+void EventStore::Impl::AnnounceClosed(const std::string& context, StreamRole role,
                                       const std::vector<StreamSegment>& closed) {
   if (closed.empty()) return;
   std::shared_lock lock(subscribers_mu);

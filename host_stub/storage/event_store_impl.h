@@ -32,9 +32,6 @@ namespace hoststub {
 // Host wall clock, ms since the epoch: the timestamp events carry.
 int64_t WallClockMs();
 
-// The segment kind of an event stream.
-SegmentKind KindOf(StreamKind stream);
-
 // One context: its log and its two event streams, with the counters of the
 // append path. `mu` guards the streams and last_index; `sync_mu` serialises
 // group fsyncs so concurrent appenders share one.
@@ -56,8 +53,8 @@ struct Context {
   std::atomic<uint64_t> commit_index{0};
   uint64_t persisted_commit_index = 0;  // guarded by Impl::persist_mu
 
-  SegmentedStream& stream(StreamKind kind) {
-    return kind == StreamKind::kEvents ? *events : *snapshots;
+  SegmentedStream& stream(StreamRole role) {
+    return role == StreamRole::kLog ? *log : role == StreamRole::kEvents ? *events : *snapshots;
   }
 };
 
@@ -101,12 +98,12 @@ struct EventStore::Impl {
   bool stopping = false;
   std::thread flusher;
 
-  SegmentedStream::Options StreamOptions(const std::filesystem::path& dir, SegmentKind kind) const {
+  SegmentedStream::Options StreamOptions(const std::filesystem::path& dir, StreamRole kind) const {
     SegmentedStream::Options o;
-    o.dir = dir / SegmentKindName(kind);
+    o.dir = dir / StreamRoleName(kind);
     o.kind = kind;
     o.segment_bytes =
-        kind == SegmentKind::kLog ? options.log_segment_bytes : options.event_segment_bytes;
+        kind == StreamRole::kLog ? options.log_segment_bytes : options.event_segment_bytes;
     o.durable = options.fsync != FsyncPolicy::kNever;
     o.verify_closed = options.recovery_verify_closed_segments;
     o.closed_headers_only = options.recovery_headers_only;
@@ -136,7 +133,7 @@ struct EventStore::Impl {
   void PersistCommitIndexes();
   Result<CompactionReport> Compact();
   uint64_t CompactionFloorOf(const std::string& context) const;
-  void AnnounceClosed(const std::string& context, SegmentRole role,
+  void AnnounceClosed(const std::string& context, StreamRole role,
                       const std::vector<StreamSegment>& closed);
   void FlusherLoop();
 };

@@ -3,6 +3,7 @@
 // streams are brought back into agreement, the log being the truth.
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "storage/event_store_impl.h"
 #include "storage/record.h"
@@ -18,8 +19,8 @@ Result<std::unique_ptr<Context>> EventStore::Impl::OpenContext(const std::string
   ctx->name = name;
   ctx->dir = options.data_dir / "contexts" / name;
   for (auto [kind, slot] :
-       {std::pair{SegmentKind::kLog, &ctx->log}, std::pair{SegmentKind::kEvents, &ctx->events},
-        std::pair{SegmentKind::kSnapshots, &ctx->snapshots}}) {
+       {std::pair{StreamRole::kLog, &ctx->log}, std::pair{StreamRole::kEvents, &ctx->events},
+        std::pair{StreamRole::kSnapshots, &ctx->snapshots}}) {
     auto stream = SegmentedStream::Open(StreamOptions(ctx->dir, kind), &recovery_notes);
     if (!stream.ok()) return stream.status();
     *slot = std::move(*stream);
@@ -66,12 +67,13 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
   const uint64_t last_index = ctx.last_index;
   const uint64_t commit = std::min(stored_commit, last_index);
   *last_term = 0;
-  std::array<uint64_t, 2> applied{0, 0};  // per StreamKind: log index of the last event
-  for (StreamKind kind : {StreamKind::kEvents, StreamKind::kSnapshots}) {
-    SegmentedStream& s = ctx.stream(kind);
+  // Per event stream, by LogEntryStreamCode: the log index of its last event.
+  std::array<uint64_t, 2> applied{0, 0};
+  for (StreamRole role : {StreamRole::kEvents, StreamRole::kSnapshots}) {
+    SegmentedStream& s = ctx.stream(role);
     auto last = s.ReadLastRecord();
     if (!last.ok()) return last.status();
-    uint64_t& a = applied[static_cast<size_t>(kind)];
+    uint64_t& a = applied[LogEntryStreamCode(role)];
     if (last->has_value()) {
       auto ev = DecodeEvent(**last);
       if (!ev.ok()) return ev.status();
@@ -84,7 +86,7 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
       }));
       recovery_notes.push_back(
           fmt::format("context '{}': {} ran ahead of the log (last entry {}); cut back to token {}",
-                      ctx.name, SegmentKindName(KindOf(kind)), last_index, s.next_seq()));
+                      ctx.name, StreamRoleName(role), last_index, s.next_seq()));
       a = last_index;
     }
   }
@@ -98,10 +100,10 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
     if (seg->size <= kSegmentHeaderSize) continue;
     Status failure;
     auto scan = ScanSegment(
-        seg->path, SegmentKind::kLog, seg->base,
+        seg->path, StreamRole::kLog, seg->base,
         [&](uint64_t, std::string_view payload) {
           auto entry = DecodeLogEntry(payload);
-          if (!entry.ok() || entry->stream > 1) {
+          if (!entry.ok() || !LogEntryStream(entry->stream)) {
             failure = entry.ok() ? Status::Corruption(fmt::format(
                                        "context '{}': log entry {} names unknown stream {}",
                                        ctx.name, entry->index, entry->stream))
@@ -109,8 +111,8 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
             return false;
           }
           *last_term = entry->term;
-          const auto kind = static_cast<StreamKind>(entry->stream);
-          if (ctx.stream(kind).next_seq() < entry->first_token + entry->events.size()) {
+          if (ctx.stream(*LogEntryStream(entry->stream)).next_seq() <
+              entry->first_token + entry->events.size()) {
             behind[entry->stream] = true;
           }
           return true;
@@ -133,7 +135,7 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
   for (const StreamSegment& seg : log_segments) {
     if (seg.next <= from) continue;
     auto scan = ScanSegment(
-        seg.path, SegmentKind::kLog, seg.base,
+        seg.path, StreamRole::kLog, seg.base,
         [&](uint64_t, std::string_view payload) {
           if (PayloadSequence(payload) < from) return true;
           auto entry = DecodeLogEntry(payload);
@@ -141,8 +143,14 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
             failure = entry.status();
             return false;
           }
-          auto kind = static_cast<StreamKind>(entry->stream);
-          SegmentedStream& target = ctx.stream(kind);
+          const std::optional<StreamRole> role = LogEntryStream(entry->stream);
+          if (!role) {
+            failure =
+                Status::Corruption(fmt::format("context '{}': log entry {} names unknown stream {}",
+                                               ctx.name, entry->index, entry->stream));
+            return false;
+          }
+          SegmentedStream& target = ctx.stream(*role);
           EventRecordBatch batch;
           uint64_t token = entry->first_token;
           uint64_t first_new = 0;
@@ -151,8 +159,7 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
               if (token != target.next_seq() + batch.count()) {
                 failure = Status::Corruption(fmt::format(
                     "context '{}': log entry {} applies token {} but the {} stream is at {}",
-                    ctx.name, entry->index, token, SegmentKindName(KindOf(kind)),
-                    target.next_seq()));
+                    ctx.name, entry->index, token, StreamRoleName(*role), target.next_seq()));
                 return false;
               }
               if (batch.empty()) first_new = token;

@@ -22,7 +22,7 @@ namespace {
 
 // One stream's segment files, ascending base.
 struct Stream {
-  SegmentKind kind;
+  StreamRole kind;
   std::vector<std::pair<uint64_t, fs::path>> segments;
 };
 
@@ -33,10 +33,11 @@ struct Position {
   std::string payload;
 };
 
-Stream ListStream(const fs::path& dir, SegmentKind kind) {
+// The segments of one stream of the context whose directory is `dir`.
+Stream ListStream(const fs::path& dir, StreamRole kind) {
   Stream s{kind, {}};
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(dir / StreamRoleName(kind), ec)) {
     if (auto base = ParseSegmentFileName(kind, entry.path().filename().string())) {
       s.segments.emplace_back(*base, entry.path());
     }
@@ -128,10 +129,9 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
   // Where each stream ends, and the log entry its last record came from.
   uint64_t next[2] = {0, 0};
   uint64_t from_entry[2] = {0, 0};
-  const SegmentKind kinds[2] = {SegmentKind::kEvents, SegmentKind::kSnapshots};
+  const StreamRole kinds[2] = {StreamRole::kEvents, StreamRole::kSnapshots};
   for (int k = 0; k < 2; ++k) {
-    HOSTSTUB_ASSIGN_OR_RETURN(const auto last,
-                              LastPayload(ListStream(dir / SegmentKindName(kinds[k]), kinds[k])));
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto last, LastPayload(ListStream(dir, kinds[k])));
     if (last) {
       HOSTSTUB_ASSIGN_OR_RETURN(const auto ev, DecodeEvent(*last));
       next[k] = ev.token + 1;
@@ -139,13 +139,13 @@ Result<std::optional<uint64_t>> FirstUnappliedEntry(const fs::path& dir) {
     }
   }
   const uint64_t start = std::min(from_entry[0], from_entry[1]);
-  const Stream log = ListStream(dir / "log", SegmentKind::kLog);
+  const Stream log = ListStream(dir, StreamRole::kLog);
   std::optional<uint64_t> found;
   Status failure;
   for (size_t i = 0; i < log.segments.size() && !found && failure.ok(); ++i) {
     if (i + 1 < log.segments.size() && log.segments[i + 1].first <= start) continue;
     HOSTSTUB_RETURN_IF_ERROR(
-        ScanSegment(log.segments[i].second, SegmentKind::kLog, log.segments[i].first,
+        ScanSegment(log.segments[i].second, StreamRole::kLog, log.segments[i].first,
                     [&](uint64_t, std::string_view payload) {
                       if (PayloadSequence(payload) <= start) return true;
                       auto entry = DecodeLogEntry(payload);
@@ -179,7 +179,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
     if (*first) earliest(LogIndexOf((*first)->payload));
     return Status::OK();
   };
-  const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+  const Stream events = ListStream(dir, StreamRole::kEvents);
   if (t.kind == RestoreTarget::Kind::kToken) {
     // The first event past the token: its whole append goes with it.
     HOSTSTUB_RETURN_IF_ERROR(consider(
@@ -190,8 +190,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
       return ev.ok() && ev->timestamp_ms > t.time_ms;
     };
     HOSTSTUB_RETURN_IF_ERROR(consider(FirstWhere(events, later)));
-    HOSTSTUB_RETURN_IF_ERROR(
-        consider(FirstWhere(ListStream(dir / "snapshots", SegmentKind::kSnapshots), later)));
+    HOSTSTUB_RETURN_IF_ERROR(consider(FirstWhere(ListStream(dir, StreamRole::kSnapshots), later)));
   }
   HOSTSTUB_ASSIGN_OR_RETURN(const auto unapplied, FirstUnappliedEntry(dir));
   earliest(unapplied);
@@ -259,7 +258,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     CutReport report;
     report.context = name;
     {
-      const Stream events = ListStream(dir / "events", SegmentKind::kEvents);
+      const Stream events = ListStream(dir, StreamRole::kEvents);
       for (size_t i = 0; i < events.segments.size() && !report.first_token; ++i) {
         const auto any = [](std::string_view) { return true; };
         HOSTSTUB_ASSIGN_OR_RETURN(const auto first, FindIn(events, i, any, /*first_only=*/true));
@@ -274,13 +273,13 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
     if (drop) {
       const uint64_t keep_up_to = *drop - 1;  // the last log entry kept
       report.cut = true;
-      const Stream log = ListStream(dir / "log", SegmentKind::kLog);
+      const Stream log = ListStream(dir, StreamRole::kLog);
       HOSTSTUB_ASSIGN_OR_RETURN(const auto log_cut, FirstWhere(log, [&](std::string_view p) {
                                   return PayloadSequence(p) > keep_up_to;
                                 }));
       if (log_cut) HOSTSTUB_RETURN_IF_ERROR(CutAt(log, *log_cut));
-      for (SegmentKind kind : {SegmentKind::kEvents, SegmentKind::kSnapshots}) {
-        const Stream s = ListStream(dir / SegmentKindName(kind), kind);
+      for (StreamRole kind : {StreamRole::kEvents, StreamRole::kSnapshots}) {
+        const Stream s = ListStream(dir, kind);
         HOSTSTUB_ASSIGN_OR_RETURN(const auto cut, FirstWhere(s, [&](std::string_view p) {
                                     return LogIndexOf(p) > keep_up_to;
                                   }));
@@ -292,7 +291,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
       }
     }
     HOSTSTUB_ASSIGN_OR_RETURN(const auto last_entry,
-                              LastPayload(ListStream(dir / "log", SegmentKind::kLog)));
+                              LastPayload(ListStream(dir, StreamRole::kLog)));
     if (last_entry) report.last_log_index = PayloadSequence(*last_entry);
     // A context created after the target (only the archive knew it) did
     // not exist then: restoring it empty would invent it.
@@ -309,7 +308,7 @@ Result<std::vector<CutReport>> CutToTarget(const fs::path& data_dir, const Resto
       continue;
     }
     HOSTSTUB_ASSIGN_OR_RETURN(const auto last_event,
-                              LastPayload(ListStream(dir / "events", SegmentKind::kEvents)));
+                              LastPayload(ListStream(dir, StreamRole::kEvents)));
     if (last_event) {
       if (auto ev = DecodeEvent(*last_event); ev.ok()) {
         report.last_token = ev->token;

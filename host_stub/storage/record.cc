@@ -56,12 +56,12 @@ uint64_t PayloadSequence(std::string_view payload) {
   return payload.size() < 8 ? 0 : GetU64(payload.data());
 }
 
-void EncodeLogEntry(uint64_t index, uint64_t term, uint64_t first_token, uint32_t stream,
+void EncodeLogEntry(uint64_t index, uint64_t term, uint64_t first_token, StreamRole stream,
                     std::span<const std::string> events, std::string* payload) {
   PutU64(payload, index);
   PutU64(payload, term);
   PutU64(payload, first_token);
-  PutU32(payload, stream);
+  PutU32(payload, LogEntryStreamCode(stream));
   PutU32(payload, static_cast<uint32_t>(events.size()));
   for (const auto& e : events) {
     PutU32(payload, static_cast<uint32_t>(e.size()));

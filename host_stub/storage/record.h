@@ -13,11 +13,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "storage/stream_role.h"
 #include "util/status.h"
 
 namespace hoststub {
@@ -58,11 +60,25 @@ struct LogEntryView {
   uint64_t index = 0;
   uint64_t term = 0;
   uint64_t first_token = 0;
-  uint32_t stream = 0;
+  uint32_t stream = 0;                   // as written: LogEntryStream gives the StreamRole
   std::vector<std::string_view> events;  // point into the decoded payload
 };
 
-void EncodeLogEntry(uint64_t index, uint64_t term, uint64_t first_token, uint32_t stream,
+// The `stream` field of a log entry: 0 for the events, 1 for the snapshots
+// (on disk, so not StreamRole's numbering). `stream` must be an event stream.
+constexpr uint32_t LogEntryStreamCode(StreamRole stream) {
+  return stream == StreamRole::kSnapshots ? 1 : 0;
+}
+// The stream a log entry's `stream` field names; nullopt for any other value
+// (a damaged entry).
+constexpr std::optional<StreamRole> LogEntryStream(uint32_t code) {
+  if (code == 0) return StreamRole::kEvents;
+  if (code == 1) return StreamRole::kSnapshots;
+  return std::nullopt;
+}
+
+// `stream` must be kEvents or kSnapshots.
+void EncodeLogEntry(uint64_t index, uint64_t term, uint64_t first_token, StreamRole stream,
                     std::span<const std::string> events, std::string* payload);
 // Fails with Corruption when the payload is malformed; the views borrow it.
 Result<LogEntryView> DecodeLogEntry(std::string_view payload);

@@ -21,31 +21,19 @@ constexpr size_t kScanChunk = 1 << 20;
 
 }  // namespace
 
-const char* SegmentKindName(SegmentKind kind) {
-  switch (kind) {
-    case SegmentKind::kLog:
-      return "log";
-    case SegmentKind::kEvents:
-      return "events";
-    case SegmentKind::kSnapshots:
-      return "snapshots";
-  }
-  return "unknown";
+uint32_t SegmentRecordType(StreamRole kind) {
+  return static_cast<uint32_t>(kind == StreamRole::kLog ? RecordType::kLogEntry
+                                                        : RecordType::kEvent);
 }
 
-uint32_t SegmentRecordType(SegmentKind kind) {
-  return static_cast<uint32_t>(kind == SegmentKind::kLog ? RecordType::kLogEntry
-                                                         : RecordType::kEvent);
+uint64_t FirstSequence(StreamRole kind) { return kind == StreamRole::kLog ? 1 : 0; }
+
+std::string SegmentFileName(StreamRole kind, uint64_t base) {
+  return fmt::format("{:020}.{}", base, StreamRoleName(kind));
 }
 
-uint64_t FirstSequence(SegmentKind kind) { return kind == SegmentKind::kLog ? 1 : 0; }
-
-std::string SegmentFileName(SegmentKind kind, uint64_t base) {
-  return fmt::format("{:020}.{}", base, SegmentKindName(kind));
-}
-
-std::optional<uint64_t> ParseSegmentFileName(SegmentKind kind, std::string_view name) {
-  std::string suffix = std::string(".") + SegmentKindName(kind);
+std::optional<uint64_t> ParseSegmentFileName(StreamRole kind, std::string_view name) {
+  std::string suffix = fmt::format(".{}", StreamRoleName(kind));
   if (name.size() != 20 + suffix.size() || name.substr(20) != suffix) return std::nullopt;
   uint64_t base = 0;
   auto [ptr, ec] = std::from_chars(name.data(), name.data() + 20, base);
@@ -53,7 +41,7 @@ std::optional<uint64_t> ParseSegmentFileName(SegmentKind kind, std::string_view 
   return base;
 }
 
-std::string EncodeSegmentHeader(SegmentKind kind, uint64_t base) {
+std::string EncodeSegmentHeader(StreamRole kind, uint64_t base) {
   std::string h(kMagic, sizeof kMagic);
   PutU32(&h, static_cast<uint32_t>(kind));
   PutU32(&h, kSegmentFormatVersion);
@@ -65,12 +53,12 @@ std::string EncodeSegmentHeader(SegmentKind kind, uint64_t base) {
 namespace {
 
 // Returns "" if the header is valid, else why not.
-std::string CheckHeader(const char* h, SegmentKind kind, uint64_t expected_base) {
+std::string CheckHeader(const char* h, StreamRole kind, uint64_t expected_base) {
   if (std::memcmp(h, kMagic, sizeof kMagic) != 0) return "not a segment file (bad magic)";
   if (GetU64(h + 24) != XXH3_64bits(h, 24)) return "segment header checksum mismatch";
   if (GetU32(h + 8) != static_cast<uint32_t>(kind)) {
     return fmt::format("segment holds kind {} but is stored as {}", GetU32(h + 8),
-                       SegmentKindName(kind));
+                       StreamRoleName(kind));
   }
   if (GetU32(h + 12) != kSegmentFormatVersion) {
     return fmt::format("unsupported segment format version {}", GetU32(h + 12));
@@ -84,7 +72,7 @@ std::string CheckHeader(const char* h, SegmentKind kind, uint64_t expected_base)
 
 }  // namespace
 
-Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind kind,
+Result<SegmentScan> ScanSegment(const std::filesystem::path& path, StreamRole kind,
                                 uint64_t expected_base, const RecordVisitor& visitor,
                                 uint64_t limit) {
   HOSTSTUB_ASSIGN_OR_RETURN(auto file, File::Open(path, File::Mode::kRead));
@@ -154,7 +142,7 @@ Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind k
     if (!RecordMatches(rh, payload)) return stop(offset, "record checksum mismatch");
     if (rh.type != want_type) {
       return stop(offset, fmt::format("record type {} does not belong in a {} segment", rh.type,
-                                      SegmentKindName(kind)));
+                                      StreamRoleName(kind)));
     }
     if (payload.size() < 8 || PayloadSequence(payload) != next_seq) {
       return stop(offset, fmt::format("expected sequence {} but the record holds {}", next_seq,

@@ -2,7 +2,7 @@
 // segment's records, stopping at the first one that is not whole.
 //
 // A segment is   header(32 bytes) | record | record | ...
-// header = magic "EVSTSEG1" | u32 kind | u32 format version | u64 base |
+// header = magic "EVSTSEG1" | u32 kind (StreamRole) | u32 format version | u64 base |
 //          u64 XXH3-64 of the preceding 24 bytes
 // and is named by its base (the first index/token it holds), zero-padded to
 // 20 digits so names sort: 00000000000000000042.events.
@@ -18,28 +18,25 @@
 #include <string>
 #include <string_view>
 
+#include "storage/stream_role.h"
 #include "util/status.h"
 
 namespace hoststub {
 
-enum class SegmentKind : uint32_t { kLog = 1, kEvents = 2, kSnapshots = 3 };
-
 inline constexpr size_t kSegmentHeaderSize = 32;
 inline constexpr uint32_t kSegmentFormatVersion = 1;
 
-// "log", "events" or "snapshots": the directory and the file extension.
-const char* SegmentKindName(SegmentKind kind);
 // The record type a segment of this kind holds.
-uint32_t SegmentRecordType(SegmentKind kind);
+uint32_t SegmentRecordType(StreamRole kind);
 // The sequence number of the very first record of a stream: log indexes start
 // at 1 (as in Raft), tokens at 0 (as in Axon Server).
-uint64_t FirstSequence(SegmentKind kind);
+uint64_t FirstSequence(StreamRole kind);
 
-std::string SegmentFileName(SegmentKind kind, uint64_t base);
+std::string SegmentFileName(StreamRole kind, uint64_t base);
 // The base encoded in a file name, or nullopt if it is not a segment of `kind`.
-std::optional<uint64_t> ParseSegmentFileName(SegmentKind kind, std::string_view name);
+std::optional<uint64_t> ParseSegmentFileName(StreamRole kind, std::string_view name);
 
-std::string EncodeSegmentHeader(SegmentKind kind, uint64_t base);
+std::string EncodeSegmentHeader(StreamRole kind, uint64_t base);
 
 // The outcome of scanning one segment file.
 struct SegmentScan {
@@ -66,7 +63,7 @@ using RecordVisitor = std::function<bool(uint64_t offset, std::string_view paylo
 // next one the previous plus one). Stops at the first bad record and reports
 // it in `error`. Only the first `limit` bytes are considered (for active
 // segments that are being appended to). Fails only if the file can't be read.
-Result<SegmentScan> ScanSegment(const std::filesystem::path& path, SegmentKind kind,
+Result<SegmentScan> ScanSegment(const std::filesystem::path& path, StreamRole kind,
                                 uint64_t expected_base, const RecordVisitor& visitor = {},
                                 uint64_t limit = std::numeric_limits<uint64_t>::max());
 

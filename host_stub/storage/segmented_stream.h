@@ -59,7 +59,7 @@ class SegmentedStream {
  public:
   struct Options {
     std::filesystem::path dir;
-    SegmentKind kind = SegmentKind::kEvents;
+    StreamRole kind = StreamRole::kEvents;
     uint64_t segment_bytes = 64ull << 20;
     // fsync each closed segment and directory entries as they change.
     bool durable = true;

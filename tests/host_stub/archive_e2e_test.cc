@@ -36,7 +36,7 @@ namespace fs = std::filesystem;
 namespace ts = testing_support;
 using archive_test::ArchivedRecord;
 using archive_test::CheckClosedArchived;
-using archive_test::kStreamRoles;
+using archive_test::kBkpStreamRoles;
 using archive_test::Records;
 using hostd_process::HostProcess;
 using hostd_process::WaitExit;
@@ -137,9 +137,9 @@ const json& StreamOf(const json& archiver, const std::string& context, const std
 std::vector<uint64_t> SegmentBases(const fs::path& data, const std::string& context,
                                    uint32_t role) {
   std::vector<uint64_t> bases;
-  const auto kind = role == BKP_ROLE_LOG      ? hoststub::SegmentKind::kLog
-                    : role == BKP_ROLE_EVENTS ? hoststub::SegmentKind::kEvents
-                                              : hoststub::SegmentKind::kSnapshots;
+  const auto kind = role == BKP_ROLE_LOG      ? hoststub::StreamRole::kLog
+                    : role == BKP_ROLE_EVENTS ? hoststub::StreamRole::kEvents
+                                              : hoststub::StreamRole::kSnapshots;
   for (const auto& file :
        ts::ListSorted(data / "contexts" / context / hoststub::BkpRoleName(role))) {
     if (auto base = hoststub::ParseSegmentFileName(kind, file.filename().string())) {
@@ -172,7 +172,7 @@ void CheckSameEvents(const std::vector<hoststub::StoredEvent>& got,
 void CheckArchiveMatches(const fs::path& data, const fs::path& repo) {
   auto store = storage_test::OpenOrFail(storage_test::Options(data));
   for (const std::string& context : store->Contexts()) {
-    for (uint32_t role : kStreamRoles) {
+    for (uint32_t role : kBkpStreamRoles) {
       CAPTURE(context);
       CAPTURE(role);
       const auto records = Records(repo, context, role);
@@ -234,7 +234,7 @@ TEST_CASE("hostd archiving: after a SIGKILL mid-archive a restart resumes, no ga
     CHECK(host.Stop(SIGKILL) == -SIGKILL);
   }
   for (const std::string context : {"orders", "billing"}) {
-    for (uint32_t role : kStreamRoles) {
+    for (uint32_t role : kBkpStreamRoles) {
       auto& newest = newest_archived[{context, role}];
       for (const auto& r : Records(dir / "repo", context, role)) {
         if (r.closed) newest = r.base;

@@ -32,12 +32,12 @@ struct ArchivedRecord {
 };
 
 // The streams of a context, as the ABI names their roles.
-inline constexpr uint32_t kStreamRoles[] = {BKP_ROLE_LOG, BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS};
+inline constexpr uint32_t kBkpStreamRoles[] = {BKP_ROLE_LOG, BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS};
 
-inline hoststub::EventStore::SegmentRole StoreRole(uint32_t role) {
-  return role == BKP_ROLE_LOG      ? hoststub::EventStore::SegmentRole::kLog
-         : role == BKP_ROLE_EVENTS ? hoststub::EventStore::SegmentRole::kEvents
-                                   : hoststub::EventStore::SegmentRole::kSnapshots;
+inline hoststub::StreamRole StoreRole(uint32_t role) {
+  return role == BKP_ROLE_LOG      ? hoststub::StreamRole::kLog
+         : role == BKP_ROLE_EVENTS ? hoststub::StreamRole::kEvents
+                                   : hoststub::StreamRole::kSnapshots;
 }
 
 // The records of one stream (role BKP_ROLE_*), ascending base, a piece

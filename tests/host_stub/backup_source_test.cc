@@ -219,7 +219,7 @@ TEST_CASE("source: an archive call's source reads its one segment up to its size
   options.event_segment_bytes = 4096;
   auto store = OpenOrFail(options);
   AppendNumbered(*store, "c", 200);
-  auto segments = store->Segments("c", EventStore::SegmentRole::kEvents);
+  auto segments = store->Segments("c", StreamRole::kEvents);
   REQUIRE(segments.ok());
   REQUIRE(segments->size() >= 2);
   SegmentInfo piece = segments->back();

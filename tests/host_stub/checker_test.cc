@@ -147,11 +147,11 @@ TEST_CASE("checker: a log entry whose term goes backwards") {
   MakeHealthyDir(dir.path());
   // Plant entry 301 with term 0 in a fresh log segment after the last one.
   std::string payload;
-  EncodeLogEntry(301, 0, 300, 0, std::vector<std::string>{"x"}, &payload);
-  std::string file = EncodeSegmentHeader(SegmentKind::kLog, 301);
+  EncodeLogEntry(301, 0, 300, StreamRole::kEvents, std::vector<std::string>{"x"}, &payload);
+  std::string file = EncodeSegmentHeader(StreamRole::kLog, 301);
   AppendRecord(RecordType::kLogEntry, payload, &file);
   const fs::path planted =
-      StreamDir(dir.path(), "c", "log") / SegmentFileName(SegmentKind::kLog, 301);
+      StreamDir(dir.path(), "c", "log") / SegmentFileName(StreamRole::kLog, 301);
   testing_support::WriteFile(planted, file);
   auto report = CheckDataDir(dir.path());
   CHECK(HasLine(report.violations,
@@ -192,7 +192,7 @@ void AppendRawRecord(const fs::path& segment, RecordType type, const std::string
 std::string LogEntry(uint64_t index, uint64_t term, uint64_t first_token,
                      const std::vector<std::string>& events) {
   std::string payload;
-  EncodeLogEntry(index, term, first_token, 0, events, &payload);
+  EncodeLogEntry(index, term, first_token, StreamRole::kEvents, events, &payload);
   return payload;
 }
 

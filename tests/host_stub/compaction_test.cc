@@ -30,7 +30,7 @@ TEST_CASE("compaction deletes only log segments wholly below the retention point
   TempDir dir;
   auto store = OpenOrFail(CompactingOptions(dir.path()));
   auto written = AppendNumbered(*store, "c", 300);
-  auto before = store->Segments("c", EventStore::SegmentRole::kLog);
+  auto before = store->Segments("c", StreamRole::kLog);
   REQUIRE(before.ok());
   REQUIRE(before->size() > 4);
   const uint64_t retention_point = 300 - 50;
@@ -38,7 +38,7 @@ TEST_CASE("compaction deletes only log segments wholly below the retention point
   REQUIRE(report.ok());
   CHECK_FALSE(report->pinned);
   CHECK_FALSE(report->deleted.empty());
-  auto after = store->Segments("c", EventStore::SegmentRole::kLog);
+  auto after = store->Segments("c", StreamRole::kLog);
   REQUIRE(after.ok());
   for (size_t i = 0; i < before->size(); ++i) {
     const auto& seg = (*before)[i];
@@ -113,7 +113,7 @@ TEST_CASE("a compaction floor keeps the log its holder has not yet taken") {
   TempDir dir;
   auto store = OpenOrFail(CompactingOptions(dir.path()));
   AppendNumbered(*store, "c", 300);
-  auto before = store->Segments("c", EventStore::SegmentRole::kLog);
+  auto before = store->Segments("c", StreamRole::kLog);
   REQUIRE(before.ok());
   REQUIRE(before->size() > 4);
   const uint64_t retention_point = 300 - 50;
@@ -158,7 +158,7 @@ TEST_CASE("compaction deletes no log until every expected floor is held, then th
   options.compaction_floors = 2;
   auto store = OpenOrFail(options);
   AppendNumbered(*store, "c", 300);
-  auto segments = store->Segments("c", EventStore::SegmentRole::kLog);
+  auto segments = store->Segments("c", StreamRole::kLog);
   REQUIRE(segments.ok());
   REQUIRE(segments->size() > 4);
 

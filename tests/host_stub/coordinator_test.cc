@@ -160,8 +160,7 @@ TEST_CASE("coordinator: a null backup succeeds with monotone progress and the so
   // The totals are what the source offered: the control DB and every segment.
   uint64_t segments = 0;
   for (const std::string& context : store->Contexts()) {
-    for (auto role : {EventStore::SegmentRole::kLog, EventStore::SegmentRole::kEvents,
-                      EventStore::SegmentRole::kSnapshots}) {
+    for (auto role : {StreamRole::kLog, StreamRole::kEvents, StreamRole::kSnapshots}) {
       auto listed = store->Segments(context, role);
       REQUIRE(listed.ok());
       segments += listed->size();

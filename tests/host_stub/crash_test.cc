@@ -263,7 +263,7 @@ TEST_CASE("after a failed fsync a retry never reports the data durable") {
 namespace {
 
 // Where each record of a segment starts, and the file's end.
-std::vector<uint64_t> RecordStarts(const fs::path& segment, SegmentKind kind) {
+std::vector<uint64_t> RecordStarts(const fs::path& segment, StreamRole kind) {
   std::vector<uint64_t> starts;
   auto base = ParseSegmentFileName(kind, segment.filename().string());
   REQUIRE(base.has_value());
@@ -303,8 +303,7 @@ TEST_CASE(
   const fs::path work = root / "work";
   uint64_t cuts = 0;
   for (const char* stream : {"log", "events"}) {
-    const SegmentKind kind =
-        std::string(stream) == "log" ? SegmentKind::kLog : SegmentKind::kEvents;
+    const StreamRole kind = std::string(stream) == "log" ? StreamRole::kLog : StreamRole::kEvents;
     const fs::path seg =
         testing_support::ListSorted(storage_test::StreamDir(pristine, "c", stream)).back();
     const auto starts = RecordStarts(seg, kind);
@@ -320,7 +319,7 @@ TEST_CASE(
         auto state = store->State("c");
         REQUIRE(state.ok());
         const uint64_t entries = state->last_log_index;
-        if (kind == SegmentKind::kEvents) REQUIRE(entries == entry_end.size());
+        if (kind == StreamRole::kEvents) REQUIRE(entries == entry_end.size());
         REQUIRE(entries >= entry_end.size() - 2);
         const std::vector<std::string> want(
             written.begin(), written.begin() + static_cast<long>(entry_end[entries - 1]));

@@ -44,7 +44,7 @@ TEST_CASE("snapshots have their own token sequence but share the log") {
   TempDir dir;
   auto store = OpenOrFail(Options(dir.path()));
   REQUIRE(store->Append("c", std::vector<std::string>{"e0", "e1"}).ok());
-  auto s = store->Append("c", std::vector<std::string>{"snap"}, StreamKind::kSnapshots);
+  auto s = store->Append("c", std::vector<std::string>{"snap"}, StreamRole::kSnapshots);
   REQUIRE(s.ok());
   CHECK(s->first_token == 0);
   CHECK(s->log_index == 2);
@@ -52,7 +52,7 @@ TEST_CASE("snapshots have their own token sequence but share the log") {
   REQUIRE(state.ok());
   CHECK(state->next_event_token == 2);
   CHECK(state->next_snapshot_token == 1);
-  auto snaps = store->Read("c", 0, 10, StreamKind::kSnapshots);
+  auto snaps = store->Read("c", 0, 10, StreamRole::kSnapshots);
   REQUIRE(snaps.ok());
   REQUIRE(snaps->size() == 1);
   CHECK((*snaps)[0].payload == "snap");
@@ -84,7 +84,7 @@ TEST_CASE("segments roll at the configured size and are named by their first tok
     REQUIRE(store->Append("c", batch).ok());
     written.push_back(batch[0]);
   }
-  auto segs = store->Segments("c", EventStore::SegmentRole::kEvents);
+  auto segs = store->Segments("c", StreamRole::kEvents);
   REQUIRE(segs.ok());
   REQUIRE(segs->size() > 5);
   for (size_t i = 0; i < segs->size(); ++i) {
@@ -103,7 +103,7 @@ TEST_CASE("segments roll at the configured size and are named by their first tok
   store = OpenOrFail(options);
   CHECK(ReadAllPayloads(*store, "c") == written);
   // Recovery knows which segments are closed: every one but the newest.
-  for (auto role : {EventStore::SegmentRole::kEvents, EventStore::SegmentRole::kLog}) {
+  for (auto role : {StreamRole::kEvents, StreamRole::kLog}) {
     auto reopened = store->Segments("c", role);
     REQUIRE(reopened.ok());
     REQUIRE(reopened->size() > 1);
@@ -168,7 +168,7 @@ TEST_CASE("concurrent appenders on several contexts: tokens unique and contiguou
     }
   };
   verify(*store);
-  auto segs = store->Segments("alpha", EventStore::SegmentRole::kEvents);
+  auto segs = store->Segments("alpha", StreamRole::kEvents);
   REQUIRE(segs.ok());
   CHECK(segs->size() > 1);  // the run crossed segment boundaries
   store.reset();
@@ -242,12 +242,11 @@ TEST_CASE("every segment an append closes is announced once, outside the context
   AppendNumbered(*store, "c", 200);
   REQUIRE(
       store
-          ->Append("c", std::vector<std::string>(30, std::string(200, 's')), StreamKind::kSnapshots)
+          ->Append("c", std::vector<std::string>(30, std::string(200, 's')), StreamRole::kSnapshots)
           .ok());
   CHECK(store_readable);
 
-  for (auto role : {EventStore::SegmentRole::kLog, EventStore::SegmentRole::kEvents,
-                    EventStore::SegmentRole::kSnapshots}) {
+  for (auto role : {StreamRole::kLog, StreamRole::kEvents, StreamRole::kSnapshots}) {
     auto segments = store->Segments("c", role);
     REQUIRE(segments.ok());
     REQUIRE(segments->size() >= 2);

@@ -186,7 +186,7 @@ TEST_CASE("AdminServer+AdminClient: append, read and status replies") {
 
   // The snapshot stream has tokens of its own.
   ApiResult<hoststub::AppendResult> snap =
-      client.Append("ctx", std::vector<std::string>{"s"}, hoststub::StreamKind::kSnapshots);
+      client.Append("ctx", std::vector<std::string>{"s"}, hoststub::StreamRole::kSnapshots);
   REQUIRE(snap.ok());
   ApiResult<hoststub::HostStatus> typed = client.GetStatus();
   REQUIRE(typed.ok());

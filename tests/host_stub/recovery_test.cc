@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Offsets at which each record of a segment starts, plus the file's end.
-std::vector<uint64_t> RecordOffsets(const fs::path& segment, SegmentKind kind) {
+std::vector<uint64_t> RecordOffsets(const fs::path& segment, StreamRole kind) {
   std::vector<uint64_t> offsets;
   auto base = ParseSegmentFileName(kind, segment.filename().string());
   REQUIRE(base.has_value());
@@ -54,7 +54,7 @@ TEST_CASE("torn log tail: recovery keeps exactly the whole entries before the te
     written = AppendNumbered(*store, "c", 12);
   }
   const fs::path log_segment = ListSorted(StreamDir(pristine, "c", "log")).back();
-  const auto offsets = RecordOffsets(log_segment, SegmentKind::kLog);
+  const auto offsets = RecordOffsets(log_segment, StreamRole::kLog);
   REQUIRE(offsets.size() == 13);
   const fs::path work = dir / "work";
   // Every byte offset inside the last three entries.
@@ -88,7 +88,7 @@ TEST_CASE("torn event tail: the events are re-applied from the log") {
     written = AppendNumbered(*store, "c", 10);
   }
   const fs::path seg = ListSorted(StreamDir(pristine, "c", "events")).back();
-  const auto offsets = RecordOffsets(seg, SegmentKind::kEvents);
+  const auto offsets = RecordOffsets(seg, StreamRole::kEvents);
   const fs::path work = dir / "work";
   for (uint64_t cut = offsets[7]; cut < offsets.back(); ++cut) {
     CAPTURE(cut);
@@ -113,7 +113,7 @@ TEST_CASE("a flipped byte in a closed segment is refused with file and offset") 
   auto segments = ListSorted(StreamDir(dir.path(), "c", "events"));
   REQUIRE(segments.size() >= 3);
   const fs::path closed = segments[1];
-  const auto offsets = RecordOffsets(closed, SegmentKind::kEvents);
+  const auto offsets = RecordOffsets(closed, StreamRole::kEvents);
   const uint64_t bad_record = offsets[3];
   FlipByte(closed, bad_record + kRecordHeaderSize + 10);  // inside the payload
   const auto size_before = fs::file_size(closed);
@@ -139,7 +139,7 @@ TEST_CASE("a flipped byte in the active tail is truncated there") {
   // Damage the log's eighth entry: entries 8..10 are lost, and their events
   // with them, since the log is the source of truth.
   const fs::path log_seg = ListSorted(StreamDir(dir.path(), "c", "log")).back();
-  const auto offsets = RecordOffsets(log_seg, SegmentKind::kLog);
+  const auto offsets = RecordOffsets(log_seg, StreamRole::kLog);
   FlipByte(log_seg, offsets[7] + kRecordHeaderSize + 3);
   auto store = OpenOrFail(options);
   auto state = store->State("c");
@@ -170,7 +170,7 @@ TEST_CASE("a segment whose header was torn at creation is rewritten, a damaged f
     auto next_token = state_store->State("c")->next_event_token;
     state_store.reset();
     const fs::path fresh =
-        StreamDir(dir.path(), "c", "events") / SegmentFileName(SegmentKind::kEvents, next_token);
+        StreamDir(dir.path(), "c", "events") / SegmentFileName(StreamRole::kEvents, next_token);
     testing_support::WriteFile(fresh, "EVST");
     auto store = OpenOrFail(options);
     CHECK(ReadAllPayloads(*store, "c") == written);
@@ -221,7 +221,7 @@ TEST_CASE("a half-applied log entry is finished by recovery: its tokens are neve
     REQUIRE(r->last_token == 6);
   }
   const fs::path seg = ListSorted(StreamDir(data, "x", "events")).back();
-  const auto offsets = RecordOffsets(seg, SegmentKind::kEvents);
+  const auto offsets = RecordOffsets(seg, StreamRole::kEvents);
   REQUIRE(offsets.size() == 8);
   fs::resize_file(seg, offsets[4]);  // tokens 0..3 remain
 
@@ -263,8 +263,8 @@ TEST_CASE("a half-applied batch that straddled an event segment roll is finished
   }
   const auto segments = ListSorted(StreamDir(pristine, "x", "events"));
   REQUIRE(segments.size() == 2);
-  REQUIRE(segments.back().filename() == SegmentFileName(SegmentKind::kEvents, 3));
-  const auto offsets = RecordOffsets(segments.back(), SegmentKind::kEvents);
+  REQUIRE(segments.back().filename() == SegmentFileName(StreamRole::kEvents, 3));
+  const auto offsets = RecordOffsets(segments.back(), StreamRole::kEvents);
   std::vector<std::string> want{first};
   want.insert(want.end(), batch.begin(), batch.end());
 

@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 using namespace hoststub;
 using archive_test::ArchivedRecord;
 using archive_test::CheckClosedArchived;
-using archive_test::kStreamRoles;
+using archive_test::kBkpStreamRoles;
 using archive_test::Records;
 using storage_test::AppendNumbered;
 using storage_test::OpenOrFail;
@@ -131,7 +131,7 @@ std::vector<SegmentInfo> SegmentsOf(const EventStore& store, const std::string& 
 size_t CheckAllArchived(const EventStore& store, const fs::path& repo) {
   size_t total = 0;
   for (const std::string& context : store.Contexts()) {
-    for (uint32_t role : kStreamRoles) {
+    for (uint32_t role : kBkpStreamRoles) {
       CAPTURE(context);
       CAPTURE(role);
       total += CheckClosedArchived(Records(repo, context, role), SegmentsOf(store, context, role));
@@ -156,7 +156,7 @@ TEST_CASE(
   AppendNumbered(*store, "billing", 60);
   REQUIRE(store
               ->Append("orders", std::vector<std::string>(20, std::string(300, 's')),
-                       StreamKind::kSnapshots)
+                       StreamRole::kSnapshots)
               .ok());
   ProviderRegistry registry = LoadWalArchive(dir / "repo");
   Lines lines;
@@ -222,7 +222,7 @@ TEST_CASE("archiver: the next archiver resumes where the archive ends: no gap, n
   // Segments close while no archiver runs, the one with the piece among them.
   AppendNumbered(*store, "orders", 200, "while-down");
   std::map<uint32_t, uint64_t> missing;  // closed segments the archive lacks, per role
-  for (uint32_t role : kStreamRoles) {
+  for (uint32_t role : kBkpStreamRoles) {
     std::optional<uint64_t> newest;
     for (const auto& r : Records(dir / "repo", "orders", role)) {
       if (r.closed) newest = r.base;
@@ -239,7 +239,7 @@ TEST_CASE("archiver: the next archiver resumes where the archive ends: no gap, n
   const ArchiverStatus status = WaitFor(*second, CaughtUp, "caught up after restart", lines);
   CHECK(Contains(lines.Text(), "resuming where the archive ends, in 2 stream(s)"));
   // Exactly the segments it lacked, each once: nothing shipped twice.
-  for (uint32_t role : kStreamRoles) {
+  for (uint32_t role : kBkpStreamRoles) {
     CAPTURE(role);
     CHECK(StreamOf(status, "orders", role).closed_archived == missing[role]);
   }
@@ -315,7 +315,7 @@ TEST_CASE("archiver: a slow archive reports its lag and compaction keeps what is
   ProviderRegistry fast = LoadWalArchive(dir / "repo");
   auto catching_up = StartArchiver(*store, fast, options, lines);
   WaitFor(*catching_up, CaughtUp, "caught up", lines);
-  for (uint32_t role : kStreamRoles) {
+  for (uint32_t role : kBkpStreamRoles) {
     CAPTURE(role);
     const auto records = Records(dir / "repo", "orders", role);
     const auto segments = SegmentsOf(*store, "orders", role);

@@ -36,7 +36,7 @@ namespace fs = std::filesystem;
 using hoststub::EventStore;
 using hoststub::RestorePolicy;
 using hoststub::Status;
-using hoststub::StreamKind;
+using hoststub::StreamRole;
 using plugins_test::BackupInfo;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
@@ -92,7 +92,7 @@ TEST_CASE("local_disk: a second backup of an unchanged host reads only what may 
   Written written;
   Fill(*store, "orders", 3000, rng, &written);
   Fill(*store, "billing", 1500, rng, &written);
-  Fill(*store, "billing", 40, rng, &written, 2, 300, StreamKind::kSnapshots);
+  Fill(*store, "billing", 40, rng, &written, 2, 300, StreamRole::kSnapshots);
   REQUIRE(store->Sync().ok());
   DiskProvider disk(dir / "repo");
 
@@ -169,7 +169,7 @@ TEST_CASE("local_disk: a backup restores by hand with stock lz4 and xxhsum") {
     auto store = OpenStore(StoreOptions(dir / "data", 48 * kKiB, 24 * kKiB));
     Fill(*store, "orders", 1500, rng, &written);
     Fill(*store, "billing", 600, rng, &written);
-    Fill(*store, "orders", 30, rng, &written, 3, 2000, StreamKind::kSnapshots);
+    Fill(*store, "orders", 30, rng, &written, 3, 2000, StreamRole::kSnapshots);
     REQUIRE(store->Sync().ok());
     disk.Backup(*store);
     // The second backup holds the grown active segments as two chunks each.

@@ -119,7 +119,7 @@ inline std::unique_ptr<hoststub::EventStore> OpenStore(const hoststub::StorageOp
 // Every event of a context's stream, in token order.
 inline std::vector<hoststub::StoredEvent> ReadAll(
     const hoststub::EventStore& store, const std::string& ctx,
-    hoststub::StreamKind stream = hoststub::StreamKind::kEvents) {
+    hoststub::StreamRole stream = hoststub::StreamRole::kEvents) {
   std::vector<hoststub::StoredEvent> out;
   uint64_t from = 0;
   while (true) {
@@ -311,9 +311,9 @@ struct Written {
 inline void Fill(hoststub::EventStore& store, const std::string& ctx, size_t count,
                  std::mt19937_64& rng, Written* written, size_t max_batch = 6,
                  size_t max_filler = 300,
-                 hoststub::StreamKind stream = hoststub::StreamKind::kEvents) {
+                 hoststub::StreamRole stream = hoststub::StreamRole::kEvents) {
   auto& log =
-      stream == hoststub::StreamKind::kEvents ? written->events[ctx] : written->snapshots[ctx];
+      stream == hoststub::StreamRole::kEvents ? written->events[ctx] : written->snapshots[ctx];
   size_t done = 0;
   while (done < count) {
     const size_t n = std::min<size_t>(1 + rng() % max_batch, count - done);
@@ -347,7 +347,7 @@ inline void CheckHolds(const hoststub::EventStore& restored, const Written& writ
   }
   for (const auto& [ctx, payloads] : written.snapshots) {
     CAPTURE(ctx);
-    const auto snaps = ReadAll(restored, ctx, hoststub::StreamKind::kSnapshots);
+    const auto snaps = ReadAll(restored, ctx, hoststub::StreamRole::kSnapshots);
     REQUIRE(snaps.size() == payloads.size());
     for (size_t i = 0; i < snaps.size(); ++i) CHECK(snaps[i].payload == payloads[i]);
   }

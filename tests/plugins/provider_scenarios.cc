@@ -25,7 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using hoststub::EventStore;
-using hoststub::StreamKind;
+using hoststub::StreamRole;
 using testing_support::TempDir;
 
 constexpr uint64_t kKiB = 1024;
@@ -75,7 +75,7 @@ void HotBackupUnderLoadRestoresEveryAcknowledgedEvent(const ProviderKind& kind, 
       std::string payload;
       bool before_backup = false;
     };
-    using StreamKey = std::pair<std::string, StreamKind>;
+    using StreamKey = std::pair<std::string, StreamRole>;
     std::mutex mu;
     std::map<StreamKey, std::map<uint64_t, Acked>> acked;
     std::string failure;
@@ -93,7 +93,7 @@ void HotBackupUnderLoadRestoresEveryAcknowledgedEvent(const ProviderKind& kind, 
         uint64_t seq = 0;
         while (!stop.load()) {
           const std::string& ctx = contexts[r() % contexts.size()];
-          const StreamKind stream = r() % 10 == 0 ? StreamKind::kSnapshots : StreamKind::kEvents;
+          const StreamRole stream = r() % 10 == 0 ? StreamRole::kSnapshots : StreamRole::kEvents;
           std::vector<std::string> batch(1 + r() % max_batch);
           for (auto& p : batch) {
             p = EventPayload(r, "w" + std::to_string(w) + "-" + std::to_string(seq++),
@@ -132,7 +132,7 @@ void HotBackupUnderLoadRestoresEveryAcknowledgedEvent(const ProviderKind& kind, 
     auto ready = [&] {
       if (appended.load() < threshold) return false;
       for (const auto& ctx : contexts) {
-        auto segs = store->Segments(ctx, EventStore::SegmentRole::kEvents);
+        auto segs = store->Segments(ctx, StreamRole::kEvents);
         if (!segs.ok() || segs->size() < 3) return false;
       }
       return true;
@@ -354,7 +354,7 @@ void ListReportsFilesBytesAndDetails(const ProviderKind& kind) {
   Written written;
   Fill(*store, "orders", 900, rng, &written, 5);
   Fill(*store, "billing", 250, rng, &written, 5);
-  Fill(*store, "orders", 12, rng, &written, 1, 300, StreamKind::kSnapshots);
+  Fill(*store, "orders", 12, rng, &written, 1, 300, StreamRole::kSnapshots);
   REQUIRE(store->Sync().ok());
   const auto provider = kind.open(dir.path());
   Provider& disk = *provider;
@@ -384,8 +384,7 @@ void ListReportsFilesBytesAndDetails(const ProviderKind& kind) {
   // One file per segment of the host, and the control DB.
   uint64_t segments = 0;
   for (const std::string ctx : {"orders", "billing"}) {
-    for (auto role : {EventStore::SegmentRole::kLog, EventStore::SegmentRole::kEvents,
-                      EventStore::SegmentRole::kSnapshots}) {
+    for (auto role : {StreamRole::kLog, StreamRole::kEvents, StreamRole::kSnapshots}) {
       auto segs = store->Segments(ctx, role);
       REQUIRE(segs.ok());
       segments += segs->size();

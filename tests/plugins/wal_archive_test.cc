@@ -36,7 +36,7 @@ using hoststub::EventStore;
 using hoststub::RestorePolicy;
 using hoststub::RestoreTarget;
 using hoststub::StoredEvent;
-using hoststub::StreamKind;
+using hoststub::StreamRole;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::DiskProvider;
@@ -101,7 +101,7 @@ size_t ShipToArchive(EventStore& store, DiskProvider& provider, const fs::path& 
     if (item.role != BKP_ROLE_LOG) {  // the host reads its first event's time
       auto first =
           store.Read(item.context, item.base, 1,
-                     item.role == BKP_ROLE_EVENTS ? StreamKind::kEvents : StreamKind::kSnapshots);
+                     item.role == BKP_ROLE_EVENTS ? StreamRole::kEvents : StreamRole::kSnapshots);
       REQUIRE(first.ok());
       if (!first->empty()) args.first_ms = first->front().timestamp_ms;
     }
@@ -354,7 +354,7 @@ TEST_CASE("wal_archive: the archive resumes where it ends, once per segment") {
   ShipToArchive(*store, wal, dir / "scratch", /*pieces=*/true);
 
   auto positions = ArchivePositions(wal);
-  auto segments = store->Segments("orders", EventStore::SegmentRole::kEvents);
+  auto segments = store->Segments("orders", StreamRole::kEvents);
   REQUIRE(segments.ok());
   REQUIRE(segments->size() >= 3);
   const Position* events = nullptr;
