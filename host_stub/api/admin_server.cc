@@ -547,9 +547,8 @@ Status AdminServer::Start() {
 }
 
 Status AdminServer::Arm() {
-  HOSTSTUB_ASSIGN_OR_RETURN(
-      LoadedSecurity security,
-      LoadSecurity(options_, [](const std::string& line) { LogInfo(line); }));
+  HOSTSTUB_ASSIGN_OR_RETURN(LoadedSecurity security,
+                            LoadSecurity(options_, [](const std::string& line) { LogInfo(line); }));
   tokens_ = std::move(security.tokens);
   if (security.tls != nullptr) http_->set_tls(std::move(security.tls));
   RequestGuardOptions guard;

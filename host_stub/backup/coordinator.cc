@@ -336,7 +336,7 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
 
   // The backup runs on a worker of its own; the snapshot carries its result.
   auto run = [this, type, running = begun.running](const LoadedProvider& provider,
-                                                    bkp_operation& op) -> Status {
+                                                   bkp_operation& op) -> Status {
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
     HOSTSTUB_ASSIGN_OR_RETURN(const BackupOutcome outcome, RunBackup(store_, ref, type, op));
     std::lock_guard<std::mutex> lock(mu_);

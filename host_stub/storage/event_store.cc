@@ -56,15 +56,10 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
   if (options.env != nullptr) impl->env = options.env;
   std::error_code ec;
   HOSTSTUB_RETURN_IF_ERROR(impl->env->CreateDirs(options.data_dir / "contexts"));
-  auto lock = LockDataDir(options.data_dir);
-  if (!lock.ok()) return lock.status();
-  impl->lock_fd = *lock;
+  HOSTSTUB_ASSIGN_OR_RETURN(impl->lock_fd, LockDataDir(options.data_dir));
   impl->control_db_path = options.data_dir / "control.db";
-  auto db = ControlDb::Open(impl->control_db_path);
-  if (!db.ok()) return db.status();
-  impl->db = std::move(*db);
-  auto states = impl->db->LoadReplicationStates();
-  if (!states.ok()) return states.status();
+  HOSTSTUB_ASSIGN_OR_RETURN(impl->db, ControlDb::Open(impl->control_db_path));
+  HOSTSTUB_ASSIGN_OR_RETURN(const auto states, impl->db->LoadReplicationStates());
 
   // Contexts are known by their DB row and by their directory; recovery
   // opens the union so that neither side can hide data from the other.
@@ -75,11 +70,10 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
     }
   }
   for (const auto& [name, state] : known) {
-    auto ctx = impl->OpenContext(name, state.term, state.commit_index);
-    if (!ctx.ok()) return ctx.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(auto ctx, impl->OpenContext(name, state.term, state.commit_index));
     HOSTSTUB_RETURN_IF_ERROR(impl->db->EnsureContext(name));
-    HOSTSTUB_RETURN_IF_ERROR(impl->db->SaveTerm(name, (*ctx)->term));
-    impl->contexts.emplace(name, std::move(*ctx));
+    HOSTSTUB_RETURN_IF_ERROR(impl->db->SaveTerm(name, ctx->term));
+    impl->contexts.emplace(name, std::move(ctx));
   }
   impl->PersistCommitIndexes();
   std::unique_ptr<EventStore> store(new EventStore(std::move(impl)));

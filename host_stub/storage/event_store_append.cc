@@ -20,18 +20,17 @@ Result<Context*> EventStore::Impl::GetOrCreate(std::string_view name) {
   if (fsync_failed.load(std::memory_order_acquire)) return FsyncFailed(name);
   std::string n(name);
   HOSTSTUB_RETURN_IF_ERROR(db->EnsureContext(n));
-  auto ctx = OpenContext(n, 0, 0);
-  if (!ctx.ok()) return ctx.status();
-  HOSTSTUB_RETURN_IF_ERROR(db->SaveTerm(n, (*ctx)->term));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto ctx, OpenContext(n, 0, 0));
+  HOSTSTUB_RETURN_IF_ERROR(db->SaveTerm(n, ctx->term));
   if (options.fsync != FsyncPolicy::kNever) {
     if (Status st = env->SyncDir(options.data_dir / "contexts"); !st.ok()) {
       fsync_failed.store(true, std::memory_order_release);
       return st;
     }
   }
-  Context* raw = ctx->get();
+  Context* raw = ctx.get();
   std::unique_lock lock(contexts_mu);
-  contexts.emplace(std::move(n), std::move(*ctx));
+  contexts.emplace(std::move(n), std::move(ctx));
   return raw;
 }
 
@@ -52,9 +51,8 @@ Result<AppendResult> EventStore::Append(std::string_view context,
     }
   }
   if (impl_->fsync_failed.load(std::memory_order_acquire)) return impl_->FsyncFailed(context);
-  auto found = impl_->GetOrCreate(context);
-  if (!found.ok()) return found.status();
-  Context& ctx = **found;
+  HOSTSTUB_ASSIGN_OR_RETURN(Context* const found, impl_->GetOrCreate(context));
+  Context& ctx = *found;
 
   // Encoding happens before taking the lock except for what needs the
   // sequence numbers, which only the lock can hand out.

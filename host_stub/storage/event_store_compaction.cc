@@ -41,9 +41,8 @@ Result<CompactionReport> EventStore::Impl::Compact() {
     std::lock_guard lock(ctx->mu);
     report.kept_for_archive +=
         ctx->log->CountSegmentsBelow(retention_point) - ctx->log->CountSegmentsBelow(keep_from);
-    auto deleted = ctx->log->DeleteSegmentsBelow(keep_from);
-    if (!deleted.ok()) return deleted.status();
-    report.deleted.insert(report.deleted.end(), deleted->begin(), deleted->end());
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto deleted, ctx->log->DeleteSegmentsBelow(keep_from));
+    report.deleted.insert(report.deleted.end(), deleted.begin(), deleted.end());
   }
   return report;
 }

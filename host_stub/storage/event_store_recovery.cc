@@ -21,9 +21,8 @@ Result<std::unique_ptr<Context>> EventStore::Impl::OpenContext(const std::string
   for (auto [kind, slot] :
        {std::pair{StreamRole::kLog, &ctx->log}, std::pair{StreamRole::kEvents, &ctx->events},
         std::pair{StreamRole::kSnapshots, &ctx->snapshots}}) {
-    auto stream = SegmentedStream::Open(StreamOptions(ctx->dir, kind), &recovery_notes);
-    if (!stream.ok()) return stream.status();
-    *slot = std::move(*stream);
+    HOSTSTUB_ASSIGN_OR_RETURN(
+        *slot, SegmentedStream::Open(StreamOptions(ctx->dir, kind), &recovery_notes));
   }
   ctx->last_index = ctx->log->next_seq() - 1;
   // A new term per start, as a restarted Raft node would get from an election.
@@ -71,13 +70,11 @@ Status EventStore::Impl::ReapplyLog(Context& ctx, uint64_t stored_commit, uint64
   std::array<uint64_t, 2> applied{0, 0};
   for (StreamRole role : {StreamRole::kEvents, StreamRole::kSnapshots}) {
     SegmentedStream& s = ctx.stream(role);
-    auto last = s.ReadLastRecord();
-    if (!last.ok()) return last.status();
+    HOSTSTUB_ASSIGN_OR_RETURN(const auto last, s.ReadLastRecord());
     uint64_t& a = applied[LogEntryStreamCode(role)];
-    if (last->has_value()) {
-      auto ev = DecodeEvent(**last);
-      if (!ev.ok()) return ev.status();
-      a = ev->log_index;
+    if (last.has_value()) {
+      HOSTSTUB_ASSIGN_OR_RETURN(const auto ev, DecodeEvent(*last));
+      a = ev.log_index;
     }
     if (a > last_index) {
       HOSTSTUB_RETURN_IF_ERROR(s.TruncateFrom([&](std::string_view payload) {
