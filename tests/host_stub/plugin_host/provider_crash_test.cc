@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "api/admin_client.h"
-#include "hostd_process.h"
+#include "host_stub/hostd_process.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

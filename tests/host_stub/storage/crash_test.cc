@@ -51,8 +51,8 @@ struct Totals {
 
 const char* const kContexts[] = {"a", "b"};
 
-// About 25 s on the CI machine; the sanitizer build runs fewer, as slowly.
-#if defined(__SANITIZE_ADDRESS__)
+// About 25 s on the CI machine; the sanitizer builds run fewer, as slowly.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr uint64_t kDefaultSeeds = 300;
 #else
 constexpr uint64_t kDefaultSeeds = 1000;

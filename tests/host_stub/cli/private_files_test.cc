@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hostd_process.h"
+#include "host_stub/hostd_process.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
