@@ -285,10 +285,11 @@ TEST_CASE("hardening: list names an unreadable manifest by its file and fails") 
   CHECK_MESSAGE(Contains(err, "names itself backup '" + good + "'"), err);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+// ASan and TSan both reserve terabytes of shadow memory up front.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define BKP_TEST_UNDER_ASAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define BKP_TEST_UNDER_ASAN 1
 #endif
 #endif
@@ -315,7 +316,7 @@ TEST_CASE("hardening: running out of memory decoding a manifest is an error, not
 #ifdef BKP_TEST_UNDER_ASAN
   // ASan reserves terabytes of shadow memory: an address-space limit cannot
   // be applied under it.
-  MESSAGE("skipped under AddressSanitizer");
+  MESSAGE("skipped under AddressSanitizer and ThreadSanitizer");
 #else
   // 36 MB of JSON (under the 64 MiB bound) whose tree needs ~1 GB: four
   // million small objects.
