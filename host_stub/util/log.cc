@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "util/utc_time.h"
+
 namespace hoststub {
 namespace {
 
@@ -136,15 +138,15 @@ bool LogEnabled(LogLevel level) {
   return level >= Options().level;
 }
 
-std::string FormatIsoUtcMillis(std::chrono::system_clock::time_point time) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch());
-  const time_t seconds = static_cast<time_t>(ms.count() / 1000);
-  const int64_t millis = ms.count() % 1000;
-  struct tm utc {};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
-                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+namespace {
+
+std::string LineTime(std::chrono::system_clock::time_point time) {
+  return FormatUtc(
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count(),
+      UtcFormat::kIso8601Millis);
 }
+
+}  // namespace
 
 std::string FormatLogLine(std::chrono::system_clock::time_point time, LogLevel level,
                           std::string_view message, std::string_view provider,
@@ -153,7 +155,7 @@ std::string FormatLogLine(std::chrono::system_clock::time_point time, LogLevel l
   line.reserve(message.size() + 64);
   if (options.format == LogFormat::kJson) {
     line += "{\"time\":\"";
-    line += FormatIsoUtcMillis(time);
+    line += LineTime(time);
     line += "\",\"level\":\"";
     line += LowerLevelName(level);
     line += '"';
@@ -172,7 +174,7 @@ std::string FormatLogLine(std::chrono::system_clock::time_point time, LogLevel l
     line += "\"}\n";
     return line;
   }
-  line += FormatIsoUtcMillis(time);
+  line += LineTime(time);
   // Padded to the longest name, so messages line up.
   line += fmt::format(" {:<5} ", LogLevelName(level));
   if (!options.program.empty()) {

@@ -64,7 +64,4 @@ std::string FormatLogLine(std::chrono::system_clock::time_point time, LogLevel l
                           std::string_view message, std::string_view provider,
                           const LogOptions& options);
 
-// "2026-12-07T11:44:47.123Z": UTC, milliseconds.
-std::string FormatIsoUtcMillis(std::chrono::system_clock::time_point time);
-
 }  // namespace hoststub
