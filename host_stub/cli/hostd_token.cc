@@ -95,10 +95,10 @@ int RunCreate(const TokenArgs& args) {
     LogError(appended.message());
     return kExitRuntime;
   }
-  LogInfo(fmt::format(
-      "token '{}' (role {}) added to '{}'; it is printed below once and stored nowhere "
-      "in clear. A running hostd takes it at its next request, no restart needed.",
-      args.name, RoleName(*role), args.tokens_file));
+  LogInfo(
+      fmt::format("token '{}' (role {}) added to '{}'; it is printed below once and stored nowhere "
+                  "in clear. A running hostd takes it at its next request, no restart needed.",
+                  args.name, RoleName(*role), args.tokens_file));
   std::cout << *token << '\n';
   return kExitOk;
 }

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "repo/crypto/age_encoding.h"
 #include "bkp/bkp_plugin.hpp"
+#include "repo/crypto/age_encoding.h"
 
 namespace age {
 namespace {

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "repo/crypto/age_encoding.h"
 #include "bkp/bkp_plugin.hpp"
+#include "repo/crypto/age_encoding.h"
 
 namespace age {
 namespace {

@@ -18,8 +18,8 @@
 #include <ctime>
 #include <string>
 
-#include "repo/crypto/age_keys.h"
 #include "bkp/bkp_plugin.hpp"
+#include "repo/crypto/age_keys.h"
 
 namespace {
 

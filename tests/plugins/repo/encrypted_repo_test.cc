@@ -16,14 +16,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "repo/crypto/age_file.h"
-#include "repo/crypto/age_keys.h"
-#include "repo/encrypted_driver.h"
-#include "repo/object_codec.h"
 #include "plugins/plugins_test_util.h"
 #include "plugins/provider_scenarios.h"
 #include "plugins/remote_test_util.h"
 #include "plugins/s3_test_support.h"
+#include "repo/crypto/age_file.h"
+#include "repo/crypto/age_keys.h"
+#include "repo/encrypted_driver.h"
+#include "repo/object_codec.h"
 #include "repo/posix/posix_driver.h"
 #include "test_support.h"
 

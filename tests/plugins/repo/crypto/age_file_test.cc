@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "bkp/bkp_plugin.hpp"
 #include "repo/crypto/age_file.h"
 #include "repo/crypto/age_keys.h"
-#include "bkp/bkp_plugin.hpp"
 #include "test_support.h"
 
 namespace {
