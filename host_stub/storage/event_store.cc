@@ -59,11 +59,11 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
   HOSTSTUB_ASSIGN_OR_RETURN(impl->lock_fd, LockDataDir(options.data_dir));
   impl->control_db_path = options.data_dir / "control.db";
   HOSTSTUB_ASSIGN_OR_RETURN(impl->db, ControlDb::Open(impl->control_db_path));
-  HOSTSTUB_ASSIGN_OR_RETURN(const auto states, impl->db->LoadReplicationStates());
+  // A std::map<context, ReplicationState>; more contexts are added below.
+  HOSTSTUB_ASSIGN_OR_RETURN(auto known, impl->db->LoadReplicationStates());
 
   // Contexts are known by their DB row and by their directory; recovery
   // opens the union so that neither side can hide data from the other.
-  std::map<std::string, ReplicationState> known = *states;
   for (const auto& entry : fs::directory_iterator(options.data_dir / "contexts", ec)) {
     if (entry.is_directory() && ValidateContextName(entry.path().filename().string()).ok()) {
       known.try_emplace(entry.path().filename().string());
