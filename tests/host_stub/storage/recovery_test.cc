@@ -308,7 +308,7 @@ TEST_CASE("a file that reads shorter than its size is judged on the bytes it gav
     MESSAGE("skipped: no /sys file whose size exceeds its content");
     return;
   }
-  auto scan = ScanSegment(sys_file, SegmentKind::kLog, 1);
+  auto scan = ScanSegment(sys_file, StreamRole::kLog, 1);
   REQUIRE(scan.ok());
   CHECK_FALSE(scan->header_ok);
   CHECK(scan->error.find("shorter than the segment header") != std::string::npos);
