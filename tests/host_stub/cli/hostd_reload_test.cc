@@ -80,7 +80,8 @@ json WaitForState(const hostd_process::HostProcess& host, const std::string& sta
 
 }  // namespace
 
-TEST_CASE("SIGHUP: providers added, removed and changed, and a running backup ends on the old ones") {
+TEST_CASE(
+    "SIGHUP: providers added, removed and changed, and a running backup ends on the old ones") {
   ts::TempDir dir;
   const fs::path config = dir / "host.toml";
   ts::WriteFile(config, Header(dir) + LocalDisk("local", dir / "repo") +
