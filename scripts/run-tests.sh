@@ -40,12 +40,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 900
 
 # ThreadSanitizer: a third build of the suite. With it this script takes
-# about 40 minutes on 2 cores, over CI's 30 (measured: CONTRIBUTING.md, "What
-# CI runs"), so it runs when BKP_TSAN=1 asks for it, not by default.
+# about 40 minutes on 2 cores, over CI's 30 (measured: CONTRIBUTING.md,
+# "Checks, and what CI runs"), so it runs when BKP_TSAN=1 asks for it.
 if [[ "${BKP_TSAN:-0}" == 1 ]]; then
   echo "== build and test under ThreadSanitizer (CTest label no_tsan left out)"
   # TSan cannot share a process with ASan, hence a third build. What it runs
-  # and why (figures: CONTRIBUTING.md, "What CI runs"):
+  # and why (figures: CONTRIBUTING.md, "Checks, and what CI runs"):
   #  - -O1 with asserts on: TSan slows the code 5-15x, so not -O0 (the ASan
   #    build's Debug), and the asserts check invariants across threads;
   #  - no benchmarks, no RADOS Gateway tier (as under ASan);
