@@ -97,7 +97,10 @@ void S3Writer::Commit(const std::string& key) {
     throw bkp::Error(BKP_E_INTERNAL,
                      "S3 object created for '" + key_ + "' committed as '" + key + "'");
   }
-  key_ = key;
+  // Parts still uploading read key_ on their threads (a multipart upload
+  // exists only once key_ is set): assign it only while it is empty, never
+  // rewrite it under them (ThreadSanitizer saw that race).
+  if (key_.empty()) key_ = key;
   if (upload_id_.empty()) {
     client_.Put(key_, buffer_);
   } else {
