@@ -1,8 +1,6 @@
 // The process-wide log: options under a mutex, one fwrite per line.
 #include "util/log.h"
 
-#include <time.h>
-
 #include <cctype>
 #include <cstdio>
 #include <mutex>
@@ -93,6 +91,14 @@ std::string_view LowerLevelName(LogLevel level) {
   return "error";
 }
 
+// A line's time stamp: UTC to the millisecond, through the host's one
+// formatter.
+std::string LineTime(std::chrono::system_clock::time_point time) {
+  return FormatUtc(
+      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count(),
+      UtcFormat::kIso8601Millis);
+}
+
 }  // namespace
 
 std::string_view LogLevelName(LogLevel level) {
@@ -137,16 +143,6 @@ bool LogEnabled(LogLevel level) {
   std::lock_guard<std::mutex> lock(OptionsMutex());
   return level >= Options().level;
 }
-
-namespace {
-
-std::string LineTime(std::chrono::system_clock::time_point time) {
-  return FormatUtc(
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count(),
-      UtcFormat::kIso8601Millis);
-}
-
-}  // namespace
 
 std::string FormatLogLine(std::chrono::system_clock::time_point time, LogLevel level,
                           std::string_view message, std::string_view provider,
