@@ -170,8 +170,12 @@ TEST_CASE("hostctl load: a paced, bounded run appends rate x duration events and
   ts::TempDir dir;
   WriteConfig(dir);
   Host host(dir, "hostd.log");
-  ts::CommandResult r =
-      host.Ctl({"load", "--context", "loadtest", "--rate", "200", "--duration", "1"});
+  // Two batches of 100 due 1 s apart in a 2 s window, one connection each, so
+  // a slow start or a slow first reply does not keep the second batch out of
+  // the window (one connection in a 1 s window did: a start of 0.5 s and a
+  // reply of 0.7 s under TSan on a loaded machine).
+  ts::CommandResult r = host.Ctl(
+      {"load", "--context", "loadtest", "--rate", "100", "--duration", "2", "--threads", "2"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(r.output.find("load: 200 events") != std::string::npos);
