@@ -78,7 +78,9 @@ class Decryptor {
   Decryptor& operator=(const Decryptor&) = delete;
 
   // Up to `len` bytes of plaintext, each chunk authenticated before any of
-  // it is returned; 0 only after the final chunk checked out.
+  // it is returned, never past the end of a chunk (so what one call
+  // returns is never lost to the next chunk's failure); 0 only after the
+  // final chunk checked out and nothing followed it.
   size_t Read(void* buf, size_t len);
 
   uint64_t header_bytes() const { return header_bytes_; }
@@ -98,6 +100,7 @@ class Decryptor {
   size_t plain_at_ = 0;
   uint64_t counter_ = 0;
   bool done_ = false;
+  bool trailing_ = false;  // the final chunk opened, but bytes follow it
 };
 
 // Whole-buffer helpers for small files (manifests, records, tests).
