@@ -13,6 +13,10 @@ namespace {
 
 constexpr std::string_view kVersionLine = "age-encryption.org/v1\n";
 constexpr std::string_view kMacMark = "---";
+constexpr std::string_view kArmorBegin = "-----BEGIN AGE ENCRYPTED FILE-----";
+// Recipient types of the age ecosystem this engine knows and does not read.
+constexpr std::string_view kScryptType = "scrypt";
+constexpr std::string_view kHybridType = "mlkem768x25519";
 constexpr size_t kBodyColumns = 64;
 constexpr size_t kMacBase64 = 43;
 // A header is a few hundred bytes per recipient; more than this is not a
@@ -55,11 +59,24 @@ struct Header {
 // Parses the header at the start of `text`; nullopt if `text` ends before
 // the header does (more must be read).
 std::optional<Header> ParseHeader(std::string_view text, const std::string& what) {
-  if (text.size() < kVersionLine.size()) {
-    if (kVersionLine.substr(0, text.size()) != text) Corrupt(what, "no age v1 version line");
+  if (text.size() < kVersionLine.size() && kVersionLine.substr(0, text.size()) == text) {
     return std::nullopt;
   }
   if (text.substr(0, kVersionLine.size()) != kVersionLine) {
+    // The ASCII armor (PEM-like, optionally wrapped in whitespace) is a
+    // valid age file we deliberately do not read: say so, not "corrupt".
+    const size_t start = std::min(text.find_first_not_of(" \t\r\n"), text.size());
+    const std::string_view rest = text.substr(start);
+    if (rest.size() < kArmorBegin.size() && kArmorBegin.substr(0, rest.size()) == rest &&
+        text.size() < kMaxHeaderBytes) {
+      return std::nullopt;
+    }
+    if (rest.substr(0, kArmorBegin.size()) == kArmorBegin) {
+      throw bkp::Error(BKP_E_UNSUPPORTED,
+                       what +
+                           " is an ASCII-armored age file, which is not supported here: "
+                           "the repository reads binary age files only (`age -d` reads both)");
+    }
     Corrupt(what, "no age-encryption.org/v1 version line");
   }
   Header h;
@@ -206,12 +223,31 @@ Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std
     text.resize(old + n);
     if (n == 0) Corrupt(what_, old == 0 ? "it is empty" : "it ends inside its header");
   }
+  const auto has_type = [&](std::string_view type) {
+    return std::any_of(header->stanzas.begin(), header->stanzas.end(),
+                       [&](const Stanza& st) { return st.args[0] == type; });
+  };
+  if (has_type(kScryptType)) {
+    // The specification: an scrypt stanza must be the header's only one.
+    if (header->stanzas.size() > 1) Corrupt(what_, "an scrypt stanza beside other stanzas");
+    throw bkp::Error(BKP_E_UNSUPPORTED,
+                     what_ +
+                         " is encrypted with a passphrase (an scrypt stanza), which is not "
+                         "supported here: the repository encrypts to X25519 recipients only");
+  }
   std::optional<FileKey> file_key;
   for (const auto& identity : identities) {
     for (const auto& stanza : header->stanzas) {
       if ((file_key = UnwrapFileKey(stanza, identity))) break;
     }
     if (file_key) break;
+  }
+  if (!file_key && has_type(kHybridType)) {
+    throw bkp::Error(BKP_E_UNSUPPORTED,
+                     what_ + " is encrypted to a post-quantum hybrid recipient (" +
+                         std::string(kHybridType) +
+                         ", ML-KEM-768 + X25519), which is not supported here, and to none of "
+                         "the X25519 identities given");
   }
   if (!file_key) {
     std::string ours;

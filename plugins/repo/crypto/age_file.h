@@ -11,8 +11,10 @@
 //
 // Errors: a file that is not age v1, is damaged, truncated, tampered with
 // or not encrypted to any of the given identities throws
-// bkp::Error(BKP_E_CORRUPT) naming `what`; errors of the sink or source
-// pass through.
+// bkp::Error(BKP_E_CORRUPT) naming `what`; a valid age file of a kind not
+// read here (ASCII armor, an scrypt passphrase, a post-quantum hybrid
+// recipient) throws BKP_E_UNSUPPORTED saying which; errors of the sink or
+// source pass through.
 // Thread-safety: an Encryptor or Decryptor belongs to one thread.
 #pragma once
 
