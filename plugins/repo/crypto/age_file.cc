@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string_view>
+#include <utility>
 
 #include "bkp/bkp_plugin.hpp"
 #include "repo/crypto/age_encoding.h"
@@ -194,6 +196,16 @@ void Encryptor::Update(const void* data, size_t len) {
     // A full chunk is sealed only once more bytes arrive: the last chunk
     // must carry the last-chunk flag, and it may be a full one.
     if (chunk_len_ == kChunkBytes) Seal(false);
+    if (chunk_len_ == 0 && len > kChunkBytes) {
+      // A whole chunk with more to follow: sealed from the caller's bytes
+      // into the output buffer, without copying it in first.
+      const auto nonce = ChunkNonce(counter_++, false);
+      aead_->Seal(nonce.data(), p, kChunkBytes, chunk_.get());
+      sink_(chunk_.get(), kSealedChunkBytes);
+      p += kChunkBytes;
+      len -= kChunkBytes;
+      continue;
+    }
     const size_t n = std::min(len, kChunkBytes - chunk_len_);
     std::memcpy(chunk_.get() + chunk_len_, p, n);
     chunk_len_ += n;
@@ -283,8 +295,9 @@ size_t Decryptor::Fill(size_t want) {
   return in_len_;
 }
 
-void Decryptor::OpenChunk() {
-  const std::string chunk = "chunk " + std::to_string(counter_);
+size_t Decryptor::OpenChunk(uint8_t* into) {
+  // Built only for an error: this runs once per 64 KiB.
+  const auto chunk = [&] { return "chunk " + std::to_string(counter_); };
   if (trailing_) {
     // Checked only now, after the final chunk's plaintext was released:
     // the specification's vectors count that plaintext as delivered.
@@ -292,13 +305,14 @@ void Decryptor::OpenChunk() {
   }
   Fill(kSealedChunkBytes + 1);
   if (in_len_ == 0) {
-    Corrupt(what_, "it ends before " + chunk + ": truncated after a chunk not marked as the last");
+    Corrupt(what_,
+            "it ends before " + chunk() + ": truncated after a chunk not marked as the last");
   }
   const size_t sealed = std::min(in_len_, kSealedChunkBytes);
   const bool more = in_len_ > kSealedChunkBytes;
-  if (sealed < ChaChaPoly::kTagBytes) Corrupt(what_, "it ends inside " + chunk + " (truncated)");
+  if (sealed < ChaChaPoly::kTagBytes) Corrupt(what_, "it ends inside " + chunk() + " (truncated)");
   if (sealed == ChaChaPoly::kTagBytes && counter_ > 0) {
-    Corrupt(what_, "an empty " + chunk + " after chunk " + std::to_string(counter_ - 1));
+    Corrupt(what_, "an empty " + chunk() + " after chunk " + std::to_string(counter_ - 1));
   }
   // A short chunk can only be the last. A full one is either: try first
   // what its position suggests (more bytes follow: not the last), then the
@@ -306,36 +320,47 @@ void Decryptor::OpenChunk() {
   // chunk, releases every chunk that authenticates and then fails at the
   // right place, as the specification's vectors expect.
   bool last = !more;
-  bool opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, plain_.get());
+  bool opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, into);
   if (!opened && sealed == kSealedChunkBytes) {
     last = !last;
-    opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, plain_.get());
+    opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, into);
   }
+  const size_t plain = sealed - ChaChaPoly::kTagBytes;
   if (!opened) {
-    Corrupt(what_, chunk + " does not authenticate: the file was altered or truncated");
-  }
-  if (last && sealed == ChaChaPoly::kTagBytes && counter_ > 0) {
-    Corrupt(what_, "an empty final " + chunk);
+    // `into` may be the caller's buffer: leave no unauthenticated bytes.
+    std::memset(into, 0, plain);
+    Corrupt(what_, chunk() + " does not authenticate: the file was altered or truncated");
   }
   ++counter_;
-  plain_len_ = sealed - ChaChaPoly::kTagBytes;
-  plain_at_ = 0;
   in_len_ -= sealed;
   std::memmove(in_.get(), in_.get() + sealed, in_len_);
   done_ = last && !more;
   trailing_ = last && more;
+  return plain;
 }
 
 size_t Decryptor::Read(void* buf, size_t len) {
+  if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
   auto* out = static_cast<uint8_t*>(buf);
   size_t given = 0;
   while (given < len) {
     if (plain_at_ == plain_len_) {
       if (done_) break;
-      // What authenticated is the caller's before the next chunk may fail:
-      // return it, and open that chunk on the next call.
-      if (given > 0) break;
-      OpenChunk();
+      try {
+        if (len - given >= kChunkBytes) {
+          // A whole chunk fits: straight into the caller's buffer.
+          given += OpenChunk(out + given);
+        } else {
+          plain_len_ = OpenChunk(plain_.get());
+          plain_at_ = 0;
+        }
+      } catch (const bkp::Error&) {
+        // What authenticated is the caller's before the next chunk's
+        // failure: return it now, and the failure on the next call.
+        if (given == 0) throw;
+        pending_ = std::current_exception();
+        break;
+      }
       continue;
     }
     const size_t n = std::min(len - given, plain_len_ - plain_at_);

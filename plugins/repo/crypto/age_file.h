@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,16 +81,18 @@ class Decryptor {
   Decryptor& operator=(const Decryptor&) = delete;
 
   // Up to `len` bytes of plaintext, each chunk authenticated before any of
-  // it is returned, never past the end of a chunk (so what one call
-  // returns is never lost to the next chunk's failure); 0 only after the
-  // final chunk checked out and nothing followed it.
+  // it is returned; 0 only after the final chunk checked out and nothing
+  // followed it. A chunk that fails after others were read into `buf`
+  // throws on the next call, so those are never lost to it.
   size_t Read(void* buf, size_t len);
 
   uint64_t header_bytes() const { return header_bytes_; }
 
  private:
   size_t Fill(size_t want);  // reads until in_len_ >= want or the end
-  void OpenChunk();
+  // Authenticates the next chunk into `into` (kChunkBytes of room);
+  // returns its plaintext's length.
+  size_t OpenChunk(uint8_t* into);
   Source source_;
   std::string what_;
   uint64_t header_bytes_ = 0;
@@ -102,7 +105,8 @@ class Decryptor {
   size_t plain_at_ = 0;
   uint64_t counter_ = 0;
   bool done_ = false;
-  bool trailing_ = false;  // the final chunk opened, but bytes follow it
+  bool trailing_ = false;       // the final chunk opened, but bytes follow it
+  std::exception_ptr pending_;  // a chunk's failure, for the next Read
 };
 
 // Whole-buffer helpers for small files (manifests, records, tests).
