@@ -25,6 +25,8 @@ constexpr size_t kMacBase64 = 43;
 // file we wrote or one worth reading.
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kHeaderReadStep = 1024;
+// The sealed bytes read ahead: 16 chunks and the header's read step.
+constexpr size_t kReadAheadBytes = 16 * kSealedChunkBytes + kHeaderReadStep;
 
 Key32 HeaderMac(const FileKey& file_key, std::string_view header_to_mark) {
   const Key32 mac_key = HkdfSha256(file_key, {}, "header");
@@ -223,7 +225,7 @@ void Encryptor::Finish() {
 Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std::string what)
     : source_(std::move(source)),
       what_(std::move(what)),
-      in_(std::make_unique_for_overwrite<uint8_t[]>(kSealedChunkBytes + kHeaderReadStep)),
+      in_(std::make_unique_for_overwrite<uint8_t[]>(kReadAheadBytes)),
       plain_(std::make_unique_for_overwrite<uint8_t[]>(kChunkBytes)) {
   std::string text;
   std::optional<Header> header;
@@ -279,16 +281,24 @@ Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std
   in_len_ = text.size() - header->length;
   std::memcpy(in_.get(), text.data() + header->length, in_len_);
   if (Fill(kPayloadNonceBytes) < kPayloadNonceBytes) Corrupt(what_, "it ends before its payload");
-  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(*file_key, in_.get()));
+  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(*file_key, in_.get() + in_at_));
+  in_at_ += kPayloadNonceBytes;
   in_len_ -= kPayloadNonceBytes;
-  std::memmove(in_.get(), in_.get() + kPayloadNonceBytes, in_len_);
 }
 
 Decryptor::~Decryptor() = default;
 
 size_t Decryptor::Fill(size_t want) {
+  if (in_len_ >= want || source_done_) return in_len_;
+  if (in_at_ + want > kReadAheadBytes) {
+    std::memmove(in_.get(), in_.get() + in_at_, in_len_);
+    in_at_ = 0;
+  }
   while (in_len_ < want && !source_done_) {
-    const size_t n = source_(in_.get() + in_len_, want - in_len_);
+    // As much as fits, not just what is wanted: ~1 MiB reads, not one
+    // read of the source per 64 KiB chunk.
+    const size_t end = in_at_ + in_len_;
+    const size_t n = source_(in_.get() + end, kReadAheadBytes - end);
     if (n == 0) source_done_ = true;
     in_len_ += n;
   }
@@ -320,10 +330,11 @@ size_t Decryptor::OpenChunk(uint8_t* into) {
   // chunk, releases every chunk that authenticates and then fails at the
   // right place, as the specification's vectors expect.
   bool last = !more;
-  bool opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, into);
+  const uint8_t* in = in_.get() + in_at_;
+  bool opened = aead_->Open(ChunkNonce(counter_, last).data(), in, sealed, into);
   if (!opened && sealed == kSealedChunkBytes) {
     last = !last;
-    opened = aead_->Open(ChunkNonce(counter_, last).data(), in_.get(), sealed, into);
+    opened = aead_->Open(ChunkNonce(counter_, last).data(), in, sealed, into);
   }
   const size_t plain = sealed - ChaChaPoly::kTagBytes;
   if (!opened) {
@@ -332,8 +343,8 @@ size_t Decryptor::OpenChunk(uint8_t* into) {
     Corrupt(what_, chunk() + " does not authenticate: the file was altered or truncated");
   }
   ++counter_;
+  in_at_ = in_len_ == sealed ? 0 : in_at_ + sealed;
   in_len_ -= sealed;
-  std::memmove(in_.get(), in_.get() + sealed, in_len_);
   done_ = last && !more;
   trailing_ = last && more;
   return plain;

@@ -6,8 +6,9 @@
 // appending are all detected). What is written here, the stock `age -d`
 // reads, and the other way round.
 //
-// Both directions hold one chunk at a time: memory is ~64 KiB whatever the
-// file's size.
+// Memory is bounded whatever the file's size: the encryptor holds one
+// chunk (~64 KiB), the decryptor one chunk and ~1 MiB of sealed bytes read
+// ahead (so the source is read in large pieces).
 //
 // Errors: a file that is not age v1, is damaged, truncated, tampered with
 // or not encrypted to any of the given identities throws
@@ -98,7 +99,8 @@ class Decryptor {
   uint64_t header_bytes_ = 0;
   std::unique_ptr<ChaChaPoly> aead_;
   std::unique_ptr<uint8_t[]> in_;  // sealed bytes read ahead
-  size_t in_len_ = 0;
+  size_t in_at_ = 0;               // where the unread ones start
+  size_t in_len_ = 0;              // how many there are
   bool source_done_ = false;
   std::unique_ptr<uint8_t[]> plain_;  // the current chunk's plaintext
   size_t plain_len_ = 0;
