@@ -14,6 +14,8 @@ packages=(
   libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
+  # zlib inflates the compressed age test vectors (tests/plugins/repo/crypto).
+  zlib1g-dev
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client; age: an encrypted
   # one opened by the stock age).

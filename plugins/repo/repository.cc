@@ -63,10 +63,11 @@ Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions 
     }
     const int version = doc.value("version", 0);
     if (version > kRepositoryFormatVersion) {
-      throw bkp::Error(BKP_E_UNSUPPORTED, Describe() + ": repository format " +
-                                              std::to_string(version) +
-                                              " is newer than this provider reads (" +
-                                              std::to_string(kRepositoryFormatVersion) + ")");
+      throw bkp::Error(BKP_E_UNSUPPORTED,
+                       Describe() + ": format.json declares repository format version " +
+                           std::to_string(version) + ", newer than this provider reads (up to " +
+                           std::to_string(kRepositoryFormatVersion) +
+                           "): use a newer provider (docs/repository-format.md)");
     }
     CheckEncryption(doc);
     return;
@@ -78,7 +79,8 @@ Repository::Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions 
                          "): choose an empty or new location");
   }
   nlohmann::json doc = {{"format", kRepositoryFormat},
-                        {"version", kRepositoryFormatCreated},
+                        {"version", options_.encryption.empty() ? kRepositoryFormatCreated
+                                                                : kRepositoryFormatEncrypted},
                         {"created_ms", NowMs()}};
   if (!options_.encryption.empty()) {
     doc["encryption"] = options_.encryption;

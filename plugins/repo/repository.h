@@ -37,10 +37,15 @@ namespace repo {
 // (timeline.h): a reader that knows no timelines would take the new
 // timeline's archive records for strangers and collect their objects as
 // garbage, so it must refuse such a repository, and may keep reading any
-// other.
-inline constexpr int kRepositoryFormatVersion = 2;
+// other. An encrypted repository (encrypted_driver.h) is created at 3: a
+// reader from before encryption would take its age files for damaged LZ4
+// and JSON (and verify would quarantine every one), so it must refuse the
+// repository up front; an unencrypted one stays at 1 or 2 for old readers.
+// The number only grows: an encrypted repository with timelines stays 3.
+inline constexpr int kRepositoryFormatVersion = 3;
 inline constexpr int kRepositoryFormatCreated = 1;
 inline constexpr int kRepositoryFormatTimelines = 2;
+inline constexpr int kRepositoryFormatEncrypted = 3;
 
 // A manifest that could not be read, and why.
 struct BrokenManifest {
@@ -74,7 +79,8 @@ class Repository {
  public:
   // Opens the repository, creating format.json in an empty location.
   // Refuses (BKP_E_INVALID_ARGUMENT) a non-empty location that is not a
-  // repository, and (BKP_E_UNSUPPORTED) a newer format.
+  // repository, and (BKP_E_UNSUPPORTED, naming format.json and both
+  // versions) a newer format.
   explicit Repository(std::shared_ptr<StorageDriver> driver, RepositoryOptions options = {});
 
   const RepositoryOptions& options() const { return options_; }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <string_view>
+#include <utility>
 
 #include "bkp/bkp_plugin.hpp"
 #include "repo/crypto/age_encoding.h"
@@ -13,12 +15,18 @@ namespace {
 
 constexpr std::string_view kVersionLine = "age-encryption.org/v1\n";
 constexpr std::string_view kMacMark = "---";
+constexpr std::string_view kArmorBegin = "-----BEGIN AGE ENCRYPTED FILE-----";
+// Recipient types of the age ecosystem this engine knows and does not read.
+constexpr std::string_view kScryptType = "scrypt";
+constexpr std::string_view kHybridType = "mlkem768x25519";
 constexpr size_t kBodyColumns = 64;
 constexpr size_t kMacBase64 = 43;
 // A header is a few hundred bytes per recipient; more than this is not a
 // file we wrote or one worth reading.
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kHeaderReadStep = 1024;
+// The sealed bytes read ahead: 16 chunks and the header's read step.
+constexpr size_t kReadAheadBytes = 16 * kSealedChunkBytes + kHeaderReadStep;
 
 Key32 HeaderMac(const FileKey& file_key, std::string_view header_to_mark) {
   const Key32 mac_key = HkdfSha256(file_key, {}, "header");
@@ -55,11 +63,24 @@ struct Header {
 // Parses the header at the start of `text`; nullopt if `text` ends before
 // the header does (more must be read).
 std::optional<Header> ParseHeader(std::string_view text, const std::string& what) {
-  if (text.size() < kVersionLine.size()) {
-    if (kVersionLine.substr(0, text.size()) != text) Corrupt(what, "no age v1 version line");
+  if (text.size() < kVersionLine.size() && kVersionLine.substr(0, text.size()) == text) {
     return std::nullopt;
   }
   if (text.substr(0, kVersionLine.size()) != kVersionLine) {
+    // The ASCII armor (PEM-like, optionally wrapped in whitespace) is a
+    // valid age file we deliberately do not read: say so, not "corrupt".
+    const size_t start = std::min(text.find_first_not_of(" \t\r\n"), text.size());
+    const std::string_view rest = text.substr(start);
+    if (rest.size() < kArmorBegin.size() && kArmorBegin.substr(0, rest.size()) == rest &&
+        text.size() < kMaxHeaderBytes) {
+      return std::nullopt;
+    }
+    if (rest.substr(0, kArmorBegin.size()) == kArmorBegin) {
+      throw bkp::Error(BKP_E_UNSUPPORTED,
+                       what +
+                           " is an ASCII-armored age file, which is not supported here: "
+                           "the repository reads binary age files only (`age -d` reads both)");
+    }
     Corrupt(what, "no age-encryption.org/v1 version line");
   }
   Header h;
@@ -177,6 +198,16 @@ void Encryptor::Update(const void* data, size_t len) {
     // A full chunk is sealed only once more bytes arrive: the last chunk
     // must carry the last-chunk flag, and it may be a full one.
     if (chunk_len_ == kChunkBytes) Seal(false);
+    if (chunk_len_ == 0 && len > kChunkBytes) {
+      // A whole chunk with more to follow: sealed from the caller's bytes
+      // into the output buffer, without copying it in first.
+      const auto nonce = ChunkNonce(counter_++, false);
+      aead_->Seal(nonce.data(), p, kChunkBytes, chunk_.get());
+      sink_(chunk_.get(), kSealedChunkBytes);
+      p += kChunkBytes;
+      len -= kChunkBytes;
+      continue;
+    }
     const size_t n = std::min(len, kChunkBytes - chunk_len_);
     std::memcpy(chunk_.get() + chunk_len_, p, n);
     chunk_len_ += n;
@@ -194,7 +225,7 @@ void Encryptor::Finish() {
 Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std::string what)
     : source_(std::move(source)),
       what_(std::move(what)),
-      in_(std::make_unique_for_overwrite<uint8_t[]>(kSealedChunkBytes + kHeaderReadStep)),
+      in_(std::make_unique_for_overwrite<uint8_t[]>(kReadAheadBytes)),
       plain_(std::make_unique_for_overwrite<uint8_t[]>(kChunkBytes)) {
   std::string text;
   std::optional<Header> header;
@@ -206,12 +237,31 @@ Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std
     text.resize(old + n);
     if (n == 0) Corrupt(what_, old == 0 ? "it is empty" : "it ends inside its header");
   }
+  const auto has_type = [&](std::string_view type) {
+    return std::any_of(header->stanzas.begin(), header->stanzas.end(),
+                       [&](const Stanza& st) { return st.args[0] == type; });
+  };
+  if (has_type(kScryptType)) {
+    // The specification: an scrypt stanza must be the header's only one.
+    if (header->stanzas.size() > 1) Corrupt(what_, "an scrypt stanza beside other stanzas");
+    throw bkp::Error(BKP_E_UNSUPPORTED,
+                     what_ +
+                         " is encrypted with a passphrase (an scrypt stanza), which is not "
+                         "supported here: the repository encrypts to X25519 recipients only");
+  }
   std::optional<FileKey> file_key;
   for (const auto& identity : identities) {
     for (const auto& stanza : header->stanzas) {
       if ((file_key = UnwrapFileKey(stanza, identity))) break;
     }
     if (file_key) break;
+  }
+  if (!file_key && has_type(kHybridType)) {
+    throw bkp::Error(BKP_E_UNSUPPORTED,
+                     what_ + " is encrypted to a post-quantum hybrid recipient (" +
+                         std::string(kHybridType) +
+                         ", ML-KEM-768 + X25519), which is not supported here, and to none of "
+                         "the X25519 identities given");
   }
   if (!file_key) {
     std::string ours;
@@ -231,52 +281,97 @@ Decryptor::Decryptor(const std::vector<Identity>& identities, Source source, std
   in_len_ = text.size() - header->length;
   std::memcpy(in_.get(), text.data() + header->length, in_len_);
   if (Fill(kPayloadNonceBytes) < kPayloadNonceBytes) Corrupt(what_, "it ends before its payload");
-  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(*file_key, in_.get()));
+  aead_ = std::make_unique<ChaChaPoly>(PayloadKey(*file_key, in_.get() + in_at_));
+  in_at_ += kPayloadNonceBytes;
   in_len_ -= kPayloadNonceBytes;
-  std::memmove(in_.get(), in_.get() + kPayloadNonceBytes, in_len_);
 }
 
 Decryptor::~Decryptor() = default;
 
 size_t Decryptor::Fill(size_t want) {
+  if (in_len_ >= want || source_done_) return in_len_;
+  if (in_at_ + want > kReadAheadBytes) {
+    std::memmove(in_.get(), in_.get() + in_at_, in_len_);
+    in_at_ = 0;
+  }
   while (in_len_ < want && !source_done_) {
-    const size_t n = source_(in_.get() + in_len_, want - in_len_);
+    // As much as fits, not just what is wanted: ~1 MiB reads, not one
+    // read of the source per 64 KiB chunk.
+    const size_t end = in_at_ + in_len_;
+    const size_t n = source_(in_.get() + end, kReadAheadBytes - end);
     if (n == 0) source_done_ = true;
     in_len_ += n;
   }
   return in_len_;
 }
 
-void Decryptor::OpenChunk() {
-  // One byte past a full chunk tells whether this chunk is the last.
-  Fill(kSealedChunkBytes + 1);
-  const bool last = in_len_ <= kSealedChunkBytes;
-  const size_t sealed = last ? in_len_ : kSealedChunkBytes;
-  const std::string chunk = "chunk " + std::to_string(counter_);
-  if (sealed < ChaChaPoly::kTagBytes) Corrupt(what_, "it ends inside " + chunk + " (truncated)");
-  if (last && sealed == ChaChaPoly::kTagBytes && counter_ > 0) {
-    Corrupt(what_, "an empty final " + chunk);
+size_t Decryptor::OpenChunk(uint8_t* into) {
+  // Built only for an error: this runs once per 64 KiB.
+  const auto chunk = [&] { return "chunk " + std::to_string(counter_); };
+  if (trailing_) {
+    // Checked only now, after the final chunk's plaintext was released:
+    // the specification's vectors count that plaintext as delivered.
+    Corrupt(what_, "bytes follow its final chunk (" + std::to_string(counter_ - 1) + ")");
   }
-  const auto nonce = ChunkNonce(counter_, last);
-  if (!aead_->Open(nonce.data(), in_.get(), sealed, plain_.get())) {
-    Corrupt(what_, chunk + (last ? " (the last present)" : "") +
-                       " does not authenticate: the file was altered or truncated");
+  Fill(kSealedChunkBytes + 1);
+  if (in_len_ == 0) {
+    Corrupt(what_,
+            "it ends before " + chunk() + ": truncated after a chunk not marked as the last");
+  }
+  const size_t sealed = std::min(in_len_, kSealedChunkBytes);
+  const bool more = in_len_ > kSealedChunkBytes;
+  if (sealed < ChaChaPoly::kTagBytes) Corrupt(what_, "it ends inside " + chunk() + " (truncated)");
+  if (sealed == ChaChaPoly::kTagBytes && counter_ > 0) {
+    Corrupt(what_, "an empty " + chunk() + " after chunk " + std::to_string(counter_ - 1));
+  }
+  // A short chunk can only be the last. A full one is either: try first
+  // what its position suggests (more bytes follow: not the last), then the
+  // other, so a file cut after a full chunk, or with bytes after its final
+  // chunk, releases every chunk that authenticates and then fails at the
+  // right place, as the specification's vectors expect.
+  bool last = !more;
+  const uint8_t* in = in_.get() + in_at_;
+  bool opened = aead_->Open(ChunkNonce(counter_, last).data(), in, sealed, into);
+  if (!opened && sealed == kSealedChunkBytes) {
+    last = !last;
+    opened = aead_->Open(ChunkNonce(counter_, last).data(), in, sealed, into);
+  }
+  const size_t plain = sealed - ChaChaPoly::kTagBytes;
+  if (!opened) {
+    // `into` may be the caller's buffer: leave no unauthenticated bytes.
+    std::memset(into, 0, plain);
+    Corrupt(what_, chunk() + " does not authenticate: the file was altered or truncated");
   }
   ++counter_;
-  plain_len_ = sealed - ChaChaPoly::kTagBytes;
-  plain_at_ = 0;
+  in_at_ = in_len_ == sealed ? 0 : in_at_ + sealed;
   in_len_ -= sealed;
-  std::memmove(in_.get(), in_.get() + sealed, in_len_);
-  done_ = last;
+  done_ = last && !more;
+  trailing_ = last && more;
+  return plain;
 }
 
 size_t Decryptor::Read(void* buf, size_t len) {
+  if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
   auto* out = static_cast<uint8_t*>(buf);
   size_t given = 0;
   while (given < len) {
     if (plain_at_ == plain_len_) {
       if (done_) break;
-      OpenChunk();
+      try {
+        if (len - given >= kChunkBytes) {
+          // A whole chunk fits: straight into the caller's buffer.
+          given += OpenChunk(out + given);
+        } else {
+          plain_len_ = OpenChunk(plain_.get());
+          plain_at_ = 0;
+        }
+      } catch (const bkp::Error&) {
+        // What authenticated is the caller's before the next chunk's
+        // failure: return it now, and the failure on the next call.
+        if (given == 0) throw;
+        pending_ = std::current_exception();
+        break;
+      }
       continue;
     }
     const size_t n = std::min(len - given, plain_len_ - plain_at_);

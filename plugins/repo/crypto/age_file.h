@@ -6,18 +6,22 @@
 // appending are all detected). What is written here, the stock `age -d`
 // reads, and the other way round.
 //
-// Both directions hold one chunk at a time: memory is ~64 KiB whatever the
-// file's size.
+// Memory is bounded whatever the file's size: the encryptor holds one
+// chunk (~64 KiB), the decryptor one chunk and ~1 MiB of sealed bytes read
+// ahead (so the source is read in large pieces).
 //
 // Errors: a file that is not age v1, is damaged, truncated, tampered with
 // or not encrypted to any of the given identities throws
-// bkp::Error(BKP_E_CORRUPT) naming `what`; errors of the sink or source
-// pass through.
+// bkp::Error(BKP_E_CORRUPT) naming `what`; a valid age file of a kind not
+// read here (ASCII armor, an scrypt passphrase, a post-quantum hybrid
+// recipient) throws BKP_E_UNSUPPORTED saying which; errors of the sink or
+// source pass through.
 // Thread-safety: an Encryptor or Decryptor belongs to one thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -78,26 +82,33 @@ class Decryptor {
   Decryptor& operator=(const Decryptor&) = delete;
 
   // Up to `len` bytes of plaintext, each chunk authenticated before any of
-  // it is returned; 0 only after the final chunk checked out.
+  // it is returned; 0 only after the final chunk checked out and nothing
+  // followed it. A chunk that fails after others were read into `buf`
+  // throws on the next call, so those are never lost to it.
   size_t Read(void* buf, size_t len);
 
   uint64_t header_bytes() const { return header_bytes_; }
 
  private:
   size_t Fill(size_t want);  // reads until in_len_ >= want or the end
-  void OpenChunk();
+  // Authenticates the next chunk into `into` (kChunkBytes of room);
+  // returns its plaintext's length.
+  size_t OpenChunk(uint8_t* into);
   Source source_;
   std::string what_;
   uint64_t header_bytes_ = 0;
   std::unique_ptr<ChaChaPoly> aead_;
   std::unique_ptr<uint8_t[]> in_;  // sealed bytes read ahead
-  size_t in_len_ = 0;
+  size_t in_at_ = 0;               // where the unread ones start
+  size_t in_len_ = 0;              // how many there are
   bool source_done_ = false;
   std::unique_ptr<uint8_t[]> plain_;  // the current chunk's plaintext
   size_t plain_len_ = 0;
   size_t plain_at_ = 0;
   uint64_t counter_ = 0;
   bool done_ = false;
+  bool trailing_ = false;       // the final chunk opened, but bytes follow it
+  std::exception_ptr pending_;  // a chunk's failure, for the next Read
 };
 
 // Whole-buffer helpers for small files (manifests, records, tests).

@@ -69,6 +69,15 @@ std::vector<Identity> ParseIdentities(const std::string& text, const std::string
   for (int number = 1; std::getline(lines, line); ++number) {
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
+    if (line.rfind("AGE-SECRET-KEY-PQ-1", 0) == 0 || line.rfind("AGE-PLUGIN-", 0) == 0) {
+      throw bkp::Error(BKP_E_UNSUPPORTED,
+                       what + " line " + std::to_string(number) +
+                           (line[4] == 'P' ? " is an age plugin identity"
+                                           : " is a post-quantum hybrid (ML-KEM-768 + X25519) "
+                                             "age identity") +
+                           ", which is not supported here: use an X25519 one (age-keygen's "
+                           "default, AGE-SECRET-KEY-1...)");
+    }
     const auto decoded = Bech32Decode(line);
     // The line is a secret: the message names its place, never its text.
     if (!decoded || decoded->hrp != "age-secret-key-" || decoded->bytes.size() != 32 ||

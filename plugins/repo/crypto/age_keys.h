@@ -5,7 +5,8 @@
 // stanza (age-encryption.org/v1, "The X25519 recipient type").
 //
 // Errors: bad key text throws bkp::Error(BKP_E_INVALID_ARGUMENT) naming
-// where it came from but never quoting a secret; an unreadable identity
+// where it came from but never quoting a secret (a post-quantum hybrid or
+// plugin identity: BKP_E_UNSUPPORTED); an unreadable identity
 // file throws BKP_E_IO / BKP_E_NOT_FOUND.
 // Thread-safety: reentrant; keys are values.
 #pragma once

@@ -160,6 +160,9 @@ TEST_CASE("encrypted local_disk: the stock age opens every file, and names hide 
   const std::string format = ReadFile(repo_dir / "format.json");
   const auto doc = nlohmann::json::parse(format);
   CHECK(doc.at("encryption") == "age-v1-x25519");
+  // A format version an engine from before encryption refuses up front
+  // (it reads up to 2) instead of taking every age file for damage.
+  CHECK(doc.at("version") == 3);
   CHECK_FALSE(Contains(format, "AGE-SECRET-KEY"));
   CHECK_FALSE(Contains(format, key.recipient));
   CHECK_FALSE(Contains(format, recovery.recipient));

@@ -657,13 +657,20 @@ TEST_CASE("repository: a newer or foreign format.json is refused") {
   const fs::path root = dir / "repo";
   fs::create_directories(root);
   SUBCASE("newer") {
-    WriteFile(root / "format.json", R"({"format":"eventstore-backup-repository","version":3})");
+    const int newer = repo::kRepositoryFormatVersion + 1;
+    WriteFile(root / "format.json", R"({"format":"eventstore-backup-repository","version":)" +
+                                        std::to_string(newer) + "}");
     try {
       repo::Repository r(std::make_shared<repo::PosixDriver>(root));
       FAIL("a newer repository format was opened");
     } catch (const bkp::Error& e) {
+      // Up front and by name: the file, its version, ours; not "corrupt".
       CHECK(e.status() == BKP_E_UNSUPPORTED);
-      CHECK_MESSAGE(Contains(e.what(), "newer"), e.what());
+      CHECK_MESSAGE(Contains(e.what(), root.string()), e.what());
+      CHECK_MESSAGE(Contains(e.what(), "format.json declares repository format version " +
+                                           std::to_string(newer)),
+                    e.what());
+      CHECK_MESSAGE(Contains(e.what(), "up to " + std::to_string(newer - 1)), e.what());
     }
   }
   SUBCASE("foreign") {
