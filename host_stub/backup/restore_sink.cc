@@ -155,7 +155,7 @@ bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
     if (!have_control_db_) {
       return Refuse(BKP_E_OUT_OF_ORDER,
                     fmt::format("{} item '{}' before the control DB: a restore writes the "
-                                "control DB first, then log, then events",
+                                "control DB first, then log, then events, then snapshots",
                                 BkpRoleName(item.role), name),
                     error);
     }

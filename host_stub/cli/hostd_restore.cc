@@ -238,7 +238,7 @@ Command AddRestoreCommand(CLI::App& parent) {
   CLI::App* cmd = parent.add_subcommand(
       "restore",
       "Restore a backup into a stopped host's data directory (control DB, then log, then "
-      "events), recover it and check it before it replaces the directory");
+      "events, then snapshots), recover it and check it before it replaces the directory");
   cmd->add_option("--config", args->config_file,
                   "TOML config file; without it the built-in defaults apply");
   cmd->add_option("--provider", args->provider,

@@ -4,14 +4,15 @@
  * baseline for what the ABI and the host's read path cost, so it reads with
  * one buffer straight from source_read and never touches the bytes.
  *
- * Written in plain C99 to prove a provider needs nothing but bkp_plugin.h.
+ * Written in plain C99 to prove a provider needs nothing but bkp_plugin.h
+ * and its C helpers (bkp_plugin_c.h: errors, negotiation, versioned copies,
+ * role names).
  * Settings: buffer_kib (integer, optional, 4..65536, default 1024).
  * Thread-safety: the host runs one operation per instance at a time (see
  * bkp_plugin.h); an instance holds no mutable state between calls.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,12 +21,7 @@
 #include <time.h>
 
 #include "bkp/bkp_plugin.h"
-
-/* The size of a struct as ABI 1.0 defined it, ending at its last v1.0
- * field: the least a same-major peer may hand over. Comparing against sizeof
- * instead would refuse 1.0 hosts once this file is rebuilt against a later
- * minor whose structs have grown. */
-#define V1_0_SIZE(type, last_field) (offsetof(type, last_field) + sizeof(((type*)0)->last_field))
+#include "bkp/bkp_plugin_c.h"
 
 #define NULL_BUFFER_KIB_DEFAULT 1024
 #define NULL_BUFFER_KIB_MIN 4
@@ -47,22 +43,6 @@ typedef struct item_list {
   int out_of_memory;
 } item_list;
 
-static void set_error(char* err, size_t err_len, const char* format, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-/* Writes a message into the caller's buffer by the ABI's rule: truncated,
- * NUL-terminated, nothing when err is NULL or err_len is 0. */
-static void set_error(char* err, size_t err_len, const char* format, ...) {
-  va_list ap;
-  if (err == NULL || err_len == 0) return;
-  va_start(ap, format);
-  vsnprintf(err, err_len, format, ap);
-  va_end(ap);
-}
-
 static double monotonic_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -73,34 +53,6 @@ static int64_t epoch_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char* role_name(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return "control DB";
-    case BKP_ROLE_LOG:
-      return "log";
-    case BKP_ROLE_EVENTS:
-      return "events";
-    case BKP_ROLE_SNAPSHOTS:
-      return "snapshots";
-    default:
-      return "unknown role";
-  }
-}
-
-static uint32_t role_phase(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return BKP_PHASE_CONTROL_DB;
-    case BKP_ROLE_LOG:
-      return BKP_PHASE_LOG;
-    case BKP_ROLE_EVENTS:
-      return BKP_PHASE_EVENTS;
-    default:
-      return BKP_PHASE_SNAPSHOTS;
-  }
 }
 
 /* ---- open / close ------------------------------------------------------- */
@@ -114,19 +66,17 @@ static bkp_status null_open(const bkp_open_args* args, bkp_instance** out, char*
   bkp_instance* instance;
 
   if (out == NULL) {
-    set_error(err, err_len, "null: open called without an output pointer");
+    bkp_write_error(err, err_len, "null: open called without an output pointer");
     return BKP_E_INVALID_ARGUMENT;
   }
   *out = NULL;
-  if (args == NULL || args->struct_size < V1_0_SIZE(bkp_open_args, provider_name)) {
-    set_error(err, err_len, "null: open arguments missing or older than ABI 1.0");
+  if (!bkp_copy_versioned(&in, sizeof in, args, BKP_V1_0_SIZE_OPEN_ARGS)) {
+    bkp_write_error(err, err_len, "null: open arguments missing or older than ABI 1.0");
     return BKP_E_INVALID_ARGUMENT;
   }
-  memset(&in, 0, sizeof in);
-  memcpy(&in, args, args->struct_size < sizeof in ? args->struct_size : sizeof in);
   services = in.services;
-  if (services == NULL || services->struct_size < V1_0_SIZE(bkp_host_services, sink_end)) {
-    set_error(err, err_len, "null: host services table missing or older than ABI 1.0");
+  if (services == NULL || services->struct_size < BKP_V1_0_SIZE_HOST_SERVICES) {
+    bkp_write_error(err, err_len, "null: host services table missing or older than ABI 1.0");
     return BKP_E_INVALID_ARGUMENT;
   }
 
@@ -134,22 +84,22 @@ static bkp_status null_open(const bkp_open_args* args, bkp_instance** out, char*
   if (st == BKP_E_NOT_FOUND) {
     buffer_kib = NULL_BUFFER_KIB_DEFAULT;
   } else if (st != BKP_OK) {
-    set_error(err, err_len,
-              "null: setting buffer_kib of provider '%s' cannot be read as an integer",
-              in.provider_name != NULL ? in.provider_name : "?");
+    bkp_write_error(err, err_len,
+                    "null: setting buffer_kib of provider '%s' cannot be read as an integer",
+                    in.provider_name != NULL ? in.provider_name : "?");
     return st;
   } else if (buffer_kib < NULL_BUFFER_KIB_MIN || buffer_kib > NULL_BUFFER_KIB_MAX) {
-    set_error(err, err_len,
-              "null: setting buffer_kib = %lld of provider '%s' is out of range; use %d..%d "
-              "(KiB per read)",
-              (long long)buffer_kib, in.provider_name != NULL ? in.provider_name : "?",
-              NULL_BUFFER_KIB_MIN, NULL_BUFFER_KIB_MAX);
+    bkp_write_error(err, err_len,
+                    "null: setting buffer_kib = %lld of provider '%s' is out of range; use %d..%d "
+                    "(KiB per read)",
+                    (long long)buffer_kib, in.provider_name != NULL ? in.provider_name : "?",
+                    NULL_BUFFER_KIB_MIN, NULL_BUFFER_KIB_MAX);
     return BKP_E_INVALID_ARGUMENT;
   }
 
   instance = (bkp_instance*)calloc(1, sizeof *instance);
   if (instance == NULL) {
-    set_error(err, err_len, "null: out of memory creating an instance");
+    bkp_write_error(err, err_len, "null: out of memory creating an instance");
     return BKP_E_INTERNAL;
   }
   instance->services = services;
@@ -193,10 +143,10 @@ typedef struct backup_run {
 
 static void item_label(const bkp_item* item, char* label, size_t len) {
   if (item->context != NULL) {
-    snprintf(label, len, "%s item %s/%s", role_name(item->role), item->context,
+    snprintf(label, len, "%s item %s/%s", bkp_role_name(item->role), item->context,
              item->name != NULL ? item->name : "?");
   } else {
-    snprintf(label, len, "%s item %s", role_name(item->role),
+    snprintf(label, len, "%s item %s", bkp_role_name(item->role),
              item->name != NULL ? item->name : "?");
   }
 }
@@ -215,22 +165,24 @@ static bkp_status read_item(backup_run* run, const bkp_item* item, char* err, si
 
     if (run->services->op_cancelled(run->op)) {
       item_label(item, label, sizeof label);
-      set_error(err, err_len, "null: cancelled while reading %s", label);
+      bkp_write_error(err, err_len, "null: cancelled while reading %s", label);
       return BKP_E_CANCELLED;
     }
     st = run->services->source_read(run->source, item->id, offset, run->buffer, want, &got, why,
                                     sizeof why);
     if (st != BKP_OK) {
       item_label(item, label, sizeof label);
-      set_error(err, err_len, "null: reading %s at byte %llu: %s", label,
-                (unsigned long long)offset, why[0] != '\0' ? why : "(no message from the host)");
+      bkp_write_error(err, err_len, "null: reading %s at byte %llu: %s", label,
+                      (unsigned long long)offset,
+                      why[0] != '\0' ? why : "(no message from the host)");
       return st;
     }
     if (got == 0 || got > want) {
       item_label(item, label, sizeof label);
-      set_error(err, err_len,
-                "null: %s returned %zu bytes at byte %llu of its announced %llu (asked for %zu)",
-                label, got, (unsigned long long)offset, (unsigned long long)item->size, want);
+      bkp_write_error(
+          err, err_len,
+          "null: %s returned %zu bytes at byte %llu of its announced %llu (asked for %zu)", label,
+          got, (unsigned long long)offset, (unsigned long long)item->size, want);
       return got == 0 ? BKP_E_IO : BKP_E_INTERNAL;
     }
     offset += got;
@@ -250,12 +202,12 @@ static bkp_status backup_role(backup_run* run, uint32_t role, item_list* list, c
   list->bytes = 0;
   st = run->services->source_list(run->source, role, collect_item, list, err, err_len);
   if (list->out_of_memory) {
-    set_error(err, err_len, "null: out of memory listing the %s items", role_name(role));
+    bkp_write_error(err, err_len, "null: out of memory listing the %s items", bkp_role_name(role));
     return BKP_E_INTERNAL;
   }
   if (st != BKP_OK) return st; /* the host wrote why */
 
-  run->progress.phase = role_phase(role);
+  run->progress.phase = bkp_role_phase(role);
   run->progress.files_total += list->count;
   run->progress.bytes_total += list->bytes;
   run->services->op_progress(run->op, &run->progress);
@@ -279,16 +231,14 @@ static bkp_status null_backup(bkp_instance* instance, const bkp_backup_args* arg
   bkp_status st = BKP_OK;
   double started, seconds;
 
-  if (instance == NULL || args == NULL || args->struct_size < V1_0_SIZE(bkp_backup_args, source) ||
-      result == NULL || result->struct_size < V1_0_SIZE(bkp_backup_result, files)) {
-    set_error(err, err_len, "null: backup called with missing or pre-1.0 arguments");
+  if (instance == NULL || !bkp_copy_versioned(&in, sizeof in, args, BKP_V1_0_SIZE_BACKUP_ARGS) ||
+      result == NULL || result->struct_size < BKP_V1_0_SIZE_BACKUP_RESULT) {
+    bkp_write_error(err, err_len, "null: backup called with missing or pre-1.0 arguments");
     return BKP_E_INVALID_ARGUMENT;
   }
-  memset(&in, 0, sizeof in);
-  memcpy(&in, args, args->struct_size < sizeof in ? args->struct_size : sizeof in);
   if (in.type != BKP_BACKUP_FULL) {
-    set_error(err, err_len, "null: only full backups are supported (asked for type %u)",
-              (unsigned)in.type);
+    bkp_write_error(err, err_len, "null: only full backups are supported (asked for type %u)",
+                    (unsigned)in.type);
     return BKP_E_UNSUPPORTED;
   }
 
@@ -301,8 +251,8 @@ static bkp_status null_backup(bkp_instance* instance, const bkp_backup_args* arg
   run.progress.struct_size = sizeof run.progress;
   run.buffer = (unsigned char*)malloc(run.buffer_size);
   if (run.buffer == NULL) {
-    set_error(err, err_len, "null: out of memory allocating a %zu KiB read buffer",
-              run.buffer_size / 1024u);
+    bkp_write_error(err, err_len, "null: out of memory allocating a %zu KiB read buffer",
+                    run.buffer_size / 1024u);
     return BKP_E_INTERNAL;
   }
 
@@ -366,26 +316,5 @@ static const bkp_provider null_provider = {
 BKP_PLUGIN_EXPORT const bkp_provider* bkp_plugin_entry(const bkp_entry_args* args);
 
 BKP_PLUGIN_EXPORT const bkp_provider* bkp_plugin_entry(const bkp_entry_args* args) {
-  bkp_entry_args in;
-  size_t given;
-
-  if (args == NULL) return NULL;
-  memset(&in, 0, sizeof in);
-  given = args->struct_size;
-  memcpy(&in, args, given < sizeof in ? given : sizeof in);
-  /* Without host_abi_version there is no version to check, nor a buffer
-   * (error comes after it) to say so. */
-  if (given < offsetof(bkp_entry_args, host_abi_version) + sizeof in.host_abi_version) {
-    return NULL;
-  }
-  if (BKP_VERSION_MAJOR(in.host_abi_version) != BKP_ABI_VERSION_MAJOR) {
-    set_error(in.error, in.error_len,
-              "null: built for ABI %u.%u, the host speaks %u.%u; the major versions differ, "
-              "rebuild the plugin against the host's bkp_plugin.h",
-              (unsigned)BKP_ABI_VERSION_MAJOR, (unsigned)BKP_ABI_VERSION_MINOR,
-              (unsigned)BKP_VERSION_MAJOR(in.host_abi_version),
-              (unsigned)BKP_VERSION_MINOR(in.host_abi_version));
-    return NULL;
-  }
-  return &null_provider;
+  return bkp_negotiate(args, "null", BKP_ABI_VERSION) ? &null_provider : NULL;
 }

@@ -12,7 +12,7 @@
 
 #include <doctest/doctest.h>
 
-#include "fake_host.h"
+#include "bkp/conformance/fake_host.h"
 
 namespace {
 
@@ -310,7 +310,14 @@ TEST_CASE("hpp Sink: begin write and end reach the host and failures throw") {
   CHECK(host.restored[0].data == "hello");
   CHECK(host.restored[0].ended);
 
-  sink.begin(item);
+  // The next item after the control DB: a log segment, named for its base.
+  bkp_item log{};
+  log.role = BKP_ROLE_LOG;
+  log.context = "orders";
+  log.name = "00000000000000000001.log";
+  log.base = 1;
+  log.size = 5;
+  sink.begin(log);
   sink.write("x", 1);
   try {
     sink.end();
@@ -321,7 +328,7 @@ TEST_CASE("hpp Sink: begin write and end reach the host and failures throw") {
   }
   host.sink_failure = {BKP_E_OUT_OF_ORDER, ""};
   try {
-    sink.begin(item);
+    sink.begin(log);
     FAIL("a refused begin did not throw");
   } catch (const bkp::Error& e) {
     // The host wrote no message: the wrapper still names the call and status.

@@ -7,7 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "bkp/bkp_plugin.h"
-#include "fake_host.h"
+#include "bkp/conformance/fake_host.h"
 
 namespace {
 

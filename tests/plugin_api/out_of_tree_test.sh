@@ -52,18 +52,24 @@ prefix="$work/prefix"
 echo "== install the bkp_plugin_api component into $prefix"
 run "cmake --install of component bkp_plugin_api failed" \
   "$cmake" --install "$build_dir" --prefix "$prefix" --component bkp_plugin_api
-for f in include/bkp/bkp_plugin.h include/bkp/bkp_plugin.hpp; do
+for f in include/bkp/bkp_plugin.h include/bkp/bkp_plugin.hpp include/bkp/bkp_plugin_c.h \
+  include/bkp/conformance/conformance.h include/bkp/conformance/fake_host.h \
+  bin/bkp-provider-check; do
   [[ -f "$prefix/$f" ]] || fail "the install did not produce $f"
 done
+[[ -n "$(find "$prefix" -name libbkp_conformance.a)" ]] || fail "the install did not produce libbkp_conformance.a"
 config=$(find "$prefix" -path '*/cmake/bkp_plugin_api/bkp_plugin_apiConfig.cmake' | head -n 1)
 [[ -n "$config" ]] || fail "the install did not produce bkp_plugin_apiConfig.cmake"
 package_dir=$(dirname "$config")
 for f in bkp_plugin_apiConfigVersion.cmake bkp_plugin_apiTargets.cmake BkpPlugin.cmake; do
   [[ -f "$package_dir/$f" ]] || fail "the install did not produce $package_dir/$f"
 done
-# Only the ABI: anything else in the prefix is the host leaking out.
-unexpected=$(find "$prefix" -type f | grep -v -e "^$prefix/include/bkp/" -e '/cmake/bkp_plugin_api/' || true)
-[[ -z "$unexpected" ]] || fail "the install put more than the plugin ABI into the prefix:
+# Only the SDK (the ABI, its helpers, the conformance kit, the template):
+# anything else in the prefix is the host leaking out.
+unexpected=$(find "$prefix" -type f | grep -v -e "^$prefix/include/bkp/" -e '/cmake/bkp_plugin_api/' \
+  -e '/libbkp_conformance\.a$' -e "^$prefix/bin/bkp-provider-check$" \
+  -e "^$prefix/share/bkp_plugin_api/" || true)
+[[ -z "$unexpected" ]] || fail "the install put more than the plugin SDK into the prefix:
 $unexpected"
 
 configure_args=(-G "$generator" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release)

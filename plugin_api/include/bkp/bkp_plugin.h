@@ -18,8 +18,8 @@
  *                      provider's settings, the BACKUP SOURCE (a consistent
  *                      control-DB snapshot, the log and event segments, and
  *                      reading them) and the RESTORE SINK (which takes the
- *                      control DB, then the log, then the events, and refuses
- *                      anything out of that order).
+ *                      control DB, then the log, then the events, then the
+ *                      snapshots, and refuses anything out of that order).
  *
  * This header is C99 and compiles as C and as C++. It depends on nothing but
  * <stddef.h>, <stdint.h> and <string.h> (for BKP_INIT).
@@ -52,6 +52,40 @@
  *  when err is NULL or err_len is 0. Messages name the thing at fault (file,
  *  backup id, setting) and what to do. No call may abort the process, throw a
  *  C++ exception across the boundary, or longjmp out of it.
+ *
+ * THE RULES IN ONE PLACE (docs/writing-a-provider.md says the same)
+ *
+ *  - Role order: CONTROL_DB, LOG, EVENTS, SNAPSHOTS, for the source's
+ *    listings (each role at most once) and for the sink (one control DB
+ *    first; within a context's stream, ascending base). Anything else is
+ *    BKP_E_OUT_OF_ORDER and leaves the sink unusable.
+ *  - Names: a context name is 1-64 characters from A-Z a-z 0-9 _ - . and
+ *    does not start with '.'. A log/events/snapshots item is named
+ *    "<base as 20 decimal digits>.<log|events|snapshots>", e.g.
+ *    "00000000000000000001.log"; the control DB item names no context (its
+ *    name is not checked). A backup id (bkp_backup_result.backup_id) is
+ *    1-63 bytes and a NUL; the host checks only that, and passes it back
+ *    verbatim, so keep to characters that survive a command line, a URL
+ *    and a file name: A-Z a-z 0-9 _ - . : (bkp-provider-check notes others).
+ *  - The sink checks role, context, name (against base) and base (its
+ *    order), and at sink_end that exactly `size` bytes were written; it
+ *    ignores id, path, flags and next. restore_item_check (v1.2) applies
+ *    the same item rules without writing.
+ *  - source_list: when the plugin's callback returns non-BKP_OK, listing
+ *    stops and source_list returns that status unchanged, writing a message
+ *    into err ("the provider stopped the listing of ..."); a plugin that
+ *    wants its own reason keeps it elsewhere (the callback cannot write err).
+ *  - The host reports an order violation as status class "Invalid argument"
+ *    (a plugin used the ABI wrongly) with the ABI code at the end:
+ *    "Invalid argument: <what> [BKP_E_OUT_OF_ORDER]". The code, not the
+ *    prefix, says which rule broke.
+ *  - Phases are not ordered by value: an operation goes CONTROL_DB, LOG,
+ *    EVENTS, SNAPSHOTS, FINISHING, but SNAPSHOTS (5) was numbered after
+ *    FINISHING (4). Compare phases by identity, never by < or >.
+ *  - The setting-size query: setting_string(settings, key, NULL, 0, &needed)
+ *    sets needed = strlen + 1 and returns BKP_E_INVALID_ARGUMENT. That is
+ *    the intended idiom, not a failure: read `needed`, allocate, call again.
+ *    (bkp_setting_string_dup in bkp_plugin_c.h does both.)
  *
  * OWNERSHIP AND LIFETIME
  *
@@ -201,6 +235,9 @@ typedef bkp_status (*bkp_item_fn)(void* user, const bkp_item* item);
 /* Progress                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* Phases, in the order an operation goes through them: CONTROL_DB, LOG,
+ * EVENTS, SNAPSHOTS, FINISHING. Not ordered by value (SNAPSHOTS came later). */
+
 #define BKP_PHASE_CONTROL_DB 1u
 #define BKP_PHASE_LOG 2u
 #define BKP_PHASE_EVENTS 3u
@@ -244,7 +281,8 @@ typedef struct bkp_host_services {
    * *needed (if not NULL) receives strlen+1 when the setting is a string,
    * else 0. Returns BKP_E_NOT_FOUND if the key is absent, and
    * BKP_E_INVALID_ARGUMENT if the setting is not a string or buf is NULL or
-   * shorter than *needed (buf untouched): (NULL, 0) asks for the size. */
+   * shorter than *needed (buf untouched): (NULL, 0) asks for the size, and
+   * its BKP_E_INVALID_ARGUMENT with *needed > 0 is that query's success. */
   bkp_status (*setting_string)(const bkp_settings* settings, const char* key, char* buf, size_t len,
                                size_t* needed);
   /* v1.0. Integer setting. BKP_E_NOT_FOUND if absent. */
@@ -270,7 +308,9 @@ typedef struct bkp_host_services {
    * Log compaction is pinned while the source lives. --- */
 
   /* v1.0. Calls fn for each item of `role`, oldest first (contexts in name
-   * order; within a context's stream, ascending base). */
+   * order; within a context's stream, ascending base). When fn returns
+   * non-BKP_OK, stops and returns that status, with the host's message in
+   * err. */
   bkp_status (*source_list)(bkp_source* source, uint32_t role, bkp_item_fn fn, void* user,
                             char* err, size_t err_len);
   /* v1.0. Calls fn for each context of the control-DB snapshot, in name

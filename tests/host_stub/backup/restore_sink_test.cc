@@ -74,6 +74,9 @@ TEST_CASE("sink: anything out of order is refused and poisons the sink") {
   SUBCASE("log before the control DB") {
     CHECK(Feed(sink.get(), items[log], &error) == BKP_E_OUT_OF_ORDER);
     CHECK(error.find("before the control DB") != std::string::npos);
+    // The whole order, as bkp_plugin.h states it.
+    CHECK(error.find("control DB first, then log, then events, then snapshots") !=
+          std::string::npos);
   }
   SUBCASE("log after events") {
     REQUIRE(Feed(sink.get(), items[0], &error) == BKP_OK);

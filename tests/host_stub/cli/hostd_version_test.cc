@@ -1,6 +1,7 @@
 // `hostd --version` and `hostctl --version`, run as the real binaries: the
 // project version, the commit of the source tree (asked of git here, not
-// of the build) and the plugin ABI.
+// of the build) and the plugin ABI; and `hostd restore --help`'s statement
+// of the role order.
 // Single-threaded.
 #include <filesystem>
 #include <string>
@@ -29,4 +30,11 @@ TEST_CASE("--version: hostd and hostctl name the version, the git commit and the
                           std::to_string(BKP_ABI_VERSION_MAJOR) + "." +
                           std::to_string(BKP_ABI_VERSION_MINOR) + ")\n");
   }
+}
+
+TEST_CASE("hostd restore --help states the role order bkp_plugin.h states, snapshots included") {
+  const ts::CommandResult r = ts::RunCommand({HOSTD_BIN, "restore", "--help"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("control DB, then log, then events, then snapshots") != std::string::npos);
 }

@@ -3,14 +3,20 @@
 // in-memory items, settings, an operation and a recording sink, plus a
 // dlopen wrapper for provider libraries. Every handle a plugin receives is
 // the FakeHost itself. The real host's behaviour is tested elsewhere; this
-// one enforces the same listing order so a provider's order is checked.
+// one enforces the rules bkp_plugin.h states (listing order, restore order,
+// item names, sizes) so a provider's keeping of them is checked. Part of the
+// conformance kit (library bkp::conformance, installed with the SDK).
 //
-// Not thread-safe: one plugin call at a time.
+// Not thread-safe: one plugin call at a time, except source_read,
+// op_cancelled and op_progress, which a plugin may call from its own threads
+// during an operation (guarded by a mutex).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +32,8 @@ struct Item {
   std::string data;
   // Listed size; when larger than data, reads end early (a shrunken file).
   std::optional<uint64_t> announced_size;
+  uint64_t base = 0;  // first index/token held
+  uint64_t next = 0;  // one past the last held
 };
 
 struct Restored {
@@ -35,6 +43,8 @@ struct Restored {
   uint64_t size;
   std::string data;
   bool ended;
+  uint64_t base = 0;
+  uint64_t next = 0;
 };
 
 class FakeHost {
@@ -54,6 +64,13 @@ class FakeHost {
   std::optional<std::pair<bkp_status, std::string>> read_failure;
   // sink_* fail with this status and message.
   std::optional<std::pair<bkp_status, std::string>> sink_failure;
+  // op_cancelled turns true from its (n+1)-th call on: a cancel at the n-th
+  // check point of the operation.
+  std::optional<uint64_t> cancel_after_checks;
+  // When set, the settings a plugin may ask for (its declared keys, with
+  // their BKP_SETTING_* types); any other request is recorded in
+  // setting_violations.
+  std::optional<std::map<std::string, uint32_t>> declared_settings;
 
   // ---- record: read after the plugin call ----
   std::vector<std::pair<int32_t, std::string>> log_lines;
@@ -63,6 +80,11 @@ class FakeHost {
   uint64_t reads = 0;
   size_t largest_read = 0;
   std::vector<Restored> restored;
+  uint64_t cancel_checks = 0;  // op_cancelled calls
+  std::vector<std::string> setting_violations;
+  // The first rule the plugin broke at the sink (order, names, sizes); the
+  // sink refuses everything after it, as the real one does.
+  std::string sink_poisoned;
 
   const bkp_host_services* services() const { return &services_; }
   bkp_host* host();
@@ -74,6 +96,7 @@ class FakeHost {
   // Args as the host would build them for a provider named `provider_name`.
   bkp_open_args OpenArgs(const char* provider_name);
   bkp_backup_args BackupArgs(uint32_t type = BKP_BACKUP_FULL);
+  bkp_restore_args RestoreArgs(const char* backup_id);
   // Forgets listing order, recordings and per-operation state; keeps the script.
   void ResetOperation();
 
@@ -96,13 +119,29 @@ class FakeHost {
   static bkp_status SinkWrite(bkp_sink* sink, const void* data, size_t len, char* err,
                               size_t err_len);
   static bkp_status SinkEnd(bkp_sink* sink, char* err, size_t err_len);
+  static bkp_status RestoreItemCheck(bkp_host* host, const bkp_item* item, char* err,
+                                     size_t err_len);
+  static bkp_status SinkTimeline(bkp_sink* sink, uint32_t restored, uint32_t newest, char* err,
+                                 size_t err_len);
+  bool SettingAllowed(const char* key, uint32_t type);
+  bkp_status Poison(bkp_status code, const std::string& why, char* err, size_t err_len);
 
   bkp_host_services services_;
   uint32_t last_listed_role_ = 0;
   std::vector<bkp_item> listed_;  // one per item, built at the first listing
   std::vector<std::string> context_names_;
   std::vector<bkp_context_info> contexts_;
+  std::mutex mu_;  // source_read, op_* from a plugin's threads
+  std::map<std::pair<std::string, uint32_t>, uint64_t> restored_base_;
 };
+
+// The name the host gives a segment of `role` starting at `base`
+// ("00000000000000000001.log"), and "control.db" for the control DB.
+std::string ItemName(uint32_t role, uint64_t base);
+// Why the host's sink would refuse `item` on its own (its role, context and
+// name), or "" when it takes it: the Names rule of bkp_plugin.h (THE RULES
+// IN ONE PLACE), written here from that text, not from the host's code.
+std::string ItemRefusal(const bkp_item& item);
 
 // A provider library opened with dlopen(RTLD_NOW | RTLD_LOCAL), as the host
 // opens it; closed on destruction. Failures throw std::runtime_error with
