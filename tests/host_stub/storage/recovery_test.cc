@@ -59,6 +59,7 @@ TEST_CASE("torn log tail: recovery keeps exactly the whole entries before the te
   const fs::path work = dir / "work";
   // Every byte offset inside the last three entries.
   for (uint64_t cut = offsets[9]; cut < offsets.back(); ++cut) {
+    if (!testing_support::TakeCutOffset(cut, offsets)) continue;
     CAPTURE(cut);
     CopyTree(pristine, work);
     fs::resize_file(StreamDir(work, "c", "log") / log_segment.filename(), cut);
@@ -273,7 +274,9 @@ TEST_CASE("a half-applied batch that straddled an event segment roll is finished
   // Every cut of the new segment, and the new segment gone altogether (its
   // directory entry was not yet durable).
   std::vector<int64_t> cuts{-1};
-  for (uint64_t cut = 0; cut < offsets.back(); ++cut) cuts.push_back(static_cast<int64_t>(cut));
+  for (uint64_t cut = 0; cut < offsets.back(); ++cut) {
+    if (testing_support::TakeCutOffset(cut, offsets)) cuts.push_back(static_cast<int64_t>(cut));
+  }
   for (int64_t cut : cuts) {
     CAPTURE(cut);
     CopyTree(pristine, work);
