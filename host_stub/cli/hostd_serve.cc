@@ -271,7 +271,9 @@ int RunServe(const ServeArgs& args) {
   // find the host half torn down. The running operation is cancelled first:
   // a verify runs on a request's thread, and Stop waits for requests to
   // finish.
-  if (Result<OperationSnapshot> op = coordinator->Cancel(); op.ok()) {
+  // Shutdown also turns away requests queued behind it (backup create
+  // --wait), which would otherwise start a backup as this one ends.
+  if (Result<OperationSnapshot> op = coordinator->Shutdown(); op.ok()) {
     LogWarn(fmt::format("cancelling {} before stopping", op->Describe()));
   }
   server.Stop();
