@@ -68,17 +68,15 @@ constexpr std::chrono::milliseconds kQueueWaitPerRequest{10'000};
 
 int RunCreate(const GlobalArgs& global, const BackupArgs& args) {
   AdminClient client = MakeClient(global);
-  ApiResult<OperationInfo> started = client.StartBackup(
-      args.provider, args.type, args.wait ? kQueueWaitPerRequest : std::chrono::milliseconds(0));
+  ApiResult<OperationInfo> started = client.StartBackup(args.provider, args.type);
   // --wait queues behind the running operation, however long it takes,
-  // instead of failing; the host holds each request up to 10 s.
-  bool announced = false;
-  while (args.wait && !started.ok() && client.last_reply_busy()) {
-    if (!announced && !args.json) {
-      std::cerr << "hostctl: " << started.error().message << "; waiting for it to end\n";
-      announced = true;
+  // instead of failing; the host holds each later request up to 10 s. The
+  // first asks without waiting, so the user learns at once what it waits for.
+  if (args.wait && !started.ok() && client.last_reply_busy()) {
+    if (!args.json) std::cerr << "hostctl: " << started.error().message << "; waiting for it\n";
+    while (!started.ok() && client.last_reply_busy()) {
+      started = client.StartBackup(args.provider, args.type, kQueueWaitPerRequest);
     }
-    started = client.StartBackup(args.provider, args.type, kQueueWaitPerRequest);
   }
   if (!started.ok()) return Fail(started.error());
   if (args.detach) {
