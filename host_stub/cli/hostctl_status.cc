@@ -190,9 +190,11 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
   ApiResult<std::vector<ArchiverStatus>> archive = client.GetArchive();
   if (!archive.ok()) return Fail(archive.error());
   const nlohmann::json archive_reply = nlohmann::json::parse(client.last_reply_body());
+  // A host older than the history (404) has no last results to show.
   ApiResult<nlohmann::json> history = client.Call("GET", "/v1/history?limit=1");
-  if (!history.ok()) return Fail(history.error());
-  const nlohmann::json last = history->value("last", nlohmann::json::array());
+  if (!history.ok() && history.error().http_status != 404) return Fail(history.error());
+  const nlohmann::json last =
+      history.ok() ? history->value("last", nlohmann::json::array()) : nlohmann::json::array();
   if (args.json) {
     // The status reply with the operation, the archive and the history's
     // last results added, so scripts that read "contexts" keep working.
