@@ -24,6 +24,9 @@ packages=(
   # a throwaway one-node cluster (tests/plugins/rgw); openssl makes its CA,
   # iproute2's ss checks that it listens on loopback only.
   radosgw ceph-mon ceph-osd ceph-common openssl iproute2
+  # GET /metrics is checked by the stock promtool and scraped by a real
+  # Prometheus server on loopback (tests/host_stub/api/metrics_e2e_test.cc).
+  prometheus
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is

@@ -316,15 +316,22 @@ ApiResult<std::vector<ProviderInfo>> AdminClient::ListProviders() {
   });
 }
 
-ApiResult<OperationInfo> AdminClient::StartBackup(std::string_view provider,
-                                                  std::string_view type) {
+ApiResult<OperationInfo> AdminClient::StartBackup(std::string_view provider, std::string_view type,
+                                                  std::chrono::milliseconds queue_wait) {
   json body = {{"type", type}};
   if (!provider.empty()) body["provider"] = provider;
+  if (queue_wait.count() > 0) body["wait_ms"] = queue_wait.count();
   const std::string text = body.dump();
   ApiResult<json> reply = Send("POST", "/v1/backups", &text);
   return Decode<OperationInfo>(reply, last_status_, [](const json& j) {
     return OperationInfo::FromJson(j.at("operation"));
   });
+}
+
+bool AdminClient::last_reply_busy() const {
+  if (last_status_ != 409) return false;
+  const json reply = json::parse(last_body_, nullptr, /*allow_exceptions=*/false);
+  return reply.is_object() && reply.value("busy", false);
 }
 
 ApiResult<std::optional<OperationInfo>> AdminClient::GetOperation(std::chrono::milliseconds wait) {

@@ -177,8 +177,14 @@ class AdminClient {
   // Backups (api/backup_routes.h). An empty provider lets the host pick its
   // only one.
   ApiResult<std::vector<ProviderInfo>> ListProviders();
-  // Starts a backup ("full" or "incremental"); returns at once.
-  ApiResult<OperationInfo> StartBackup(std::string_view provider, std::string_view type = "full");
+  // Starts a backup ("full" or "incremental"); returns once it started. With
+  // a `queue_wait` (at most 10 s), the host waits that long for a running
+  // operation to end before refusing with 409 and {"busy": true}.
+  ApiResult<OperationInfo> StartBackup(std::string_view provider, std::string_view type = "full",
+                                       std::chrono::milliseconds queue_wait = {});
+  // Whether the last reply refused a StartBackup because another operation
+  // held the host (the same request may be repeated).
+  bool last_reply_busy() const;
   // The running or last operation; nullopt when none ran since the host
   // started. With a `wait`, a running operation is answered as soon as it
   // ends, or after `wait` (at most 10 s) with its progress.

@@ -241,7 +241,8 @@ Result<AppendRequest> ParseAppendRequest(const std::string& text) {
   return request;
 }
 
-void HandleAppend(EventStore& store, const httplib::Request& req, httplib::Response& res) {
+void HandleAppend(EventStore& store, AppendMetrics& metrics, const httplib::Request& req,
+                  httplib::Response& res) {
   Result<std::string> context = ContextFromPath(req);
   if (!context.ok()) return ReplyStatus(res, context.status());
   Result<AppendRequest> request = ParseAppendRequest(req.body);
@@ -249,7 +250,10 @@ void HandleAppend(EventStore& store, const httplib::Request& req, httplib::Respo
 
   // The reply goes out only after Append returned, i.e. once the batch is as
   // durable as the fsync policy promises.
+  const auto begin = std::chrono::steady_clock::now();
   Result<AppendResult> appended = store.Append(*context, request->events, request->stream);
+  metrics.Observe(request->stream, appended.ok(), request->events.size(),
+                  std::chrono::steady_clock::now() - begin);
   if (!appended.ok()) {
     return ReplyError(res, HttpStatusFor(appended.status()),
                       fmt::format("append to context '{}' ({}) failed: {}", *context,
@@ -485,8 +489,9 @@ void AdminServer::RegisterRoutes() {
   // says why instead of a 404 for an unmatched route.
   constexpr const char* kEvents = R"(/v1/contexts/(.+)/events)";
   EventStore& store = store_;
-  http_->Post(kEvents, [&store](const httplib::Request& req, httplib::Response& res) {
-    HandleAppend(store, req, res);
+  AppendMetrics& metrics = append_metrics_;
+  http_->Post(kEvents, [&store, &metrics](const httplib::Request& req, httplib::Response& res) {
+    HandleAppend(store, metrics, req, res);
   });
   http_->Get(kEvents, [&store](const httplib::Request& req, httplib::Response& res) {
     HandleRead(store, req, res);

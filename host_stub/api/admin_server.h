@@ -39,6 +39,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "api/append_metrics.h"
 #include "config/host_config.h"
 #include "storage/event_store.h"
 #include "util/status.h"
@@ -119,6 +120,8 @@ class AdminServer {
   // For route groups added by other files. Register before Start().
   httplib::Server& http();
   EventStore& store() { return store_; }
+  // Counts and latencies of the appends served (GET /metrics).
+  const AppendMetrics& append_metrics() const { return append_metrics_; }
 
  private:
   void RegisterRoutes();
@@ -132,6 +135,7 @@ class AdminServer {
   std::unique_ptr<TokenSource> tokens_;  // set by Start when configured
   std::unique_ptr<RequestGuard> guard_;  // set by Start, before listening
   AuditSink audit_;
+  AppendMetrics append_metrics_;
   std::vector<DisabledProviderStatus> disabled_;  // immutable once serving
   std::mutex lifecycle_mu_;                       // serialises Start and Stop
   std::thread listener_;

@@ -116,7 +116,7 @@ void HandleStartBackup(BackupCoordinator& coordinator, const httplib::Request& r
                        httplib::Response& res) {
   Status query = CheckQuery(req, {});
   if (!query.ok()) return ReplyFailure(res, query);
-  Result<json> body = BodyObject(req, {"provider", "type"});
+  Result<json> body = BodyObject(req, {"provider", "type", "wait_ms"});
   if (!body.ok()) return ReplyFailure(res, body.status());
   Result<std::string> provider = StringField(*body, "provider");
   if (!provider.ok()) return ReplyFailure(res, provider.status());
@@ -130,8 +130,18 @@ void HandleStartBackup(BackupCoordinator& coordinator, const httplib::Request& r
         res, 400,
         fmt::format("unknown backup type '{}': use \"full\" or \"incremental\"", *type_name));
   }
-  Result<OperationSnapshot> started = coordinator.StartBackup(*provider, type);
-  if (!started.ok()) return ReplyFailure(res, started.status());
+  // wait_ms: queue behind a running operation for that long instead of
+  // being refused at once (hostctl backup create --wait repeats it).
+  Result<uint64_t> wait_ms = UnsignedField(*body, "wait_ms", kMaxOperationWaitMs);
+  if (!wait_ms.ok()) return ReplyFailure(res, wait_ms.status());
+  Result<OperationSnapshot> started = coordinator.StartBackup(
+      *provider, type, std::chrono::milliseconds(static_cast<int64_t>(*wait_ms)));
+  if (!started.ok()) {
+    if (started.status().code() != Status::Code::kBusy) return ReplyFailure(res, started.status());
+    // "busy": the slot was taken, so the same request may simply be repeated.
+    return ReplyJson(res, BackupHttpStatusFor(started.status()),
+                     {{"error", started.status().message()}, {"busy", true}});
+  }
   ReplyJson(res, 202, {{"operation", OperationJson(*started)}});
 }
 

@@ -1,8 +1,11 @@
 // The admin API's backup routes, served by a BackupCoordinator:
 //
 //   GET    /v1/providers                      configured providers + capabilities
-//   POST   /v1/backups  {"provider":P,"type":"full"|"incremental"}
-//                                             202 {"operation":{...}} (runs in the background)
+//   POST   /v1/backups  {"provider":P,"type":"full"|"incremental","wait_ms":N}
+//                                             202 {"operation":{...}} (runs in the background);
+//                                             another operation running: waits up to wait_ms
+//                                             (0 to 10000, default 0), then 409
+//                                             {"error","busy":true}
 //   GET    /v1/backups?provider=P             {"provider":P,"backups":[{...}]}
 //   POST   /v1/backups/verify?provider=P      verify every backup  } {"ok":bool,"problems":[...],
 //   POST   /v1/backups/{id}/verify?provider=P verify one backup    }  "operation":{...}}

@@ -226,7 +226,16 @@ void BackupCoordinator::Notify(const OperationSnapshot& snapshot) const {
 
 Result<std::shared_ptr<BackupCoordinator::Running>> BackupCoordinator::Claim(
     const OperationRequest& request, const LoadedProvider& provider) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (request.queue_wait.count() > 0) {
+    idle_.wait_for(lock, request.queue_wait, [this] {
+      return stopping_ || current_ == nullptr || !current_->snapshot.running();
+    });
+  }
+  if (stopping_) {
+    return Status::Busy(
+        fmt::format("hostd is stopping: no new {} is started", OperationKindName(request.kind)));
+  }
   if (current_ != nullptr && current_->snapshot.running()) {
     const OperationSnapshot busy = SnapshotLocked(*current_);
     return Status::Busy(fmt::format(
@@ -261,13 +270,25 @@ void BackupCoordinator::Finish(const std::shared_ptr<Running>& running, const St
   OperationSnapshot final_snapshot;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    final_snapshot = running->snapshot;
+  }
+  final_snapshot.state = FinalState(status, running->op.cancel_requested.load());
+  final_snapshot.cancel_requested = running->op.cancel_requested.load();
+  final_snapshot.error = status;
+  final_snapshot.finished = SystemClock::now();
+  final_snapshot.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      SteadyClock::now() - running->steady_start);
+  // Recorded while the operation still holds the slot and shows as running:
+  // whoever sees it ended can find its record.
+  if (recorder_) recorder_(final_snapshot);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     OperationSnapshot& s = running->snapshot;
-    s.state = FinalState(status, running->op.cancel_requested.load());
-    s.cancel_requested = running->op.cancel_requested.load();
-    s.error = status;
-    s.finished = SystemClock::now();
-    s.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
-                                                                      running->steady_start);
+    s.state = final_snapshot.state;
+    s.cancel_requested = final_snapshot.cancel_requested;
+    s.error = final_snapshot.error;
+    s.finished = final_snapshot.finished;
+    s.elapsed = final_snapshot.elapsed;
     final_snapshot = s;
   }
   idle_.notify_all();
@@ -320,7 +341,8 @@ Status BackupCoordinator::RunOperation(const OperationRequest& request, const Op
 }
 
 Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provider_name,
-                                                         uint32_t type) {
+                                                         uint32_t type,
+                                                         std::chrono::milliseconds queue_wait) {
   if (type != BKP_BACKUP_FULL && type != BKP_BACKUP_INCREMENTAL) {
     return Status::InvalidArgument(
         fmt::format("unknown backup type {}: use full or incremental", type));
@@ -329,6 +351,7 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
   request.kind = OperationKind::kBackup;
   request.provider = provider_name;
   request.backup_type = type;
+  request.queue_wait = queue_wait;
   request.check = [type](const LoadedProvider& provider) {
     return CheckBackup(provider.name(), provider.table(), type);
   };
@@ -375,6 +398,15 @@ Result<OperationSnapshot> BackupCoordinator::Cancel() {
   current_->op.cancel_requested = true;
   current_->snapshot.cancel_requested = true;
   return SnapshotLocked(*current_);
+}
+
+Result<OperationSnapshot> BackupCoordinator::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  idle_.notify_all();  // queued requests wake up and give up
+  return Cancel();
 }
 
 std::optional<OperationSnapshot> BackupCoordinator::WaitIdle(
@@ -449,14 +481,28 @@ Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view prov
                             ResolveProvider(provider_name));
   HOSTSTUB_RETURN_IF_ERROR(
       RequireCapability(provider->name(), provider->table(), BKP_CAP_LIST, "list backups"));
+  std::optional<OperationSnapshot> busy_with;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (current_ != nullptr && current_->snapshot.running() &&
         current_->snapshot.provider == provider->name()) {
-      return Status::Busy(fmt::format(
-          "provider '{}' is busy with {}; list its backups when that ends (hostctl status)",
-          provider->name(), SnapshotLocked(*current_).Describe()));
+      busy_with = SnapshotLocked(*current_);
     }
+  }
+  if (busy_with) {
+    // The running operation holds the instance, maybe for hours: list
+    // through an instance of our own. Its plugin file is the running one's.
+    ProviderConfig config = provider->config();
+    config.plugin = provider->plugin_path().string();
+    Result<std::shared_ptr<LoadedProvider>> side =
+        LoadedProvider::Open(config, provider->plugin_path().parent_path(), nullptr);
+    if (!side.ok()) {
+      return Status::Busy(fmt::format(
+          "provider '{}' is busy with {} and a second instance for the list could not be "
+          "opened ({}); list its backups when that ends (hostctl status)",
+          provider->name(), busy_with->Describe(), side.status().message()));
+    }
+    return ListProviderBackups(**side);
   }
   const ProviderLease lease(*this, *provider, kListWait);
   if (!lease.held()) {

@@ -123,10 +123,22 @@ class BackupCoordinator {
   Result<std::shared_ptr<LoadedProvider>> ResolveProvider(std::string_view name) const;
 
   // Starts a backup (BKP_BACKUP_FULL or _INCREMENTAL) through the provider on
-  // a worker thread and returns its first snapshot at once. Busy ("backup in
-  // progress: operation 3 (...)") while another operation runs; NotFound for
-  // an unknown provider; Unsupported when it cannot take that kind of backup.
-  Result<OperationSnapshot> StartBackup(std::string_view provider, uint32_t type);
+  // a worker thread and returns its first snapshot at once. While another
+  // operation runs, waits up to `queue_wait` for it to end (0: not at all),
+  // then Busy ("backup in progress: operation 3 (...)"); waiters are not
+  // served in order, but each gets the slot only when it is free. NotFound
+  // for an unknown provider; Unsupported when it cannot take that kind of
+  // backup (both at once, without waiting).
+  Result<OperationSnapshot> StartBackup(std::string_view provider, uint32_t type,
+                                        std::chrono::milliseconds queue_wait = {});
+
+  // Called with each operation's final snapshot before its end is visible
+  // (before Current() or WaitIdle() show it ended and before the slot is
+  // free), on the thread that finished it, outside the coordinator's lock:
+  // so that a record of it (ops/operation_history.h) is written before a
+  // client that waited for the end can look for it. Set before the first
+  // operation starts.
+  void set_recorder(OperationObserver recorder) { recorder_ = std::move(recorder); }
 
   // The running operation, else the last one; nullopt before the first.
   std::optional<OperationSnapshot> Current() const;
@@ -135,6 +147,12 @@ class BackupCoordinator {
   // returns its snapshot; it ends as soon as the provider notices. NotFound
   // when nothing runs.
   Result<OperationSnapshot> Cancel();
+
+  // For a host that is stopping: every later request for an operation is
+  // refused (Busy, "hostd is stopping"), requests queued behind the running
+  // one give up at once instead of starting when it ends, and the running
+  // one is cancelled (returned as Cancel() does).
+  Result<OperationSnapshot> Shutdown();
 
   // Waits until no operation runs, or the timeout passes; returns Current().
   std::optional<OperationSnapshot> WaitIdle(std::chrono::milliseconds timeout) const;
@@ -149,7 +167,11 @@ class BackupCoordinator {
   // Applies a retention policy, as the operation; returns what it removed.
   Result<std::vector<BackupListing>> Expire(std::string_view provider,
                                             const RetentionPolicy& policy);
-  // The provider's complete backups, oldest first. Not an operation.
+  // The provider's complete backups, oldest first. Not an operation. While
+  // the running operation uses the provider, the list is made through a
+  // second instance of it, opened for the list and closed after (the ABI
+  // allows one call per instance at a time, and a list must not wait for a
+  // whole backup); Busy only when that instance cannot be opened.
   Result<std::vector<BackupListing>> List(std::string_view provider);
 
  private:
@@ -170,6 +192,8 @@ class BackupCoordinator {
     std::string_view provider;  // empty: the only configured one
     uint32_t backup_type = 0;   // backups only
     std::string_view backup_id;
+    // How long to wait for a running operation to end (0: refuse at once).
+    std::chrono::milliseconds queue_wait{0};
     // What the resolved provider must be able to do (a capability, a
     // well-formed request). Checked before the slot is claimed: a request
     // that cannot work must not replace the last operation, which an
@@ -207,6 +231,7 @@ class BackupCoordinator {
   EventStore& store_;
   ProviderRegistry& providers_;
   OperationObserver observer_;
+  OperationObserver recorder_;  // set before the first operation
   mutable std::mutex mu_;
   mutable std::condition_variable idle_;
   std::condition_variable provider_released_;
@@ -214,6 +239,7 @@ class BackupCoordinator {
   std::set<const LoadedProvider*> providers_in_use_;
   std::shared_ptr<Running> current_;  // guarded by mu_: running or last
   uint64_t next_id_ = 1;              // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_: Shutdown() was called
   std::thread worker_;                // the last backup's thread
 };
 

@@ -37,7 +37,7 @@ struct BackupArgs {
   bool json = false;
   // create
   std::string type = "full";
-  bool wait = false;  // the default; accepted for scripts that spell it out
+  bool wait = false;  // queue behind a running operation; following is the default
   bool detach = false;
   bool no_progress = false;
   // verify, delete
@@ -62,9 +62,22 @@ std::string ProviderOf(const AdminClient& client, const std::string& fallback) {
   return fallback;
 }
 
+// --wait: how long each start request queues on the host before it is
+// repeated (the host allows at most 10 s per request).
+constexpr std::chrono::milliseconds kQueueWaitPerRequest{10'000};
+
 int RunCreate(const GlobalArgs& global, const BackupArgs& args) {
   AdminClient client = MakeClient(global);
   ApiResult<OperationInfo> started = client.StartBackup(args.provider, args.type);
+  // --wait queues behind the running operation, however long it takes,
+  // instead of failing; the host holds each later request up to 10 s. The
+  // first asks without waiting, so the user learns at once what it waits for.
+  if (args.wait && !started.ok() && client.last_reply_busy()) {
+    if (!args.json) std::cerr << "hostctl: " << started.error().message << "; waiting for it\n";
+    while (!started.ok() && client.last_reply_busy()) {
+      started = client.StartBackup(args.provider, args.type, kQueueWaitPerRequest);
+    }
+  }
   if (!started.ok()) return Fail(started.error());
   if (args.detach) {
     if (args.json) {
@@ -219,7 +232,10 @@ Command AddBackupCommand(CLI::App& parent, const GlobalArgs& global) {
   create->add_option("--type", args->type, "Backup type")
       ->check(CLI::IsMember({"full", "incremental"}))
       ->capture_default_str();
-  CLI::Option* wait = create->add_flag("--wait", args->wait, "Follow the backup (the default)");
+  CLI::Option* wait = create->add_flag(
+      "--wait", args->wait,
+      "If another operation runs, wait for it to end and start then (instead of failing); then "
+      "follow the backup, as by default");
   create->add_flag("--detach", args->detach, "Return once the backup has started")->excludes(wait);
   create->add_flag("--no-progress", args->no_progress, "Plain progress lines even on a terminal");
   create->add_flag("--json", args->json,

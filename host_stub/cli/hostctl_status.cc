@@ -118,12 +118,50 @@ void PrintOperation(const std::optional<OperationInfo>& op) {
   std::cout << "  " << DescribeOutcome(*op) << '\n';
 }
 
-// A host whose archive is failing, or that runs without a provider it
-// disabled after a crash, is not healthy, whatever else it does: its
+// The kinds whose last failure makes the host unhealthy. A delete is an
+// operator's one-off, answered to them directly; a failed backup, verify,
+// expire or restore drill stays a problem until one of its kind succeeds.
+bool JudgedKind(const std::string& kind) {
+  return kind == "backup" || kind == "verify" || kind == "expire" || kind == "drill";
+}
+
+// The newest record of each (provider, kind), from GET /v1/history ("last"):
+// the results that survive a restart.
+void PrintHistory(const nlohmann::json& last) {
+  if (last.empty()) {
+    std::cout << "history: no operation has finished yet\n";
+    return;
+  }
+  std::cout << "last operations (kept across restarts):\n";
+  Rows rows = {{"PROVIDER", "KIND", "RESULT", "FINISHED", "SECONDS", "READ", "STORED", "BACKUP"}};
+  for (const nlohmann::json& r : last) {
+    rows.push_back(
+        {r.value("provider", ""), r.value("kind", ""), r.value("result", ""),
+         FormatEpochMs(r.value("finished_ms", int64_t{0})),
+         fmt::format("{:.1f}", static_cast<double>(r.value("duration_ms", int64_t{0})) / 1000.0),
+         FormatBytes(r.value("bytes_read", uint64_t{0})),
+         FormatBytes(r.value("bytes_stored", uint64_t{0})),
+         r["backup_id"].is_string() ? r["backup_id"].get<std::string>() : "-"});
+  }
+  PrintColumns(rows, 4, "  ");
+}
+
+// A host whose archive is failing, whose last backup, verify, expire or
+// restore drill via some provider failed, or that runs without a provider
+// it disabled after a crash, is not healthy, whatever else it does: its
 // recovery point grows and its log piles up. Monitoring sees it in the exit
 // code (and the message on stderr), not only in the text.
-int HealthExit(const HostStatus& status, const std::vector<ArchiverStatus>& archivers) {
+int HealthExit(const HostStatus& status, const std::vector<ArchiverStatus>& archivers,
+               const nlohmann::json& last) {
   int exit_code = kExitOk;
+  for (const nlohmann::json& r : last) {
+    if (r.value("result", "") != "failed" || !JudgedKind(r.value("kind", ""))) continue;
+    std::cerr << fmt::format("hostctl: the last {} via provider '{}' failed at {}: {}\n",
+                             r.value("kind", ""), r.value("provider", ""),
+                             FormatEpochMs(r.value("finished_ms", int64_t{0})),
+                             r["error"].is_string() ? r["error"].get<std::string>() : "");
+    exit_code = kExitHostError;
+  }
   for (const DisabledProviderInfo& d : status.disabled_providers) {
     std::cerr << fmt::format("hostctl: provider '{}' is disabled: {}; re-enable: {}\n", d.name,
                              d.reason, d.enable);
@@ -151,20 +189,28 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
                       : nlohmann::json(nullptr);
   ApiResult<std::vector<ArchiverStatus>> archive = client.GetArchive();
   if (!archive.ok()) return Fail(archive.error());
+  const nlohmann::json archive_reply = nlohmann::json::parse(client.last_reply_body());
+  // A host older than the history (404) has no last results to show.
+  ApiResult<nlohmann::json> history = client.Call("GET", "/v1/history?limit=1");
+  if (!history.ok() && history.error().http_status != 404) return Fail(history.error());
+  const nlohmann::json last =
+      history.ok() ? history->value("last", nlohmann::json::array()) : nlohmann::json::array();
   if (args.json) {
-    // The status reply with the operation and the archive added, so scripts
-    // that read "contexts" keep working.
+    // The status reply with the operation, the archive and the history's
+    // last results added, so scripts that read "contexts" keep working.
     nlohmann::json reply = nlohmann::json::parse(status_body);
     reply["operation"] = operation;
-    reply["archive"] = nlohmann::json::parse(client.last_reply_body());
+    reply["archive"] = archive_reply;
+    reply["history"] = last;
     std::cout << reply.dump() << '\n';
-    return HealthExit(*status, *archive);
+    return HealthExit(*status, *archive, last);
   }
   PrintStatusTable(client.base_url(), *status);
   PrintOperation(*op);
+  PrintHistory(last);
   if (archive->empty()) std::cout << "archive: off (no provider has archive = true)\n";
   for (const ArchiverStatus& archiver : *archive) PrintArchiver(archiver);
-  return HealthExit(*status, *archive);
+  return HealthExit(*status, *archive, last);
 }
 
 // ---- hostctl cancel ---------------------------------------------------------
@@ -214,11 +260,13 @@ Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
   CLI::App* cmd = parent.add_subcommand(
       "status",
       "Show the host's contexts and settings, its running or last backup operation, and how far "
-      "continuous archiving has come; exits 1 while an archiver is failing or a provider is "
-      "disabled");
+      "continuous archiving has come, and the last result of each provider's operations (kept "
+      "across restarts); exits 1 while an archiver is failing, a provider is disabled, or the "
+      "last backup, verify, expire or restore drill of a provider failed");
   cmd->add_flag("--json", args->json,
-                "Print the host's status reply as JSON, with the operation under \"operation\" "
-                "and GET /v1/archive's reply under \"archive\"");
+                "Print the host's status reply as JSON, with the operation under \"operation\", "
+                "GET /v1/archive's reply under \"archive\" and the last result of each "
+                "provider and kind under \"history\"");
   return {cmd, [&global, args] { return RunStatus(global, *args); }};
 }
 

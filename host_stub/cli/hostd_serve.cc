@@ -28,11 +28,14 @@
 #include "api/admin_server.h"
 #include "api/archive_routes.h"
 #include "api/backup_routes.h"
+#include "api/history_routes.h"
+#include "api/metrics_routes.h"
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_reload.h"
 #include "config/host_config.h"
+#include "ops/operation_history.h"
 #include "plugin_host/plugin_library.h"
 #include "plugin_host/provider_call_journal.h"
 #include "plugin_host/provider_registry.h"
@@ -92,6 +95,26 @@ void LogOperation(const OperationSnapshot& op) {
     Log(op.state == OperationState::kCancelled ? LogLevel::kWarn : LogLevel::kError,
         fmt::format("{}: {}", op.Describe(), op.error.message()));
   }
+}
+
+// The history's row for a finished operation.
+OperationRecord RecordOf(const OperationSnapshot& op) {
+  auto ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  OperationRecord r;
+  r.kind = OperationKindName(op.kind);
+  r.provider = op.provider;
+  r.started_ms = ms(op.started);
+  // The monotonic elapsed time, so that a clock step does not make a
+  // duration negative.
+  r.finished_ms = r.started_ms + op.elapsed.count();
+  r.result = OperationStateName(op.state);
+  r.bytes_read = op.bytes_read;
+  r.bytes_stored = op.bytes_stored;
+  r.backup_id = op.backup_id;
+  if (!op.error.ok()) r.error = op.error.message();
+  return r;
 }
 
 // An archiver's line at its own level (progress at INFO, retries at WARN).
@@ -231,13 +254,33 @@ int RunServe(const ServeArgs& args) {
     return kExitRuntime;
   }
 
+  // Finished operations are kept across restarts (status, GET /metrics). A
+  // history that cannot be opened is an error: the host would forget every
+  // result without telling anyone.
+  Result<std::unique_ptr<OperationHistory>> history =
+      OperationHistory::Open(OperationHistoryFile(config->storage.data_dir));
+  if (!history.ok()) {
+    LogError(history.status().ToString());
+    return kExitRuntime;
+  }
+
   // Each operation's start and end goes to the host's log, so the operator
   // sees what ran even when no client watched it.
   auto coordinator = std::make_unique<BackupCoordinator>(
       *store, providers, [](const OperationSnapshot& op) { LogOperation(op); });
+  coordinator->set_recorder([h = history->get()](const OperationSnapshot& op) {
+    // The operation happened whatever the history says: a lost row is logged,
+    // not turned into a failed operation.
+    if (Result<int64_t> id = h->Record(RecordOf(op)); !id.ok()) {
+      LogError(fmt::format("{}: not recorded in the history: {}", op.Describe(),
+                           id.status().ToString()));
+    }
+  });
   AdminServer server(*store, config->server);
   RegisterBackupRoutes(server, *coordinator);
   RegisterArchiveRoutes(server, *archivers);
+  RegisterHistoryRoutes(server, history->get());
+  RegisterMetricsRoutes(server, {coordinator.get(), &*archivers, history->get()});
   server.set_disabled_providers(std::move(disabled_status));
   Status started = server.Start();
   if (!started.ok()) {
@@ -271,7 +314,9 @@ int RunServe(const ServeArgs& args) {
   // find the host half torn down. The running operation is cancelled first:
   // a verify runs on a request's thread, and Stop waits for requests to
   // finish.
-  if (Result<OperationSnapshot> op = coordinator->Cancel(); op.ok()) {
+  // Shutdown also turns away requests queued behind it (backup create
+  // --wait), which would otherwise start a backup as this one ends.
+  if (Result<OperationSnapshot> op = coordinator->Shutdown(); op.ok()) {
     LogWarn(fmt::format("cancelling {} before stopping", op->Describe()));
   }
   server.Stop();

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -208,10 +209,13 @@ TEST_CASE("coordinator: while a backup runs every other operation is Busy naming
   CHECK(coordinator.Verify("slow", "").status().code() == Status::Code::kBusy);
   CHECK(coordinator.Delete("slow", "blocking-1").code() == Status::Code::kBusy);
   CHECK(coordinator.Expire("slow", {.keep_last = 1}).status().code() == Status::Code::kBusy);
-  // A list would wait for the whole backup: refused at once instead.
+  // A list is read-only: answered at once through an instance of its own
+  // (fx_blocking keeps its backups in memory per instance, hence none yet),
+  // rather than refused or made to wait for the whole backup.
   Result<std::vector<BackupListing>> listed = coordinator.List("slow");
-  CHECK(listed.status().code() == Status::Code::kBusy);
-  CHECK(Contains(listed.status().message(), "operation " + std::to_string(first->id)));
+  REQUIRE_MESSAGE(listed.ok(), listed.status().ToString());
+  CHECK(listed->empty());
+  CHECK(coordinator.Current()->running());
   // The refused requests did not replace the running operation.
   CHECK(coordinator.Current()->id == first->id);
 
@@ -443,4 +447,86 @@ TEST_CASE("coordinator: every operation announces its start, then its end, and a
   REQUIRE(last.has_value());
   CHECK(last->id == 5);
   CHECK(last->kind == OperationKind::kExpire);
+}
+
+TEST_CASE("coordinator: a backup started with a queue wait starts once the running one ends") {
+  TempDir dir;
+  auto store = OpenOrFail(Options(dir / "data"));
+  AppendNumbered(*store, "orders", 20);
+  const fs::path release = dir / "release";
+  LogLines log;
+  ProviderRegistry providers = LoadProviders(ProvidersToml(release), log.Fn());
+  BackupCoordinator coordinator(*store, providers);
+
+  Result<OperationSnapshot> first = coordinator.StartBackup("slow", BKP_BACKUP_FULL);
+  REQUIRE(first.ok());
+  WaitUntil(coordinator, InEventsPhase);
+  // Without a wait, or when the wait runs out: refused as before.
+  CHECK(coordinator.StartBackup("null", BKP_BACKUP_FULL, std::chrono::milliseconds(20))
+            .status()
+            .code() == Status::Code::kBusy);
+
+  std::optional<Result<OperationSnapshot>> queued;
+  std::thread waiter(
+      [&] { queued = coordinator.StartBackup("null", BKP_BACKUP_FULL, std::chrono::seconds(60)); });
+  testing_support::WriteFile(release, "go\n");
+  waiter.join();
+  REQUIRE(queued.has_value());
+  REQUIRE_MESSAGE(queued->ok(), queued->status().ToString());
+  CHECK((*queued)->id == first->id + 1);  // a refusal claims no id
+  CHECK((*queued)->provider == "null");
+  CHECK(WaitFinished(coordinator).state == OperationState::kSucceeded);
+}
+
+TEST_CASE("coordinator: Shutdown cancels the running backup and turns queued requests away") {
+  TempDir dir;
+  auto store = OpenOrFail(Options(dir / "data"));
+  AppendNumbered(*store, "orders", 20);
+  LogLines log;
+  ProviderRegistry providers = LoadProviders(ProvidersToml(dir / "release"), log.Fn());
+  BackupCoordinator coordinator(*store, providers);
+  Result<OperationSnapshot> first = coordinator.StartBackup("slow", BKP_BACKUP_FULL);
+  REQUIRE(first.ok());
+  WaitUntil(coordinator, InEventsPhase);
+
+  std::optional<Result<OperationSnapshot>> queued;
+  std::thread waiter(
+      [&] { queued = coordinator.StartBackup("null", BKP_BACKUP_FULL, std::chrono::seconds(60)); });
+  // The waiter may not have begun waiting yet; either way it must not start.
+  Result<OperationSnapshot> cancelled = coordinator.Shutdown();
+  REQUIRE_MESSAGE(cancelled.ok(), cancelled.status().ToString());
+  waiter.join();
+  REQUIRE(queued.has_value());
+  CHECK(queued->status().code() == Status::Code::kBusy);
+  CHECK(Contains(queued->status().message(), "hostd is stopping"));
+  CHECK(WaitFinished(coordinator).state == OperationState::kCancelled);
+  CHECK(coordinator.Current()->id == first->id);
+}
+
+TEST_CASE("coordinator: the recorder sees each end before anyone can see the operation ended") {
+  TempDir dir;
+  auto store = OpenOrFail(Options(dir / "data"));
+  AppendNumbered(*store, "orders", 20);
+  LogLines log;
+  ProviderRegistry providers = LoadProviders(ProvidersToml(), log.Fn());
+  BackupCoordinator coordinator(*store, providers);
+  std::mutex mu;
+  std::vector<OperationSnapshot> recorded;
+  bool running_when_recorded = false;
+  coordinator.set_recorder([&](const OperationSnapshot& op) {
+    std::lock_guard<std::mutex> lock(mu);
+    recorded.push_back(op);
+    // The slot is still held: Current() shows it running.
+    running_when_recorded = coordinator.Current()->running();
+  });
+  REQUIRE(coordinator.StartBackup("null", BKP_BACKUP_FULL).ok());
+  const OperationSnapshot done = WaitFinished(coordinator);
+  // WaitIdle returned, so the recorder has run.
+  std::lock_guard<std::mutex> lock(mu);
+  REQUIRE(recorded.size() == 1);
+  CHECK(running_when_recorded);
+  CHECK(recorded[0].state == OperationState::kSucceeded);
+  CHECK(recorded[0].backup_id == done.backup_id);
+  CHECK(recorded[0].bytes_read == done.bytes_read);
+  CHECK(recorded[0].elapsed == done.elapsed);
 }

@@ -349,7 +349,12 @@ TEST_CASE("hostctl backup: verify, delete and expire through a running host with
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "PROBLEM backup " + ids[2]));
   CHECK(Contains(r.output, "problem(s)"));
-  const json op = host.Json({"status", "--json"}).at("operation");
+  // A failed verify makes the host unhealthy: status exits 1 and says why.
+  r = host.Ctl({"status", "--json"});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "hostctl: the last verify via provider 'local' failed at "));
+  const json op = json::parse(r.output.substr(0, r.output.find('\n'))).at("operation");
   CHECK(op.at("kind") == "verify");
   CHECK(op.at("state") == "failed");
   CHECK(host.Stop() == 0);
