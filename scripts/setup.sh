@@ -14,6 +14,9 @@ packages=(
   libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
+  # sd_notify for hostd serve under systemd (Type=notify); systemd's
+  # systemd-analyze checks the unit file (tests/packaging).
+  libsystemd-dev systemd
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client; age: an encrypted
   # one opened by the stock age).
