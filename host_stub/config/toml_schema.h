@@ -73,13 +73,14 @@ using Writer = std::function<std::optional<std::string>()>;
 
 struct Key;
 // How a key is read and written back. A scalar has a Writer; a sub-table
-// (TableOf) has its keys; an array of tables renders itself (RenderCustom,
+// (TableOf) has its keys; an array of tables renders itself (`render`,
 // given the key's path and whether defaults are commented out).
 struct Field {
   Field() = default;
-  // A bare Reader: a key that cannot be written back (RenderTable refuses it,
-  // so a key added without a Writer is found by the tests).
-  Field(Reader r);  // NOLINT(google-explicit-constructor)
+  // Implicit, so a bare Reader still makes a Key; such a key cannot be
+  // written back, and RenderTable refuses it (the config tests render every
+  // key, so one added without a Writer is found).
+  Field(Reader r);
   Field(Reader r, Writer w);
 
   Reader read;
@@ -105,8 +106,8 @@ inline Field::Field(Reader r, Writer w) : read(std::move(r)), write(std::move(w)
 // A table rendered as TOML: for each key its doc as comment lines, then
 // `key = value`; sub-tables follow as [path.key] sections (`path` "" is the
 // top level). With `baseline` (the same key list bound to the defaults),
-// a value equal to its default is written commented out, showing the
-// baseline's value: an example in which only what differs is live.
+// a value equal to its default is written commented out: an example in
+// which only what differs from the defaults is live.
 // A key without a Writer (or table, or render) is refused (Unsupported): a key
 // the reference would silently leave out.
 Result<std::string> RenderTable(const std::vector<Key>& keys, const std::string& path,
