@@ -47,6 +47,8 @@ bkp_find_pkg(CURL libcurl libcurl4-openssl-dev)
 bkp_find_pkg(LIBCRYPTO libcrypto libssl-dev)
 # TLS of the admin API (server and hostctl) and its token hashes.
 bkp_find_pkg(LIBSSL libssl libssl-dev)
+# sd_notify: hostd serve tells systemd it is ready (Type=notify).
+bkp_find_pkg(LIBSYSTEMD libsystemd libsystemd-dev)
 if(BKP_BUILD_TESTS)
   bkp_find_config(doctest doctest-dev)
 endif()

@@ -16,6 +16,9 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # zlib inflates the compressed age test vectors (tests/plugins/repo/crypto).
   zlib1g-dev
+  # sd_notify for hostd serve under systemd (Type=notify); systemd's
+  # systemd-analyze checks the unit file (tests/packaging).
+  libsystemd-dev systemd
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client; age: an encrypted
   # one opened by the stock age).

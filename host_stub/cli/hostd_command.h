@@ -37,6 +37,7 @@ Command AddRestoreCommand(CLI::App& parent);
 Command AddBackupCommand(CLI::App& parent);
 Command AddTokenCommand(CLI::App& parent);
 Command AddProviderCommand(CLI::App& parent);  // provider enable
+Command AddConfigCommand(CLI::App& parent);    // config show
 
 // The log (hostd_logging.cc). main() sets the level given with --log-level,
 // if any, before a command runs; a command that loads a config then applies

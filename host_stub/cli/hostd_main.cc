@@ -37,9 +37,9 @@ int main(int argc, char** argv) {
       });
   app.fallthrough();
   const std::vector<hostd::Command> commands = {
-      hostd::AddServeCommand(app),   hostd::AddCheckCommand(app),  hostd::AddPluginsCommand(app),
-      hostd::AddRestoreCommand(app), hostd::AddBackupCommand(app), hostd::AddTokenCommand(app),
-      hostd::AddProviderCommand(app)};
+      hostd::AddServeCommand(app),    hostd::AddCheckCommand(app),  hostd::AddPluginsCommand(app),
+      hostd::AddRestoreCommand(app),  hostd::AddBackupCommand(app), hostd::AddTokenCommand(app),
+      hostd::AddProviderCommand(app), hostd::AddConfigCommand(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -59,6 +59,9 @@ int RunPlugins(const PluginsArgs& args) {
     LogError(config.status().ToString());
     return kExitUsage;
   }
+  // A provider's own lines while it is opened, and this command's, follow
+  // [log] like every other command's.
+  ApplyConfiguredLog(config->log);
 
   bool all_loaded = true;
   // A provider disabled after it crashed the host is not opened here either

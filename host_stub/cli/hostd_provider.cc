@@ -32,6 +32,7 @@ int RunEnable(const ProviderArgs& args) {
     LogError(config.status().ToString());
     return kExitUsage;
   }
+  ApplyConfiguredLog(config->log);
   Status enabled = EnableProvider(config->storage.data_dir, args.name);
   if (!enabled.ok()) {
     LogError(enabled.message());

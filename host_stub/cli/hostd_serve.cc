@@ -33,6 +33,7 @@
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "cli/hostd_command.h"
+#include "cli/hostd_notify.h"
 #include "cli/hostd_reload.h"
 #include "config/host_config.h"
 #include "ops/operation_history.h"
@@ -298,14 +299,21 @@ int RunServe(const ServeArgs& args) {
     }
   }
 
+  // Under systemd (Type=notify) the unit is started once the API answers,
+  // so units ordered after hostd find it serving.
+  NotifyServiceManager(fmt::format("READY=1\nSTATUS=listening on {}", server.base_url()));
+
   ReloadInputs reload{args.config_file, args.data_dir, args.port, {}};
   for (const DisabledProvider& d : *disabled) reload.disabled.push_back(d.name);
   int signal_number = 0;
   while (true) {
     if (sigwait(&stop_signals, &signal_number) != 0) continue;
     if (signal_number != SIGHUP) break;
+    NotifyServiceManager("RELOADING=1");
     ReloadConfig(reload, *config, providers);
+    NotifyServiceManager(fmt::format("READY=1\nSTATUS=listening on {}", server.base_url()));
   }
+  NotifyServiceManager("STOPPING=1");
   LogInfo(fmt::format("{}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   // In-flight requests finish before Stop returns, so no handler touches the
   // store or a provider while they are destroyed. Archivers stop (a call in

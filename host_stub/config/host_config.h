@@ -112,9 +112,12 @@ struct HostConfig {
   StorageOptions storage;
   ServerOptions server;
   // Where provider plugins are loaded from. LoadHostConfig makes a relative
-  // path relative to the config file's directory; the built-in defaults (and
-  // ParseHostConfig) leave it relative to the current directory.
-  std::filesystem::path plugin_dir = "./plugins";
+  // path relative to the config file's directory; ParseHostConfig leaves it
+  // relative to the current directory. The default, beside the binary, is
+  // both where `cmake --install` (and the Debian package) put the providers,
+  // <prefix>/bin/hostd -> <prefix>/lib/hostd/plugins, and where a build
+  // tree has them (a link build/lib/hostd/plugins, plugins/CMakeLists.txt).
+  std::filesystem::path plugin_dir = "$EXE_DIR/../lib/hostd/plugins";
   // The [[providers]] entries, in file order; names are unique.
   std::vector<ProviderConfig> providers;
   // [log]: `level` and `format` (the program name is the binary's to set).
@@ -124,20 +127,38 @@ struct HostConfig {
   std::string source = "<built-in defaults>";
 };
 
-// The configuration hostd uses when no --config is given, as TOML text. It is
+// The configuration hostd uses when no --config is given, as TOML text with
+// every key documented: rendered from the schema (RenderHostConfig) and
 // parsed by the same code as a file, so it is always a valid example.
 std::string_view DefaultHostConfigToml();
 
+// kResolve (what hostd runs with): a leading $EXE_DIR in plugin_dir is
+// expanded and, for a file, relative paths are made relative to its
+// directory. kAsWritten keeps them as the text has them (an example config
+// is generated from that).
+enum class PathResolution { kResolve, kAsWritten };
+
 // Parses TOML text. `source_name` names it in error messages.
-Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view source_name);
+Result<HostConfig> ParseHostConfig(std::string_view toml_text, std::string_view source_name,
+                                   PathResolution paths = PathResolution::kResolve);
 
 // Reads and parses a config file; a missing or unreadable file is an error.
 // A relative plugin_dir is resolved against the file's directory.
-Result<HostConfig> LoadHostConfig(const std::filesystem::path& file);
+Result<HostConfig> LoadHostConfig(const std::filesystem::path& file,
+                                  PathResolution paths = PathResolution::kResolve);
 
 // LoadHostConfig(file), or the built-in defaults when `file` is empty: what
 // every hostd subcommand with a --config option does.
-Result<HostConfig> LoadHostConfigOrDefaults(const std::filesystem::path& file);
+Result<HostConfig> LoadHostConfigOrDefaults(const std::filesystem::path& file,
+                                            PathResolution paths = PathResolution::kResolve);
+
+// `config` as TOML, every key of the schema with its documentation as
+// comments, so the text is the full reference and parses back to the same
+// configuration. kEffective writes every value; kExample writes those at
+// their built-in default commented out (the installed example config).
+// Fails (Unsupported) only if a schema key lacks a Writer or a doc.
+enum class RenderStyle { kEffective, kExample };
+Result<std::string> RenderHostConfig(const HostConfig& config, RenderStyle style);
 
 // The plugin file a provider's `plugin` value names (see ProviderConfig).
 std::filesystem::path ResolvePluginFile(const std::filesystem::path& plugin_dir,

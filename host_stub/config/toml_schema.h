@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,10 +66,60 @@ class Value {
 // A known key and how to read its value. Readers capture the field they fill,
 // so a table's keys are listed next to the struct they go into.
 using Reader = std::function<Status(const Value&)>;
+// The field's current value as TOML text ("64MiB" in quotes, 8124, [...]), or
+// nullopt when it is unset (an optional path): the key is then written
+// commented out, with its example.
+using Writer = std::function<std::optional<std::string>()>;
+
+struct Key;
+// How a key is read and written back. A scalar has a Writer; a sub-table
+// (TableOf) has its keys; an array of tables renders itself (`render`,
+// given the key's path and whether defaults are commented out).
+struct Field {
+  Field() = default;
+  // Implicit, so a bare Reader still makes a Key; such a key cannot be
+  // written back, and RenderTable refuses it (the config tests render every
+  // key, so one added without a Writer is found).
+  Field(Reader r);
+  Field(Reader r, Writer w);
+
+  Reader read;
+  Writer write;
+  std::vector<Key> table;
+  std::function<std::string(const std::string& path, bool comment_defaults)> render;
+};
+
 struct Key {
   std::string_view name;
-  Reader read;
+  Field field;
+  // What the key means, its unit and range: the comment above it in the
+  // rendered config. Lines are separated by '\n', without the "# ".
+  std::string_view doc = {};
+  // Written (commented out) in place of an unset value: `key = example`.
+  std::string_view example = {};
 };
+
+// Out of line: `table` needs Key complete.
+inline Field::Field(Reader r) : read(std::move(r)) {}
+inline Field::Field(Reader r, Writer w) : read(std::move(r)), write(std::move(w)) {}
+
+// A table rendered as TOML: for each key its doc as comment lines, then
+// `key = value`; sub-tables follow as [path.key] sections (`path` "" is the
+// top level). With `baseline` (the same key list bound to the defaults),
+// a value equal to its default is written commented out: an example in
+// which only what differs from the defaults is live.
+// A key without a Writer (or table, or render) is refused (Unsupported): a key
+// the reference would silently leave out.
+Result<std::string> RenderTable(const std::vector<Key>& keys, const std::string& path,
+                                const std::vector<Key>* baseline = nullptr);
+// `text` as comment lines ("# " before each line; "#" alone for an empty one).
+std::string CommentLines(std::string_view text);
+// A TOML basic string, with the escapes TOML needs.
+std::string TomlString(std::string_view s);
+// `key` as a TOML key: bare if it can be, else quoted.
+std::string TomlKey(std::string_view key);
+// A value of a provider's settings table (string, integer or boolean) as TOML.
+std::string TomlScalar(const toml::node& node);
 
 // Reads every key of `table` (at `path`, "" for the top level) with its
 // Reader, in the file's order; a key not in `keys` is an error listing the
@@ -76,39 +127,48 @@ struct Key {
 Status WalkTable(const toml::table& table, const std::string& path, std::string_view source,
                  const std::vector<Key>& keys, std::string_view header = {});
 
-// A sub-table read with its own keys.
-Reader TableOf(std::vector<Key> keys);
+// A sub-table read (and rendered) with its own keys.
+Field TableOf(std::vector<Key> keys);
 // A non-empty string: an empty address or directory is always a mistake.
-Reader NonEmptyString(std::string& out);
-// A non-empty path (empty would quietly mean the working directory).
-Reader PathValue(std::filesystem::path& out);
+Field NonEmptyString(std::string& out);
+// A non-empty path (empty would quietly mean the working directory); an empty
+// field is written as unset.
+Field PathValue(std::filesystem::path& out);
 // An integer in [min, max] into `*out`, or an error naming the range.
 Status CheckIntegerRange(const Value& v, int64_t min, int64_t max, int64_t* out);
 // A boolean; `*line` gets the line it was set on.
-Reader Boolean(bool& out, uint32_t* line);
+Field Boolean(bool& out, uint32_t* line);
 // Whole seconds in [0, max]; `*line` gets the line it was set on.
-Reader Seconds(std::chrono::seconds& out, int64_t max, uint32_t* line);
+Field Seconds(std::chrono::seconds& out, int64_t max, uint32_t* line);
 // Milliseconds, at least `min`.
-Reader Millis(std::chrono::milliseconds& out, int64_t min);
+Field Millis(std::chrono::milliseconds& out, int64_t min);
 // A number of bytes: an integer, or a string with a binary unit ("64MiB").
-Reader ByteSize(uint64_t& out, uint64_t min);
+// Written with the largest unit that divides it exactly.
+Field ByteSize(uint64_t& out, uint64_t min);
 // An array of host names (or address literals) for Host/Origin checks.
-Reader HostNames(std::vector<std::string>& out);
+Field HostNames(std::vector<std::string>& out);
 
 template <typename T>
-Reader Integer(T& out, int64_t min, int64_t max) {
-  return [&out, min, max](const Value& v) -> Status {
-    int64_t n = 0;
-    HOSTSTUB_RETURN_IF_ERROR(CheckIntegerRange(v, min, max, &n));
-    out = static_cast<T>(n);
-    return Status::OK();
-  };
+Field Integer(T& out, int64_t min, int64_t max) {
+  return {[&out, min, max](const Value& v) -> Status {
+            int64_t n = 0;
+            HOSTSTUB_RETURN_IF_ERROR(CheckIntegerRange(v, min, max, &n));
+            out = static_cast<T>(n);
+            return Status::OK();
+          },
+          [&out]() -> std::optional<std::string> { return std::to_string(out); }};
 }
 
 // One of a fixed set of strings, each standing for a value of E.
 template <typename E>
-Reader OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
-  return [&out, choices = std::move(choices)](const Value& v) -> Status {
+Field OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
+  Writer write = [&out, choices]() -> std::optional<std::string> {
+    for (const auto& [name, e] : choices) {
+      if (e == out) return TomlString(name);
+    }
+    return std::nullopt;
+  };
+  Reader read = [&out, choices = std::move(choices)](const Value& v) -> Status {
     const toml::value<std::string>* s = v.node().as_string();
     if (s == nullptr) return v.TypeError("a string");
     std::vector<std::string_view> names;
@@ -122,6 +182,7 @@ Reader OneOf(E& out, std::vector<std::pair<std::string_view, E>> choices) {
     return v.Error("'" + v.path() + "' must be one of " + JoinNames(names) + ", got " +
                    Quoted(s->get()));
   };
+  return {std::move(read), std::move(write)};
 }
 
 // Parses TOML text; a syntax error is InvalidArgument "source:line:column: why".

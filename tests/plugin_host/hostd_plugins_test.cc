@@ -243,3 +243,21 @@ TEST_CASE("inventory: every provider is tried and every unused file reported") {
   CHECK_FALSE(saw_good);
   CHECK(saw_recording);
 }
+
+TEST_CASE("hostd plugins writes the providers' log lines as [log] says") {
+  TempDir dir;
+  // JSON lines: the provider's line from its open is one JSON object.
+  auto config = WriteConfig(dir, GoodProvider("nightly") + "[log]\nformat = 'json'\n");
+  auto r = RunCommand({HOSTD_BIN, "plugins", "--config", config.string()});
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(Contains(r.output, "\"level\":\"info\""));
+  CHECK(Contains(r.output, "\"msg\":\"opened nightly path=/srv/backups workers=1\""));
+  CHECK_FALSE(Contains(r.output, "INFO  hostd: [nightly] opened"));
+  // level = "warn": the INFO line is not written at all.
+  config = WriteConfig(dir, GoodProvider("nightly") + "[log]\nlevel = 'warn'\n");
+  r = RunCommand({HOSTD_BIN, "plugins", "--config", config.string()});
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(Contains(r.output, "opened nightly"));
+  CHECK(Contains(r.output, "nightly: loaded "));
+}

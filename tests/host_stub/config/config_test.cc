@@ -2,6 +2,7 @@
 // round-tripping into the structs, each kind of error naming source, line and
 // key, and the real hostd refusing a bad config file.
 #include "config/host_config.h"
+#include "config/toml_schema.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -61,7 +62,8 @@ TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
   CHECK(got.server.port == want.server.port);
   // plugin_dir is found beside the binary, wherever hostd is started from.
   const auto exe = std::filesystem::read_symlink("/proc/self/exe");
-  CHECK(got.plugin_dir == (exe.parent_path() / ".." / "plugins").lexically_normal());
+  CHECK(got.plugin_dir ==
+        (exe.parent_path() / ".." / "lib" / "hostd" / "plugins").lexically_normal());
   // One provider: local_disk into ./backups.
   REQUIRE(got.providers.size() == 1);
   CHECK(got.providers[0].name == "local");
@@ -701,14 +703,16 @@ TEST_CASE("config: a relative plugin_dir is relative to the config file's direct
 
   WriteFile(path, "plugin_dir = '/abs/plugins'\n");
   CHECK(LoadHostConfig(path)->plugin_dir == "/abs/plugins");
-  WriteFile(path, "[server]\n");  // plugin_dir left at its default
-  CHECK(LoadHostConfig(path)->plugin_dir == dir.path() / "etc" / "plugins");
-  // Text has no file: the current directory. The built-in defaults name the
-  // plugins beside the binary.
-  CHECK(ParseOk("plugin_dir = 'p'\n").plugin_dir == "p");
+  // Left at its default, plugin_dir is the installed layout's, beside the
+  // binary (<prefix>/bin/hostd, <prefix>/lib/hostd/plugins), for a config
+  // file as for the built-in defaults.
   const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
-  CHECK(hoststub::LoadHostConfigOrDefaults("")->plugin_dir ==
-        (exe_dir / "../plugins").lexically_normal());
+  const auto beside_binary = (exe_dir / "../lib/hostd/plugins").lexically_normal();
+  WriteFile(path, "[server]\n");
+  CHECK(LoadHostConfig(path)->plugin_dir == beside_binary);
+  // Text has no file: the current directory.
+  CHECK(ParseOk("plugin_dir = 'p'\n").plugin_dir == "p");
+  CHECK(hoststub::LoadHostConfigOrDefaults("")->plugin_dir == beside_binary);
   CHECK(hoststub::LoadHostConfigOrDefaults(path)->source == path.string());
 }
 
@@ -719,4 +723,184 @@ TEST_CASE("config: a provider's plugin value resolves to a file in plugin_dir") 
   CHECK(ResolvePluginFile(dir, "custom.so") == "/opt/plugins/custom.so");
   CHECK(ResolvePluginFile(dir, "sub/bkp_x") == "/opt/plugins/sub/bkp_x");
   CHECK(ResolvePluginFile(dir, "/usr/lib/bkp_y.so") == "/usr/lib/bkp_y.so");
+}
+
+namespace {
+
+// Every key of the schema set away from its default, two providers (one
+// archiving), optional paths set: what a round trip must keep.
+constexpr const char* kEveryKeySet = R"(
+plugin_dir = "/opt/hostd/plugins"
+[storage]
+data_dir = "/srv/hostd data"
+event_segment_size = "512KiB"
+log_segment_size = 1000003
+fsync = "interval"
+fsync_interval_ms = 7
+commit_index_interval_ms = 9
+log_retention_entries = 11
+compaction_interval_ms = 0
+recovery_verify_closed_segments = 3
+[server]
+listen = "10.0.0.5"
+port = 9000
+auth_tokens_file = "/etc/hostd/tokens"
+tls_cert = "/etc/hostd/c.pem"
+tls_key = "/etc/hostd/k.pem"
+allowed_hosts = ["backup.example.com", "b2"]
+max_body_size = "1GiB"
+max_header_count = 100
+max_header_size = 2048
+header_timeout_ms = 500
+body_timeout_ms = 600
+max_connections_per_client = 3
+[log]
+level = "debug"
+format = "json"
+[[providers]]
+name = "nightly"
+plugin = "local_disk"
+[providers.settings]
+path = "/var/backups/say \"hi\"\nnow"
+workers = 2
+verify = true
+[[providers]]
+name = "wal"
+plugin = "/usr/lib/custom.so"
+archive = true
+archive_timeout = 15
+)";
+
+std::string Render(const HostConfig& config, hoststub::RenderStyle style) {
+  auto text = hoststub::RenderHostConfig(config, style);
+  REQUIRE_MESSAGE(text.ok(), text.status().ToString());
+  return *text;
+}
+
+}  // namespace
+
+TEST_CASE("config: show renders every key, documented, and parses back to the same config") {
+  using hoststub::RenderStyle;
+  const HostConfig written = ParseOk(kEveryKeySet);
+  const std::string text = Render(written, RenderStyle::kEffective);
+  CAPTURE(text);
+  const HostConfig back = ParseOk(text);
+  // The text of the re-read config is the same: every value survived.
+  auto again = hoststub::RenderHostConfig(back, RenderStyle::kEffective);
+  REQUIRE(again.ok());
+  // Only the header names the source.
+  CHECK(text.substr(text.find("\nplugin_dir")) == again->substr(again->find("\nplugin_dir")));
+  CHECK(back.plugin_dir == "/opt/hostd/plugins");
+  CHECK(back.storage.data_dir == "/srv/hostd data");
+  CHECK(back.storage.event_segment_bytes == 512 * 1024);
+  CHECK(back.storage.log_segment_bytes == 1000003);
+  CHECK(back.storage.fsync == hoststub::FsyncPolicy::kInterval);
+  CHECK(back.storage.compaction_interval.count() == 0);
+  CHECK(back.server.listen_address == "10.0.0.5");
+  CHECK(back.server.tls_key == "/etc/hostd/k.pem");
+  CHECK(back.server.allowed_hosts == std::vector<std::string>{"backup.example.com", "b2"});
+  CHECK(back.server.max_body_bytes == (uint64_t{1} << 30));
+  CHECK(back.server.max_header_bytes == 2048);
+  CHECK(back.log.level == hoststub::LogLevel::kDebug);
+  CHECK(back.log.format == hoststub::LogFormat::kJson);
+  REQUIRE(back.providers.size() == 2);
+  CHECK(back.providers[0].settings["path"].value<std::string>() == "/var/backups/say \"hi\"\nnow");
+  CHECK(back.providers[0].settings["workers"].value<int64_t>() == 2);
+  CHECK(back.providers[0].settings["verify"].value<bool>() == true);
+  CHECK_FALSE(back.providers[0].archive);
+  CHECK(back.providers[1].plugin == "/usr/lib/custom.so");
+  CHECK(back.providers[1].archive);
+  CHECK(back.providers[1].archive_timeout.count() == 15);
+
+  // Every key of every table comes with its documentation: the line above
+  // each `key = ` is a comment.
+  for (const char* key : {"plugin_dir",
+                          "data_dir",
+                          "event_segment_size",
+                          "log_segment_size",
+                          "fsync",
+                          "fsync_interval_ms",
+                          "commit_index_interval_ms",
+                          "log_retention_entries",
+                          "compaction_interval_ms",
+                          "recovery_verify_closed_segments",
+                          "listen",
+                          "port",
+                          "auth_tokens_file",
+                          "tls_cert",
+                          "tls_key",
+                          "allowed_hosts",
+                          "max_body_size",
+                          "max_header_count",
+                          "max_header_size",
+                          "header_timeout_ms",
+                          "body_timeout_ms",
+                          "max_connections_per_client",
+                          "level",
+                          "format",
+                          "name",
+                          "plugin",
+                          "archive",
+                          "archive_timeout"}) {
+    CAPTURE(key);
+    const size_t at = text.find(std::string("\n") + key + " = ");
+    REQUIRE(at != std::string::npos);
+    const size_t previous_line = text.rfind('\n', at - 1);
+    REQUIRE(previous_line != std::string::npos);
+    CHECK(text[previous_line + 1] == '#');
+  }
+}
+
+TEST_CASE("config: show writes unset paths and a needless archive_timeout commented out") {
+  const std::string text = Render(ParseOk("[[providers]]\nname = 'a'\nplugin = 'p'\n"),
+                                  hoststub::RenderStyle::kEffective);
+  CHECK(Contains(text, "\n# auth_tokens_file = \"/etc/hostd/tokens\"\n"));
+  CHECK(Contains(text, "\n# tls_cert = "));
+  CHECK(Contains(text, "\narchive = false\n"));
+  // Without archive = true, a live archive_timeout would be refused.
+  CHECK(Contains(text, "\n# archive_timeout = 60\n"));
+  const HostConfig back = ParseOk(text);
+  CHECK(back.server.auth_tokens_file.empty());
+  // No providers at all parses back to none.
+  const HostConfig none = ParseOk(Render(ParseOk("[server]\n"), hoststub::RenderStyle::kEffective));
+  CHECK(none.providers.empty());
+}
+
+TEST_CASE("config: the example style comments out what is at its default, paths as written") {
+  auto seed = ParseHostConfig(
+      "[storage]\ndata_dir = '/var/lib/hostd/data'\n[[providers]]\n"
+      "name = 'local'\nplugin = 'local_disk'\n[providers.settings]\n"
+      "path = '/var/lib/hostd/backups'\n",
+      "seed.toml", hoststub::PathResolution::kAsWritten);
+  REQUIRE(seed.ok());
+  const std::string text = Render(*seed, hoststub::RenderStyle::kExample);
+  CAPTURE(text);
+  CHECK(Contains(text, "\ndata_dir = \"/var/lib/hostd/data\"\n"));
+  CHECK(Contains(text, "\n# port = 8124\n"));
+  CHECK(Contains(text, "\n# fsync = \"batch\"\n"));
+  // plugin_dir stays the binary-relative default, not this build's path.
+  CHECK(Contains(text, "\n# plugin_dir = \"$EXE_DIR/../lib/hostd/plugins\"\n"));
+  CHECK(Contains(text, "\nname = \"local\"\n"));
+  CHECK(Contains(text, "\npath = \"/var/lib/hostd/backups\"\n"));
+  const HostConfig back = ParseOk(text);
+  CHECK(back.storage.data_dir == "/var/lib/hostd/data");
+  CHECK(back.server.port == 8124);
+  REQUIRE(back.providers.size() == 1);
+  CHECK(back.providers[0].settings["path"].value<std::string>() == "/var/lib/hostd/backups");
+}
+
+TEST_CASE("config: a schema key without a writer or doc is refused by the renderer") {
+  // What keeps a key added to the schema from silently missing from the
+  // reference: RenderTable refuses it.
+  namespace ts = hoststub::toml_schema;
+  int value = 1;
+  std::vector<ts::Key> no_writer = {
+      {"bare", ts::Reader([](const ts::Value&) { return hoststub::Status::OK(); }), "documented"}};
+  auto r = ts::RenderTable(no_writer, "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(Contains(r.status().message(), "'t.bare' has no Writer"));
+  std::vector<ts::Key> no_doc = {{"n", ts::Integer(value, 0, 9)}};
+  r = ts::RenderTable(no_doc, "t");
+  REQUIRE_FALSE(r.ok());
+  CHECK(Contains(r.status().message(), "'t.n' has no documentation"));
 }
