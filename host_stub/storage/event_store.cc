@@ -12,6 +12,7 @@
 #include <map>
 #include <system_error>
 
+#include "storage/context_swap.h"
 #include "storage/data_dir_lock.h"
 #include "storage/event_store_impl.h"
 #include "storage/record.h"
@@ -59,6 +60,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
   HOSTSTUB_ASSIGN_OR_RETURN(impl->lock_fd, LockDataDir(options.data_dir));
   impl->control_db_path = options.data_dir / "control.db";
   HOSTSTUB_ASSIGN_OR_RETURN(impl->db, ControlDb::Open(impl->control_db_path));
+  // A per-context restore a crash interrupted: finished if it was decided,
+  // its staging removed if not, before any context is opened.
+  HOSTSTUB_RETURN_IF_ERROR(RecoverContextSwap(options.data_dir, *impl->db, &impl->recovery_notes));
   // A std::map<context, ReplicationState>; more contexts are added below.
   HOSTSTUB_ASSIGN_OR_RETURN(auto known, impl->db->LoadReplicationStates());
 
