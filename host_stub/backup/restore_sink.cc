@@ -136,7 +136,10 @@ RestoreSink::~RestoreSink() {
   if (context_) {
     // The staged context is live or abandoned by now, unless a durable swap
     // marker still names it: then the next open of the store finishes it.
-    if (!fs::exists(target_ / kContextRestoreDir / "swap", ec)) fs::remove_all(staging_, ec);
+    if (!fs::exists(target_ / kContextRestoreDir / "swap", ec)) {
+      fs::remove_all(staging_, ec);
+      fs::remove(staging_.parent_path(), ec);  // only if no other staging is there
+    }
     return;
   }
   // The syncer may still hold a file of the staged tree: removing it under

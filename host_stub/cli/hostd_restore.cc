@@ -30,6 +30,7 @@
 #include "storage/control_db.h"
 #include "storage/data_dir_lock.h"
 #include "util/log.h"
+#include "util/utc_time.h"
 
 namespace hostd {
 namespace {
@@ -50,27 +51,6 @@ struct RestoreArgs {
   uint32_t timeline = 0;   // 0: the newest
 };
 
-// "2026-11-30T10:00:00Z", "2026-11-30T10:00:00.250Z" or "1764496800250".
-std::optional<int64_t> ParseTime(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    return std::stoll(text);
-  }
-  std::tm tm{};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return std::nullopt;
-  int64_t ms = 0;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    for (; *rest >= '0' && *rest <= '9'; ++rest) {
-      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
-    }
-    for (; digits < 3; ++digits) ms *= 10;
-  }
-  if (std::string(rest) != "Z") return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
 // The point in time asked for, or a usage error.
 Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
   RestoreTarget t;
@@ -85,7 +65,7 @@ Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
     t.token = *args.to_token;
     t.context = args.context;
   } else if (!args.to_time.empty()) {
-    auto ms = ParseTime(args.to_time);
+    auto ms = ParseUtcMs(args.to_time);
     if (!ms) {
       return Status::InvalidArgument(fmt::format(
           "--to-time '{}' is not a UTC time like 2026-11-30T10:00:00Z (or .250Z), nor ms since "
