@@ -5,11 +5,14 @@
 // segment files and control DBs; the crash is a swap stopped by a step
 // that cannot succeed (a file where set-aside/ must go), as a SIGKILL
 // there would leave it.
+#include <atomic>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "host_stub/storage_test_util.h"
 #include "storage/checker.h"
@@ -126,5 +129,79 @@ TEST_CASE("context swap: done in one go, and the safe policy refuses an existing
   }
   CHECK(f.Payloads("c", nullptr) == f.new_c);
   CHECK(f.Payloads("other", nullptr) == f.other);
+  CHECK(CheckDataDir(f.data).ok());
+}
+
+TEST_CASE("context swap: in a running store, readers see the old context or the new, never a mix") {
+  Fixture f;
+  // Small segments and many events: a read of the old context spans many
+  // files and takes long enough for the swap to fall inside it.
+  StorageOptions options = storage_test::Options(f.data);
+  options.event_segment_bytes = 4096;
+  options.log_segment_bytes = 4096;
+  auto store = storage_test::OpenOrFail(options);
+  for (int i = 0; i < 40; ++i) {
+    std::vector<std::string> batch;
+    for (int j = 0; j < 100; ++j) batch.push_back(fmt::format("old-more-{}-{}", i, j));
+    REQUIRE(store->Append("c", batch).ok());
+    f.old_c.insert(f.old_c.end(), batch.begin(), batch.end());
+  }
+  // Opening the store dropped the undecided staging: stage it again.
+  {
+    auto staged = storage_test::OpenOrFail(storage_test::Options(f.staging));
+    f.new_c = storage_test::AppendNumbered(*staged, "c", 12, "new");
+  }
+  auto db = ControlDb::Open(f.staging / "control.db");
+  REQUIRE(db.ok());
+  auto rows = (*db)->ExportContext("c");
+  REQUIRE(rows.ok());
+  f.plan.rows = *rows;
+  f.plan.keep_old_aside = true;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> mixed{0}, reads{0}, other_failures{0};
+  auto reader = [&] {
+    while (!stop) {
+      auto events = store->Read("c", 0, 1'000'000);
+      ++reads;
+      if (!events.ok()) {
+        ++mixed;
+        continue;
+      }
+      std::vector<std::string> got;
+      for (const auto& e : *events) got.push_back(e.payload);
+      if (got != f.old_c && got != f.new_c) ++mixed;
+    }
+  };
+  auto writer = [&] {
+    while (!stop) {
+      if (!store->Append("other", std::vector<std::string>{"o"}).ok()) ++other_failures;
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(reader);
+  threads.emplace_back(reader);
+  threads.emplace_back(writer);
+
+  REQUIRE(store->BeginContextRestore("c").ok());
+  CHECK(store->BeginContextRestore("c").code() == Status::Code::kBusy);
+  auto refused = store->Append("c", std::vector<std::string>{"during"});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Status::Code::kBusy);
+  CHECK(ts::Contains(refused.status().message(), "context c is being restored"));
+  const int before_swap = reads;
+  auto aside = store->InstallRestoredContext(f.plan);
+  REQUIRE_MESSAGE(aside.ok(), aside.status().ToString());
+  store->EndContextRestore("c");
+  while (reads < before_swap + 20) std::this_thread::yield();  // some after the swap too
+  stop = true;
+  for (auto& t : threads) t.join();
+  CHECK(mixed == 0);
+  CHECK(other_failures == 0);
+  CHECK(storage_test::ReadAllPayloads(*store, "c") == f.new_c);
+  auto appended = store->Append("c", std::vector<std::string>{"after"});
+  REQUIRE(appended.ok());
+  CHECK(appended->first_token == 12);
+  store.reset();
   CHECK(CheckDataDir(f.data).ok());
 }
