@@ -134,15 +134,17 @@ TEST_CASE("context swap: done in one go, and the safe policy refuses an existing
 
 TEST_CASE("context swap: in a running store, readers see the old context or the new, never a mix") {
   Fixture f;
-  // Small segments and many events: a read of the old context spans many
-  // files and takes long enough for the swap to fall inside it.
+  // Many events in many segments: a read of the old context takes long
+  // enough for the swap to fall inside it now and then (without the swap
+  // lock in Read this test fails about one run in three; a race, so it
+  // cannot fail every time).
   StorageOptions options = storage_test::Options(f.data);
-  options.event_segment_bytes = 4096;
-  options.log_segment_bytes = 4096;
+  options.event_segment_bytes = 256 << 10;
+  options.log_segment_bytes = 256 << 10;
   auto store = storage_test::OpenOrFail(options);
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 300; ++i) {
     std::vector<std::string> batch;
-    for (int j = 0; j < 100; ++j) batch.push_back(fmt::format("old-more-{}-{}", i, j));
+    for (int j = 0; j < 1000; ++j) batch.push_back(fmt::format("old-more-{}-{}", i, j));
     REQUIRE(store->Append("c", batch).ok());
     f.old_c.insert(f.old_c.end(), batch.begin(), batch.end());
   }
