@@ -94,11 +94,14 @@ OperationInfo OperationInfo::FromJson(const json& j) {
   op.elapsed_ms = NumberOr<int64_t>(j, "elapsed_ms");
   op.description = StringOr(j, "description");
   op.error = StringOr(j, "error");
+  op.context = StringOr(j, "context");
   auto result = j.find("result");
   if (result != j.end() && result->is_object()) {
     op.bytes_read = NumberOr<uint64_t>(*result, "bytes_read");
     op.bytes_stored = NumberOr<uint64_t>(*result, "bytes_stored");
     op.files = NumberOr<uint64_t>(*result, "files");
+    op.set_aside = StringOr(*result, "set_aside");
+    if (op.kind == "restore") op.bytes_read = NumberOr<uint64_t>(*result, "bytes");
   }
   return op;
 }
@@ -332,6 +335,14 @@ bool AdminClient::last_reply_busy() const {
   if (last_status_ != 409) return false;
   const json reply = json::parse(last_body_, nullptr, /*allow_exceptions=*/false);
   return reply.is_object() && reply.value("busy", false);
+}
+
+ApiResult<OperationInfo> AdminClient::StartRestore(const json& body) {
+  const std::string text = body.dump();
+  ApiResult<json> reply = Send("POST", "/v1/restores", &text);
+  return Decode<OperationInfo>(reply, last_status_, [](const json& j) {
+    return OperationInfo::FromJson(j.at("operation"));
+  });
 }
 
 ApiResult<std::optional<OperationInfo>> AdminClient::GetOperation(std::chrono::milliseconds wait) {

@@ -108,6 +108,9 @@ struct OperationInfo {
   uint64_t bytes_stored = 0;
   uint64_t files = 0;
   std::string error;  // failed or cancelled: why
+  // A restore: the context, and where a forced one set the old one aside.
+  std::string context;
+  std::string set_aside;
 
   bool running() const { return state == "running"; }
   static OperationInfo FromJson(const nlohmann::json& j);
@@ -185,6 +188,9 @@ class AdminClient {
   // Whether the last reply refused a StartBackup because another operation
   // held the host (the same request may be repeated).
   bool last_reply_busy() const;
+  // POST /v1/restores with `body` (api/backup_routes.h): starts restoring
+  // one context into the host.
+  ApiResult<OperationInfo> StartRestore(const nlohmann::json& body);
   // The running or last operation; nullopt when none ran since the host
   // started. With a `wait`, a running operation is answered as soon as it
   // ends, or after `wait` (at most 10 s) with its progress.

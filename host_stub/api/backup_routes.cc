@@ -145,6 +145,70 @@ void HandleStartBackup(BackupCoordinator& coordinator, const httplib::Request& r
   ReplyJson(res, 202, {{"operation", OperationJson(*started)}});
 }
 
+// POST /v1/restores {"provider","backup_id","context","as","to_token",
+// "to_time_ms","policy"}: a per-context restore into the running host.
+void HandleStartRestore(BackupCoordinator& coordinator, const httplib::Request& req,
+                        httplib::Response& res) {
+  Status query = CheckQuery(req, {});
+  if (!query.ok()) return ReplyFailure(res, query);
+  Result<json> body = BodyObject(req, {"provider", "backup_id", "context", "as", "to_token",
+                                       "to_time_ms", "policy", "timeline"});
+  if (!body.ok()) return ReplyFailure(res, body.status());
+  Result<std::string> provider = StringField(*body, "provider");
+  Result<std::string> backup_id = StringField(*body, "backup_id");
+  Result<std::string> context = StringField(*body, "context");
+  Result<std::string> as = StringField(*body, "as");
+  Result<std::string> policy = StringField(*body, "policy");
+  for (const Result<std::string>* field : {&provider, &backup_id, &context, &as, &policy}) {
+    if (!field->ok()) return ReplyFailure(res, field->status());
+  }
+  if (context->empty()) {
+    return ReplyError(res, 400, "'context' is required: the context to restore");
+  }
+  ContextRestore what{*context, *as, RestorePolicy::kSafe};
+  if (*policy == "force") {
+    what.policy = RestorePolicy::kForce;
+  } else if (!policy->empty() && *policy != "safe") {
+    return ReplyError(res, 400,
+                      fmt::format("unknown policy '{}': use \"safe\" or \"force\"", *policy));
+  }
+  RestoreTarget point;
+  const bool has_token = body->contains("to_token") && !(*body)["to_token"].is_null();
+  const bool has_time = body->contains("to_time_ms") && !(*body)["to_time_ms"].is_null();
+  if (has_token && has_time) {
+    return ReplyError(res, 400, "'to_token' and 'to_time_ms' exclude each other");
+  }
+  if (has_token) {
+    Result<uint64_t> token = UnsignedField(*body, "to_token", UINT64_MAX);
+    if (!token.ok()) return ReplyFailure(res, token.status());
+    point.kind = RestoreTarget::Kind::kToken;
+    point.token = *token;
+    point.context = *context;
+  } else if (has_time) {
+    Result<uint64_t> ms = UnsignedField(*body, "to_time_ms", INT64_MAX);
+    if (!ms.ok()) return ReplyFailure(res, ms.status());
+    point.kind = RestoreTarget::Kind::kTime;
+    point.time_ms = static_cast<int64_t>(*ms);
+  }
+  Result<uint64_t> timeline = UnsignedField(*body, "timeline", 0xfffffffeu);
+  if (!timeline.ok()) return ReplyFailure(res, timeline.status());
+  point.timeline = static_cast<uint32_t>(*timeline);
+  if (!point.set() && backup_id->empty()) {
+    return ReplyError(res, 400,
+                      "say what to restore: 'backup_id', or a point in time ('to_token' or "
+                      "'to_time_ms')");
+  }
+  Result<OperationSnapshot> started = coordinator.StartRestore(*provider, *backup_id, what, point);
+  if (!started.ok()) {
+    // A context that exists under the safe policy conflicts with the host's state.
+    if (started.status().code() == Status::Code::kRefused) {
+      return ReplyError(res, 409, started.status().message());
+    }
+    return ReplyFailure(res, started.status());
+  }
+  ReplyJson(res, 202, {{"operation", OperationJson(*started)}});
+}
+
 void HandleList(BackupCoordinator& coordinator, const httplib::Request& req,
                 httplib::Response& res) {
   Status query = CheckQuery(req, {"provider"});
@@ -289,6 +353,13 @@ json OperationJson(const OperationSnapshot& op) {
       {"result", nullptr},
       {"error", op.error.ok() ? json(nullptr) : json(op.error.message())},
   };
+  if (op.kind == OperationKind::kRestore) j["context"] = op.context;
+  if (op.kind == OperationKind::kRestore && op.state == OperationState::kSucceeded) {
+    j["result"] = {{"context", op.context},
+                   {"set_aside", op.set_aside.empty() ? json(nullptr) : json(op.set_aside)},
+                   {"bytes", op.bytes_read},
+                   {"files", op.files}};
+  }
   if (op.kind == OperationKind::kBackup && op.state == OperationState::kSucceeded) {
     j["result"] = {{"backup_id", op.backup_id},
                    {"bytes_read", op.bytes_read},
@@ -330,6 +401,9 @@ void RegisterBackupRoutes(AdminServer& server, BackupCoordinator& coordinator) {
   });
   http.Post("/v1/backups", [c](const httplib::Request& req, httplib::Response& res) {
     HandleStartBackup(*c, req, res);
+  });
+  http.Post("/v1/restores", [c](const httplib::Request& req, httplib::Response& res) {
+    HandleStartRestore(*c, req, res);
   });
   http.Get("/v1/backups",
            [c](const httplib::Request& req, httplib::Response& res) { HandleList(*c, req, res); });

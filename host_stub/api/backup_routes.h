@@ -12,6 +12,12 @@
 //   DELETE /v1/backups/{id}?provider=P        {"deleted":ID,"operation":{...}}
 //   POST   /v1/backups/expire?provider=P  {"keep_last":N,"keep_newer_than_ms":AGE}
 //                                             {"removed":[{...}],"operation":{...}}
+//   POST   /v1/restores {"provider":P,"backup_id":ID,"context":C,"as":NEW,
+//                        "to_token":T | "to_time_ms":MS,"policy":"safe"|"force",
+//                        "timeline":N}
+//                                             202 {"operation":{...}}: one context restored
+//                                             into the running host, in the background;
+//                                             409 when C exists under the safe policy
 //   GET    /v1/operation                      {"operation":{...}}: the running or last one;
 //                                             404 before the first
 //   POST   /v1/operation/cancel               202 {"operation":{...}}; 404 if none runs

@@ -39,4 +39,16 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
   return sink->Commit(options);
 }
 
+Result<RestoreReport> RunContextRestore(const ProviderRef& provider, const std::string& backup_id,
+                                        const std::filesystem::path& data_dir,
+                                        const ContextRestore& what, const StorageOptions& options,
+                                        bkp_operation& op, const RestoreTarget& point_in_time,
+                                        const ContextInstaller& install) {
+  HOSTSTUB_RETURN_IF_ERROR(CheckRestore(provider.name, provider.table, backup_id, point_in_time));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto sink,
+                            RestoreSink::CreateForContext(data_dir, what, point_in_time));
+  HOSTSTUB_RETURN_IF_ERROR(CallRestore(provider, backup_id, *sink, point_in_time, op));
+  return sink->CommitContext(options, install);
+}
+
 }  // namespace hoststub

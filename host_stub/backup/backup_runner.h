@@ -47,4 +47,14 @@ Result<RestoreReport> RunRestore(const ProviderRef& provider, const std::string&
                                  const StorageOptions& options, bkp_operation& op,
                                  const RestoreTarget& point_in_time = {});
 
+// Restores one context of `backup_id` into the data directory `data_dir`
+// (see RestoreSink::CreateForContext): staged, cut, recovered and checked,
+// then handed to `install`, which makes it live. The caller keeps the
+// context from being written meanwhile.
+Result<RestoreReport> RunContextRestore(const ProviderRef& provider, const std::string& backup_id,
+                                        const std::filesystem::path& data_dir,
+                                        const ContextRestore& what, const StorageOptions& options,
+                                        bkp_operation& op, const RestoreTarget& point_in_time,
+                                        const ContextInstaller& install);
+
 }  // namespace hoststub

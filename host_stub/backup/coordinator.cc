@@ -56,6 +56,8 @@ const char* OperationKindName(OperationKind kind) {
       return "delete";
     case OperationKind::kExpire:
       return "expire";
+    case OperationKind::kRestore:
+      return "restore";
   }
   return "unknown";
 }
@@ -113,6 +115,7 @@ std::string FormatUtc(SystemClock::time_point time) {
 std::string OperationSnapshot::Describe() const {
   std::string text =
       fmt::format("operation {} ({} via provider '{}'", id, OperationKindName(kind), provider);
+  if (!context.empty()) text += fmt::format(" of context '{}'", context);
   if (!backup_id.empty() && kind != OperationKind::kBackup) {
     text += fmt::format(" of backup '{}'", backup_id);
   }
@@ -368,6 +371,71 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
     s.bytes_read = outcome.bytes_read;
     s.bytes_stored = outcome.bytes_stored;
     s.files = outcome.files_listed;
+    return Status::OK();
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_ = std::thread([this, begun, run] {
+      // How it ended is in the snapshot (and went to the observer).
+      static_cast<void>(Conclude(begun, run));
+    });
+  }
+  return begun.first;
+}
+
+Result<OperationSnapshot> BackupCoordinator::StartRestore(std::string_view provider_name,
+                                                          std::string_view backup_id,
+                                                          const ContextRestore& what,
+                                                          const RestoreTarget& point) {
+  HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(what.context));
+  if (!what.as.empty()) HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(what.as));
+  const std::string name = what.name();
+  const std::string id(backup_id);
+  OperationRequest request;
+  request.kind = OperationKind::kRestore;
+  request.provider = provider_name;
+  request.backup_id = backup_id;
+  request.check = [this, id, point, what, name](const LoadedProvider& provider) -> Status {
+    HOSTSTUB_RETURN_IF_ERROR(CheckRestore(provider.name(), provider.table(), id, point));
+    const std::vector<std::string> live = store_.Contexts();
+    if (what.policy == RestorePolicy::kSafe &&
+        std::find(live.begin(), live.end(), name) != live.end()) {
+      return Status::Refused(
+          fmt::format("context {} already exists; use --as NEW or --policy force", name));
+    }
+    return Status::OK();
+  };
+  HOSTSTUB_ASSIGN_OR_RETURN(Begun begun, Begin(request));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    begun.running->snapshot.context = name;
+    begun.first.context = name;
+  }
+  // Marked before the worker starts: an append after this call returns is
+  // refused, whatever the worker has reached.
+  if (Status marked = store_.BeginContextRestore(name); !marked.ok()) {
+    Finish(begun.running, marked);
+    return marked;
+  }
+  auto run = [this, id, what, point, name, running = begun.running](const LoadedProvider& provider,
+                                                                    bkp_operation& op) -> Status {
+    // However the call ends, exceptions included, the mark is lifted before
+    // the slot is freed (a next restore of the context marks it again).
+    struct Unmark {
+      EventStore& store;
+      const std::string& name;
+      ~Unmark() { store.EndContextRestore(name); }
+    } unmark{store_, name};
+    const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+    Result<RestoreReport> report = RunContextRestore(
+        ref, id, store_.options().data_dir, what, store_.options(), op, point,
+        [this](const ContextSwapPlan& plan) { return store_.InstallRestoredContext(plan); });
+    HOSTSTUB_RETURN_IF_ERROR(report.status());
+    std::lock_guard<std::mutex> lock(mu_);
+    OperationSnapshot& s = running->snapshot;
+    s.set_aside = report->previous_moved_to.string();
+    s.bytes_read = report->bytes;
+    s.files = report->files;
     return Status::OK();
   };
   {

@@ -39,19 +39,21 @@
 #include <thread>
 #include <vector>
 
+#include "backup/restore_sink.h"
 #include "bkp/bkp_plugin.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/provider_calls.h"
 #include "plugin_host/provider_registry.h"
 #include "storage/event_store.h"
+#include "storage/point_in_time.h"
 #include "util/status.h"
 
 namespace hoststub {
 
-enum class OperationKind { kBackup, kVerify, kDelete, kExpire };
+enum class OperationKind { kBackup, kVerify, kDelete, kExpire, kRestore };
 enum class OperationState { kRunning, kSucceeded, kFailed, kCancelled };
 
-// "backup", "verify", "delete", "expire".
+// "backup", "verify", "delete", "expire", "restore".
 const char* OperationKindName(OperationKind kind);
 // "running", "succeeded", "failed", "cancelled".
 const char* OperationStateName(OperationState state);
@@ -91,6 +93,11 @@ struct OperationSnapshot {
   uint64_t bytes_read = 0;
   uint64_t bytes_stored = 0;
   uint64_t files = 0;  // items the backup holds
+  // A restore: the context restored (its --as name) and, once it
+  // succeeded, where a forced restore set the old one aside (empty: none),
+  // and the restored files and bytes in bytes_read / files.
+  std::string context;
+  std::string set_aside;
   // Failed or cancelled: why (names the provider and what to do).
   Status error;
 
@@ -139,6 +146,18 @@ class BackupCoordinator {
   // client that waited for the end can look for it. Set before the first
   // operation starts.
   void set_recorder(OperationObserver recorder) { recorder_ = std::move(recorder); }
+
+  // Restores one context of a backup (or a point in time) into the running
+  // host on a worker thread, and returns its first snapshot at once. The
+  // context is marked as being restored for the operation's length (its
+  // appends fail with Busy; reads and other contexts go on) and swapped in
+  // atomically at the end (EventStore::InstallRestoredContext). Refused
+  // before anything runs: Busy while another operation (or a restore of the
+  // same context) runs, Refused when the context exists under the safe
+  // policy, NotFound for an unknown provider, Unsupported when it cannot
+  // restore that. Cancel leaves the host as it was.
+  Result<OperationSnapshot> StartRestore(std::string_view provider, std::string_view backup_id,
+                                         const ContextRestore& what, const RestoreTarget& point);
 
   // The running operation, else the last one; nullopt before the first.
   std::optional<OperationSnapshot> Current() const;

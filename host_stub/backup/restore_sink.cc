@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -110,18 +111,47 @@ Result<std::unique_ptr<RestoreSink>> RestoreSink::Create(const fs::path& target_
   return std::unique_ptr<RestoreSink>(new RestoreSink(target, staging, policy, point_in_time));
 }
 
+Result<std::unique_ptr<RestoreSink>> RestoreSink::CreateForContext(
+    const fs::path& data_dir_in, ContextRestore what, const RestoreTarget& point_in_time) {
+  HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(what.context));
+  if (!what.as.empty()) HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(what.as));
+  const fs::path data_dir = Normalised(data_dir_in);
+  const fs::path staging =
+      data_dir / kContextRestoreDir / fmt::format("staging-{}-{}", getpid(), what.name());
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot create restore staging directory '{}': {}",
+                                       staging.string(), ec.message()));
+  }
+  std::unique_ptr<RestoreSink> sink(new RestoreSink(data_dir, staging, what.policy, point_in_time));
+  sink->context_ = std::move(what);
+  return sink;
+}
+
 RestoreSink::~RestoreSink() {
   file_.reset();
+  std::error_code ec;
+  if (context_) {
+    // The staged context is live or abandoned by now, unless a durable swap
+    // marker still names it: then the next open of the store finishes it.
+    if (!fs::exists(target_ / kContextRestoreDir / "swap", ec)) {
+      fs::remove_all(staging_, ec);
+      fs::remove(staging_.parent_path(), ec);  // only if no other staging is there
+    }
+    return;
+  }
   // The syncer may still hold a file of the staged tree: removing it under
   // an fdatasync in progress is harmless, and the syncer stops right after.
   if (!committed_) {
-    std::error_code ec;
     fs::remove_all(staging_, ec);
   }
 }
 
 bkp_status RestoreSink::Refuse(bkp_status code, std::string why, std::string* error) {
   file_.reset();
+  item_open_ = false;
   poisoned_ = why;
   *error = std::move(why);
   return code;
@@ -137,7 +167,7 @@ bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
   // Read only what the plugin's struct holds; a newer field it lacks is 0.
   const bkp_item item = bkp::copy_versioned(&item_in);
   const char* name = item.name ? item.name : "(unnamed)";
-  if (file_) {
+  if (item_open_) {
     return Refuse(BKP_E_OUT_OF_ORDER,
                   fmt::format("sink_begin of '{}' while '{}' is still open: call sink_end first",
                               name, open_name_),
@@ -179,6 +209,18 @@ bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
       }
     }
   }
+  role_ = item.role;
+  if (item.role != BKP_ROLE_CONTROL_DB) last_base_[{item.context, item.role}] = item.base;
+  open_name_ = name;
+  expected_ = item.size;
+  written_ = 0;
+  written_back_ = 0;
+  // A per-context restore reads every item the provider feeds (the order
+  // is checked all the same) but keeps only the context's.
+  discarding_ = context_ && item.role != BKP_ROLE_CONTROL_DB &&
+                (item.context == nullptr || context_->context != item.context);
+  item_open_ = true;
+  if (discarding_) return BKP_OK;
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) {
@@ -189,16 +231,7 @@ bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
   auto file = File::Open(path, File::Mode::kCreateNew);
   if (!file.ok()) return Refuse(ToBkpStatus(file.status()), file.status().message(), error);
   file_ = std::move(*file);
-  open_name_ = name;
-  expected_ = item.size;
-  written_ = 0;
-  written_back_ = 0;
-  role_ = item.role;
-  if (item.role == BKP_ROLE_CONTROL_DB) {
-    have_control_db_ = true;
-  } else {
-    last_base_[{item.context, item.role}] = item.base;
-  }
+  if (item.role == BKP_ROLE_CONTROL_DB) have_control_db_ = true;
   return BKP_OK;
 }
 
@@ -208,13 +241,17 @@ bkp_status RestoreSink::Write(const void* data, size_t len, std::string* error) 
     *error = "the restore sink is unusable after an earlier error: " + poisoned_;
     return BKP_E_OUT_OF_ORDER;
   }
-  if (!file_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_write with no item open", error);
+  if (!item_open_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_write with no item open", error);
   if (len > 0 && data == nullptr)
     return Refuse(BKP_E_INVALID_ARGUMENT, "sink_write: data is NULL", error);
   if (len > expected_ - written_) {
     return Refuse(BKP_E_INVALID_ARGUMENT,
                   fmt::format("item '{}': more than the {} bytes announced", open_name_, expected_),
                   error);
+  }
+  if (discarding_) {
+    written_ += len;
+    return BKP_OK;
   }
   Status st = file_->PWriteAll(data, len, written_);
   if (!st.ok()) return Refuse(ToBkpStatus(st), st.message(), error);
@@ -234,13 +271,15 @@ bkp_status RestoreSink::End(std::string* error) {
     *error = "the restore sink is unusable after an earlier error: " + poisoned_;
     return BKP_E_OUT_OF_ORDER;
   }
-  if (!file_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_end with no item open", error);
+  if (!item_open_) return Refuse(BKP_E_OUT_OF_ORDER, "sink_end with no item open", error);
   if (written_ != expected_) {
     return Refuse(BKP_E_INVALID_ARGUMENT,
                   fmt::format("item '{}' ended after {} of the {} bytes announced", open_name_,
                               written_, expected_),
                   error);
   }
+  item_open_ = false;
+  if (discarding_) return BKP_OK;
   // Made durable while the provider feeds the next files; Commit waits for
   // what is left.
   syncer_.Add(std::move(file_));
@@ -263,18 +302,51 @@ bkp_status RestoreSink::Timeline(uint32_t restored, uint32_t newest, std::string
   return BKP_OK;
 }
 
-Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
-  std::lock_guard lock(mu_);
+Status RestoreSink::CheckComplete() const {
   if (!poisoned_.empty()) {
     return Status::InvalidArgument("the restore was not completed: " + poisoned_);
   }
-  if (file_) {
+  if (item_open_) {
     return Status::InvalidArgument(
         fmt::format("the restore ended with item '{}' still open", open_name_));
   }
   if (!have_control_db_) return Status::InvalidArgument("the restore fed no control DB");
+  return Status::OK();
+}
 
-  RestoreReport report;
+Status RestoreSink::NarrowToContext() {
+  const std::string& from = context_->context;
+  const std::string& to = context_->name();
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(staging_ / "control.db"));
+  const std::vector<std::string> names = db->ListContexts();
+  std::error_code ec;
+  if (std::find(names.begin(), names.end(), from) == names.end() &&
+      !fs::exists(staging_ / "contexts" / from, ec)) {
+    std::string held;
+    for (const std::string& n : names) held += (held.empty() ? "'" : ", '") + n + "'";
+    return Status::NotFound(fmt::format("the backup holds no context '{}' (it holds: {})", from,
+                                        held.empty() ? "none" : held));
+  }
+  for (const std::string& n : names) {
+    if (n != from) HOSTSTUB_RETURN_IF_ERROR(db->RemoveContext(n));
+  }
+  if (to != from) {
+    auto rows = db->ExportContext(from);
+    if (!rows.ok() && rows.status().code() != Status::Code::kNotFound) return rows.status();
+    ContextRows moved = rows.ok() ? *rows : ContextRows{NowMs(), {}, {}};
+    HOSTSTUB_RETURN_IF_ERROR(db->RemoveContext(from));
+    HOSTSTUB_RETURN_IF_ERROR(db->ImportContext(to, moved));
+    fs::rename(staging_ / "contexts" / from, staging_ / "contexts" / to, ec);
+    if (ec) {
+      return Status::IOError(fmt::format("cannot rename the restored context '{}' to '{}': {}",
+                                         from, to, ec.message()));
+    }
+  }
+  return Status::OK();
+}
+
+Status RestoreSink::Prepare(StorageOptions options, RestoreReport* out) {
+  RestoreReport& report = *out;
   using Clock = std::chrono::steady_clock;
   auto started = Clock::now();
   auto lap = [&started] {
@@ -286,16 +358,22 @@ Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
   HOSTSTUB_RETURN_IF_ERROR(syncer_.Finish());
   HOSTSTUB_RETURN_IF_ERROR(SyncStagedDirectories(staging_));
   report.sync_time = lap();
+  RestoreTarget point = point_in_time_;
+  if (context_) {
+    HOSTSTUB_RETURN_IF_ERROR(NarrowToContext());
+    // The token counts in the restored context, under its new name.
+    if (!point.context.empty()) point.context = context_->name();
+  }
   // The cut before recovery, which would otherwise act on what lies past
   // the target (re-apply a log entry beyond it). It syncs what it changes.
-  auto cut = CutToTarget(staging_, point_in_time_);
+  auto cut = CutToTarget(staging_, point);
   if (!cut.ok()) {
-    return Status::Corruption("cannot cut the restored data back to " + point_in_time_.Describe() +
-                              ": " + cut.status().ToString());
+    return Status::Corruption("cannot cut the restored data back to " + point.Describe() + ": " +
+                              cut.status().ToString());
   }
   report.cut = std::move(*cut);
   report.cut_time = lap();
-  if (std::string empty = NothingLeftAfterCut(report.cut, point_in_time_); !empty.empty()) {
+  if (std::string empty = NothingLeftAfterCut(report.cut, point); !empty.empty()) {
     return Status::InvalidArgument(empty);
   }
   options.data_dir = staging_;
@@ -315,16 +393,16 @@ Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
       branch_points.push_back(state);
     }
   }
-  {
+  if (!context_) {
     // A restore from a continuous archive starts a new timeline: the host
-    // then archives beside the history it came from, never into it.
+    // then archives beside the history it came from, never into it. (A
+    // per-context restore joins the live directory, which keeps its own.)
     HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(staging_ / "control.db"));
     if (newest_timeline_ > 0) {
       TimelineInfo info;
       info.timeline = newest_timeline_ + 1;
-      info.history =
-          EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
-                                "restore to " + point_in_time_.Describe(), branch_points);
+      info.history = EncodeTimelineHistory(info.timeline, restored_timeline_, NowMs(),
+                                           "restore to " + point.Describe(), branch_points);
       HOSTSTUB_RETURN_IF_ERROR(db->SaveTimeline(info));
       report.branched_from = restored_timeline_;
     }
@@ -334,13 +412,45 @@ Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
   report.recovery_time = lap();
   report.check = CheckDataDir(staging_);
   report.check_time = lap();
-  std::error_code ec;
   if (!report.check.ok()) {
     return Status::Corruption(
         fmt::format("the restored data fails the consistency check ({} violation(s)), first: {}",
                     report.check.violations.size(), report.check.violations.front()));
   }
+  report.files = files_;
+  report.bytes = bytes_;
+  return Status::OK();
+}
 
+Result<RestoreReport> RestoreSink::CommitContext(StorageOptions options,
+                                                 const ContextInstaller& install) {
+  std::lock_guard lock(mu_);
+  if (!context_) return Status::InvalidArgument("CommitContext on a whole-directory restore");
+  HOSTSTUB_RETURN_IF_ERROR(CheckComplete());
+  RestoreReport report;
+  HOSTSTUB_RETURN_IF_ERROR(Prepare(std::move(options), &report));
+  ContextSwapPlan plan;
+  plan.context = context_->name();
+  plan.staged = staging_ / "contexts" / plan.context;
+  plan.keep_old_aside = policy_ == RestorePolicy::kForce;
+  {
+    HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(staging_ / "control.db"));
+    HOSTSTUB_ASSIGN_OR_RETURN(plan.rows, db->ExportContext(plan.context));
+  }
+  HOSTSTUB_ASSIGN_OR_RETURN(report.previous_moved_to, install(plan));
+  committed_ = true;
+  report.data_dir = target_;
+  report.context = plan.context;
+  return report;
+}
+
+Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
+  std::lock_guard lock(mu_);
+  if (context_) return Status::InvalidArgument("Commit on a per-context restore");
+  HOSTSTUB_RETURN_IF_ERROR(CheckComplete());
+  RestoreReport report;
+  HOSTSTUB_RETURN_IF_ERROR(Prepare(std::move(options), &report));
+  std::error_code ec;
   HOSTSTUB_RETURN_IF_ERROR(CheckDataDirNotInUse(target_));
   if (fs::exists(target_, ec)) {
     if (IsEmptyDir(target_)) {
@@ -366,8 +476,6 @@ Result<RestoreReport> RestoreSink::Commit(StorageOptions options) {
   HOSTSTUB_RETURN_IF_ERROR(SyncDir(target_.parent_path()));
   committed_ = true;
   report.data_dir = target_;
-  report.files = files_;
-  report.bytes = bytes_;
   return report;
 }
 

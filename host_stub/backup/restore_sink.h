@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,7 @@
 #include "bkp/bkp_plugin.h"
 #include "plugin_host/host_handles.h"
 #include "storage/checker.h"
+#include "storage/context_swap.h"
 #include "storage/options.h"
 #include "storage/point_in_time.h"
 #include "util/background_syncer.h"
@@ -49,8 +51,25 @@ enum class RestorePolicy {
   kForce,
 };
 
+// A per-context restore: only `context` is taken from the backup (its
+// control-DB rows, its log, its events), restored as `as`.
+struct ContextRestore {
+  std::string context;
+  std::string as;  // empty: under its own name
+  RestorePolicy policy = RestorePolicy::kSafe;
+  const std::string& name() const { return as.empty() ? context : as; }
+};
+
+// Makes a staged, recovered and checked context live (storage/
+// context_swap.h's SwapInContext, on a stopped directory or in the running
+// store). Returns where the old context was set aside (empty: there was
+// none); Refused when it exists and the plan does not keep it aside.
+using ContextInstaller = std::function<Result<std::filesystem::path>(const ContextSwapPlan& plan)>;
+
 struct RestoreReport {
   std::filesystem::path data_dir;
+  // A per-context restore: the context made live (its --as name).
+  std::string context;
   // Where the previous content of data_dir was moved (force policy), if any.
   std::filesystem::path previous_moved_to;
   uint64_t files = 0;
@@ -77,6 +96,12 @@ class RestoreSink final : public bkp_sink {
   static Result<std::unique_ptr<RestoreSink>> Create(const std::filesystem::path& target,
                                                      RestorePolicy policy,
                                                      const RestoreTarget& point_in_time = {});
+  // A per-context restore into `data_dir` (which need not exist): staging
+  // under DATA/.context-restore/, items of other contexts read and dropped.
+  // The caller keeps other restores and, offline, other hosts away.
+  static Result<std::unique_ptr<RestoreSink>> CreateForContext(
+      const std::filesystem::path& data_dir, ContextRestore what,
+      const RestoreTarget& point_in_time = {});
   // Removes the staging directory unless Commit succeeded.
   ~RestoreSink() override;
 
@@ -94,6 +119,11 @@ class RestoreSink final : public bkp_sink {
   // leaving the target untouched, if any item is open, the sink was misused,
   // no control DB arrived, recovery fails, or the checker finds a violation.
   Result<RestoreReport> Commit(StorageOptions options);
+  // The per-context commit: the staged directory narrowed to the context
+  // (renamed to its --as name), cut, recovered and checked as Commit does
+  // (the timeline of the live directory is left alone), then handed to
+  // `install`. NotFound when the backup holds no such context.
+  Result<RestoreReport> CommitContext(StorageOptions options, const ContextInstaller& install);
 
   const std::filesystem::path& staging_dir() const { return staging_; }
 
@@ -105,12 +135,22 @@ class RestoreSink final : public bkp_sink {
         policy_(policy),
         point_in_time_(std::move(point_in_time)) {}
   bkp_status Refuse(bkp_status code, std::string why, std::string* error);
+  // Commit's checks of the sink's use, under mu_.
+  Status CheckComplete() const;
+  // Syncs, (per context: narrows), cuts, recovers, (whole: records the
+  // timeline) and checks the staging. Under mu_.
+  Status Prepare(StorageOptions options, RestoreReport* report);
+  // Per context: drops every other context from the staging and renames it.
+  Status NarrowToContext();
 
   std::mutex mu_;
   const std::filesystem::path target_;
   const std::filesystem::path staging_;
   const RestorePolicy policy_;
   const RestoreTarget point_in_time_;
+  std::optional<ContextRestore> context_;  // set: a per-context restore
+  bool item_open_ = false;
+  bool discarding_ = false;  // the open item is another context's
   bool committed_ = false;
   std::string poisoned_;  // non-empty: why the sink is unusable
   bool have_control_db_ = false;

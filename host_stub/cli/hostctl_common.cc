@@ -268,6 +268,13 @@ std::string DescribeOutcome(const OperationInfo& op) {
         op.backup_id, op.provider, op.files, FormatBytes(op.bytes_read),
         FormatBytes(op.bytes_stored), seconds);
   }
+  if (op.state == "succeeded" && op.kind == "restore") {
+    return fmt::format(
+        "context '{}' restored via provider '{}'{}: {} files, {}, in {:.1f} s{}", op.context,
+        op.provider, op.backup_id.empty() ? "" : " from backup '" + op.backup_id + "'", op.files,
+        FormatBytes(op.bytes_read), seconds,
+        op.set_aside.empty() ? "" : "; the previous context was moved to '" + op.set_aside + "'");
+  }
   const std::string what = fmt::format(
       "{} operation {} via provider '{}'{}", op.kind, op.id, op.provider,
       op.backup_id.empty() || op.kind == "backup" ? "" : " of backup '" + op.backup_id + "'");

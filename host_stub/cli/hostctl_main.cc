@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   const std::vector<hostctl::Command> commands = {
       hostctl::AddAppendCommand(app, global), hostctl::AddLoadCommand(app, global),
       hostctl::AddReadCommand(app, global),   hostctl::AddStatusCommand(app, global),
-      hostctl::AddBackupCommand(app, global), hostctl::AddCancelCommand(app, global)};
+      hostctl::AddBackupCommand(app, global), hostctl::AddCancelCommand(app, global),
+      hostctl::AddRestoreCommand(app, global)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,8 @@
 // backup and why); 2 usage or config error; 3 the plugin failed to load.
 //
 // Thread-safety: runs on the main thread (the provider may use its own).
+#include <unistd.h>
+
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -24,7 +26,11 @@
 #include "cli/hostd_offline.h"
 #include "plugin_host/provider_calls.h"
 #include "storage/checker.h"
+#include "storage/context_swap.h"
+#include "storage/control_db.h"
+#include "storage/data_dir_lock.h"
 #include "util/log.h"
+#include "util/utc_time.h"
 
 namespace hostd {
 namespace {
@@ -39,31 +45,11 @@ struct RestoreArgs {
   std::string policy = "safe";
   std::string data_dir;
   std::optional<uint64_t> to_token;
-  std::string to_time;  // RFC 3339 UTC, or ms since the epoch
-  std::string context;
-  uint32_t timeline = 0;  // 0: the newest
+  std::string to_time;     // RFC 3339 UTC, or ms since the epoch
+  std::string context;     // set: restore this context only
+  std::string as_context;  // with context: restore it under this name
+  uint32_t timeline = 0;   // 0: the newest
 };
-
-// "2026-11-30T10:00:00Z", "2026-11-30T10:00:00.250Z" or "1764496800250".
-std::optional<int64_t> ParseTime(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    return std::stoll(text);
-  }
-  std::tm tm{};
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return std::nullopt;
-  int64_t ms = 0;
-  if (*rest == '.') {
-    ++rest;
-    int digits = 0;
-    for (; *rest >= '0' && *rest <= '9'; ++rest) {
-      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
-    }
-    for (; digits < 3; ++digits) ms *= 10;
-  }
-  if (std::string(rest) != "Z") return std::nullopt;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
-}
 
 // The point in time asked for, or a usage error.
 Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
@@ -71,15 +57,15 @@ Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
   if (args.to_token && !args.to_time.empty()) {
     return Status::InvalidArgument("--to-token and --to-time exclude each other");
   }
-  if (!args.context.empty() && !args.to_token) {
-    return Status::InvalidArgument("--context names the context of --to-token");
+  if (!args.as_context.empty() && args.context.empty()) {
+    return Status::InvalidArgument("--as names the restored copy of --context C: give --context");
   }
   if (args.to_token) {
     t.kind = RestoreTarget::Kind::kToken;
     t.token = *args.to_token;
     t.context = args.context;
   } else if (!args.to_time.empty()) {
-    auto ms = ParseTime(args.to_time);
+    auto ms = ParseUtcMs(args.to_time);
     if (!ms) {
       return Status::InvalidArgument(fmt::format(
           "--to-time '{}' is not a UTC time like 2026-11-30T10:00:00Z (or .250Z), nor ms since "
@@ -97,11 +83,13 @@ Result<RestoreTarget> TargetOf(const RestoreArgs& args) {
   return t;
 }
 
-// "backup 'X'", "backup 'X' to token 5 in context 'c'", "the point ...".
+// "backup 'X'", "backup 'X' to token 5 in context 'c'", "the point ...",
+// "context 'c' of backup 'X'".
 std::string WhatIsRestored(const RestoreArgs& args, const RestoreTarget& point) {
-  if (!point.set()) return fmt::format("backup '{}'", args.backup_id);
-  if (args.backup_id.empty()) return "the point " + point.Describe();
-  return fmt::format("backup '{}' to {}", args.backup_id, point.Describe());
+  const std::string of = args.context.empty() ? "" : fmt::format("context '{}' of ", args.context);
+  if (!point.set()) return fmt::format("{}backup '{}'", of, args.backup_id);
+  if (args.backup_id.empty()) return of + "the point " + point.Describe();
+  return fmt::format("{}backup '{}' to {}", of, args.backup_id, point.Describe());
 }
 
 // What the refused target holds against the backup, as a line, or "".
@@ -128,6 +116,7 @@ void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
   switch (status.code()) {
     case Status::Code::kRefused: {
       LogError(fmt::format("{} refused: {}", what, status.message()));
+      if (!args.context.empty()) return;  // the message says what to do
       const std::string held = TargetStateLine(args, provider, target);
       if (!held.empty()) LogError(held);
       LogError(
@@ -139,8 +128,11 @@ void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
     case Status::Code::kBusy:
       LogError(fmt::format("{} refused: {}", what, status.message()));
       LogError(
-          "restore works on a stopped host only: stop the hostd that uses the directory, then "
-          "run the restore again.");
+          args.context.empty()
+              ? "restore works on a stopped host only: stop the hostd that uses the directory, "
+                "then run the restore again."
+              : "hostd restore works on a stopped host only: restore the context into the "
+                "running host with hostctl restore --context, or stop it first.");
       return;
     case Status::Code::kCancelled:
       LogError(
@@ -150,6 +142,108 @@ void PrintFailure(const RestoreArgs& args, const RestoreTarget& point,
       LogError(
           fmt::format("{} failed; the data directory is as it was: {}", what, status.ToString()));
   }
+}
+
+void PrintRestored(const RestoreArgs& args, const RestoreTarget& point,
+                   const LoadedProvider& provider, const fs::path& target,
+                   const RestoreReport& report) {
+  std::cout << fmt::format("restored {} via provider '{}' into '{}': {} files, {}\n",
+                           WhatIsRestored(args, point), provider.name(), report.data_dir.string(),
+                           report.files, FormatBytes(report.bytes));
+  // Appends are whole: say where each context really ends.
+  for (const CutReport& c : report.cut) {
+    if (c.left_out) {
+      std::cout << fmt::format(
+          "point in time: context '{}' was created after the target: left out\n", c.context);
+      continue;
+    }
+    std::cout << fmt::format("point in time: context '{}' ends at {} (log index {}){}\n", c.context,
+                             c.last_token
+                                 ? fmt::format("token {}, appended {}", *c.last_token,
+                                               RestoreTarget{RestoreTarget::Kind::kTime, 0,
+                                                             c.last_time_ms.value_or(0), "", 0}
+                                                   .Describe())
+                                 : std::string("no event"),
+                             c.last_log_index, c.cut ? "" : "; nothing lay past the target");
+  }
+  if (!report.context.empty()) {
+    std::cout << fmt::format("context '{}' is live in '{}'; the other contexts are as they were\n",
+                             report.context, target.string());
+    if (!report.previous_moved_to.empty()) {
+      std::cout << fmt::format(
+          "the previous context '{}' was moved to '{}' (remove it once the restored context is "
+          "verified)\n",
+          report.context, report.previous_moved_to.string());
+    }
+  } else if (report.branched_from) {
+    std::cout << fmt::format(
+        "timeline: the restored directory starts timeline {}, branching from timeline {}: once "
+        "started, its host archives on timeline {} beside the history it came from\n",
+        report.timeline, *report.branched_from, report.timeline);
+  } else {
+    std::cout << fmt::format("timeline: {} (as the restored control DB records it)\n",
+                             report.timeline);
+  }
+  if (report.context.empty() && !report.previous_moved_to.empty()) {
+    std::cout << fmt::format(
+        "the previous content of '{}' was moved to '{}' (remove it once the restored host is "
+        "verified)\n",
+        target.string(), report.previous_moved_to.string());
+  }
+  std::cout << fmt::format(
+      "after the last byte: sync {:.2f} s, cut {:.2f} s, recovery {:.2f} s, check {:.2f} s\n",
+      report.sync_time.count(), report.cut_time.count(), report.recovery_time.count(),
+      report.check_time.count());
+  for (const std::string& note : report.recovery_notes) {
+    std::cout << "recovery: " << note << '\n';
+  }
+  if (!report.context.empty()) {
+    // The staging was checked; the checker now judges the whole directory.
+    PrintCheckReport(CheckDataDir(target), std::cout);
+  } else {
+    PrintCheckReport(report.check, std::cout);
+  }
+  std::cout << std::flush;
+}
+
+// The data directory's lock, held for a per-context restore so that no host
+// starts on the directory meanwhile.
+struct HeldLock {
+  int fd = -1;
+  ~HeldLock() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// `hostd restore --context C`: the one context, into the stopped directory.
+Result<RestoreReport> RestoreOneContext(const RestoreArgs& args, const RestoreTarget& point,
+                                        const LoadedProvider& provider, const fs::path& target,
+                                        const StorageOptions& options, RestorePolicy policy,
+                                        bkp_operation& op) {
+  std::error_code ec;
+  fs::create_directories(target, ec);
+  if (ec) {
+    return Status::IOError(
+        fmt::format("cannot create the data directory '{}': {}", target.string(), ec.message()));
+  }
+  HeldLock lock;
+  HOSTSTUB_ASSIGN_OR_RETURN(lock.fd, LockDataDir(target));
+  HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(target / "control.db"));
+  // A swap an earlier crash interrupted is finished before this one starts.
+  std::vector<std::string> notes;
+  HOSTSTUB_RETURN_IF_ERROR(RecoverContextSwap(target, *db, &notes));
+  for (const std::string& note : notes) LogInfo("recovery: " + note);
+  const ContextRestore what{args.context, args.as_context, policy};
+  // Refused before the provider reads a byte; SwapInContext checks again.
+  if (policy == RestorePolicy::kSafe && ContextExists(target, *db, what.name())) {
+    return Status::Refused(
+        fmt::format("context {} already exists; use --as NEW or --policy force", what.name()));
+  }
+  CancelOnSignal cancel(op, "restore");
+  const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+  return RunContextRestore(
+      ref, args.backup_id, target, what, options, op, point,
+      [&](const ContextSwapPlan& plan) { return SwapInContext(target, *db, plan); });
 }
 
 int RunRestoreCommand(const RestoreArgs& args) {
@@ -175,7 +269,10 @@ int RunRestoreCommand(const RestoreArgs& args) {
   ProgressLines progress("restore");
   bkp_operation op;
   op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
-  Result<RestoreReport> report = [&] {
+  Result<RestoreReport> report = [&]() -> Result<RestoreReport> {
+    if (!args.context.empty()) {
+      return RestoreOneContext(args, *point, provider, target, options, policy, op);
+    }
     CancelOnSignal cancel(op, "restore");
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
     return RunRestore(ref, args.backup_id, target, policy, options, op, *point);
@@ -185,49 +282,7 @@ int RunRestoreCommand(const RestoreArgs& args) {
     return kExitProblemsFound;
   }
 
-  std::cout << fmt::format("restored {} via provider '{}' into '{}': {} files, {}\n",
-                           WhatIsRestored(args, *point), provider.name(), report->data_dir.string(),
-                           report->files, FormatBytes(report->bytes));
-  // Appends are whole: say where each context really ends.
-  for (const CutReport& c : report->cut) {
-    if (c.left_out) {
-      std::cout << fmt::format(
-          "point in time: context '{}' was created after the target: left out\n", c.context);
-      continue;
-    }
-    std::cout << fmt::format("point in time: context '{}' ends at {} (log index {}){}\n", c.context,
-                             c.last_token
-                                 ? fmt::format("token {}, appended {}", *c.last_token,
-                                               RestoreTarget{RestoreTarget::Kind::kTime, 0,
-                                                             c.last_time_ms.value_or(0), "", 0}
-                                                   .Describe())
-                                 : std::string("no event"),
-                             c.last_log_index, c.cut ? "" : "; nothing lay past the target");
-  }
-  if (report->branched_from) {
-    std::cout << fmt::format(
-        "timeline: the restored directory starts timeline {}, branching from timeline {}: once "
-        "started, its host archives on timeline {} beside the history it came from\n",
-        report->timeline, *report->branched_from, report->timeline);
-  } else {
-    std::cout << fmt::format("timeline: {} (as the restored control DB records it)\n",
-                             report->timeline);
-  }
-  if (!report->previous_moved_to.empty()) {
-    std::cout << fmt::format(
-        "the previous content of '{}' was moved to '{}' (remove it once the restored host is "
-        "verified)\n",
-        target.string(), report->previous_moved_to.string());
-  }
-  std::cout << fmt::format(
-      "after the last byte: sync {:.2f} s, cut {:.2f} s, recovery {:.2f} s, check {:.2f} s\n",
-      report->sync_time.count(), report->cut_time.count(), report->recovery_time.count(),
-      report->check_time.count());
-  for (const std::string& note : report->recovery_notes) {
-    std::cout << "recovery: " << note << '\n';
-  }
-  PrintCheckReport(report->check, std::cout);
-  std::cout << std::flush;
+  PrintRestored(args, *point, provider, target, *report);
   return kExitOk;
 }
 
@@ -252,14 +307,18 @@ Command AddRestoreCommand(CLI::App& parent) {
   cmd->add_option("--to-time", args->to_time,
                   "Point in time: keep events appended at or before this UTC time "
                   "(2026-11-30T10:00:00Z, or ms since the epoch), in every context");
-  cmd->add_option("--context", args->context, "The context --to-token counts in");
+  cmd->add_option("--context", args->context,
+                  "Restore this context only, leaving the directory's other contexts as they "
+                  "are (--to-token then counts in it)");
+  cmd->add_option("--as", args->as_context,
+                  "With --context: restore it under this name, beside the live one");
   cmd->add_option("--timeline", args->timeline,
                   "Restore along this timeline of the archive (each restore from it starts a "
                   "new one); default: the newest, the highest number")
       ->check(CLI::Range(1u, 0xfffffffeu));
   cmd->add_option("--policy", args->policy,
-                  "safe: refuse a data directory that is not empty; force: restore anyway and "
-                  "move the old content aside")
+                  "safe: refuse a data directory that is not empty (with --context: a context "
+                  "that exists); force: restore anyway and move the old content aside")
       ->check(CLI::IsMember({"safe", "force"}))
       ->capture_default_str();
   cmd->add_option("--data-dir", args->data_dir,

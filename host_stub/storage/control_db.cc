@@ -196,6 +196,90 @@ Status ControlDb::SaveCommitIndexes(const std::map<std::string, uint64_t>& commi
   return Exec("COMMIT");
 }
 
+Result<ContextRows> ControlDb::ExportContext(const std::string& name) {
+  std::lock_guard lock(mu_);
+  ContextRows rows;
+  {
+    Statement st;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT c.created_ms, r.term, r.commit_index FROM contexts c "
+                           "LEFT JOIN replication_state r ON r.context = c.name WHERE c.name = ?",
+                           -1, &st.stmt, nullptr) != SQLITE_OK) {
+      return Error("read context");
+    }
+    sqlite3_bind_text(st.stmt, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(st.stmt);
+    if (rc == SQLITE_DONE) {
+      return Status::NotFound(
+          fmt::format("control DB '{}' has no context '{}'", path_.string(), name));
+    }
+    if (rc != SQLITE_ROW) return Error("read context");
+    rows.created_ms = sqlite3_column_int64(st.stmt, 0);
+    rows.state.term = static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 1));
+    rows.state.commit_index = static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 2));
+  }
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT principal, role FROM roles WHERE context = ? ORDER BY principal, "
+                         "role",
+                         -1, &st.stmt, nullptr) != SQLITE_OK) {
+    return Error("read roles");
+  }
+  sqlite3_bind_text(st.stmt, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+  int rc;
+  while ((rc = sqlite3_step(st.stmt)) == SQLITE_ROW) {
+    rows.roles.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 0)),
+                            reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 1)));
+  }
+  if (rc != SQLITE_DONE) return Error("read roles");
+  return rows;
+}
+
+Status ControlDb::ImportContext(const std::string& name, const ContextRows& rows) {
+  std::lock_guard lock(mu_);
+  HOSTSTUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  const int64_t now = NowMs();
+  // The replication state first: it references the context row.
+  Status st = ExecBound("DELETE FROM replication_state WHERE context = ?", {name}, {});
+  if (st.ok()) st = ExecBound("DELETE FROM roles WHERE context = ?", {name}, {});
+  if (st.ok()) st = ExecBound("DELETE FROM contexts WHERE name = ?", {name}, {});
+  if (st.ok()) {
+    st = ExecBound("INSERT INTO contexts(name, created_ms) VALUES (?, ?)", {name},
+                   {rows.created_ms});
+  }
+  if (st.ok()) {
+    st = ExecBound(
+        "INSERT INTO replication_state(context, term, commit_index, updated_ms) "
+        "VALUES (?, ?, ?, ?)",
+        {name},
+        {static_cast<int64_t>(rows.state.term), static_cast<int64_t>(rows.state.commit_index),
+         now});
+  }
+  for (const auto& [principal, role] : rows.roles) {
+    if (!st.ok()) break;
+    st = ExecBound("INSERT OR IGNORE INTO roles(principal, context, role) VALUES (?, ?, ?)",
+                   {principal, name, role}, {});
+  }
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK");  // as in EnsureContext: the statement's failure is the news
+    return st;
+  }
+  return Exec("COMMIT");
+}
+
+Status ControlDb::RemoveContext(const std::string& name) {
+  std::lock_guard lock(mu_);
+  HOSTSTUB_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status st = ExecBound("DELETE FROM replication_state WHERE context = ?", {name}, {});
+  if (st.ok()) st = ExecBound("DELETE FROM roles WHERE context = ?", {name}, {});
+  if (st.ok()) st = ExecBound("DELETE FROM contexts WHERE name = ?", {name}, {});
+  if (!st.ok()) {
+    (void)Exec("ROLLBACK");
+    return st;
+  }
+  return Exec("COMMIT");
+}
+
 Result<TimelineInfo> ControlDb::LoadTimeline() {
   std::lock_guard lock(mu_);
   TimelineInfo out;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -36,6 +37,14 @@ struct TimelineInfo {
   std::string history;
 };
 
+// Every row the control DB holds about one context: what a per-context
+// restore carries from the restored backup into a live directory.
+struct ContextRows {
+  int64_t created_ms = 0;
+  ReplicationState state;
+  std::vector<std::pair<std::string, std::string>> roles;  // (principal, role)
+};
+
 class ControlDb {
  public:
   // Opens or creates the database and its schema. `read_only` opens an
@@ -53,6 +62,14 @@ class ControlDb {
   Status SaveTerm(const std::string& context, uint64_t term);
   // Writes every given commit index in one transaction.
   Status SaveCommitIndexes(const std::map<std::string, uint64_t>& commit_indexes);
+
+  // The rows of `name`; NotFound when the control DB does not know it.
+  Result<ContextRows> ExportContext(const std::string& name);
+  // Replaces every row of `name` (context, replication state, roles) with
+  // `rows`, in one transaction: a crash leaves the old rows or the new.
+  Status ImportContext(const std::string& name, const ContextRows& rows);
+  // Removes every row of `name`, in one transaction; OK when there is none.
+  Status RemoveContext(const std::string& name);
 
   // The directory's timeline; timeline 1 when none was ever recorded (also
   // in a database older than the timeline table).

@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <shared_mutex>
 #include <system_error>
 
+#include "storage/context_swap.h"
 #include "storage/data_dir_lock.h"
 #include "storage/event_store_impl.h"
 #include "storage/record.h"
@@ -59,6 +61,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StorageOptions& optio
   HOSTSTUB_ASSIGN_OR_RETURN(impl->lock_fd, LockDataDir(options.data_dir));
   impl->control_db_path = options.data_dir / "control.db";
   HOSTSTUB_ASSIGN_OR_RETURN(impl->db, ControlDb::Open(impl->control_db_path));
+  // A per-context restore a crash interrupted: finished if it was decided,
+  // its staging removed if not, before any context is opened.
+  HOSTSTUB_RETURN_IF_ERROR(RecoverContextSwap(options.data_dir, *impl->db, &impl->recovery_notes));
   // A std::map<context, ReplicationState>; more contexts are added below.
   HOSTSTUB_ASSIGN_OR_RETURN(auto known, impl->db->LoadReplicationStates());
 
@@ -105,6 +110,8 @@ Result<std::vector<StoredEvent>> EventStore::Read(std::string_view context, uint
   }
   Context* ctx = impl_->Find(context);
   if (ctx == nullptr) return Status::NotFound(fmt::format("no context '{}'", context));
+  // The whole read sees one context: a restore's swap waits for it.
+  std::shared_lock swapping(ctx->swap_mu);
   std::vector<StreamSegment> segments;
   {
     std::lock_guard lock(ctx->mu);
@@ -229,6 +236,95 @@ void EventStore::Impl::FlusherLoop() {
     }
     lock.lock();
   }
+}
+
+Status EventStore::Impl::Restoring(std::string_view context) const {
+  std::lock_guard lock(restoring_mu);
+  if (restoring.find(context) == restoring.end()) return Status::OK();
+  return Status::Busy(
+      fmt::format("context {} is being restored; appends to it are refused until the restore ends "
+                  "(hostctl status shows it)",
+                  context));
+}
+
+Status EventStore::BeginContextRestore(std::string_view context) {
+  HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(context));
+  std::lock_guard lock(impl_->restoring_mu);
+  if (!impl_->restoring.emplace(context).second) {
+    return Status::Busy(fmt::format("context {} is being restored already", context));
+  }
+  return Status::OK();
+}
+
+void EventStore::EndContextRestore(std::string_view context) {
+  std::lock_guard lock(impl_->restoring_mu);
+  auto it = impl_->restoring.find(context);
+  if (it != impl_->restoring.end()) impl_->restoring.erase(it);
+}
+
+Result<fs::path> EventStore::InstallRestoredContext(const ContextSwapPlan& plan) {
+  if (impl_->Restoring(plan.context).ok()) {
+    return Status::InvalidArgument(fmt::format(
+        "context '{}' is not marked as being restored: BeginContextRestore first", plan.context));
+  }
+  // Creation waits: no append may create the context under the swap.
+  std::lock_guard create(impl_->create_mu);
+  Context* ctx = impl_->Find(plan.context);
+  if (ctx == nullptr) {
+    HOSTSTUB_ASSIGN_OR_RETURN(fs::path aside,
+                              SwapInContext(impl_->options.data_dir, *impl_->db, plan));
+    HOSTSTUB_ASSIGN_OR_RETURN(auto opened, impl_->OpenContext(plan.context, plan.rows.state.term,
+                                                              plan.rows.state.commit_index));
+    HOSTSTUB_RETURN_IF_ERROR(impl_->db->SaveTerm(plan.context, opened->term));
+    std::unique_lock lock(impl_->contexts_mu);
+    impl_->contexts.emplace(plan.context, std::move(opened));
+    return aside;
+  }
+  // Every read and append of it in progress ends first; then nothing else
+  // touches its files (commit indexes, fsyncs, appends, compaction) until
+  // the restored one is in place.
+  std::unique_lock swapping(ctx->swap_mu);
+  std::lock_guard persisting(impl_->persist_mu);
+  std::lock_guard sync(ctx->sync_mu);
+  std::lock_guard lock(ctx->mu);
+  // The old files are whole before they are set aside (fsync=never aside).
+  for (SegmentedStream* s : {ctx->log.get(), ctx->events.get(), ctx->snapshots.get()}) {
+    if (auto file = s->TakeUnsynced()) (void)file->Sync();
+  }
+  auto aside = SwapInContext(impl_->options.data_dir, *impl_->db, plan);
+  if (!aside.ok()) {
+    if (aside.status().code() != Status::Code::kRefused) {
+      ctx->failure = Status::IOError(fmt::format(
+          "context '{}' stopped taking writes: its restore failed midway ({}); restart the host "
+          "to finish it",
+          ctx->name, aside.status().ToString()));
+    }
+    return aside.status();
+  }
+  auto opened =
+      impl_->OpenContext(plan.context, plan.rows.state.term, plan.rows.state.commit_index);
+  if (!opened.ok()) {
+    ctx->failure = Status::IOError(
+        fmt::format("context '{}' stopped taking writes: the restored context does not open "
+                    "({}); restart the host",
+                    ctx->name, opened.status().ToString()));
+    return opened.status();
+  }
+  Context& fresh = **opened;
+  // The Context object stays (others hold pointers to it); what it holds is
+  // the restored context's. The old streams close here.
+  ctx->dir = fresh.dir;
+  ctx->log = std::move(fresh.log);
+  ctx->events = std::move(fresh.events);
+  ctx->snapshots = std::move(fresh.snapshots);
+  ctx->term = fresh.term;
+  ctx->last_index = fresh.last_index;
+  ctx->failure = Status::OK();
+  ctx->synced_index = fresh.synced_index;
+  ctx->commit_index = fresh.commit_index.load();
+  ctx->persisted_commit_index = fresh.persisted_commit_index;
+  HOSTSTUB_RETURN_IF_ERROR(impl_->db->SaveTerm(plan.context, ctx->term));
+  return aside;
 }
 
 const std::vector<std::string>& EventStore::RecoveryNotes() const { return impl_->recovery_notes; }

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/context_swap.h"
 #include "storage/data_dir_lock.h"  // kDataDirLockFile, CheckDataDirNotInUse
 #include "storage/options.h"
 #include "storage/store_handle.h"
@@ -180,6 +181,25 @@ class EventStore {
   bool CompactionPinned() const;
   // A floor under compaction for a consumer of the log (see CompactionFloor).
   CompactionFloor AddCompactionFloor();
+
+  // Per-context restore on the running store (storage/context_swap.h).
+  // BeginContextRestore marks `context` (which need not exist yet) as being
+  // restored: from then on appends to it fail with Busy ("context C is being
+  // restored"), while reads and other contexts go on. Busy if a restore of
+  // it already runs. EndContextRestore lifts the mark (call it however the
+  // restore ended).
+  Status BeginContextRestore(std::string_view context);
+  void EndContextRestore(std::string_view context);
+  // Makes the staged, checked context of `plan` live in place of
+  // plan.context (marked as being restored): waits for its reads and
+  // appends in progress, swaps it on disk (SwapInContext) and opens the
+  // restored one in place of the old, so that readers see the old context
+  // or the restored one. Returns where the old one was set aside (empty:
+  // there was none). Refused, changing nothing, when the context exists and
+  // the plan does not keep it aside. A failure after the swap was decided
+  // leaves the context refusing writes until the host restarts, whose
+  // recovery finishes the swap.
+  Result<std::filesystem::path> InstallRestoredContext(const ContextSwapPlan& plan);
 
   // Forces all written data to disk and persists every commit index now.
   Status Sync();

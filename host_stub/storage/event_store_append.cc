@@ -3,6 +3,7 @@
 // commit indexes reach the control DB; and closed segments are announced to
 // subscribers once the lock is released.
 #include <map>
+#include <shared_mutex>
 #include <utility>
 
 #include "storage/event_store_impl.h"
@@ -51,8 +52,13 @@ Result<AppendResult> EventStore::Append(std::string_view context,
     }
   }
   if (impl_->fsync_failed.load(std::memory_order_acquire)) return impl_->FsyncFailed(context);
+  HOSTSTUB_RETURN_IF_ERROR(impl_->Restoring(context));
   HOSTSTUB_ASSIGN_OR_RETURN(Context* const found, impl_->GetOrCreate(context));
   Context& ctx = *found;
+  // Held to the end: a restore's swap waits for this append, and one that
+  // was marked before the lock was taken refuses it here.
+  std::shared_lock swapping(ctx.swap_mu);
+  HOSTSTUB_RETURN_IF_ERROR(impl_->Restoring(context));
 
   // Encoding happens before taking the lock except for what needs the
   // sequence numbers, which only the lock can hand out.

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -38,6 +39,10 @@ int64_t WallClockMs();
 struct Context {
   std::string name;
   std::filesystem::path dir;
+  // Held shared by every read and append of the context for its whole
+  // length, exclusively while a per-context restore swaps it: a reader sees
+  // the old context or the restored one, never a mix. Taken before mu.
+  std::shared_mutex swap_mu;
   std::mutex mu;
   std::unique_ptr<SegmentedStream> log;
   std::unique_ptr<SegmentedStream> events;
@@ -71,6 +76,12 @@ struct EventStore::Impl {
   std::filesystem::path control_db_path;
   std::unique_ptr<ControlDb> db;
   std::vector<std::string> recovery_notes;
+
+  // Contexts a per-context restore is replacing (guarded by restoring_mu):
+  // appends to them are refused.
+  mutable std::mutex restoring_mu;
+  std::set<std::string, std::less<>> restoring;
+  Status Restoring(std::string_view context) const;
 
   mutable std::shared_mutex contexts_mu;  // guards the map, not the contexts
   std::map<std::string, std::unique_ptr<Context>, std::less<>> contexts;

@@ -2,6 +2,8 @@
 #include "util/utc_time.h"
 
 #include <ctime>
+#include <stdexcept>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -39,6 +41,30 @@ std::string FormatUtc(int64_t epoch_ms, UtcFormat format) {
   std::string out(text, n);
   if (format == UtcFormat::kIso8601Millis) out += fmt::format(".{:03d}Z", millis);
   return out;
+}
+
+std::optional<int64_t> ParseUtcMs(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    try {
+      return std::stoll(text);
+    } catch (const std::out_of_range&) {
+      return std::nullopt;
+    }
+  }
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  int64_t ms = 0;
+  if (*rest == '.') {
+    ++rest;
+    int digits = 0;
+    for (; *rest >= '0' && *rest <= '9'; ++rest) {
+      if (digits++ < 3) ms = ms * 10 + (*rest - '0');
+    }
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  if (std::string(rest) != "Z") return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
 }  // namespace hoststub

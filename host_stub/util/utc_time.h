@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace hoststub {
@@ -23,5 +24,10 @@ enum class UtcFormat {
 // 13:10:35, also before 1970). Every int64_t value is a date (years up to
 // about 292 million, with more than four digits then). Never fails.
 std::string FormatUtc(int64_t epoch_ms, UtcFormat format);
+
+// "2026-11-30T10:00:00Z", "2026-11-30T10:00:00.250Z" (to the ms; further
+// digits dropped) or "1764496800250" (ms since the epoch) as ms since the
+// epoch; nullopt for anything else. The restore commands' --to-time.
+std::optional<int64_t> ParseUtcMs(const std::string& text);
 
 }  // namespace hoststub

@@ -218,6 +218,7 @@ TEST_CASE("auth tokens: only the salted hash is stored, and only the right token
   CHECK(hoststub::RequiredRole("POST", "/v1/contexts/a/events") == hoststub::Role::kWrite);
   CHECK(hoststub::RequiredRole("DELETE", "/v1/backups/x") == hoststub::Role::kAdmin);
   CHECK(hoststub::RequiredRole("POST", "/v1/compact") == hoststub::Role::kAdmin);
+  CHECK(hoststub::RequiredRole("POST", "/v1/restores") == hoststub::Role::kAdmin);
 }
 
 TEST_CASE("security: with tokens, no or a bad token is 401, too small a role 403, nothing done") {

@@ -519,7 +519,7 @@ TEST_CASE("hostd restore --to-token keeps whole appends up to the token and says
   CHECK(Contains(r.output, "point in time: context 'orders' ends at token 299"));
   CHECK(Contains(r.output, "check passed"));
   CHECK(events_in("at-299", "orders") == 300);
-  CHECK(events_in("at-299", "audit") == 50);  // another context is left whole
+  CHECK(events_in("at-299", "audit") == 0);  // --context restores that context only
 
   // One inside an append leaves that append out: appends are atomic.
   r = restore("at-250", {"--to-token", "250"});
@@ -540,7 +540,7 @@ TEST_CASE("hostd restore --to-token keeps whole appends up to the token and says
   for (const auto& bad :
        std::vector<std::vector<std::string>>{{"--to-token", "5", "--to-time", "1764496800000"},
                                              {"--to-time", "yesterday"},
-                                             {"--context", "orders"}}) {
+                                             {"--as", "orders-2"}}) {
     r = restore("bad", bad);
     INFO(r.output);
     CHECK(r.exit_code == 2);
