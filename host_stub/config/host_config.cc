@@ -187,6 +187,7 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
       {"storage", TableOf(std::move(storage_keys))},
       {"server", TableOf(std::move(server_keys))},
       {"providers", Providers(config.providers)},
+      {"schedules", Schedules(config.schedules)},
       {"log", TableOf({{"level", OneOf(config.log.level, {{"debug", LogLevel::kDebug},
                                                           {"info", LogLevel::kInfo},
                                                           {"warn", LogLevel::kWarn},
@@ -194,7 +195,10 @@ Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& 
                        {"format", OneOf(config.log.format, {{"text", LogFormat::kText},
                                                             {"json", LogFormat::kJson}})}})},
   };
-  return WalkTable(root, "", source, top_level_keys);
+  HOSTSTUB_RETURN_IF_ERROR(WalkTable(root, "", source, top_level_keys));
+  std::vector<std::string> provider_names;
+  for (const ProviderConfig& p : config.providers) provider_names.push_back(p.name);
+  return CheckScheduleProviders(config.schedules, provider_names);
 }
 
 }  // namespace
