@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "backup/backup_ids.h"
 #include "backup/backup_runner.h"
+#include "backup/retention_tiers.h"
 #include "util/human_format.h"
 #include "util/utc_time.h"
 
@@ -56,6 +58,8 @@ const char* OperationKindName(OperationKind kind) {
       return "delete";
     case OperationKind::kExpire:
       return "expire";
+    case OperationKind::kDrill:
+      return "drill";
   }
   return "unknown";
 }
@@ -398,7 +402,13 @@ Result<VerifyReport> BackupCoordinator::Verify(std::string_view provider_name,
   std::optional<Result<VerifyReport>> report;
   const Status status =
       RunOperation(request, [&](const LoadedProvider& provider, bkp_operation& op) -> Status {
-        report = VerifyProviderBackups(provider, backup_id, &op);
+        std::string id;
+        if (!backup_id.empty()) {
+          Result<std::string> resolved = ResolveIdOfCurrent(provider, backup_id);
+          if (!resolved.ok()) return resolved.status();
+          id = std::move(resolved).value();
+        }
+        report = VerifyProviderBackups(provider, id, &op);
         if (!report->ok() || (*report)->ok()) return report->status();
         // The verify worked, the backups did not: the operation failed, so
         // that `hostctl status` does not call damaged backups a success.
@@ -421,9 +431,45 @@ Status BackupCoordinator::Delete(std::string_view provider_name, std::string_vie
   request.check = [backup_id](const LoadedProvider& provider) {
     return CheckDelete(provider, backup_id);
   };
-  return RunOperation(request, [backup_id](const LoadedProvider& provider, bkp_operation&) {
-    return DeleteProviderBackup(provider, backup_id);
+  return RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
+    HOSTSTUB_ASSIGN_OR_RETURN(const std::string id, ResolveIdOfCurrent(provider, backup_id));
+    return DeleteProviderBackup(provider, id);
   });
+}
+
+Result<std::string> BackupCoordinator::ResolveIdOfCurrent(const LoadedProvider& provider,
+                                                          std::string_view spec) {
+  HOSTSTUB_ASSIGN_OR_RETURN(std::string id, ResolveProviderBackupId(provider, spec));
+  // Status and the log name the backup itself, not `latest` or a prefix.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_ != nullptr && current_->snapshot.running()) current_->snapshot.backup_id = id;
+  return id;
+}
+
+Result<BackupListing> BackupCoordinator::PlanDelete(std::string_view provider_name,
+                                                    std::string_view backup_id) {
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::shared_ptr<LoadedProvider> provider,
+                            ResolveProvider(provider_name));
+  HOSTSTUB_RETURN_IF_ERROR(CheckDelete(*provider, backup_id));
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups, List(provider->name()));
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::string id,
+                            ResolveBackupId(backups, backup_id, provider->name()));
+  std::string children;
+  for (const BackupListing& b : backups) {
+    if (b.parent_id == id) children += fmt::format("{}'{}'", children.empty() ? "" : ", ", b.id);
+  }
+  // The engine's own refusal (repo/retention.h RemoveBackup), said before
+  // anything is asked of the provider.
+  if (!children.empty()) {
+    return Status::Refused(fmt::format(
+        "backup '{}' is the parent of incremental backup(s) {}, which need it to restore: "
+        "delete those first, or let retention remove whole chains",
+        id, children));
+  }
+  for (const BackupListing& b : backups) {
+    if (b.id == id) return b;
+  }
+  return Status::NotFound(fmt::format("no backup '{}' in provider '{}'", id, provider->name()));
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view provider_name,
@@ -437,11 +483,85 @@ Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view pr
   std::optional<Result<std::vector<BackupListing>>> removed;
   const Status status =
       RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
-        removed = ExpireProviderBackups(provider, policy);
+        if (policy.dry_run || HasRetentionTiers(policy)) {
+          removed = ExpireDecidedHere(provider, policy);
+        } else {
+          removed = ExpireProviderBackups(provider, policy);
+        }
         return removed->status();
       });
   if (!removed.has_value()) return status;
   return *std::move(removed);
+}
+
+Result<std::vector<BackupListing>> BackupCoordinator::ExpireDecidedHere(
+    const LoadedProvider& provider, const RetentionPolicy& policy) {
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups,
+                            ListProviderBackups(provider));
+  HOSTSTUB_ASSIGN_OR_RETURN(const RetentionDecision decision,
+                            DecideRetention(backups, policy, SystemClock::now()));
+  if (policy.dry_run || decision.remove.empty()) return decision.remove;
+  // Newest first: a removed backup's children are removed too (a kept one
+  // keeps its whole chain), so going from the newest never meets the
+  // engine's refusal to delete a parent.
+  std::vector<BackupListing> removed;
+  for (auto it = decision.remove.rbegin(); it != decision.remove.rend(); ++it) {
+    const Status deleted = DeleteProviderBackup(provider, it->id);
+    // What was removed before stays removed; the error names the backup.
+    if (!deleted.ok()) return deleted;
+    removed.insert(removed.begin(), *it);
+  }
+  // The provider's own expire, told to keep everything from the oldest
+  // backup kept on (which is every backup left), drops the archived
+  // segments older than that backup, as its expire would have.
+  if ((provider.table().capabilities & BKP_CAP_EXPIRE) != 0 && !decision.keep.empty()) {
+    int64_t oldest_ms = decision.keep.front().created_ms;
+    for (const BackupListing& b : decision.keep) oldest_ms = std::min(oldest_ms, b.created_ms);
+    RetentionPolicy archive_only;
+    archive_only.keep_newer_than = std::chrono::milliseconds(1);
+    const SystemClock::time_point as_of{std::chrono::milliseconds(oldest_ms + 1)};
+    HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> more,
+                              ExpireProviderBackups(provider, archive_only, as_of));
+    if (!more.empty()) {
+      return Status::Corruption(fmt::format(
+          "retention via provider '{}': the provider's expire removed {} backup(s) it was told to "
+          "keep (first '{}')",
+          provider.name(), more.size(), more.front().id));
+    }
+  }
+  return removed;
+}
+
+Result<DrillResult> BackupCoordinator::Drill(std::string_view provider_name,
+                                             const std::filesystem::path& scratch_root) {
+  OperationRequest request;
+  request.kind = OperationKind::kDrill;
+  request.provider = provider_name;
+  request.check = [](const LoadedProvider& provider) {
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST,
+                                               "pick the newest backup for a restore drill"));
+    return RequireCapability(provider.name(), provider.table(), BKP_CAP_RESTORE,
+                             "restore a backup in a restore drill");
+  };
+  HOSTSTUB_ASSIGN_OR_RETURN(const Begun begun, Begin(request));
+  DrillResult result;
+  result.provider = begun.provider->name();
+  result.started = SystemClock::now();
+  static_cast<void>(
+      Conclude(begun, [&](const LoadedProvider& provider, bkp_operation& op) -> Status {
+        Result<std::string> newest = ResolveIdOfCurrent(provider, "latest");
+        if (!newest.ok()) {
+          result.error = fmt::format("restore drill via provider '{}': {}", provider.name(),
+                                     newest.status().message());
+          return newest.status();
+        }
+        const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+        RunRestoreDrill(ref, *newest, scratch_root, store_.options(), op, result);
+        if (!result.ok) return Status::Corruption(result.error);
+        return Status::OK();
+      }));
+  result.finished = SystemClock::now();
+  return result;
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view provider_name) {

@@ -30,6 +30,7 @@
 #include "api/backup_routes.h"
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
+#include "backup/scheduler.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_reload.h"
 #include "config/host_config.h"
@@ -239,6 +240,21 @@ int RunServe(const ServeArgs& args) {
   RegisterBackupRoutes(server, *coordinator);
   RegisterArchiveRoutes(server, *archivers);
   server.set_disabled_providers(std::move(disabled_status));
+  // [[schedules]]: backups, retention and restore drills with no operator.
+  Scheduler::Options schedule_options;
+  schedule_options.drill_scratch = config->storage.data_dir / ".drill-tmp";
+  // A drill that a crash interrupted left its copy: nobody needs it.
+  std::error_code drill_ec;
+  fs::remove_all(schedule_options.drill_scratch, drill_ec);
+  // INTEGRATION: connect the operation history here (record each drill's
+  // result so /metrics and `hostctl status` show it).
+  schedule_options.on_drill = nullptr;
+  Scheduler scheduler(*coordinator, schedule_options);
+  scheduler.SetSchedules(config->schedules);
+  for (const ScheduleConfig& s : config->schedules) {
+    LogInfo(fmt::format("schedule '{}': {} via provider '{}', {}", s.name, ScheduleKindName(s.kind),
+                        s.provider, s.DescribeWhen()));
+  }
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.ToString());
@@ -254,6 +270,7 @@ int RunServe(const ServeArgs& args) {
       return kExitRuntime;
     }
   }
+  scheduler.Start();
 
   ReloadInputs reload{args.config_file, args.data_dir, args.port, {}};
   for (const DisabledProvider& d : *disabled) reload.disabled.push_back(d.name);
@@ -261,9 +278,15 @@ int RunServe(const ServeArgs& args) {
   while (true) {
     if (sigwait(&stop_signals, &signal_number) != 0) continue;
     if (signal_number != SIGHUP) break;
-    ReloadConfig(reload, *config, providers);
+    // A schedule running now finishes on the settings it started with.
+    if (ReloadConfig(reload, *config, providers)) {
+      scheduler.SetSchedules(config->schedules);
+      LogInfo(fmt::format("SIGHUP: {} schedule(s) in effect", config->schedules.size()));
+    }
   }
   LogInfo(fmt::format("{}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  // No schedule starts anything from here on (a drill running is cancelled).
+  scheduler.Stop();
   // In-flight requests finish before Stop returns, so no handler touches the
   // store or a provider while they are destroyed. Archivers stop (a call in
   // flight is cancelled; what was not shipped is shipped at the next start)
