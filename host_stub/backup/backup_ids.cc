@@ -48,7 +48,12 @@ Result<std::string> ResolveProviderBackupId(const LoadedProvider& provider, std:
   if ((provider.table().capabilities & BKP_CAP_LIST) == 0) return std::string(spec);
   HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups,
                             ListProviderBackups(provider));
-  return ResolveBackupId(backups, spec, provider.name());
+  Result<std::string> id = ResolveBackupId(backups, spec, provider.name());
+  // No id matches: the provider's own answer (its code, its words) says so.
+  if (!id.ok() && id.status().code() == Status::Code::kNotFound && spec != "latest") {
+    return std::string(spec);
+  }
+  return id;
 }
 
 }  // namespace hoststub

@@ -24,7 +24,9 @@ Result<std::string> ResolveBackupId(const std::vector<BackupListing>& backups,
                                     std::string_view spec, std::string_view provider);
 
 // ResolveBackupId against the provider's own listing. A provider that
-// cannot list gets `spec` back unchanged (it can only be a full id then).
+// cannot list gets `spec` back unchanged (it can only be a full id then),
+// and so does a spec no id matches: the provider's call then fails with
+// its own not-found.
 // The caller holds the provider (one call at a time per instance).
 Result<std::string> ResolveProviderBackupId(const LoadedProvider& provider, std::string_view spec);
 

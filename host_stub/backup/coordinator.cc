@@ -483,53 +483,11 @@ Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view pr
   std::optional<Result<std::vector<BackupListing>>> removed;
   const Status status =
       RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
-        if (policy.dry_run || HasRetentionTiers(policy)) {
-          removed = ExpireDecidedHere(provider, policy);
-        } else {
-          removed = ExpireProviderBackups(provider, policy);
-        }
+        removed = ApplyRetention(provider, policy, SystemClock::now());
         return removed->status();
       });
   if (!removed.has_value()) return status;
   return *std::move(removed);
-}
-
-Result<std::vector<BackupListing>> BackupCoordinator::ExpireDecidedHere(
-    const LoadedProvider& provider, const RetentionPolicy& policy) {
-  HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups,
-                            ListProviderBackups(provider));
-  HOSTSTUB_ASSIGN_OR_RETURN(const RetentionDecision decision,
-                            DecideRetention(backups, policy, SystemClock::now()));
-  if (policy.dry_run || decision.remove.empty()) return decision.remove;
-  // Newest first: a removed backup's children are removed too (a kept one
-  // keeps its whole chain), so going from the newest never meets the
-  // engine's refusal to delete a parent.
-  std::vector<BackupListing> removed;
-  for (auto it = decision.remove.rbegin(); it != decision.remove.rend(); ++it) {
-    const Status deleted = DeleteProviderBackup(provider, it->id);
-    // What was removed before stays removed; the error names the backup.
-    if (!deleted.ok()) return deleted;
-    removed.insert(removed.begin(), *it);
-  }
-  // The provider's own expire, told to keep everything from the oldest
-  // backup kept on (which is every backup left), drops the archived
-  // segments older than that backup, as its expire would have.
-  if ((provider.table().capabilities & BKP_CAP_EXPIRE) != 0 && !decision.keep.empty()) {
-    int64_t oldest_ms = decision.keep.front().created_ms;
-    for (const BackupListing& b : decision.keep) oldest_ms = std::min(oldest_ms, b.created_ms);
-    RetentionPolicy archive_only;
-    archive_only.keep_newer_than = std::chrono::milliseconds(1);
-    const SystemClock::time_point as_of{std::chrono::milliseconds(oldest_ms + 1)};
-    HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> more,
-                              ExpireProviderBackups(provider, archive_only, as_of));
-    if (!more.empty()) {
-      return Status::Corruption(fmt::format(
-          "retention via provider '{}': the provider's expire removed {} backup(s) it was told to "
-          "keep (first '{}')",
-          provider.name(), more.size(), more.front().id));
-    }
-  }
-  return removed;
 }
 
 Result<DrillResult> BackupCoordinator::Drill(std::string_view provider_name,

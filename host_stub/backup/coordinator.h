@@ -222,9 +222,6 @@ class BackupCoordinator {
   // Within an operation's call: `spec` resolved against the provider's
   // listing (backup/backup_ids.h), and recorded as the operation's backup.
   Result<std::string> ResolveIdOfCurrent(const LoadedProvider& provider, std::string_view spec);
-  // Expire with tiers or as a dry run, within the operation's call.
-  Result<std::vector<BackupListing>> ExpireDecidedHere(const LoadedProvider& provider,
-                                                       const RetentionPolicy& policy);
   static OperationSnapshot SnapshotLocked(const Running& running);
   void Notify(const OperationSnapshot& snapshot) const;
 

@@ -2,6 +2,7 @@
 #include "backup/retention_tiers.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <set>
@@ -122,6 +123,47 @@ Result<RetentionDecision> DecideRetention(const std::vector<BackupListing>& back
     (decision.reasons.count(b.id) > 0 ? decision.keep : decision.remove).push_back(b);
   }
   return decision;
+}
+
+Result<std::vector<BackupListing>> ApplyRetention(const LoadedProvider& provider,
+                                                  const RetentionPolicy& policy,
+                                                  std::chrono::system_clock::time_point now) {
+  if (!policy.dry_run && !HasRetentionTiers(policy))
+    return ExpireProviderBackups(provider, policy, now);
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups,
+                            ListProviderBackups(provider));
+  HOSTSTUB_ASSIGN_OR_RETURN(const RetentionDecision decision,
+                            DecideRetention(backups, policy, now));
+  if (policy.dry_run || decision.remove.empty()) return decision.remove;
+  // Newest first: a removed backup's children are removed too (a kept one
+  // keeps its whole chain), so going from the newest never meets the
+  // engine's refusal to delete a parent.
+  std::vector<BackupListing> removed;
+  for (auto it = decision.remove.rbegin(); it != decision.remove.rend(); ++it) {
+    const Status deleted = DeleteProviderBackup(provider, it->id);
+    // What was removed before stays removed; the error names the backup.
+    if (!deleted.ok()) return deleted;
+    removed.insert(removed.begin(), *it);
+  }
+  // The provider's own expire, told to keep everything from the oldest
+  // backup kept on (which is every backup left), drops the archived
+  // segments older than that backup, as its expire would have.
+  if ((provider.table().capabilities & BKP_CAP_EXPIRE) != 0 && !decision.keep.empty()) {
+    int64_t oldest_ms = decision.keep.front().created_ms;
+    for (const BackupListing& b : decision.keep) oldest_ms = std::min(oldest_ms, b.created_ms);
+    RetentionPolicy archive_only;
+    archive_only.keep_newer_than = std::chrono::milliseconds(1);
+    const std::chrono::system_clock::time_point as_of{std::chrono::milliseconds(oldest_ms + 1)};
+    HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> more,
+                              ExpireProviderBackups(provider, archive_only, as_of));
+    if (!more.empty()) {
+      return Status::Corruption(fmt::format(
+          "retention via provider '{}': the provider's expire removed {} backup(s) it was told to "
+          "keep (first '{}')",
+          provider.name(), more.size(), more.front().id));
+    }
+  }
+  return removed;
 }
 
 }  // namespace hoststub

@@ -43,4 +43,16 @@ Result<RetentionDecision> DecideRetention(const std::vector<BackupListing>& back
                                           const RetentionPolicy& policy,
                                           std::chrono::system_clock::time_point now);
 
+// Applies `policy` through the provider, which the caller holds (one call
+// at a time per instance): with neither tiers nor dry_run, the provider's
+// own expire; else decided here, then (not for a dry run) each backup not
+// kept deleted, newest first so no parent goes before its child, and
+// last the provider's expire told to keep every backup from the oldest one
+// kept, which drops the archived segments older than it. Returns what was
+// removed (a dry run: what would be). A failed delete stops it; what was
+// deleted before stays deleted.
+Result<std::vector<BackupListing>> ApplyRetention(const LoadedProvider& provider,
+                                                  const RetentionPolicy& policy,
+                                                  std::chrono::system_clock::time_point now);
+
 }  // namespace hoststub
