@@ -92,5 +92,6 @@ Command AddReadCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddCancelCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddBackupCommand(CLI::App& parent, const GlobalArgs& global);
+Command AddSchedulesCommand(CLI::App& parent, const GlobalArgs& global);
 
 }  // namespace hostctl

@@ -28,6 +28,7 @@
 #include "api/admin_server.h"
 #include "api/archive_routes.h"
 #include "api/backup_routes.h"
+#include "api/schedule_routes.h"
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
 #include "backup/scheduler.h"
@@ -255,6 +256,7 @@ int RunServe(const ServeArgs& args) {
     LogInfo(fmt::format("schedule '{}': {} via provider '{}', {}", s.name, ScheduleKindName(s.kind),
                         s.provider, s.DescribeWhen()));
   }
+  RegisterScheduleRoutes(server, scheduler);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.ToString());

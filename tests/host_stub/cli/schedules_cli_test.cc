@@ -91,6 +91,14 @@ every = "2s"
   WaitForLog(host, "schedule 'often': retention removed 1 backup(s)");
   WaitForLog(host, "schedule 'drill': restore drill passed: backup '");
 
+  // hostctl schedules shows each schedule and its last run.
+  ts::CommandResult shown = host.Ctl({"schedules"});
+  INFO(shown.output);
+  CHECK(shown.exit_code == 0);
+  CHECK(Contains(shown.output, "drill: drill via provider 'local', every 2s; next "));
+  CHECK(Contains(shown.output, "and checked"));
+  CHECK(Contains(shown.output, "often: full via provider 'local', every 1s"));
+
   // Without schedules the host goes quiet.
   ts::WriteFile(config, base);
   host.Signal(SIGHUP);
@@ -140,4 +148,29 @@ every = "2s"
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(fs::exists(dir / "restored" / "control.db"));
+}
+
+TEST_CASE("schedules: a failed restore drill is an ERROR line and hostctl schedules exits 1") {
+  ts::TempDir dir;
+  const fs::path config = dir / "host.toml";
+  // No backup to restore: every drill fails.
+  ts::WriteFile(config, "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) +
+                            "\n[storage]\ndata_dir = " + Quoted(dir / "data") +
+                            "\nfsync = 'never'\n[server]\nport = 0\n"
+                            "[[providers]]\nname = 'local'\nplugin = 'local_disk'\n"
+                            "[providers.settings]\npath = " +
+                            Quoted(dir / "repo") +
+                            "\n[[schedules]]\nname = 'drill'\nprovider = 'local'\n"
+                            "kind = 'drill'\nevery = '1s'\n");
+  hostd_process::HostProcess host(config, dir / "port", dir / "hostd.log");
+  WaitForLog(host,
+             "ERROR hostd: schedule 'drill': restore drill FAILED: restore drill via "
+             "provider 'local': 'latest': provider 'local' holds no complete backup");
+  ts::CommandResult r = host.Ctl({"schedules"});
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(Contains(r.output, "FAILED: restore drill via provider 'local'"));
+  const json status = host.Json({"status", "--json"}).at("operation");
+  CHECK(status.at("kind") == "drill");
+  CHECK(status.at("state") == "failed");
 }
