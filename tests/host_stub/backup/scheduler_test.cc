@@ -311,3 +311,28 @@ TEST_CASE("coordinator: expire and delete dry runs name what would go and delete
   REQUIRE(left.size() == 1);
   CHECK(left[0].id == f2);
 }
+
+TEST_CASE("scheduler: each run starts its jitter late, the delay drawn per run") {
+  TempDir dir;
+  Host host(dir);
+  host.Load();
+  FakeClock clock;
+  Scheduler::Options options = clock.Options(dir / "scratch");
+  std::vector<seconds> asked;
+  options.jitter = [&](seconds jitter) {
+    asked.push_back(jitter);
+    return seconds(100 + asked.size());
+  };
+  Scheduler scheduler(*host.coordinator, options);
+  scheduler.SetSchedules(host.Schedules(
+      "[[schedules]]\nprovider = 'local'\nkind = 'full'\nevery = '1h'\njitter = '5m'\n"));
+  const SystemTime start = clock.now;
+  CHECK(Only(scheduler.Schedules()).next_due == start + hours(1) + seconds(101));
+  // Not due at the period itself, only once the delay passed.
+  CHECK(scheduler.RunDue(start + hours(1)) == 0);
+  clock.now = start + hours(1) + seconds(101);
+  CHECK(scheduler.RunDue(clock.now) == 1);
+  // The next period counts from when it was due, not from the late start.
+  CHECK(Only(scheduler.Schedules()).next_due == start + hours(2) + seconds(102));
+  CHECK(asked == std::vector<seconds>{minutes(5), minutes(5)});
+}
