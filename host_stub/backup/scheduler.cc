@@ -173,7 +173,16 @@ size_t Scheduler::RunDue(SystemTime now) {
     if (result.last_drill) s.last_drill = result.last_drill;
     // Missed periods (a long backup, a suspended host) are not made up:
     // the next run is the first one due after now.
-    while (it->base_due <= now) it->base_due = config.NextAfter(it->base_due);
+    if (it->base_due <= now) {
+      if (config.cron) {
+        it->base_due = config.cron->Next(now);
+      } else {
+        // Whole periods from when it was due, in one step (a long pause
+        // must not cost one loop turn per missed period).
+        const auto periods = (now - it->base_due) / config.every + 1;
+        it->base_due += periods * config.every;
+      }
+    }
     s.next_due = WithJitter(config, it->base_due);
   }
   return ran;
