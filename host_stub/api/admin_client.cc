@@ -402,11 +402,36 @@ ApiResult<OperationInfo> AdminClient::DeleteBackup(std::string_view provider,
   });
 }
 
+ApiResult<BackupInfo> AdminClient::PlanDeleteBackup(std::string_view provider,
+                                                    std::string_view backup_id) {
+  std::string path = "/v1/backups/" + EncodePathSegment(backup_id) + ProviderQuery(provider);
+  path += path.find('?') == std::string::npos ? "?dry_run=1" : "&dry_run=1";
+  ApiResult<json> reply = Send("DELETE", path, nullptr);
+  return Decode<BackupInfo>(reply, last_status_, [](const json& j) {
+    return BackupInfo::FromJson(j.at("would_delete"));
+  });
+}
+
 ApiResult<std::vector<BackupInfo>> AdminClient::ExpireBackups(
     std::string_view provider, uint32_t keep_last, std::chrono::milliseconds keep_newer_than) {
+  ExpireRules rules;
+  rules.keep_last = keep_last;
+  rules.keep_newer_than = keep_newer_than;
+  return ExpireBackups(provider, rules);
+}
+
+ApiResult<std::vector<BackupInfo>> AdminClient::ExpireBackups(std::string_view provider,
+                                                              const ExpireRules& rules) {
   json body = json::object();
-  if (keep_last > 0) body["keep_last"] = keep_last;
-  if (keep_newer_than.count() > 0) body["keep_newer_than_ms"] = keep_newer_than.count();
+  if (rules.keep_last > 0) body["keep_last"] = rules.keep_last;
+  if (rules.keep_hourly > 0) body["keep_hourly"] = rules.keep_hourly;
+  if (rules.keep_daily > 0) body["keep_daily"] = rules.keep_daily;
+  if (rules.keep_weekly > 0) body["keep_weekly"] = rules.keep_weekly;
+  if (rules.keep_monthly > 0) body["keep_monthly"] = rules.keep_monthly;
+  if (rules.keep_newer_than.count() > 0) {
+    body["keep_newer_than_ms"] = rules.keep_newer_than.count();
+  }
+  if (rules.dry_run) body["dry_run"] = true;
   const std::string text = body.dump();
   ApiResult<json> reply = Send("POST", "/v1/backups/expire" + ProviderQuery(provider), &text);
   return Decode<std::vector<BackupInfo>>(reply, last_status_, [](const json& j) {

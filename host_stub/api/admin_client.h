@@ -201,10 +201,26 @@ class AdminClient {
   // An empty backup_id verifies every backup. Problems found are a result
   // (ok == false), not an ApiError.
   ApiResult<VerifyResult> VerifyBackups(std::string_view provider, std::string_view backup_id);
+  // backup_id: an id, `latest` or a unique prefix, as everywhere.
   ApiResult<OperationInfo> DeleteBackup(std::string_view provider, std::string_view backup_id);
+  // What DeleteBackup would delete, deleting nothing (its refusals too).
+  ApiResult<BackupInfo> PlanDeleteBackup(std::string_view provider, std::string_view backup_id);
   // Returns the backups removed. keep_newer_than is an age on the host's clock.
   ApiResult<std::vector<BackupInfo>> ExpireBackups(std::string_view provider, uint32_t keep_last,
                                                    std::chrono::milliseconds keep_newer_than);
+  // Every rule of a retention policy (0: off); with dry_run, the backups
+  // that would be removed, none removed.
+  struct ExpireRules {
+    uint32_t keep_last = 0;
+    uint32_t keep_hourly = 0;
+    uint32_t keep_daily = 0;
+    uint32_t keep_weekly = 0;
+    uint32_t keep_monthly = 0;
+    std::chrono::milliseconds keep_newer_than{0};
+    bool dry_run = false;
+  };
+  ApiResult<std::vector<BackupInfo>> ExpireBackups(std::string_view provider,
+                                                   const ExpireRules& rules);
 
   // A raw call: `path` (with query) as sent; `body`, if any, is sent as JSON.
   // A reply with a status >= 400 is an ApiError carrying its "error" text.

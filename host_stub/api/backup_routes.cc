@@ -236,42 +236,82 @@ void HandleVerify(BackupCoordinator& coordinator, const std::string& backup_id,
   // Problems found are the answer to the question asked, hence 200.
   ReplyJson(res, 200,
             {{"ok", report->ok()},
-             {"backup_id", backup_id.empty() ? json(nullptr) : json(backup_id)},
+             // The id the spec (`latest`, a prefix) resolved to.
+             {"backup_id",
+              backup_id.empty() ? json(nullptr) : json(coordinator.Current().value().backup_id)},
              {"problems", std::move(problems)},
              {"summary", report->summary},
              {"operation", CurrentOperationJson(coordinator)}});
 }
 
+// `dry_run=1` (or true): say what would happen, do nothing.
+Result<bool> DryRunParam(const httplib::Request& req) {
+  if (!req.has_param("dry_run")) return false;
+  const std::string value = req.get_param_value("dry_run");
+  if (value == "1" || value == "true") return true;
+  if (value == "0" || value == "false") return false;
+  return Status::InvalidArgument(
+      fmt::format("dry_run must be 1, true, 0 or false, not '{}'", value));
+}
+
 void HandleDelete(BackupCoordinator& coordinator, const httplib::Request& req,
                   httplib::Response& res) {
-  Status query = CheckQuery(req, {"provider"});
+  Status query = CheckQuery(req, {"provider", "dry_run"});
   if (!query.ok()) return ReplyFailure(res, query);
+  Result<bool> dry_run = DryRunParam(req);
+  if (!dry_run.ok()) return ReplyFailure(res, dry_run.status());
+  // An id, `latest` or a unique prefix (backup/backup_ids.h).
   const std::string backup_id = req.matches[1].str();
+  if (*dry_run) {
+    Result<BackupListing> would =
+        coordinator.PlanDelete(req.get_param_value("provider"), backup_id);
+    if (!would.ok()) return ReplyFailure(res, would.status());
+    ReplyJson(res, 200, {{"dry_run", true}, {"would_delete", BackupListingJson(*would)}});
+    return;
+  }
   Status deleted = coordinator.Delete(req.get_param_value("provider"), backup_id);
   if (!deleted.ok()) return ReplyFailure(res, deleted);
-  ReplyJson(res, 200, {{"deleted", backup_id}, {"operation", CurrentOperationJson(coordinator)}});
+  const std::optional<OperationSnapshot> op = coordinator.Current();
+  ReplyJson(res, 200,
+            {{"deleted", op ? op->backup_id : backup_id},
+             {"operation", CurrentOperationJson(coordinator)}});
 }
 
 void HandleExpire(BackupCoordinator& coordinator, const httplib::Request& req,
                   httplib::Response& res) {
   Status query = CheckQuery(req, {"provider"});
   if (!query.ok()) return ReplyFailure(res, query);
-  Result<json> body = BodyObject(req, {"keep_last", "keep_newer_than_ms"});
+  Result<json> body = BodyObject(req, {"keep_last", "keep_newer_than_ms", "keep_hourly",
+                                       "keep_daily", "keep_weekly", "keep_monthly", "dry_run"});
   if (!body.ok()) return ReplyFailure(res, body.status());
-  Result<uint64_t> keep_last = UnsignedField(*body, "keep_last", UINT32_MAX);
-  if (!keep_last.ok()) return ReplyFailure(res, keep_last.status());
+  RetentionPolicy policy;
+  for (auto [name, field] :
+       {std::pair{"keep_last", &policy.keep_last}, std::pair{"keep_hourly", &policy.keep_hourly},
+        std::pair{"keep_daily", &policy.keep_daily}, std::pair{"keep_weekly", &policy.keep_weekly},
+        std::pair{"keep_monthly", &policy.keep_monthly}}) {
+    Result<uint64_t> n = UnsignedField(*body, name, UINT32_MAX);
+    if (!n.ok()) return ReplyFailure(res, n.status());
+    *field = static_cast<uint32_t>(*n);
+  }
   Result<uint64_t> keep_newer = UnsignedField(*body, "keep_newer_than_ms", INT64_MAX);
   if (!keep_newer.ok()) return ReplyFailure(res, keep_newer.status());
-  RetentionPolicy policy;
-  policy.keep_last = static_cast<uint32_t>(*keep_last);
   policy.keep_newer_than = std::chrono::milliseconds(static_cast<int64_t>(*keep_newer));
+  if (auto dry = body->find("dry_run"); dry != body->end() && !dry->is_null()) {
+    if (!dry->is_boolean()) {
+      return ReplyFailure(res, Status::InvalidArgument("'dry_run' must be true or false"));
+    }
+    policy.dry_run = dry->get<bool>();
+  }
   Result<std::vector<BackupListing>> removed =
       coordinator.Expire(req.get_param_value("provider"), policy);
   if (!removed.ok()) return ReplyFailure(res, removed.status());
   json list = json::array();
   for (const BackupListing& backup : *removed) list.push_back(BackupListingJson(backup));
+  // A dry run answers with the same list under "removed", flagged.
   ReplyJson(res, 200,
-            {{"removed", std::move(list)}, {"operation", CurrentOperationJson(coordinator)}});
+            {{"removed", std::move(list)},
+             {"dry_run", policy.dry_run},
+             {"operation", CurrentOperationJson(coordinator)}});
 }
 
 void HandleOperation(BackupCoordinator& coordinator, const httplib::Request& req,

@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "backup/backup_ids.h"
 #include "backup/backup_runner.h"
+#include "backup/retention_tiers.h"
 #include "util/human_format.h"
 #include "util/utc_time.h"
 
@@ -58,6 +60,8 @@ const char* OperationKindName(OperationKind kind) {
       return "expire";
     case OperationKind::kRestore:
       return "restore";
+    case OperationKind::kDrill:
+      return "drill";
   }
   return "unknown";
 }
@@ -498,7 +502,13 @@ Result<VerifyReport> BackupCoordinator::Verify(std::string_view provider_name,
   std::optional<Result<VerifyReport>> report;
   const Status status =
       RunOperation(request, [&](const LoadedProvider& provider, bkp_operation& op) -> Status {
-        report = VerifyProviderBackups(provider, backup_id, &op);
+        std::string id;
+        if (!backup_id.empty()) {
+          Result<std::string> resolved = ResolveIdOfCurrent(provider, backup_id);
+          if (!resolved.ok()) return resolved.status();
+          id = std::move(resolved).value();
+        }
+        report = VerifyProviderBackups(provider, id, &op);
         if (!report->ok() || (*report)->ok()) return report->status();
         // The verify worked, the backups did not: the operation failed, so
         // that `hostctl status` does not call damaged backups a success.
@@ -521,9 +531,45 @@ Status BackupCoordinator::Delete(std::string_view provider_name, std::string_vie
   request.check = [backup_id](const LoadedProvider& provider) {
     return CheckDelete(provider, backup_id);
   };
-  return RunOperation(request, [backup_id](const LoadedProvider& provider, bkp_operation&) {
-    return DeleteProviderBackup(provider, backup_id);
+  return RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
+    HOSTSTUB_ASSIGN_OR_RETURN(const std::string id, ResolveIdOfCurrent(provider, backup_id));
+    return DeleteProviderBackup(provider, id);
   });
+}
+
+Result<std::string> BackupCoordinator::ResolveIdOfCurrent(const LoadedProvider& provider,
+                                                          std::string_view spec) {
+  HOSTSTUB_ASSIGN_OR_RETURN(std::string id, ResolveProviderBackupId(provider, spec));
+  // Status and the log name the backup itself, not `latest` or a prefix.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_ != nullptr && current_->snapshot.running()) current_->snapshot.backup_id = id;
+  return id;
+}
+
+Result<BackupListing> BackupCoordinator::PlanDelete(std::string_view provider_name,
+                                                    std::string_view backup_id) {
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::shared_ptr<LoadedProvider> provider,
+                            ResolveProvider(provider_name));
+  HOSTSTUB_RETURN_IF_ERROR(CheckDelete(*provider, backup_id));
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::vector<BackupListing> backups, List(provider->name()));
+  HOSTSTUB_ASSIGN_OR_RETURN(const std::string id,
+                            ResolveBackupId(backups, backup_id, provider->name()));
+  std::string children;
+  for (const BackupListing& b : backups) {
+    if (b.parent_id == id) children += fmt::format("{}'{}'", children.empty() ? "" : ", ", b.id);
+  }
+  // The engine's own refusal (repo/retention.h RemoveBackup), said before
+  // anything is asked of the provider.
+  if (!children.empty()) {
+    return Status::Refused(fmt::format(
+        "backup '{}' is the parent of incremental backup(s) {}, which need it to restore: "
+        "delete those first, or let retention remove whole chains",
+        id, children));
+  }
+  for (const BackupListing& b : backups) {
+    if (b.id == id) return b;
+  }
+  return Status::NotFound(fmt::format("no backup '{}' in provider '{}'", id, provider->name()));
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view provider_name,
@@ -537,11 +583,43 @@ Result<std::vector<BackupListing>> BackupCoordinator::Expire(std::string_view pr
   std::optional<Result<std::vector<BackupListing>>> removed;
   const Status status =
       RunOperation(request, [&](const LoadedProvider& provider, bkp_operation&) -> Status {
-        removed = ExpireProviderBackups(provider, policy);
+        removed = ApplyRetention(provider, policy, SystemClock::now());
         return removed->status();
       });
   if (!removed.has_value()) return status;
   return *std::move(removed);
+}
+
+Result<DrillResult> BackupCoordinator::Drill(std::string_view provider_name,
+                                             const std::filesystem::path& scratch_root) {
+  OperationRequest request;
+  request.kind = OperationKind::kDrill;
+  request.provider = provider_name;
+  request.check = [](const LoadedProvider& provider) {
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST,
+                                               "pick the newest backup for a restore drill"));
+    return RequireCapability(provider.name(), provider.table(), BKP_CAP_RESTORE,
+                             "restore a backup in a restore drill");
+  };
+  HOSTSTUB_ASSIGN_OR_RETURN(const Begun begun, Begin(request));
+  DrillResult result;
+  result.provider = begun.provider->name();
+  result.started = SystemClock::now();
+  static_cast<void>(
+      Conclude(begun, [&](const LoadedProvider& provider, bkp_operation& op) -> Status {
+        Result<std::string> newest = ResolveIdOfCurrent(provider, "latest");
+        if (!newest.ok()) {
+          result.error = fmt::format("restore drill via provider '{}': {}", provider.name(),
+                                     newest.status().message());
+          return newest.status();
+        }
+        const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+        RunRestoreDrill(ref, *newest, scratch_root, store_.options(), op, result);
+        if (!result.ok) return Status::Corruption(result.error);
+        return Status::OK();
+      }));
+  result.finished = SystemClock::now();
+  return result;
 }
 
 Result<std::vector<BackupListing>> BackupCoordinator::List(std::string_view provider_name) {

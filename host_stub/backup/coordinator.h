@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "backup/restore_drill.h"
 #include "backup/restore_sink.h"
 #include "bkp/bkp_plugin.h"
 #include "plugin_host/host_handles.h"
@@ -50,10 +52,10 @@
 
 namespace hoststub {
 
-enum class OperationKind { kBackup, kVerify, kDelete, kExpire, kRestore };
+enum class OperationKind { kBackup, kVerify, kDelete, kExpire, kRestore, kDrill };
 enum class OperationState { kRunning, kSucceeded, kFailed, kCancelled };
 
-// "backup", "verify", "delete", "expire", "restore".
+// "backup", "verify", "delete", "expire", "restore", "drill".
 const char* OperationKindName(OperationKind kind);
 // "running", "succeeded", "failed", "cancelled".
 const char* OperationStateName(OperationState state);
@@ -182,10 +184,26 @@ class BackupCoordinator {
   // unreadable repository, cancelled).
   Result<VerifyReport> Verify(std::string_view provider, std::string_view backup_id);
   // Deletes one backup and the data only it used, as the operation.
+  // `backup_id` (as for Verify) may be `latest` or a unique prefix
+  // (backup/backup_ids.h); the snapshot then carries the full id.
   Status Delete(std::string_view provider, std::string_view backup_id);
-  // Applies a retention policy, as the operation; returns what it removed.
+  // What Delete would remove, removing nothing: the backup's listing, or
+  // the error Delete would give (unknown or ambiguous id, a backup that
+  // incrementals still need). Not an operation (a list, like List).
+  Result<BackupListing> PlanDelete(std::string_view provider, std::string_view backup_id);
+  // Applies a retention policy, as the operation; returns what it removed
+  // (with policy.dry_run: what it would remove, removing nothing). The
+  // tiers and the dry run are decided here from the listing
+  // (backup/retention_tiers.h), the removal made one backup at a time,
+  // children first, then the provider's expire drops archived segments
+  // older than the oldest backup kept.
   Result<std::vector<BackupListing>> Expire(std::string_view provider,
                                             const RetentionPolicy& policy);
+  // A restore drill of the provider's newest backup (backup/restore_drill.h)
+  // under `scratch_root`, as the operation. An error only when it could not
+  // start (Busy, unknown provider, no restore capability); a drill that ran
+  // and failed is a result with ok == false (and the operation failed).
+  Result<DrillResult> Drill(std::string_view provider, const std::filesystem::path& scratch_root);
   // The provider's complete backups, oldest first. Not an operation. While
   // the running operation uses the provider, the list is made through a
   // second instance of it, opened for the list and closed after (the ABI
@@ -244,6 +262,9 @@ class BackupCoordinator {
   Result<std::shared_ptr<Running>> Claim(const OperationRequest& request,
                                          const LoadedProvider& provider);
   void Finish(const std::shared_ptr<Running>& running, const Status& status);
+  // Within an operation's call: `spec` resolved against the provider's
+  // listing (backup/backup_ids.h), and recorded as the operation's backup.
+  Result<std::string> ResolveIdOfCurrent(const LoadedProvider& provider, std::string_view spec);
   static OperationSnapshot SnapshotLocked(const Running& running);
   void Notify(const OperationSnapshot& snapshot) const;
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -44,7 +45,12 @@ struct BackupArgs {
   std::string backup_id;
   // expire
   uint32_t keep_last = 0;
+  uint32_t keep_hourly = 0;
+  uint32_t keep_daily = 0;
+  uint32_t keep_weekly = 0;
+  uint32_t keep_monthly = 0;
   std::string keep_newer_than;
+  bool dry_run = false;  // delete, expire: say what would go
 };
 
 // The provider the host used, from its reply (the user may have left it to
@@ -160,12 +166,28 @@ int RunVerify(const GlobalArgs& global, const BackupArgs& args) {
 
 int RunDelete(const GlobalArgs& global, const BackupArgs& args) {
   AdminClient client = MakeClient(global, kLongCallTimeout);
+  if (args.dry_run) {
+    ApiResult<BackupInfo> would = client.PlanDeleteBackup(args.provider, args.backup_id);
+    if (!would.ok()) return Fail(would.error());
+    if (args.json) {
+      std::cout << client.last_reply_body() << '\n';
+    } else {
+      std::cout << fmt::format(
+          "dry run: would delete backup {} ({}, created {}) via provider "
+          "'{}'; nothing was deleted\n",
+          would->id, would->type, FormatEpochMs(would->created_ms),
+          ProviderOf(client, args.provider));
+    }
+    return kExitOk;
+  }
   ApiResult<OperationInfo> deleted = client.DeleteBackup(args.provider, args.backup_id);
   if (!deleted.ok()) return Fail(deleted.error());
   if (args.json) {
     std::cout << client.last_reply_body() << '\n';
   } else {
-    std::cout << fmt::format("deleted backup {} via provider '{}'\n", args.backup_id,
+    // The id the host resolved (`latest` or a prefix may have been given).
+    std::cout << fmt::format("deleted backup {} via provider '{}'\n",
+                             deleted->backup_id.empty() ? args.backup_id : deleted->backup_id,
                              deleted->provider);
   }
   return kExitOk;
@@ -183,14 +205,25 @@ int RunExpire(const GlobalArgs& global, const BackupArgs& args) {
     }
     age = *parsed;
   }
-  if (args.keep_last == 0 && age.count() == 0) {
+  AdminClient::ExpireRules rules;
+  rules.keep_last = args.keep_last;
+  rules.keep_hourly = args.keep_hourly;
+  rules.keep_daily = args.keep_daily;
+  rules.keep_weekly = args.keep_weekly;
+  rules.keep_monthly = args.keep_monthly;
+  rules.keep_newer_than = age;
+  rules.dry_run = args.dry_run;
+  if (rules.keep_last + rules.keep_hourly + rules.keep_daily + rules.keep_weekly +
+              rules.keep_monthly ==
+          0 &&
+      age.count() == 0) {
     return Usage(
-        "expire needs --keep-last N and/or --keep-newer-than DURATION (with neither, every "
-        "backup but the newest would be removed)");
+        "expire needs a rule: --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
+        "--keep-monthly and/or --keep-newer-than (with none, every backup but the newest would "
+        "be removed)");
   }
   AdminClient client = MakeClient(global, kLongCallTimeout);
-  ApiResult<std::vector<BackupInfo>> removed =
-      client.ExpireBackups(args.provider, args.keep_last, age);
+  ApiResult<std::vector<BackupInfo>> removed = client.ExpireBackups(args.provider, rules);
   if (!removed.ok()) return Fail(removed.error());
   if (args.json) {
     std::cout << client.last_reply_body() << '\n';
@@ -200,6 +233,16 @@ int RunExpire(const GlobalArgs& global, const BackupArgs& args) {
   if (removed->empty()) {
     std::cout << fmt::format("nothing to remove via provider '{}': every backup is kept\n",
                              provider);
+    return kExitOk;
+  }
+  if (args.dry_run) {
+    std::cout << fmt::format(
+        "dry run: would remove {} backup(s) via provider '{}'; nothing was "
+        "removed:\n",
+        removed->size(), provider);
+    for (const BackupInfo& b : *removed) {
+      std::cout << fmt::format("  {}  created {}\n", b.id, FormatEpochMs(b.created_ms));
+    }
     return kExitOk;
   }
   std::cout << fmt::format(
@@ -249,24 +292,39 @@ Command AddBackupCommand(CLI::App& parent, const GlobalArgs& global) {
   CLI::App* verify = backup->add_subcommand(
       "verify", "Re-read and re-check one backup, or all; exit 1 if any problem is found");
   AddProviderOption(verify, *args);
-  verify->add_option("id", args->backup_id, "Backup id (default: every backup)");
+  verify->add_option("id", args->backup_id,
+                     "Backup id, 'latest' or a unique prefix (default: every backup)");
   verify->add_flag("--json", args->json, "Print the host's JSON reply");
 
   CLI::App* del = backup->add_subcommand(
       "delete", "Delete one backup and the stored data no other backup uses");
   AddProviderOption(del, *args);
-  del->add_option("id", args->backup_id, "Backup id")->required();
+  del->add_option("id", args->backup_id, "Backup id, 'latest' or a unique prefix")->required();
+  del->add_flag("--dry-run", args->dry_run, "Say what would be deleted; delete nothing");
   del->add_flag("--json", args->json, "Print the host's JSON reply");
 
   CLI::App* expire = backup->add_subcommand(
       "expire",
-      "Apply a retention policy: keep the newest N and/or those newer than an age (a backup "
-      "either rule keeps stays, and so does the newest); remove the rest");
+      "Apply a retention policy: keep the newest N, those newer than an age, and/or the newest "
+      "of each recent hour, day, week, month (a backup any rule keeps stays, with its chain, "
+      "and so does the newest); remove the rest");
   AddProviderOption(expire, *args);
   expire->add_option("--keep-last", args->keep_last, "Keep the newest N backups")
       ->check(CLI::Range(1u, UINT32_MAX));
   expire->add_option("--keep-newer-than", args->keep_newer_than,
                      "Keep backups younger than this age: 7d, 12h, 30m, 45s, 2w");
+  for (auto [flag, field, period] : {std::tuple{"--keep-hourly", &args->keep_hourly, "hours"},
+                                     std::tuple{"--keep-daily", &args->keep_daily, "days"},
+                                     std::tuple{"--keep-weekly", &args->keep_weekly, "ISO weeks"},
+                                     std::tuple{"--keep-monthly", &args->keep_monthly, "months"}}) {
+    expire
+        ->add_option(flag, *field,
+                     fmt::format("Keep the newest backup of each of the N most recent {} (UTC) "
+                                 "that have one",
+                                 period))
+        ->check(CLI::Range(1u, UINT32_MAX));
+  }
+  expire->add_flag("--dry-run", args->dry_run, "Say what would be removed; remove nothing");
   expire->add_flag("--json", args->json, "Print the host's JSON reply");
 
   return {backup, [&global, args, create, list, verify, del, expire] {

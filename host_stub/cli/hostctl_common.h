@@ -93,5 +93,6 @@ Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddCancelCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddBackupCommand(CLI::App& parent, const GlobalArgs& global);
 Command AddRestoreCommand(CLI::App& parent, const GlobalArgs& global);
+Command AddSchedulesCommand(CLI::App& parent, const GlobalArgs& global);
 
 }  // namespace hostctl

@@ -39,10 +39,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 65535))
       ->capture_default_str();
   const std::vector<hostctl::Command> commands = {
-      hostctl::AddAppendCommand(app, global), hostctl::AddLoadCommand(app, global),
-      hostctl::AddReadCommand(app, global),   hostctl::AddStatusCommand(app, global),
-      hostctl::AddBackupCommand(app, global), hostctl::AddCancelCommand(app, global),
-      hostctl::AddRestoreCommand(app, global)};
+      hostctl::AddAppendCommand(app, global),  hostctl::AddLoadCommand(app, global),
+      hostctl::AddReadCommand(app, global),    hostctl::AddStatusCommand(app, global),
+      hostctl::AddBackupCommand(app, global),  hostctl::AddCancelCommand(app, global),
+      hostctl::AddRestoreCommand(app, global), hostctl::AddSchedulesCommand(app, global)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -23,14 +23,17 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "api/backup_routes.h"
+#include "backup/backup_ids.h"
 #include "backup/backup_runner.h"
 #include "backup/coordinator.h"
+#include "backup/retention_tiers.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_offline.h"
 #include "plugin_host/abi_status.h"
@@ -51,7 +54,12 @@ struct BackupArgs {
   std::string data_dir;         // create
   std::string backup_id;        // verify, delete
   uint32_t keep_last = 0;       // expire
+  uint32_t keep_hourly = 0;     // expire
+  uint32_t keep_daily = 0;      // expire
+  uint32_t keep_weekly = 0;     // expire
+  uint32_t keep_monthly = 0;    // expire
   std::string keep_newer_than;  // expire
+  bool dry_run = false;         // delete, expire
 };
 
 void PrintTable(const std::vector<BackupListing>& backups) {
@@ -108,9 +116,13 @@ int RunVerify(const BackupArgs& args) {
   ProgressLines progress("verify");
   bkp_operation op;
   op.on_progress = [&progress](const bkp_progress& p) { progress.Report(p); };
-  Result<VerifyReport> report = [&] {
+  Result<VerifyReport> report = [&]() -> Result<VerifyReport> {
+    std::string id;
+    if (!args.backup_id.empty()) {
+      HOSTSTUB_ASSIGN_OR_RETURN(id, ResolveProviderBackupId(*loaded.provider, args.backup_id));
+    }
     CancelOnSignal cancel(op, "verify");
-    return VerifyProviderBackups(*loaded.provider, args.backup_id, &op);
+    return VerifyProviderBackups(*loaded.provider, id, &op);
   }();
   if (!report.ok()) return ProviderFailed(report.status());
   if (args.json) {
@@ -254,11 +266,30 @@ int RunDelete(const BackupArgs& args) {
   if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
     return code;
   }
+  Result<std::string> id = ResolveProviderBackupId(*loaded.provider, args.backup_id);
+  if (!id.ok()) return ProviderFailed(id.status());
+  if (args.dry_run) {
+    // What the engine would refuse, refused here too: a parent of incrementals.
+    Result<std::vector<BackupListing>> all = ListProviderBackups(*loaded.provider);
+    if (!all.ok()) return ProviderFailed(all.status());
+    for (const BackupListing& b : *all) {
+      if (b.parent_id == *id) {
+        return ProviderFailed(Status::Refused(fmt::format(
+            "backup '{}' is the parent of incremental backup '{}', which needs it to restore: "
+            "delete that first",
+            *id, b.id)));
+      }
+    }
+    std::cout << fmt::format(
+        "dry run: would delete backup {} via provider '{}'; nothing was "
+        "deleted\n",
+        *id, loaded.provider->name());
+    return kExitOk;
+  }
   if (RefuseWhileHostRuns(loaded, "delete")) return kExitProblemsFound;
-  Status deleted = DeleteProviderBackup(*loaded.provider, args.backup_id);
+  Status deleted = DeleteProviderBackup(*loaded.provider, *id);
   if (!deleted.ok()) return ProviderFailed(deleted);
-  std::cout << fmt::format("deleted backup {} via provider '{}'\n", args.backup_id,
-                           loaded.provider->name());
+  std::cout << fmt::format("deleted backup {} via provider '{}'\n", *id, loaded.provider->name());
   return kExitOk;
 }
 
@@ -276,22 +307,38 @@ int RunExpire(const BackupArgs& args) {
     }
     policy.keep_newer_than = *age;
   }
-  if (policy.keep_last == 0 && policy.keep_newer_than.count() == 0) {
+  policy.keep_hourly = args.keep_hourly;
+  policy.keep_daily = args.keep_daily;
+  policy.keep_weekly = args.keep_weekly;
+  policy.keep_monthly = args.keep_monthly;
+  policy.dry_run = args.dry_run;
+  if (policy.keep_last == 0 && policy.keep_newer_than.count() == 0 && !HasRetentionTiers(policy)) {
     LogError(
-        "expire needs --keep-last N and/or --keep-newer-than DURATION (with neither, every "
-        "backup but the newest would be removed)");
+        "expire needs a rule: --keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
+        "--keep-monthly and/or --keep-newer-than (with none, every backup but the newest would "
+        "be removed)");
     return kExitUsage;
   }
   OfflineProvider loaded;
   if (int code = LoadOfflineProvider(args.config_file, args.provider, &loaded); code != kExitOk) {
     return code;
   }
-  if (RefuseWhileHostRuns(loaded, "expire")) return kExitProblemsFound;
-  Result<std::vector<BackupListing>> removed = ExpireProviderBackups(*loaded.provider, policy);
+  if (!policy.dry_run && RefuseWhileHostRuns(loaded, "expire")) return kExitProblemsFound;
+  Result<std::vector<BackupListing>> removed =
+      ApplyRetention(*loaded.provider, policy, std::chrono::system_clock::now());
   if (!removed.ok()) return ProviderFailed(removed.status());
   if (removed->empty()) {
     std::cout << fmt::format("nothing to remove via provider '{}': every backup is kept\n",
                              loaded.provider->name());
+    return kExitOk;
+  }
+  if (policy.dry_run) {
+    std::cout << fmt::format(
+        "dry run: would remove {} backup(s) via provider '{}'; nothing was removed:\n",
+        removed->size(), loaded.provider->name());
+    for (const BackupListing& b : *removed) {
+      std::cout << fmt::format("  {}  created {}\n", b.id, FormatEpochMs(b.created_ms));
+    }
     return kExitOk;
   }
   std::cout << fmt::format(
@@ -381,7 +428,8 @@ Command AddBackupCommand(CLI::App& parent) {
 
   CLI::App* verify = AddSub(
       backup, "verify", "Re-read and re-check one backup, or all; exit 1 on any problem", *args);
-  verify->add_option("id", args->backup_id, "Backup id (default: every backup)");
+  verify->add_option("id", args->backup_id,
+                     "Backup id, 'latest' or a unique prefix (default: every backup)");
   verify->add_flag("--json", args->json, "Print JSON");
 
   CLI::App* create =
@@ -402,7 +450,8 @@ Command AddBackupCommand(CLI::App& parent) {
 
   CLI::App* del =
       AddSub(backup, "delete", "Delete one backup and the stored data no other backup uses", *args);
-  del->add_option("id", args->backup_id, "Backup id")->required();
+  del->add_option("id", args->backup_id, "Backup id, 'latest' or a unique prefix")->required();
+  del->add_flag("--dry-run", args->dry_run, "Say what would be deleted; delete nothing");
 
   CLI::App* expire = AddSub(
       backup, "expire",
@@ -413,6 +462,18 @@ Command AddBackupCommand(CLI::App& parent) {
       ->check(CLI::Range(1u, UINT32_MAX));
   expire->add_option("--keep-newer-than", args->keep_newer_than,
                      "Keep backups younger than this age: 7d, 12h, 30m, 45s, 2w");
+  for (auto [flag, field, period] : {std::tuple{"--keep-hourly", &args->keep_hourly, "hours"},
+                                     std::tuple{"--keep-daily", &args->keep_daily, "days"},
+                                     std::tuple{"--keep-weekly", &args->keep_weekly, "ISO weeks"},
+                                     std::tuple{"--keep-monthly", &args->keep_monthly, "months"}}) {
+    expire
+        ->add_option(flag, *field,
+                     fmt::format("Keep the newest backup of each of the N most recent {} (UTC) "
+                                 "that have one",
+                                 period))
+        ->check(CLI::Range(1u, UINT32_MAX));
+  }
+  expire->add_flag("--dry-run", args->dry_run, "Say what would be removed; remove nothing");
 
   CLI::App* locks =
       AddSub(backup, "locks", "Show the locks on the provider's repository, live and stale", *args);

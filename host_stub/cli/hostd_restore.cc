@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "backup/backup_ids.h"
 #include "backup/backup_runner.h"
 #include "backup/target_state.h"
 #include "cli/hostd_command.h"
@@ -246,7 +247,8 @@ Result<RestoreReport> RestoreOneContext(const RestoreArgs& args, const RestoreTa
       [&](const ContextSwapPlan& plan) { return SwapInContext(target, *db, plan); });
 }
 
-int RunRestoreCommand(const RestoreArgs& args) {
+int RunRestoreCommand(const RestoreArgs& given) {
+  RestoreArgs args = given;  // its backup id resolved once the provider is loaded
   auto point = TargetOf(args);
   if (!point.ok()) {
     LogError("restore: " + point.status().message());
@@ -257,6 +259,15 @@ int RunRestoreCommand(const RestoreArgs& args) {
     return code;
   }
   const LoadedProvider& provider = *loaded.provider;
+  // `latest` or a unique prefix names one backup from here on.
+  if (!args.backup_id.empty()) {
+    Result<std::string> id = ResolveProviderBackupId(provider, args.backup_id);
+    if (!id.ok()) {
+      LogError("restore: " + id.status().message());
+      return id.status().code() == Status::Code::kInvalidArgument ? kExitUsage : kExitProblemsFound;
+    }
+    args.backup_id = *id;
+  }
   const fs::path target =
       args.data_dir.empty() ? loaded.config.storage.data_dir : fs::path(args.data_dir);
   StorageOptions options = loaded.config.storage;
@@ -300,7 +311,8 @@ Command AddRestoreCommand(CLI::App& parent) {
                   "Provider holding the backup (its config name); may be left out when only one "
                   "is configured");
   cmd->add_option("--backup", args->backup_id,
-                  "Id of the backup to restore; with a point in time, the provider may pick one");
+                  "Backup to restore: an id, 'latest' or a unique prefix; with a point in time, "
+                  "the provider may pick one");
   cmd->add_option("--to-token", args->to_token,
                   "Point in time: keep events up to this token (whole appends: an append the "
                   "token falls inside is left out), in --context or every context");

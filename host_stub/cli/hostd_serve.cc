@@ -30,8 +30,10 @@
 #include "api/backup_routes.h"
 #include "api/history_routes.h"
 #include "api/metrics_routes.h"
+#include "api/schedule_routes.h"
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
+#include "backup/scheduler.h"
 #include "cli/hostd_command.h"
 #include "cli/hostd_notify.h"
 #include "cli/hostd_reload.h"
@@ -283,6 +285,23 @@ int RunServe(const ServeArgs& args) {
   RegisterHistoryRoutes(server, history->get());
   RegisterMetricsRoutes(server, {coordinator.get(), &*archivers, history->get()});
   server.set_disabled_providers(std::move(disabled_status));
+  // [[schedules]]: backups, retention and restore drills with no operator.
+  Scheduler::Options schedule_options;
+  schedule_options.drill_scratch = config->storage.data_dir / ".drill-tmp";
+  // A drill that a crash interrupted left its copy: nobody needs it.
+  std::error_code drill_ec;
+  fs::remove_all(schedule_options.drill_scratch, drill_ec);
+  // A drill is an operation of the coordinator (kind "drill"), so its
+  // recorder already writes each result into the operation history, where
+  // /metrics and `hostctl status` read it: no hook of its own here.
+  schedule_options.on_drill = nullptr;
+  Scheduler scheduler(*coordinator, schedule_options);
+  scheduler.SetSchedules(config->schedules);
+  for (const ScheduleConfig& s : config->schedules) {
+    LogInfo(fmt::format("schedule '{}': {} via provider '{}', {}", s.name, ScheduleKindName(s.kind),
+                        s.provider, s.DescribeWhen()));
+  }
+  RegisterScheduleRoutes(server, scheduler);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.ToString());
@@ -298,6 +317,7 @@ int RunServe(const ServeArgs& args) {
       return kExitRuntime;
     }
   }
+  scheduler.Start();
 
   // Under systemd (Type=notify) the unit is started once the API answers,
   // so units ordered after hostd find it serving.
@@ -310,11 +330,17 @@ int RunServe(const ServeArgs& args) {
     if (sigwait(&stop_signals, &signal_number) != 0) continue;
     if (signal_number != SIGHUP) break;
     NotifyServiceManager("RELOADING=1");
-    ReloadConfig(reload, *config, providers);
+    // A schedule running now finishes on the settings it started with.
+    if (ReloadConfig(reload, *config, providers)) {
+      scheduler.SetSchedules(config->schedules);
+      LogInfo(fmt::format("SIGHUP: {} schedule(s) in effect", config->schedules.size()));
+    }
     NotifyServiceManager(fmt::format("READY=1\nSTATUS=listening on {}", server.base_url()));
   }
   NotifyServiceManager("STOPPING=1");
   LogInfo(fmt::format("{}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  // No schedule starts anything from here on (a drill running is cancelled).
+  scheduler.Stop();
   // In-flight requests finish before Stop returns, so no handler touches the
   // store or a provider while they are destroyed. Archivers stop (a call in
   // flight is cancelled; what was not shipped is shipped at the next start)

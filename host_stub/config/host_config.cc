@@ -320,11 +320,21 @@ std::vector<Key> HostConfigSchema(HostConfig& config) {
        "Backup providers: one [[providers]] entry each, loaded and opened when hostd\n"
        "starts; one that fails to load or open stops hostd. `hostd plugins` shows\n"
        "what each would load."},
+      {"schedules", Schedules(config.schedules),
+       "What hostd serve runs by itself: one [[schedules]] entry each, a backup\n"
+       "(full or incremental) or a restore drill through one provider, every\n"
+       "period or on a five-field cron expression (UTC), with an optional jitter,\n"
+       "and after each scheduled backup its keep_* retention. See\n"
+       "docs/operations.md, \"Scheduling\"."},
   };
 }
 
 Status ReadConfig(const toml::table& root, std::string_view source, HostConfig& config) {
-  return WalkTable(root, "", source, HostConfigSchema(config));
+  HOSTSTUB_RETURN_IF_ERROR(WalkTable(root, "", source, HostConfigSchema(config)));
+  // The providers may be written after the schedules that name them.
+  std::vector<std::string> provider_names;
+  for (const ProviderConfig& p : config.providers) provider_names.push_back(p.name);
+  return CheckScheduleProviders(config.schedules, provider_names);
 }
 
 constexpr std::string_view kConfigHeader =

@@ -15,6 +15,7 @@
 
 #include <toml++/toml.h>
 
+#include "config/schedule_config.h"
 #include "storage/options.h"
 #include "util/log.h"
 #include "util/status.h"
@@ -120,6 +121,9 @@ struct HostConfig {
   std::filesystem::path plugin_dir = "$EXE_DIR/../lib/hostd/plugins";
   // The [[providers]] entries, in file order; names are unique.
   std::vector<ProviderConfig> providers;
+  // The [[schedules]] entries, in file order; names are unique and each
+  // names one of the providers.
+  std::vector<ScheduleConfig> schedules;
   // [log]: `level` and `format` (the program name is the binary's to set).
   LogOptions log;
   // Where the config came from ("<built-in defaults>" or a file path), for

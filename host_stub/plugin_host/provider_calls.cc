@@ -246,8 +246,23 @@ Status DeleteProviderBackup(const LoadedProvider& provider, std::string_view bac
 }
 
 Status CheckRetention(const LoadedProvider& provider, const RetentionPolicy& policy) {
-  HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_EXPIRE,
-                                             "apply a retention policy"));
+  const bool tiers =
+      policy.keep_hourly + policy.keep_daily + policy.keep_weekly + policy.keep_monthly > 0;
+  if (tiers || policy.dry_run) {
+    // The host decides from the listing and deletes one backup at a time
+    // (backup/retention_tiers.h): a provider's expire knows no tiers, and
+    // no dry run.
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_LIST,
+                                               "decide a retention policy"));
+    if (!policy.dry_run) {
+      HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_REMOVE,
+                                                 "apply retention tiers"));
+    }
+    if (tiers) return Status::OK();
+  } else {
+    HOSTSTUB_RETURN_IF_ERROR(RequireCapability(provider.name(), provider.table(), BKP_CAP_EXPIRE,
+                                               "apply a retention policy"));
+  }
   if (policy.keep_last == 0 && policy.keep_newer_than.count() <= 0) {
     return Status::InvalidArgument(fmt::format(
         "retention for provider '{}' needs keep_last or keep_newer_than (with neither, every "

@@ -127,6 +127,17 @@ struct RetentionPolicy {
   // Keep backups created less than this long ago; 0: no age rule. The
   // provider keeps a backup that either rule keeps, and always the newest.
   std::chrono::milliseconds keep_newer_than{0};
+  // The tiers restic and borg have (see backup/retention_tiers.h): the
+  // newest backup of each of the N most recent hours, days, ISO weeks,
+  // months (UTC) with one; 0: no such rule. A provider's expire knows only
+  // the two rules above: the coordinator decides these tiers itself and
+  // removes what they do not keep one backup at a time.
+  uint32_t keep_hourly = 0;
+  uint32_t keep_daily = 0;
+  uint32_t keep_weekly = 0;
+  uint32_t keep_monthly = 0;
+  // Say what would be removed, remove nothing.
+  bool dry_run = false;
 };
 
 // The provider's complete backups, oldest first.
