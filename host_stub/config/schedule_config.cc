@@ -149,17 +149,16 @@ Reader ReadSchedules(std::vector<ScheduleConfig>& out) {
       uint32_t every_line = 0;
       uint32_t cron_line = 0;
       uint32_t jitter_line = 0;
-      Reader kind_reader = OneOf(s.kind, {{"full", ScheduleKind::kFull},
-                                          {"incremental", ScheduleKind::kIncremental},
-                                          {"drill", ScheduleKind::kDrill}});
+      toml_schema::Field kind_field = OneOf(s.kind, {{"full", ScheduleKind::kFull},
+                                                     {"incremental", ScheduleKind::kIncremental},
+                                                     {"drill", ScheduleKind::kDrill}});
       std::vector<Key> keys = {
           {"name", Text(s.name)},
           {"provider", Text(s.provider)},
-          {"kind",
-           [&](const Value& k) {
+          {"kind", Reader([&](const Value& k) {
              kind_set = true;
-             return kind_reader(k);
-           }},
+             return kind_field.read(k);
+           })},
           {"every", DurationValue(s.every, &every_line)},
           {"cron", CronValue(s.cron, &cron_line)},
           {"jitter", DurationValue(s.jitter, &jitter_line)},
