@@ -150,7 +150,8 @@ every = "2s"
   CHECK(fs::exists(dir / "restored" / "control.db"));
 }
 
-TEST_CASE("schedules: a failed restore drill is an ERROR line and hostctl schedules exits 1") {
+TEST_CASE(
+    "schedules: a failed restore drill is an ERROR line, hostctl schedules and status exit 1") {
   ts::TempDir dir;
   const fs::path config = dir / "host.toml";
   // No backup to restore: every drill fails.
@@ -170,7 +171,20 @@ TEST_CASE("schedules: a failed restore drill is an ERROR line and hostctl schedu
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "FAILED: restore drill via provider 'local'"));
-  const json status = host.Json({"status", "--json"}).at("operation");
+  // The drill is an operation of the host: the history records it, and a
+  // failed last drill makes `hostctl status` exit 1 (an alert), naming it.
+  ts::CommandResult status_run = host.Ctl({"status", "--json"});
+  INFO(status_run.output);
+  CHECK(status_run.exit_code == 1);
+  CHECK(Contains(status_run.output, "the last drill via provider 'local' failed"));
+  const json reply =
+      json::parse(status_run.output.substr(0, status_run.output.find('\n')), nullptr, false);
+  REQUIRE(reply.is_object());
+  const json& status = reply.at("operation");
   CHECK(status.at("kind") == "drill");
   CHECK(status.at("state") == "failed");
+  REQUIRE(reply.at("history").is_array());
+  REQUIRE(!reply.at("history").empty());
+  CHECK(reply.at("history").at(0).at("kind") == "drill");
+  CHECK(reply.at("history").at(0).at("result") == "failed");
 }
