@@ -141,6 +141,9 @@ bkp_restore_args FakeHost::RestoreArgs(const char* backup_id) {
 }
 
 void FakeHost::ResetOperation() {
+  // A provider's own thread (a retry, a lock refresher) may still log or
+  // report progress from the last operation while this clears.
+  std::lock_guard lock(mu_);
   log_lines.clear();
   progress.clear();
   listed_roles.clear();
@@ -158,7 +161,9 @@ void FakeHost::ResetOperation() {
 }
 
 void FakeHost::Log(bkp_host* host, int32_t level, const char* message) {
-  Self(host)->log_lines.emplace_back(level, message != nullptr ? message : "(null)");
+  FakeHost* self = Self(host);
+  std::lock_guard lock(self->mu_);
+  self->log_lines.emplace_back(level, message != nullptr ? message : "(null)");
 }
 
 bkp_status FakeHost::SettingString(const bkp_settings* settings, const char* key, char* buf,

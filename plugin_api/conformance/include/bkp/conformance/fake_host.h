@@ -8,8 +8,10 @@
 // conformance kit (library bkp::conformance, installed with the SDK).
 //
 // Not thread-safe: one plugin call at a time, except source_read,
-// op_cancelled and op_progress, which a plugin may call from its own threads
-// during an operation (guarded by a mutex).
+// op_cancelled, op_progress and log, which a plugin may call from its own
+// threads during an operation (and log at any time, e.g. from a background
+// thread that outlives one): those are guarded by a mutex, which
+// ResetOperation takes too.
 #pragma once
 
 #include <cstdint>
@@ -131,7 +133,7 @@ class FakeHost {
   std::vector<bkp_item> listed_;  // one per item, built at the first listing
   std::vector<std::string> context_names_;
   std::vector<bkp_context_info> contexts_;
-  std::mutex mu_;  // source_read, op_* from a plugin's threads
+  std::mutex mu_;  // source_read, op_*, log from a plugin's threads
   std::map<std::pair<std::string, uint32_t>, uint64_t> restored_base_;
 };
 
