@@ -49,27 +49,15 @@ bash scripts/check-format.sh
 stage "include layering (scripts/include-layers.txt; known exceptions listed apart)"
 bash scripts/check-includes.sh --allow-known
 
-# The plain build: every file compiled at the operators' -O2 with warnings
-# as errors. Its tests are those no sanitizer build has: the RADOS Gateway
-# tier (label rgw) and the Debian package's (label plain_only). Every other
-# test runs under ASan+UBSan and again under TSan below; running them here a
-# third time cost about 2.5 minutes of CI's 30 and found nothing those two
-# runs do not (BKP_PLAIN_SUITE=1 runs the whole suite here too). The
-# benchmarks are built only for BKP_BENCH=1, their only user here.
-stage "build (warnings as errors) and the tests only the plain build has"
-bench=OFF
-[[ "${BKP_BENCH:-0}" == 1 ]] && bench=ON
+stage "build and test (warnings as errors)"
 cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON \
-  -DBKP_BUILD_BENCH="$bench" "${debug_info[@]}" >/dev/null
+  "${debug_info[@]}" >/dev/null
 cmake --build build/test -j "$jobs"
-plain_tests=(-L 'rgw|plain_only')
-[[ "${BKP_PLAIN_SUITE:-0}" == 1 ]] && plain_tests=()
-ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 600 "${plain_tests[@]}"
+ctest --test-dir build/test --output-on-failure -j "$jobs" --timeout 600
 
 stage "build and test under ASan + UBSan"
-# The whole suite but the RADOS Gateway tier (tests/plugins/rgw, CTest
-# label rgw) and the package test: the plain build runs those; under the
-# sanitizers they would add minutes CI lacks.
+# Without the RADOS Gateway tier (tests/plugins/rgw, CTest label rgw): the
+# first build runs it; under the sanitizers it would add minutes CI lacks.
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBKP_WERROR=ON -DBKP_SANITIZE=ON \
   -DBKP_BUILD_BENCH=OFF -DBKP_RGW_TESTS=OFF "${debug_info[@]}" >/dev/null
 cmake --build build/asan -j "$jobs"
