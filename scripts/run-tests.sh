@@ -2,7 +2,8 @@
 # Sets up everything and runs the whole test suite twice: a
 # warnings-as-errors build, then the same suite under AddressSanitizer +
 # UndefinedBehaviorSanitizer; with BKP_TSAN=1 a third time under
-# ThreadSanitizer (see its stage below for why it is not in the default run). Each run ends with CTest's summary line, and each
+# ThreadSanitizer (its stage below says why it is not in the default run).
+# Each run ends with CTest's summary line, and each
 # replays the fuzz harnesses' seed corpora and regressions (tests/fuzz). With
 # BKP_FUZZ_SECONDS=N the libFuzzer targets then run N seconds each (a clang
 # build of their own). With BKP_BENCH=1 the benchmark harness then runs as a
@@ -67,11 +68,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # ThreadSanitizer: a third build of the suite, green (no report, no failure),
 # but run only with BKP_TSAN=1: measured from a fresh clone on the 2-core CI
 # machine each build of the suite takes 8-10 minutes of compiling (plain
-# stage 607 s with its tests, ASan stage about 16 minutes), so a third build
-# and run puts the default run at about 39 minutes, over CI's 30. Making it
-# fit needs the builds to compile less (precompiled headers or unity builds
-# for the test files), not fewer tests. TSan cannot share a process with ASan, hence its own
-# build. What it runs and why (figures: CONTRIBUTING.md, "Checks, and what CI
+# stage 607 s with its tests, ASan stage 869 s), so a third build and run
+# puts the default run well over CI's 30 minutes (CONTRIBUTING.md has the
+# figures). Making it fit needs the builds to compile less (precompiled
+# headers or unity builds for the test files), not fewer tests. TSan cannot
+# share a process with ASan, hence its own build. What it runs and why (figures: CONTRIBUTING.md, "Checks, and what CI
 # runs"):
 #  - -O1 with asserts on: TSan slows the code 5-15x, so not -O0 (the ASan
 #    build's Debug), and the asserts check invariants across threads;
