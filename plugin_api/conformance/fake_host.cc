@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "bkp/bkp_plugin.hpp"
+#include "bkp/bkp_plugin_c.h"
 
 namespace fake {
 
@@ -30,21 +31,6 @@ bool ValidContextName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-const char* RoleName(uint32_t role) {
-  switch (role) {
-    case BKP_ROLE_CONTROL_DB:
-      return "control DB";
-    case BKP_ROLE_LOG:
-      return "log";
-    case BKP_ROLE_EVENTS:
-      return "events";
-    case BKP_ROLE_SNAPSHOTS:
-      return "snapshots";
-    default:
-      return "unknown role";
-  }
 }
 
 }  // namespace
@@ -69,7 +55,7 @@ std::string ItemRefusal(const bkp_item& item) {
     return "";
   }
   if (item.context == nullptr || item.name == nullptr) {
-    return std::string(RoleName(item.role)) + " item without a context or name";
+    return std::string(bkp_role_name(item.role)) + " item without a context or name";
   }
   if (!ValidContextName(item.context)) {
     return "invalid context name '" + std::string(item.context) +
@@ -77,8 +63,9 @@ std::string ItemRefusal(const bkp_item& item) {
   }
   const std::string expected = ItemName(item.role, item.base);
   if (name != expected) {
-    return std::string(RoleName(item.role)) + " item '" + name + "' of context '" + item.context +
-           "' should be named '" + expected + "' for base " + std::to_string(item.base);
+    return std::string(bkp_role_name(item.role)) + " item '" + name + "' of context '" +
+           item.context + "' should be named '" + expected + "' for base " +
+           std::to_string(item.base);
   }
   return "";
 }
@@ -171,10 +158,7 @@ bkp_status FakeHost::SettingString(const bkp_settings* settings, const char* key
   FakeHost* self = Self(settings);
   if (!self->SettingAllowed(key, BKP_SETTING_STRING)) return BKP_E_NOT_FOUND;
   auto it = self->string_settings.find(key);
-  if (it == self->string_settings.end()) {
-    const bool other_type = self->int_settings.count(key) != 0 || self->bool_settings.count(key);
-    return other_type ? BKP_E_INVALID_ARGUMENT : BKP_E_NOT_FOUND;
-  }
+  if (it == self->string_settings.end()) return self->MissingSetting(key);
   if (needed != nullptr) *needed = it->second.size() + 1;
   if (buf == nullptr || len < it->second.size() + 1) return BKP_E_INVALID_ARGUMENT;
   std::memcpy(buf, it->second.c_str(), it->second.size() + 1);
@@ -185,10 +169,7 @@ bkp_status FakeHost::SettingInt(const bkp_settings* settings, const char* key, i
   FakeHost* self = Self(settings);
   if (!self->SettingAllowed(key, BKP_SETTING_INT)) return BKP_E_NOT_FOUND;
   auto it = self->int_settings.find(key);
-  if (it == self->int_settings.end()) {
-    const bool other_type = self->string_settings.count(key) != 0 || self->bool_settings.count(key);
-    return other_type ? BKP_E_INVALID_ARGUMENT : BKP_E_NOT_FOUND;
-  }
+  if (it == self->int_settings.end()) return self->MissingSetting(key);
   *out = it->second;
   return BKP_OK;
 }
@@ -197,12 +178,15 @@ bkp_status FakeHost::SettingBool(const bkp_settings* settings, const char* key, 
   FakeHost* self = Self(settings);
   if (!self->SettingAllowed(key, BKP_SETTING_BOOL)) return BKP_E_NOT_FOUND;
   auto it = self->bool_settings.find(key);
-  if (it == self->bool_settings.end()) {
-    const bool other_type = self->string_settings.count(key) != 0 || self->int_settings.count(key);
-    return other_type ? BKP_E_INVALID_ARGUMENT : BKP_E_NOT_FOUND;
-  }
+  if (it == self->bool_settings.end()) return self->MissingSetting(key);
   *out = it->second ? 1 : 0;
   return BKP_OK;
+}
+
+bkp_status FakeHost::MissingSetting(const char* key) const {
+  const bool other_type =
+      string_settings.count(key) != 0 || int_settings.count(key) != 0 || bool_settings.count(key);
+  return other_type ? BKP_E_INVALID_ARGUMENT : BKP_E_NOT_FOUND;
 }
 
 bool FakeHost::SettingAllowed(const char* key, uint32_t type) {
@@ -386,13 +370,13 @@ bkp_status FakeHost::SinkBegin(bkp_sink* sink, const bkp_item* item_in, char* er
   if (item.role != BKP_ROLE_CONTROL_DB && !have_control_db) {
     return self->Poison(
         BKP_E_OUT_OF_ORDER,
-        std::string(RoleName(item.role)) + " item '" + name + "' before the control DB", err,
+        std::string(bkp_role_name(item.role)) + " item '" + name + "' before the control DB", err,
         err_len);
   }
   if (item.role < last_role) {
     return self->Poison(BKP_E_OUT_OF_ORDER,
-                        std::string(RoleName(item.role)) + " item '" + name + "' after " +
-                            RoleName(last_role) +
+                        std::string(bkp_role_name(item.role)) + " item '" + name + "' after " +
+                            bkp_role_name(last_role) +
                             " items: a restore writes the control DB, then log, then events, "
                             "then snapshots",
                         err, err_len);
@@ -402,9 +386,10 @@ bkp_status FakeHost::SinkBegin(bkp_sink* sink, const bkp_item* item_in, char* er
     auto last = self->restored_base_.find(key);
     if (last != self->restored_base_.end() && item.base <= last->second) {
       return self->Poison(BKP_E_OUT_OF_ORDER,
-                          std::string(RoleName(item.role)) + " item '" + name + "' of context '" +
-                              item.context + "' has base " + std::to_string(item.base) +
-                              " after base " + std::to_string(last->second),
+                          std::string(bkp_role_name(item.role)) + " item '" + name +
+                              "' of context '" + item.context + "' has base " +
+                              std::to_string(item.base) + " after base " +
+                              std::to_string(last->second),
                           err, err_len);
     }
     self->restored_base_[key] = item.base;

@@ -125,6 +125,9 @@ class FakeHost {
                                      size_t err_len);
   static bkp_status SinkTimeline(bkp_sink* sink, uint32_t restored, uint32_t newest, char* err,
                                  size_t err_len);
+  // A setting its getter's own map lacks: BKP_E_INVALID_ARGUMENT when it is
+  // set with another type, else BKP_E_NOT_FOUND.
+  bkp_status MissingSetting(const char* key) const;
   bool SettingAllowed(const char* key, uint32_t type);
   bkp_status Poison(bkp_status code, const std::string& why, char* err, size_t err_len);
 
