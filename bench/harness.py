@@ -185,9 +185,9 @@ def main():
     merged["wall_s"] = time.monotonic() - started
 
     write_results(results_dir / "results.json", merged)
-    md, chart = report.write(merged, docs_dir)
+    written = report.write(merged, docs_dir)
     print(f"[harness] done in {merged['wall_s'] / 60:.1f} min: {results_dir / 'results.json'}, "
-          f"{md}, {chart}")
+          f"{', '.join(str(p) for p in written)}")
     unmet = [r["name"] for s in merged["suites"] for r in s.get("ratios", [])
              if r["met"] is False]
     print(f"[harness] {len(unmet)} target(s) not met" + "".join(f"\n  - {n}" for n in unmet))

@@ -2,7 +2,7 @@
 # Reproduces every performance figure of the project: installs the tools it
 # compares against (Debian packages, only those missing), builds in Release,
 # runs every benchmark suite and writes bench/results/results.json,
-# docs/BENCHMARKS.md and docs/benchmarks.svg. See bench/README.md.
+# docs/BENCHMARKS.md and its charts (docs/*.svg). See bench/README.md.
 #
 #   bench/run.sh                    256 MiB and 1 GiB, 3 repetitions
 #   bench/run.sh --sizes 256,1024,4096   ... and 4 GiB
@@ -33,7 +33,7 @@ for a in ${shown[@]+"${shown[@]}"}; do
   shown_command+=" $a"
 done
 
-# restic, borg, zstd and awscli are the peers; gnuplot draws the chart; GNU
+# restic, borg, zstd and awscli are the peers; gnuplot draws the charts; GNU
 # time measures peak RSS.
 bash scripts/setup.sh restic borgbackup zstd lz4 gnuplot-nox awscli time
 
