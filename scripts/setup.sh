@@ -30,6 +30,9 @@ packages=(
   # GET /metrics is checked by the stock promtool and scraped by a real
   # Prometheus server on loopback (tests/host_stub/api/metrics_e2e_test.cc).
   prometheus
+  # gnuplot draws the benchmarks page's charts; its renderer is tested
+  # (tests/scripts/bench_report_test.py).
+  gnuplot-nox
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is
