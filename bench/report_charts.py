@@ -50,8 +50,18 @@ def largest_size(results):
 
 
 def colours(results):
-    tools = list(dict.fromkeys(r["tool"] for s in results["suites"] for r in s.get("runs", [])))
+    """A colour per tool that a panel draws (only those: the palette is
+    short, and the other scenarios' tools, such as append loads, are not
+    drawn)."""
+    drawn = {scenario for scenario, _, _ in PANELS}
+    tools = list(dict.fromkeys(r["tool"] for s in results["suites"] for r in s.get("runs", [])
+                               if r["scenario"] in drawn))
     return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(tools)}
+
+
+def short(tool):
+    """A tool's name without its parenthesised detail, for panel titles."""
+    return tool.split(" (")[0]
 
 
 def is_ours(tool):
@@ -67,8 +77,9 @@ def comparison(rows, unit, peer_names):
     if not ours or not peers:
         return ""
     best, value = (min if unit == "seconds" else max)(ours, key=lambda tv: tv[1])
-    times = [f"{(p / value if unit == 'seconds' else value / p):.1f}x {t}" for t, p in peers]
-    return f"{best}: {', '.join(times)}"
+    times = [f"{(p / value if unit == 'seconds' else value / p):.1f}x {short(t)}"
+             for t, p in peers]
+    return f"{short(best)}: {', '.join(times)}"
 
 
 def gnuplot(script):
