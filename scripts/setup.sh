@@ -30,6 +30,9 @@ packages=(
   # GET /metrics is checked by the stock promtool and scraped by a real
   # Prometheus server on loopback (tests/host_stub/api/metrics_e2e_test.cc).
   prometheus
+  # Debian's python3 stands in for systemd's end of sd_notify when the
+  # packaging test runs the installed unit's ExecStart (tests/packaging).
+  python3
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is
