@@ -33,6 +33,9 @@ packages=(
   # gnuplot draws the benchmarks page's charts; its renderer is tested
   # (tests/scripts/bench_report_test.py).
   gnuplot-nox
+  # Debian's python3 stands in for systemd's end of sd_notify when the
+  # packaging test runs the installed unit's ExecStart (tests/packaging).
+  python3
   "$@"
 )
 # Node.js and npm run s3rver, the S3-compatible server the remote provider is

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "backup/schedule_health.h"
 #include "plugin_host/abi_status.h"
 
 namespace hoststub {
@@ -251,12 +252,79 @@ void WriteAppends(Exposition& out, const AppendMetrics& metrics) {
   }
 }
 
+// Per schedule: whether its newest backup (a drill schedule's newest passed
+// drill) is older than twice its period, and what that is judged on.
+// Returns false when the history could not be read (the samples are then
+// left out, the families still written).
+bool WriteSchedules(Exposition& out, const Scheduler& scheduler, OperationHistory& history) {
+  const std::vector<ScheduleStatus> schedules = scheduler.Schedules();
+  Result<std::vector<ScheduleHealth>> judged =
+      JudgeSchedules(schedules, history, std::chrono::system_clock::now());
+  auto labels = [](const ScheduleStatus& s) -> Labels {
+    return {{"schedule", s.config.name},
+            {"provider", s.config.provider},
+            {"kind", ScheduleKindName(s.config.kind)}};
+  };
+  auto epoch = [](SystemTime t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  out.Family("hostd_schedule_stale", "gauge",
+             "1 when the newest backup of this schedule (of a drill schedule: the newest passed "
+             "drill) is older than twice its period, else 0.");
+  if (judged.ok()) {
+    for (const ScheduleHealth& h : *judged) {
+      out.Sample("hostd_schedule_stale", labels(h.schedule), h.stale ? 1 : 0);
+    }
+  }
+  out.Family("hostd_schedule_last_success_timestamp_seconds", "gauge",
+             "When the newest backup via this schedule's provider (of a drill schedule: the "
+             "newest passed drill) finished (Unix time); absent when there is none.");
+  if (judged.ok()) {
+    for (const ScheduleHealth& h : *judged) {
+      if (h.newest) {
+        out.Sample("hostd_schedule_last_success_timestamp_seconds", labels(h.schedule),
+                   epoch(*h.newest));
+      }
+    }
+  }
+  out.Family("hostd_schedule_max_age_seconds", "gauge",
+             "The age its newest success may reach before the schedule is stale: twice its "
+             "period, jitter added.");
+  if (judged.ok()) {
+    for (const ScheduleHealth& h : *judged) {
+      out.Sample("hostd_schedule_max_age_seconds", labels(h.schedule),
+                 static_cast<double>(h.max_age.count()));
+    }
+  }
+  out.Family("hostd_schedule_next_run_timestamp_seconds", "gauge",
+             "When the schedule runs next (Unix time, jitter included).");
+  for (const ScheduleStatus& s : schedules) {
+    out.Sample("hostd_schedule_next_run_timestamp_seconds", labels(s), epoch(s.next_due));
+  }
+  out.Family("hostd_schedule_last_run_failed", "gauge",
+             "1 when the schedule's last run since hostd started failed, else 0.");
+  for (const ScheduleStatus& s : schedules) {
+    out.Sample("hostd_schedule_last_run_failed", labels(s), s.last_run && !s.last_ok ? 1 : 0);
+  }
+  out.Family("hostd_schedule_expired_backups_total", "counter",
+             "Backups the schedule's retention removed since it took effect (hostd's start or "
+             "the reload that set it).");
+  for (const ScheduleStatus& s : schedules) {
+    out.Sample("hostd_schedule_expired_backups_total", labels(s),
+               static_cast<double>(s.expired_total));
+  }
+  return judged.ok();
+}
+
 }  // namespace
 
 std::string RenderMetrics(const AdminServer& server, const MetricsSources& sources) {
   Exposition out;
   if (sources.history != nullptr) {
-    const bool read = WriteHistory(out, *sources.history);
+    bool read = WriteHistory(out, *sources.history);
+    if (sources.scheduler != nullptr) {
+      read = WriteSchedules(out, *sources.scheduler, *sources.history) && read;
+    }
     out.Family("hostd_history_up", "gauge",
                "1 when the operation history could be read for this scrape, else 0.");
     out.Sample("hostd_history_up", {}, read ? 1 : 0);

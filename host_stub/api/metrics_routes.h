@@ -12,7 +12,11 @@
 //   per archiving provider: hostd_archive_lag_{seconds,bytes,segments},
 //   hostd_archive_failing, hostd_archive_consecutive_failures,
 //   hostd_archive_archived_bytes_total; appends: hostd_append_requests_total,
-//   hostd_append_events_total, hostd_append_duration_seconds (histogram).
+//   hostd_append_events_total, hostd_append_duration_seconds (histogram);
+//   per schedule (backup/schedule_health.h): hostd_schedule_stale,
+//   hostd_schedule_last_success_timestamp_seconds,
+//   hostd_schedule_max_age_seconds, hostd_schedule_next_run_timestamp_seconds,
+//   hostd_schedule_last_run_failed, hostd_schedule_expired_backups_total.
 //
 // Authorisation: a GET, so the read role (request_guard.h) when tokens are
 // configured: give the scraper a read token, never an admin one.
@@ -33,6 +37,7 @@
 #include "api/admin_server.h"
 #include "archive/segment_archiver.h"
 #include "backup/coordinator.h"
+#include "backup/scheduler.h"
 #include "ops/operation_history.h"
 
 namespace hoststub {
@@ -42,6 +47,8 @@ struct MetricsSources {
   BackupCoordinator* coordinator = nullptr;
   const std::vector<std::unique_ptr<SegmentArchiver>>* archivers = nullptr;
   OperationHistory* history = nullptr;
+  // The schedules' staleness needs the history too.
+  const Scheduler* scheduler = nullptr;
 };
 
 // The exposition text for the server's append figures and `sources`.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <httplib.h>
 
@@ -15,7 +16,8 @@ int64_t EpochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-json ScheduleJson(const ScheduleStatus& s) {
+json ScheduleJson(const ScheduleHealth& h) {
+  const ScheduleStatus& s = h.schedule;
   return {{"name", s.config.name},
           {"provider", s.config.provider},
           {"kind", ScheduleKindName(s.config.kind)},
@@ -26,7 +28,13 @@ json ScheduleJson(const ScheduleStatus& s) {
           {"last_backup_id", s.last_backup_id},
           {"last_error", s.last_error},
           {"last_expired", s.last_expired},
-          {"last_drill", s.last_drill ? DrillResultJson(*s.last_drill) : json(nullptr)}};
+          {"last_drill", s.last_drill ? DrillResultJson(*s.last_drill) : json(nullptr)},
+          {"expired_total", s.expired_total},
+          {"in_effect_since_ms", EpochMs(s.in_effect_since)},
+          {"newest_success_ms", h.newest ? json(EpochMs(*h.newest)) : json(nullptr)},
+          {"max_age_s", h.max_age.count()},
+          {"stale_after_ms", EpochMs(h.deadline)},
+          {"stale", h.stale}};
 }
 
 }  // namespace
@@ -45,16 +53,24 @@ json DrillResultJson(const DrillResult& drill) {
           {"error", drill.error}};
 }
 
-void RegisterScheduleRoutes(AdminServer& server, const Scheduler& scheduler) {
+void RegisterScheduleRoutes(AdminServer& server, const Scheduler& scheduler,
+                            OperationHistory& history) {
   const Scheduler* s = &scheduler;
-  server.http().Get("/v1/schedules", [s](const httplib::Request& req, httplib::Response& res) {
+  OperationHistory* h = &history;
+  server.http().Get("/v1/schedules", [s, h](const httplib::Request& req, httplib::Response& res) {
     if (!req.params.empty()) {
       return ReplyError(res, 400,
                         "unknown query parameter '" + req.params.begin()->first +
                             "' (GET /v1/schedules takes none)");
     }
+    Result<std::vector<ScheduleHealth>> judged =
+        JudgeSchedules(s->Schedules(), *h, std::chrono::system_clock::now());
+    if (!judged.ok()) {
+      return ReplyError(
+          res, 500, "cannot judge the schedules' newest backups: " + judged.status().ToString());
+    }
     json list = json::array();
-    for (const ScheduleStatus& status : s->Schedules()) list.push_back(ScheduleJson(status));
+    for (const ScheduleHealth& health : *judged) list.push_back(ScheduleJson(health));
     ReplyJson(res, 200, {{"schedules", std::move(list)}});
   });
 }

@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 
 #include "bkp/bkp_plugin.h"
@@ -40,10 +39,6 @@ struct DrillResult {
   // Why it failed: names the provider, the backup and the step.
   std::string error;
 };
-
-// Where a drill's result goes once it ends (passed or failed): the host's
-// status and its persistent history. Called on the thread that ran it.
-using DrillRecorder = std::function<void(const DrillResult&)>;
 
 // Restores `backup_id` into a fresh directory under `scratch_root` (made if
 // missing), checks it and deletes it; fills `result` (backup_id, times,

@@ -60,6 +60,7 @@ void Scheduler::SetSchedules(const std::vector<ScheduleConfig>& schedules) {
     }
     Entry entry;
     entry.status.config = config;
+    entry.status.in_effect_since = now;
     entry.base_due = config.NextAfter(now);
     entry.status.next_due = WithJitter(config, entry.base_due);
     next.push_back(std::move(entry));
@@ -170,6 +171,7 @@ size_t Scheduler::RunDue(SystemTime now) {
     s.last_backup_id = result.last_backup_id;
     s.last_error = result.last_error;
     s.last_expired = result.last_expired;
+    s.expired_total += result.last_expired.size();
     if (result.last_drill) s.last_drill = result.last_drill;
     // Missed periods (a long backup, a suspended host) are not made up:
     // the next run is the first one due after now.
@@ -292,7 +294,6 @@ void Scheduler::RunDrillSchedule(const ScheduleConfig& config, ScheduleStatus& s
   } else {
     LogError(fmt::format("schedule '{}': restore drill FAILED: {}", config.name, result.error));
   }
-  if (options_.on_drill) options_.on_drill(result);
 }
 
 }  // namespace hoststub

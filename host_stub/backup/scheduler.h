@@ -40,14 +40,19 @@ namespace hoststub {
 struct ScheduleStatus {
   ScheduleConfig config;
   SystemTime next_due;  // jitter included
+  // When this schedule (with these settings) took effect: hostd's start or
+  // the reload that added or changed it.
+  SystemTime in_effect_since;
   // The last run, if any since hostd started: when it started, whether it
   // succeeded, and for a backup the new backup's id.
   std::optional<SystemTime> last_run;
   bool last_ok = false;
   std::string last_backup_id;
   std::string last_error;
-  // Retention after the last backup: what it removed.
+  // Retention after the last backup: what it removed; and how many backups
+  // its retention removed since the schedule took effect.
   std::vector<std::string> last_expired;
+  uint64_t expired_total = 0;
   // A drill schedule's last drill.
   std::optional<DrillResult> last_drill;
 };
@@ -62,8 +67,6 @@ class Scheduler {
     std::function<std::chrono::seconds(std::chrono::seconds jitter)> jitter;
     // Where drills restore to (each in a directory of its own, deleted after).
     std::filesystem::path drill_scratch;
-    // Each drill's result, passed or failed (the host's history, metrics).
-    DrillRecorder on_drill;
     // How long a due schedule waits for a busy host before trying again.
     std::chrono::milliseconds busy_poll{500};
   };

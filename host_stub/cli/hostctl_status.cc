@@ -4,6 +4,8 @@
 //
 // Thread-safety: main thread only.
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -146,14 +148,75 @@ void PrintHistory(const nlohmann::json& last) {
   PrintColumns(rows, 4, "  ");
 }
 
+// An age for people: "40 s", "12 min", "5 h", "3 d".
+std::string FormatAge(int64_t ms) {
+  const int64_t s = std::max<int64_t>(ms, 0) / 1000;
+  if (s < 120) return fmt::format("{} s", s);
+  if (s < 2 * 3600) return fmt::format("{} min", s / 60);
+  if (s < 2 * 86400) return fmt::format("{} h", s / 3600);
+  return fmt::format("{} d", s / 86400);
+}
+
+// What a schedule is judged by: "backup" or, for a drill schedule, "passed
+// restore drill".
+std::string JudgedBy(const nlohmann::json& s) {
+  return s.value("kind", "") == "drill" ? "passed restore drill" : "backup";
+}
+
+// How old the newest success of a schedule is (GET /v1/schedules), and
+// against what limit: "newest backup 2026-...Z (12 s ago), limit 4 s".
+std::string DescribeFreshness(const nlohmann::json& s, int64_t now_ms) {
+  const nlohmann::json& newest = s["newest_success_ms"];
+  const std::string limit = FormatAge(s.value("max_age_s", int64_t{0}) * 1000);
+  if (!newest.is_number_integer()) {
+    const int64_t since = s.value("in_effect_since_ms", int64_t{0});
+    return fmt::format("no {} via provider '{}' yet, in effect since {} ({} ago), limit {}",
+                       JudgedBy(s), s.value("provider", ""), FormatEpochMs(since),
+                       FormatAge(now_ms - since), limit);
+  }
+  return fmt::format("newest {} {} ({} ago), limit {}", JudgedBy(s),
+                     FormatEpochMs(newest.get<int64_t>()),
+                     FormatAge(now_ms - newest.get<int64_t>()), limit);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void PrintSchedules(const nlohmann::json& schedules) {
+  if (schedules.empty()) return;
+  std::cout << "schedules (stale: the newest success is older than twice the period):\n";
+  const int64_t now = NowMs();
+  for (const nlohmann::json& s : schedules) {
+    std::cout << fmt::format("  {} ({} via provider '{}', {}): {}: {}\n", s.value("name", ""),
+                             s.value("kind", ""), s.value("provider", ""), s.value("when", ""),
+                             s.value("stale", false) ? "STALE" : "fresh",
+                             DescribeFreshness(s, now));
+  }
+}
+
 // A host whose archive is failing, whose last backup, verify, expire or
-// restore drill via some provider failed, or that runs without a provider
-// it disabled after a crash, is not healthy, whatever else it does: its
-// recovery point grows and its log piles up. Monitoring sees it in the exit
-// code (and the message on stderr), not only in the text.
+// restore drill via some provider failed, that runs without a provider it
+// disabled after a crash, or one of whose schedules has not produced a
+// backup (a drill schedule: a passed drill) for twice its period, is not
+// healthy, whatever else it does: its recovery point grows and its log
+// piles up. Monitoring sees it in the exit code (and the message on
+// stderr), not only in the text.
 int HealthExit(const HostStatus& status, const std::vector<ArchiverStatus>& archivers,
-               const nlohmann::json& last) {
+               const nlohmann::json& last, const nlohmann::json& schedules) {
   int exit_code = kExitOk;
+  const int64_t now = NowMs();
+  for (const nlohmann::json& s : schedules) {
+    if (!s.value("stale", false)) continue;
+    std::cerr << fmt::format(
+        "hostctl: schedule '{}' ({} via provider '{}', {}) is stale: {}: older than twice its "
+        "period\n",
+        s.value("name", ""), s.value("kind", ""), s.value("provider", ""), s.value("when", ""),
+        DescribeFreshness(s, now));
+    exit_code = kExitHostError;
+  }
   for (const nlohmann::json& r : last) {
     if (r.value("result", "") != "failed" || !JudgedKind(r.value("kind", ""))) continue;
     std::cerr << fmt::format("hostctl: the last {} via provider '{}' failed at {}: {}\n",
@@ -195,6 +258,12 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
   if (!history.ok() && history.error().http_status != 404) return Fail(history.error());
   const nlohmann::json last =
       history.ok() ? history->value("last", nlohmann::json::array()) : nlohmann::json::array();
+  // Likewise a host older than the schedules' route.
+  ApiResult<nlohmann::json> scheduled = client.Call("GET", "/v1/schedules");
+  if (!scheduled.ok() && scheduled.error().http_status != 404) return Fail(scheduled.error());
+  const nlohmann::json schedules = scheduled.ok()
+                                       ? scheduled->value("schedules", nlohmann::json::array())
+                                       : nlohmann::json::array();
   if (args.json) {
     // The status reply with the operation, the archive and the history's
     // last results added, so scripts that read "contexts" keep working.
@@ -202,15 +271,17 @@ int RunStatus(const GlobalArgs& global, const StatusArgs& args) {
     reply["operation"] = operation;
     reply["archive"] = archive_reply;
     reply["history"] = last;
+    reply["schedules"] = schedules;
     std::cout << reply.dump() << '\n';
-    return HealthExit(*status, *archive, last);
+    return HealthExit(*status, *archive, last, schedules);
   }
   PrintStatusTable(client.base_url(), *status);
   PrintOperation(*op);
   PrintHistory(last);
+  PrintSchedules(schedules);
   if (archive->empty()) std::cout << "archive: off (no provider has archive = true)\n";
   for (const ArchiverStatus& archiver : *archive) PrintArchiver(archiver);
-  return HealthExit(*status, *archive, last);
+  return HealthExit(*status, *archive, last, schedules);
 }
 
 // ---- hostctl cancel ---------------------------------------------------------
@@ -261,12 +332,15 @@ Command AddStatusCommand(CLI::App& parent, const GlobalArgs& global) {
       "status",
       "Show the host's contexts and settings, its running or last backup operation, and how far "
       "continuous archiving has come, and the last result of each provider's operations (kept "
-      "across restarts); exits 1 while an archiver is failing, a provider is disabled, or the "
-      "last backup, verify, expire or restore drill of a provider failed");
-  cmd->add_flag("--json", args->json,
-                "Print the host's status reply as JSON, with the operation under \"operation\", "
-                "GET /v1/archive's reply under \"archive\" and the last result of each "
-                "provider and kind under \"history\"");
+      "across restarts), and whether each schedule's newest backup is fresh; exits 1 while an "
+      "archiver is failing, a provider is disabled, the last backup, verify, expire or restore "
+      "drill of a provider failed, or a schedule's newest backup (a drill schedule's newest "
+      "passed drill) is older than twice its period");
+  cmd->add_flag(
+      "--json", args->json,
+      "Print the host's status reply as JSON, with the operation under \"operation\", "
+      "GET /v1/archive's reply under \"archive\" and the last result of each "
+      "provider and kind under \"history\" and GET /v1/schedules' list under \"schedules\"");
   return {cmd, [&global, args] { return RunStatus(global, *args); }};
 }
 

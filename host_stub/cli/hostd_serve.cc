@@ -283,7 +283,6 @@ int RunServe(const ServeArgs& args) {
   RegisterBackupRoutes(server, *coordinator);
   RegisterArchiveRoutes(server, *archivers);
   RegisterHistoryRoutes(server, history->get());
-  RegisterMetricsRoutes(server, {coordinator.get(), &*archivers, history->get()});
   server.set_disabled_providers(std::move(disabled_status));
   // [[schedules]]: backups, retention and restore drills with no operator.
   Scheduler::Options schedule_options;
@@ -291,17 +290,14 @@ int RunServe(const ServeArgs& args) {
   // A drill that a crash interrupted left its copy: nobody needs it.
   std::error_code drill_ec;
   fs::remove_all(schedule_options.drill_scratch, drill_ec);
-  // A drill is an operation of the coordinator (kind "drill"), so its
-  // recorder already writes each result into the operation history, where
-  // /metrics and `hostctl status` read it: no hook of its own here.
-  schedule_options.on_drill = nullptr;
   Scheduler scheduler(*coordinator, schedule_options);
   scheduler.SetSchedules(config->schedules);
   for (const ScheduleConfig& s : config->schedules) {
     LogInfo(fmt::format("schedule '{}': {} via provider '{}', {}", s.name, ScheduleKindName(s.kind),
                         s.provider, s.DescribeWhen()));
   }
-  RegisterScheduleRoutes(server, scheduler);
+  RegisterScheduleRoutes(server, scheduler, *history->get());
+  RegisterMetricsRoutes(server, {coordinator.get(), &*archivers, history->get(), &scheduler});
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.ToString());

@@ -6,13 +6,24 @@
 # itself, the installed example config is valid, the systemd unit passes
 # systemd-analyze verify (when systemd is installed), and a backup taken
 # with the installed hostd and hostctl restores to the same events.
+# Then the service, as its unit starts it (no systemd runs here): the
+# unit's ExecStart with the installed config adapted to the scratch root
+# and NOTIFY_SOCKET naming a socket that notify_listener.py reads (Debian's
+# python3). READY=1 must arrive, and with no operator action a backup
+# schedule every 2 s with keep_last = 2 and a drill schedule every 3 s must
+# show in /metrics backups taken, backups expired and a drill passed; the
+# backups listed must be the two kept, `hostctl status` healthy; SIGTERM
+# must send STOPPING=1 and exit 0.
 set -euo pipefail
 build=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 host_pid=""
+listener_pid=""
 cleanup() {
   [[ -n $host_pid ]] && kill -KILL "$host_pid" 2>/dev/null
-  rm -rf "$work"
+  [[ -n $listener_pid ]] && kill -KILL "$listener_pid" 2>/dev/null
+  if [[ ${KEEP_TEST_DIRS:-} == 1 ]]; then echo "deb_test: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 fail() {
@@ -141,4 +152,129 @@ ctl read --context orders --from 0 --limit 0 >after.txt
 stop_host
 cmp -s before.txt after.txt || fail "the restored events differ from the backed-up ones"
 [[ $(wc -l <after.txt) -ge 300 ]] || fail "restored $(wc -l <after.txt) lines, expected 300 events"
-echo "deb_test: OK ($(du -k "$deb" | cut -f1) KiB package, backup $backup_id restored)"
+
+# -- the service as its unit starts it, on schedules, with no operator action
+python=/usr/bin/python3 # Debian's (scripts/setup.sh), not whatever PATH finds first
+[[ -x $python ]] || fail "$python missing: run scripts/setup.sh"
+svc="$work/svc" # stands for / : the unit's /etc and /var/lib paths go under it
+mkdir -p "$svc/etc/hostd" "$svc/var/lib/hostd"
+# The installed example config, its /var/lib/hostd paths moved under $svc,
+# a free port, and schedules appended. Each change is checked to have taken.
+sed -e "s|\"/var/lib/hostd/|\"$svc/var/lib/hostd/|" -e 's|^# port = 8124$|port = 0|' \
+  "$example" >"$svc/etc/hostd/hostd.toml"
+for line in "data_dir = \"$svc/var/lib/hostd/data\"" "path = \"$svc/var/lib/hostd/backups\"" \
+  "port = 0"; do
+  grep -qxF "$line" "$svc/etc/hostd/hostd.toml" || fail "adapting the example config: no '$line'"
+done
+cat >>"$svc/etc/hostd/hostd.toml" <<TOML
+
+[[schedules]]
+name = "often"
+provider = "local"
+kind = "full"
+every = "2s"
+keep_last = 2
+
+[[schedules]]
+name = "drill"
+provider = "local"
+kind = "drill"
+every = "3s"
+TOML
+# ExecStart as the installed unit writes it: the binary from the scratch
+# root, /etc paths from $svc.
+exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
+[[ -n $exec_start ]] || fail "the unit has no ExecStart"
+read -ra words <<<"$exec_start"
+command=()
+for word in "${words[@]}"; do
+  case $word in
+  /etc/*) word="$svc$word" ;;
+  /*) word="$root$word" ;;
+  esac
+  command+=("$word")
+done
+[[ -x ${command[0]} ]] || fail "ExecStart's binary ${command[0]} is not installed"
+echo "deb_test: ExecStart=$exec_start runs as: ${command[*]}"
+
+notify="$work/notify.sock"
+"$python" "$here/notify_listener.py" "$notify" "$work/notify.txt" 300 &
+listener_pid=$!
+for _ in $(seq 1 200); do
+  [[ -S $notify ]] && break
+  sleep 0.05
+done
+[[ -S $notify ]] || fail "the notify listener did not bind $notify"
+# WorkingDirectory and UMask as the unit sets them; User=hostd is left out
+# (no such user here, and no root needed).
+(cd "$svc/var/lib/hostd" && umask 0077 && NOTIFY_SOCKET="$notify" exec "${command[@]}") \
+  >service.log 2>&1 &
+host_pid=$!
+url=""
+for _ in $(seq 1 600); do
+  url=$(sed -n 's/^READY=1 STATUS=listening on \(http[^ ]*\).*/\1/p' "$work/notify.txt" | head -n 1)
+  [[ -n $url ]] && break
+  kill -0 "$host_pid" 2>/dev/null || { cat service.log; fail "the service exited before READY=1"; }
+  sleep 0.05
+done
+[[ -n $url ]] || { cat notify.txt service.log; fail "no READY=1 with the listening URL"; }
+port=${url##*:}
+echo "deb_test: READY=1 from the service, listening on $url"
+
+# The value of one series in a scrape, or 0 when it is absent.
+sample() { awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }' metrics.txt; }
+taken=0 expired=0 drill=0
+for _ in $(seq 1 900); do
+  curl -sS --fail-with-body --max-time 10 "$url/metrics" >metrics.txt || fail "GET /metrics"
+  taken=$(sample 'hostd_operations_total{provider="local",kind="backup",result="succeeded"}')
+  expired=$(sample 'hostd_schedule_expired_backups_total{schedule="often",provider="local",kind="full"}')
+  drill=$(sample 'hostd_drill_last_success{provider="local"}')
+  ((taken >= 4 && expired >= 2 && drill == 1)) && break
+  kill -0 "$host_pid" 2>/dev/null || { cat service.log; fail "the service exited"; }
+  sleep 0.1
+done
+((taken >= 4 && expired >= 2 && drill == 1)) || {
+  cat service.log
+  fail "after 90 s /metrics shows $taken backup(s) taken, $expired expired, drill passed=$drill"
+}
+if command -v promtool >/dev/null; then
+  promtool check metrics <metrics.txt >promtool.txt 2>&1 || { cat promtool.txt; fail "promtool"; }
+fi
+echo "deb_test: /metrics: $taken backups taken, $expired expired, drill passed"
+# keep_last = 2: between two runs the host holds exactly the two newest
+# backups (a third exists only while a new one awaits its retention).
+kept=0
+for _ in $(seq 1 300); do
+  "$hostctl" --port "$port" backup list --json >list.json || fail "hostctl backup list"
+  kept=$(jq '.backups | length' list.json)
+  ((kept <= 3)) || { cat list.json; fail "keep_last = 2, yet $kept backups are listed"; }
+  ((kept == 2)) && break
+  sleep 0.1
+done
+((kept == 2)) || { cat list.json; fail "never exactly the 2 backups keep_last = 2 keeps"; }
+# Nothing the retention removed is listed.
+curl -sS --fail-with-body "$url/v1/schedules" >schedules.json || fail "GET /v1/schedules"
+for id in $(jq -r '.schedules[] | select(.name == "often") | .last_expired[]' schedules.json); do
+  jq -e --arg id "$id" '[.backups[].id] | index($id) == null' list.json >/dev/null ||
+    fail "backup $id was expired yet is listed"
+done
+grep -q "schedule 'often': retention removed 1 backup(s)" service.log ||
+  { cat service.log; fail "no retention log line"; }
+grep -q "schedule 'drill': restore drill passed" service.log ||
+  { cat service.log; fail "no drill log line"; }
+# Healthy with no operator action: fresh schedules, the last drill passed.
+healthy=1
+for _ in $(seq 1 100); do
+  "$hostctl" --port "$port" status >status.txt 2>&1 && { healthy=0; break; }
+  sleep 0.2
+done
+((healthy == 0)) || { cat status.txt; fail "hostctl status is not healthy"; }
+
+kill -TERM "$host_pid"
+wait "$host_pid" || { cat service.log; fail "the service exited non-zero on SIGTERM"; }
+host_pid=""
+wait "$listener_pid" || { cat notify.txt; fail "no STOPPING=1 after SIGTERM"; }
+listener_pid=""
+grep -qx "STOPPING=1" notify.txt || { cat notify.txt; fail "no STOPPING=1 message"; }
+echo "deb_test: OK ($(du -k "$deb" | cut -f1) KiB package, backup $backup_id restored," \
+  "the service ran $taken scheduled backups, expired $expired, drilled, and stopped)"

@@ -188,3 +188,79 @@ TEST_CASE(
   CHECK(reply.at("history").at(0).at("kind") == "drill");
   CHECK(reply.at("history").at(0).at("result") == "failed");
 }
+
+// A schedule whose backups never finish (the fx_blocking fixture holds the
+// first one until DIR/release exists) goes stale once twice its period has
+// passed with no backup: `hostctl status` exits 1 naming it and /metrics
+// says hostd_schedule_stale 1 (promtool accepts the scrape). Once a backup
+// succeeds it is fresh again: status exits 0.
+TEST_CASE("schedules: hostctl status exits 1 while a schedule's newest backup is too old") {
+  ts::TempDir dir;
+  const fs::path config = dir / "host.toml";
+  ts::WriteFile(config, "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) +
+                            "\n[storage]\ndata_dir = " + Quoted(dir / "data") +
+                            "\nfsync = 'never'\n[server]\nport = 0\n"
+                            "[[providers]]\nname = 'slow'\nplugin = " +
+                            Quoted(fs::path(BKP_HOST_FIXTURE_DIR) / "bkp_fx_blocking.so") +
+                            "\n[providers.settings]\nrelease_file = " + Quoted(dir / "release") +
+                            "\n[[schedules]]\nname = 'guard'\nprovider = 'slow'\nkind = "
+                            "'full'\nevery = '2s'\n");
+  hostd_process::HostProcess host(config, dir / "port", dir / "hostd.log");
+  const std::string series =
+      R"(hostd_schedule_stale{schedule="guard",provider="slow",kind="full"})";
+  auto scrape = [&] {
+    ts::CommandResult r = ts::RunCommand({"curl", "-sS", "--fail-with-body", "--max-time", "30",
+                                          "http://127.0.0.1:" + host.port() + "/metrics"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    ts::WriteFile(dir / "scrape.prom", r.output);
+    ts::CommandResult lint =
+        ts::RunCommand({"sh", "-c", "promtool check metrics < " + Quoted(dir / "scrape.prom")});
+    INFO(lint.output);
+    CHECK(lint.exit_code == 0);
+    return r.output;
+  };
+  auto wait_for_status = [&](int exit_code) {
+    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (true) {
+      ts::CommandResult r = host.Ctl({"status", "--json"});
+      if (r.exit_code == exit_code) return r;
+      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                      "status never exited " << exit_code << ": " << r.output << host.Log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  };
+
+  // The first scheduled backup blocks: after 4 s with no backup, stale.
+  ts::CommandResult stale = wait_for_status(1);
+  INFO(stale.output);
+  CHECK(Contains(stale.output,
+                 "hostctl: schedule 'guard' (full via provider 'slow', every 2s) is stale: no "
+                 "backup via provider 'slow' yet, in effect since "));
+  CHECK(Contains(stale.output, "limit 4 s: older than twice its period"));
+  const json stale_reply = json::parse(stale.output.substr(0, stale.output.find('\n')));
+  REQUIRE(stale_reply["schedules"].size() == 1);
+  CHECK(stale_reply["schedules"][0]["stale"] == true);
+  CHECK(stale_reply["schedules"][0]["max_age_s"] == 4);
+  CHECK(stale_reply["schedules"][0]["newest_success_ms"].is_null());
+  const std::string stale_text = host.Ctl({"status"}).output;
+  CHECK(Contains(stale_text, "  guard (full via provider 'slow', every 2s): STALE: no backup"));
+  CHECK(Contains(scrape(), series + " 1\n"));
+
+  // Released: the backup succeeds, and the schedule is fresh.
+  ts::WriteFile(dir / "release", "x");
+  ts::CommandResult fresh = wait_for_status(0);
+  INFO(fresh.output);
+  CHECK_FALSE(Contains(fresh.output, "is stale"));
+  const json fresh_reply = json::parse(fresh.output.substr(0, fresh.output.find('\n')));
+  CHECK(fresh_reply["schedules"][0]["stale"] == false);
+  CHECK(fresh_reply["schedules"][0]["newest_success_ms"].is_number_integer());
+  const std::string metrics = scrape();
+  CHECK(Contains(
+      metrics,
+      R"(hostd_schedule_last_success_timestamp_seconds{schedule="guard",provider="slow",kind="full"} )"));
+  CHECK(Contains(
+      metrics,
+      R"(hostd_schedule_max_age_seconds{schedule="guard",provider="slow",kind="full"} 4)"));
+  REQUIRE(host.Stop() == 0);
+}
