@@ -63,22 +63,15 @@ const bkp_setting_spec kSettings[] = {
     repo::kEncryptionRecipientsSetting,
 };
 
-// The host of the open running on this thread: the driver factory takes
-// only the settings, and the credential source logs through the host
-// (valid from open until close, which the driver does not outlive).
-thread_local bkp::Host opening_host;
-
-std::shared_ptr<repo::StorageDriver> MakeDriver(const bkp::Settings& settings) {
-  const bkp::Host host = opening_host;
+// The credential source logs through the host.
+std::shared_ptr<repo::StorageDriver> MakeDriver(const bkp::Settings& settings,
+                                                const bkp::Host& host) {
   return std::make_shared<repo::s3::S3Driver>(repo::s3::ReadS3Config(
       settings, [host](const std::string& line) { host.log(BKP_LOG_WARN, line); }));
 }
 
 bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {
-  if (args != nullptr) opening_host = bkp::Host(*args);
-  const bkp_status status = repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
-  opening_host = bkp::Host();
-  return status;
+  return repo::OpenInstance(kIdentity, MakeDriver, args, out, err, err_len);
 }
 
 constexpr bkp_provider kProvider = repo::ProviderTable(

@@ -12,6 +12,7 @@
 #include "repo/archive.h"
 #include "repo/encrypted_driver.h"
 #include "repo/point_in_time.h"
+#include "repo/provider_instance.h"
 #include "repo/restore_job.h"
 #include "repo/retention.h"
 #include "repo/timeline.h"
@@ -63,9 +64,13 @@ uint32_t NegotiatedAbiVersion(const bkp_host_services& services) {
   return std::min<uint32_t>(services.abi_version, BKP_ABI_VERSION);
 }
 
-bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
-                        const bkp_open_args* args, bkp_instance** out, char* err,
-                        size_t err_len) noexcept {
+namespace {
+
+// Both OpenInstance overloads: `make_driver` is called once, with the
+// settings and the new instance's host.
+template <typename MakeDriver>
+bkp_status Open(const ProviderIdentity& identity, const MakeDriver& make_driver,
+                const bkp_open_args* args, bkp_instance** out, char* err, size_t err_len) noexcept {
   return bkp::guard(err, err_len, [&] {
     *out = nullptr;
     const bkp::Settings settings(*args);
@@ -90,10 +95,29 @@ bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_dri
     RepositoryOptions options = RepositoryOptions::FromEnvironment();
     const std::string name = args->provider_name ? args->provider_name : identity.name;
     options.unlock_hint = "`hostd backup unlock --provider " + name + "`";
-    auto driver = WithEncryptionSettings(make_driver(settings), settings, &options);
+    auto driver = WithEncryptionSettings(make_driver(settings, instance->host), settings, &options);
     instance->repository = std::make_unique<Repository>(std::move(driver), std::move(options));
     *out = instance.release();
   });
+}
+
+}  // namespace
+
+bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
+                        const bkp_open_args* args, bkp_instance** out, char* err,
+                        size_t err_len) noexcept {
+  return Open(
+      identity,
+      [make_driver](const bkp::Settings& settings, const bkp::Host&) {
+        return make_driver(settings);
+      },
+      args, out, err, err_len);
+}
+
+bkp_status OpenInstance(const ProviderIdentity& identity, LoggingDriverFactory make_driver,
+                        const bkp_open_args* args, bkp_instance** out, char* err,
+                        size_t err_len) noexcept {
+  return Open(identity, make_driver, args, out, err, err_len);
 }
 
 void CloseInstance(bkp_instance* instance) noexcept { delete instance; }

@@ -5,37 +5,25 @@
 // provider folder only describes itself (ProviderIdentity), reads its own
 // settings into a StorageDriver (DriverFactory) and exports the entry point.
 //
+// Part of the engine's public surface, installed with the SDK (component
+// bkp_repo_engine, docs/writing-a-provider.md): with storage_driver.h and
+// engine_version.h it is all a provider on the engine includes.
+//
 // Errors: every callback returns a bkp_status with the message in the
 // caller's buffer, as bkp_plugin.h requires.
 // Thread-safety: the host calls one instance's operations one at a time.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <set>
-#include <string>
 
 #include "bkp/bkp_plugin.hpp"
-#include "repo/backup_job.h"
-#include "repo/chain.h"
-#include "repo/repository.h"
+#include "repo/engine_version.h"
 #include "repo/storage_driver.h"
 
-struct bkp_instance {
-  bkp::Host host;
-  std::unique_ptr<repo::Repository> repository;
-  repo::BackupOptions options;
-  bool incremental = false;  // the provider takes BKP_BACKUP_INCREMENTAL
-  // The archive reuses what the newest backup stores; its state is kept
-  // here between archive calls (which run beside other operations).
-  std::mutex archive_mu;
-  std::optional<repo::BackupState> archive_reuse;
-  // Timelines whose history object this instance stored or found (under
-  // archive_mu).
-  std::set<uint32_t> timelines_published;
-};
+// bkp_instance stays opaque here (bkp_plugin.h declares it): its engine
+// state is defined in repo/provider_instance.h, which is not installed.
 
 namespace repo {
 
@@ -69,12 +57,22 @@ struct ProviderIdentity {
 uint32_t NegotiatedAbiVersion(const bkp_host_services& services);
 
 // Builds the provider's storage from its settings; throws bkp::Error
-// (BKP_E_INVALID_ARGUMENT naming the setting) on a bad one.
+// (BKP_E_INVALID_ARGUMENT naming the setting) on a bad one. The engine
+// owns the driver it returns until the instance is closed.
 using DriverFactory = std::shared_ptr<StorageDriver> (*)(const bkp::Settings& settings);
+// The same for a driver that logs through the host (a credential source's
+// warnings): `host` is the opening instance's, valid from open until close,
+// which the driver does not outlive.
+using LoggingDriverFactory = std::shared_ptr<StorageDriver> (*)(const bkp::Settings& settings,
+                                                                const bkp::Host& host);
 
 // The provider table's open: reads the engine settings, builds the driver
-// and opens (or creates) the repository on it.
+// and opens (or creates) the repository on it. Every failure, the
+// factory's included, is returned as its status with the message in `err`.
 bkp_status OpenInstance(const ProviderIdentity& identity, DriverFactory make_driver,
+                        const bkp_open_args* args, bkp_instance** out, char* err,
+                        size_t err_len) noexcept;
+bkp_status OpenInstance(const ProviderIdentity& identity, LoggingDriverFactory make_driver,
                         const bkp_open_args* args, bkp_instance** out, char* err,
                         size_t err_len) noexcept;
 
