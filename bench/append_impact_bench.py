@@ -34,10 +34,26 @@ import subprocess
 from pathlib import Path
 
 from backup_bench import parse_load
-from benchlib import (Build, Host, checked, drop_caches, ensure_dataset, fail, measured, ratio,
+from benchlib import (Host, checked, drop_caches, ensure_dataset, fail, measured, ratio,
                       stats, suite_args, write_results)
 
 MIB = 1 << 20
+
+
+class Binaries:
+    """The build's binaries this script runs (a build without the micro-
+    benchmarks will do)."""
+
+    def __init__(self, build_dir):
+        d = Path(build_dir).resolve()
+        self.dir = d
+        self.hostd = d / "host_stub" / "hostd"
+        self.hostctl = d / "host_stub" / "hostctl"
+        self.dataset = d / "bench" / "bkp_dataset"
+        self.plugins = d / "plugins"
+        for path in [self.hostd, self.hostctl, self.dataset, self.plugins / "bkp_local_disk.so"]:
+            if not path.exists():
+                fail(f"{path} is missing: build {d} (bench/run.sh does)")
 
 
 def uptime():
@@ -47,7 +63,7 @@ def uptime():
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.build = Build(args.build)
+        self.build = Binaries(args.build)
         self.work = Path(args.work).resolve() / "append_impact"
         self.base = ensure_dataset(self.build, args.work, args.mib)
         shutil.rmtree(self.work, ignore_errors=True)
