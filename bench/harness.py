@@ -12,6 +12,8 @@ common arguments (benchlib.suite_args):
                      throughput archiving on and off), when present
   remote_bench.py    the remote provider against a local S3 server beside
                      `aws s3 cp --recursive`, when present
+  append_impact_bench.py  appends during a hot backup: pacing auto, off and
+                     manual rate limits, against the backup's time
 then, once, the engine's micro-benchmarks (host_bench: object codec vs the
 raw LZ4F + XXH3 calls and vs the block-API floor, manifest encode/decode of
 10,000 files). A suite that
@@ -34,7 +36,7 @@ from benchlib import Build, checked, fail, ratio, stats, write_results
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Run per dataset size, in this order, when the script exists.
-SUITES = ["backup_bench.py", "archive_bench.py", "remote_bench.py"]
+SUITES = ["backup_bench.py", "archive_bench.py", "remote_bench.py", "append_impact_bench.py"]
 
 
 def first_line(cmd, missing="not installed"):

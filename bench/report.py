@@ -217,11 +217,33 @@ def size_section(mib, suites):
             out += [f"ABI cost: a backup through the null provider reads "
                     f"{a['null_MiBps']:.0f} MiB/s, plain reads of the same files "
                     f"{a['direct_MiBps']:.0f} MiB/s (page cache warm).", ""]
+    impact = next((s for s in suites if s["suite"] == "append_impact"), None)
+    if impact:
+        out += append_impact_section(impact)
     for s in suites:
-        if s["suite"] != "backup" and s.get("figures"):
+        if s["suite"] not in ("backup", "append_impact") and s.get("figures"):
             out += [f"Figures of `{s['suite']}`:", ""]
             out += [f"* {k}: {figure(v)}" for k, v in s["figures"].items()] + [""]
     return out
+
+
+def append_impact_section(suite):
+    """The append-impact curve's rows: per mode, appends (x idle, ack p99)
+    against the backup's time (x the same backup alone, pacing off)."""
+    f = suite["figures"]
+    out = [f"Append impact ({suite['reps']} repetition(s), load window {f['window_s']:.1f} s, "
+           f"load average {' '.join(f['load_average_before'])} before, "
+           f"{' '.join(f['load_average_after'])} after): appends during each kind of hot "
+           f"backup, against the backup's time.", ""]
+    rows = []
+    for mode, r in f["append_impact"].items():
+        rows.append([mode, cell(r.get("events_per_s"), "{:.0f}"),
+                     cell(r.get("throughput_vs_idle"), "{:.2f}"), cell(r.get("p99_ms"), "{:.1f}"),
+                     cell(r.get("p99_vs_idle"), "{:.2f}"), cell(r.get("backup_s"), "{:.2f}"),
+                     cell(r.get("backup_vs_alone"), "{:.2f}"),
+                     cell(r.get("overlap"), "{:.2f}")])
+    return out + table(["mode", "appends/s", "x idle", "ack p99 ms", "p99 x idle", "backup s",
+                        "backup x alone (off)", "overlap"], rows)
 
 
 def figure(value):

@@ -177,6 +177,16 @@ void WriteRunning(Exposition& out, BackupCoordinator& coordinator) {
                {{"provider", current->provider}, {"kind", OperationKindName(current->kind)}},
                static_cast<double>(current->bytes_done));
   }
+  // [backup] pacing: whether backups yield to appends, and whether the one
+  // running now really got the idle class (a refused sched_setscheduler is
+  // also logged).
+  out.Family("hostd_backup_pacing_auto", "gauge",
+             "1 when [backup] pacing = \"auto\" (backups run in the CPU and I/O idle classes), "
+             "0 when \"off\".");
+  out.Sample("hostd_backup_pacing_auto", {}, coordinator.pacing() == BackupPacing::kAuto ? 1 : 0);
+  out.Family("hostd_backup_background", "gauge",
+             "1 while a backup runs with its threads in the CPU idle class, else 0.");
+  out.Sample("hostd_backup_background", {}, coordinator.backup_in_background() ? 1 : 0);
 }
 
 void WriteArchive(Exposition& out, const std::vector<std::unique_ptr<SegmentArchiver>>& archivers) {

@@ -16,6 +16,8 @@
 #include "backup/backup_runner.h"
 #include "backup/retention_tiers.h"
 #include "util/human_format.h"
+#include "util/log.h"
+#include "util/thread_priority.h"
 #include "util/utc_time.h"
 
 namespace hoststub {
@@ -368,6 +370,23 @@ Result<OperationSnapshot> BackupCoordinator::StartBackup(std::string_view provid
   auto run = [this, type, running = begun.running](const LoadedProvider& provider,
                                                    bkp_operation& op) -> Status {
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
+    // This thread is the backup's alone and ends with it, so it may be
+    // lowered for good; the provider's threads inherit what it gets.
+    struct BackgroundMark {
+      std::atomic<bool>& flag;
+      ~BackgroundMark() { flag = false; }
+    } mark{backup_in_background_};
+    if (pacing_ == BackupPacing::kAuto) {
+      const BackgroundPriority got = LowerCallingThreadToBackground();
+      backup_in_background_ = got.cpu_idle;
+      for (const std::string& refused : {got.cpu_error, got.io_error}) {
+        if (refused.empty()) continue;
+        LogWarn(
+            fmt::format("backup through {}: [backup] pacing = \"auto\" could not lower the "
+                        "backup's priority ({}); it runs at normal priority for that part",
+                        provider.name(), refused));
+      }
+    }
     HOSTSTUB_ASSIGN_OR_RETURN(const BackupOutcome outcome, RunBackup(store_, ref, type, op));
     std::lock_guard<std::mutex> lock(mu_);
     OperationSnapshot& s = running->snapshot;

@@ -26,6 +26,7 @@
 // outlive the coordinator.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -43,6 +44,7 @@
 #include "backup/restore_drill.h"
 #include "backup/restore_sink.h"
 #include "bkp/bkp_plugin.h"
+#include "config/host_config.h"
 #include "plugin_host/host_handles.h"
 #include "plugin_host/provider_calls.h"
 #include "plugin_host/provider_registry.h"
@@ -148,6 +150,19 @@ class BackupCoordinator {
   // client that waited for the end can look for it. Set before the first
   // operation starts.
   void set_recorder(OperationObserver recorder) { recorder_ = std::move(recorder); }
+
+  // [backup] pacing (config/host_config.h). With kAuto (the default) each
+  // backup's worker thread lowers itself to the CPU and I/O idle classes
+  // before the provider's call (util/thread_priority.h), so the provider's
+  // threads, started from it, inherit them and appends always come first.
+  // Restores, verifies and the offline commands are not paced: a restore
+  // holds its context unavailable, and an offline command has no host to
+  // yield to. Set before the first operation starts.
+  void set_pacing(BackupPacing pacing) { pacing_ = pacing; }
+  BackupPacing pacing() const { return pacing_; }
+  // Whether a backup is running now with its threads in the idle classes
+  // (for /metrics).
+  bool backup_in_background() const { return backup_in_background_.load(); }
 
   // Restores one context of a backup (or a point in time) into the running
   // host on a worker thread, and returns its first snapshot at once. The
@@ -271,7 +286,9 @@ class BackupCoordinator {
   EventStore& store_;
   ProviderRegistry& providers_;
   OperationObserver observer_;
-  OperationObserver recorder_;  // set before the first operation
+  OperationObserver recorder_;                 // set before the first operation
+  BackupPacing pacing_ = BackupPacing::kAuto;  // set before the first operation
+  std::atomic<bool> backup_in_background_{false};
   mutable std::mutex mu_;
   mutable std::condition_variable idle_;
   std::condition_variable provider_released_;

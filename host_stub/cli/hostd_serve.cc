@@ -271,6 +271,7 @@ int RunServe(const ServeArgs& args) {
   // sees what ran even when no client watched it.
   auto coordinator = std::make_unique<BackupCoordinator>(
       *store, providers, [](const OperationSnapshot& op) { LogOperation(op); });
+  coordinator->set_pacing(config->backup.pacing);
   coordinator->set_recorder([h = history->get()](const OperationSnapshot& op) {
     // The operation happened whatever the history says: a lost row is logged,
     // not turned into a failed operation.

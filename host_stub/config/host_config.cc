@@ -305,6 +305,17 @@ std::vector<Key> HostConfigSchema(HostConfig& config) {
        "\"text\": one readable line each; \"json\": one JSON object per line, with\n"
        "the keys time, level, program, provider (a provider's own lines) and msg."},
   };
+  std::vector<Key> backup_keys = {
+      {"pacing",
+       OneOf(config.backup.pacing, {{"auto", BackupPacing::kAuto}, {"off", BackupPacing::kOff}}),
+       "How a hot backup shares the machine with appends and reads:\n"
+       "  \"auto\" the backup's threads run in the CPU and I/O idle classes\n"
+       "         (SCHED_IDLE, ioprio idle): they get what the host leaves over,\n"
+       "         so appends keep their pace, and an idle machine runs the backup\n"
+       "         at full speed; they also yield to every other process here;\n"
+       "  \"off\"  the backup competes with the host's threads as an equal.\n"
+       "A provider's rate_limit setting caps the backup's reads in both modes."},
+  };
   return {
       {"plugin_dir", PathValue(config.plugin_dir),
        "Directory the backup provider plugins (bkp_<name>.so) are loaded from. A\n"
@@ -316,6 +327,7 @@ std::vector<Key> HostConfigSchema(HostConfig& config) {
       {"storage", TableOf(std::move(storage_keys))},
       {"server", TableOf(std::move(server_keys))},
       {"log", TableOf(std::move(log_keys))},
+      {"backup", TableOf(std::move(backup_keys))},
       {"providers", Providers(config.providers),
        "Backup providers: one [[providers]] entry each, loaded and opened when hostd\n"
        "starts; one that fails to load or open stops hostd. `hostd plugins` shows\n"

@@ -109,9 +109,23 @@ struct ProviderConfig {
   uint32_t SettingLine(std::string_view key) const;
 };
 
+// [backup] `pacing`: how a hot backup shares the machine with the host's
+// own work (see backup/coordinator.h).
+//   kAuto: the backup's threads (and every thread a provider starts from
+//          them) run in the CPU and I/O idle classes, so appends and reads
+//          always come first, and an idle host lends the backup everything;
+//   kOff:  the backup's threads compete with the host's as equals.
+// A provider's own `rate_limit` caps a backup's read rate in both modes.
+enum class BackupPacing { kAuto, kOff };
+
+struct BackupOptions {
+  BackupPacing pacing = BackupPacing::kAuto;
+};
+
 struct HostConfig {
   StorageOptions storage;
   ServerOptions server;
+  BackupOptions backup;
   // Where provider plugins are loaded from. LoadHostConfig makes a relative
   // path relative to the config file's directory; ParseHostConfig leaves it
   // relative to the current directory. The default, beside the binary, is

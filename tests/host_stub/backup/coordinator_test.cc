@@ -19,6 +19,7 @@
 
 #include "host_stub/storage_test_util.h"
 #include "test_support.h"
+#include "util/thread_priority.h"
 
 using namespace hoststub;
 using namespace storage_test;
@@ -529,4 +530,79 @@ TEST_CASE("coordinator: the recorder sees each end before anyone can see the ope
   CHECK(recorded[0].backup_id == done.backup_id);
   CHECK(recorded[0].bytes_read == done.bytes_read);
   CHECK(recorded[0].elapsed == done.elapsed);
+}
+
+namespace {
+
+// The threads of this process in each (CPU policy, I/O class), read from
+// the kernel for every task under /proc/self/task.
+struct ThreadClasses {
+  int idle_cpu = 0;
+  int idle_io = 0;
+  int total = 0;
+};
+
+ThreadClasses ReadThreadClasses() {
+  ThreadClasses out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    const int tid = std::stoi(task.path().filename().string());
+    Result<std::string> policy = ThreadSchedulingPolicy(tid);
+    Result<std::string> io = ThreadIoPriorityClass(tid);
+    if (!policy.ok() || !io.ok()) continue;  // the thread ended meanwhile
+    ++out.total;
+    out.idle_cpu += *policy == "SCHED_IDLE" ? 1 : 0;
+    out.idle_io += *io == "idle" ? 1 : 0;
+  }
+  return out;
+}
+
+// Runs fx_blocking's backup under `pacing` and returns the classes of the
+// process's threads while the provider's call is in progress.
+ThreadClasses ClassesDuringBackup(BackupPacing pacing, bool* background_reported) {
+  TempDir dir;
+  auto store = OpenOrFail(Options(dir / "data"));
+  AppendNumbered(*store, "orders", 20);
+  const fs::path release = dir / "release";
+  LogLines log;
+  ProviderRegistry providers = LoadProviders(ProvidersToml(release), log.Fn());
+  BackupCoordinator coordinator(*store, providers);
+  coordinator.set_pacing(pacing);
+  Result<OperationSnapshot> first = coordinator.StartBackup("slow", BKP_BACKUP_FULL);
+  REQUIRE_MESSAGE(first.ok(), first.status().ToString());
+  WaitUntil(coordinator, InEventsPhase);
+  const ThreadClasses during = ReadThreadClasses();
+  *background_reported = coordinator.backup_in_background();
+  testing_support::WriteFile(release, "go\n");
+  CHECK(WaitFinished(coordinator).state == OperationState::kSucceeded);
+  CHECK_FALSE(coordinator.backup_in_background());
+  return during;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "coordinator: with pacing auto the backup's thread runs in the CPU and I/O idle classes") {
+  // Nothing of the test's own is idle before: the count below is the
+  // backup's worker alone.
+  const ThreadClasses before = ReadThreadClasses();
+  REQUIRE(before.idle_cpu == 0);
+  REQUIRE(before.idle_io == 0);
+  bool background = false;
+  const ThreadClasses during = ClassesDuringBackup(BackupPacing::kAuto, &background);
+  CHECK(during.idle_cpu == 1);
+  CHECK(during.idle_io == 1);
+  CHECK(background);
+  // The calling thread (the host's own, like an append's) kept its class.
+  CHECK(*ThreadSchedulingPolicy(CurrentThreadId()) == "SCHED_OTHER");
+  // The worker has ended: the lowered thread is gone with its backup.
+  CHECK(ReadThreadClasses().idle_cpu == 0);
+}
+
+TEST_CASE("coordinator: with pacing off the backup's thread keeps the normal classes") {
+  bool background = true;
+  const ThreadClasses during = ClassesDuringBackup(BackupPacing::kOff, &background);
+  CHECK(during.total >= 2);
+  CHECK(during.idle_cpu == 0);
+  CHECK(during.idle_io == 0);
+  CHECK_FALSE(background);
 }

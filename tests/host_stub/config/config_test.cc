@@ -15,6 +15,7 @@
 
 #include "test_support.h"
 
+using hoststub::BackupPacing;
 using hoststub::FsyncPolicy;
 using hoststub::HostConfig;
 using hoststub::LoadHostConfig;
@@ -60,6 +61,7 @@ TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
         want.storage.recovery_verify_closed_segments);
   CHECK(got.server.listen_address == want.server.listen_address);
   CHECK(got.server.port == want.server.port);
+  CHECK(got.backup.pacing == BackupPacing::kAuto);
   // plugin_dir is found beside the binary, wherever hostd is started from.
   const auto exe = std::filesystem::read_symlink("/proc/self/exe");
   CHECK(got.plugin_dir ==
@@ -77,10 +79,11 @@ TEST_CASE("config: the built-in default TOML sets and documents every key") {
   const std::string text(hoststub::DefaultHostConfigToml());
   CHECK(Contains(text, "\n[storage]\n"));
   CHECK(Contains(text, "\n[server]\n"));
+  CHECK(Contains(text, "\n[backup]\n"));
   for (const char* key :
        {"data_dir", "event_segment_size", "log_segment_size", "fsync", "fsync_interval_ms",
         "commit_index_interval_ms", "log_retention_entries", "compaction_interval_ms",
-        "recovery_verify_closed_segments", "listen", "port", "plugin_dir", "archive"}) {
+        "recovery_verify_closed_segments", "listen", "port", "plugin_dir", "archive", "pacing"}) {
     CAPTURE(key);
     std::string line = std::string("\n") + key + " = ";
     size_t at = text.find(line);
@@ -121,6 +124,9 @@ recovery_verify_closed_segments = 3
 [server]
 listen = "0.0.0.0"
 port = 9000
+
+[backup]
+pacing = "off"
 )");
   CHECK(c.source == "test.toml");
   CHECK(c.storage.data_dir == "/var/lib/hostd");
@@ -134,6 +140,7 @@ port = 9000
   CHECK(c.storage.recovery_verify_closed_segments == 3u);
   CHECK(c.server.listen_address == "0.0.0.0");
   CHECK(c.server.port == 9000);
+  CHECK(c.backup.pacing == BackupPacing::kOff);
 }
 
 TEST_CASE("config: sizes take an integer or a string with a binary unit") {
@@ -230,6 +237,22 @@ TEST_CASE("config: a bad fsync policy lists the valid ones") {
   CHECK(Contains(st.message(),
                  "config.toml:5: 'storage.fsync' must be one of batch, interval, never, got "
                  "\"sometimes\""));
+}
+
+TEST_CASE("config: backup pacing takes auto or off and refuses anything else") {
+  CHECK(ParseOk("[backup]\npacing = \"auto\"\n").backup.pacing == BackupPacing::kAuto);
+  CHECK(ParseOk("[backup]\npacing = \"off\"\n").backup.pacing == BackupPacing::kOff);
+  Status st = ParseFailure("[storage]\ndata_dir = \"d\"\n[backup]\npacing = \"fast\"\n");
+  CHECK(st.code() == Status::Code::kInvalidArgument);
+  CAPTURE(st.message());
+  CHECK(Contains(st.message(),
+                 "config.toml:4: 'backup.pacing' must be one of auto, off, got "
+                 "\"fast\""));
+  st = ParseFailure("[backup]\npacing = true\n");
+  CHECK(Contains(st.message(), "config.toml:2: 'backup.pacing'"));
+  st = ParseFailure("[backup]\nrate = 5\n");
+  CHECK(Contains(st.message(), "config.toml:2:"));
+  CHECK(Contains(st.message(), "rate"));
 }
 
 TEST_CASE("config: integers out of range are refused") {
