@@ -101,11 +101,13 @@ TEST_CASE("remote: one context restored into a running host from a full and an i
   CHECK(Contains(cut, "\n249\t"));
   CHECK_FALSE(Contains(cut, "\n250\t"));
 
-  // No archive: a point in time past the backups cannot be reached.
+  // No archive: a point in time past the backups cannot be reached, and
+  // the refusal says how far they go.
   r = Restore(host, {"--to-token", "320", "--context", "orders", "--as", "orders-pitr"});
   INFO(r.output);
   CHECK(r.exit_code != 0);
-  CHECK(Contains(r.output, "cannot restore to a point in time without a backup id"));
+  CHECK(Contains(r.output,
+                 "token 320 is beyond the backup and the archive: 'orders' reaches token 299"));
 
   CHECK(host.Stop() == 0);
   ts::CommandResult check =
