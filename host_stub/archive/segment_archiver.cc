@@ -94,6 +94,20 @@ std::string FormatDelay(std::chrono::milliseconds delay) {
                                : fmt::format("{} ms", delay.count());
 }
 
+// A 1.1 provider reads no timeline: it would file a later history's
+// segments under the first one's names.
+Status CheckTimelineSupported(const LoadedProvider& provider, uint32_t timeline) {
+  if (timeline > 1 && BKP_VERSION_MINOR(provider.negotiated_version()) < 2) {
+    return Status::Unsupported(fmt::format(
+        "provider '{}' speaks ABI {}.{}, which has no timelines, and the data directory is on "
+        "timeline {} (it was restored from an archive, or one of its contexts was restored): "
+        "archiving it needs a provider built for ABI 1.2 or newer",
+        provider.name(), BKP_VERSION_MAJOR(provider.negotiated_version()),
+        BKP_VERSION_MINOR(provider.negotiated_version()), timeline));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
@@ -105,16 +119,7 @@ Result<std::unique_ptr<SegmentArchiver>> SegmentArchiver::Start(
     log = [](int32_t level, std::string_view line) { hoststub::Log(LogLevelOfBkp(level), line); };
   }
   HOSTSTUB_ASSIGN_OR_RETURN(auto timeline, DataDirTimeline(store.options().data_dir));
-  // A 1.1 provider reads no timeline: it would file this history's segments
-  // under the first one's names.
-  if (timeline.timeline > 1 && BKP_VERSION_MINOR(provider->negotiated_version()) < 2) {
-    return Status::Unsupported(fmt::format(
-        "provider '{}' speaks ABI {}.{}, which has no timelines, and the data directory is on "
-        "timeline {} (it was restored from an archive): archiving it needs a provider built for "
-        "ABI 1.2 or newer",
-        provider->name(), BKP_VERSION_MAJOR(provider->negotiated_version()),
-        BKP_VERSION_MINOR(provider->negotiated_version()), timeline.timeline));
-  }
+  HOSTSTUB_RETURN_IF_ERROR(CheckTimelineSupported(*provider, timeline.timeline));
   std::unique_ptr<SegmentArchiver> archiver(new SegmentArchiver(
       store, std::move(provider), options, std::move(log), std::move(timeline)));
   archiver->thread_ = std::thread([raw = archiver.get()] { raw->Run(); });
@@ -165,7 +170,9 @@ void SegmentArchiver::Run() {
     }
   };
   while (true) {
+    std::unique_lock pass(pass_mu_);
     const Status loaded = guarded([this] { return LoadPositions(); });
+    pass.unlock();
     if (loaded.ok()) break;
     if (!Retry(loaded)) return;
   }
@@ -194,6 +201,17 @@ void SegmentArchiver::Run() {
                                     queue_.capacity()));
       rescan = true;
     }
+    std::unique_lock passing(pass_mu_);  // Hold waits for it, or it for Resume
+    if (switch_timeline_.exchange(false)) {
+      const Status switched = guarded([this] { return SwitchTimeline(); });
+      if (!switched.ok()) {
+        switch_timeline_ = true;  // again after the back-off
+        passing.unlock();
+        if (!Retry(switched)) return;
+        continue;
+      }
+      rescan = true;
+    }
     const Status pass = guarded([&]() -> Status {
       if (rescan) {
         HOSTSTUB_RETURN_IF_ERROR(ShipClosedEverywhere());
@@ -206,8 +224,13 @@ void SegmentArchiver::Run() {
       WatchTails();
       return ShipDueTails();
     });
+    passing.unlock();
     if (!pass.ok()) {
       if (queue_.closed()) return;  // a call cancelled because the host stops
+      if (std::exchange(stopped_for_hold_, false)) {
+        rescan = true;  // what the hold interrupted, after Resume
+        continue;
+      }
       if (!Retry(pass)) return;
       rescan = true;  // the failed segment and what follows it, in order
       continue;
@@ -254,7 +277,9 @@ Status SegmentArchiver::LoadPositions() {
   HOSTSTUB_RETURN_IF_ERROR(CallArchiveStatus(*provider_, CollectPosition, &every));
   // Other timelines' streams are other histories: this one resumes its own.
   std::vector<Position> positions;
+  uint32_t newest = timeline_.timeline;
   for (Position& p : every) {
+    newest = std::max(newest, p.timeline);
     if (p.timeline == timeline_.timeline) positions.push_back(std::move(p));
   }
   // An archive reaching beyond the store holds another history: continuing
@@ -287,6 +312,7 @@ Status SegmentArchiver::LoadPositions() {
       c.archived_ms = p.archived_ms;
     }
     positions_loaded_ = true;
+    newest_timeline_ = std::max(newest_timeline_, newest);
   }
   // Log segments up to the newest one archived may go now; entries from
   // the segment after it on (whose base is past closed_base) may not.
@@ -300,6 +326,54 @@ Status SegmentArchiver::LoadPositions() {
           : fmt::format("resuming where the archive ends, in {} stream(s), on timeline {}",
                         positions.size(), timeline_.timeline));
   return Status::OK();
+}
+
+SegmentArchiver::HoldInfo SegmentArchiver::Hold(const std::string& context) {
+  hold_ = true;
+  held_ = std::unique_lock(pass_mu_);
+  HoldInfo info;
+  std::lock_guard lock(mu_);
+  info.newest_timeline = std::max(newest_timeline_, timeline_.timeline);
+  info.knows_context = !positions_loaded_;
+  for (uint32_t role : kRoles) {
+    auto it = cursors_.find(StreamKey{context, role});
+    if (it != cursors_.end() &&
+        (it->second.closed_base || it->second.next > 0 || !it->second.piece_name.empty())) {
+      info.knows_context = true;
+    }
+  }
+  return info;
+}
+
+void SegmentArchiver::Resume(bool timeline_changed) {
+  if (timeline_changed) switch_timeline_ = true;
+  hold_ = false;
+  if (held_.owns_lock()) held_.unlock();
+}
+
+Status SegmentArchiver::Held() {
+  stopped_for_hold_ = true;
+  return Status::Cancelled("held while a context is restored into the host");
+}
+
+Status SegmentArchiver::SwitchTimeline() {
+  HOSTSTUB_ASSIGN_OR_RETURN(auto timeline, DataDirTimeline(store_.options().data_dir));
+  if (timeline.timeline == timeline_.timeline) return Status::OK();
+  HOSTSTUB_RETURN_IF_ERROR(CheckTimelineSupported(*provider_, timeline.timeline));
+  // A fresh floor holds every context's whole log until this timeline's
+  // archive has it; the old one goes only once the new one is in place.
+  floor_ = store_.AddCompactionFloor();
+  Log(BKP_LOG_INFO,
+      fmt::format("a context was restored into the host: the data directory moved from timeline "
+                  "{} to timeline {}; archiving every segment on disk again, on timeline {}",
+                  timeline_.timeline, timeline.timeline, timeline.timeline));
+  {
+    std::lock_guard lock(mu_);
+    timeline_ = std::move(timeline);
+    cursors_.clear();
+    positions_loaded_ = false;
+  }
+  return LoadPositions();
 }
 
 Result<std::vector<SegmentInfo>> SegmentArchiver::List(const StreamKey& key) const {
@@ -342,6 +416,7 @@ Status SegmentArchiver::ShipClosed(const StreamKey& key, const std::vector<Segme
     int64_t observed_ms = 0;
     std::optional<uint64_t> gap_from;
     {
+      if (hold_) return Held();
       std::lock_guard lock(mu_);
       Cursor& c = cursors_[key];
       if (c.closed_base && segment.base <= *c.closed_base) continue;
@@ -417,6 +492,7 @@ Status SegmentArchiver::ShipDueTails() {
       std::lock_guard lock(mu_);
       reach = Reach(cursors_[key].next, key.role);
     }
+    if (hold_) return Held();
     if (!active.closed && active.next > reach) {
       HOSTSTUB_RETURN_IF_ERROR(Ship(key, active, BKP_ITEM_PARTIAL, observed_ms));
     }
@@ -486,7 +562,6 @@ Status SegmentArchiver::Ship(const StreamKey& key, const SegmentInfo& segment, u
 ArchiverStatus SegmentArchiver::Snapshot() const {
   ArchiverStatus s;
   s.provider = provider_->name();
-  s.timeline = timeline_.timeline;
   s.archive_timeout = options_.archive_timeout;
   s.queue_depth = queue_.depth();
   s.queue_capacity = queue_.capacity();
@@ -495,6 +570,7 @@ ArchiverStatus SegmentArchiver::Snapshot() const {
   {
     std::lock_guard lock(mu_);
     cursors = cursors_;
+    s.timeline = timeline_.timeline;
     s.state = stopped_                    ? ArchiverState::kStopped
               : !positions_loaded_        ? ArchiverState::kStarting
               : consecutive_failures_ > 0 ? ArchiverState::kRetrying

@@ -22,6 +22,15 @@
 // timeline and its history with every segment. A restored directory on a
 // new timeline therefore archives beside the history it came from.
 //
+// A context restored into the running host (hostctl restore --context) is
+// another history than the one the archive holds for it. The restore holds
+// every archiver (Hold: the pass under way stops before its next segment,
+// none starts) around the swap, which moves the directory to a new timeline
+// when an archive knows the context; Resume then makes the archiver start
+// over on it, as a host restored from an archive does: a fresh compaction
+// floor, positions of the new timeline (none), every segment on disk shipped
+// again. Nothing of the restored context is ever shipped on the old timeline.
+//
 // Keeping what is not archived. The archiver holds a CompactionFloor and
 // raises it per context only as closed log segments reach the archive, so
 // log compaction never deletes a segment it has yet to ship. (Event and
@@ -40,6 +49,7 @@
 // provider is shared. The destructor stops the archiver.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -98,6 +108,22 @@ class SegmentArchiver {
   // thread. What was not shipped is shipped at the next start. Idempotent.
   void Stop();
 
+  // What Hold found: the newest timeline the archive holds (or the
+  // archiver archives on), and whether the archive holds anything of the
+  // context on the directory's timeline (true while it has not read its
+  // positions yet: it cannot tell).
+  struct HoldInfo {
+    uint32_t newest_timeline = 1;
+    bool knows_context = false;
+  };
+  // Stops shipping until Resume: waits for the call in flight, then holds
+  // the archiver between segments. Call Hold and Resume on one thread, in
+  // pairs.
+  HoldInfo Hold(const std::string& context);
+  // Lets it ship again; with `timeline_changed`, it first starts over on
+  // the directory's timeline as it reads it now.
+  void Resume(bool timeline_changed);
+
   // A snapshot; the lag is measured against the store's segments now.
   ArchiverStatus Snapshot() const;
   const std::string& provider_name() const { return provider_->name(); }
@@ -130,6 +156,11 @@ class SegmentArchiver {
                   ArchiverOptions options, LogFn log, TimelineInfo timeline);
   void Run();
   Status LoadPositions();
+  // Resume(true)'s start over, on the archiver's thread.
+  Status SwitchTimeline();
+  // A pass stopped because Hold asked: not a failure (stopped_for_hold_
+  // tells Run so).
+  Status Held();
   Result<std::vector<SegmentInfo>> List(const StreamKey& key) const;
   Status ShipClosedEverywhere();
   Status ShipClosed(const StreamKey& key, const std::vector<SegmentInfo>& segments);
@@ -149,7 +180,7 @@ class SegmentArchiver {
   const std::shared_ptr<LoadedProvider> provider_;
   const ArchiverOptions options_;
   const LogFn log_;
-  const TimelineInfo timeline_;
+  TimelineInfo timeline_;  // written under mu_ by the archiver's thread only
   ArchiveQueue queue_;
   CompactionFloor floor_;
   SegmentSubscription subscription_;  // after queue_: it pushes into it
@@ -158,6 +189,7 @@ class SegmentArchiver {
   mutable std::mutex mu_;  // guards what follows
   std::map<StreamKey, Cursor> cursors_;
   bool positions_loaded_ = false;
+  uint32_t newest_timeline_ = 1;  // the highest any archive_status answer named
   bool stopped_ = false;
   uint64_t segments_archived_ = 0;
   uint64_t pieces_archived_ = 0;
@@ -166,6 +198,13 @@ class SegmentArchiver {
   int64_t last_error_ms_ = 0;
   uint64_t consecutive_failures_ = 0;
   int64_t next_retry_ms_ = 0;
+
+  // Held by the archiver's thread for each pass, and by Hold until Resume.
+  std::mutex pass_mu_;
+  std::unique_lock<std::mutex> held_;  // Hold's, released by Resume
+  std::atomic<bool> hold_{false};
+  std::atomic<bool> switch_timeline_{false};
+  bool stopped_for_hold_ = false;  // the archiver's thread only
 
   std::mutex stop_mu_;  // serialises Stop
   std::thread thread_;

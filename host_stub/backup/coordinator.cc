@@ -15,6 +15,7 @@
 #include "backup/backup_ids.h"
 #include "backup/backup_runner.h"
 #include "backup/retention_tiers.h"
+#include "backup/timeline_history.h"
 #include "util/human_format.h"
 #include "util/log.h"
 #include "util/thread_priority.h"
@@ -450,9 +451,11 @@ Result<OperationSnapshot> BackupCoordinator::StartRestore(std::string_view provi
       ~Unmark() { store.EndContextRestore(name); }
     } unmark{store_, name};
     const ProviderRef ref{provider.name(), provider.table(), provider.instance()};
-    Result<RestoreReport> report = RunContextRestore(
-        ref, id, store_.options().data_dir, what, store_.options(), op, point,
-        [this](const ContextSwapPlan& plan) { return store_.InstallRestoredContext(plan); });
+    Result<RestoreReport> report =
+        RunContextRestore(ref, id, store_.options().data_dir, what, store_.options(), op, point,
+                          [this, &provider](const ContextSwapPlan& plan) {
+                            return InstallWithArchivers(plan, provider.name());
+                          });
     HOSTSTUB_RETURN_IF_ERROR(report.status());
     std::lock_guard<std::mutex> lock(mu_);
     OperationSnapshot& s = running->snapshot;
@@ -469,6 +472,48 @@ Result<OperationSnapshot> BackupCoordinator::StartRestore(std::string_view provi
     });
   }
   return begun.first;
+}
+
+void BackupCoordinator::SetRestoreArchiveHooks(RestoreArchiveHooks hooks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  archive_hooks_ = std::move(hooks);
+}
+
+Result<std::filesystem::path> BackupCoordinator::InstallWithArchivers(ContextSwapPlan plan,
+                                                                      const std::string& source) {
+  RestoreArchiveHooks hooks;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hooks = archive_hooks_;
+  }
+  if (!hooks.hold) return store_.InstallRestoredContext(plan);
+  // No archiver ships between the decision and the swap, so none ships the
+  // restored context on the old timeline, nor raises a floor past the
+  // branch points read here.
+  const ArchiveHold held = hooks.hold(plan.context);
+  bool moved = false;
+  struct Release {
+    const RestoreArchiveHooks& hooks;
+    const bool& moved;
+    ~Release() { hooks.resume(moved); }
+  } release{hooks, moved};
+  const std::vector<std::string> live = store_.Contexts();
+  const bool exists = std::find(live.begin(), live.end(), plan.context) != live.end();
+  // A context the archive never held (a new --as name) just starts its
+  // stream on the directory's timeline; one it held would mix two histories.
+  if (held.archivers > 0 && (exists || held.knows_context)) {
+    HOSTSTUB_ASSIGN_OR_RETURN(
+        plan.timeline,
+        TimelineForContextRestore(
+            store_, plan.context, std::max(held.newest_timeline, plan.source_newest_timeline),
+            fmt::format("restore of context '{}' via provider '{}' into the running host",
+                        plan.context, source)));
+  }
+  Result<std::filesystem::path> aside = store_.InstallRestoredContext(plan);
+  // Also after a failure past the marker: the directory may be on the new
+  // timeline already, and the archiver then reads which one it is on.
+  moved = plan.timeline.has_value();
+  return aside;
 }
 
 std::optional<OperationSnapshot> BackupCoordinator::Current() const {

@@ -116,6 +116,22 @@ struct OperationSnapshot {
 // host's log.
 using OperationObserver = std::function<void(const OperationSnapshot&)>;
 
+// What a per-context restore into the running host tells its continuous
+// archivers (archive/segment_archiver.h, a layer above; hostd serve sets
+// them). `hold` stops every archiver shipping and says what their archives
+// hold; `resume` lets them go on, with true after the directory moved to a
+// new timeline (they start over on it). Both are called on the restore's
+// worker, in pairs.
+struct ArchiveHold {
+  size_t archivers = 0;
+  uint32_t newest_timeline = 0;  // the highest any of their archives holds
+  bool knows_context = false;    // any of them holds the context on the directory's timeline
+};
+struct RestoreArchiveHooks {
+  std::function<ArchiveHold(const std::string& context)> hold;
+  std::function<void(bool timeline_changed)> resume;
+};
+
 class BackupCoordinator {
  public:
   BackupCoordinator(EventStore& store, ProviderRegistry& providers,
@@ -176,6 +192,9 @@ class BackupCoordinator {
   Result<OperationSnapshot> StartRestore(std::string_view provider, std::string_view backup_id,
                                          const ContextRestore& what, const RestoreTarget& point);
 
+  // Set before the first restore (hostd serve, once its archivers run).
+  void SetRestoreArchiveHooks(RestoreArchiveHooks hooks);
+
   // The running operation, else the last one; nullopt before the first.
   std::optional<OperationSnapshot> Current() const;
 
@@ -228,6 +247,12 @@ class BackupCoordinator {
 
  private:
   struct Running;
+
+  // A restore's swap (EventStore::InstallRestoredContext) with the
+  // archivers held around it, on a new timeline when their archives know
+  // the context (backup/timeline_history.h). `source`: the provider read.
+  Result<std::filesystem::path> InstallWithArchivers(ContextSwapPlan plan,
+                                                     const std::string& source);
 
   // Marks a provider instance in use for its life: the ABI allows one call
   // per instance at a time. A flag under mu_ rather than a mutex per
@@ -290,6 +315,7 @@ class BackupCoordinator {
   BackupPacing pacing_ = BackupPacing::kAuto;  // set before the first operation
   std::atomic<bool> backup_in_background_{false};
   mutable std::mutex mu_;
+  RestoreArchiveHooks archive_hooks_;  // guarded by mu_
   mutable std::condition_variable idle_;
   std::condition_variable provider_released_;
   // The providers a call is in (guarded by mu_).

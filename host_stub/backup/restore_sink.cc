@@ -433,6 +433,7 @@ Result<RestoreReport> RestoreSink::CommitContext(StorageOptions options,
   plan.context = context_->name();
   plan.staged = staging_ / "contexts" / plan.context;
   plan.keep_old_aside = policy_ == RestorePolicy::kForce;
+  plan.source_newest_timeline = newest_timeline_;
   {
     HOSTSTUB_ASSIGN_OR_RETURN(auto db, ControlDb::Open(staging_ / "control.db"));
     HOSTSTUB_ASSIGN_OR_RETURN(plan.rows, db->ExportContext(plan.context));

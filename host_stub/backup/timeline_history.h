@@ -24,6 +24,16 @@ std::string EncodeTimelineHistory(uint32_t timeline, uint32_t parent, int64_t cr
                                   const std::string& reason,
                                   const std::vector<ContextState>& branch_points);
 
+// The timeline a per-context restore of `context` into the running `store`
+// moves its directory to: number `newest` + 1 (newest: the highest any
+// archive of the directory or the restore's source holds), branching from
+// the directory's timeline at the other contexts' ends now. The restored
+// context is not listed: its history is the restore's, shared with nothing
+// the old timeline archived, so a point in time after the restore needs a
+// backup taken on the new timeline (docs/operations.md).
+Result<TimelineInfo> TimelineForContextRestore(EventStore& store, const std::string& context,
+                                               uint32_t newest, const std::string& reason);
+
 // The timeline of a data directory (read through a connection of its own,
 // so a running host's directory can be asked too).
 Result<TimelineInfo> DataDirTimeline(const std::filesystem::path& data_dir);

@@ -280,6 +280,26 @@ int RunServe(const ServeArgs& args) {
                            id.status().ToString()));
     }
   });
+  // A context restored into the host is another history than its archive
+  // holds: the archivers pause around the swap and follow the directory to
+  // its new timeline (archive/segment_archiver.h).
+  if (!archivers->empty()) {
+    RestoreArchiveHooks hooks;
+    hooks.hold = [a = &*archivers](const std::string& context) {
+      ArchiveHold held;
+      for (const auto& archiver : *a) {
+        const SegmentArchiver::HoldInfo info = archiver->Hold(context);
+        ++held.archivers;
+        held.newest_timeline = std::max(held.newest_timeline, info.newest_timeline);
+        held.knows_context = held.knows_context || info.knows_context;
+      }
+      return held;
+    };
+    hooks.resume = [a = &*archivers](bool timeline_changed) {
+      for (const auto& archiver : *a) archiver->Resume(timeline_changed);
+    };
+    coordinator->SetRestoreArchiveHooks(std::move(hooks));
+  }
   AdminServer server(*store, config->server);
   RegisterBackupRoutes(server, *coordinator);
   RegisterArchiveRoutes(server, *archivers);

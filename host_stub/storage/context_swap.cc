@@ -1,7 +1,11 @@
 // The per-context swap protocol (see context_swap.h): marker, renames, rows.
 #include "storage/context_swap.h"
 
+#include <signal.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -34,7 +38,8 @@ Result<std::string> Relative(const fs::path& data_dir, const fs::path& path) {
 
 // One field per line, "key value"; a role's principal and role apart by a tab.
 std::string EncodeMarker(const std::string& context, const std::string& staged,
-                         const std::string& aside, const ContextRows& rows) {
+                         const std::string& aside, const ContextRows& rows,
+                         const std::optional<TimelineInfo>& timeline) {
   std::string text = std::string(kMarkerMagic) + "\n";
   text += "context " + context + "\n";
   text += "staged " + staged + "\n";
@@ -42,12 +47,17 @@ std::string EncodeMarker(const std::string& context, const std::string& staged,
   text += fmt::format("created_ms {}\nterm {}\ncommit_index {}\n", rows.created_ms, rows.state.term,
                       rows.state.commit_index);
   for (const auto& [principal, role] : rows.roles) text += "role " + principal + "\t" + role + "\n";
+  if (timeline) {
+    text += fmt::format("timeline {}\n", timeline->timeline);
+    text += "history " + timeline->history + "\n";
+  }
   return text + "end\n";
 }
 
 struct Marker {
   std::string context, staged, aside;
   ContextRows rows;
+  std::optional<TimelineInfo> timeline;
 };
 
 Result<Marker> DecodeMarker(const fs::path& file, const std::string& text) {
@@ -83,6 +93,12 @@ Result<Marker> DecodeMarker(const fs::path& file, const std::string& text) {
         const size_t tab = value.find('\t');
         if (tab == std::string::npos) return bad("a role line without a tab");
         m.rows.roles.emplace_back(value.substr(0, tab), value.substr(tab + 1));
+      } else if (key == "timeline") {
+        if (!m.timeline) m.timeline.emplace();
+        m.timeline->timeline = static_cast<uint32_t>(std::stoul(value));
+      } else if (key == "history") {
+        if (!m.timeline) m.timeline.emplace();
+        m.timeline->history = value;
       } else if (key == "end") {
         ended = true;
       } else {
@@ -93,6 +109,9 @@ Result<Marker> DecodeMarker(const fs::path& file, const std::string& text) {
     }
   }
   if (!ended || m.context.empty() || m.staged.empty()) return bad("incomplete");
+  if (m.timeline && (m.timeline->timeline < 2 || m.timeline->history.empty())) {
+    return bad("a timeline without its number or history");
+  }
   return m;
 }
 
@@ -109,6 +128,18 @@ std::string Timestamp() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return FormatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
                    UtcFormat::kCompact);
+}
+
+// For the crash tests of a real hostd: BKP_TEST_CRASH_SWAP=<step> kills the
+// process (SIGKILL: no cleanup, as a power cut) when the swap reaches that
+// step, so that recovery can be shown to end in the whole old or the whole
+// new context from each. Steps, in order: "staged" (before the marker),
+// "decided" (the marker durable, nothing moved), "aside" (the old context
+// set aside), "moved" (the restored one in place, rows not yet), "rows" (the
+// rows and timeline written, the marker still there).
+void CrashPoint(const char* step) {
+  const char* at = std::getenv("BKP_TEST_CRASH_SWAP");
+  if (at != nullptr && std::strcmp(at, step) == 0) ::raise(SIGKILL);
 }
 
 Status Rename(const fs::path& from, const fs::path& to) {
@@ -138,18 +169,25 @@ Status RollForward(const fs::path& data_dir, ControlDb& db, const Marker& m) {
     fs::create_directories(aside.parent_path(), ec);
     HOSTSTUB_RETURN_IF_ERROR(Rename(live, aside));
     HOSTSTUB_RETURN_IF_ERROR(SyncDir(aside.parent_path()));
+    CrashPoint("aside");
   }
   if (staged_there) {
     fs::create_directories(live.parent_path(), ec);
     HOSTSTUB_RETURN_IF_ERROR(Rename(staged, live));
     HOSTSTUB_RETURN_IF_ERROR(SyncDir(live.parent_path()));
     HOSTSTUB_RETURN_IF_ERROR(SyncDir(staged.parent_path()));
+    CrashPoint("moved");
   } else if (!fs::is_directory(live, ec)) {
     return Status::Corruption(
         fmt::format("context swap of '{}': neither the restored copy '{}' nor '{}' exists",
                     m.context, staged.string(), live.string()));
   }
   HOSTSTUB_RETURN_IF_ERROR(db.ImportContext(m.context, m.rows));
+  // After the rows, before the marker goes: an archiver started after a
+  // crash here reads the new timeline, never the old one beside the
+  // restored context.
+  if (m.timeline) HOSTSTUB_RETURN_IF_ERROR(db.SaveTimeline(*m.timeline));
+  CrashPoint("rows");
   const fs::path marker = data_dir / kContextRestoreDir / kMarkerName;
   fs::remove(marker, ec);
   if (ec) {
@@ -184,6 +222,12 @@ Result<fs::path> SwapInContext(const fs::path& data_dir, ControlDb& db,
                       role, principal));
     }
   }
+  if (plan.timeline && (plan.timeline->timeline < 2 || plan.timeline->history.empty() ||
+                        plan.timeline->history.find('\n') != std::string::npos)) {
+    return Status::InvalidArgument(
+        fmt::format("context '{}': the new timeline {} needs a history of one line", plan.context,
+                    plan.timeline->timeline));
+  }
   HOSTSTUB_ASSIGN_OR_RETURN(const std::string staged, Relative(data_dir, plan.staged));
   std::string aside;
   if (exists) {
@@ -195,12 +239,14 @@ Result<fs::path> SwapInContext(const fs::path& data_dir, ControlDb& db,
       aside = stem + "-" + std::to_string(n);
     }
   }
-  const std::string text = EncodeMarker(plan.context, staged, aside, plan.rows);
+  const std::string text = EncodeMarker(plan.context, staged, aside, plan.rows, plan.timeline);
   const fs::path dir = data_dir / kContextRestoreDir;
   std::error_code ec;
   fs::create_directories(dir, ec);
+  CrashPoint("staged");
   // The point of no return: from here the swap rolls forward, also after a crash.
   HOSTSTUB_RETURN_IF_ERROR(WriteFileAtomically(dir / kMarkerName, text.data(), text.size()));
+  CrashPoint("decided");
   HOSTSTUB_ASSIGN_OR_RETURN(const Marker marker, DecodeMarker(dir / kMarkerName, text));
   HOSTSTUB_RETURN_IF_ERROR(RollForward(data_dir, db, marker));
   return aside.empty() ? fs::path() : data_dir / aside;

@@ -8,7 +8,8 @@
 // where the old context goes (force) and the control-DB rows the restored
 // context takes. Once the marker is durable the swap only rolls forward:
 // old context set aside, staged copy renamed into DATA/contexts/<C>, rows
-// replaced in one transaction, marker removed. Each step is a rename or a
+// replaced in one transaction, the directory's new timeline recorded (when
+// the plan starts one), marker removed. Each step is a rename or a
 // transaction and each is idempotent, so finishing it again after a crash
 // (RecoverContextSwap, which EventStore::Open runs) ends in the restored
 // context. Without a marker, anything under .context-restore/ is an
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,15 @@ struct ContextSwapPlan {
   bool keep_old_aside = false;
   // What the control DB says of the restored context.
   ContextRows rows;
+  // Set: the directory moves to this timeline as part of the swap (the
+  // restored context's history is not the one its archive holds, so the
+  // archive must go on beside it; archive/segment_archiver.h). The history
+  // is one line of JSON. Unset: the directory's timeline is left alone.
+  std::optional<TimelineInfo> timeline;
+  // The newest timeline the repository the restore read from holds (its
+  // sink_timeline call; 0: it named none), so that a new timeline's number
+  // is above it too.
+  uint32_t source_newest_timeline = 0;
 };
 
 // Whether `context` exists in `data_dir`: a directory under contexts/ or a

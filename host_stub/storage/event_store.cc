@@ -247,6 +247,13 @@ Status EventStore::Impl::Restoring(std::string_view context) const {
                   context));
 }
 
+void EventStore::Impl::ForgetFloors(std::string_view context) {
+  std::lock_guard lock(pin_mu);
+  for (auto& [id, by_context] : floors) {
+    if (auto it = by_context.find(context); it != by_context.end()) by_context.erase(it);
+  }
+}
+
 Status EventStore::BeginContextRestore(std::string_view context) {
   HOSTSTUB_RETURN_IF_ERROR(ValidateContextName(context));
   std::lock_guard lock(impl_->restoring_mu);
@@ -269,6 +276,10 @@ Result<fs::path> EventStore::InstallRestoredContext(const ContextSwapPlan& plan)
   }
   // Creation waits: no append may create the context under the swap.
   std::lock_guard create(impl_->create_mu);
+  // Before the context's locks (compaction takes pin_mu before them). Were
+  // the swap to fail, the floors only hold more than they need until their
+  // holders raise them again.
+  impl_->ForgetFloors(plan.context);
   Context* ctx = impl_->Find(plan.context);
   if (ctx == nullptr) {
     HOSTSTUB_ASSIGN_OR_RETURN(fs::path aside,

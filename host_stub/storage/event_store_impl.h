@@ -95,6 +95,10 @@ struct EventStore::Impl {
   // index its holder still needs.
   std::map<uint64_t, std::map<std::string, uint64_t, std::less<>>> floors;
   uint64_t next_floor_id = 1;
+  // A restored context's log is another history than the one the floors
+  // were raised along: every floor holds all of it again until raised anew
+  // (pin_mu taken here).
+  void ForgetFloors(std::string_view context);
 
   // Segment-close subscribers. Announcing holds the shared lock and
   // unsubscribing the exclusive one, so no subscriber is called once its

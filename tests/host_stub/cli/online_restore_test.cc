@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -241,4 +242,63 @@ TEST_CASE("hostctl restore: a point in time of one context, through wal_archive"
       {"restore", "--provider", "pitr", "--to-token", "5", "--to-time", "1", "--context", "alpha"});
   CHECK(r.exit_code == 2);
   CHECK(host.Stop() == 0);
+}
+
+// A real hostd killed (SIGKILL, from inside, at the step named by
+// BKP_TEST_CRASH_SWAP) at each step of the swap, before and after the point
+// of no return (the marker), then restarted: the context is the whole old
+// one before it and the whole restored one after it, the staging is gone,
+// appends go on after its last token, and the checker passes.
+TEST_CASE("hostctl restore: a host killed at each step of the swap recovers old or new, whole") {
+  struct Step {
+    const char* name;
+    bool decided;  // past the marker: the restored context must win
+  };
+  for (const Step step : {Step{"staged", false}, Step{"decided", true}, Step{"aside", true},
+                          Step{"moved", true}, Step{"rows", true}}) {
+    CAPTURE(step.name);
+    ts::TempDir dir;
+    const fs::path config = WriteConfig(dir);
+    std::string backed_up;
+    std::string damaged;
+    {
+      // The hook is read by hostd only; this test runs no thread of its own.
+      ::setenv("BKP_TEST_CRASH_SWAP", step.name, 1);
+      Host host(dir, config, "hostd.log");
+      ::unsetenv("BKP_TEST_CRASH_SWAP");
+      host.Append("orders", 300, 1);
+      host.Append("audit", 20, 2);
+      backed_up = host.Read("orders");
+      const std::string id = host.Backup("local");
+      host.Append("orders", 60, 3);
+      damaged = host.Read("orders");
+      ts::CommandResult r = host.Ctl({"restore", "--provider", "local", "--backup", id, "--context",
+                                      "orders", "--policy", "force", "--no-progress"});
+      INFO(r.output);
+      CHECK(r.exit_code != 0);  // the host died under it
+      CHECK(host.Stop(SIGKILL) == -SIGKILL);
+      INFO(ts::ReadFile(dir / "hostd.log"));
+      CHECK_FALSE(Contains(ts::ReadFile(dir / "hostd.log"), "restored via provider"));
+    }
+    Host host(dir, config, "hostd-2.log");
+    const std::string expected = step.decided ? backed_up : damaged;
+    CHECK(host.Read("orders") == expected);
+    CHECK(host.NextToken("orders") == (step.decided ? 300u : 360u));
+    CHECK(host.NextToken("audit") == 20u);
+    CHECK_FALSE(fs::exists(dir / "data" / ".context-restore"));
+    const bool aside = fs::exists(dir / "data" / "set-aside") &&
+                       !ts::ListSorted(dir / "data" / "set-aside").empty();
+    CHECK(aside == step.decided);
+    if (step.decided) {
+      CHECK(Contains(host.Log(), "finished the restore of context 'orders'"));
+    }
+    ts::CommandResult r = host.Ctl({"append", "--context", "orders", "after the crash"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(Contains(r.output, step.decided ? "tokens 300..300" : "tokens 360..360"));
+    CHECK(host.Stop() == 0);
+    ts::CommandResult check = Hostd({"check", "--data-dir", (dir / "data").string()});
+    INFO(check.output);
+    CHECK(check.exit_code == 0);
+  }
 }

@@ -207,3 +207,33 @@ TEST_CASE("context swap: in a running store, readers see the old context or the 
   store.reset();
   CHECK(CheckDataDir(f.data).ok());
 }
+
+TEST_CASE("context swap: a new timeline in the marker is recorded, also when finished by an open") {
+  Fixture f;
+  f.plan.keep_old_aside = true;
+  f.plan.timeline = TimelineInfo{3, R"({"timeline":3,"parent":2,"contexts":[]})"};
+  ts::WriteFile(f.data / kSetAsideDir, "in the way");
+  {
+    auto db = ControlDb::Open(f.data / "control.db");
+    REQUIRE(db.ok());
+    REQUIRE_FALSE(SwapInContext(f.data, **db, f.plan).ok());
+    auto timeline = (*db)->LoadTimeline();
+    REQUIRE(timeline.ok());
+    CHECK(timeline->timeline == 1);  // not yet: the swap stopped before its rows
+  }
+  CHECK(ts::Contains(ts::ReadFile(f.data / kContextRestoreDir / "swap"), "\ntimeline 3\n"));
+  fs::remove(f.data / kSetAsideDir);
+  CHECK(f.Payloads("c", nullptr) == f.new_c);
+  auto db = ControlDb::Open(f.data / "control.db");
+  REQUIRE(db.ok());
+  auto timeline = (*db)->LoadTimeline();
+  REQUIRE(timeline.ok());
+  CHECK(timeline->timeline == 3);
+  CHECK(timeline->history == f.plan.timeline->history);
+
+  // A history that would break the marker's lines is refused up front.
+  f.plan.timeline->history = "{\n}";
+  auto refused = SwapInContext(f.data, **db, f.plan);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == Status::Code::kInvalidArgument);
+}
