@@ -167,7 +167,7 @@ class BackupCoordinator {
   // operation starts.
   void set_recorder(OperationObserver recorder) { recorder_ = std::move(recorder); }
 
-  // [backup] pacing (config/host_config.h). With kAuto (the default) each
+  // [backup] pacing (config/host_config.h). With kAuto (default kOff) each
   // backup's worker thread lowers itself to the CPU and I/O idle classes
   // before the provider's call (util/thread_priority.h), so the provider's
   // threads, started from it, inherit them and appends always come first.
@@ -312,7 +312,7 @@ class BackupCoordinator {
   ProviderRegistry& providers_;
   OperationObserver observer_;
   OperationObserver recorder_;                 // set before the first operation
-  BackupPacing pacing_ = BackupPacing::kAuto;  // set before the first operation
+  BackupPacing pacing_ = BackupPacing::kOff;  // set before the first operation
   std::atomic<bool> backup_in_background_{false};
   mutable std::mutex mu_;
   RestoreArchiveHooks archive_hooks_;  // guarded by mu_

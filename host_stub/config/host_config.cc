@@ -313,7 +313,8 @@ std::vector<Key> HostConfigSchema(HostConfig& config) {
        "         (SCHED_IDLE, ioprio idle): they get what the host leaves over,\n"
        "         so appends keep their pace, and an idle machine runs the backup\n"
        "         at full speed; they also yield to every other process here;\n"
-       "  \"off\"  the backup competes with the host's threads as an equal.\n"
+       "  \"off\"  the backup competes with the host's threads as an equal\n"
+       "         (the default).\n"
        "A provider's rate_limit setting caps the backup's reads in both modes."},
   };
   return {

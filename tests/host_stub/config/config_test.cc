@@ -61,7 +61,7 @@ TEST_CASE("config: the built-in default TOML parses to the struct defaults") {
         want.storage.recovery_verify_closed_segments);
   CHECK(got.server.listen_address == want.server.listen_address);
   CHECK(got.server.port == want.server.port);
-  CHECK(got.backup.pacing == BackupPacing::kAuto);
+  CHECK(got.backup.pacing == BackupPacing::kOff);
   // plugin_dir is found beside the binary, wherever hostd is started from.
   const auto exe = std::filesystem::read_symlink("/proc/self/exe");
   CHECK(got.plugin_dir ==
@@ -126,7 +126,7 @@ listen = "0.0.0.0"
 port = 9000
 
 [backup]
-pacing = "off"
+pacing = "auto"
 )");
   CHECK(c.source == "test.toml");
   CHECK(c.storage.data_dir == "/var/lib/hostd");
@@ -140,7 +140,7 @@ pacing = "off"
   CHECK(c.storage.recovery_verify_closed_segments == 3u);
   CHECK(c.server.listen_address == "0.0.0.0");
   CHECK(c.server.port == 9000);
-  CHECK(c.backup.pacing == BackupPacing::kOff);
+  CHECK(c.backup.pacing == BackupPacing::kAuto);
 }
 
 TEST_CASE("config: sizes take an integer or a string with a binary unit") {
