@@ -164,7 +164,7 @@ HttpConnectionOptions Options(uint16_t port) {
   return options;
 }
 
-bool Contains(const std::string& text, const std::string& part) {
+bool ContainsText(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
@@ -189,10 +189,10 @@ TEST_CASE("http connection: keep-alive, the target as given, Host and JSON heade
   REQUIRE(requests.size() == 3);
   const std::string host = "Host: 127.0.0.1:" + std::to_string(server.port()) + "\r\n";
   CHECK(requests[0].starts_with("GET /v1/contexts/a%2Fb/events?from=1 HTTP/1.1\r\n"));
-  CHECK(Contains(requests[0], host));
-  CHECK_FALSE(Contains(requests[0], "Content-Type"));
+  CHECK(ContainsText(requests[0], host));
+  CHECK_FALSE(ContainsText(requests[0], "Content-Type"));
   CHECK(requests[1].starts_with("POST /v1/x HTTP/1.1\r\n"));
-  CHECK(Contains(requests[1], "Content-Type: application/json\r\n"));
+  CHECK(ContainsText(requests[1], "Content-Type: application/json\r\n"));
   CHECK(requests[1].ends_with("\r\n\r\n" + body));
   CHECK(requests[2].starts_with("DELETE /v1/backups/b%201 HTTP/1.1\r\n"));
 }
@@ -256,7 +256,7 @@ TEST_CASE("http connection: no reply within io_timeout is a read error, and the 
   const auto took = std::chrono::steady_clock::now() - start;
   REQUIRE(error);
   CHECK(error->kind == Kind::kRead);
-  CHECK(Contains(error->detail, "200 ms"));
+  CHECK(ContainsText(error->detail, "200 ms"));
   CHECK(reply.status == 0);
   CHECK(took >= std::chrono::milliseconds(200));
   CHECK(took < std::chrono::seconds(5));
@@ -279,7 +279,7 @@ TEST_CASE("http connection: refused and unresolvable are told apart") {
       refused.Exchange({.method = "GET", .target = "/"}, reply);
   REQUIRE(error);
   CHECK(error->kind == Kind::kConnect);
-  CHECK(Contains(error->detail, "refused"));
+  CHECK(ContainsText(error->detail, "refused"));
 
   HttpConnectionOptions options = Options(port);
   options.host = "no-such-host.invalid";

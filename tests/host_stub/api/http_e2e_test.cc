@@ -30,9 +30,9 @@ fs::path WriteConfig(const ts::TempDir& dir) {
 }
 
 // `hostd serve` on the config in `dir`, up once the port file appeared.
-class Host : public hostd_process::HostProcess {
+class HttpE2eHost : public hostd_process::HostProcess {
  public:
-  Host(const ts::TempDir& dir, const std::string& log_name)
+  HttpE2eHost(const ts::TempDir& dir, const std::string& log_name)
       : HostProcess(dir / "host.toml", dir / "port", dir / log_name) {}
 };
 
@@ -67,7 +67,7 @@ TEST_CASE("hostd+hostctl: appended events read back exactly, survive a restart, 
   std::string before_restart;
   uint64_t last_token = 0;
   {
-    Host host(dir, "hostd-1.log");
+    HttpE2eHost host(dir, "hostd-1.log");
     ts::CommandResult r =
         host.Ctl({"append", "--context", "orders", "first", "second event", R"({"k":1})"});
     INFO(r.output);
@@ -98,7 +98,7 @@ TEST_CASE("hostd+hostctl: appended events read back exactly, survive a restart, 
     CHECK(host.Log().find("hostd: stopped") != std::string::npos);
   }
   {
-    Host host(dir, "hostd-2.log");
+    HttpE2eHost host(dir, "hostd-2.log");
     ts::CommandResult r = host.Ctl({"read", "--context", "orders", "--limit", "0"});
     REQUIRE(r.exit_code == 0);
     CHECK(r.output == before_restart);
@@ -125,7 +125,7 @@ TEST_CASE("hostd+hostctl: appended events read back exactly, survive a restart, 
 TEST_CASE("hostd+hostctl: two contexts keep separate token sequences") {
   ts::TempDir dir;
   WriteConfig(dir);
-  Host host(dir, "hostd.log");
+  HttpE2eHost host(dir, "hostd.log");
   for (const auto& [context, payload] : std::vector<std::pair<std::string, std::string>>{
            {"alpha", "a1"}, {"beta", "b1"}, {"alpha", "a2"}, {"beta", "b2"}, {"alpha", "a3"}}) {
     ts::CommandResult r = host.Ctl({"append", "--context", context, payload});
@@ -169,7 +169,7 @@ TEST_CASE("hostd+hostctl: two contexts keep separate token sequences") {
 TEST_CASE("hostctl load: a paced, bounded run appends rate x duration events and reports") {
   ts::TempDir dir;
   WriteConfig(dir);
-  Host host(dir, "hostd.log");
+  HttpE2eHost host(dir, "hostd.log");
   // Two batches of 100 due 1 s apart in a 2 s window, one connection each, so
   // a slow start or a slow first reply does not keep the second batch out of
   // the window (one connection in a 1 s window did: a start of 0.5 s and a

@@ -35,7 +35,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kMetricsE2eDeadline = std::chrono::seconds(60);
 
 struct Providers {
   bool broken = false;  // fx_blocking whose backup fails at once (deadline 1 ms)
@@ -136,7 +136,7 @@ int FreePort() {
 }
 
 bool WaitUntil(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kMetricsE2eDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -326,7 +326,7 @@ TEST_CASE(
   CHECK(waiter.Running());
 
   ts::WriteFile(dir / "release", "go\n");
-  const int exit_code = hostd_process::WaitExit(waiter, kDeadline);
+  const int exit_code = hostd_process::WaitExit(waiter, kMetricsE2eDeadline);
   INFO(ts::ReadFile(dir / "waiter.log"));
   CHECK(exit_code == 0);
   CHECK(Contains(ts::ReadFile(dir / "waiter.log"), "created via provider 'local'"));

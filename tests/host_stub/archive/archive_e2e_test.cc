@@ -47,7 +47,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kArchiveE2eDeadline = std::chrono::seconds(60);
 
 struct ArchiveConfig {
   uint64_t rate_limit = 0;  // the provider's read cap in bytes/s; 0: none
@@ -75,7 +75,7 @@ fs::path WriteConfig(const ts::TempDir& dir, const std::string& name, const Arch
   return config;
 }
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult ArchiveE2eHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
@@ -98,7 +98,7 @@ json Archiver(const HostProcess& host) {
 
 json WaitForArchiver(const HostProcess& host, const std::function<bool(const json&)>& done,
                      const char* what) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kArchiveE2eDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
     json archiver = Archiver(host);
     if (done(archiver)) return archiver;
@@ -305,8 +305,8 @@ TEST_CASE("hostd archiving: what reached only the archive restores to a token an
   REQUIRE(original.size() == 500);
 
   ts::CommandResult r =
-      Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-token", "349",
-             "--context", "orders", "--data-dir", (dir / "at-token").string()});
+      ArchiveE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-token",
+                       "349", "--context", "orders", "--data-dir", (dir / "at-token").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "point in time: context 'orders' ends at token 349"));
@@ -316,8 +316,8 @@ TEST_CASE("hostd archiving: what reached only the archive restores to a token an
   const int64_t target_ms = original[259].timestamp_ms;
   size_t expected = 0;
   while (expected < original.size() && original[expected].timestamp_ms <= target_ms) ++expected;
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(target_ms), "--data-dir", (dir / "at-time").string()});
+  r = ArchiveE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                       std::to_string(target_ms), "--data-dir", (dir / "at-time").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CheckSameEvents(ReadAll(dir / "at-time", "orders"),
@@ -362,8 +362,9 @@ TEST_CASE(
   // The newest increment restores to exactly what the source held at the
   // end of the log it holds: every event of those entries, and no other
   // (events listed after the log, and so ahead of it, are cut by recovery).
-  ts::CommandResult r = Hostd({"restore", "--config", config.string(), "--provider", "pitr",
-                               "--backup", ids.back(), "--data-dir", (dir / "restored").string()});
+  ts::CommandResult r =
+      ArchiveE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--backup",
+                       ids.back(), "--data-dir", (dir / "restored").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const auto source = ReadAll(dir / "data", "orders");

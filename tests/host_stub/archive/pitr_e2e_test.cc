@@ -34,7 +34,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kPitrE2eDeadline = std::chrono::seconds(60);
 
 // DIR/NAME: data in DATA, the provider 'pitr' (wal_archive into DIR/repo)
 // archiving with archive_timeout = 1.
@@ -51,7 +51,7 @@ fs::path WriteConfig(const ts::TempDir& dir, const std::string& name, const fs::
   return config;
 }
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult PitrE2eHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
@@ -75,7 +75,7 @@ std::vector<hoststub::StoredEvent> UpTo(const std::vector<hoststub::StoredEvent>
 
 // Waits until the archive holds every event and log entry of the host.
 json WaitArchived(const HostProcess& host) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kPitrE2eDeadline;
   json status;
   while (std::chrono::steady_clock::now() < deadline) {
     status = host.Json({"status", "--json"});
@@ -101,7 +101,7 @@ json WaitArchived(const HostProcess& host) {
   return nullptr;
 }
 
-std::vector<hoststub::StoredEvent> ReadAll(const fs::path& data, const std::string& context) {
+std::vector<hoststub::StoredEvent> PitrReadAll(const fs::path& data, const std::string& context) {
   auto store = storage_test::OpenOrFail(storage_test::Options(data));
   auto events = store->Read(context, 0, 1'000'000);
   if (!events.ok() && events.status().code() == hoststub::Status::Code::kNotFound) return {};
@@ -109,8 +109,8 @@ std::vector<hoststub::StoredEvent> ReadAll(const fs::path& data, const std::stri
   return *events;
 }
 
-void CheckSameEvents(const std::vector<hoststub::StoredEvent>& got,
-                     const std::vector<hoststub::StoredEvent>& want) {
+void PitrCheckSameEvents(const std::vector<hoststub::StoredEvent>& got,
+                         const std::vector<hoststub::StoredEvent>& want) {
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     if (got[i].token != want[i].token || got[i].payload != want[i].payload) {
@@ -151,14 +151,14 @@ TEST_CASE("pitr: a context created after the newest backup is restored from the 
     WaitArchived(host);
     CHECK(host.Stop() == 0);
   }
-  const auto alpha = ReadAll(dir / "data", "alpha");
-  const auto beta = ReadAll(dir / "data", "beta");
+  const auto alpha = PitrReadAll(dir / "data", "alpha");
+  const auto beta = PitrReadAll(dir / "data", "beta");
   REQUIRE(alpha.size() == 60);
   REQUIRE(beta.size() == 80);
 
   ts::CommandResult r =
-      Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(after_b), "--data-dir", (dir / "at-time").string()});
+      PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                    std::to_string(after_b), "--data-dir", (dir / "at-time").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "point in time: context 'beta' ends at token 79"));
@@ -175,19 +175,19 @@ TEST_CASE("pitr: a context created after the newest backup is restored from the 
     CHECK(states->at("beta").commit_index == beta.back().log_index);
     CHECK(states->at("beta").term >= 1);
   }
-  CheckSameEvents(ReadAll(dir / "at-time", "alpha"), alpha);
-  CheckSameEvents(ReadAll(dir / "at-time", "beta"), beta);
-  ts::CommandResult check = Hostd({"check", "--data-dir", (dir / "at-time").string()});
+  PitrCheckSameEvents(PitrReadAll(dir / "at-time", "alpha"), alpha);
+  PitrCheckSameEvents(PitrReadAll(dir / "at-time", "beta"), beta);
+  ts::CommandResult check = PitrE2eHostd({"check", "--data-dir", (dir / "at-time").string()});
   INFO(check.output);
   CHECK(check.exit_code == 0);
 
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-token", "39",
-             "--context", "beta", "--data-dir", (dir / "at-token").string()});
+  r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-token",
+                    "39", "--context", "beta", "--data-dir", (dir / "at-token").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CheckSameEvents(ReadAll(dir / "at-token", "beta"), {beta.begin(), beta.begin() + 40});
+  PitrCheckSameEvents(PitrReadAll(dir / "at-token", "beta"), {beta.begin(), beta.begin() + 40});
   // --context restores that context only.
-  CHECK(ReadAll(dir / "at-token", "alpha").empty());
+  CHECK(PitrReadAll(dir / "at-token", "alpha").empty());
 }
 
 TEST_CASE("pitr: a target before any data is refused, not restored as an empty store") {
@@ -208,17 +208,17 @@ TEST_CASE("pitr: a target before any data is refused, not restored as an empty s
     CHECK(host.Stop() == 0);
   }
   ts::CommandResult r =
-      Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(before_all), "--data-dir", (dir / "too-early").string()});
+      PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                    std::to_string(before_all), "--data-dir", (dir / "too-early").string()});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "before the first event"));
   CHECK(!fs::exists(dir / "too-early"));
 
   // A named backup taken after the target cannot reach back to it.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--backup", backup_id,
-             "--to-time", std::to_string(before_backup), "--data-dir",
-             (dir / "before-backup").string()});
+  r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--backup",
+                    backup_id, "--to-time", std::to_string(before_backup), "--data-dir",
+                    (dir / "before-backup").string()});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "before backup '" + backup_id + "'"));
@@ -245,8 +245,8 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
     WaitArchived(host);
     CHECK(host.Stop() == 0);
   }
-  const auto tl1_alpha = ReadAll(dir / "data", "alpha");
-  const auto tl1_gamma = ReadAll(dir / "data", "gamma");
+  const auto tl1_alpha = PitrReadAll(dir / "data", "alpha");
+  const auto tl1_gamma = PitrReadAll(dir / "data", "gamma");
   REQUIRE(tl1_alpha.size() == 120);
   // Until a second timeline exists, readers from before timelines can read
   // the repository: its format stays 1.
@@ -254,12 +254,12 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
 
   // Back to the middle of timeline 1, into the host's own directory (the
   // old content is moved aside): the restore starts timeline 2.
-  ts::CommandResult r = Hostd({"restore", "--config", config.string(), "--provider", "pitr",
-                               "--to-time", std::to_string(mid), "--policy", "force"});
+  ts::CommandResult r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr",
+                                      "--to-time", std::to_string(mid), "--policy", "force"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "starts timeline 2, branching from timeline 1"));
-  CheckSameEvents(ReadAll(dir / "data", "alpha"), UpTo(tl1_alpha, mid));
+  PitrCheckSameEvents(PitrReadAll(dir / "data", "alpha"), UpTo(tl1_alpha, mid));
   CHECK(Contains(r.output, "context 'gamma' was created after the target: left out"));
   CHECK_FALSE(fs::exists(dir / "data" / "contexts" / "gamma"));
 
@@ -297,7 +297,7 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
       if (Contains(line, " ERROR ")) CHECK(Contains(line, "BKP_E_MISSING_FULL_BACKUP"));
     }
   }
-  const auto tl2_alpha = ReadAll(dir / "data", "alpha");
+  const auto tl2_alpha = PitrReadAll(dir / "data", "alpha");
   REQUIRE(tl2_alpha.size() == UpTo(tl1_alpha, mid).size() + 60);
 
   // Both histories are in the archive, each with its records.
@@ -307,37 +307,39 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
 
   // The newest timeline (2) by default: a point after the restore holds
   // timeline 1 up to the branch, then timeline 2's appends.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(mid_tl2), "--data-dir", (dir / "tl2").string()});
+  r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                    std::to_string(mid_tl2), "--data-dir", (dir / "tl2").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "starts timeline 3, branching from timeline 2"));
-  CheckSameEvents(ReadAll(dir / "tl2", "alpha"), UpTo(tl2_alpha, mid_tl2));
+  PitrCheckSameEvents(PitrReadAll(dir / "tl2", "alpha"), UpTo(tl2_alpha, mid_tl2));
   CHECK_FALSE(fs::exists(dir / "tl2" / "contexts" / "gamma"));
 
   // Timeline 1 still restores as it was, to its end, gamma and all.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(end_tl1), "--timeline", "1", "--data-dir", (dir / "tl1").string()});
+  r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                    std::to_string(end_tl1), "--timeline", "1", "--data-dir",
+                    (dir / "tl1").string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "branching from timeline 1"));
-  CheckSameEvents(ReadAll(dir / "tl1", "alpha"), tl1_alpha);
-  CheckSameEvents(ReadAll(dir / "tl1", "gamma"), tl1_gamma);
+  PitrCheckSameEvents(PitrReadAll(dir / "tl1", "alpha"), tl1_alpha);
+  PitrCheckSameEvents(PitrReadAll(dir / "tl1", "gamma"), tl1_gamma);
 
   // An unknown timeline is refused, naming those there are.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
-             std::to_string(end_tl1), "--timeline", "9", "--data-dir", (dir / "tl9").string()});
+  r = PitrE2eHostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-time",
+                    std::to_string(end_tl1), "--timeline", "9", "--data-dir",
+                    (dir / "tl9").string()});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "timeline 9 is not in the archive"));
 
   // The backup list says which timeline each backup was taken on.
-  r = Hostd({"backup", "list", "--config", config.string(), "--provider", "pitr"});
+  r = PitrE2eHostd({"backup", "list", "--config", config.string(), "--provider", "pitr"});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "TIMELINE"));
   const json listed = json::parse(
-      Hostd({"backup", "list", "--config", config.string(), "--provider", "pitr", "--json"})
+      PitrE2eHostd({"backup", "list", "--config", config.string(), "--provider", "pitr", "--json"})
           .output);
   std::vector<uint32_t> timelines;
   for (const json& b : listed.at("backups")) {
@@ -361,7 +363,7 @@ TEST_CASE("pitr: hostctl status exits non-zero while the archive is failing") {
   const fs::path other = WriteConfig(dir, "other.toml", dir / "other");
   HostProcess host(other, dir / "other.port", dir / "other.log");
   Append(host, "alpha", 5, 2);
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kPitrE2eDeadline;
   ts::CommandResult status;
   while (std::chrono::steady_clock::now() < deadline) {
     status = host.Ctl({"status"});

@@ -40,7 +40,7 @@ using testing_support::Contains;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(30);
+constexpr auto kSegmentArchiverDeadline = std::chrono::seconds(30);
 
 // 4 KiB segments: a few hundred small events close a dozen of them.
 StorageOptions SmallSegments(const fs::path& dir) {
@@ -91,11 +91,11 @@ std::unique_ptr<SegmentArchiver> StartArchiver(EventStore& store, const Provider
   return std::move(*archiver);
 }
 
-// Polls the archiver until `done` holds of its status, for kDeadline at most.
+// Polls the archiver until `done` holds of its status, for kSegmentArchiverDeadline at most.
 ArchiverStatus WaitFor(const SegmentArchiver& archiver,
                        const std::function<bool(const ArchiverStatus&)>& done, const char* what,
                        const Lines& lines) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kSegmentArchiverDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
     ArchiverStatus status = archiver.Snapshot();
     if (done(status)) return status;
@@ -105,7 +105,7 @@ ArchiverStatus WaitFor(const SegmentArchiver& archiver,
   return {};
 }
 
-bool CaughtUp(const ArchiverStatus& s) {
+bool ArchiverCaughtUp(const ArchiverStatus& s) {
   return s.state == ArchiverState::kArchiving && s.lag.segments == 0;
 }
 
@@ -164,7 +164,7 @@ TEST_CASE(
   options.archive_timeout = std::chrono::milliseconds(0);  // closed segments only
   auto archiver = StartArchiver(*store, registry, options, lines);
 
-  ArchiverStatus status = WaitFor(*archiver, CaughtUp, "caught up", lines);
+  ArchiverStatus status = WaitFor(*archiver, ArchiverCaughtUp, "caught up", lines);
   CHECK(Contains(lines.Text(), "the archive is empty: archiving every segment on disk"));
   const size_t first = CheckAllArchived(*store, dir / "repo");
   CHECK(first > 6);
@@ -183,7 +183,7 @@ TEST_CASE(
   AppendNumbered(*store, "orders", 120, "more");
   status = WaitFor(
       *archiver,
-      [&](const ArchiverStatus& s) { return CaughtUp(s) && s.segments_archived > first; },
+      [&](const ArchiverStatus& s) { return ArchiverCaughtUp(s) && s.segments_archived > first; },
       "the new segments archived", lines);
   CHECK(status.segments_archived == CheckAllArchived(*store, dir / "repo"));
   CHECK(status.queue_overflows == 0);
@@ -212,7 +212,7 @@ TEST_CASE("archiver: the next archiver resumes where the archive ends: no gap, n
     const ArchiverStatus status = WaitFor(
         *first,
         [](const ArchiverStatus& s) {
-          return CaughtUp(s) && s.lag.bytes == 0 &&
+          return ArchiverCaughtUp(s) && s.lag.bytes == 0 &&
                  !StreamOf(s, "orders", BKP_ROLE_EVENTS).piece_name.empty();
         },
         "everything archived, the tails as pieces", lines);
@@ -236,7 +236,8 @@ TEST_CASE("archiver: the next archiver resumes where the archive ends: no gap, n
   ArchiverOptions options;
   options.archive_timeout = std::chrono::milliseconds(0);
   auto second = StartArchiver(*store, registry, options, lines);
-  const ArchiverStatus status = WaitFor(*second, CaughtUp, "caught up after restart", lines);
+  const ArchiverStatus status =
+      WaitFor(*second, ArchiverCaughtUp, "caught up after restart", lines);
   CHECK(Contains(lines.Text(), "resuming where the archive ends, in 2 stream(s)"));
   // Exactly the segments it lacked, each once: nothing shipped twice.
   for (uint32_t role : kBkpStreamRoles) {
@@ -300,7 +301,7 @@ TEST_CASE("archiver: a slow archive reports its lag and compaction keeps what is
   CHECK(fs::exists(log_before.end()[-2].path));  // the newest closed one: not archived yet
 
   // The overflow is noticed when the archiver next looks at its queue.
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kSegmentArchiverDeadline;
   while (!Contains(lines.Text(), "closed faster than they were archived")) {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "the overflow was never logged:\n"
                                                                      << lines.Text());
@@ -314,7 +315,7 @@ TEST_CASE("archiver: a slow archive reports its lag and compaction keeps what is
   archiver.reset();
   ProviderRegistry fast = LoadWalArchive(dir / "repo");
   auto catching_up = StartArchiver(*store, fast, options, lines);
-  WaitFor(*catching_up, CaughtUp, "caught up", lines);
+  WaitFor(*catching_up, ArchiverCaughtUp, "caught up", lines);
   for (uint32_t role : kBkpStreamRoles) {
     CAPTURE(role);
     const auto records = Records(dir / "repo", "orders", role);
@@ -415,7 +416,7 @@ TEST_CASE("archiver: a failing archive is logged, retried with back-off and lose
   CHECK(Contains(lines.Text(), "Nothing is skipped"));
 
   fs::remove(dir / "repo" / "archive" / "orders");
-  status = WaitFor(*archiver, CaughtUp, "caught up after the fix", lines);
+  status = WaitFor(*archiver, ArchiverCaughtUp, "caught up after the fix", lines);
   CHECK(status.consecutive_failures == 0);
   CHECK_FALSE(status.last_error.empty());  // still shown, as the last one
   CHECK(Contains(lines.Text(), "archiving again after"));
@@ -432,7 +433,7 @@ TEST_CASE("archiver: an archive reaching beyond the store is refused, never mixe
     auto store = OpenOrFail(SmallSegments(dir / "first"));
     AppendNumbered(*store, "orders", 200);
     auto archiver = StartArchiver(*store, registry, options, lines);
-    WaitFor(*archiver, CaughtUp, "caught up", lines);
+    WaitFor(*archiver, ArchiverCaughtUp, "caught up", lines);
   }
   const auto before = Records(dir / "repo", "orders", BKP_ROLE_EVENTS);
 

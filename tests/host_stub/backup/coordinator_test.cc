@@ -30,7 +30,7 @@ using testing_support::Contains;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kCoordinatorDeadline = std::chrono::seconds(60);
 
 std::string BlockingPlugin() {
   return (fs::path(BKP_HOST_FIXTURE_DIR) / "bkp_fx_blocking.so").string();
@@ -84,7 +84,7 @@ ProviderRegistry LoadProviders(const std::string& providers_toml, ProviderLogFn 
 // Polls the coordinator until `done` holds for its snapshot, or fails.
 OperationSnapshot WaitUntil(const BackupCoordinator& coordinator,
                             const std::function<bool(const OperationSnapshot&)>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kCoordinatorDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
     std::optional<OperationSnapshot> op = coordinator.Current();
     if (op && done(*op)) return *op;
@@ -95,7 +95,7 @@ OperationSnapshot WaitUntil(const BackupCoordinator& coordinator,
 }
 
 OperationSnapshot WaitFinished(const BackupCoordinator& coordinator) {
-  std::optional<OperationSnapshot> op = coordinator.WaitIdle(kDeadline);
+  std::optional<OperationSnapshot> op = coordinator.WaitIdle(kCoordinatorDeadline);
   REQUIRE(op.has_value());
   REQUIRE_MESSAGE(!op->running(), "still running: " << op->Describe());
   return *op;

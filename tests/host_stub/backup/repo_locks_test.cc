@@ -31,7 +31,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(90);
+constexpr auto kRepoLocksDeadline = std::chrono::seconds(90);
 
 // A config on `data_dir` whose one provider, 'local', keeps its backups in
 // `repo`, reading at most `rate_limit` bytes/s (0: no cap).
@@ -48,7 +48,7 @@ fs::path WriteConfig(const fs::path& file, const fs::path& data_dir, const fs::p
   return file;
 }
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult RepoLocksHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
@@ -97,7 +97,7 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   REQUIRE(host.Ctl({"backup", "create", "--provider", "local", "--detach"}).exit_code == 0);
   // Wait until it has stored an object of its own, not yet published.
   std::set<std::string> unpublished;
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kRepoLocksDeadline;
   while (unpublished.empty()) {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
                     "the backup stored nothing; host log:\n"
@@ -110,7 +110,7 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   REQUIRE(Operation(host).at("state") == "running");
 
   // Another process, another data directory, the same repository.
-  r = Hostd({"backup", "delete", "--config", config_b.string(), first});
+  r = RepoLocksHostd({"backup", "delete", "--config", config_b.string(), first});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "BKP_E_BUSY"));
@@ -119,7 +119,7 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   CHECK(Contains(r.output, "pid "));
   CHECK(Contains(r.output, "since "));
   CHECK(Contains(r.output, "retry"));
-  r = Hostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
+  r = RepoLocksHostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "locked by backup"));
@@ -136,19 +136,19 @@ TEST_CASE("repository locks: a delete and a GC from another config wait for a ho
   // Nothing the running backup had stored was collected under it.
   const std::set<std::string> now = ObjectFiles(repo);
   for (const auto& o : unpublished) CHECK_MESSAGE(now.count(o) == 1, o << " was deleted");
-  r = Hostd({"backup", "verify", "--config", config_b.string(), second});
+  r = RepoLocksHostd({"backup", "verify", "--config", config_b.string(), second});
   INFO(r.output);
   CHECK(r.exit_code == 0);
-  r = Hostd({"backup", "list", "--config", config_b.string()});
+  r = RepoLocksHostd({"backup", "list", "--config", config_b.string()});
   CHECK(Contains(r.output, first));
   CHECK(Contains(r.output, second));
 
   // Once the backup ended, its lock is gone and the delete goes through.
   CHECK((!fs::exists(repo / "locks") || ts::ListSorted(repo / "locks").empty()));
-  r = Hostd({"backup", "delete", "--config", config_b.string(), first});
+  r = RepoLocksHostd({"backup", "delete", "--config", config_b.string(), first});
   INFO(r.output);
   CHECK(r.exit_code == 0);
-  r = Hostd({"backup", "verify", "--config", config_b.string(), second});
+  r = RepoLocksHostd({"backup", "verify", "--config", config_b.string(), second});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(host.Stop() == 0);
@@ -173,7 +173,7 @@ TEST_CASE(
   REQUIRE(host.Ctl({"backup", "create", "--provider", "local", "--detach"}).exit_code == 0);
 
   // The running backup's lock, rewritten while it runs.
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kRepoLocksDeadline;
   fs::path lock_file;
   while (lock_file.empty()) {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "no lock; log:\n" << host.Log());
@@ -195,29 +195,29 @@ TEST_CASE(
   CHECK(host.Stop(SIGKILL) == -SIGKILL);  // a crash: the lock stays behind
 
   ts::CommandResult r =
-      Hostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
+      RepoLocksHostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "BKP_E_BUSY"));
   CHECK(Contains(r.output, "that lock is stale (its process " + std::to_string(pid) +
                                " on this host is gone)"));
   CHECK(Contains(r.output, "remove it with `hostd backup unlock --provider local`"));
-  r = Hostd({"backup", "locks", "--config", config_b.string()});
+  r = RepoLocksHostd({"backup", "locks", "--config", config_b.string()});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "STALE locks/"));
   CHECK(Contains(r.output, "backup on host '" + Hostname() + "' (pid " + std::to_string(pid)));
   CHECK(Contains(r.output, "hostd backup unlock --provider local"));
 
-  r = Hostd({"backup", "unlock", "--config", config_b.string()});
+  r = RepoLocksHostd({"backup", "unlock", "--config", config_b.string()});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "removed stale lock " + lock_file.lexically_relative(repo).string()));
   CHECK(Contains(r.output, "removed 1 stale lock(s) via provider 'local'; 0 live lock(s) kept"));
   CHECK(ts::ListSorted(repo / "locks").empty());
-  r = Hostd({"backup", "locks", "--config", config_b.string()});
+  r = RepoLocksHostd({"backup", "locks", "--config", config_b.string()});
   CHECK(Contains(r.output, "no locks on the repository of provider 'local'"));
-  r = Hostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
+  r = RepoLocksHostd({"backup", "expire", "--config", config_b.string(), "--keep-last", "1"});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "nothing to remove"));

@@ -34,7 +34,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kBackupCliDeadline = std::chrono::seconds(60);
 
 // Extra [[providers]] entries beyond `local` (local_disk into DIR/repo).
 struct ProviderEntries {
@@ -75,20 +75,20 @@ fs::path WriteConfig(const ts::TempDir& dir, const std::string& name, ProviderEn
   return config;
 }
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult BackupCliHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
 
 // `hostd serve --config CONFIG`, up once its port file appeared.
-class Host : public hostd_process::HostProcess {
+class BackupCliHost : public hostd_process::HostProcess {
  public:
-  Host(const ts::TempDir& dir, const fs::path& config, const std::string& log_name)
+  BackupCliHost(const ts::TempDir& dir, const fs::path& config, const std::string& log_name)
       : HostProcess(config, dir / (log_name + ".port"), dir / log_name) {}
 
   // The `operation` of `hostctl status --json`, polled until `done` holds.
   json WaitForOperation(const std::function<bool(const json&)>& done) const {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    const auto deadline = std::chrono::steady_clock::now() + kBackupCliDeadline;
     while (std::chrono::steady_clock::now() < deadline) {
       json op = Json({"status", "--json"}).at("operation");
       if (!op.is_null() && done(op)) return op;
@@ -101,7 +101,7 @@ class Host : public hostd_process::HostProcess {
 
 // Waits (bounded) until a background child's output holds `text`.
 void WaitForOutput(const fs::path& file, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kBackupCliDeadline;
   while (!Contains(ts::ReadFile(file), text)) {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "never printed '"
                                                                      << text << "':\n"
@@ -121,7 +121,7 @@ std::string CreatedId(const std::string& output) {
   return output.substr(start + marker.size(), end - start - marker.size());
 }
 
-std::string CreateBackup(const Host& host, const std::string& provider) {
+std::string CreateBackup(const BackupCliHost& host, const std::string& provider) {
   ts::CommandResult r = host.Ctl({"backup", "create", "--provider", provider, "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -150,7 +150,7 @@ bool IsRunningIn(const json& op, const std::string& phase) {
 TEST_CASE("hostctl backup create: the backup id, the last operation in status, JSON that parses") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml");
-  Host host(dir, config, "hostd.log");
+  BackupCliHost host(dir, config, "hostd.log");
   REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "2000"}).exit_code == 0);
 
   ts::CommandResult r = host.Ctl({"backup", "create", "--provider", "local", "--no-progress"});
@@ -202,7 +202,7 @@ TEST_CASE("hostctl backup create: the backup id, the last operation in status, J
 TEST_CASE("hostctl backup: a second create while one runs is refused naming it, cancel stops it") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
-  Host host(dir, config, "hostd.log");
+  BackupCliHost host(dir, config, "hostd.log");
   REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "100"}).exit_code == 0);
 
   ts::CommandResult r = host.Ctl({"backup", "create", "--provider", "slow", "--detach"});
@@ -266,7 +266,7 @@ TEST_CASE("hostctl backup: a second create while one runs is refused naming it, 
 TEST_CASE("hostctl backup: cancelling a local_disk backup leaves no backup behind") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml", {.throttled = true});
-  Host host(dir, config, "hostd.log");
+  BackupCliHost host(dir, config, "hostd.log");
   // ~10 MB of events (and as much log): minutes at the provider's 1 MB/s.
   REQUIRE(
       host.Ctl({"append", "--context", "orders", "--count", "9000", "--batch", "500"}).exit_code ==
@@ -285,7 +285,7 @@ TEST_CASE("hostctl backup: cancelling a local_disk backup leaves no backup behin
 TEST_CASE("hostctl backup: verify, delete and expire through a running host with local_disk") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml");
-  Host host(dir, config, "hostd.log");
+  BackupCliHost host(dir, config, "hostd.log");
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "1500", "--seed",
@@ -367,7 +367,7 @@ TEST_CASE("hostd restore: a hot backup taken under load restores, checks and acc
   uint64_t acked_before_backup = 0;
   std::string original_prefix;
   {
-    Host host(dir, config, "hostd.log");
+    BackupCliHost host(dir, config, "hostd.log");
     REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "3000"}).exit_code == 0);
     ts::ChildProcess load(host.CtlArgs({"load", "--context", "orders", "--rate", "3000",
                                         "--duration", "3", "--seed", "9"}),
@@ -385,20 +385,21 @@ TEST_CASE("hostd restore: a hot backup taken under load restores, checks and acc
   }
 
   const fs::path restored = dir / "restored";
-  ts::CommandResult r = Hostd({"restore", "--config", config.string(), "--provider", "local",
-                               "--backup", backup_id, "--data-dir", restored.string()});
+  ts::CommandResult r =
+      BackupCliHostd({"restore", "--config", config.string(), "--provider", "local", "--backup",
+                      backup_id, "--data-dir", restored.string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "restoring backup '" + backup_id + "' via provider 'local'"));
   CHECK(Contains(r.output, "restored backup '" + backup_id + "' via provider 'local' into"));
   CHECK(Contains(r.output, "hostd: restore: "));  // progress lines
 
-  ts::CommandResult check = Hostd({"check", "--data-dir", restored.string()});
+  ts::CommandResult check = BackupCliHostd({"check", "--data-dir", restored.string()});
   INFO(check.output);
   CHECK(check.exit_code == 0);
 
   const fs::path restored_config = WriteConfig(dir, "restored.toml", {}, restored);
-  Host host(dir, restored_config, "restored.log");
+  BackupCliHost host(dir, restored_config, "restored.log");
   const uint64_t next = NextToken(host.Json({"status", "--json"}), "orders");
   CHECK(next >= acked_before_backup);
   ts::CommandResult read =
@@ -417,22 +418,22 @@ TEST_CASE("hostd restore: the safe policy refuses a non-empty directory, force k
   const fs::path config = WriteConfig(dir, "host.toml");
   std::string backup_id;
   {
-    Host host(dir, config, "hostd.log");
+    BackupCliHost host(dir, config, "hostd.log");
     REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "500"}).exit_code == 0);
     backup_id = CreateBackup(host, "local");
     REQUIRE(host.Ctl({"append", "--context", "orders", "after the backup"}).exit_code == 0);
 
     // A running host's directory is never restored into, whatever the policy.
-    ts::CommandResult r =
-        Hostd({"restore", "--config", config.string(), "--backup", backup_id, "--policy", "force"});
+    ts::CommandResult r = BackupCliHostd(
+        {"restore", "--config", config.string(), "--backup", backup_id, "--policy", "force"});
     INFO(r.output);
     CHECK(r.exit_code == 1);
     CHECK(Contains(r.output, "restore works on a stopped host only"));
     CHECK(host.Stop() == 0);
   }
 
-  ts::CommandResult r =
-      Hostd({"restore", "--config", config.string(), "--provider", "local", "--backup", backup_id});
+  ts::CommandResult r = BackupCliHostd(
+      {"restore", "--config", config.string(), "--provider", "local", "--backup", backup_id});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "restore of backup '" + backup_id + "' via provider 'local'"));
@@ -443,8 +444,8 @@ TEST_CASE("hostd restore: the safe policy refuses a non-empty directory, force k
   CHECK(Contains(r.output, "it holds a host data directory newer than backup '" + backup_id +
                                "' (context 'orders' at commit index 6 there, 5 in the backup)"));
 
-  r = Hostd({"restore", "--config", config.string(), "--provider", "local", "--backup", backup_id,
-             "--policy", "force"});
+  r = BackupCliHostd({"restore", "--config", config.string(), "--provider", "local", "--backup",
+                      backup_id, "--policy", "force"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::string marker = "was moved to '";
@@ -453,31 +454,32 @@ TEST_CASE("hostd restore: the safe policy refuses a non-empty directory, force k
   const fs::path aside = r.output.substr(
       at + marker.size(), r.output.find('\'', at + marker.size()) - at - marker.size());
   CHECK(fs::exists(aside / "control.db"));
-  CHECK(Hostd({"check", "--data-dir", (dir / "data").string()}).exit_code == 0);
+  CHECK(BackupCliHostd({"check", "--data-dir", (dir / "data").string()}).exit_code == 0);
   {
     // The restored host has the backup's events, not the one written after it.
-    Host host(dir, config, "hostd-2.log");
+    BackupCliHost host(dir, config, "hostd-2.log");
     ts::CommandResult read = host.Ctl({"read", "--context", "orders", "--limit", "0"});
     CHECK(read.exit_code == 0);
     CHECK_FALSE(Contains(read.output, "after the backup"));
     CHECK(host.Stop() == 0);
   }
 
-  r = Hostd({"restore", "--config", config.string(), "--backup", "nope", "--data-dir",
-             (dir / "fresh").string()});
+  r = BackupCliHostd({"restore", "--config", config.string(), "--backup", "nope", "--data-dir",
+                      (dir / "fresh").string()});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "backup 'nope' via provider 'local'"));
-  r = Hostd({"restore", "--config", config.string(), "--provider", "other", "--backup", "x"});
+  r = BackupCliHostd(
+      {"restore", "--config", config.string(), "--provider", "other", "--backup", "x"});
   CHECK(r.exit_code == 2);
   CHECK(Contains(r.output, "no provider 'other'"));
-  r = Hostd({"restore", "--config", config.string()});
+  r = BackupCliHostd({"restore", "--config", config.string()});
   CHECK(r.exit_code == 2);
 
   ts::WriteFile(dir / "broken.toml",
                 "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) +
                     "\n[[providers]]\nname = 'gone'\nplugin = 'no_such_plugin'\n");
-  r = Hostd({"restore", "--config", (dir / "broken.toml").string(), "--backup", "x"});
+  r = BackupCliHostd({"restore", "--config", (dir / "broken.toml").string(), "--backup", "x"});
   INFO(r.output);
   CHECK(r.exit_code == 3);
   CHECK(Contains(r.output, "'gone'"));
@@ -488,7 +490,7 @@ TEST_CASE("hostd restore --to-token keeps whole appends up to the token and says
   const fs::path config = WriteConfig(dir, "host.toml");
   std::string backup_id;
   {
-    Host host(dir, config, "hostd.log");
+    BackupCliHost host(dir, config, "hostd.log");
     // Appends of 100: tokens 0-99, 100-199, ... 400-499.
     REQUIRE(
         host.Ctl({"append", "--context", "orders", "--count", "500", "--batch", "100"}).exit_code ==
@@ -501,11 +503,11 @@ TEST_CASE("hostd restore --to-token keeps whole appends up to the token and says
     std::vector<std::string> args = {"restore", "--config",   config.string(),      "--backup",
                                      backup_id, "--data-dir", (dir / into).string()};
     args.insert(args.end(), point.begin(), point.end());
-    return Hostd(args);
+    return BackupCliHostd(args);
   };
   auto events_in = [&](const std::string& into, const std::string& context) {
     const fs::path restored_config = WriteConfig(dir, into + ".toml", {}, dir / into);
-    Host host(dir, restored_config, into + ".log");
+    BackupCliHost host(dir, restored_config, into + ".log");
     const uint64_t next = NextToken(host.Json({"status", "--json"}), context);
     CHECK(host.Stop() == 0);
     return next;
@@ -554,49 +556,51 @@ TEST_CASE("hostd backup: offline list, verify, create, delete and expire") {
   const std::string cfg = config.string();
   std::string online_id;
   {
-    Host host(dir, config, "hostd.log");
+    BackupCliHost host(dir, config, "hostd.log");
     REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "500"}).exit_code == 0);
     online_id = CreateBackup(host, "local");
 
     // Read-only commands work beside the running host; the rest refuse.
-    ts::CommandResult r = Hostd({"backup", "list", "--config", cfg, "--provider", "local"});
+    ts::CommandResult r =
+        BackupCliHostd({"backup", "list", "--config", cfg, "--provider", "local"});
     INFO(r.output);
     CHECK(r.exit_code == 0);
     CHECK(Contains(r.output, online_id));
-    r = Hostd({"backup", "create", "--config", cfg});
+    r = BackupCliHostd({"backup", "create", "--config", cfg});
     CHECK(r.exit_code == 1);
     CHECK(Contains(r.output, "hostctl backup create --provider local"));
-    r = Hostd({"backup", "delete", "--config", cfg, online_id});
+    r = BackupCliHostd({"backup", "delete", "--config", cfg, online_id});
     CHECK(r.exit_code == 1);
     CHECK(Contains(r.output, "is running"));
     CHECK(host.Stop() == 0);
   }
 
-  ts::CommandResult r = Hostd({"backup", "create", "--config", cfg, "--provider", "local"});
+  ts::CommandResult r =
+      BackupCliHostd({"backup", "create", "--config", cfg, "--provider", "local"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::string offline_id = CreatedId(r.output);
 
-  r = Hostd({"backup", "list", "--config", cfg, "--json"});
+  r = BackupCliHostd({"backup", "list", "--config", cfg, "--json"});
   REQUIRE(r.exit_code == 0);
   CHECK(ListedIds(json::parse(r.output)) == std::vector<std::string>{online_id, offline_id});
-  r = Hostd({"backup", "verify", "--config", cfg});
+  r = BackupCliHostd({"backup", "verify", "--config", cfg});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "no problems"));
-  r = Hostd({"backup", "verify", "--config", cfg, "nope"});
+  r = BackupCliHostd({"backup", "verify", "--config", cfg, "nope"});
   CHECK(r.exit_code == 1);
-  r = Hostd({"backup", "expire", "--config", cfg, "--keep-last", "1"});
+  r = BackupCliHostd({"backup", "expire", "--config", cfg, "--keep-last", "1"});
   INFO(r.output);
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, online_id));
-  r = Hostd({"backup", "delete", "--config", cfg, offline_id});
+  r = BackupCliHostd({"backup", "delete", "--config", cfg, offline_id});
   INFO(r.output);
   CHECK(r.exit_code == 0);
-  r = Hostd({"backup", "list", "--config", cfg});
+  r = BackupCliHostd({"backup", "list", "--config", cfg});
   CHECK(r.exit_code == 0);
   CHECK(Contains(r.output, "no backups via provider 'local'"));
-  r = Hostd({"backup", "list", "--config", cfg, "--provider", "nope"});
+  r = BackupCliHostd({"backup", "list", "--config", cfg, "--provider", "nope"});
   CHECK(r.exit_code == 2);
 }
 
@@ -698,7 +702,7 @@ TEST_CASE("hostd restore: a second Ctrl-C exits at once when the provider does n
 TEST_CASE("hostd serve: SIGTERM cancels a running backup, waits for it and stops cleanly") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir, "host.toml", {.slow = true});
-  Host host(dir, config, "hostd.log");
+  BackupCliHost host(dir, config, "hostd.log");
   REQUIRE(host.Ctl({"backup", "create", "--provider", "slow", "--detach"}).exit_code == 0);
   host.WaitForOperation([](const json& op) { return IsRunningIn(op, "events"); });
   CHECK(host.Stop() == 0);

@@ -41,7 +41,7 @@ fs::path WriteConfig(const ts::TempDir& dir) {
   return config;
 }
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult ContextRestoreHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
@@ -91,7 +91,7 @@ std::vector<hoststub::StoredEvent> Prefix(const std::vector<hoststub::StoredEven
 }
 
 void CheckPasses(const fs::path& data) {
-  ts::CommandResult check = Hostd({"check", "--data-dir", data.string()});
+  ts::CommandResult check = ContextRestoreHostd({"check", "--data-dir", data.string()});
   INFO(check.output);
   CHECK(check.exit_code == 0);
 }
@@ -123,7 +123,7 @@ TEST_CASE(
     std::vector<std::string> args = {"restore",  "--config", config.string(), "--provider", "local",
                                      "--backup", id,         "--context",     "orders"};
     args.insert(args.end(), extra.begin(), extra.end());
-    return Hostd(args);
+    return ContextRestoreHostd(args);
   };
 
   // Safe: the context exists, so nothing happens.
@@ -161,13 +161,13 @@ TEST_CASE(
   CheckPasses(data);
 
   // A context the backup does not hold.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "local", "--backup", id,
-             "--context", "nope", "--as", "nope2"});
+  r = ContextRestoreHostd({"restore", "--config", config.string(), "--provider", "local",
+                           "--backup", id, "--context", "nope", "--as", "nope2"});
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK(Contains(r.output, "the backup holds no context 'nope' (it holds: 'audit', 'orders')"));
   CHECK_FALSE(fs::exists(data / "contexts" / "nope2"));
-  r = Hostd({"restore", "--config", config.string(), "--backup", id, "--as", "x"});
+  r = ContextRestoreHostd({"restore", "--config", config.string(), "--backup", id, "--as", "x"});
   CHECK(r.exit_code == 2);
 
   // The host serves the restored context and writes on after its tokens.
@@ -205,15 +205,16 @@ TEST_CASE("hostd restore --context: wal_archive incremental chain and point in t
   REQUIRE(beta.size() == 130);
 
   // The chain: full + incremental, as the incremental saw beta.
-  ts::CommandResult r = Hostd({"restore", "--config", config.string(), "--provider", "pitr",
-                               "--backup", incremental, "--context", "beta", "--as", "beta-inc"});
+  ts::CommandResult r =
+      ContextRestoreHostd({"restore", "--config", config.string(), "--provider", "pitr", "--backup",
+                           incremental, "--context", "beta", "--as", "beta-inc"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(SameEvents(ReadAll(data, "beta-inc"), Prefix(beta, 100)));
 
   // A point in time: the token counts in the restored context.
-  r = Hostd({"restore", "--config", config.string(), "--provider", "pitr", "--to-token", "79",
-             "--context", "beta", "--as", "beta-79"});
+  r = ContextRestoreHostd({"restore", "--config", config.string(), "--provider", "pitr",
+                           "--to-token", "79", "--context", "beta", "--as", "beta-79"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "point in time: context 'beta-79' ends at token 79"));

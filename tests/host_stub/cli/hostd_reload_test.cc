@@ -26,7 +26,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kHostdReloadDeadline = std::chrono::seconds(60);
 
 std::string Header(const ts::TempDir& dir) {
   return "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) +
@@ -48,7 +48,7 @@ std::string Blocking(const std::string& name, const fs::path& release) {
 
 // Waits until the host's log holds `text` `count` times.
 void WaitForLog(const hostd_process::HostProcess& host, const std::string& text, int count = 1) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kHostdReloadDeadline;
   while (true) {
     const std::string log = host.Log();
     int found = 0;
@@ -65,7 +65,7 @@ void WaitForLog(const hostd_process::HostProcess& host, const std::string& text,
 
 json WaitForState(const hostd_process::HostProcess& host, const std::string& state,
                   const std::string& phase = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kHostdReloadDeadline;
   while (true) {
     json op = host.Json({"status", "--json"}).at("operation");
     if (!op.is_null() && op.at("state") == state && (phase.empty() || op.at("phase") == phase)) {

@@ -31,7 +31,7 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kOnlineRestoreDeadline = std::chrono::seconds(60);
 
 // DIR/host.toml: 'local' (local_disk), 'pitr' (wal_archive) and 'slow'
 // (fx_blocking, released by DIR/release).
@@ -52,13 +52,13 @@ fs::path WriteConfig(const ts::TempDir& dir) {
   return config;
 }
 
-class Host : public hostd_process::HostProcess {
+class OnlineRestoreHost : public hostd_process::HostProcess {
  public:
-  Host(const ts::TempDir& dir, const fs::path& config, const std::string& log_name)
+  OnlineRestoreHost(const ts::TempDir& dir, const fs::path& config, const std::string& log_name)
       : HostProcess(config, dir / (log_name + ".port"), dir / log_name) {}
 
   json WaitForOperation(const std::function<bool(const json&)>& done) const {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    const auto deadline = std::chrono::steady_clock::now() + kOnlineRestoreDeadline;
     while (std::chrono::steady_clock::now() < deadline) {
       json op = Json({"status", "--json"}).at("operation");
       if (!op.is_null() && done(op)) return op;
@@ -103,7 +103,7 @@ class Host : public hostd_process::HostProcess {
   }
 };
 
-ts::CommandResult Hostd(std::vector<std::string> args) {
+ts::CommandResult OnlineRestoreHostd(std::vector<std::string> args) {
   args.insert(args.begin(), HOSTD_BIN);
   return ts::RunCommand(args);
 }
@@ -121,7 +121,7 @@ std::vector<fs::path> Staged(const ts::TempDir& dir) {
 TEST_CASE("hostctl restore: one context into a running host while another takes writes") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir);
-  Host host(dir, config, "hostd.log");
+  OnlineRestoreHost host(dir, config, "hostd.log");
   host.Append("orders", 400, 1);
   host.Append("audit", 20, 2);
   const std::string backed_up = host.Read("orders");
@@ -170,7 +170,7 @@ TEST_CASE("hostctl restore: one context into a running host while another takes 
   INFO(ts::ReadFile(dir / "load.out"));
   CHECK(Contains(ts::ReadFile(dir / "load.out"), "errors 0"));
   CHECK(host.Stop() == 0);
-  ts::CommandResult check = Hostd({"check", "--data-dir", (dir / "data").string()});
+  ts::CommandResult check = OnlineRestoreHostd({"check", "--data-dir", (dir / "data").string()});
   INFO(check.output);
   CHECK(check.exit_code == 0);
 }
@@ -180,7 +180,7 @@ TEST_CASE("hostctl restore: appends refused midway, cancel and a SIGKILL leave t
   const fs::path config = WriteConfig(dir);
   std::string before;
   {
-    Host host(dir, config, "hostd.log");
+    OnlineRestoreHost host(dir, config, "hostd.log");
     host.Append("orders", 100, 1);
     before = host.Read("orders");
 
@@ -216,12 +216,12 @@ TEST_CASE("hostctl restore: appends refused midway, cancel and a SIGKILL leave t
     CHECK_FALSE(Staged(dir).empty());
     CHECK(host.Stop(SIGKILL) == -SIGKILL);
   }
-  Host host(dir, config, "hostd-2.log");
+  OnlineRestoreHost host(dir, config, "hostd-2.log");
   CHECK(host.Read("orders") == before);
   CHECK_FALSE(fs::exists(dir / "data" / ".context-restore"));
   CHECK(host.Ctl({"append", "--context", "orders", "after the crash"}).exit_code == 0);
   CHECK(host.Stop() == 0);
-  ts::CommandResult check = Hostd({"check", "--data-dir", (dir / "data").string()});
+  ts::CommandResult check = OnlineRestoreHostd({"check", "--data-dir", (dir / "data").string()});
   INFO(check.output);
   CHECK(check.exit_code == 0);
 }
@@ -229,7 +229,7 @@ TEST_CASE("hostctl restore: appends refused midway, cancel and a SIGKILL leave t
 TEST_CASE("hostctl restore: a point in time of one context, through wal_archive") {
   ts::TempDir dir;
   const fs::path config = WriteConfig(dir);
-  Host host(dir, config, "hostd.log");
+  OnlineRestoreHost host(dir, config, "hostd.log");
   host.Append("alpha", 100, 1);
   host.Backup("pitr");
   ts::CommandResult r = host.Ctl({"restore", "--provider", "pitr", "--to-token", "39", "--context",

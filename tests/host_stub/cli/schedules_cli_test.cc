@@ -31,10 +31,10 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kScheduleDeadline = std::chrono::seconds(60);
 
-void WaitForLog(const hostd_process::HostProcess& host, const std::string& text) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+void WaitForScheduleLog(const hostd_process::HostProcess& host, const std::string& text) {
+  const auto deadline = std::chrono::steady_clock::now() + kScheduleDeadline;
   while (!Contains(host.Log(), text)) {
     REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "the host never logged '"
                                                                      << text << "':\n"
@@ -85,11 +85,11 @@ every = "2s"
 )");
   hostd_process::HostProcess host(config, dir / "port", dir / "hostd.log");
   REQUIRE(host.Ctl({"append", "--context", "orders", "--count", "50"}).exit_code == 0);
-  WaitForLog(host,
-             "schedule 'incr': provider 'local' holds no full backup for an incremental "
-             "to build on: taking a full backup instead");
-  WaitForLog(host, "schedule 'often': retention removed 1 backup(s)");
-  WaitForLog(host, "schedule 'drill': restore drill passed: backup '");
+  WaitForScheduleLog(host,
+                     "schedule 'incr': provider 'local' holds no full backup for an incremental "
+                     "to build on: taking a full backup instead");
+  WaitForScheduleLog(host, "schedule 'often': retention removed 1 backup(s)");
+  WaitForScheduleLog(host, "schedule 'drill': restore drill passed: backup '");
 
   // hostctl schedules shows each schedule and its last run.
   ts::CommandResult shown = host.Ctl({"schedules"});
@@ -102,7 +102,7 @@ every = "2s"
   // Without schedules the host goes quiet.
   ts::WriteFile(config, base);
   host.Signal(SIGHUP);
-  WaitForLog(host, "SIGHUP: 0 schedule(s) in effect");
+  WaitForScheduleLog(host, "SIGHUP: 0 schedule(s) in effect");
   // A schedule that was already running finishes: wait until the host idles.
   for (int i = 0; i < 3000; ++i) {
     const json op = host.Json({"status", "--json"}).at("operation");
@@ -164,9 +164,9 @@ TEST_CASE(
                             "\n[[schedules]]\nname = 'drill'\nprovider = 'local'\n"
                             "kind = 'drill'\nevery = '1s'\n");
   hostd_process::HostProcess host(config, dir / "port", dir / "hostd.log");
-  WaitForLog(host,
-             "ERROR hostd: schedule 'drill': restore drill FAILED: restore drill via "
-             "provider 'local': 'latest': provider 'local' holds no complete backup");
+  WaitForScheduleLog(host,
+                     "ERROR hostd: schedule 'drill': restore drill FAILED: restore drill via "
+                     "provider 'local': 'latest': provider 'local' holds no complete backup");
   ts::CommandResult r = host.Ctl({"schedules"});
   INFO(r.output);
   CHECK(r.exit_code == 1);

@@ -25,7 +25,7 @@ OperationRecord Op(std::string kind, std::string provider, std::string result, i
   return r;
 }
 
-std::unique_ptr<OperationHistory> OpenOrFail(
+std::unique_ptr<OperationHistory> OpenHistoryOrFail(
     const std::filesystem::path& file, size_t max_records = OperationHistory::kDefaultMaxRecords) {
   auto opened = OperationHistory::Open(file, max_records);
   REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
@@ -38,7 +38,7 @@ TEST_CASE("operation history: records survive a reopen, the newest per provider 
   ts::TempDir dir;
   const auto file = OperationHistoryFile(dir.path());
   {
-    auto history = OpenOrFail(file);
+    auto history = OpenHistoryOrFail(file);
     OperationRecord backup = Op("backup", "nightly", "succeeded", 1'000'000);
     backup.bytes_read = 4096;
     backup.bytes_stored = 1024;
@@ -53,7 +53,7 @@ TEST_CASE("operation history: records survive a reopen, the newest per provider 
     CHECK(history->Record(Op("backup", "nightly", "", 5'000'000)).status().code() ==
           Status::Code::kInvalidArgument);
   }
-  auto history = OpenOrFail(file);  // as a restarted host would
+  auto history = OpenHistoryOrFail(file);  // as a restarted host would
   auto last = history->Last("nightly", "backup");
   REQUIRE(last.ok());
   REQUIRE(last->has_value());
@@ -91,7 +91,7 @@ TEST_CASE("operation history: records survive a reopen, the newest per provider 
 TEST_CASE("operation history: the file keeps max_records rows, the totals count every one") {
   ts::TempDir dir;
   const auto file = OperationHistoryFile(dir.path());
-  auto history = OpenOrFail(file, 5);
+  auto history = OpenHistoryOrFail(file, 5);
   for (int i = 0; i < 12; ++i) {
     REQUIRE(history->Record(Op("backup", "nightly", i % 3 == 0 ? "failed" : "succeeded", i)).ok());
   }

@@ -56,7 +56,7 @@ struct CrashSetup {
     args.insert(args.begin(), {HOSTCTL_BIN, "--port", port});
     return ts::RunCommand(args);
   }
-  ts::CommandResult Hostd(std::vector<std::string> args) const {
+  ts::CommandResult ProviderCrashHostd(std::vector<std::string> args) const {
     args.insert(args.begin(), HOSTD_BIN);
     args.insert(args.end(), {"--config", config.string()});
     return ts::RunCommand(args);
@@ -96,7 +96,7 @@ struct CrashSetup {
     CHECK(ts::Contains(text, "hostd: provider 'crashy' is DISABLED: the host crashed (signal " +
                                  signal + ") during its call '" + call + "'"));
     CHECK(ts::Contains(text, "hostd provider enable crashy"));
-    const ts::CommandResult plugins = Hostd({"plugins"});
+    const ts::CommandResult plugins = ProviderCrashHostd({"plugins"});
     CAPTURE(plugins.output);
     CHECK(plugins.exit_code == 1);
     CHECK(ts::Contains(plugins.output, "crashy: DISABLED: the host crashed (signal " + signal));
@@ -120,7 +120,7 @@ TEST_CASE("provider crash: a crash in archive or open disables the provider, not
 
   // 2. Re-enabled while open still crashes (abort): disabled again.
   ts::WriteFile(s.crash_file, "open\n");
-  ts::CommandResult r = s.Hostd({"provider", "enable", "crashy"});
+  ts::CommandResult r = s.ProviderCrashHostd({"provider", "enable", "crashy"});
   CAPTURE(r.output);
   REQUIRE(r.exit_code == 0);
   {
@@ -131,8 +131,8 @@ TEST_CASE("provider crash: a crash in archive or open disables the provider, not
 
   // 3. Fixed and re-enabled: loaded and archiving again.
   fs::remove(s.crash_file);
-  REQUIRE(s.Hostd({"provider", "enable", "crashy"}).exit_code == 0);
-  CHECK(s.Hostd({"provider", "enable", "crashy"}).exit_code == 1);  // not disabled now
+  REQUIRE(s.ProviderCrashHostd({"provider", "enable", "crashy"}).exit_code == 0);
+  CHECK(s.ProviderCrashHostd({"provider", "enable", "crashy"}).exit_code == 1);  // not disabled now
   {
     auto host = s.Start(s.dir / "5.log");
     const ts::CommandResult status = s.Ctl(s.Port(), {"status"});
@@ -145,5 +145,5 @@ TEST_CASE("provider crash: a crash in archive or open disables the provider, not
   CAPTURE(text);
   CHECK(ts::Contains(text, "hostd: provider 'crashy': fx_crashing"));
   CHECK_FALSE(ts::Contains(text, "DISABLED"));
-  CHECK(s.Hostd({"plugins"}).exit_code == 0);
+  CHECK(s.ProviderCrashHostd({"plugins"}).exit_code == 0);
 }

@@ -53,6 +53,10 @@ struct Totals {
 const char* const kContexts[] = {"a", "b"};
 
 // About 25 s on the CI machine; the sanitizer builds run fewer, as slowly.
+// CI runs the suite only under the sanitizers (scripts/run-tests.sh: the
+// plain stage builds the tests no sanitizer build can run), so CI covers
+// seeds 1-300 under ASan+UBSan; 1000 is what a developer's plain build runs,
+// and BKP_CRASH_SEEDS=N runs N anywhere.
 // Under TSan the seeds say nothing new: each runs the same writer threads
 // against the same engine, only the fault lands elsewhere, which the other
 // builds cover; 300 seeds there took over 6 minutes of CI's 30.

@@ -3,11 +3,10 @@
 // posix driver creates is private whatever the umask, every number of a
 // manifest or archive record is range-checked, an oversized one is refused
 // before it is read, and a manifest that cannot be read fails the listing
-// by name instead of vanishing from it.
+// by name instead of vanishing from it. Running out of memory decoding a
+// manifest is in manifest_memory_limit_test.cc (not under sanitizers).
 #include <doctest/doctest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -283,78 +281,4 @@ TEST_CASE("hardening: list names an unreadable manifest by its file and fails") 
   CHECK_MESSAGE(Contains(err, "backups/" + bad + ".json is unreadable"), err);
   CHECK_MESSAGE(Contains(err, "backups/" + renamed + ".json is unreadable"), err);
   CHECK_MESSAGE(Contains(err, "names itself backup '" + good + "'"), err);
-}
-
-// ASan and TSan both reserve terabytes of shadow memory up front.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define BKP_TEST_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define BKP_TEST_UNDER_ASAN 1
-#endif
-#endif
-
-namespace {
-
-// The process's virtual size, in bytes (VmSize of /proc/self/status).
-[[maybe_unused]] uint64_t VirtualSize() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmSize:") {
-      uint64_t kib = 0;
-      in >> kib;
-      return kib << 10;
-    }
-  }
-  return 0;
-}
-
-}  // namespace
-
-TEST_CASE("hardening: running out of memory decoding a manifest is an error, not an abort") {
-#ifdef BKP_TEST_UNDER_ASAN
-  // ASan reserves terabytes of shadow memory: an address-space limit cannot
-  // be applied under it.
-  MESSAGE("skipped under AddressSanitizer and ThreadSanitizer");
-#else
-  // 36 MB of JSON (under the 64 MiB bound) whose tree needs ~1 GB: four
-  // million small objects.
-  std::string text = R"({"format": "eventstore-backup-manifest", "format_version": 2, "files": [)";
-  for (int i = 0; i < 4'000'000; ++i) text += i == 0 ? R"({"a":1})" : R"(,{"a":1})";
-  text += "]}";
-  REQUIRE(text.size() < repo::kMaxDocumentBytes);
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // The child: 384 MiB of address space to spare, then decode.
-    ::close(fds[0]);
-    const rlimit limit{VirtualSize() + (384ull << 20), VirtualSize() + (384ull << 20)};
-    ::setrlimit(RLIMIT_AS, &limit);
-    int code = 10;  // decoded: the limit did not bite
-    try {
-      repo::DecodeManifest(text, "manifest backups/x.json");
-    } catch (const bkp::Error& e) {
-      ssize_t ignored = ::write(fds[1], e.what(), std::strlen(e.what()));
-      (void)ignored;
-      code = e.status() == BKP_E_INTERNAL ? 0 : 11;
-    } catch (...) {
-      code = 12;
-    }
-    ::_exit(code);
-  }
-  ::close(fds[1]);
-  std::string message;
-  char buf[512];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, n);
-  ::close(fds[0]);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  CAPTURE(message);
-  REQUIRE_MESSAGE(WIFEXITED(status), "the decoder died of signal " << WTERMSIG(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(Contains(message, "manifest backups/x.json: out of memory"));
-#endif
 }

@@ -49,7 +49,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kCredentialsKiB = 1024;
 
 const char* const kCredentialsFile = R"(# profiles for the tests
 [default]
@@ -529,7 +529,7 @@ TEST_CASE("remote: a backup is signed with the profile AWS_PROFILE or the profil
                  {"AWS_SESSION_TOKEN", std::nullopt},
                  {"AWS_EC2_METADATA_DISABLED", "true"}});
   std::mt19937_64 rng(7);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
   Written written;
   Fill(*store, "orders", 300, rng, &written);
   REQUIRE(store->Sync().ok());
@@ -568,7 +568,7 @@ TEST_CASE("remote: a long backup with instance credentials of 2 s signs every re
   TempDir dir;
   ScopedEnv env({{"AWS_ACCESS_KEY_ID", std::nullopt}, {"AWS_EC2_METADATA_DISABLED", std::nullopt}});
   std::mt19937_64 rng(11);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
   Written written;
   Fill(*store, "orders", 1500, rng, &written);
   Fill(*store, "billing", 500, rng, &written);
@@ -612,7 +612,7 @@ TEST_CASE("remote: unrefreshable instance credentials are used while valid, then
       fake.s3_endpoint(), PrefixOf(dir.path()),
       "credentials = 'imds'\nimds_endpoint = '" + fake.imds_endpoint() + "'\n"));
   std::mt19937_64 rng(13);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
   Written written;
   // Backups one after the other until the credentials run out (2-3 s).
   std::optional<hoststub::Status> failure;
