@@ -11,6 +11,8 @@ Each repetition works on a fresh copy of the dataset and runs, in order:
   verify      every tool re-reads and checks its whole repository
   restore     every tool restores its full backup into a fresh directory,
               whose size is checked against the source
+Our providers run as they ship (LZ4), local_disk also encrypted (age) and
+with compression = "zstd" at each --zstd-levels level.
 Tools (backup_tools.py): local_disk and wal_archive through a running hostd
 (hostctl, as operators do; `hostd restore` offline), cp -r, tar | lz4 -1,
 tar | zstd -1 -T0, restic, borg. Within a scenario the tools run one after
@@ -46,7 +48,7 @@ from benchlib import (Build, Host, checked, dir_bytes, drop_caches, ensure_datas
 SCENARIOS = ["full", "incr_1pct", "incr_10pct", "verify", "restore"]
 MUTATIONS = {"incr_1pct": 1, "incr_10pct": 10}
 SKIPPABLE = ["cp", "tar-lz4", "tar-zstd", "restic", "borg", "verify", "load", "abi", "floor",
-             "wal_archive", "age"]
+             "wal_archive", "age", "zstd"]
 MIB = 1 << 20
 
 
@@ -62,7 +64,8 @@ class Rep:
         self.host = None
 
     def restore_dir(self, tool):
-        return self.dir / f"restore-{tool.key}"
+        # By name: tools may share a key (the zstd levels share "zstd").
+        return self.dir / ("restore-" + re.sub(r"[^A-Za-z0-9_]+", "-", tool.name))
 
     def env(self, **extra):
         return {**os.environ, **extra}
@@ -80,7 +83,7 @@ class Suite:
         self.work = Path(args.work).resolve() / "backup"
         self.base = ensure_dataset(self.build, args.work, args.mib)
         skip = set(args.skip)
-        self.tools = [t for t in all_tools(self.build) if t.key not in skip]
+        self.tools = [t for t in all_tools(self.build, args.zstd_levels) if t.key not in skip]
         self.providers = [t for t in self.tools if isinstance(t, Provider)]
         self.scenarios = [s for s in SCENARIOS if s not in skip]
         self.samples = {}  # (scenario, tool name) -> [measured dict per repetition]
@@ -197,7 +200,7 @@ class Suite:
         def share(ours, theirs):
             return ours / theirs
 
-        for p in (t.name for t in self.providers if t.key != "age"):
+        for p in (t.name for t in self.providers if t.key not in ("age", "zstd")):
             for peer, bound in [("cp -r", 0.7), ("tar | lz4 -1", 2.5), ("borg", 2.5),
                                 ("restic", 4)]:
                 add(f"{p} full backup throughput / {peer}'s", "issue 7", f">= {bound}",
@@ -227,6 +230,15 @@ class Suite:
             self.wall("restore", enc), self.wall("restore", plain), plain, faster)
         add(f"{enc} backup after +1 %: time / {plain}'s", "issue 19", "<= 1.15",
             self.wall("incr_1pct", enc), self.wall("incr_1pct", plain), plain, share)
+        # Issue 23: with zstd, stored no larger than restic's (zstd too),
+        # and still more than twice as fast both ways.
+        for z in (t.name for t in self.providers if t.key == "zstd"):
+            add(f"{z} stored size / restic's", "issue 23", "<= 1", self.stored.get(z),
+                self.stored.get("restic"), "restic", share)
+            add(f"{z} full backup throughput / restic's", "issue 23", ">= 2",
+                self.wall("full", z), self.wall("full", "restic"), "restic", faster)
+            add(f"{z} restore throughput / restic's", "issue 23", ">= 2",
+                self.wall("restore", z), self.wall("restore", "restic"), "restic", faster)
         out.append(ratio("local_disk peak RSS, MiB (the host's, during its runs)",
                          self.peak_rss("local_disk"), "<= 64", "issue 4"))
         return out
@@ -344,6 +356,10 @@ def main():
     ap = suite_args(__doc__)
     ap.add_argument("--skip", default="", type=lambda s: [x for x in s.split(",") if x],
                     help=f"comma-separated, from: {', '.join(SKIPPABLE)}; recorded in the results")
+    ap.add_argument("--zstd-levels", default=[1],
+                    type=lambda s: [int(x) for x in s.split(",") if x],
+                    help="local_disk with compression = zstd at each of these levels "
+                         "(default %(default)s; skip all with --skip zstd)")
     ap.add_argument("--rate-limit-mib", type=float, default=50,
                     help="local_disk's rate_limit in the capped load run (default %(default)s)")
     args = ap.parse_args()

@@ -92,6 +92,21 @@ class EncryptedProvider(Provider):
         return f'encryption_identity = "{self.key_file(rep)}"\n'
 
 
+class ZstdProvider(Provider):
+    """local_disk with `compression = "zstd"` at one level (issue 23), on
+    the same data as plain local_disk and restic, in the same repetitions,
+    so its stored size and throughput are paired with theirs."""
+
+    def __init__(self, build, level):
+        super().__init__(build, "local_disk", incremental=False)
+        self.level = level
+        self.name = f"local_disk_zstd{level}"
+        self.key = "zstd"
+
+    def extra_settings(self, rep):
+        return f'compression = "zstd"\ncompression_level = {self.level}\n'
+
+
 class Copy:
     """`cp -r`: the floor for a full backup (no compression, no checks)."""
 
@@ -211,11 +226,12 @@ class Borg:
         return dir_bytes(self.repo(rep))
 
 
-def all_tools(build):
+def all_tools(build, zstd_levels=(3,)):
     """Ours first, then the peers, in the order the tables list them."""
     return [Provider(build, "local_disk", incremental=False),
             Provider(build, "wal_archive", incremental=True),
             EncryptedProvider(build),
+            *(ZstdProvider(build, level) for level in zstd_levels),
             Copy(),
             TarPipe("tar | lz4 -1", "lz4 -1 -q", "lz4 -dc -q", "lz4"),
             TarPipe("tar | zstd -1 -T0", "zstd -1 -T0 -q", "zstd -dc -q", "zstd"),

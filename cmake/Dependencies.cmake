@@ -39,6 +39,8 @@ bkp_find_config(tomlplusplus libtomlplusplus-dev)
 bkp_find_config(CLI11 libcli11-dev)
 bkp_find_config(nlohmann_json nlohmann-json3-dev)
 bkp_find_pkg(LZ4 liblz4 liblz4-dev)
+# zstd objects (compression = "zstd", plugins/repo/zstd_frame.cc).
+bkp_find_pkg(ZSTD libzstd libzstd-dev)
 bkp_find_pkg(XXHASH libxxhash libxxhash-dev)
 bkp_find_pkg(SQLITE3 sqlite3 libsqlite3-dev)
 bkp_find_pkg(HTTPLIB cpp-httplib libcpp-httplib-dev)

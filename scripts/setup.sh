@@ -11,7 +11,7 @@ packages=(
   # clang and its libFuzzer runtime build the fuzz targets (scripts/run-fuzz.sh).
   clang libclang-rt-14-dev
   libboost-dev libboost-filesystem-dev
-  libfmt-dev liblz4-dev libxxhash-dev libbenchmark-dev doctest-dev
+  libfmt-dev liblz4-dev libzstd-dev libxxhash-dev libbenchmark-dev doctest-dev
   libsqlite3-dev libtomlplusplus-dev libcpp-httplib-dev libcli11-dev
   nlohmann-json3-dev libcurl4-openssl-dev libssl-dev
   # zlib inflates the compressed age test vectors (tests/plugins/repo/crypto).
@@ -22,7 +22,7 @@ packages=(
   # Stock tools the tests use to prove the repository format is readable by hand
   # (awscli: a backup on S3 read by the stock AWS client; age: an encrypted
   # one opened by the stock age).
-  lz4 xxhash sqlite3 binutils curl awscli jq age
+  lz4 zstd xxhash sqlite3 binutils curl awscli jq age
   # A real S3 server for the remote provider's tests: Ceph's RADOS Gateway on
   # a throwaway one-node cluster (tests/plugins/rgw); openssl makes its CA,
   # iproute2's ss checks that it listens on loopback only.

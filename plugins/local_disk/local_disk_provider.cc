@@ -14,6 +14,8 @@ const bkp_setting_spec kSettings[] = {
      "directory of the repository (created if absent; must be empty or a repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kCompressionSetting,
+    repo::kCompressionLevelSetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };
@@ -23,8 +25,8 @@ bkp_status Open(const bkp_open_args* args, bkp_instance** out, char* err, size_t
 }
 
 constexpr bkp_provider kProvider = repo::ProviderTable(
-    kIdentity, "backups into a local directory: LZ4 frames by content, JSON manifests", kSettings,
-    Open);
+    kIdentity, "backups into a local directory: LZ4 or zstd frames by content, JSON manifests",
+    kSettings, Open);
 
 }  // namespace
 

@@ -20,13 +20,16 @@ using doc::Signed;
 using nlohmann::json;
 
 constexpr const char* kArchiveRecordFormat = "eventstore-archive-segment";
+// 2 (document_fields.h's kArchiveRecordCodecVersion) when it lists a zstd
+// chunk.
 constexpr int kArchiveRecordVersion = 1;
 
 }  // namespace
 
 std::string EncodeArchiveRecord(const ArchivedSegment& a) {
   json doc = {{"format", kArchiveRecordFormat},
-              {"format_version", kArchiveRecordVersion},
+              {"format_version", doc::HasNonLz4Chunks(a.file) ? doc::kArchiveRecordCodecVersion
+                                                              : kArchiveRecordVersion},
               {"observed_ms", a.observed_ms},
               {"first_ms", a.first_ms},
               {"file", FileJson(a.file, false)}};
@@ -41,7 +44,7 @@ ArchivedSegment DecodeArchiveRecord(const std::string& text, const std::string& 
     if (doc.at("format").get<std::string>() != kArchiveRecordFormat) {
       throw bkp::Error(BKP_E_CORRUPT, what + ": not an archive record");
     }
-    FormatVersion(doc, kArchiveRecordVersion, what, "archive record");
+    FormatVersion(doc, doc::kArchiveRecordCodecVersion, what, "archive record");
     ArchivedSegment a;
     a.observed_ms = Signed(doc, "observed_ms");
     a.first_ms = doc.contains("first_ms") ? Signed(doc, "first_ms") : 0;

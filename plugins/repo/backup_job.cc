@@ -281,7 +281,8 @@ class Job {
                    },
                    bytes_new_,
                    committer,
-                   &damaged_};
+                   &damaged_,
+                   options_.compression};
     return StoreChunk(sink, Reader(item), offset, size, buf);
   }
 

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/codec.h"
 #include "repo/repository.h"
 
 namespace repo {
@@ -45,6 +46,7 @@ struct BackupOptions {
   // The ABI version host and plugin agreed at open (NegotiatedAbiVersion),
   // recorded in the manifest.
   uint32_t abi_version = BKP_ABI_VERSION;
+  Compression compression{};  // of the objects it stores (codec.h)
 };
 
 struct BackupStats {

@@ -64,10 +64,10 @@ bool CommitObject(ChunkSink& sink, std::unique_ptr<ObjectWriter> writer, const s
 // Compresses the piece into `writer` (not committed).
 EncodedObject Encode(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                      std::span<char> buf, bool report, ObjectWriter& writer, uint64_t* tail_xxh3) {
-  FrameEncoder encoder(writer, size);
+  const auto encoder = NewEncoder(sink.compression, writer, size);
   *tail_xxh3 = ReadPiece(sink, read, offset, size, buf, report,
-                         [&](const char* data, size_t n) { encoder.Update(data, n); });
-  return encoder.Finish();
+                         [&](const char* data, size_t n) { encoder->Update(data, n); });
+  return encoder->Finish();
 }
 
 // For a driver that must know a large object's key before its first byte
@@ -82,6 +82,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
   Chunk c;
   c.offset = offset;
   c.size = size;
+  c.codec = sink.compression.codec;
   c.tail_xxh3 =
       ReadPiece(sink, read, offset, size, buf, /*report=*/true, [&](const char* data, size_t n) {
         XXH3_64bits_update(h64.get(), data, n);
@@ -89,7 +90,7 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
       });
   c.xxh3 = XXH3_64bits_digest(h64.get());
   const std::string name = Hex128(XXH3_128bits_digest(h128.get()));
-  c.object = ObjectKeyOf(sink.driver.ContentName(name));
+  c.object = ObjectKeyOf(sink.driver.ContentName(name), c.codec);
   if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;
     return c;
@@ -110,29 +111,30 @@ Chunk StoreNamedFirst(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint
 
 }  // namespace
 
-std::string ObjectKeyOf(const std::string& content_name) {
-  return "objects/" + content_name.substr(0, 2) + "/" + content_name + ".lz4";
+std::string ObjectKeyOf(const std::string& content_name, Codec codec) {
+  return "objects/" + content_name.substr(0, 2) + "/" + content_name + CodecExtension(codec);
 }
 
-std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash) {
-  return ObjectKeyOf(driver.ContentName(Hex128(hash)));
+std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash, Codec codec) {
+  return ObjectKeyOf(driver.ContentName(Hex128(hash)), codec);
 }
 
 Chunk StoreChunk(ChunkSink& sink, const ReadAt& read, uint64_t offset, uint64_t size,
                  std::span<char> buf) {
-  if (MaxFrameSize(size) > sink.driver.MaxUnnamedObjectSize()) {
+  if (MaxFrameSize(sink.compression.codec, size) > sink.driver.MaxUnnamedObjectSize()) {
     return StoreNamedFirst(sink, read, offset, size, buf);
   }
   auto writer = sink.driver.Create();
   Chunk c;
   c.offset = offset;
   c.size = size;
+  c.codec = sink.compression.codec;
   uint64_t tail = 0;
   const EncodedObject encoded =
       Encode(sink, read, offset, size, buf, /*report=*/true, *writer, &tail);
   c.xxh3 = encoded.xxh3;
   c.tail_xxh3 = tail;
-  c.object = ObjectKeyOf(sink.driver.ContentName(encoded.xxh128_hex));
+  c.object = ObjectKeyOf(sink.driver.ContentName(encoded.xxh128_hex), c.codec);
   if (auto existing = Reusable(sink, c.object)) {
     c.stored_size = *existing;  // identical content is stored already
   } else {

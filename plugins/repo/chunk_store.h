@@ -50,15 +50,19 @@ struct ChunkSink {
   // written again over them (content-addressed: the right bytes for that
   // name). May be null.
   const std::set<std::string>* damaged = nullptr;
+  // How new objects are compressed (the provider's `compression` setting).
+  // Reused objects keep the codec they were stored with.
+  Compression compression{};
 };
 
 // The key of the object named `content_name` (StorageDriver::ContentName:
 // the XXH128 of its original bytes, 32 hex digits as `xxhsum -H2` prints
-// it, unless encrypted): objects/<first two>/<all>.lz4.
-std::string ObjectKeyOf(const std::string& content_name);
+// it, unless encrypted) as a frame of `codec`: objects/<first two>/<all>.lz4
+// (or .zst).
+std::string ObjectKeyOf(const std::string& content_name, Codec codec);
 // The key `driver` stores bytes of this XXH128 under: ObjectKeyOf its
 // ContentName (the digest itself, or a keyed hash of it when encrypted).
-std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash);
+std::string ObjectKeyOf(const StorageDriver& driver, XXH128_hash_t hash, Codec codec);
 
 // A read buffer for StoreChunk, one block (kBlockBytes) long. Not zero-filled: fresh
 // pages cost a fault each on these machines, and only what a read touches
@@ -67,7 +71,8 @@ inline std::unique_ptr<char[]> NewReadBuffer() {
   return std::make_unique_for_overwrite<char[]>(kBlockBytes);
 }
 
-// Reads [offset, offset + size) and stores it as one LZ4 frame, named by
+// Reads [offset, offset + size) and stores it as one frame of the sink's
+// codec, named by
 // content (an identical object already there is reused, not written again,
 // unless the sink knows it damaged: then it is replaced).
 // When the frame could be larger than the driver takes unnamed

@@ -20,6 +20,21 @@ Chunk ChunkFrom(const json& j, const std::string& what) {
   c.object = j.at("object").get<std::string>();
   c.stored_size = Unsigned(j, "stored_size");
   if (j.contains("tail_xxh3")) c.tail_xxh3 = ParseHex64(j.at("tail_xxh3").get<std::string>(), what);
+  if (j.contains("codec")) {
+    const std::string name = j.at("codec").get<std::string>();
+    const auto codec = CodecFromName(name);
+    if (!codec) {
+      throw bkp::Error(BKP_E_CORRUPT, what + ": chunk '" + c.object + "' has codec '" + name +
+                                          "', not one this provider reads (lz4, zstd)");
+    }
+    c.codec = *codec;
+  }
+  // The key's extension is what a hand restore and garbage collection go
+  // by: a field that disagrees would decode the object with the wrong codec.
+  if (CodecOfObject(c.object) != c.codec) {
+    throw bkp::Error(BKP_E_CORRUPT, what + ": chunk '" + c.object + "' says codec '" +
+                                        CodecName(c.codec) + "', but its key ends otherwise");
+  }
   return c;
 }
 
@@ -98,6 +113,13 @@ uint32_t RoleFromName(const std::string& name, const std::string& what) {
   throw bkp::Error(BKP_E_CORRUPT, what + ": unknown file role '" + name + "'");
 }
 
+bool HasNonLz4Chunks(const FileEntry& f) {
+  for (const auto& c : f.chunks) {
+    if (c.codec != Codec::kLz4) return true;
+  }
+  return false;
+}
+
 json FileJson(const FileEntry& f, bool with_inherit) {
   json chunks = json::array();
   for (const auto& c : f.chunks) {
@@ -107,6 +129,8 @@ json FileJson(const FileEntry& f, bool with_inherit) {
                   {"object", c.object},
                   {"stored_size", c.stored_size}};
     if (c.tail_xxh3) chunk["tail_xxh3"] = Hex64(*c.tail_xxh3);
+    // LZ4 is implied: a manifest of LZ4 chunks stays as it was.
+    if (c.codec != Codec::kLz4) chunk["codec"] = CodecName(c.codec);
     chunks.push_back(std::move(chunk));
   }
   json entry = {{"role", RoleName(f.role)},

@@ -48,6 +48,16 @@ void CheckDocumentSize(const std::string& text, const std::string& what);
 // The BKP_ROLE_* RoleName gives `name`; BKP_E_CORRUPT for any other.
 uint32_t RoleFromName(const std::string& name, const std::string& what);
 
+// The first manifest format and archive record format that may list zstd
+// chunks (a chunk's `codec`): a document holding one is written in that
+// format, so that a reader from before zstd refuses it as too new rather
+// than taking every zstd object for a damaged LZ4 frame (and quarantining
+// it). A document of LZ4 chunks only keeps the older format, byte for byte.
+inline constexpr int kManifestCodecVersion = 3;
+inline constexpr int kArchiveRecordCodecVersion = 2;
+// Whether any chunk of `f` is stored with another codec than LZ4.
+bool HasNonLz4Chunks(const FileEntry& f);
+
 // One file entry; `inherit` is written only where it can be non-zero.
 nlohmann::json FileJson(const FileEntry& f, bool with_inherit);
 // Reads what FileJson writes (manifest format 1: one object per file, no

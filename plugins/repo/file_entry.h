@@ -11,16 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "repo/codec.h"
+
 namespace repo {
 
 // One stored piece of a file: bytes [offset, offset + size) of the original,
-// as one LZ4 frame. Appending to a segment only ever adds chunks, so a later
+// as one LZ4 or zstd frame. Appending to a segment only ever adds chunks, so a later
 // backup reuses the ones it already has without reading them again.
 struct Chunk {
   uint64_t offset = 0;
   uint64_t size = 0;   // original bytes
   uint64_t xxh3 = 0;   // XXH3-64 of the original bytes (`xxhsum -H3` of the decoded frame)
-  std::string object;  // key of the stored LZ4 frame
+  std::string object;  // key of the stored frame
   uint64_t stored_size = 0;
   // XXH3-64 of the chunk's last min(4 KiB, size) bytes: a later backup reads
   // just those bytes of the live file to know it still begins with this
@@ -29,6 +31,10 @@ struct Chunk {
   // Filled when a backup's state is resolved, never stored: the backup that
   // holds this chunk (an ancestor, for an inherited chunk). For messages.
   std::string stored_by;
+  // The frame's codec: the manifest's `codec` (absent: lz4), always the one
+  // the key's extension says (CodecOfObject). Last, so that brace
+  // initialisers of the fields above still read as before.
+  Codec codec = Codec::kLz4;
 
   uint64_t end() const { return offset + size; }
 };

@@ -77,8 +77,10 @@ std::string EncodeManifest(const Manifest& m) {
                         {"events", Range(c.events)},
                         {"snapshots", Range(c.snapshots)}});
   }
+  bool codecs = false;
+  for (const auto& f : m.files) codecs = codecs || doc::HasNonLz4Chunks(f);
   json doc = {{"format", kManifestFormat},
-              {"format_version", kManifestFormatVersion},
+              {"format_version", codecs ? doc::kManifestCodecVersion : kManifestFormatVersion},
               {"id", m.id},
               {"type", m.type},
               {"parent", m.parent ? json(*m.parent) : json(nullptr)},
@@ -106,7 +108,7 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
     if (doc.at("format").get<std::string>() != kManifestFormat) {
       throw bkp::Error(BKP_E_CORRUPT, what + ": not a backup manifest");
     }
-    const int version = FormatVersion(doc, kManifestFormatVersion, what, "manifest");
+    const int version = FormatVersion(doc, kNewestManifestFormatVersion, what, "manifest");
     Manifest m;
     m.id = doc.at("id").get<std::string>();
     m.type = doc.at("type").get<std::string>();

@@ -17,7 +17,11 @@ namespace repo {
 
 // 2: files are lists of chunks, and incremental manifests hold only what
 // changed since their parent. Format 1 (one object per file) is still read.
+// 3: a chunk may say its `codec` (zstd); written only by a manifest that
+// lists a zstd chunk (document_fields.h, kManifestCodecVersion), so one of
+// LZ4 chunks only is still format 2.
 inline constexpr int kManifestFormatVersion = 2;
+inline constexpr int kNewestManifestFormatVersion = 3;
 
 struct StreamRange {
   uint64_t first = 0;  // first index/token held

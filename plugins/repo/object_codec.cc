@@ -1,4 +1,5 @@
-// LZ4 frame encoding/decoding with XXH3 checksums (see object_codec.h).
+// Object frames (LZ4 here, zstd in zstd_frame.cc) with XXH3 checksums (see
+// object_codec.h).
 #include "repo/object_codec.h"
 
 #include <lz4.h>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/zstd_frame.h"
 
 namespace repo {
 namespace {
@@ -65,19 +67,72 @@ uint64_t MaxFrameSize(uint64_t original_size) {
   return 4 + 2 + 8 + 1 + blocks * 4 + original_size + 4 + 4;
 }
 
-FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint)
-    : out_(out), size_hint_(size_hint) {
+uint64_t MaxFrameSize(Codec codec, uint64_t original_size) {
+  return codec == Codec::kZstd ? MaxZstdFrameSize(original_size) : MaxFrameSize(original_size);
+}
+
+ObjectEncoder::ObjectEncoder(ObjectWriter& out, uint64_t size_hint)
+    : size_hint_(size_hint), out_(out) {
   h64_ = XXH3_createState();
   h128_ = XXH3_createState();
-  h32_ = XXH32_createState();
-  if (h64_ == nullptr || h128_ == nullptr || h32_ == nullptr) {
+  if (h64_ == nullptr || h128_ == nullptr) {
     XXH3_freeState(h64_);
     XXH3_freeState(h128_);
-    XXH32_freeState(h32_);
     throw std::bad_alloc();
   }
   XXH3_64bits_reset(h64_);
   XXH3_128bits_reset(h128_);
+}
+
+ObjectEncoder::~ObjectEncoder() {
+  XXH3_freeState(h64_);
+  XXH3_freeState(h128_);
+}
+
+void ObjectEncoder::Emit(const void* data, size_t len) {
+  out_.Append(data, len);
+  result_.stored_size += len;
+}
+
+void ObjectEncoder::Update(const void* data, size_t len) {
+  const char* p = static_cast<const char*>(data);
+  XXH3_64bits_update(h64_, p, len);
+  XXH3_128bits_update(h128_, p, len);
+  result_.original_size += len;
+  Compress(p, len);
+}
+
+EncodedObject ObjectEncoder::Finish() {
+  // The header announced the size: a frame that disagrees is not valid.
+  if (size_hint_ != 0 && result_.original_size != size_hint_) {
+    throw bkp::Error(BKP_E_INTERNAL, "the frame announced " + std::to_string(size_hint_) +
+                                         " bytes but was given " +
+                                         std::to_string(result_.original_size));
+  }
+  End();
+  result_.xxh3 = XXH3_64bits_digest(h64_);
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(h128_));
+  static const char kDigits[] = "0123456789abcdef";
+  result_.xxh128_hex.clear();
+  for (unsigned char byte : canonical.digest) {
+    result_.xxh128_hex += kDigits[byte >> 4];
+    result_.xxh128_hex += kDigits[byte & 15];
+  }
+  EncodedObject out = result_;
+  out.stored_size = out_.StoredBytes(result_.stored_size);  // what Stat will say
+  return out;
+}
+
+std::unique_ptr<ObjectEncoder> NewEncoder(const Compression& compression, ObjectWriter& out,
+                                          uint64_t size_hint) {
+  if (compression.codec == Codec::kZstd) return NewZstdEncoder(out, size_hint, compression.level);
+  return std::make_unique<FrameEncoder>(out, size_hint);
+}
+
+FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint) : ObjectEncoder(out, size_hint) {
+  h32_ = XXH32_createState();
+  if (h32_ == nullptr) throw std::bad_alloc();
   XXH32_reset(h32_, 0);
   lz4_state_ = std::make_unique_for_overwrite<char[]>(static_cast<size_t>(LZ4_sizeofState()));
   block_capacity_ = 4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(kBlockBytes)));
@@ -100,16 +155,7 @@ FrameEncoder::FrameEncoder(ObjectWriter& out, uint64_t size_hint)
   Emit(header, n + 1);
 }
 
-FrameEncoder::~FrameEncoder() {
-  XXH3_freeState(h64_);
-  XXH3_freeState(h128_);
-  XXH32_freeState(h32_);
-}
-
-void FrameEncoder::Emit(const void* data, size_t len) {
-  out_.Append(data, len);
-  result_.stored_size += len;
-}
+FrameEncoder::~FrameEncoder() { XXH32_freeState(h32_); }
 
 void FrameEncoder::EmitBlock(const char* data, size_t len) {
   const int packed =
@@ -126,12 +172,8 @@ void FrameEncoder::EmitBlock(const char* data, size_t len) {
   }
 }
 
-void FrameEncoder::Update(const void* data, size_t len) {
-  const char* p = static_cast<const char*>(data);
-  XXH3_64bits_update(h64_, p, len);
-  XXH3_128bits_update(h128_, p, len);
+void FrameEncoder::Compress(const char* p, size_t len) {
   XXH32_update(h32_, p, len);
-  result_.original_size += len;
   while (len > 0) {
     // Whole blocks straight from the caller's buffer; the rest waits.
     if (pending_len_ == 0 && len >= kBlockBytes) {
@@ -153,53 +195,31 @@ void FrameEncoder::Update(const void* data, size_t len) {
   }
 }
 
-EncodedObject FrameEncoder::Finish() {
-  // The header announced the size: a frame that disagrees is not valid.
-  if (size_hint_ != 0 && result_.original_size != size_hint_) {
-    throw bkp::Error(BKP_E_INTERNAL, "LZ4 frame announced " + std::to_string(size_hint_) +
-                                         " bytes but was given " +
-                                         std::to_string(result_.original_size));
-  }
+void FrameEncoder::End() {
   if (pending_len_ > 0) EmitBlock(pending_.get(), pending_len_);
   pending_len_ = 0;
   char trailer[8];
   PutLe32(trailer, 0);  // end mark
   PutLe32(trailer + 4, XXH32_digest(h32_));
   Emit(trailer, sizeof trailer);
-  result_.xxh3 = XXH3_64bits_digest(h64_);
-  XXH128_canonical_t canonical;
-  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(h128_));
-  static const char kDigits[] = "0123456789abcdef";
-  result_.xxh128_hex.clear();
-  for (unsigned char byte : canonical.digest) {
-    result_.xxh128_hex += kDigits[byte >> 4];
-    result_.xxh128_hex += kDigits[byte & 15];
-  }
-  EncodedObject out = result_;
-  out.stored_size = out_.StoredBytes(result_.stored_size);  // what Stat will say
-  return out;
 }
 
 namespace {
 
-// DecodeObject, and with no size or XXH3 expected, DecodeFrame.
-void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> expected_size,
-            std::optional<uint64_t> expected_xxh3,
-            const std::function<void(const char*, size_t)>& consume, FrameCheck check) {
+// Decodes one LZ4 frame from `in`, handing its bytes to `emit`.
+void DecodeLz4Frame(ObjectReader& in, const std::string& what, FrameCheck check,
+                    const std::function<void(const char*, size_t)>& emit) {
   LZ4F_dctx* dctx = nullptr;
   Check(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION), "LZ4F_createDecompressionContext");
   struct Free {
     LZ4F_dctx* d;
-    XXH3_state_t* h;
     XXH32_state_t* h32;
     ~Free() {
       LZ4F_freeDecompressionContext(d);
-      XXH3_freeState(h);
       XXH32_freeState(h32);
     }
-  } release{dctx, XXH3_createState(), XXH32_createState()};
-  if (release.h == nullptr || release.h32 == nullptr) throw std::bad_alloc();
-  XXH3_64bits_reset(release.h);
+  } release{dctx, XXH32_createState()};
+  if (release.h32 == nullptr) throw std::bad_alloc();
   XXH32_reset(release.h32, 0);
   const bool full = check == FrameCheck::kFull;
 
@@ -228,7 +248,6 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
     }
     consumed += n;
   };
-  uint64_t produced = 0;
   size_t hint = 1;  // non-zero while the frame is incomplete
   bool frame_done = false;
   while (true) {
@@ -246,14 +265,8 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
       note_consumed(input.get() + pos, src);
       pos += src;
       if (dst > 0) {
-        XXH3_64bits_update(release.h, output.get(), dst);
         if (full) XXH32_update(release.h32, output.get(), dst);
-        produced += dst;
-        if (expected_size && produced > *expected_size) {
-          throw corrupt("decodes to more than the " + std::to_string(*expected_size) +
-                        " bytes recorded");
-        }
-        consume(output.get(), dst);
+        emit(output.get(), dst);
       }
       if (hint == 0) {
         frame_done = true;
@@ -276,6 +289,36 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
       throw corrupt(buf);
     }
   }
+}
+
+// DecodeObject, and with no size or XXH3 expected, DecodeFrame.
+void Decode(ObjectReader& in, Codec codec, const std::string& what,
+            std::optional<uint64_t> expected_size, std::optional<uint64_t> expected_xxh3,
+            const std::function<void(const char*, size_t)>& consume, FrameCheck check) {
+  struct Free {
+    XXH3_state_t* h;
+    ~Free() { XXH3_freeState(h); }
+  } release{XXH3_createState()};
+  if (release.h == nullptr) throw std::bad_alloc();
+  XXH3_64bits_reset(release.h);
+  auto corrupt = [&](const std::string& why) {
+    return bkp::Error(BKP_E_CORRUPT, what + ": " + why);
+  };
+  uint64_t produced = 0;
+  const auto emit = [&](const char* data, size_t n) {
+    XXH3_64bits_update(release.h, data, n);
+    produced += n;
+    if (expected_size && produced > *expected_size) {
+      throw corrupt("decodes to more than the " + std::to_string(*expected_size) +
+                    " bytes recorded");
+    }
+    consume(data, n);
+  };
+  if (codec == Codec::kZstd) {
+    DecodeZstdFrame(in, what, emit);
+  } else {
+    DecodeLz4Frame(in, what, check, emit);
+  }
   if (expected_size && produced != *expected_size) {
     throw corrupt("decodes to " + std::to_string(produced) + " bytes, " +
                   std::to_string(*expected_size) + " recorded");
@@ -289,15 +332,21 @@ void Decode(ObjectReader& in, const std::string& what, std::optional<uint64_t> e
 
 }  // namespace
 
+void DecodeObject(ObjectReader& in, Codec codec, const std::string& what, uint64_t expected_size,
+                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
+                  FrameCheck check) {
+  Decode(in, codec, what, expected_size, expected_xxh3, consume, check);
+}
+
 void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
                   FrameCheck check) {
-  Decode(in, what, expected_size, expected_xxh3, consume, check);
+  Decode(in, Codec::kLz4, what, expected_size, expected_xxh3, consume, check);
 }
 
-void DecodeFrame(ObjectReader& in, const std::string& what,
+void DecodeFrame(ObjectReader& in, Codec codec, const std::string& what,
                  const std::function<void(const char*, size_t)>& consume) {
-  Decode(in, what, std::nullopt, std::nullopt, consume, FrameCheck::kFull);
+  Decode(in, codec, what, std::nullopt, std::nullopt, consume, FrameCheck::kFull);
 }
 
 }  // namespace repo

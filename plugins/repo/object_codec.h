@@ -1,4 +1,5 @@
-// How a file is stored: one LZ4 frame (decodable by the stock `lz4 -d`)
+// How a file is stored: one LZ4 frame (decodable by the stock `lz4 -d`), or
+// with compression = "zstd" one Zstandard frame (`zstd -d`, zstd_frame.h),
 // with the frame's content checksum on, named by the XXH128 of the original
 // bytes, and recorded in the manifest with their XXH3-64 (checkable with
 // `xxhsum -H3`). Both run as the bytes stream through: no file is ever held
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "repo/codec.h"
 #include "repo/storage_driver.h"
 
 struct XXH3_state_s;
@@ -42,30 +44,57 @@ struct EncodedObject {
   std::string xxh128_hex;  // XXH128 of the original bytes, 32 hex digits
 };
 
-// The most bytes the frame of `original_size` bytes can take.
+// The most bytes the LZ4 frame of `original_size` bytes can take.
 uint64_t MaxFrameSize(uint64_t original_size);
+// The same for a frame of `codec`.
+uint64_t MaxFrameSize(Codec codec, uint64_t original_size);
 
-class FrameEncoder {
+// Compresses a stream of bytes into one frame written to an ObjectWriter,
+// hashing the original bytes as they pass. The codec is the subclass.
+class ObjectEncoder {
  public:
-  // Writes the frame to `out` as it goes. `size_hint` (the original size,
-  // when known) goes into the frame header; 0 leaves it out.
-  FrameEncoder(ObjectWriter& out, uint64_t size_hint);
-  ~FrameEncoder();
-  FrameEncoder(const FrameEncoder&) = delete;
-  FrameEncoder& operator=(const FrameEncoder&) = delete;
+  virtual ~ObjectEncoder();
+  ObjectEncoder(const ObjectEncoder&) = delete;
+  ObjectEncoder& operator=(const ObjectEncoder&) = delete;
 
   void Update(const void* data, size_t len);
   // Ends the frame; the writer is not committed (the caller names it).
+  // Throws BKP_E_INTERNAL when the bytes given are not the size announced.
   EncodedObject Finish();
 
- private:
-  // Compresses one block of at most kBlockBytes and writes it out.
-  void EmitBlock(const char* data, size_t len);
+ protected:
+  // `size_hint` (the original size, when known) goes into the frame
+  // header; 0 leaves it out.
+  ObjectEncoder(ObjectWriter& out, uint64_t size_hint);
+  // The codec's part of Update and Finish.
+  virtual void Compress(const char* data, size_t len) = 0;
+  virtual void End() = 0;
   void Emit(const void* data, size_t len);
-  ObjectWriter& out_;
+
   const uint64_t size_hint_;
+
+ private:
+  ObjectWriter& out_;
   XXH3_state_s* h64_ = nullptr;
   XXH3_state_s* h128_ = nullptr;
+  EncodedObject result_;
+};
+
+// The encoder of `compression`'s codec (and level) writing to `out`.
+std::unique_ptr<ObjectEncoder> NewEncoder(const Compression& compression, ObjectWriter& out,
+                                          uint64_t size_hint);
+
+// The LZ4 frame encoder.
+class FrameEncoder final : public ObjectEncoder {
+ public:
+  FrameEncoder(ObjectWriter& out, uint64_t size_hint);
+  ~FrameEncoder() override;
+
+ private:
+  void Compress(const char* data, size_t len) override;
+  void End() override;
+  // Compresses one block of at most kBlockBytes and writes it out.
+  void EmitBlock(const char* data, size_t len);
   XXH32_state_s* h32_ = nullptr;  // the frame's content checksum
   // Not zero-filled (see NewReadBuffer in chunk_store.h): a small object
   // touches a page or two of them.
@@ -74,7 +103,6 @@ class FrameEncoder {
   size_t pending_len_ = 0;
   std::unique_ptr<char[]> block_;  // a compressed block with its size prefix
   size_t block_capacity_ = 0;
-  EncodedObject result_;
 };
 
 enum class FrameCheck {
@@ -83,7 +111,8 @@ enum class FrameCheck {
   // frame whose checksum is off even when its content is intact.
   kFull,
   // Skip the frame's checksum: the XXH3-64 checks the same bytes, and a
-  // restore needs only the bytes right. Saves a sixth of the decoding time.
+  // restore needs only the bytes right. Saves a sixth of the decoding time
+  // of an LZ4 frame; libzstd checks a zstd frame's XXH64 regardless.
   kContentOnly,
 };
 
@@ -92,6 +121,10 @@ enum class FrameCheck {
 // it) and that the output has `expected_size` bytes with XXH3-64
 // `expected_xxh3`. Throws bkp::Error(BKP_E_CORRUPT) naming `what` and the
 // reason; I/O errors come from the driver.
+void DecodeObject(ObjectReader& in, Codec codec, const std::string& what, uint64_t expected_size,
+                  uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
+                  FrameCheck check = FrameCheck::kFull);
+// The same for an LZ4 frame.
 void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
                   FrameCheck check = FrameCheck::kFull);
@@ -99,7 +132,7 @@ void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_s
 // As DecodeObject, checking only the frame itself (magic, block and content
 // checksums, its end), whatever size and XXH3 a manifest records: whether
 // the stored object is damaged, or a reference to it is wrong.
-void DecodeFrame(ObjectReader& in, const std::string& what,
+void DecodeFrame(ObjectReader& in, Codec codec, const std::string& what,
                  const std::function<void(const char*, size_t)>& consume);
 
 // 16 lowercase hex digits, most significant first (as xxhsum prints it).

@@ -88,6 +88,8 @@ bkp_status Open(const ProviderIdentity& identity, const MakeDriver& make_driver,
     }
     instance->options.workers = static_cast<uint32_t>(workers);
     instance->options.rate_limit_bps = static_cast<uint64_t>(rate);
+    instance->options.compression =
+        ParseCompression(settings.get_string("compression"), settings.get_int("compression_level"));
     instance->options.provider_name = identity.name;
     instance->options.provider_version = identity.version;
     instance->options.abi_version = NegotiatedAbiVersion(*args->services);
@@ -356,6 +358,7 @@ bkp_status ArchiveInstance(bkp_instance* instance, const bkp_archive_args* args_
     std::atomic<uint64_t> added{0};
     ChunkSink sink{instance->repository->driver(), limiter,
                    [&] { op.throw_if_cancelled("archive"); }, nullptr, added};
+    sink.compression = instance->options.compression;
     Archive(*instance->repository)
         .Put(file, args.observed_ms, args.first_ms, read, sink,
              // A backup of another timeline may hold other bytes under the same name.

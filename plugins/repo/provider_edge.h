@@ -33,6 +33,14 @@ inline constexpr bkp_setting_spec kWorkersSetting = {
 inline constexpr bkp_setting_spec kRateLimitSetting = {
     "rate_limit", BKP_SETTING_INT, 0,
     "read cap in bytes per second so a backup does not starve the host (default 0: none)"};
+// Compression of new objects (codec.h).
+inline constexpr bkp_setting_spec kCompressionSetting = {
+    "compression", BKP_SETTING_STRING, 0,
+    "codec of newly stored objects: lz4 (default; fastest) or zstd (smaller; a repository may "
+    "hold both)"};
+inline constexpr bkp_setting_spec kCompressionLevelSetting = {
+    "compression_level", BKP_SETTING_INT, 0,
+    "zstd level, 1-19 (default 1); only with compression = \"zstd\""};
 // Encryption (encrypted_driver.h): off unless an identity is given.
 inline constexpr bkp_setting_spec kEncryptionIdentitySetting = {
     "encryption_identity", BKP_SETTING_STRING, 0,

@@ -28,7 +28,8 @@ bool IsObjectKey(const std::string& key) {
   constexpr size_t kHex = 32;
   if (key.size() != prefix.size() + 3 + kHex + 4 || key.rfind(prefix, 0) != 0) return false;
   const std::string hex = key.substr(prefix.size() + 3, kHex);
-  return hex.find_first_not_of("0123456789abcdef") == std::string::npos && key == ObjectKeyOf(hex);
+  return hex.find_first_not_of("0123456789abcdef") == std::string::npos &&
+         key == ObjectKeyOf(hex, CodecOfObject(key));
 }
 
 std::optional<std::string> ObjectDamage(StorageDriver& driver, const std::string& object) {
@@ -37,13 +38,13 @@ std::optional<std::string> ObjectDamage(StorageDriver& driver, const std::string
   XXH3_128bits_reset(state);
   try {
     auto reader = driver.Open(object);
-    DecodeFrame(*reader, "'" + object + "'",
+    DecodeFrame(*reader, CodecOfObject(object), "'" + object + "'",
                 [&](const char* data, size_t n) { XXH3_128bits_update(state, data, n); });
   } catch (const bkp::Error& e) {
     if (e.status() != BKP_E_CORRUPT) throw;
     return e.what();
   }
-  const std::string named = ObjectKeyOf(driver, XXH3_128bits_digest(state));
+  const std::string named = ObjectKeyOf(driver, XXH3_128bits_digest(state), CodecOfObject(object));
   if (named != object) {
     return "'" + object + "' decodes to bytes that belong under '" + named + "', not its name";
   }

@@ -44,11 +44,12 @@ struct QuarantineRecord {
   bool pending = false;    // damaged, still in objects/: verify could not move it yet
 };
 
-// Whether `key` is an object's key, objects/<xx>/<32 hex digits>.lz4: only
-// such keys are ever set aside (a manifest may name anything).
+// Whether `key` is an object's key, objects/<xx>/<32 hex digits>.lz4 or
+// .zst: only such keys are ever set aside (a manifest may name anything).
 bool IsObjectKey(const std::string& key);
 
-// Why the stored object `object` is itself damaged: its LZ4 frame does not
+// Why the stored object `object` is itself damaged: its frame (LZ4 or zstd,
+// as its key says) does not
 // decode cleanly, or its content's XXH128 is not its name. nullopt when it
 // is intact (a manifest that records another size or checksum for it is
 // then what is wrong, and the object must stay). Decodes it whole.

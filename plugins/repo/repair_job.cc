@@ -93,8 +93,9 @@ class Repair {
     };
   }
 
-  // The key the host's bytes [offset, offset + size) would be stored under.
-  std::string LiveKey(const ReadAt& read, uint64_t offset, uint64_t size) {
+  // The key the host's bytes [offset, offset + size) would be stored under
+  // as a frame of `codec`.
+  std::string LiveKey(const ReadAt& read, uint64_t offset, uint64_t size, Codec codec) {
     Xxh3State hash;
     XXH3_state_t* state = hash.get();
     XXH3_128bits_reset(state);
@@ -108,7 +109,7 @@ class Repair {
       stats_.bytes_read += n;
       at += n;
     }
-    return ObjectKeyOf(repo_.driver(), XXH3_128bits_digest(state));
+    return ObjectKeyOf(repo_.driver(), XXH3_128bits_digest(state), codec);
   }
 
   void RepairOne(const std::string& object, const std::vector<Reference>& refs) {
@@ -129,7 +130,8 @@ class Repair {
       }
       const ReadAt read = Reader(ref.file, live->second);
       // Nothing is written unless the bytes are the very ones lost.
-      if (LiveKey(read, ref.offset, ref.size) != object) {
+      const Codec codec = CodecOfObject(object);
+      if (LiveKey(read, ref.offset, ref.size, codec) != object) {
         why.push_back("the host's " + what + " are no longer the bytes stored (" + ref.by + ")");
         continue;
       }
@@ -137,6 +139,9 @@ class Repair {
       ChunkSink sink{repo_.driver(), limiter_, [this] { op_.throw_if_cancelled("backup"); },
                      nullptr, added};
       sink.damaged = &damaged_;  // stored over the damaged object of that name
+      // In the lost object's codec, to land under its key (any zstd level
+      // does: the name is the original bytes' hash).
+      sink.compression = {codec, codec == Codec::kZstd ? kDefaultZstdLevel : 0};
       const auto buf = NewReadBuffer();
       const Chunk stored = StoreChunk(sink, read, ref.offset, ref.size, {buf.get(), kBlockBytes});
       stats_.bytes_read += ref.size;

@@ -150,7 +150,7 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
           auto reader = repository.driver().Open(c.object);
           try {
             DecodeObject(
-                *reader, ChunkLabel(backup_id, files[i], c), c.size, c.xxh3,
+                *reader, c.codec, ChunkLabel(backup_id, files[i], c), c.size, c.xxh3,
                 [&](const char* data, size_t len) {
                   std::vector<char> b = queue.Buffer();
                   b.assign(data, data + len);

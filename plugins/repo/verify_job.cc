@@ -156,7 +156,8 @@ uint64_t RunVerifyJob(Repository& repository, const std::string& backup_id,
         verdict = {BKP_E_NOT_FOUND, why};
       } else {
         auto reader = repository.driver().Open(object);
-        DecodeObject(*reader, "'" + object + "'", size, xxh3, [](const char*, size_t) {});
+        DecodeObject(*reader, CodecOfObject(object), "'" + object + "'", size, xxh3,
+                     [](const char*, size_t) {});
       }
     } catch (const bkp::Error& e) {
       if (e.status() == BKP_E_CANCELLED) throw;

@@ -18,6 +18,8 @@ const bkp_setting_spec kSettings[] = {
      "repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kCompressionSetting,
+    repo::kCompressionLevelSetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };
