@@ -14,6 +14,7 @@ const bkp_setting_spec kSettings[] = {
      "directory of the repository (created if absent; must be empty or a repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kFullCheckEverySetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };

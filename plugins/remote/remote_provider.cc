@@ -59,6 +59,7 @@ const bkp_setting_spec kSettings[] = {
      "seconds without a byte moving before a request is abandoned and retried (default 30)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kFullCheckEverySetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };

@@ -18,6 +18,7 @@ const bkp_setting_spec kSettings[] = {
      "repository)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kFullCheckEverySetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };
