@@ -71,7 +71,8 @@ bool StoresWhole(const repo::Manifest& m, const std::string& name, const std::st
 
 }  // namespace
 
-TEST_CASE("wal_archive: a closed segment changed behind the host's back is stored by the re-check") {
+TEST_CASE(
+    "wal_archive: a closed segment changed behind the host's back is stored by the re-check") {
   TempDir dir;
   std::mt19937_64 rng(23);
   auto store = OpenStore(StoreOptions(dir / "data", 8 * kKiB, 8 * kKiB));
