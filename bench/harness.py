@@ -14,7 +14,9 @@ common arguments (benchlib.suite_args):
                      `aws s3 cp --recursive`, when present
   append_impact_bench.py  appends during a hot backup: pacing auto, off and
                      manual rate limits, against the backup's time
-then, once, the engine's micro-benchmarks (host_bench: object codec vs the
+then, once, scale_bench.py (many contexts and tens of thousands of small
+segments: cost against file count and against changed bytes; --skip scale
+leaves it out), and the engine's micro-benchmarks (host_bench: object codec vs the
 raw LZ4F + XXH3 calls and vs the block-API floor, manifest encode/decode of
 10,000 files). A suite that
 fails stops the run: its error names the command.
@@ -37,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Run per dataset size, in this order, when the script exists.
 SUITES = ["backup_bench.py", "archive_bench.py", "remote_bench.py", "append_impact_bench.py"]
+# Run once per run, not per size: it makes datasets of its own.
+ONCE_SUITES = ["scale_bench.py"]
 
 
 def first_line(cmd, missing="not installed"):
@@ -172,7 +176,8 @@ def main():
             cmd = [sys.executable, HERE / script, "--build", build.dir, "--work", work,
                    "--out", out, "--mib", mib, "--reps", args.reps]
             cmd += ["--quick"] if args.quick else []
-            cmd += ["--skip", args.skip] if script == "backup_bench.py" and args.skip else []
+            skip = ",".join(s for s in args.skip.split(",") if s and s != "scale")
+            cmd += ["--skip", skip] if script == "backup_bench.py" and skip else []
             t0 = time.monotonic()
             code = subprocess.run([str(c) for c in cmd]).returncode
             if code != 0:
@@ -182,6 +187,20 @@ def main():
             merged["suites"].append(result)
             print(f"[harness] {script} at {mib} MiB took {result['suite_wall_s']:.0f} s",
                   flush=True)
+    for script in ONCE_SUITES:
+        if script.removesuffix("_bench.py") in merged["skipped"]:
+            continue
+        out = results_dir / "suites" / f"{Path(script).stem}.json"
+        cmd = [sys.executable, HERE / script, "--build", build.dir, "--work", work, "--out", out,
+               "--reps", args.reps] + (["--quick"] if args.quick else [])
+        t0 = time.monotonic()
+        code = subprocess.run([str(c) for c in cmd]).returncode
+        if code != 0:
+            fail(f"suite {script} failed (exit {code}); its error is above")
+        result = json.loads(out.read_text())
+        result.update(size_mib=None, suite_wall_s=time.monotonic() - t0)
+        merged["suites"].append(result)
+        print(f"[harness] {script} took {result['suite_wall_s']:.0f} s", flush=True)
     merged["suites"].append(micro(build, args.reps))
     merged["machine"]["load_average_at_end"] = os.getloadavg()
     merged["wall_s"] = time.monotonic() - started

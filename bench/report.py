@@ -283,6 +283,48 @@ def micro_section(results):
             + table(["", "median (min-max)"], rows))
 
 
+SCALE_STEPS = ["full", "full_large", "incr_1pct", "incr_3pct", "incr_10pct", "list",
+               "verify_latest", "verify_all", "restore", "full_again", "expire"]
+
+
+def scale_section(results):
+    """The scale suite (scale_bench.py): each step's time per dataset, the
+    manifests' sizes, and the cost model (time against segments, against
+    changed bytes)."""
+    s = next((s for s in results["suites"] if s["suite"] == "scale"), None)
+    if s is None:
+        return []
+    f = s["figures"]
+    labels = list(f["sizes"])
+    runs = {(r["tool"], r["scenario"]): r for r in s["runs"]}
+    out = ["## Scale: many contexts, many small segments", "",
+           f"{f['contexts']} contexts, {f['segment_kib']} KiB log and event segments, "
+           f"wal_archive through `hostd` ({s['reps']} repetition(s); median (min-max) s, peak "
+           f"RSS of the host in MiB). `full_large`: the same bytes as the largest dataset in "
+           f"the backup suite's layout (16/64 MiB segments), paired with its `full`."
+           + (f" Provider settings: `{f['settings']}`." if f.get("settings") else ""), ""]
+    header = ["step"] + [f"{f['sizes'][k]['segments']} closed segments, "
+                         f"{f['sizes'][k]['mib']:.0f} MiB" for k in labels]
+    rows = []
+    for step in SCALE_STEPS:
+        cells = []
+        for k in labels:
+            r = runs.get((k, step))
+            if r is None:
+                cells.append("-")
+                continue
+            text = f"{cell(r['wall_s'], '{:.2f}')} s, {r['max_rss_mib']['max']:.0f} MiB"
+            if "changed_mib" in r:
+                text += f" (+{r['changed_mib']['median']:.1f} MiB)"
+            cells.append(text)
+        if any(c != "-" for c in cells):
+            rows.append([step] + cells)
+    rows.append(["manifest bytes (full; incr +1 %)"] + [
+        f"{f['sizes'][k]['manifest_bytes'].get('full', 0) / 1e6:.2f} MB; "
+        f"{f['sizes'][k]['manifest_bytes'].get('incr_1pct', 0) / 1e6:.3f} MB" for k in labels])
+    return out + table(header, rows)
+
+
 def commands_section(results):
     backup = next((s for s in results["suites"] if s["suite"] == "backup"), None)
     if backup is None:
@@ -349,6 +391,7 @@ def markdown(results):
     out += targets_section(results)
     for mib, suites in sizes(results):
         out += size_section(mib, suites)
+    out += scale_section(results)
     out += micro_section(results)
     not_run = [f"`{s}` (not in this tree)" for s in results["suites_missing"]]
     not_run += [f"`{s}` (skipped with --skip)" for s in results["skipped"]]

@@ -8,6 +8,17 @@
 // appended since is read and stored (a closed segment: nothing at all). So a
 // second backup of a host reads and writes about what changed.
 //
+// Trust: a closed segment is immutable, and the host lists it with its
+// name, size and [base, next) range from its own segment registry. When the
+// base holds a closed segment under the same name with the same size and
+// range, the backup takes the host's word that it is unchanged and does not
+// read its tail: the cost of an incremental then follows what changed, not
+// how many files the host holds. A file changed behind the host's back (a
+// disk fault, a hand edit) is caught by the periodic full re-check: every
+// `full_check_every`-th backup in a row reads the tail of every file it
+// reuses, as every backup did before (the manifest's since_full_check
+// counts the backups since); 1 checks every time.
+//
 // Full and incremental: a full manifest lists every file with all its
 // chunks and depends on no other backup; an incremental (its parent being
 // the newest backup) lists only the files that are new or grew, plus the
@@ -37,9 +48,16 @@
 
 namespace repo {
 
+// The default of the `full_check_every` setting: at most 9 backups in a row
+// trust the host's word about closed segments.
+inline constexpr uint32_t kDefaultFullCheckEvery = 10;
+
 struct BackupOptions {
   uint32_t workers = 2;         // compression/checksum threads, >= 1
   uint64_t rate_limit_bps = 0;  // read cap in bytes/s, 0 = none
+  // Every Nth backup in a row reads the tail of every reused file (see
+  // "Trust" above); 1: every backup does. >= 1.
+  uint32_t full_check_every = kDefaultFullCheckEvery;
   std::string provider_name;
   std::string provider_version;
   uint32_t timeline = 1;  // the host's (bkp_backup_args.timeline), recorded in the manifest

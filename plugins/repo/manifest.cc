@@ -89,6 +89,7 @@ std::string EncodeManifest(const Manifest& m) {
               {"provider", {{"name", m.provider}, {"version", m.provider_version}}},
               {"abi_version", m.abi_version},
               {"timeline", m.timeline},
+              {"since_full_check", m.since_full_check},
               {"contexts", std::move(contexts)},
               {"files", std::move(files)},
               {"dropped", std::move(dropped)},
@@ -120,6 +121,8 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
     m.abi_version = doc.at("abi_version").get<std::string>();
     m.timeline = doc.value("timeline", 1u);  // written before timelines: the first
     m.bytes_new = Unsigned(doc.at("totals"), "bytes_new");
+    // Written before trust: every tail was read.
+    m.since_full_check = doc.value("since_full_check", 0u);
     for (const auto& c : doc.at("contexts")) {
       m.contexts.push_back({c.at("name").get<std::string>(), Unsigned(c, "term"),
                             Unsigned(c, "commit_index"), RangeFrom(c.at("log")),

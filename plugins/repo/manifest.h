@@ -58,6 +58,12 @@ struct Manifest {
   // (compacted log segments).
   std::vector<FileKey> dropped;
   uint64_t bytes_new = 0;  // stored bytes this backup added to the repository
+  // How many backups in a row, ending with this one, took the host's word
+  // that a closed segment it had listed before with the same name, size and
+  // range was unchanged, without reading its tail (backup_job.h). 0: this
+  // backup read the tail of every file it reused. Absent in manifests
+  // written before trust existed, which read every tail: 0.
+  uint32_t since_full_check = 0;
 
   bool incremental() const { return type == "incremental"; }
   uint64_t TotalBytes() const;        // original bytes of the files listed, less inherited ones

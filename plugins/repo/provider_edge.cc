@@ -86,6 +86,15 @@ bkp_status Open(const ProviderIdentity& identity, const MakeDriver& make_driver,
     if (rate < 0) {
       throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting 'rate_limit' must be >= 0 (bytes/s)");
     }
+    const int64_t full_check_every =
+        settings.get_int("full_check_every").value_or(kDefaultFullCheckEvery);
+    if (full_check_every < 1 || full_check_every > 1000000) {
+      throw bkp::Error(BKP_E_INVALID_ARGUMENT, "setting 'full_check_every' is " +
+                                                   std::to_string(full_check_every) +
+                                                   ", must be 1-1000000 (1: every backup reads "
+                                                   "every reused file's tail)");
+    }
+    instance->options.full_check_every = static_cast<uint32_t>(full_check_every);
     instance->options.workers = static_cast<uint32_t>(workers);
     instance->options.rate_limit_bps = static_cast<uint64_t>(rate);
     instance->options.compression =

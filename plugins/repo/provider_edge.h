@@ -41,6 +41,11 @@ inline constexpr bkp_setting_spec kCompressionSetting = {
 inline constexpr bkp_setting_spec kCompressionLevelSetting = {
     "compression_level", BKP_SETTING_INT, 0,
     "zstd level, 1-19 (default 1); only with compression = \"zstd\""};
+inline constexpr bkp_setting_spec kFullCheckEverySetting = {
+    "full_check_every", BKP_SETTING_INT, 0,
+    "every Nth backup reads the last 4 KiB of every closed segment it reuses; the others take "
+    "the host's word for a closed segment listed with the same name, size and range "
+    "(default 10; 1: every backup reads them)"};
 // Encryption (encrypted_driver.h): off unless an identity is given.
 inline constexpr bkp_setting_spec kEncryptionIdentitySetting = {
     "encryption_identity", BKP_SETTING_STRING, 0,

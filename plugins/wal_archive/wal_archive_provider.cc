@@ -20,6 +20,7 @@ const bkp_setting_spec kSettings[] = {
     repo::kRateLimitSetting,
     repo::kCompressionSetting,
     repo::kCompressionLevelSetting,
+    repo::kFullCheckEverySetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };

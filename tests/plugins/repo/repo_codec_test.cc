@@ -195,6 +195,7 @@ void CheckSameManifest(const repo::Manifest& a, const repo::Manifest& b) {
   CHECK(a.provider_version == b.provider_version);
   CHECK(a.abi_version == b.abi_version);
   CHECK(a.bytes_new == b.bytes_new);
+  CHECK(a.since_full_check == b.since_full_check);
   REQUIRE(a.contexts.size() == b.contexts.size());
   for (size_t i = 0; i < a.contexts.size(); ++i) {
     const auto& x = a.contexts[i];
@@ -488,6 +489,21 @@ TEST_CASE("manifest: encode then decode gives the same manifest") {
   CHECK_FALSE(repo::IdFromManifestKey("backups/a/b.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("backups/.json").has_value());
   CHECK_FALSE(repo::IdFromManifestKey("objects/x.json").has_value());
+}
+
+TEST_CASE("manifest: since_full_check round trips and reads as 0 where it is absent") {
+  repo::Manifest m = SampleManifest();
+  m.since_full_check = 7;
+  const std::string text = repo::EncodeManifest(m);
+  CHECK(nlohmann::json::parse(text)["since_full_check"] == 7);
+  CHECK(repo::DecodeManifest(text, "sample").since_full_check == 7);
+  // A manifest written before the field existed read every tail.
+  auto doc = nlohmann::json::parse(text);
+  doc.erase("since_full_check");
+  CHECK(repo::DecodeManifest(doc.dump(), "older").since_full_check == 0);
+  doc["since_full_check"] = "seven";
+  CHECK_THROWS_WITH_AS(repo::DecodeManifest(doc.dump(), "odd"),
+                       doctest::Contains("odd: malformed manifest"), bkp::Error);
 }
 
 TEST_CASE("manifest: abi_version is the version host and plugin agreed at open, major.minor") {
