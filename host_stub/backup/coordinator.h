@@ -311,7 +311,7 @@ class BackupCoordinator {
   EventStore& store_;
   ProviderRegistry& providers_;
   OperationObserver observer_;
-  OperationObserver recorder_;                 // set before the first operation
+  OperationObserver recorder_;                // set before the first operation
   BackupPacing pacing_ = BackupPacing::kOff;  // set before the first operation
   std::atomic<bool> backup_in_background_{false};
   mutable std::mutex mu_;

@@ -29,11 +29,11 @@ using testing_support::Quoted;
 
 namespace {
 
-constexpr auto kDeadline = std::chrono::seconds(60);
+constexpr auto kCtxArchiveDeadline = std::chrono::seconds(60);
 
 // DIR/host.toml: 'pitr' (wal_archive into DIR/repo) archiving with
 // archive_timeout = 1, small segments so that every history spans several.
-fs::path WriteConfig(const ts::TempDir& dir) {
+fs::path CtxArchiveConfig(const ts::TempDir& dir) {
   std::string toml = "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) + "\n";
   toml += "[storage]\ndata_dir = " + Quoted(dir / "data") + "\nfsync = 'batch'\n";
   toml += "event_segment_size = '4KiB'\nlog_segment_size = '4KiB'\n";
@@ -46,7 +46,7 @@ fs::path WriteConfig(const ts::TempDir& dir) {
   return config;
 }
 
-void Append(const HostProcess& host, const std::string& context, int count, int seed) {
+void CtxArchiveAppend(const HostProcess& host, const std::string& context, int count, int seed) {
   ts::CommandResult r =
       host.Ctl({"append", "--context", context, "--count", std::to_string(count), "--batch", "10",
                 "--min-size", "100", "--max-size", "300", "--seed", std::to_string(seed)});
@@ -54,7 +54,7 @@ void Append(const HostProcess& host, const std::string& context, int count, int 
   REQUIRE(r.exit_code == 0);
 }
 
-std::string Read(const HostProcess& host, const std::string& context) {
+std::string CtxArchiveRead(const HostProcess& host, const std::string& context) {
   ts::CommandResult r = host.Ctl({"read", "--context", context, "--limit", "0"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -62,7 +62,7 @@ std::string Read(const HostProcess& host, const std::string& context) {
 }
 
 // The first `n` events of a `hostctl read` listing (one line each).
-std::string FirstEvents(const std::string& listing, size_t n) {
+std::string CtxArchiveFirstEvents(const std::string& listing, size_t n) {
   std::istringstream in(listing);
   std::string out;
   std::string line;
@@ -70,7 +70,7 @@ std::string FirstEvents(const std::string& listing, size_t n) {
   return out;
 }
 
-std::string Backup(const HostProcess& host) {
+std::string CtxArchiveBackup(const HostProcess& host) {
   ts::CommandResult r =
       host.Ctl({"backup", "create", "--provider", "pitr", "--type", "full", "--no-progress"});
   INFO(r.output);
@@ -83,8 +83,8 @@ std::string Backup(const HostProcess& host) {
 
 // Waits until the archiver is on `timeline` and has every context's events
 // and log; returns its status.
-json WaitArchived(const HostProcess& host, uint32_t timeline) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+json CtxArchiveWaitArchived(const HostProcess& host, uint32_t timeline) {
+  const auto deadline = std::chrono::steady_clock::now() + kCtxArchiveDeadline;
   json a;
   while (std::chrono::steady_clock::now() < deadline) {
     const json status = host.Json({"status", "--json"});
@@ -116,26 +116,26 @@ json WaitArchived(const HostProcess& host, uint32_t timeline) {
 
 TEST_CASE("archive: a context restored online starts a new timeline, and PITR gives its history") {
   ts::TempDir dir;
-  const fs::path config = WriteConfig(dir);
+  const fs::path config = CtxArchiveConfig(dir);
   HostProcess host(config, dir / "port", dir / "hostd.log");
-  Append(host, "orders", 100, 1);
-  Append(host, "audit", 50, 2);
-  const std::string backup = Backup(host);
-  Append(host, "orders", 60, 3);  // the damage: tokens 100..159 of the old history
-  WaitArchived(host, 1);
-  const std::string damaged = Read(host, "orders");
+  CtxArchiveAppend(host, "orders", 100, 1);
+  CtxArchiveAppend(host, "audit", 50, 2);
+  const std::string backup = CtxArchiveBackup(host);
+  CtxArchiveAppend(host, "orders", 60, 3);  // the damage: tokens 100..159 of the old history
+  CtxArchiveWaitArchived(host, 1);
+  const std::string damaged = CtxArchiveRead(host, "orders");
 
   ts::CommandResult r = host.Ctl({"restore", "--provider", "pitr", "--backup", backup, "--context",
                                   "orders", "--policy", "force", "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // The archive now goes on beside the old history, never into it.
-  const json archiver = WaitArchived(host, 2);
+  const json archiver = CtxArchiveWaitArchived(host, 2);
   CHECK(archiver.at("last_error").is_null());
   CHECK(Contains(host.Log(), "the data directory moved from timeline 1 to timeline 2"));
-  Append(host, "orders", 40, 4);  // the new history: tokens 100..139
-  Append(host, "audit", 10, 5);
-  WaitArchived(host, 2);
+  CtxArchiveAppend(host, "orders", 40, 4);  // the new history: tokens 100..139
+  CtxArchiveAppend(host, "audit", 10, 5);
+  CtxArchiveWaitArchived(host, 2);
 
   // No backup of timeline 2's history holds the restored context yet: a
   // point in time on it is refused, not assembled from the old history.
@@ -147,25 +147,25 @@ TEST_CASE("archive: a context restored online starts a new timeline, and PITR gi
 
   // A backup on the new timeline, more appends, then a point in time after
   // them: exactly the new history, none of the damage.
-  Backup(host);
-  Append(host, "orders", 30, 6);  // tokens 140..169
-  WaitArchived(host, 2);
-  const std::string current = Read(host, "orders");
+  CtxArchiveBackup(host);
+  CtxArchiveAppend(host, "orders", 30, 6);  // tokens 140..169
+  CtxArchiveWaitArchived(host, 2);
+  const std::string current = CtxArchiveRead(host, "orders");
   r = host.Ctl({"restore", "--provider", "pitr", "--to-token", "159", "--context", "orders", "--as",
                 "orders-pitr", "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(Read(host, "orders-pitr") == FirstEvents(current, 160));
-  CHECK(FirstEvents(current, 160) != FirstEvents(damaged, 160));
+  CHECK(CtxArchiveRead(host, "orders-pitr") == CtxArchiveFirstEvents(current, 160));
+  CHECK(CtxArchiveFirstEvents(current, 160) != CtxArchiveFirstEvents(damaged, 160));
   // A new name the archive never held stays on the directory's timeline.
-  CHECK(WaitArchived(host, 2).at("timeline") == 2);
+  CHECK(CtxArchiveWaitArchived(host, 2).at("timeline") == 2);
 
   // The old history stays restorable along timeline 1.
   r = host.Ctl({"restore", "--provider", "pitr", "--timeline", "1", "--to-token", "159",
                 "--context", "orders", "--as", "orders-old", "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(Read(host, "orders-old") == damaged);
+  CHECK(CtxArchiveRead(host, "orders-old") == damaged);
 
   CHECK(host.Stop() == 0);
   ts::CommandResult check =

@@ -35,7 +35,7 @@ constexpr auto kOnlineRestoreDeadline = std::chrono::seconds(60);
 
 // DIR/host.toml: 'local' (local_disk), 'pitr' (wal_archive) and 'slow'
 // (fx_blocking, released by DIR/release).
-fs::path WriteConfig(const ts::TempDir& dir) {
+fs::path OnlineRestoreConfig(const ts::TempDir& dir) {
   std::string toml = "plugin_dir = " + Quoted(BKP_PLUGIN_DIR) + "\n";
   toml += "[storage]\ndata_dir = " + Quoted(dir / "data") + "\nfsync = 'batch'\n";
   toml += "event_segment_size = '16KiB'\nlog_segment_size = '16KiB'\n";
@@ -120,7 +120,7 @@ std::vector<fs::path> Staged(const ts::TempDir& dir) {
 
 TEST_CASE("hostctl restore: one context into a running host while another takes writes") {
   ts::TempDir dir;
-  const fs::path config = WriteConfig(dir);
+  const fs::path config = OnlineRestoreConfig(dir);
   OnlineRestoreHost host(dir, config, "hostd.log");
   host.Append("orders", 400, 1);
   host.Append("audit", 20, 2);
@@ -177,7 +177,7 @@ TEST_CASE("hostctl restore: one context into a running host while another takes 
 
 TEST_CASE("hostctl restore: appends refused midway, cancel and a SIGKILL leave the old context") {
   ts::TempDir dir;
-  const fs::path config = WriteConfig(dir);
+  const fs::path config = OnlineRestoreConfig(dir);
   std::string before;
   {
     OnlineRestoreHost host(dir, config, "hostd.log");
@@ -228,7 +228,7 @@ TEST_CASE("hostctl restore: appends refused midway, cancel and a SIGKILL leave t
 
 TEST_CASE("hostctl restore: a point in time of one context, through wal_archive") {
   ts::TempDir dir;
-  const fs::path config = WriteConfig(dir);
+  const fs::path config = OnlineRestoreConfig(dir);
   OnlineRestoreHost host(dir, config, "hostd.log");
   host.Append("alpha", 100, 1);
   host.Backup("pitr");
@@ -258,13 +258,13 @@ TEST_CASE("hostctl restore: a host killed at each step of the swap recovers old 
                           Step{"moved", true}, Step{"rows", true}}) {
     CAPTURE(step.name);
     ts::TempDir dir;
-    const fs::path config = WriteConfig(dir);
+    const fs::path config = OnlineRestoreConfig(dir);
     std::string backed_up;
     std::string damaged;
     {
       // The hook is read by hostd only; this test runs no thread of its own.
       ::setenv("BKP_TEST_CRASH_SWAP", step.name, 1);
-      Host host(dir, config, "hostd.log");
+      OnlineRestoreHost host(dir, config, "hostd.log");
       ::unsetenv("BKP_TEST_CRASH_SWAP");
       host.Append("orders", 300, 1);
       host.Append("audit", 20, 2);
@@ -280,7 +280,7 @@ TEST_CASE("hostctl restore: a host killed at each step of the swap recovers old 
       INFO(ts::ReadFile(dir / "hostd.log"));
       CHECK_FALSE(Contains(ts::ReadFile(dir / "hostd.log"), "restored via provider"));
     }
-    Host host(dir, config, "hostd-2.log");
+    OnlineRestoreHost host(dir, config, "hostd-2.log");
     const std::string expected = step.decided ? backed_up : damaged;
     CHECK(host.Read("orders") == expected);
     CHECK(host.NextToken("orders") == (step.decided ? 300u : 360u));
@@ -297,7 +297,7 @@ TEST_CASE("hostctl restore: a host killed at each step of the swap recovers old 
     REQUIRE(r.exit_code == 0);
     CHECK(Contains(r.output, step.decided ? "tokens 300..300" : "tokens 360..360"));
     CHECK(host.Stop() == 0);
-    ts::CommandResult check = Hostd({"check", "--data-dir", (dir / "data").string()});
+    ts::CommandResult check = OnlineRestoreHostd({"check", "--data-dir", (dir / "data").string()});
     INFO(check.output);
     CHECK(check.exit_code == 0);
   }

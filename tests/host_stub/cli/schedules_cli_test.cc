@@ -221,7 +221,7 @@ TEST_CASE("schedules: hostctl status exits 1 while a schedule's newest backup is
     return r.output;
   };
   auto wait_for_status = [&](int exit_code) {
-    const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    const auto deadline = std::chrono::steady_clock::now() + kScheduleDeadline;
     while (true) {
       ts::CommandResult r = host.Ctl({"status", "--json"});
       if (r.exit_code == exit_code) return r;
