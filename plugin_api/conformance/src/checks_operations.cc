@@ -412,15 +412,25 @@ void CheckOperations(Kit& kit) {
       BackupRun run = Backup(kit, instance, BKP_BACKUP_FULL);
       const std::string at = "backup cancelled at check point " + std::to_string(point + 1) +
                              " of " + std::to_string(backup_checks);
+      // A complete backup may stay: what list shows now joins `existing`, so
+      // the next cancelled run is not blamed for it.
+      const auto keep_complete = [&] {
+        if (kit.Has(BKP_CAP_LIST)) existing.merge(Ids(List(kit, instance, &p)));
+      };
       if (run.status == BKP_OK && run.checks <= point) {
-        // op_cancelled never answered 1: this run took a shorter path.
+        // op_cancelled never answered 1: this run took a shorter path (a
+        // provider that reuses what an earlier backup stored reads less).
         ++unreached;
+        keep_complete();
         continue;
       }
       if (run.status != BKP_E_CANCELLED) {
         p.push_back(at + " returned " + StatusText(run.status) + ", not BKP_E_CANCELLED" +
                     (run.err.empty() ? "" : ": " + run.err));
-        if (run.status == BKP_OK) continue;  // a complete backup may stay
+        if (run.status == BKP_OK) {
+          keep_complete();
+          continue;
+        }
       } else if (run.err.empty()) {
         p.push_back(at + ": BKP_E_CANCELLED without a message");
       }

@@ -25,6 +25,9 @@ const bkp_setting_spec kSettings[] = {
      "fault (default 0)"},
     repo::kWorkersSetting,
     repo::kRateLimitSetting,
+    repo::kCompressionSetting,
+    repo::kCompressionLevelSetting,
+    repo::kFullCheckEverySetting,
     repo::kEncryptionIdentitySetting,
     repo::kEncryptionRecipientsSetting,
 };
