@@ -255,8 +255,11 @@ def main():
                          "of 28 000 files runs out of file descriptors in the host's restore "
                          "sink, whose syncer holds every file open until synced)")
     ap.add_argument("--plugins", help="plugin directory to use instead of the build's")
-    ap.add_argument("--settings", default="",
-                    help="extra TOML lines for the provider's [providers.settings]")
+    # The scenario measures the trusting path (full_check_every above 1,
+    # opt-in: docs/operations.md says when it is safe).
+    ap.add_argument("--settings", default="full_check_every = 10\n",
+                    help="TOML lines for the provider's [providers.settings] "
+                         "(default: %(default)r)")
     args = ap.parse_args()
     if args.quick:
         args.reps, args.scale_mib = 1, "8"

@@ -48,9 +48,14 @@
 
 namespace repo {
 
-// The default of the `full_check_every` setting: at most 9 backups in a row
-// trust the host's word about closed segments.
-inline constexpr uint32_t kDefaultFullCheckEvery = 10;
+// The default of the `full_check_every` setting: every backup reads the
+// tail of every closed segment it reuses, as before the setting existed.
+// Trusting the host's word is opt-in: a name, size and token range do not
+// identify a segment's bytes across a restore of the host's directory (a
+// context restored to an earlier point, then written again, can close a
+// segment with the same name, range and size and other events), and a
+// backup that reused the old chunks then would restore the old history.
+inline constexpr uint32_t kDefaultFullCheckEvery = 1;
 
 struct BackupOptions {
   uint32_t workers = 2;         // compression/checksum threads, >= 1

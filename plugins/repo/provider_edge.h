@@ -45,7 +45,7 @@ inline constexpr bkp_setting_spec kFullCheckEverySetting = {
     "full_check_every", BKP_SETTING_INT, 0,
     "every Nth backup reads the last 4 KiB of every closed segment it reuses; the others take "
     "the host's word for a closed segment listed with the same name, size and range "
-    "(default 10; 1: every backup reads them)"};
+    "(default 1: every backup reads them; e.g. 10 trusts the host 9 backups in a row)"};
 // Encryption (encrypted_driver.h): off unless an identity is given.
 inline constexpr bkp_setting_spec kEncryptionIdentitySetting = {
     "encryption_identity", BKP_SETTING_STRING, 0,
