@@ -15,15 +15,12 @@
 
 #include "plugin_host/abi_status.h"
 #include "plugin_host/plugin_library.h"
+#include "util/utc_time.h"
 
 namespace hoststub {
 namespace {
 
 using nlohmann::json;
-
-int64_t EpochMs(std::chrono::system_clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 
 void ReplyFailure(httplib::Response& res, const Status& status) {
   ReplyError(res, BackupHttpStatusFor(status), status.message());

@@ -7,14 +7,12 @@
 
 #include <httplib.h>
 
+#include "util/utc_time.h"
+
 namespace hoststub {
 namespace {
 
 using nlohmann::json;
-
-int64_t EpochMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 json ScheduleJson(const ScheduleHealth& h) {
   const ScheduleStatus& s = h.schedule;

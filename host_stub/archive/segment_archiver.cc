@@ -21,6 +21,7 @@
 #include "storage/segment.h"
 #include "util/human_format.h"
 #include "util/log.h"
+#include "util/utc_time.h"
 
 namespace hoststub {
 namespace {
@@ -31,12 +32,6 @@ using SteadyClock = std::chrono::steady_clock;
 // the log last, listed after the others, so its piece holds the entry of
 // every event shipped before it (an entry is written before its events).
 constexpr uint32_t kRoles[] = {BKP_ROLE_EVENTS, BKP_ROLE_SNAPSHOTS, BKP_ROLE_LOG};
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The archiver's roles are those of kRoles, always a stream.
 StreamRole RoleOf(uint32_t role) { return FromBkpRole(role).value_or(StreamRole::kSnapshots); }

@@ -32,30 +32,19 @@ fs::path Normalised(const fs::path& p) {
   return n;
 }
 
-std::string Timestamp() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return hoststub::FormatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
-                             hoststub::UtcFormat::kCompact);
-}
-
 // Where a forced restore moves the target's previous content: named by the
 // time, and numbered when a directory of that second is there already (two
 // forced restores in one second; renaming onto it would fail, or replace it
 // if it were empty).
 fs::path SetAsideName(const fs::path& target) {
-  const std::string stem = target.string() + ".before-restore-" + Timestamp();
+  const std::string stem =
+      target.string() + ".before-restore-" + FormatUtc(NowMs(), UtcFormat::kCompact);
   fs::path name = stem;
   std::error_code ec;
   for (int n = 2; fs::exists(fs::symlink_status(name, ec)); ++n) {
     name = stem + "-" + std::to_string(n);
   }
   return name;
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // How much of a file is written before its write-back is started.

@@ -19,6 +19,7 @@
 #include "api/admin_client.h"
 #include "cli/hostctl_common.h"
 #include "plugin_host/abi_status.h"
+#include "util/utc_time.h"
 
 namespace hostctl {
 
@@ -177,12 +178,6 @@ std::string DescribeFreshness(const nlohmann::json& s, int64_t now_ms) {
   return fmt::format("newest {} {} ({} ago), limit {}", JudgedBy(s),
                      FormatEpochMs(newest.get<int64_t>()),
                      FormatAge(now_ms - newest.get<int64_t>()), limit);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 void PrintSchedules(const nlohmann::json& schedules) {

@@ -40,6 +40,7 @@
 #include "plugin_host/provider_calls.h"
 #include "storage/event_store.h"
 #include "util/log.h"
+#include "util/utc_time.h"
 
 namespace hostd {
 namespace {
@@ -356,12 +357,6 @@ std::string DescribeLock(const RepositoryLockInfo& lock, int64_t now_ms) {
                      lock.exclusive ? "exclusive" : "shared", lock.operation, lock.host, lock.pid,
                      FormatEpochMs(lock.since_ms),
                      std::max<int64_t>(0, now_ms - lock.refreshed_ms) / 1000);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // `locks` lists; `unlock` removes the stale ones and lists what stays.

@@ -7,10 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "util/sqlite_statement.h"
+
 namespace hoststub {
 namespace {
 
-constexpr const char* kSchema = R"sql(
+constexpr const char* kHistorySchema = R"sql(
 CREATE TABLE IF NOT EXISTS operations (
   id           INTEGER PRIMARY KEY AUTOINCREMENT,
   kind         TEXT NOT NULL,
@@ -37,12 +39,6 @@ CREATE TABLE IF NOT EXISTS operation_totals (
 constexpr const char* kColumns =
     "id, kind, provider, started_ms, finished_ms, result, bytes_read, bytes_stored, backup_id, "
     "error";
-
-// Finalises a prepared statement on every path out.
-struct Statement {
-  sqlite3_stmt* stmt = nullptr;
-  ~Statement() { sqlite3_finalize(stmt); }
-};
 
 std::string TextColumn(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
@@ -79,7 +75,7 @@ Result<std::unique_ptr<OperationHistory>> OperationHistory::Open(const std::file
   // A record lost to a power cut is a small loss; a full fsync per
   // operation is not worth it, and WAL keeps the file consistent.
   HOSTSTUB_RETURN_IF_ERROR(history->Exec("PRAGMA synchronous=NORMAL"));
-  HOSTSTUB_RETURN_IF_ERROR(history->Exec(kSchema));
+  HOSTSTUB_RETURN_IF_ERROR(history->Exec(kHistorySchema));
   return history;
 }
 
@@ -111,7 +107,7 @@ Result<int64_t> OperationHistory::Record(const OperationRecord& record) {
   };
   int64_t id = 0;
   {
-    Statement insert;
+    SqliteStatement insert;
     if (sqlite3_prepare_v2(db_,
                            "INSERT INTO operations (kind, provider, started_ms, finished_ms, "
                            "result, bytes_read, bytes_stored, backup_id, error) "
@@ -132,7 +128,7 @@ Result<int64_t> OperationHistory::Record(const OperationRecord& record) {
     id = sqlite3_last_insert_rowid(db_);
   }
   {
-    Statement count;
+    SqliteStatement count;
     if (sqlite3_prepare_v2(db_,
                            "INSERT INTO operation_totals (provider, kind, result, count) "
                            "VALUES (?, ?, ?, 1) ON CONFLICT (provider, kind, result) "
@@ -146,7 +142,7 @@ Result<int64_t> OperationHistory::Record(const OperationRecord& record) {
     if (sqlite3_step(count.stmt) != SQLITE_DONE) return fail("count");
   }
   {
-    Statement prune;
+    SqliteStatement prune;
     if (sqlite3_prepare_v2(db_, "DELETE FROM operations WHERE id <= ?", -1, &prune.stmt, nullptr) !=
         SQLITE_OK) {
       return fail("prepare prune");
@@ -165,7 +161,7 @@ Result<std::vector<OperationRecord>> OperationHistory::Query(
     const char* sql, const std::vector<std::string>& text_args,
     const std::vector<int64_t>& int_args) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement query;
+  SqliteStatement query;
   if (sqlite3_prepare_v2(db_, sql, -1, &query.stmt, nullptr) != SQLITE_OK) {
     return Error("prepare query");
   }
@@ -232,7 +228,7 @@ Result<std::vector<OperationRecord>> OperationHistory::Since(int64_t since_ms, s
 
 Result<std::vector<OperationTotal>> OperationHistory::Totals() {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement query;
+  SqliteStatement query;
   if (sqlite3_prepare_v2(db_,
                          "SELECT provider, kind, result, count FROM operation_totals ORDER BY "
                          "provider, kind, result",

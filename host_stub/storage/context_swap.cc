@@ -124,12 +124,6 @@ Result<std::string> ReadMarker(const fs::path& file) {
   return text;
 }
 
-std::string Timestamp() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return FormatUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
-                   UtcFormat::kCompact);
-}
-
 // For the crash tests of a real hostd: BKP_TEST_CRASH_SWAP=<step> kills the
 // process (SIGKILL: no cleanup, as a power cut) when the swap reaches that
 // step, so that recovery can be shown to end in the whole old or the whole
@@ -231,8 +225,8 @@ Result<fs::path> SwapInContext(const fs::path& data_dir, ControlDb& db,
   HOSTSTUB_ASSIGN_OR_RETURN(const std::string staged, Relative(data_dir, plan.staged));
   std::string aside;
   if (exists) {
-    const std::string stem =
-        fmt::format("{}/{}.before-restore-{}", kSetAsideDir, plan.context, Timestamp());
+    const std::string stem = fmt::format("{}/{}.before-restore-{}", kSetAsideDir, plan.context,
+                                         FormatUtc(NowMs(), UtcFormat::kCompact));
     aside = stem;
     std::error_code ec;
     for (int n = 2; fs::exists(fs::symlink_status(data_dir / aside, ec)); ++n) {

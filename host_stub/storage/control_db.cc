@@ -7,6 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "util/sqlite_statement.h"
+#include "util/utc_time.h"
+
 namespace hoststub {
 namespace {
 
@@ -45,18 +48,6 @@ CREATE TABLE IF NOT EXISTS replication_state (
   updated_ms   INTEGER NOT NULL
 );
 )sql";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Finalises a prepared statement on every path out.
-struct Statement {
-  sqlite3_stmt* stmt = nullptr;
-  ~Statement() { sqlite3_finalize(stmt); }
-};
 
 }  // namespace
 
@@ -108,7 +99,7 @@ Status ControlDb::Exec(const char* sql) {
 
 Status ControlDb::ExecBound(const char* sql, const std::vector<std::string>& text_args,
                             const std::vector<int64_t>& int_args) {
-  Statement st;
+  SqliteStatement st;
   if (sqlite3_prepare_v2(db_, sql, -1, &st.stmt, nullptr) != SQLITE_OK) return Error("prepare");
   int i = 1;
   for (const auto& t : text_args) {
@@ -144,7 +135,7 @@ Status ControlDb::EnsureContext(const std::string& name) {
 std::vector<std::string> ControlDb::ListContexts() {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
-  Statement st;
+  SqliteStatement st;
   if (sqlite3_prepare_v2(db_, "SELECT name FROM contexts ORDER BY name", -1, &st.stmt, nullptr) !=
       SQLITE_OK) {
     return out;
@@ -157,7 +148,7 @@ std::vector<std::string> ControlDb::ListContexts() {
 
 Result<std::map<std::string, ReplicationState>> ControlDb::LoadReplicationStates() {
   std::lock_guard lock(mu_);
-  Statement st;
+  SqliteStatement st;
   if (sqlite3_prepare_v2(db_, "SELECT context, term, commit_index FROM replication_state", -1,
                          &st.stmt, nullptr) != SQLITE_OK) {
     return Error("read replication state");
@@ -200,7 +191,7 @@ Result<ContextRows> ControlDb::ExportContext(const std::string& name) {
   std::lock_guard lock(mu_);
   ContextRows rows;
   {
-    Statement st;
+    SqliteStatement st;
     if (sqlite3_prepare_v2(db_,
                            "SELECT c.created_ms, r.term, r.commit_index FROM contexts c "
                            "LEFT JOIN replication_state r ON r.context = c.name WHERE c.name = ?",
@@ -218,7 +209,7 @@ Result<ContextRows> ControlDb::ExportContext(const std::string& name) {
     rows.state.term = static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 1));
     rows.state.commit_index = static_cast<uint64_t>(sqlite3_column_int64(st.stmt, 2));
   }
-  Statement st;
+  SqliteStatement st;
   if (sqlite3_prepare_v2(db_,
                          "SELECT principal, role FROM roles WHERE context = ? ORDER BY principal, "
                          "role",
@@ -283,7 +274,7 @@ Status ControlDb::RemoveContext(const std::string& name) {
 Result<TimelineInfo> ControlDb::LoadTimeline() {
   std::lock_guard lock(mu_);
   TimelineInfo out;
-  Statement st;
+  SqliteStatement st;
   // A database from before timelines (opened read-only, so never given the
   // table) is on the first.
   if (sqlite3_prepare_v2(db_, "SELECT timeline, history FROM timeline WHERE id = 1", -1, &st.stmt,

@@ -9,6 +9,12 @@
 
 namespace hoststub {
 
+int64_t EpochMs(std::chrono::system_clock::time_point time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+int64_t NowMs() { return EpochMs(std::chrono::system_clock::now()); }
+
 std::string FormatUtc(int64_t epoch_ms, UtcFormat format) {
   // Floor division: -1 ms is 23:59:59.999 of the day before, not 00:00:00.
   int64_t seconds = epoch_ms / 1000;

@@ -6,11 +6,19 @@
 // Thread-safety: pure functions (gmtime_r, no shared state).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace hoststub {
+
+// `time` as ms since the Unix epoch (UTC), the unit every time stamp the
+// host stores or sends is in. Never fails.
+int64_t EpochMs(std::chrono::system_clock::time_point time);
+
+// The wall clock now, as EpochMs.
+int64_t NowMs();
 
 enum class UtcFormat {
   kHuman,          // "2026-11-21 13:10:35 UTC": what people read (the CLI)
