@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 using hoststub::EventStore;
 using hoststub::FsyncPolicy;
 
-fs::path ScratchDir(const char* what) {
+fs::path MakeScratchDir(const char* what) {
   return fs::temp_directory_path() /
          (std::string("bkp-bench-") + what + "-" + std::to_string(std::random_device{}()));
 }
@@ -55,7 +55,7 @@ struct Shared {
 void BM_Append(benchmark::State& state, FsyncPolicy policy) {
   const auto batch = static_cast<size_t>(state.range(0));
   if (state.thread_index() == 0) {
-    g_shared.dir = ScratchDir("append");
+    g_shared.dir = MakeScratchDir("append");
     hoststub::StorageOptions options;
     options.data_dir = g_shared.dir;
     options.fsync = policy;
@@ -91,7 +91,7 @@ void BM_Append(benchmark::State& state, FsyncPolicy policy) {
 void BM_RawAppend(benchmark::State& state, FsyncPolicy policy) {
   const auto batch = static_cast<size_t>(state.range(0));
   if (state.thread_index() == 0) {
-    g_shared.dir = ScratchDir("raw");
+    g_shared.dir = MakeScratchDir("raw");
     fs::create_directories(g_shared.dir);
     g_shared.fd = ::open((g_shared.dir / "raw").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
     g_shared.offset = 0;

@@ -361,7 +361,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
-std::string_view Trim(std::string_view s) {
+std::string_view TrimHeaderValue(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
     s.remove_suffix(1);
@@ -377,7 +377,7 @@ void CheckHeaderBlock(std::string_view head, const HttpLimits& limits, HeaderChe
   bool first_line = true;
   while (!head.empty()) {
     const size_t end = head.find('\n');
-    const std::string_view line = Trim(head.substr(0, end));
+    const std::string_view line = TrimHeaderValue(head.substr(0, end));
     head = end == std::string_view::npos ? std::string_view() : head.substr(end + 1);
     if (first_line) {
       first_line = false;
@@ -392,8 +392,8 @@ void CheckHeaderBlock(std::string_view head, const HttpLimits& limits, HeaderChe
     }
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;  // httplib answers 400
-    const std::string_view name = Trim(line.substr(0, colon));
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view name = TrimHeaderValue(line.substr(0, colon));
+    const std::string_view value = TrimHeaderValue(line.substr(colon + 1));
     if (EqualsIgnoreCase(name, "Transfer-Encoding")) {
       check.refusal = Refusal{411,
                               "a request body must be sent with a Content-Length; "

@@ -18,7 +18,7 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-std::string_view Trim(std::string_view s) {
+std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -140,7 +140,8 @@ GuardVerdict RequestGuard::Check(const httplib::Request& req, uint16_t port) con
           "operator fixes it (the host's log says why)";
       return verdict;
     }
-    const std::string_view presented = Trim(std::string_view(authorization).substr(kBearer.size()));
+    const std::string_view presented =
+        TrimOws(std::string_view(authorization).substr(kBearer.size()));
     const TokenEntry* entry = (*tokens)->Authenticate(presented);
     if (entry == nullptr) {
       verdict.status = 401;
@@ -164,7 +165,7 @@ GuardVerdict RequestGuard::Check(const httplib::Request& req, uint16_t port) con
     const bool has_type = req.has_header("Content-Type");
     if (has_body || has_type) {
       const std::string type = req.get_header_value("Content-Type");
-      const std::string media = Lower(Trim(std::string_view(type).substr(0, type.find(';'))));
+      const std::string media = Lower(TrimOws(std::string_view(type).substr(0, type.find(';'))));
       if (media != "application/json") {
         verdict.status = 415;
         verdict.message =

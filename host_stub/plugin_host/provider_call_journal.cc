@@ -66,7 +66,7 @@ std::string ReadWhole(const fs::path& file) {
 }
 
 // The value of `key=` in a record, or "".
-std::string Field(const std::string& text, const std::string& key) {
+std::string JournalField(const std::string& text, const std::string& key) {
   const std::string needle = key + "=";
   size_t at = text.rfind("\n" + needle);
   if (at != std::string::npos) {
@@ -171,9 +171,9 @@ Result<std::vector<DisabledProvider>> SettleProviderCalls(const fs::path& data_d
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (entry.path().extension() != ".call") continue;
       const std::string text = ReadWhole(entry.path());
-      const std::string provider = Field(text, "provider");
-      const std::string call = Field(text, "call");
-      const std::string crashed = Field(text, "crashed");
+      const std::string provider = JournalField(text, "provider");
+      const std::string call = JournalField(text, "call");
+      const std::string crashed = JournalField(text, "crashed");
       if (!provider.empty() && !crashed.empty()) {
         const std::string reason = "the host crashed (signal " + crashed + ") during its call '" +
                                    call + "' (record " + entry.path().filename().string() + ")";

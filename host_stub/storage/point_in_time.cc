@@ -27,7 +27,7 @@ struct Stream {
 };
 
 // A record: which segment, and where in it the record starts.
-struct Position {
+struct RecordPosition {
   size_t segment = 0;
   uint64_t offset = 0;
   std::string payload;
@@ -50,13 +50,13 @@ using Predicate = std::function<bool(std::string_view payload)>;
 
 // The first whole record in segment i that satisfies `hit` (all of them
 // with `first_only` false; just the first record with it true).
-Result<std::optional<Position>> FindIn(const Stream& s, size_t i, const Predicate& hit,
-                                       bool first_only) {
-  std::optional<Position> found;
+Result<std::optional<RecordPosition>> FindIn(const Stream& s, size_t i, const Predicate& hit,
+                                             bool first_only) {
+  std::optional<RecordPosition> found;
   HOSTSTUB_RETURN_IF_ERROR(ScanSegment(s.segments[i].second, s.kind, s.segments[i].first,
                                        [&](uint64_t offset, std::string_view payload) {
                                          if (hit(payload)) {
-                                           found = Position{i, offset, std::string(payload)};
+                                           found = RecordPosition{i, offset, std::string(payload)};
                                          }
                                          return !found && !first_only;
                                        })
@@ -67,7 +67,7 @@ Result<std::optional<Position>> FindIn(const Stream& s, size_t i, const Predicat
 // The first record of the stream for which `hit` holds, given that it
 // holds for every record after it too (tokens, indexes and log indexes only
 // grow), so only the segment it falls in is read in full.
-Result<std::optional<Position>> FirstWhere(const Stream& s, const Predicate& hit) {
+Result<std::optional<RecordPosition>> FirstWhere(const Stream& s, const Predicate& hit) {
   // The last segment whose first record does not hit holds the answer,
   // unless it is the first record of the segment after it.
   size_t from = 0;
@@ -80,12 +80,12 @@ Result<std::optional<Position>> FirstWhere(const Stream& s, const Predicate& hit
     HOSTSTUB_ASSIGN_OR_RETURN(auto found, FindIn(s, i, hit, /*first_only=*/false));
     if (found) return found;
   }
-  return std::optional<Position>();
+  return std::optional<RecordPosition>();
 }
 
 // Everything from `at` on goes: the segment is truncated there, the later
 // ones removed. The segment left last becomes the active one.
-Status CutAt(const Stream& s, const Position& at) {
+Status CutAt(const Stream& s, const RecordPosition& at) {
   for (size_t i = s.segments.size(); i-- > at.segment + 1;) {
     std::error_code ec;
     fs::remove(s.segments[i].second, ec);
@@ -174,7 +174,7 @@ Result<std::optional<uint64_t>> FirstEntryToDrop(const fs::path& dir, const Rest
   auto earliest = [&](std::optional<uint64_t> index) {
     if (index && (!drop || *index < *drop)) drop = index;
   };
-  auto consider = [&](const Result<std::optional<Position>>& first) -> Status {
+  auto consider = [&](const Result<std::optional<RecordPosition>>& first) -> Status {
     if (!first.ok()) return first.status();
     if (*first) earliest(LogIndexOf((*first)->payload));
     return Status::OK();

@@ -10,11 +10,6 @@
 namespace repo {
 namespace {
 
-std::string Label(const FileKey& k) {
-  if (k.role == BKP_ROLE_CONTROL_DB) return k.name;
-  return k.context + "/" + RoleName(k.role) + "/" + k.name;
-}
-
 // The newest backup older than `before` whose own chain resolves: the last
 // point an operator can still go back to. Bounded, as it may load a lot.
 std::optional<std::string> LastRestorableBefore(Repository& repository, const std::string& before) {
@@ -71,10 +66,10 @@ void ApplyManifest(BackupState* state, Manifest m) {
     if (f.inherit > 0) {
       auto parent = state->files.find(f.key());
       if (parent == state->files.end() || parent->second.size < f.inherit) {
-        throw bkp::Error(BKP_E_BROKEN_CHAIN, "backup '" + m.id + "' continues " + Label(f.key()) +
-                                                 " from byte " + std::to_string(f.inherit) +
-                                                 ", which its parent '" + m.parent.value_or("") +
-                                                 "' does not hold");
+        throw bkp::Error(BKP_E_BROKEN_CHAIN,
+                         "backup '" + m.id + "' continues " + FileLabel(f.key()) + " from byte " +
+                             std::to_string(f.inherit) + ", which its parent '" +
+                             m.parent.value_or("") + "' does not hold");
       }
       std::vector<Chunk> chunks;
       for (const auto& c : parent->second.chunks) {
@@ -82,8 +77,9 @@ void ApplyManifest(BackupState* state, Manifest m) {
         chunks.push_back(c);
       }
       if (chunks.empty() || chunks.back().end() != f.inherit) {
-        throw bkp::Error(BKP_E_BROKEN_CHAIN, "backup '" + m.id + "' continues " + Label(f.key()) +
-                                                 " from byte " + std::to_string(f.inherit) +
+        throw bkp::Error(BKP_E_BROKEN_CHAIN, "backup '" + m.id + "' continues " +
+                                                 FileLabel(f.key()) + " from byte " +
+                                                 std::to_string(f.inherit) +
                                                  ", which is not a chunk boundary of its parent");
       }
       chunks.insert(chunks.end(), f.chunks.begin(), f.chunks.end());

@@ -19,10 +19,12 @@ const char* RoleName(uint32_t role) {
   return "unknown";
 }
 
-std::string FileLabel(const FileEntry& f) {
-  if (f.role == BKP_ROLE_CONTROL_DB) return f.name;
-  return f.context + "/" + RoleName(f.role) + "/" + f.name;
+std::string FileLabel(const FileKey& key) {
+  if (key.role == BKP_ROLE_CONTROL_DB) return key.name;
+  return key.context + "/" + RoleName(key.role) + "/" + key.name;
 }
+
+std::string FileLabel(const FileEntry& f) { return FileLabel(f.key()); }
 
 uint32_t PhaseOfRole(uint32_t role) {
   switch (role) {

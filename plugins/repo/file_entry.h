@@ -67,6 +67,7 @@ struct FileEntry {
 
 const char* RoleName(uint32_t role);  // "control_db", "log", "events", "snapshots"
 // "<context>/<role>/<name>", or the control DB's name: a file in messages.
+std::string FileLabel(const FileKey& key);
 std::string FileLabel(const FileEntry& f);
 uint32_t PhaseOfRole(uint32_t role);  // the BKP_PHASE_* in which a role is copied
 

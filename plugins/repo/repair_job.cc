@@ -26,11 +26,6 @@ struct Reference {
   std::string by;  // "backup 'ID'" or "archive record 'KEY'"
 };
 
-std::string Label(const FileKey& k) {
-  if (k.role == BKP_ROLE_CONTROL_DB) return k.name;
-  return k.context + "/" + RoleName(k.role) + "/" + k.name;
-}
-
 class Repair {
  public:
   Repair(Repository& repository, const bkp::Source& source, const LiveFiles& live,
@@ -87,7 +82,7 @@ class Repair {
     return [this, file, live](uint64_t offset, void* buf, size_t len) {
       const size_t got = source_.read(live.id, offset, buf, len);
       if (got != len) {
-        throw bkp::Error(BKP_E_IO, "the host's " + Label(file) + " ended at byte " +
+        throw bkp::Error(BKP_E_IO, "the host's " + FileLabel(file) + " ended at byte " +
                                        std::to_string(offset + got));
       }
     };
@@ -115,15 +110,15 @@ class Repair {
   void RepairOne(const std::string& object, const std::vector<Reference>& refs) {
     std::vector<std::string> why;
     for (const auto& ref : refs) {
-      const std::string what = Label(ref.file) + " bytes " + std::to_string(ref.offset) + "-" +
+      const std::string what = FileLabel(ref.file) + " bytes " + std::to_string(ref.offset) + "-" +
                                std::to_string(ref.offset + ref.size);
       auto live = live_.find(ref.file);
       if (live == live_.end()) {
-        why.push_back("the host no longer has " + Label(ref.file) + " (" + ref.by + ")");
+        why.push_back("the host no longer has " + FileLabel(ref.file) + " (" + ref.by + ")");
         continue;
       }
       if (live->second.size < ref.offset + ref.size) {
-        why.push_back("the host's " + Label(ref.file) + " holds " +
+        why.push_back("the host's " + FileLabel(ref.file) + " holds " +
                       std::to_string(live->second.size) + " bytes, not " + what + " (" + ref.by +
                       ")");
         continue;

@@ -39,7 +39,7 @@ bkp_status DamageStatus(const std::string& backup_id, const Chunk& c) {
 }
 
 // The decoding thread's output, in order: each file's bytes, then its end.
-struct Piece {
+struct DecodedPiece {
   size_t file = 0;
   std::vector<char> bytes;  // empty: the file is complete
 };
@@ -49,7 +49,7 @@ struct Piece {
 class PieceQueue {
  public:
   // False once stopped.
-  bool Push(Piece piece) {
+  bool Push(DecodedPiece piece) {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [&] { return stopped_ || queue_.size() < kQueuedBuffers; });
     if (stopped_) return false;
@@ -58,11 +58,11 @@ class PieceQueue {
     return true;
   }
   // nullopt once stopped and drained.
-  std::optional<Piece> Pop() {
+  std::optional<DecodedPiece> Pop() {
     std::unique_lock lock(mu_);
     changed_.wait(lock, [&] { return stopped_ || !queue_.empty(); });
     if (queue_.empty()) return std::nullopt;
-    Piece piece = std::move(queue_.front());
+    DecodedPiece piece = std::move(queue_.front());
     queue_.pop_front();
     changed_.notify_all();
     return piece;
@@ -89,7 +89,7 @@ class PieceQueue {
  private:
   std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<Piece> queue_;
+  std::deque<DecodedPiece> queue_;
   std::vector<std::vector<char>> spare_;
   bool stopped_ = false;
 };

@@ -25,7 +25,7 @@ Key32 WrapKey(const Key32& shared, const Key32& share, const Key32& recipient) {
   return HkdfSha256(shared, salt, kX25519Label);
 }
 
-std::string Trim(const std::string& s) {
+std::string TrimKeyLine(const std::string& s) {
   const size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
@@ -67,7 +67,7 @@ std::vector<Identity> ParseIdentities(const std::string& text, const std::string
   std::istringstream lines(text);
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
-    line = Trim(line);
+    line = TrimKeyLine(line);
     if (line.empty() || line[0] == '#') continue;
     if (line.rfind("AGE-SECRET-KEY-PQ-1", 0) == 0 || line.rfind("AGE-PLUGIN-", 0) == 0) {
       throw bkp::Error(BKP_E_UNSUPPORTED,

@@ -32,7 +32,7 @@ size_t Collect(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
-std::string Trim(std::string s) {
+std::string TrimDocument(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   size_t from = 0;
   while (from < s.size() && s[from] == ' ') ++from;
@@ -112,10 +112,10 @@ std::string ImdsClient::Token() {
       Request("PUT", kTokenPath,
               {"X-aws-ec2-metadata-token-ttl-seconds: " + std::to_string(kTokenTtlSeconds),
                "Content-Type:"});
-  if (a.transport != 0 || a.status != 200 || Trim(a.body).empty()) {
+  if (a.transport != 0 || a.status != 200 || TrimDocument(a.body).empty()) {
     Fail(std::string("PUT ") + kTokenPath + " (the IMDSv2 session token)", a);
   }
-  token_ = Trim(a.body);
+  token_ = TrimDocument(a.body);
   token_until_ = now + std::chrono::seconds(kTokenTtlSeconds - 60);
   return token_;
 }
@@ -139,7 +139,7 @@ S3Credentials ImdsClient::FetchOnce() {
                                      kRolesPath + " answered HTTP 404)");
   }
   if (roles.transport != 0 || roles.status != 200) Fail(std::string("GET ") + kRolesPath, roles);
-  std::string role = Trim(roles.body.substr(0, roles.body.find('\n')));
+  std::string role = TrimDocument(roles.body.substr(0, roles.body.find('\n')));
   if (role.empty() || role.find_first_of("/ \t?#%") != std::string::npos) {
     throw bkp::Error(BKP_E_AUTH, "instance metadata at " + endpoint_ + ": GET " + kRolesPath +
                                      " did not answer with a role name");

@@ -36,7 +36,7 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(mac), len);
 }
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // A header value as SigV4 signs it: no spaces or tabs at either end, each
 // inner run of them one space (so a folded value's line breaks, too).
@@ -101,13 +101,13 @@ std::string CanonicalQuery(const Pairs& params) {
 }
 
 SigV4Signature SignV4(const SigV4Request& request, const SigV4Credentials& credentials) {
-  // Lower-cased names, sorted; a repeated name's values joined by commas in
+  // LowerAscii-cased names, sorted; a repeated name's values joined by commas in
   // the order given (a stable sort keeps it).
   Pairs headers;
   headers.reserve(request.headers.size());
   for (const auto& [name, value] : request.headers) {
     std::string lower(name);
-    std::transform(lower.begin(), lower.end(), lower.begin(), Lower);
+    std::transform(lower.begin(), lower.end(), lower.begin(), LowerAscii);
     headers.emplace_back(std::move(lower), SignedValue(value));
   }
   std::stable_sort(headers.begin(), headers.end(),
