@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything, checks format and include layering, then builds the
-# tree twice (three times with BKP_TSAN=1): a warnings-as-errors -O2 build (the operators' binaries,
-# and the tests only a build without sanitizers can run), then the whole
-# suite under AddressSanitizer + UndefinedBehaviorSanitizer, then again
-# under ThreadSanitizer with BKP_TSAN=1 (its stage below says why it is not
-# in the default run). Each build
-# ends with CTest's summary line; both sanitizer builds replay the fuzz
-# harnesses' seed corpora and regressions (tests/fuzz). With
+# tree three times: a warnings-as-errors -O2 build (the operators' binaries,
+# and the tests only a build without sanitizers can run), an
+# AddressSanitizer + UndefinedBehaviorSanitizer build and a ThreadSanitizer
+# build, each running its share of the suite. Each build ends with CTest's
+# summary line; the ASan build replays the fuzz harnesses' seed corpora and
+# regressions (tests/fuzz). With
 # BKP_FUZZ_SECONDS=N the libFuzzer targets then run N seconds each (a clang
 # build of their own). With BKP_BENCH=1 the benchmark harness then runs as a
 # smoke test (bench/run.sh --quick on the first build): it fails if any
@@ -52,80 +51,64 @@ bash scripts/check-format.sh
 stage "include layering (scripts/include-layers.txt; known exceptions listed apart)"
 bash scripts/check-includes.sh --allow-known
 
-# The plain build: every file of the product compiled at the operators' -O2
-# with warnings as errors (the warnings -O2 enables included), the
-# benchmarks, and the tests no sanitizer build can run: the RADOS Gateway
-# tier (label rgw; minutes more under a sanitizer), the Debian package
-# (tests/packaging: a sanitizer build's package is ten times the size) and
-# the address-space limit (repo_memory_limit_tests: ASan and TSan reserve
-# terabytes of shadow memory). Every other test runs under ASan+UBSan and
-# under TSan below: built and run here as well, the suite cost about 5 of
-# CI's 30 minutes (BKP_ONLY_PLAIN_TESTS, tests/CMakeLists.txt). Its own
-# directory, build/plain, so a developer's build/test keeps the whole suite.
+# Three builds, each test run in exactly one of them (BKP_TEST_SET,
+# tests/CMakeLists.txt, says which and why): running every test under both
+# sanitizers did not fit in CI's 30 minutes on 2 cores (CONTRIBUTING.md,
+# "Checks, and what CI runs", has the stage times).
+#
+# The plain build: every file of the product compiled on its own at the
+# operators' -O2 with warnings as errors (the warnings -O2 enables
+# included), the benchmarks, and the tests no sanitizer build can run: the
+# RADOS Gateway tier (label rgw; minutes more under a sanitizer), the Debian
+# package (tests/packaging: a sanitizer build's package is ten times the
+# size) and the address-space limit (repo_memory_limit_tests: ASan and TSan
+# reserve terabytes of shadow memory). Its own directory, build/plain, so a
+# developer's build/test keeps the whole suite.
 stage "build (warnings as errors) and the tests only a build without sanitizers runs"
 cmake -S . -B build/plain -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON \
-  -DBKP_ONLY_PLAIN_TESTS=ON "${debug_info[@]}" >/dev/null
+  -DBKP_TEST_SET=plain "${debug_info[@]}" >/dev/null
 cmake --build build/plain -j "$jobs"
 ctest --test-dir build/plain --output-on-failure -j "$jobs" --timeout 600
 
-stage "build and test under ASan + UBSan"
-# The whole suite but the three kinds of test the plain build runs.
-# Twice as many tests at once as cores, as under TSan: the tests mostly wait
-# (on fsync, sockets, child processes, back-off sleeps).
-cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBKP_WERROR=ON -DBKP_SANITIZE=ON \
-  -DBKP_BUILD_BENCH=OFF -DBKP_RGW_TESTS=OFF "${debug_info[@]}" >/dev/null
+# Both sanitizer builds:
+#  - compile the product as unity builds (BKP_UNITY: 16 files a translation
+#    unit, about a third of the compile time; the plain build above still
+#    compiles each file alone), no benchmarks, no RADOS Gateway tier;
+#  - at -O1 with asserts on: ASan and TSan slow -O0 code several times over
+#    and most tests are CPU-bound under them, -O1 costs little more to
+#    compile; the asserts check invariants (across threads, under TSan);
+#  - run twice as many tests at once as cores: many tests wait (on fsync,
+#    sockets, child processes, back-off sleeps).
+sanitizer_build=(-G Ninja -DBKP_WERROR=ON -DBKP_UNITY=ON -DBKP_BUILD_BENCH=OFF -DBKP_RGW_TESTS=OFF
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DCMAKE_C_FLAGS_DEBUG="-O1 -g1")
+
+stage "build and test under ASan + UBSan (BKP_TEST_SET=asan: formats, parsers, codecs, the ABI)"
+cmake -S . -B build/asan "${sanitizer_build[@]}" -DBKP_SANITIZE=ON -DBKP_TEST_SET=asan >/dev/null
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$((2 * jobs))" --timeout 900
 
-# ThreadSanitizer: a third build of the suite, run with BKP_TSAN=1. The
-# builds compile less than they did (a precompiled header and unity batches
-# for the tests) and the plain build no longer builds and runs the suite, but
-# the ASan+UBSan build still compiles for about 10 minutes on the 2-core CI
-# machine (CONTRIBUTING.md, "Checks, and what CI runs", has the stage
-# times). TSan cannot share a process with ASan, hence its own build. What
-# it runs and why:
-#  - -O1 with asserts on: TSan slows the code 5-15x, so not -O0 (the ASan
-#    build's Debug), and the asserts check invariants across threads;
-#  - no benchmarks, no RADOS Gateway tier, no package (as under ASan);
-#  - tests labelled no_tsan are left out: they run no thread of ours (the ABI
-#    layout and C++ helper tests, tests/plugin_api; the check-script tests,
-#    tests/scripts), so TSan has nothing to say about them there; the crash
-#    test runs 30 seeds, not 300 (tests/host_stub/storage/crash_test.cc);
-#  - twice as many tests at once as cores: these tests mostly wait (on fsync,
-#    sockets, child processes, back-off sleeps), also under TSan, which makes
-#    them about 5x slower, so at -j "$jobs" the cores would idle.
-# Every process (test binaries and the hostd/hostctl they start) writes its
-# reports to build/tsan/tsan-reports/: a race in a hostd that a test kills
-# with SIGKILL is then still seen. Any report fails the run. Races of ours are
-# fixed in the code; scripts/tsan-suppressions.txt holds only third-party
-# code, each entry with its reason.
-# Not in the default run yet: measured from a fresh clone of this layout on
-# a quiet 2-core machine, setup and checks took about 1 minute, the plain
-# stage 459 s and the ASan+UBSan stage 1439 s (its build about 10 minutes),
-# so a TSan build and run on top puts CI well past its 30 minutes
-# (CONTRIBUTING.md, "Checks, and what CI runs", has the stage lines).
-if [[ "${BKP_TSAN:-0}" == 1 ]]; then
-  stage "build and test under ThreadSanitizer (CTest label no_tsan left out)"
-  cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBKP_WERROR=ON \
-    -DBKP_SANITIZE=thread -DBKP_BUILD_BENCH=OFF -DBKP_RGW_TESTS=OFF \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
-  cmake --build build/tsan -j "$jobs"
-  tsan_reports=$PWD/build/tsan/tsan-reports
-  rm -rf "$tsan_reports" && mkdir -p "$tsan_reports"
-  tsan_status=0
-  TSAN_OPTIONS="log_path=$tsan_reports/report second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt" \
-    ctest --test-dir build/tsan --output-on-failure -j "$((2 * jobs))" --timeout 900 -LE no_tsan ||
-    tsan_status=$?
-  if compgen -G "$tsan_reports/report.*" >/dev/null; then
-    cat "$tsan_reports"/report.*
-    echo "ThreadSanitizer reported the races above (one report.<pid> file per process in $tsan_reports)"
-    exit 1
-  fi
-  ((tsan_status == 0)) || exit "$tsan_status"
-else
-  stage "ThreadSanitizer stage skipped (BKP_TSAN=1 runs it)"
+# ThreadSanitizer cannot share a process with ASan, hence its own build.
+# Every process (the test binaries and the hostd/hostctl they start) writes
+# its reports to build/tsan/tsan-reports/: a race in a hostd that a test
+# kills with SIGKILL is then still seen. Any report fails the run. Races of
+# ours are fixed in the code; scripts/tsan-suppressions.txt holds only
+# third-party code, each entry with its reason.
+stage "build and test under ThreadSanitizer (BKP_TEST_SET=tsan: the running host's services)"
+cmake -S . -B build/tsan "${sanitizer_build[@]}" -DBKP_SANITIZE=thread -DBKP_TEST_SET=tsan >/dev/null
+cmake --build build/tsan -j "$jobs"
+tsan_reports=$PWD/build/tsan/tsan-reports
+rm -rf "$tsan_reports" && mkdir -p "$tsan_reports"
+tsan_status=0
+TSAN_OPTIONS="log_path=$tsan_reports/report second_deadlock_stack=1 suppressions=$PWD/scripts/tsan-suppressions.txt" \
+  ctest --test-dir build/tsan --output-on-failure -j "$((2 * jobs))" --timeout 900 ||
+  tsan_status=$?
+if compgen -G "$tsan_reports/report.*" >/dev/null; then
+  cat "$tsan_reports"/report.*
+  echo "ThreadSanitizer reported the races above (one report.<pid> file per process in $tsan_reports)"
+  exit 1
 fi
+((tsan_status == 0)) || exit "$tsan_status"
 
 # Fuzzing proper needs a clang build of its own (the harnesses and the host's
 # libraries instrumented again: about 700 s of CPU, 6 minutes here), and ten
