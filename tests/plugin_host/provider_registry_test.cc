@@ -38,7 +38,9 @@ Status LoadFailure(const HostConfig& config) {
   return result.status();
 }
 
-std::string GoodProvider(const std::string& name = "nightly") {
+// The good fixture as provider `name`; list reports `workers` as its file
+// count.
+std::string GoodProviderOfFourWorkers(const std::string& name = "nightly") {
   return ProviderToml(name, "fx_good", "path = '/srv/backups'\nworkers = 4\n");
 }
 
@@ -60,7 +62,7 @@ bkp_status CollectBackup(void* user, const bkp_backup_info* info) {
 
 TEST_CASE("registry: a good provider opens with its settings and logs through the host") {
   LogCapture log;
-  HostConfig config = FixtureConfig(GoodProvider());
+  HostConfig config = FixtureConfig(GoodProviderOfFourWorkers());
   auto loaded = ProviderRegistry::Load(config, log.Fn());
   REQUIRE_MESSAGE(loaded.ok(), loaded.status().ToString());
   REQUIRE(loaded->providers().size() == 1);

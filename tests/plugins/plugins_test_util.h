@@ -31,6 +31,27 @@ namespace fs = std::filesystem;
 
 using testing_support::Contains;
 
+// Sizes, for the store's segment sizes and the payloads the tests write.
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+
+// `n` bytes of uniform noise from `seed`: incompressible, the same for a
+// seed on every run.
+inline std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
+// The output of a bash `script` (with pipefail) that must succeed, for the
+// stock tools the tests check stored files with (zstd, age, ...).
+inline std::string Sh(const std::string& script) {
+  const auto r = testing_support::RunCommand({"bash", "-c", "set -o pipefail; " + script});
+  REQUIRE_MESSAGE(r.exit_code == 0, script << ": " << r.output);
+  return r.output;
+}
+
 // The stored objects of a file, in order.
 inline std::vector<std::string> Objects(const repo::FileEntry& f) {
   std::vector<std::string> out;
@@ -177,6 +198,14 @@ inline hoststub::Result<hoststub::ProviderRegistry> LoadDiskRegistry(
     const fs::path& repo, const std::string& extra_settings,
     const std::string& plugin = "local_disk") {
   return LoadRegistry(plugin, "path = '" + repo.string() + "'\n" + extra_settings);
+}
+
+// The message of a provider of `plugin` that must fail to open with
+// `settings` (as for LoadRegistry).
+inline std::string OpenFailure(const std::string& plugin, const std::string& settings) {
+  auto loaded = LoadRegistry(plugin, settings);
+  REQUIRE_FALSE(loaded.ok());
+  return loaded.status().message();
 }
 
 inline hoststub::ProviderRef RefOf(const hoststub::LoadedProvider& p) {

@@ -28,8 +28,6 @@ using hoststub::EventStore;
 using hoststub::StreamRole;
 using testing_support::TempDir;
 
-constexpr uint64_t kKiB = 1024;
-
 size_t Count(const std::vector<repo::FileEntry>& files, uint32_t role, const std::string& ctx,
              bool closed) {
   size_t n = 0;

@@ -43,6 +43,7 @@ using plugins_test::Contains;
 using plugins_test::DiskProvider;
 using plugins_test::EventPayload;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::Label;
 using plugins_test::OpenStore;
 using plugins_test::ReadAll;
@@ -57,8 +58,6 @@ using testing_support::TempDir;
 using testing_support::WriteFile;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 // Entries of `dir` (names only), to prove a failed restore left no trace.
 std::set<std::string> Entries(const fs::path& dir) {

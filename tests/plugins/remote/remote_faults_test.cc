@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
+using plugins_test::RandomBytes;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
 using remote_test::OpenRemote;
@@ -33,8 +35,6 @@ using s3_test::S3Server;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 bool IsObjectWrite(const ProxiedRequest& r, const std::string& prefix) {
   return (r.method == "PUT" || r.method == "POST") &&
@@ -52,13 +52,6 @@ size_t CountFaults(const std::vector<ProxiedRequest>& log, Fault::Kind kind) {
   size_t n = 0;
   for (const auto& r : log) n += r.fault == kind;
   return n;
-}
-
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (auto& c : out) c = static_cast<char>(rng());
-  return out;
 }
 
 }  // namespace

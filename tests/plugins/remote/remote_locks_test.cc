@@ -27,6 +27,7 @@
 namespace fs = std::filesystem;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
@@ -37,8 +38,6 @@ using testing_support::Quoted;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 fs::path WriteConfig(const fs::path& file, const fs::path& data_dir, const std::string& endpoint,
                      const std::string& prefix, int rate_limit) {

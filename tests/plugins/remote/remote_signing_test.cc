@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
+using plugins_test::RandomBytes;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
 using remote_test::OpenRemote;
@@ -33,8 +35,6 @@ using s3_test::S3Server;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 // Keys that need every kind of encoding: space, the query's and the
 // form's delimiters, '+', '%', unreserved marks, UTF-8.
@@ -83,13 +83,6 @@ std::string SignedHeadersOf(const std::string& head) {
 
 bool IsSigned(const std::string& head, const std::string& name) {
   return Contains(";" + SignedHeadersOf(head) + ";", ";" + name + ";");
-}
-
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (auto& c : out) c = static_cast<char>(rng());
-  return out;
 }
 
 void Store(repo::StorageDriver& driver, const std::string& key, const std::string& bytes) {

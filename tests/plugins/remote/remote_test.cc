@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
+using plugins_test::OpenFailure;
 using plugins_test::OpenStore;
 using plugins_test::ReadManifest;
 using plugins_test::StoreOptions;
@@ -34,19 +36,6 @@ using remote_test::TestConfig;
 using s3_test::S3Server;
 using testing_support::RunCommand;
 using testing_support::TempDir;
-
-namespace {
-
-constexpr uint64_t kKiB = 1024;
-
-// The message of a provider that fails to open with `settings`.
-std::string OpenFailure(const std::string& settings) {
-  auto loaded = plugins_test::LoadRegistry("remote", settings);
-  REQUIRE_FALSE(loaded.ok());
-  return loaded.status().message();
-}
-
-}  // namespace
 
 TEST_CASE("remote: a hot backup during concurrent appends restores every acknowledged event") {
   S3Server server;
@@ -164,9 +153,10 @@ TEST_CASE("remote: wrong credentials, a missing bucket and a down endpoint are c
   const std::string prefix = PrefixOf(dir.path());
 
   SUBCASE("an access key the server does not know") {
-    const std::string msg = OpenFailure(s3_test::RemoteSettings(
-        server.endpoint(), prefix,
-        {{"access_key_id", "'AKIANOSUCHKEY'"}, {"secret_access_key", "'" + secret + "'"}}));
+    const std::string msg =
+        OpenFailure("remote", s3_test::RemoteSettings(server.endpoint(), prefix,
+                                                      {{"access_key_id", "'AKIANOSUCHKEY'"},
+                                                       {"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_AUTH)), msg);
     CHECK_MESSAGE(Contains(msg, "InvalidAccessKeyId"), msg);
     CHECK_MESSAGE(Contains(msg, server.endpoint()), msg);
@@ -179,17 +169,19 @@ TEST_CASE("remote: wrong credentials, a missing bucket and a down endpoint are c
     proxy.SetPlan([](const s3_test::ProxiedRequest&) {
       return s3_test::Fault::Status(403, "SignatureDoesNotMatch");
     });
-    const std::string msg = OpenFailure(s3_test::RemoteSettings(
-        proxy.endpoint(), prefix, {{"secret_access_key", "'" + secret + "'"}}));
+    const std::string msg =
+        OpenFailure("remote", s3_test::RemoteSettings(proxy.endpoint(), prefix,
+                                                      {{"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_AUTH)), msg);
     CHECK_MESSAGE(Contains(msg, "SignatureDoesNotMatch"), msg);
     CHECK_MESSAGE(Contains(msg, "secret_access_key"), msg);  // what to check
     CHECK_FALSE(Contains(msg, secret));
   }
   SUBCASE("a bucket that does not exist") {
-    const std::string msg = OpenFailure(s3_test::RemoteSettings(
-        server.endpoint(), prefix,
-        {{"bucket", "'no-such-bucket'"}, {"secret_access_key", "'" + secret + "'"}}));
+    const std::string msg = OpenFailure(
+        "remote", s3_test::RemoteSettings(
+                      server.endpoint(), prefix,
+                      {{"bucket", "'no-such-bucket'"}, {"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_NOT_FOUND)), msg);
     CHECK_MESSAGE(Contains(msg, "bucket 'no-such-bucket' does not exist"), msg);
     CHECK_MESSAGE(Contains(msg, server.endpoint()), msg);
@@ -202,8 +194,10 @@ TEST_CASE("remote: wrong credentials, a missing bucket and a down endpoint are c
       down = closed.endpoint();
     }  // its port is free again: connections are refused
     const auto start = std::chrono::steady_clock::now();
-    const std::string msg = OpenFailure(s3_test::RemoteSettings(
-        down, prefix, {{"retry_deadline", "1"}, {"secret_access_key", "'" + secret + "'"}}));
+    const std::string msg = OpenFailure(
+        "remote",
+        s3_test::RemoteSettings(
+            down, prefix, {{"retry_deadline", "1"}, {"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_UNREACHABLE)), msg);
     CHECK_MESSAGE(Contains(msg, "cannot reach the S3 endpoint " + down), msg);
     CHECK_MESSAGE(Contains(msg, "gave up after"), msg);
@@ -216,7 +210,7 @@ TEST_CASE("remote: wrong credentials, a missing bucket and a down endpoint are c
 TEST_CASE("remote: bad settings are refused before anything is sent, naming the setting") {
   const std::string endpoint = "http://127.0.0.1:9";  // never contacted
   auto msg = [&](const std::map<std::string, std::string>& overrides) {
-    return OpenFailure(s3_test::RemoteSettings(endpoint, "p/", overrides));
+    return OpenFailure("remote", s3_test::RemoteSettings(endpoint, "p/", overrides));
   };
   CHECK(Contains(msg({{"part_size", "1048576"}, {"min_part_size", "5242880"}}),
                  "setting 'part_size' is 1048576 bytes, below the server's minimum part size"));
@@ -251,7 +245,7 @@ TEST_CASE("remote: credentials come from the environment when the settings have 
   plugins_test::Provider remote("remote", settings);
   CHECK(remote.List().empty());
   ::setenv("AWS_ACCESS_KEY_ID", "AKIANOSUCHKEY", 1);
-  const std::string msg = OpenFailure(settings);
+  const std::string msg = OpenFailure("remote", settings);
   CHECK_MESSAGE(Contains(msg, "InvalidAccessKeyId"), msg);
   ::unsetenv("AWS_ACCESS_KEY_ID");
   ::unsetenv("AWS_SECRET_ACCESS_KEY");

@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
+using plugins_test::OpenFailure;
 using plugins_test::OpenStore;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
@@ -26,8 +28,6 @@ using testing_support::RunCommand;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 void Openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
@@ -57,12 +57,6 @@ s3_test::ServerTls MakeServerCert(const fs::path& dir, const std::string& ca) {
            "-CAcreateserial", "-out", (dir / "server.pem").string(), "-days", "2", "-extfile",
            ext.string()});
   return {dir / "server.pem", dir / "server.key"};
-}
-
-std::string OpenFailure(const std::string& settings) {
-  auto loaded = plugins_test::LoadRegistry("remote", settings);
-  REQUIRE_FALSE(loaded.ok());
-  return loaded.status().message();
 }
 
 }  // namespace
@@ -98,7 +92,8 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
   }
   {  // The system's CAs do not know it.
     const auto start = std::chrono::steady_clock::now();
-    const std::string msg = OpenFailure(s3_test::RemoteSettings(server.endpoint(), prefix));
+    const std::string msg =
+        OpenFailure("remote", s3_test::RemoteSettings(server.endpoint(), prefix));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_UNREACHABLE)), msg);
     CHECK_MESSAGE(Contains(msg, "the TLS certificate of the S3 endpoint " + server.endpoint()),
                   msg);
@@ -110,6 +105,7 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
   {  // Another CA in ca_file.
     const std::string other = (pki.path() / "other-ca.pem").string();
     const std::string msg = OpenFailure(
+        "remote",
         s3_test::RemoteSettings(server.endpoint(), prefix, {{"ca_file", "'" + other + "'"}}));
     CHECK_MESSAGE(Contains(msg, "is not trusted by the CA certificates of ca_file '" + other + "'"),
                   msg);
@@ -119,7 +115,8 @@ TEST_CASE("remote: https with a private CA named by ca_file, an untrusted one fa
 TEST_CASE("remote: a ca_file that is missing, not a file, or for http is refused at open") {
   TempDir dir;
   auto msg = [&](const std::string& endpoint, const std::string& ca_file) {
-    return OpenFailure(s3_test::RemoteSettings(endpoint, "p/", {{"ca_file", "'" + ca_file + "'"}}));
+    return OpenFailure("remote",
+                       s3_test::RemoteSettings(endpoint, "p/", {{"ca_file", "'" + ca_file + "'"}}));
   };
   const std::string https = "https://127.0.0.1:9";  // never contacted
   const std::string missing = (dir / "no-such.pem").string();

@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "plugins/plugins_test_util.h"
 #include "repo/chunk_store.h"
 #include "repo/object_codec.h"
 #include "repo/posix/posix_driver.h"
 #include "repo/rate_limiter.h"
 #include "test_support.h"
+
+using plugins_test::RandomBytes;
 
 namespace {
 
@@ -58,13 +61,6 @@ class CountingWriter final : public repo::ObjectWriter {
   void Commit(const std::string&) override {}
   uint64_t bytes = 0;
 };
-
-std::string RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string out(n, '\0');
-  for (auto& c : out) c = static_cast<char>(rng());
-  return out;
-}
 
 repo::Chunk Store(NamingDriver& driver, const std::string& bytes, std::atomic<uint64_t>& added) {
   repo::RateLimiter limiter(0);

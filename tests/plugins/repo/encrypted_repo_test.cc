@@ -30,7 +30,10 @@
 namespace fs = std::filesystem;
 using plugins_test::DiskProvider;
 using plugins_test::Fill;
+using plugins_test::kKiB;
+using plugins_test::OpenFailure;
 using plugins_test::OpenStore;
+using plugins_test::Sh;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
 using testing_support::Contains;
@@ -40,8 +43,6 @@ using testing_support::TempDir;
 using testing_support::WriteFile;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 // A key made by bkp-keygen, its recipient as it printed it.
 struct Key {
@@ -74,18 +75,6 @@ std::string StockDecrypt(const fs::path& key, const fs::path& file, const fs::pa
   const auto r = RunCommand({"age", "-d", "-i", key.string(), "-o", out.string(), file.string()});
   REQUIRE_MESSAGE(r.exit_code == 0, file << ": " << r.output);
   return ReadFile(out);
-}
-
-std::string Sh(const std::string& script) {
-  const auto r = RunCommand({"bash", "-c", "set -o pipefail; " + script});
-  REQUIRE_MESSAGE(r.exit_code == 0, script << ": " << r.output);
-  return r.output;
-}
-
-std::string OpenFailure(const std::string& plugin, const std::string& settings) {
-  auto loaded = plugins_test::LoadRegistry(plugin, settings);
-  REQUIRE_FALSE(loaded.ok());
-  return loaded.status().message();
 }
 
 }  // namespace

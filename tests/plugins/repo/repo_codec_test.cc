@@ -18,6 +18,7 @@
 
 #include "bkp/bkp_plugin.hpp"
 #include "plugins/plugins_test_util.h"
+#include "plugins/repo/object_codec_test_util.h"
 #include "repo/manifest.h"
 #include "repo/object_codec.h"
 #include "repo/posix/posix_driver.h"
@@ -30,50 +31,16 @@
 
 namespace fs = std::filesystem;
 using plugins_test::Contains;
+using plugins_test::Encoded;
+using plugins_test::kMiB;
 using plugins_test::RealisticBytes;
+using plugins_test::StringReader;
+using plugins_test::StringWriter;
 using testing_support::ReadFile;
 using testing_support::TempDir;
 using testing_support::WriteFile;
 
 namespace {
-
-constexpr size_t kMiB = 1 << 20;
-
-class StringWriter final : public repo::ObjectWriter {
- public:
-  explicit StringWriter(std::string* out) : out_(out) {}
-  void Append(const void* data, size_t len) override {
-    out_->append(static_cast<const char*>(data), len);
-  }
-  void Commit(const std::string& key) override { committed_ = key; }
-  std::string committed_;
-
- private:
-  std::string* out_;
-};
-
-// Hands out at most `chunk` bytes per Read, like a file or a network stream.
-class StringReader final : public repo::ObjectReader {
- public:
-  StringReader(std::string data, size_t chunk) : data_(std::move(data)), chunk_(chunk) {}
-  size_t Read(void* buf, size_t len) override {
-    const size_t n = std::min({len, chunk_, data_.size() - pos_});
-    std::memcpy(buf, data_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  uint64_t size() const override { return data_.size(); }
-
- private:
-  std::string data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
-struct Encoded {
-  std::string frame;
-  repo::EncodedObject info;
-};
 
 // Encodes `data`, fed in uneven pieces so chunk boundaries fall anywhere.
 Encoded Encode(const std::string& data) {

@@ -11,6 +11,7 @@
 
 #include "bkp/bkp_plugin.hpp"
 #include "plugins/plugins_test_util.h"
+#include "plugins/repo/object_codec_test_util.h"
 #include "repo/archive_record.h"
 #include "repo/codec.h"
 #include "repo/manifest.h"
@@ -18,51 +19,19 @@
 #include "test_support.h"
 
 using plugins_test::Contains;
+using plugins_test::Encoded;
+using plugins_test::kMiB;
 using plugins_test::RealisticBytes;
+using plugins_test::Sh;
+using plugins_test::StringReader;
+using plugins_test::StringWriter;
 using testing_support::RunCommand;
 using testing_support::TempDir;
 using testing_support::WriteFile;
 
 namespace {
 
-constexpr size_t kMiB = 1 << 20;
-
-class StringWriter final : public repo::ObjectWriter {
- public:
-  explicit StringWriter(std::string* out) : out_(out) {}
-  void Append(const void* data, size_t len) override {
-    out_->append(static_cast<const char*>(data), len);
-  }
-  void Commit(const std::string&) override {}
-
- private:
-  std::string* out_;
-};
-
-// Hands out at most `chunk` bytes per Read.
-class StringReader final : public repo::ObjectReader {
- public:
-  StringReader(std::string data, size_t chunk) : data_(std::move(data)), chunk_(chunk) {}
-  size_t Read(void* buf, size_t len) override {
-    const size_t n = std::min({len, chunk_, data_.size() - pos_});
-    std::memcpy(buf, data_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  uint64_t size() const override { return data_.size(); }
-
- private:
-  std::string data_;
-  size_t chunk_;
-  size_t pos_ = 0;
-};
-
-struct Encoded {
-  std::string frame;
-  repo::EncodedObject info;
-};
-
-Encoded Encode(const repo::Compression& compression, const std::string& data) {
+Encoded EncodeWith(const repo::Compression& compression, const std::string& data) {
   Encoded out;
   StringWriter writer(&out.frame);
   const auto encoder = repo::NewEncoder(compression, writer, data.size());
@@ -95,12 +64,6 @@ std::pair<bkp_status, std::string> TryDecode(const std::string& frame, uint64_t 
   return {BKP_OK, ""};
 }
 
-std::string Sh(const std::string& script) {
-  const auto r = RunCommand({"bash", "-c", "set -o pipefail; " + script});
-  REQUIRE_MESSAGE(r.exit_code == 0, script << ": " << r.output);
-  return r.output;
-}
-
 }  // namespace
 
 TEST_CASE("zstd codec: frames round trip and the stock zstd -t accepts them") {
@@ -108,7 +71,7 @@ TEST_CASE("zstd codec: frames round trip and the stock zstd -t accepts them") {
   for (size_t size : {size_t{0}, size_t{1}, kMiB - 1, 3 * kMiB + kMiB / 2}) {
     CAPTURE(size);
     const std::string data = RealisticBytes(size, size + 5);
-    const Encoded e = Encode(kZstd3, data);
+    const Encoded e = EncodeWith(kZstd3, data);
     CHECK(e.info.original_size == size);
     CHECK(e.info.stored_size == e.frame.size());
     CHECK(e.frame.size() <= repo::MaxFrameSize(repo::Codec::kZstd, size));
@@ -127,8 +90,8 @@ TEST_CASE("zstd codec: frames round trip and the stock zstd -t accepts them") {
 
 TEST_CASE("zstd codec: an object names its content the same whatever the codec, and is smaller") {
   const std::string data = RealisticBytes(4 * kMiB, 11);
-  const Encoded lz4 = Encode({}, data);
-  const Encoded zstd = Encode(kZstd3, data);
+  const Encoded lz4 = EncodeWith({}, data);
+  const Encoded zstd = EncodeWith(kZstd3, data);
   CHECK(zstd.info.xxh128_hex == lz4.info.xxh128_hex);
   CHECK(zstd.info.xxh3 == lz4.info.xxh3);
   CHECK(zstd.frame.size() < lz4.frame.size());
@@ -144,7 +107,7 @@ TEST_CASE("zstd codec: an object names its content the same whatever the codec, 
 TEST_CASE("zstd codec: a damaged frame or a wrong expectation is BKP_E_CORRUPT naming the object") {
   TempDir dir;
   const std::string data = RealisticBytes(2 * kMiB, 3);
-  const Encoded e = Encode(kZstd3, data);
+  const Encoded e = EncodeWith(kZstd3, data);
   const uint64_t size = data.size();
   const uint64_t xxh3 = e.info.xxh3;
   auto corrupt = [&](const std::string& frame, const std::string& why, uint64_t want_size,
@@ -161,7 +124,7 @@ TEST_CASE("zstd codec: a damaged frame or a wrong expectation is BKP_E_CORRUPT n
   corrupt(e.frame.substr(0, 3), "truncated", size, xxh3);
   corrupt(e.frame + "x", "data after the end of the zstd frame", size, xxh3);
   corrupt(e.frame + e.frame, "data after the end of the zstd frame", size, xxh3);
-  corrupt(Encode({}, data).frame, "not a zstd frame", size, xxh3);
+  corrupt(EncodeWith({}, data).frame, "not a zstd frame", size, xxh3);
   corrupt(e.frame, "bytes recorded", size - 1, xxh3);
   corrupt(e.frame, "recorded", size + 1, xxh3);
   corrupt(e.frame, "XXH3-64", size, xxh3 ^ 1);

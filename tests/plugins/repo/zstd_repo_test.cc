@@ -30,7 +30,9 @@ namespace fs = std::filesystem;
 using plugins_test::Contains;
 using plugins_test::DiskProvider;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
+using plugins_test::Sh;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
 using testing_support::ReadFile;
@@ -39,14 +41,7 @@ using testing_support::TempDir;
 
 namespace {
 
-constexpr uint64_t kKiB = 1024;
 const std::string kZstd = "compression = 'zstd'\n";
-
-std::string Sh(const std::string& script) {
-  const auto r = RunCommand({"bash", "-c", "set -o pipefail; " + script});
-  REQUIRE_MESSAGE(r.exit_code == 0, script << ": " << r.output);
-  return r.output;
-}
 
 // A provider that, once a scenario is done with it (its repository still
 // there), checks that it stored objects and that every one is zstd.
@@ -66,7 +61,9 @@ class AllZstd : public Base {
   std::shared_ptr<repo::StorageDriver> storage_;
 };
 
-std::string OpenFailure(const std::string& settings) {
+// The message of a local_disk provider, its repository in a fresh
+// directory, that must fail to open with `settings`.
+std::string DiskOpenFailure(const std::string& settings) {
   TempDir dir;
   auto loaded = plugins_test::LoadDiskRegistry(dir / "repo", settings);
   REQUIRE_FALSE(loaded.ok());
@@ -246,13 +243,13 @@ TEST_CASE("zstd local_disk: verify names a damaged zstd object and restore refus
 }
 
 TEST_CASE("compression settings: unknown codecs, levels out of range and stray levels refused") {
-  CHECK(Contains(OpenFailure("compression = 'gzip'\n"),
+  CHECK(Contains(DiskOpenFailure("compression = 'gzip'\n"),
                  "setting 'compression' is 'gzip', must be 'lz4' (the default) or 'zstd'"));
-  CHECK(Contains(OpenFailure(kZstd + "compression_level = 0\n"),
+  CHECK(Contains(DiskOpenFailure(kZstd + "compression_level = 0\n"),
                  "setting 'compression_level' is 0, must be 1-19"));
-  CHECK(Contains(OpenFailure(kZstd + "compression_level = 22\n"),
+  CHECK(Contains(DiskOpenFailure(kZstd + "compression_level = 22\n"),
                  "setting 'compression_level' is 22, must be 1-19"));
-  CHECK(Contains(OpenFailure("compression_level = 3\n"),
+  CHECK(Contains(DiskOpenFailure("compression_level = 3\n"),
                  "'compression_level' applies to compression = 'zstd' only"));
-  CHECK(Contains(OpenFailure("compression = 3\n"), "compression"));
+  CHECK(Contains(DiskOpenFailure("compression = 3\n"), "compression"));
 }

@@ -26,6 +26,8 @@ namespace fs = std::filesystem;
 using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
+using plugins_test::OpenFailure;
 using plugins_test::OpenStore;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
@@ -41,16 +43,7 @@ using testing_support::TempDir;
 
 namespace {
 
-constexpr uint64_t kKiB = 1024;
-
 const RgwServer& Rgw() { return RgwServer::Shared(); }
-
-// The message of a provider that fails to open with `settings`.
-std::string OpenFailure(const std::string& settings) {
-  auto loaded = plugins_test::LoadRegistry("remote", settings);
-  REQUIRE_FALSE(loaded.ok());
-  return loaded.status().message();
-}
 
 // `n` incompressible bytes.
 std::string RandomBytes(size_t n, std::mt19937_64& rng) {
@@ -180,9 +173,10 @@ TEST_CASE("rgw: a wrong access key or secret is an auth error that never shows t
   const std::string secret = "Sup3r-Secret-Never-Printed";
 
   SUBCASE("an access key the server does not know") {
-    const std::string msg = OpenFailure(RgwSettings(
-        Rgw().endpoint(), prefix,
-        {{"access_key_id", "'AKIANOSUCHKEY'"}, {"secret_access_key", "'" + secret + "'"}}));
+    const std::string msg =
+        OpenFailure("remote", RgwSettings(Rgw().endpoint(), prefix,
+                                          {{"access_key_id", "'AKIANOSUCHKEY'"},
+                                           {"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_AUTH)), msg);
     CHECK_MESSAGE(Contains(msg, "InvalidAccessKeyId"), msg);
     CHECK_MESSAGE(Contains(msg, Rgw().endpoint()), msg);
@@ -190,6 +184,7 @@ TEST_CASE("rgw: a wrong access key or secret is an auth error that never shows t
   }
   SUBCASE("the test user's key with a wrong secret") {
     const std::string msg = OpenFailure(
+        "remote",
         RgwSettings(Rgw().endpoint(), prefix, {{"secret_access_key", "'" + secret + "'"}}));
     CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_AUTH)), msg);
     CHECK_MESSAGE(Contains(msg, "SignatureDoesNotMatch"), msg);
@@ -226,8 +221,8 @@ TEST_CASE("rgw: hostd plugins loads remote on RGW, and refuses a wrong secret wi
 
 TEST_CASE("rgw: a bucket that does not exist is a clear error") {
   TempDir dir;
-  const std::string msg = OpenFailure(
-      RgwSettings(Rgw().endpoint(), PrefixOf(dir.path()), {{"bucket", "'no-such-bucket'"}}));
+  const std::string msg = OpenFailure("remote", RgwSettings(Rgw().endpoint(), PrefixOf(dir.path()),
+                                                            {{"bucket", "'no-such-bucket'"}}));
   CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_NOT_FOUND)), msg);
   CHECK_MESSAGE(Contains(msg, "bucket 'no-such-bucket' does not exist"), msg);
   CHECK_MESSAGE(Contains(msg, Rgw().endpoint()), msg);
@@ -280,8 +275,8 @@ TEST_CASE("rgw: https with a CA that did not sign the server's certificate is a 
   TempDir dir;
   const auto start = std::chrono::steady_clock::now();
   const std::string msg =
-      OpenFailure(RgwSettings(Rgw().https_endpoint(), PrefixOf(dir.path()),
-                              {{"ca_file", "'" + Rgw().other_ca_file().string() + "'"}}));
+      OpenFailure("remote", RgwSettings(Rgw().https_endpoint(), PrefixOf(dir.path()),
+                                        {{"ca_file", "'" + Rgw().other_ca_file().string() + "'"}}));
   CHECK_MESSAGE(Contains(msg, Rgw().https_endpoint()), msg);
   CHECK_MESSAGE(Contains(msg, "certificate"), msg);
   CHECK_MESSAGE(Contains(msg, "ca_file"), msg);  // what to check

@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 
 using plugins_test::DiskProvider;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
 using plugins_test::ReadManifest;
 using plugins_test::StoreOptions;
@@ -25,8 +26,6 @@ using plugins_test::Written;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 // The oldest event segment of `ctx`: closed once the stream has rolled.
 fs::path OldestEventSegment(const fs::path& data, const std::string& ctx) {

@@ -41,6 +41,7 @@ using plugins_test::CheckHolds;
 using plugins_test::Contains;
 using plugins_test::DiskProvider;
 using plugins_test::Fill;
+using plugins_test::kKiB;
 using plugins_test::OpenStore;
 using plugins_test::ReadAll;
 using plugins_test::ReadManifest;
@@ -50,8 +51,6 @@ using plugins_test::Written;
 using testing_support::TempDir;
 
 namespace {
-
-constexpr uint64_t kKiB = 1024;
 
 DiskProvider WalArchive(const fs::path& repo) {
   return DiskProvider(repo, "workers = 2\n", "wal_archive");

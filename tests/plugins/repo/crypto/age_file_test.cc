@@ -11,25 +11,20 @@
 #include <vector>
 
 #include "bkp/bkp_plugin.hpp"
+#include "plugins/plugins_test_util.h"
 #include "repo/crypto/age_file.h"
 #include "repo/crypto/age_keys.h"
 #include "test_support.h"
 
 namespace {
 
+using plugins_test::RandomBytes;
 using testing_support::CommandResult;
 using testing_support::Contains;
 using testing_support::ReadFile;
 using testing_support::RunCommand;
 using testing_support::TempDir;
 using testing_support::WriteFile;
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (auto& c : out) c = static_cast<char>(rng());
-  return out;
-}
 
 // Sizes around the 64 KiB chunk edges, where STREAM's last-chunk rule bites.
 const std::vector<size_t> kSizes = {0, 1, 65535, 65536, 65537, 2 * 65536, 200000};
@@ -87,7 +82,7 @@ TEST_CASE("age files: round trips at the chunk edges, to several recipients") {
   const auto b = age::Identity::Generate();
   for (size_t size : kSizes) {
     CAPTURE(size);
-    const std::string plain = RandomBytes(size, static_cast<uint32_t>(size));
+    const std::string plain = RandomBytes(size, size);
     const std::string file = age::EncryptString({a.recipient, b.recipient}, plain);
     CHECK(file.size() == 22 + 2 * 98 + 48 + age::PayloadBytes(size));
     CHECK(age::PlainBytes(age::PayloadBytes(size)) == size);
@@ -102,7 +97,7 @@ TEST_CASE("age files: what we write, the stock age decrypts") {
   const std::string key = WriteIdentityFile(dir, id);
   for (size_t size : kSizes) {
     CAPTURE(size);
-    const std::string plain = RandomBytes(size, 7 + static_cast<uint32_t>(size));
+    const std::string plain = RandomBytes(size, 7 + size);
     WriteFile(dir / "f.age", age::EncryptString({id.recipient}, plain));
     const CommandResult r = RunCommand(
         {"age", "-d", "-i", key, "-o", (dir / "out").string(), (dir / "f.age").string()});
@@ -118,7 +113,7 @@ TEST_CASE("age files: what the stock age writes to our recipient, we decrypt") {
   const auto other = age::Identity::Generate();
   for (size_t size : kSizes) {
     CAPTURE(size);
-    const std::string plain = RandomBytes(size, 11 + static_cast<uint32_t>(size));
+    const std::string plain = RandomBytes(size, 11 + size);
     WriteFile(dir / "in", plain);
     // Two recipients, ours second: every stanza is tried.
     const CommandResult r =

@@ -25,7 +25,7 @@ using testing_support::ReadFile;
 
 namespace {
 
-const fs::path kVectors = BKP_AGE_VECTORS_DIR;
+const fs::path kAgeVectors = BKP_AGE_VECTORS_DIR;
 
 // The features the engine deliberately does not read, and why. A vector
 // that needs one must be refused with BKP_E_UNSUPPORTED (if it is
@@ -171,7 +171,7 @@ std::string FeatureOf(const Vector& v) {
 
 TEST_CASE("age vectors: every vector of the specification's suite gives its expected outcome") {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(kVectors)) {
+  for (const auto& entry : fs::directory_iterator(kAgeVectors)) {
     const std::string name = entry.path().filename().string();
     if (name != "README.md" && name != "LICENSE") files.push_back(entry.path());
   }

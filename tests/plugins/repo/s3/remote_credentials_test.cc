@@ -32,6 +32,8 @@
 namespace fs = std::filesystem;
 using plugins_test::Contains;
 using plugins_test::Fill;
+using plugins_test::kKiB;
+using plugins_test::OpenFailure;
 using plugins_test::OpenStore;
 using plugins_test::StoreOptions;
 using plugins_test::Written;
@@ -48,8 +50,6 @@ using Clock = std::chrono::system_clock;
 using std::chrono::milliseconds;
 
 namespace {
-
-constexpr uint64_t kCredentialsKiB = 1024;
 
 const char* const kCredentialsFile = R"(# profiles for the tests
 [default]
@@ -136,12 +136,6 @@ std::string SettingsWithoutKeys(const std::string& endpoint, const std::string& 
     settings.erase(at, settings.find('\n', at) - at + 1);
   }
   return settings + extra;
-}
-
-std::string OpenFailure(const std::string& settings) {
-  auto loaded = plugins_test::LoadRegistry("remote", settings);
-  REQUIRE_FALSE(loaded.ok());
-  return loaded.status().message();
 }
 
 // The S3 requests of a fake's log.
@@ -529,7 +523,7 @@ TEST_CASE("remote: a backup is signed with the profile AWS_PROFILE or the profil
                  {"AWS_SESSION_TOKEN", std::nullopt},
                  {"AWS_EC2_METADATA_DISABLED", "true"}});
   std::mt19937_64 rng(7);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
   Written written;
   Fill(*store, "orders", 300, rng, &written);
   REQUIRE(store->Sync().ok());
@@ -551,7 +545,7 @@ TEST_CASE("remote: a backup is signed with the profile AWS_PROFILE or the profil
   WriteFile(file,
             "[backup]\naws_access_key_id = AKIDBACKUP\naws_secret_access_key = "
             "not-the-secret-of-backup\naws_session_token = token-of-backup\n");
-  const std::string msg = OpenFailure(settings);
+  const std::string msg = OpenFailure("remote", settings);
   CHECK_MESSAGE(Contains(msg, hoststub::BkpStatusName(BKP_E_AUTH)), msg);
   CHECK_MESSAGE(Contains(msg, "SignatureDoesNotMatch"), msg);
   CHECK_MESSAGE(Contains(msg, "access key 'AKIDBACKUP' of profile 'backup' in " + file.string()),
@@ -568,7 +562,7 @@ TEST_CASE("remote: a long backup with instance credentials of 2 s signs every re
   TempDir dir;
   ScopedEnv env({{"AWS_ACCESS_KEY_ID", std::nullopt}, {"AWS_EC2_METADATA_DISABLED", std::nullopt}});
   std::mt19937_64 rng(11);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
   Written written;
   Fill(*store, "orders", 1500, rng, &written);
   Fill(*store, "billing", 500, rng, &written);
@@ -612,7 +606,7 @@ TEST_CASE("remote: unrefreshable instance credentials are used while valid, then
       fake.s3_endpoint(), PrefixOf(dir.path()),
       "credentials = 'imds'\nimds_endpoint = '" + fake.imds_endpoint() + "'\n"));
   std::mt19937_64 rng(13);
-  auto store = OpenStore(StoreOptions(dir / "data", 64 * kCredentialsKiB, 32 * kCredentialsKiB));
+  auto store = OpenStore(StoreOptions(dir / "data", 64 * kKiB, 32 * kKiB));
   Written written;
   // Backups one after the other until the credentials run out (2-3 s).
   std::optional<hoststub::Status> failure;

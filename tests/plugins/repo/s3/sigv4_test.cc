@@ -25,7 +25,7 @@ using repo::s3::Pairs;
 
 namespace {
 
-const fs::path kVectors = BKP_SIGV4_VECTORS_DIR;
+const fs::path kSigv4Vectors = BKP_SIGV4_VECTORS_DIR;
 
 // One request of the test suite: its request line, headers (continuation
 // lines folded into their header) and body.
@@ -87,7 +87,7 @@ std::pair<std::string, std::string> WireRequest(const std::string& text) {
 
 std::vector<fs::path> VectorDirs() {
   std::vector<fs::path> dirs;
-  for (const auto& entry : fs::directory_iterator(kVectors)) {
+  for (const auto& entry : fs::directory_iterator(kSigv4Vectors)) {
     if (entry.is_directory()) dirs.push_back(entry.path());
   }
   std::sort(dirs.begin(), dirs.end());
@@ -238,10 +238,10 @@ TEST_CASE("sigv4_check: accepts every AWS test-suite signed request") {
 
 TEST_CASE("sigv4_check: refuses what a server refuses") {
   const auto context =
-      nlohmann::json::parse(Read(kVectors / "post-sts-header-before/context.json"));
+      nlohmann::json::parse(Read(kSigv4Vectors / "post-sts-header-before/context.json"));
   const auto expect = SuiteExpectation(context);
   const auto [good, body] =
-      WireRequest(Read(kVectors / "post-sts-header-before/header-signed-request.txt"));
+      WireRequest(Read(kSigv4Vectors / "post-sts-header-before/header-signed-request.txt"));
   std::string why;
   REQUIRE_MESSAGE(s3_test::CheckSigV4(good, body, expect, &why), why);
   auto refused = [&](const std::string& head, const s3_test::SigV4Expectation& e,
