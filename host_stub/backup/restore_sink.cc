@@ -132,6 +132,10 @@ Result<std::unique_ptr<RestoreSink>> RestoreSink::CreateForContext(
 
 RestoreSink::~RestoreSink() {
   file_.reset();
+  // Every descriptor of the staged tree closed before it is removed: with
+  // files still open, removing it can fail for want of a descriptor (EMFILE)
+  // and leave the staging behind.
+  syncer_.Abandon();
   std::error_code ec;
   if (context_) {
     // The staged context is live or abandoned by now, unless a durable swap
@@ -142,8 +146,6 @@ RestoreSink::~RestoreSink() {
     }
     return;
   }
-  // The syncer may still hold a file of the staged tree: removing it under
-  // an fdatasync in progress is harmless, and the syncer stops right after.
   if (!committed_) {
     fs::remove_all(staging_, ec);
   }

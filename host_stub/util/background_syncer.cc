@@ -11,19 +11,27 @@ BackgroundSyncer::BackgroundSyncer(size_t threads, size_t max_waiting)
     : threads_wanted_(std::max<size_t>(threads, 1)),
       max_waiting_(std::max<size_t>(max_waiting, 1)) {}
 
-BackgroundSyncer::~BackgroundSyncer() {
+BackgroundSyncer::~BackgroundSyncer() { Abandon(); }
+
+void BackgroundSyncer::Abandon() {
+  std::deque<std::unique_ptr<File>> unsynced;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    unsynced.swap(queue_);
   }
   work_.notify_all();
+  settled_.notify_all();
   for (std::thread& t : threads_) t.join();
+  threads_.clear();
 }
 
 Status BackgroundSyncer::Add(std::unique_ptr<File> file) {
   {
     std::unique_lock lock(mu_);
-    settled_.wait(lock, [&] { return queue_.size() < max_waiting_ || !first_error_.ok(); });
+    settled_.wait(lock,
+                  [&] { return queue_.size() < max_waiting_ || !first_error_.ok() || stopping_; });
+    if (stopping_) return Status::Cancelled("the syncer was abandoned");
     if (!first_error_.ok()) {
       Status failure = first_error_;
       lock.unlock();

@@ -48,8 +48,7 @@ class BackgroundSyncer {
 
   explicit BackgroundSyncer(size_t threads = kDefaultThreads,
                             size_t max_waiting = kDefaultMaxWaiting);
-  // Stops after the files in progress; files not yet synced are closed as
-  // they are (an abandoned restore does not need them).
+  // Abandon, if not done already.
   ~BackgroundSyncer();
   BackgroundSyncer(const BackgroundSyncer&) = delete;
   BackgroundSyncer& operator=(const BackgroundSyncer&) = delete;
@@ -62,6 +61,11 @@ class BackgroundSyncer {
   // Waits until every file added is synced and closed; the first failure,
   // naming its file, or OK. The syncer can take more files afterwards.
   Status Finish();
+  // Stops after the files in progress and closes those not yet synced as
+  // they are (an abandoned restore does not need them); returns once every
+  // descriptor is closed, so that the owner can remove the files. Takes no
+  // files afterwards (Add returns Cancelled).
+  void Abandon();
 
  private:
   void Run();

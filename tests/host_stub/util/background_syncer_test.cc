@@ -1,7 +1,9 @@
 // BackgroundSyncer: every file added is synced and closed by Finish, a
 // failing sync is reported, naming its file, rather than lost on the
 // syncer's threads, and the files it holds open at a time are bounded.
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <doctest/doctest.h>
 
@@ -77,4 +79,44 @@ TEST_CASE("background syncer: the files it holds open are bounded, not the files
   }
   // 2 syncing + 3 waiting (`before` counts the listing's own descriptor).
   CHECK_MESSAGE(most <= before + 2 + 3, "held " << most - before << " open");
+}
+
+// Abandon closes every file it holds before it returns: the restore sink
+// removes its staging right after, which needs descriptors of its own.
+TEST_CASE("background syncer: abandon closes what it holds and takes no more") {
+  testing_support::TempDir dir;
+  BackgroundSyncer syncer(1, 8);
+  for (int i = 0; i < 8; ++i) {
+    auto file = File::Open(dir.path() / ("f" + std::to_string(i)), File::Mode::kCreateNew);
+    REQUIRE(file.ok());
+    REQUIRE(syncer.Add(std::move(*file)).ok());
+  }
+  syncer.Abandon();
+  auto file = File::Open(dir.path() / "late", File::Mode::kCreateNew);
+  REQUIRE(file.ok());
+  CHECK(syncer.Add(std::move(*file)).code() == hoststub::Status::Code::kCancelled);
+}
+
+// Out of descriptors, the message names the limit and how to raise it, not
+// only "Too many open files".
+TEST_CASE("file: EMFILE names the RLIMIT_NOFILE limit and how to raise it") {
+  testing_support::TempDir dir;
+  // The lowest free descriptor number: a limit of it leaves none free.
+  const int lowest_free = ::dup(0);
+  REQUIRE(lowest_free >= 0);
+  ::close(lowest_free);
+  const auto open_now = static_cast<rlim_t>(lowest_free);
+  rlimit before{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &before) == 0);
+  rlimit lowered = before;
+  lowered.rlim_cur = open_now;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  auto file = File::Open(dir.path() / "one-too-many", File::Mode::kCreateNew);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &before) == 0);
+  REQUIRE_FALSE(file.ok());
+  const std::string& msg = file.status().message();
+  CHECK_MESSAGE(msg.find("one-too-many") != std::string::npos, msg);
+  CHECK_MESSAGE(
+      msg.find("limit of " + std::to_string(open_now) + " open files") != std::string::npos, msg);
+  CHECK_MESSAGE(msg.find("LimitNOFILE=") != std::string::npos, msg);
 }
