@@ -121,6 +121,10 @@ Result<std::unique_ptr<RestoreSink>> RestoreSink::CreateForContext(
 
 RestoreSink::~RestoreSink() {
   file_.reset();
+  // Every descriptor of the staged tree closed before it is removed: with
+  // files still open, removing it can fail for want of a descriptor (EMFILE)
+  // and leave the staging behind.
+  syncer_.Abandon();
   std::error_code ec;
   if (context_) {
     // The staged context is live or abandoned by now, unless a durable swap
@@ -131,11 +135,25 @@ RestoreSink::~RestoreSink() {
     }
     return;
   }
-  // The syncer may still hold a file of the staged tree: removing it under
-  // an fdatasync in progress is harmless, and the syncer stops right after.
   if (!committed_) {
     fs::remove_all(staging_, ec);
   }
+}
+
+std::string RestoreSink::WhatToDo(const Status& st) const {
+  std::string msg = st.message();
+  if (st.code() == Status::Code::kNoSpace) {
+    msg += fmt::format(
+        ": the file system of the restore staging directory '{}' is full after {} restored "
+        "file(s), {} byte(s); free space there or restore to a directory on another file "
+        "system. The target is left as it was",
+        staging_.string(), files_, bytes_ + written_);
+  }
+  return msg;
+}
+
+std::string RestoreSink::NotDurable(const Status& st) const {
+  return "a restored file could not be made durable, so the restore is not used: " + WhatToDo(st);
 }
 
 bkp_status RestoreSink::Refuse(bkp_status code, std::string why, std::string* error) {
@@ -218,7 +236,7 @@ bkp_status RestoreSink::Begin(const bkp_item& item_in, std::string* error) {
                   error);
   }
   auto file = File::Open(path, File::Mode::kCreateNew);
-  if (!file.ok()) return Refuse(ToBkpStatus(file.status()), file.status().message(), error);
+  if (!file.ok()) return Refuse(ToBkpStatus(file.status()), WhatToDo(file.status()), error);
   file_ = std::move(*file);
   if (item.role == BKP_ROLE_CONTROL_DB) have_control_db_ = true;
   return BKP_OK;
@@ -243,7 +261,7 @@ bkp_status RestoreSink::Write(const void* data, size_t len, std::string* error) 
     return BKP_OK;
   }
   Status st = file_->PWriteAll(data, len, written_);
-  if (!st.ok()) return Refuse(ToBkpStatus(st), st.message(), error);
+  if (!st.ok()) return Refuse(ToBkpStatus(st), WhatToDo(st), error);
   written_ += len;
   // Keep write-back going as the file grows, not only once it is whole: the
   // sync at Commit then waits for a tail, not for most of the directory.
@@ -270,8 +288,13 @@ bkp_status RestoreSink::End(std::string* error) {
   item_open_ = false;
   if (discarding_) return BKP_OK;
   // Made durable while the provider feeds the next files; Commit waits for
-  // what is left.
-  syncer_.Add(std::move(file_));
+  // what is left. The write-back starts now, so that the disk works while
+  // the file waits its turn; Add waits while the syncer's queue is full,
+  // which keeps the descriptors held bounded (background_syncer.h).
+  file_->StartWriteBack();
+  if (Status st = syncer_.Add(std::move(file_)); !st.ok()) {
+    return Refuse(ToBkpStatus(st), NotDurable(st), error);
+  }
   ++files_;
   bytes_ += written_;
   return BKP_OK;
@@ -344,7 +367,10 @@ Status RestoreSink::Prepare(StorageOptions options, RestoreReport* out) {
     started = now;
     return took;
   };
-  HOSTSTUB_RETURN_IF_ERROR(syncer_.Finish());
+  if (Status st = syncer_.Finish(); !st.ok()) {
+    return st.code() == Status::Code::kNoSpace ? Status::NoSpace(NotDurable(st))
+                                               : Status::IOError(NotDurable(st));
+  }
   HOSTSTUB_RETURN_IF_ERROR(SyncStagedDirectories(staging_));
   report.sync_time = lap();
   RestoreTarget point = point_in_time_;

@@ -135,6 +135,11 @@ class RestoreSink final : public bkp_sink {
         policy_(policy),
         point_in_time_(std::move(point_in_time)) {}
   bkp_status Refuse(bkp_status code, std::string why, std::string* error);
+  // `st`'s message, with what the operator can do about it when the disk
+  // is full. Under mu_.
+  std::string WhatToDo(const Status& st) const;
+  // As WhatToDo, for a failed sync of a restored file.
+  std::string NotDurable(const Status& st) const;
   // Commit's checks of the sink's use, under mu_.
   Status CheckComplete() const;
   // Syncs, (per context: narrows), cuts, recovers, (whole: records the

@@ -2,6 +2,7 @@
 #include "util/file.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,21 @@ namespace hoststub {
 
 Status ErrnoStatus(const std::string& what, const std::filesystem::path& path, int err) {
   std::string msg = what + " '" + path.string() + "': " + std::strerror(err);
+  if (err == EMFILE) {
+    // The bare strerror leaves the operator guessing which limit and how
+    // to raise it.
+    rlimit limit{};
+    const std::string soft = ::getrlimit(RLIMIT_NOFILE, &limit) == 0
+                                 ? std::to_string(static_cast<unsigned long long>(limit.rlim_cur))
+                                 : std::string("unknown");
+    msg += " (this process reached its limit of " + soft +
+           " open files, RLIMIT_NOFILE: raise it with LimitNOFILE= in the service unit or "
+           "'ulimit -n' before the command)";
+  } else if (err == ENFILE) {
+    msg +=
+        " (the system-wide limit of open files is reached: see fs.file-max and which "
+        "process holds them)";
+  }
   if (err == ENOENT) return Status::NotFound(std::move(msg));
   if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(std::move(msg));
   return Status::IOError(std::move(msg));
