@@ -22,6 +22,9 @@ namespace repo {
 namespace {
 
 constexpr uint64_t kProgressEvery = 8ull << 20;
+// Objects waiting for, or in, a group commit at most: each an open file. A
+// batch of 64 small objects costs the disk about what one object does.
+constexpr size_t kCommitCapacity = 128;
 
 struct ListedItem {
   uint32_t role = 0;
@@ -280,9 +283,16 @@ class Job {
     std::stable_sort(pieces.begin(), pieces.end(),
                      [](const Piece& a, const Piece& b) { return a.size > b.size; });
     std::vector<std::unique_ptr<char[]>> buffers(parallel_.workers());
-    // A commit that waits on the disk waits off the workers (committer.h).
+    // A commit that waits on the disk waits off the workers, in batches
+    // (committer.h). Everything submitted is durable once Finish returns,
+    // below, and the manifest that names it is written only after that.
     std::optional<Committer> committer;
-    if (repo_.driver().CommitWaitsOnStorage()) committer.emplace(parallel_.workers());
+    StorageDriver& driver = repo_.driver();
+    if (driver.CommitWaitsOnStorage()) {
+      committer.emplace(
+          parallel_.workers(), kCommitCapacity,
+          [&driver](std::vector<PendingObject>& batch) { driver.CommitBatch(batch); });
+    }
     parallel_.Run(pieces.size(), [&](size_t i, size_t worker) {
       auto& buf = buffers[worker];
       if (!buf) buf = NewReadBuffer();

@@ -1,13 +1,16 @@
-// Background commits (see committer.h).
+// Background group commits (see committer.h).
 #include "repo/committer.h"
 
 #include <algorithm>
 
 namespace repo {
 
-Committer::Committer(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {
+Committer::Committer(size_t threads, size_t capacity, BatchCommit commit)
+    : threads_count_(std::max<size_t>(threads, 1)),
+      capacity_(std::max(capacity, threads_count_)),
+      commit_(std::move(commit)) {
   try {
-    for (size_t i = 0; i < capacity_; ++i) threads_.emplace_back([this] { Run(); });
+    for (size_t i = 0; i < threads_count_; ++i) threads_.emplace_back([this] { Run(); });
   } catch (...) {
     Stop();  // no destructor runs for a half-built object
     throw;
@@ -30,7 +33,7 @@ bool Committer::Submit(std::unique_ptr<ObjectWriter> writer, const std::string& 
   settled_.wait(lock, [&] { return failure_ || keys_.size() < capacity_; });
   if (failure_) std::rethrow_exception(failure_);
   if (!keys_.insert(key).second) return false;
-  queue_.emplace_back(std::move(writer), key);
+  queue_.push_back({std::move(writer), key});
   queued_.notify_one();
   return true;
 }
@@ -42,25 +45,37 @@ void Committer::Finish() {
 }
 
 void Committer::Run() {
+  // A thread takes at most its share of the capacity, so the others find
+  // work too while its batch waits on the disk.
+  const size_t most = std::max<size_t>(capacity_ / threads_count_, 1);
   std::unique_lock lock(mu_);
   while (true) {
     queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) break;
-    auto [writer, key] = std::move(queue_.front());
-    queue_.pop_front();
+    std::vector<PendingObject> batch;
+    while (!queue_.empty() && batch.size() < most) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
     const bool commit = !failure_;
     lock.unlock();
     if (commit) {
       try {
-        writer->Commit(key);
+        if (commit_) {
+          commit_(batch);
+        } else {
+          for (auto& pending : batch) pending.writer->Commit(pending.key);
+        }
       } catch (...) {
         std::lock_guard failed(mu_);
         if (!failure_) failure_ = std::current_exception();
       }
     }
-    writer.reset();  // closes the file, or discards it, outside the lock
+    std::vector<std::string> keys;
+    for (auto& pending : batch) keys.push_back(std::move(pending.key));
+    batch.clear();  // closes the files, or discards them, outside the lock
     lock.lock();
-    keys_.erase(key);
+    for (const auto& key : keys) keys_.erase(key);
     settled_.notify_all();
   }
   // Abandoned: the queued writers go uncommitted, their data discarded.

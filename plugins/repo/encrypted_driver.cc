@@ -38,12 +38,17 @@ class EncryptingWriter : public ObjectWriter {
 
   void Append(const void* data, size_t len) override { encryptor_.Update(data, len); }
 
-  void Commit(const std::string& key) override {
+  void Commit(const std::string& key) override { Seal(key)->Commit(key); }
+
+  // Writes the encryption's last bytes and hands back the inner writer,
+  // ready to commit under `key` (EncryptedDriver::CommitBatch). This writer
+  // is spent.
+  std::unique_ptr<ObjectWriter> Seal(const std::string& key) {
     if (EncryptedDriver::IsPlainKey(key)) {
       throw bkp::Error(BKP_E_INTERNAL, "'" + key + "' is stored plain, not through an encryptor");
     }
     encryptor_.Finish();
-    inner_->Commit(key);
+    return std::move(inner_);
   }
 
   uint64_t StoredBytes(uint64_t appended) const override { return encryptor_.FileBytes(appended); }
@@ -103,6 +108,17 @@ bool EncryptedDriver::IsPlainKey(const std::string& key) {
 std::string EncryptedDriver::KeyCheck() const {
   const age::Key32 check = age::HmacSha256(name_key_, Bytes(kKeyCheckLabel));
   return Hex(check.data(), 16);
+}
+
+void EncryptedDriver::CommitBatch(std::vector<PendingObject>& batch) {
+  // The inner driver commits what the encryptors wrote, as one batch. A
+  // writer of a plain key (CreateAt) is the inner driver's already.
+  for (auto& pending : batch) {
+    if (auto* writer = dynamic_cast<EncryptingWriter*>(pending.writer.get())) {
+      pending.writer = writer->Seal(pending.key);
+    }
+  }
+  inner_->CommitBatch(batch);
 }
 
 std::string EncryptedDriver::Describe() const { return inner_->Describe(); }

@@ -50,6 +50,7 @@ class EncryptedDriver : public StorageDriver {
   std::unique_ptr<ObjectWriter> CreateAt(const std::string& key) override;
   uint64_t MaxUnnamedObjectSize() const override;
   bool CommitWaitsOnStorage() const override { return inner_->CommitWaitsOnStorage(); }
+  void CommitBatch(std::vector<PendingObject>& batch) override;
   std::unique_ptr<ObjectReader> Open(const std::string& key) override;
   void Prefetch(const std::string& key) override { inner_->Prefetch(key); }
   std::optional<uint64_t> Stat(const std::string& key) override { return inner_->Stat(key); }

@@ -11,6 +11,10 @@ void StorageDriver::PutSmall(const std::string& key, const std::string& content)
   writer->Commit(key);
 }
 
+void StorageDriver::CommitBatch(std::vector<PendingObject>& batch) {
+  for (auto& pending : batch) pending.writer->Commit(pending.key);
+}
+
 std::string StorageDriver::GetSmall(const std::string& key, uint64_t max_bytes) {
   auto reader = Open(key);
   if (reader->size() > max_bytes) {

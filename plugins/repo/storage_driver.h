@@ -45,6 +45,13 @@ class ObjectReader {
   virtual uint64_t size() const = 0;
 };
 
+// An object written and not yet committed, and the key to commit it under
+// (StorageDriver::CommitBatch).
+struct PendingObject {
+  std::unique_ptr<ObjectWriter> writer;
+  std::string key;
+};
+
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
@@ -79,6 +86,16 @@ class StorageDriver {
   // fsync) rather than doing the work itself (an upload): the engine then
   // commits on a thread of its own while its workers go on (Committer).
   virtual bool CommitWaitsOnStorage() const { return false; }
+  // Commits every writer of `batch` under its key, with ObjectWriter::Commit's
+  // guarantees for each: whole or absent under its key, and durable once this
+  // returns. The default commits them one by one. A driver whose commit
+  // waits on the storage may share those waits among the batch (a group
+  // commit: the posix driver makes a batch durable in two waits instead of
+  // two per object). On a failure it throws the first one; each object of
+  // the batch is then committed or absent, never torn, and the batch's
+  // writers are left to the caller to destroy (discarding the uncommitted).
+  // The engine calls it from its Committer (since engine API 1.1).
+  virtual void CommitBatch(std::vector<PendingObject>& batch);
   // Throws BKP_E_NOT_FOUND when there is no such object.
   virtual std::unique_ptr<ObjectReader> Open(const std::string& key) = 0;
   // A hint that `key` will be opened and read soon, so its bytes can be

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <vector>
 
 #include "bkp/bkp_plugin.hpp"
 #include "repo/posix/posix_config.h"
@@ -41,6 +42,16 @@ PosixDriver::PosixDriver(fs::path root) : root_(std::move(root)) {
   real_root_ = real;
   // tmp/ waits for the first write: a location the repository then refuses
   // (not empty, not a repository) must be left as it was.
+  // Opened before this driver writes anything: syncfs on it reports every
+  // write-back error of the file system since (CommitBatch).
+  sync_fd_ = ::open(real_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sync_fd_ < 0) ThrowErrno("cannot open repository directory", root_, errno);
+}
+
+PosixDriver::~PosixDriver() { ::close(sync_fd_); }
+
+void PosixDriver::SyncFileSystem(const char* what) {
+  if (::syncfs(sync_fd_) != 0) ThrowErrno(what, root_, errno);
 }
 
 std::string PosixDriver::Describe() const { return "posix:" + root_.string(); }
@@ -57,6 +68,55 @@ std::unique_ptr<ObjectWriter> PosixDriver::Create() {
   }
   MakeDirs(root_, tmp);
   return std::make_unique<PosixWriter>(root_, real_root_, tmp / TempName());
+}
+
+void PosixDriver::CommitBatch(std::vector<PendingObject>& batch) {
+  std::vector<PosixWriter*> writers;
+  for (auto& pending : batch) {
+    auto* writer = dynamic_cast<PosixWriter*>(pending.writer.get());
+    if (writer == nullptr) return StorageDriver::CommitBatch(batch);
+    writers.push_back(writer);
+  }
+  // One object gains nothing from a group commit: its own fdatasync and
+  // directory fsync wait for the disk as often, and flush nothing else.
+  if (batch.size() == 1) return batch.front().writer->Commit(batch.front().key);
+  // A group commit. Each object goes through the steps Commit takes, in
+  // the same order, with the fdatasyncs and directory fsyncs of the whole
+  // batch each done by one syncfs(2): its data durable, then renamed onto
+  // its key, then the rename durable. Only the steps of different objects
+  // are reordered, phase by phase, and no guarantee depends on that order:
+  //  - an object appears under its key only after the syncfs that made its
+  //    data durable has returned (the first syncfs precedes every rename),
+  //    so a crash at any point leaves each key absent or whole, never torn;
+  //  - an object is durable under its key once the second syncfs, after
+  //    every rename of the batch, has returned, and this returns only after
+  //    it; the engine writes a manifest only after every batch holding its
+  //    objects has returned (Committer::Finish), so no manifest names an
+  //    object a crash could lose.
+  // Errors: since Linux 5.8 syncfs reports a write-back error of any file
+  // of the file system since sync_fd_ was opened (before this driver wrote
+  // anything), so a lost write of one object fails the batch as its
+  // fdatasync would have; one of another file there fails it too, which
+  // errs on the safe side.
+  // Why: on a virtual disk every fdatasync and fsync ends in a cache flush
+  // of about a millisecond even when the journal holds nothing new for it:
+  // 6 000 objects of 8 KiB cost 12 000 of those. A batch costs two, at the
+  // price of also writing back whatever else is dirty on that file system.
+  for (PosixWriter* writer : writers) writer->StartWriteBack();
+  SyncFileSystem("cannot sync the file system of");
+  for (PosixWriter* writer : writers) writer->Close();
+  std::vector<fs::path> targets;
+  std::vector<fs::path> dirs;  // distinct, each prepared and checked once
+  for (const auto& pending : batch) {
+    targets.push_back(PathOf(pending.key));
+    const fs::path dir = targets.back().parent_path();
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+      PrepareDirectory(root_, real_root_, dir);
+      dirs.push_back(dir);
+    }
+  }
+  for (size_t i = 0; i < writers.size(); ++i) writers[i]->RenameOnto(targets[i]);
+  SyncFileSystem("cannot sync the file system of");
 }
 
 std::unique_ptr<ObjectReader> PosixDriver::Open(const std::string& key) {

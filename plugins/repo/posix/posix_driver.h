@@ -2,7 +2,9 @@
 // (directories 0700, files 0600). Writes are durable: a
 // temp file under tmp/, fdatasync, rename into place, fsync of the
 // directory (and of a directory created for it), so a crash leaves either
-// the old state or the new, never a half-written object under its key.
+// the old state or the new, never a half-written object under its key. A
+// batch of objects (CommitBatch) takes the same steps with one syncfs(2)
+// for all their data and one for all their renames.
 //
 // Thread-safety: as StorageDriver.
 #pragma once
@@ -19,10 +21,16 @@ class PosixDriver final : public StorageDriver {
  public:
   // Creates `root` if absent; tmp/ is created by the first write.
   explicit PosixDriver(std::filesystem::path root);
+  ~PosixDriver() override;
+  PosixDriver(const PosixDriver&) = delete;
+  PosixDriver& operator=(const PosixDriver&) = delete;
 
   std::string Describe() const override;
   std::unique_ptr<ObjectWriter> Create() override;
   bool CommitWaitsOnStorage() const override { return true; }
+  // A group commit of PosixWriters (posix_driver.cc says why it is as
+  // durable as committing each); other writers are committed one by one.
+  void CommitBatch(std::vector<PendingObject>& batch) override;
   std::unique_ptr<ObjectReader> Open(const std::string& key) override;
   void Prefetch(const std::string& key) override;
   std::optional<uint64_t> Stat(const std::string& key) override;
@@ -37,10 +45,13 @@ class PosixDriver final : public StorageDriver {
 
  private:
   std::filesystem::path PathOf(const std::string& key) const;
+  // syncfs(2) of the repository's file system; throws naming `what`.
+  void SyncFileSystem(const char* what);
   std::filesystem::path root_;
   // root_ with every symlink resolved: reads, writes and removals refuse a
   // path that resolves outside it (a symlink planted in the repository).
   std::filesystem::path real_root_;
+  int sync_fd_ = -1;  // the repository directory, for syncfs (CommitBatch)
 };
 
 // The driver of a provider that keeps its repository in the directory its

@@ -55,24 +55,43 @@ void PosixWriter::Append(const void* data, size_t len) {
   }
 }
 
-void PosixWriter::Commit(const std::string& key) {
-  if (::fdatasync(fd_) != 0) ThrowErrno("cannot fsync", temp_, errno);
+void PosixWriter::StartWriteBack() {
+  if (written_ == written_back_) return;
+  ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                    static_cast<off_t>(written_ - written_back_), SYNC_FILE_RANGE_WRITE);
+  written_back_ = written_;
+}
+
+void PosixWriter::Close() {
   if (::close(fd_) != 0) {
     fd_ = -1;
     ThrowErrno("cannot close", temp_, errno);
   }
   fd_ = -1;
-  const fs::path target = KeyPath(root_, key);
-  // The deepest directory that exists must lie inside before any is
-  // created below it, and the final one before the rename.
-  fs::path existing = target.parent_path();
-  while (!fs::exists(existing) && existing != root_) existing = existing.parent_path();
-  CheckInside(real_root_, existing);
-  MakeDirs(root_, target.parent_path());
-  CheckInside(real_root_, target.parent_path());
+}
+
+void PosixWriter::RenameOnto(const fs::path& target) {
   if (::rename(temp_.c_str(), target.c_str()) != 0) ThrowErrno("cannot rename onto", target, errno);
   committed_ = true;
+}
+
+void PosixWriter::Commit(const std::string& key) {
+  if (::fdatasync(fd_) != 0) ThrowErrno("cannot fsync", temp_, errno);
+  Close();
+  const fs::path target = KeyPath(root_, key);
+  PrepareDirectory(root_, real_root_, target.parent_path());
+  RenameOnto(target);
   SyncDirectory(target.parent_path());
+}
+
+void PrepareDirectory(const fs::path& root, const fs::path& real_root, const fs::path& dir) {
+  // The deepest directory that exists must lie inside before any is
+  // created below it, and the final one before the rename.
+  fs::path existing = dir;
+  while (!fs::exists(existing) && existing != root) existing = existing.parent_path();
+  CheckInside(real_root, existing);
+  MakeDirs(root, dir);
+  CheckInside(real_root, dir);
 }
 
 PosixReader::PosixReader(const fs::path& real_root, fs::path path) : path_(std::move(path)) {

@@ -34,6 +34,15 @@ class PosixWriter final : public ObjectWriter {
   void Append(const void* data, size_t len) override;
   void Commit(const std::string& key) override;
 
+  // Commit's steps, for a group commit (PosixDriver::CommitBatch): start
+  // writing back what is not yet on its way, without waiting; close the
+  // file (once its bytes are durable: the caller synced them); rename it
+  // onto `target`, whose directory exists and was checked
+  // (PrepareDirectory). The directory's fsync is the caller's.
+  void StartWriteBack();
+  void Close();
+  void RenameOnto(const std::filesystem::path& target);
+
  private:
   std::filesystem::path root_;
   std::filesystem::path real_root_;
@@ -57,6 +66,12 @@ class PosixReader final : public ObjectReader {
   int fd_ = -1;
   uint64_t size_ = 0;
 };
+
+// Creates `dir` (below `root`) if absent and checks that it lies inside the
+// repository: the deepest existing directory before any is created below
+// it, and `dir` itself after.
+void PrepareDirectory(const std::filesystem::path& root, const std::filesystem::path& real_root,
+                      const std::filesystem::path& dir);
 
 // A new temporary file name, unique across processes and threads:
 // "<pid>-<salt>-<counter>.tmp".

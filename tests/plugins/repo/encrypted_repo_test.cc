@@ -288,3 +288,27 @@ TEST_CASE("encrypted repositories: missing or wrong identities and plain ones ar
   CHECK(Contains(bad, "line 1"));
   CHECK_FALSE(Contains(bad, "NOTAKEY"));
 }
+
+TEST_CASE(
+    "encrypted driver: a batch commit seals every object and stores it through the inner "
+    "driver's group commit") {
+  TempDir dir;
+  const Key key = MakeKey(dir / "key");
+  auto inner = std::make_shared<repo::PosixDriver>(dir / "repo");
+  auto driver = Decrypting(inner, key);
+  std::vector<repo::PendingObject> batch;
+  for (int i = 0; i < 12; ++i) {
+    auto writer = driver->Create();
+    const std::string content = "secret " + std::to_string(i);
+    writer->Append(content.data(), content.size());
+    batch.push_back(
+        {std::move(writer), "objects/0" + std::to_string(i % 3) + "/o" + std::to_string(i)});
+  }
+  driver->CommitBatch(batch);
+  batch.clear();
+  for (int i = 0; i < 12; ++i) {
+    const std::string k = "objects/0" + std::to_string(i % 3) + "/o" + std::to_string(i);
+    CHECK(driver->GetSmall(k) == "secret " + std::to_string(i));
+    CHECK_FALSE(Contains(inner->GetSmall(k), "secret"));  // stored encrypted
+  }
+}
