@@ -382,7 +382,7 @@ json OperationJson(const OperationSnapshot& op) {
       {"bytes_total", op.bytes_total},
       {"files_done", op.files_done},
       {"files_total", op.files_total},
-      {"started", FormatUtc(op.started)},
+      {"started", FormatUtc(EpochMs(op.started), UtcFormat::kIso8601)},
       {"started_ms", EpochMs(op.started)},
       {"finished_ms", finished ? json(EpochMs(op.finished)) : json(nullptr)},
       {"elapsed_ms", op.elapsed.count()},
