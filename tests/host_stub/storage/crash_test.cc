@@ -7,7 +7,7 @@
 //  * the checker passes, and the next append continues the sequence.
 //
 // BKP_CRASH_SEEDS sets how many seeds the randomized test runs (default 1000,
-// about 25 s; 60 under ASan, 30 under TSan; each seed is three crash rounds,
+// about 25 s; 30 under ASan or TSan; each seed is three crash rounds,
 // each with a fault at a random operation); BKP_CRASH_SEED=<n> runs seed n
 // alone.
 #include <doctest/doctest.h>
