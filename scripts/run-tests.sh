@@ -38,6 +38,7 @@ stage() {
 stage "setup (scripts/setup.sh)"
 bash scripts/setup.sh
 jobs=$(nproc)
+
 stage "format check (clang-format)"
 bash scripts/check-format.sh
 
@@ -71,10 +72,11 @@ ctest --test-dir build/plain --output-on-failure -j "$jobs" --timeout 600
 # Both sanitizer builds:
 #  - compile the product as unity builds (BKP_UNITY, as the plain build),
 #    no benchmarks, no RADOS Gateway tier;
-#  - at -O1 with asserts on and line tables (-g1: reports name file and
-#    line, for about 30 % less compile time than full -g): ASan and TSan slow -O0 code several times over
-#    and most tests are CPU-bound under them, -O1 costs little more to
-#    compile; the asserts check invariants (across threads, under TSan);
+#  - at -O1 (TSan and ASan slow unoptimised code several times over, and
+#    most tests are CPU-bound under them), with asserts on (they check
+#    invariants, across threads under TSan) and line tables only (-g1:
+#    reports still name file and line, for about 30 % less compile time
+#    than full -g);
 #  - run twice as many tests at once as cores: many tests wait (on fsync,
 #    sockets, child processes, back-off sleeps).
 sanitizer_build=(-G Ninja -DBKP_WERROR=ON -DBKP_UNITY=ON -DBKP_BUILD_BENCH=OFF -DBKP_RGW_TESTS=OFF
@@ -112,7 +114,7 @@ fi
 # libraries instrumented again: about 700 s of CPU, 6 minutes here), and ten
 # seconds a target found nothing the corpus replay does not: it cost more
 # than any other stage and said least, and CI's 30 minutes are spent on the
-# builds. Both sanitizer builds above replay each harness's seed
+# builds. The ASan+UBSan build above replays each harness's seed
 # corpus and regressions (CTest "fuzz replay: ..."); BKP_FUZZ_SECONDS=N runs
 # the fuzzers N seconds a target here, and scripts/run-fuzz.sh alone does
 # long sessions.
