@@ -7,14 +7,17 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.h"
+#include "host_stub/hostd_process.h"
 #include "plugin_host/abi_status.h"
 #include "storage/event_store.h"
 #include "test_support.h"
@@ -79,6 +82,42 @@ inline size_t CheckClosedArchived(const std::vector<ArchivedRecord>& records,
     if (i > 0) CHECK(closed[i].base == closed[i - 1].next);
   }
   return closed.size();
+}
+
+// Polls a running hostd's `hostctl status --json` until its first archiver
+// is archiving (on `timeline`, when given) and holds every event and log
+// entry of every context; returns that archiver's status. Fails the test,
+// with the host's log, after 60 s.
+inline nlohmann::json WaitArchivedEverything(const hostd_process::HostProcess& host,
+                                             std::optional<uint32_t> timeline = std::nullopt) {
+  using nlohmann::json;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  json status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = host.Json({"status", "--json"});
+    const json& a = status.at("archive").at("archivers").at(0);
+    bool all = a.at("state") == "archiving" && (!timeline || a.at("timeline") == *timeline);
+    for (const json& c : status.at("contexts")) {
+      bool events = false;
+      bool log = false;
+      for (const json& s : a.at("streams")) {
+        if (s.at("context") != c.at("name")) continue;
+        if (s.at("role") == "events") events = s.at("next") == c.at("next_event_token");
+        if (s.at("role") == "log") {
+          const uint64_t last = c.at("last_log_index").get<uint64_t>();
+          log = s.at("next") == (last == 0 ? 0 : last + 1);
+        }
+      }
+      all = all && events && log;
+    }
+    if (all) return a;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("the archive never caught up"
+       << (timeline ? " on timeline " + std::to_string(*timeline) : "") << ": " << status.dump()
+       << "\nhost log:\n"
+       << host.Log());
+  return nullptr;
 }
 
 }  // namespace archive_test

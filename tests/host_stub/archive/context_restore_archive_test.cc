@@ -17,6 +17,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "host_stub/archive_test_util.h"
 #include "host_stub/hostd_process.h"
 #include "test_support.h"
 
@@ -28,8 +29,6 @@ using testing_support::Contains;
 using testing_support::Quoted;
 
 namespace {
-
-constexpr auto kCtxArchiveDeadline = std::chrono::seconds(60);
 
 // DIR/host.toml: 'pitr' (wal_archive into DIR/repo) archiving with
 // archive_timeout = 1, small segments so that every history spans several.
@@ -81,37 +80,6 @@ std::string CtxArchiveBackup(const HostProcess& host) {
   return r.output.substr(start + 7, end - start - 7);
 }
 
-// Waits until the archiver is on `timeline` and has every context's events
-// and log; returns its status.
-json CtxArchiveWaitArchived(const HostProcess& host, uint32_t timeline) {
-  const auto deadline = std::chrono::steady_clock::now() + kCtxArchiveDeadline;
-  json a;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const json status = host.Json({"status", "--json"});
-    a = status.at("archive").at("archivers").at(0);
-    bool all = a.at("state") == "archiving" && a.at("timeline") == timeline;
-    for (const json& c : status.at("contexts")) {
-      bool events = false;
-      bool log = false;
-      for (const json& s : a.at("streams")) {
-        if (s.at("context") != c.at("name")) continue;
-        if (s.at("role") == "events") events = s.at("next") == c.at("next_event_token");
-        if (s.at("role") == "log") {
-          const uint64_t last = c.at("last_log_index").get<uint64_t>();
-          log = s.at("next") == (last == 0 ? 0 : last + 1);
-        }
-      }
-      all = all && events && log;
-    }
-    if (all) return a;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  FAIL("the archiver never caught up on timeline " << timeline << ": " << a.dump()
-                                                   << "\nhost log:\n"
-                                                   << host.Log());
-  return a;
-}
-
 }  // namespace
 
 TEST_CASE("archive: a context restored online starts a new timeline, and PITR gives its history") {
@@ -122,7 +90,7 @@ TEST_CASE("archive: a context restored online starts a new timeline, and PITR gi
   CtxArchiveAppend(host, "audit", 50, 2);
   const std::string backup = CtxArchiveBackup(host);
   CtxArchiveAppend(host, "orders", 60, 3);  // the damage: tokens 100..159 of the old history
-  CtxArchiveWaitArchived(host, 1);
+  archive_test::WaitArchivedEverything(host, 1);
   const std::string damaged = CtxArchiveRead(host, "orders");
 
   ts::CommandResult r = host.Ctl({"restore", "--provider", "pitr", "--backup", backup, "--context",
@@ -130,12 +98,12 @@ TEST_CASE("archive: a context restored online starts a new timeline, and PITR gi
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // The archive now goes on beside the old history, never into it.
-  const json archiver = CtxArchiveWaitArchived(host, 2);
+  const json archiver = archive_test::WaitArchivedEverything(host, 2);
   CHECK(archiver.at("last_error").is_null());
   CHECK(Contains(host.Log(), "the data directory moved from timeline 1 to timeline 2"));
   CtxArchiveAppend(host, "orders", 40, 4);  // the new history: tokens 100..139
   CtxArchiveAppend(host, "audit", 10, 5);
-  CtxArchiveWaitArchived(host, 2);
+  archive_test::WaitArchivedEverything(host, 2);
 
   // No backup of timeline 2's history holds the restored context yet: a
   // point in time on it is refused, not assembled from the old history.
@@ -149,7 +117,7 @@ TEST_CASE("archive: a context restored online starts a new timeline, and PITR gi
   // them: exactly the new history, none of the damage.
   CtxArchiveBackup(host);
   CtxArchiveAppend(host, "orders", 30, 6);  // tokens 140..169
-  CtxArchiveWaitArchived(host, 2);
+  archive_test::WaitArchivedEverything(host, 2);
   const std::string current = CtxArchiveRead(host, "orders");
   r = host.Ctl({"restore", "--provider", "pitr", "--to-token", "159", "--context", "orders", "--as",
                 "orders-pitr", "--no-progress"});
@@ -158,7 +126,7 @@ TEST_CASE("archive: a context restored online starts a new timeline, and PITR gi
   CHECK(CtxArchiveRead(host, "orders-pitr") == CtxArchiveFirstEvents(current, 160));
   CHECK(CtxArchiveFirstEvents(current, 160) != CtxArchiveFirstEvents(damaged, 160));
   // A new name the archive never held stays on the directory's timeline.
-  CHECK(CtxArchiveWaitArchived(host, 2).at("timeline") == 2);
+  CHECK(archive_test::WaitArchivedEverything(host, 2).at("timeline") == 2);
 
   // The old history stays restorable along timeline 1.
   r = host.Ctl({"restore", "--provider", "pitr", "--timeline", "1", "--to-token", "159",

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host_stub/archive_test_util.h"
 #include "host_stub/hostd_process.h"
 #include "host_stub/storage_test_util.h"
 #include "storage/control_db.h"
@@ -73,34 +74,6 @@ std::vector<hoststub::StoredEvent> UpTo(const std::vector<hoststub::StoredEvent>
   return out;
 }
 
-// Waits until the archive holds every event and log entry of the host.
-json WaitArchived(const HostProcess& host) {
-  const auto deadline = std::chrono::steady_clock::now() + kPitrE2eDeadline;
-  json status;
-  while (std::chrono::steady_clock::now() < deadline) {
-    status = host.Json({"status", "--json"});
-    const json& a = status.at("archive").at("archivers").at(0);
-    bool all = a.at("state") == "archiving";
-    for (const json& c : status.at("contexts")) {
-      bool events = false;
-      bool log = false;
-      for (const json& s : a.at("streams")) {
-        if (s.at("context") != c.at("name")) continue;
-        if (s.at("role") == "events") events = s.at("next") == c.at("next_event_token");
-        if (s.at("role") == "log") {
-          const uint64_t last = c.at("last_log_index").get<uint64_t>();
-          log = s.at("next") == (last == 0 ? 0 : last + 1);
-        }
-      }
-      all = all && events && log;
-    }
-    if (all) return a;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  FAIL("the archive never caught up: " << status.dump() << "\nhost log:\n" << host.Log());
-  return nullptr;
-}
-
 std::vector<hoststub::StoredEvent> PitrReadAll(const fs::path& data, const std::string& context) {
   auto store = storage_test::OpenOrFail(storage_test::Options(data));
   auto events = store->Read(context, 0, 1'000'000);
@@ -148,7 +121,7 @@ TEST_CASE("pitr: a context created after the newest backup is restored from the 
     REQUIRE(backup.exit_code == 0);
     Append(host, "beta", 80, 2);
     after_b = Moment();
-    WaitArchived(host);
+    archive_test::WaitArchivedEverything(host);
     CHECK(host.Stop() == 0);
   }
   const auto alpha = PitrReadAll(dir / "data", "alpha");
@@ -204,7 +177,7 @@ TEST_CASE("pitr: a target before any data is refused, not restored as an empty s
     const json created =
         host.Json({"backup", "create", "--provider", "pitr", "--no-progress", "--json"});
     backup_id = created.at("operation").at("result").at("backup_id").get<std::string>();
-    WaitArchived(host);
+    archive_test::WaitArchivedEverything(host);
     CHECK(host.Stop() == 0);
   }
   ts::CommandResult r =
@@ -242,7 +215,7 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
     Append(host, "alpha", 40, 3);
     Append(host, "gamma", 20, 4);
     end_tl1 = Moment();
-    WaitArchived(host);
+    archive_test::WaitArchivedEverything(host);
     CHECK(host.Stop() == 0);
   }
   const auto tl1_alpha = PitrReadAll(dir / "data", "alpha");
@@ -271,7 +244,7 @@ TEST_CASE("pitr: after a restore the host archives on a new timeline, and each r
     Append(host, "alpha", 30, 5);
     mid_tl2 = Moment();
     Append(host, "alpha", 30, 6);
-    const json archiver = WaitArchived(host);
+    const json archiver = archive_test::WaitArchivedEverything(host);
     CHECK(archiver.at("timeline") == 2);
     CHECK(archiver.at("last_error").is_null());
     ts::CommandResult status = host.Ctl({"status"});
@@ -354,7 +327,7 @@ TEST_CASE("pitr: hostctl status exits non-zero while the archive is failing") {
   {
     HostProcess host(config, dir / "host.port", dir / "hostd.log");
     Append(host, "alpha", 40, 1);
-    WaitArchived(host);
+    archive_test::WaitArchivedEverything(host);
     CHECK(host.Stop() == 0);
   }
   // Another directory with a shorter history of the same context, archiving
