@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <doctest/doctest.h>
+
 namespace fs = std::filesystem;
 
 namespace testing_support {
@@ -181,6 +183,15 @@ std::string HandRestoreScript(const std::filesystem::path& repository_format_md)
                              repository_format_md.string());
   }
   return block.substr(open + 6, close - open - 6);
+}
+
+std::string CreatedBackupId(const std::string& output) {
+  const std::string marker = "backup ";
+  const size_t end = output.find(" created via provider");
+  REQUIRE_MESSAGE(end != std::string::npos, "no 'created' line in:\n" << output);
+  const size_t start = output.rfind(marker, end);
+  REQUIRE_MESSAGE(start != std::string::npos, "no backup id in:\n" << output);
+  return output.substr(start + marker.size(), end - start - marker.size());
 }
 
 }  // namespace testing_support

@@ -98,4 +98,9 @@ std::vector<std::filesystem::path> ListSorted(const std::filesystem::path& dir);
 // std::runtime_error naming what is missing.
 std::string HandRestoreScript(const std::filesystem::path& repository_format_md);
 
+// "backup ID created via provider 'P': ..." (what `hostctl backup create`
+// and `hostd backup create` print) -> ID. Fails the test, showing `output`,
+// when it holds no such line.
+std::string CreatedBackupId(const std::string& output);
+
 }  // namespace testing_support

@@ -74,10 +74,7 @@ std::string CtxArchiveBackup(const HostProcess& host) {
       host.Ctl({"backup", "create", "--provider", "pitr", "--type", "full", "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const size_t end = r.output.find(" created via provider");
-  REQUIRE(end != std::string::npos);
-  const size_t start = r.output.rfind("backup ", end);
-  return r.output.substr(start + 7, end - start - 7);
+  return testing_support::CreatedBackupId(r.output);
 }
 
 }  // namespace

@@ -110,22 +110,11 @@ void WaitForOutput(const fs::path& file, const std::string& text) {
   }
 }
 
-// "backup ID created via provider 'P': ..." -> ID.
-std::string CreatedId(const std::string& output) {
-  const std::string marker = "backup ";
-  const std::string suffix = " created via provider";
-  const size_t end = output.find(suffix);
-  REQUIRE_MESSAGE(end != std::string::npos, "no 'created' line in:\n" << output);
-  const size_t start = output.rfind(marker, end);
-  REQUIRE(start != std::string::npos);
-  return output.substr(start + marker.size(), end - start - marker.size());
-}
-
 std::string CreateBackup(const BackupCliHost& host, const std::string& provider) {
   ts::CommandResult r = host.Ctl({"backup", "create", "--provider", provider, "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  return CreatedId(r.output);
+  return testing_support::CreatedBackupId(r.output);
 }
 
 std::vector<std::string> ListedIds(const json& reply) {
@@ -157,7 +146,7 @@ TEST_CASE("hostctl backup create: the backup id, the last operation in status, J
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(Contains(r.output, "backup operation 1 started via provider 'local' (full)"));
-  const std::string first = CreatedId(r.output);
+  const std::string first = testing_support::CreatedBackupId(r.output);
   CHECK_FALSE(first.empty());
 
   r = host.Ctl({"status"});
@@ -579,7 +568,7 @@ TEST_CASE("hostd backup: offline list, verify, create, delete and expire") {
       BackupCliHostd({"backup", "create", "--config", cfg, "--provider", "local"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const std::string offline_id = CreatedId(r.output);
+  const std::string offline_id = testing_support::CreatedBackupId(r.output);
 
   r = BackupCliHostd({"backup", "list", "--config", cfg, "--json"});
   REQUIRE(r.exit_code == 0);

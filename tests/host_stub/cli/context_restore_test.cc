@@ -54,18 +54,14 @@ void Append(const HostProcess& host, const std::string& context, int count, int 
   REQUIRE(r.exit_code == 0);
 }
 
-// "backup ID created via provider 'P': ..." -> ID.
+// A `type` backup through `provider`; returns its id.
 std::string Backup(const HostProcess& host, const std::string& provider,
                    const std::string& type = "full") {
   ts::CommandResult r =
       host.Ctl({"backup", "create", "--provider", provider, "--type", type, "--no-progress"});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const size_t end = r.output.find(" created via provider");
-  REQUIRE(end != std::string::npos);
-  const size_t start = r.output.rfind("backup ", end);
-  REQUIRE(start != std::string::npos);
-  return r.output.substr(start + 7, end - start - 7);
+  return testing_support::CreatedBackupId(r.output);
 }
 
 std::vector<hoststub::StoredEvent> ReadAll(const fs::path& data, const std::string& context) {

@@ -88,10 +88,7 @@ class OnlineRestoreHost : public hostd_process::HostProcess {
     ts::CommandResult r = Ctl({"backup", "create", "--provider", provider, "--no-progress"});
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
-    const size_t end = r.output.find(" created via provider");
-    REQUIRE(end != std::string::npos);
-    const size_t start = r.output.rfind("backup ", end);
-    return r.output.substr(start + 7, end - start - 7);
+    return testing_support::CreatedBackupId(r.output);
   }
 
   // The context's events as `hostctl read` prints them.

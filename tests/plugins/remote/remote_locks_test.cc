@@ -60,14 +60,6 @@ testing_support::CommandResult Hostd(std::vector<std::string> args) {
   return testing_support::RunCommand(args);
 }
 
-std::string CreatedId(const std::string& output) {
-  const size_t end = output.find(" created via provider");
-  REQUIRE_MESSAGE(end != std::string::npos, "no 'created' line in:\n" << output);
-  const size_t start = output.rfind("backup ", end);
-  REQUIRE(start != std::string::npos);
-  return output.substr(start + 7, end - start - 7);
-}
-
 // The exit code of a background child, once it ended (bounded).
 int WaitExit(testing_support::ChildProcess& child, std::chrono::steady_clock::time_point deadline) {
   while (child.Running()) {
@@ -104,7 +96,7 @@ TEST_CASE("remote locks: a delete of a running incremental's parent from another
   auto r = Hostd({"backup", "create", "--config", fast.string()});
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const std::string parent = CreatedId(r.output);
+  const std::string parent = testing_support::CreatedBackupId(r.output);
   const std::set<std::string> parent_objects = Keys(storage, "objects/");
   {
     auto store = OpenStore(StoreOptions(dir / "data-a", 64 * kKiB, 32 * kKiB));
@@ -143,7 +135,7 @@ TEST_CASE("remote locks: a delete of a running incremental's parent from another
   CHECK(WaitExit(backup, deadline) == 0);
   const std::string out = testing_support::ReadFile(dir / "backup.out");
   INFO(out);
-  const std::string child = CreatedId(out);
+  const std::string child = testing_support::CreatedBackupId(out);
   const std::set<std::string> now = Keys(storage, "objects/");
   for (const auto& key : unpublished) CHECK_MESSAGE(now.count(key) == 1, key << " was deleted");
   CHECK(Keys(storage, "locks/").empty());
