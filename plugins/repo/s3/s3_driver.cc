@@ -1,7 +1,9 @@
 // The S3 storage driver (see s3_driver.h).
 #include "repo/s3/s3_driver.h"
 
+#include <algorithm>
 #include <chrono>
+#include <system_error>
 
 namespace repo::s3 {
 namespace {
@@ -39,10 +41,44 @@ std::unique_ptr<ObjectWriter> S3Driver::CreateAt(const std::string& key) {
   return std::make_unique<S3Writer>(client_, budget_, CheckKey(key));
 }
 
-std::unique_ptr<ObjectReader> S3Driver::Open(const std::string& key) {
+std::unique_ptr<ObjectReader> S3Driver::OpenNow(const std::string& key) {
   const auto size = client_.Head(CheckKey(key));
   if (!size) throw bkp::Error(BKP_E_NOT_FOUND, "no object '" + key + "' in " + Describe());
-  return std::make_unique<S3Reader>(client_, key, *size);
+  return std::make_unique<S3Reader>(client_, key, *size, client_.config().parallel_parts);
+}
+
+std::unique_ptr<ObjectReader> S3Driver::Open(const std::string& key) {
+  PendingReader pending;
+  {
+    std::lock_guard lock(prefetch_mu_);
+    auto it = std::find_if(prefetched_.begin(), prefetched_.end(),
+                           [&](const auto& p) { return p.first == key; });
+    if (it != prefetched_.end()) {
+      pending = std::move(it->second);
+      prefetched_.erase(it);
+    }
+  }
+  // A prefetch's failure (a missing object, an unreachable server) is
+  // rethrown here, where the caller asked for the object.
+  return pending.valid() ? pending.get() : OpenNow(key);
+}
+
+void S3Driver::Prefetch(const std::string& key) {
+  PendingReader dropped;  // waited for outside the lock, by its destructor
+  std::lock_guard lock(prefetch_mu_);
+  for (const auto& p : prefetched_) {
+    if (p.first == key) return;
+  }
+  if (prefetched_.size() == kPrefetched) {
+    dropped = std::move(prefetched_.front().second);
+    prefetched_.pop_front();
+  }
+  try {
+    prefetched_.emplace_back(key,
+                             std::async(std::launch::async, [this, key] { return OpenNow(key); }));
+  } catch (const std::system_error&) {
+    // No thread to spare: a hint may be ignored; Open fetches it then.
+  }
 }
 
 std::optional<uint64_t> S3Driver::Stat(const std::string& key) {

@@ -8,9 +8,8 @@
 namespace repo::s3 {
 namespace {
 
-// The range one GET fetches; with the one fetched ahead, a reader holds
-// twice this.
-constexpr uint64_t kReadRange = 8ull << 20;
+// The range one GET fetches; a reader holds its depth plus one of these.
+constexpr uint64_t kReadRange = 4ull << 20;
 
 }  // namespace
 
@@ -113,31 +112,38 @@ void S3Writer::Commit(const std::string& key) {
   ReleaseSlot();
 }
 
-S3Reader::S3Reader(S3Client& client, std::string key, uint64_t size)
-    : client_(client), key_(std::move(key)), size_(size) {
-  if (size_ > 0) ahead_ = Fetch(0);
+S3Reader::S3Reader(S3Client& client, std::string key, uint64_t size, uint32_t depth)
+    : client_(client), key_(std::move(key)), size_(size), depth_(std::max<uint32_t>(depth, 1)) {
+  FetchAhead(1);
 }
 
 S3Reader::~S3Reader() {
-  if (ahead_.valid()) ahead_.wait();
+  for (auto& range : ahead_) range.wait();
 }
 
-std::future<std::string> S3Reader::Fetch(uint64_t offset) {
-  const uint64_t len = std::min(kReadRange, size_ - offset);
-  next_offset_ = offset + len;
-  return std::async(std::launch::async, [this, offset, len] {
-    std::string range(len, '\0');
-    client_.GetRange(key_, offset, range.data(), range.size());
-    return range;
-  });
+void S3Reader::FetchAhead(size_t limit) {
+  while (ahead_.size() < limit && next_offset_ < size_) {
+    const uint64_t offset = next_offset_;
+    const uint64_t len = std::min(kReadRange, size_ - offset);
+    next_offset_ = offset + len;
+    ahead_.push_back(std::async(std::launch::async, [this, offset, len] {
+      std::string range(len, '\0');
+      client_.GetRange(key_, offset, range.data(), range.size());
+      return range;
+    }));
+  }
 }
 
 size_t S3Reader::Read(void* buf, size_t len) {
   if (pos_ == window_.size()) {
-    if (!ahead_.valid()) return 0;
-    window_ = ahead_.get();
+    if (ahead_.empty()) return 0;
+    // Out of the queue before get(), which may throw: the destructor waits
+    // on what is left there.
+    std::future<std::string> next = std::move(ahead_.front());
+    ahead_.pop_front();
+    window_ = next.get();
     pos_ = 0;
-    if (next_offset_ < size_) ahead_ = Fetch(next_offset_);
+    FetchAhead(depth_);
   }
   const size_t n = std::min(len, window_.size() - pos_);
   std::memcpy(buf, window_.data() + pos_, n);

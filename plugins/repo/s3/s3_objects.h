@@ -10,10 +10,14 @@
 // takes at most one part and refuses more (BKP_E_INTERNAL: the engine
 // names such objects first, see StorageDriver::MaxUnnamedObjectSize).
 //
-// S3Reader streams an object in ranged GETs of a few MiB, fetching the next
-// range while the caller consumes the current one; a failed range is
-// retried on its own (S3Client), so a connection reset mid-object costs one
-// range, not the object.
+// S3Reader streams an object in ranged GETs of 4 MiB with up to `depth`
+// of them in flight while the caller consumes the current one: one GET at a
+// time leaves a restore waiting on each round trip, and a server answers
+// several at once about as fast as one. It starts with one range and widens
+// to `depth` on its first Read, so a reader opened ahead of its turn (a
+// prefetch) holds one range, not `depth`. A failed range is retried on its
+// own (S3Client), so a connection reset mid-object costs one range, not the
+// object.
 //
 // Errors: throw bkp::Error (S3Client's). A writer destroyed before Commit
 // waits for its parts in flight and aborts its multipart upload.
@@ -22,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <future>
 #include <semaphore>
 #include <string>
@@ -68,7 +73,8 @@ class S3Writer final : public ObjectWriter {
 
 class S3Reader final : public ObjectReader {
  public:
-  S3Reader(S3Client& client, std::string key, uint64_t size);
+  // `depth`: ranges in flight once reading (at least 1).
+  S3Reader(S3Client& client, std::string key, uint64_t size, uint32_t depth);
   ~S3Reader() override;
   S3Reader(const S3Reader&) = delete;
   S3Reader& operator=(const S3Reader&) = delete;
@@ -77,15 +83,18 @@ class S3Reader final : public ObjectReader {
   uint64_t size() const override { return size_; }
 
  private:
-  std::future<std::string> Fetch(uint64_t offset);
+  // Starts GETs of the next ranges until `limit` are in flight or the
+  // object is all asked for.
+  void FetchAhead(size_t limit);
 
   S3Client& client_;
   const std::string key_;
   const uint64_t size_;
-  uint64_t next_offset_ = 0;  // of the range after the one ahead
+  const size_t depth_;
+  uint64_t next_offset_ = 0;  // of the first range not yet asked for
   std::string window_;
   size_t pos_ = 0;
-  std::future<std::string> ahead_;
+  std::deque<std::future<std::string>> ahead_;  // in object order
 };
 
 }  // namespace repo::s3

@@ -2,13 +2,16 @@
 // deterministic fault-injecting proxy in front of s3rver: retries that lose
 // nothing, a fault that outlasts the retry deadline, a backup resumed after
 // an interruption without sending stored content again, multipart uploads
-// and ranged reads, and the cleanup of abandoned multipart uploads.
+// and ranged reads (several in flight, and ahead of an Open), and the
+// cleanup of abandoned multipart uploads.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "plugin_host/abi_status.h"
@@ -337,5 +340,70 @@ TEST_CASE("remote: abandoned multipart uploads are aborted, fresh ones kept") {
   }
   SUBCASE("a server without ListMultipartUploads has nothing to sweep") {
     CHECK(driver.RemoveAbandonedWrites(std::chrono::hours(1)) == 0);
+  }
+}
+
+TEST_CASE("remote: a reader keeps parallel_parts ranges in flight and a prefetch opens early") {
+  S3Server server;
+  TempDir dir;
+  const std::string prefix = PrefixOf(dir.path());
+  repo::s3::S3Config config = TestConfig(server.endpoint(), prefix);
+  config.part_size = 8 << 20;  // few parts: this test is about reads
+  repo::s3::S3Driver writer_driver(config);
+  // Five ranges of 4 MiB, the last short.
+  const std::string bytes = RandomBytes((17 << 20) + 13, 7);
+  for (const std::string key : {"objects/a", "objects/b", "objects/c"}) {
+    auto writer = writer_driver.CreateAt(key);
+    writer->Append(bytes.data(), bytes.size());
+    writer->Commit(key);
+  }
+  const auto read_all = [](repo::ObjectReader& reader) {
+    std::string back;
+    std::vector<char> buf(100000);
+    while (size_t n = reader.Read(buf.data(), buf.size())) back.append(buf.data(), n);
+    return back;
+  };
+
+  // Slow GETs overlap: one at a time would leave a restore waiting on each
+  // round trip. parallel_parts (3) bounds them.
+  FaultProxy proxy(server.port());
+  proxy.SetPlan([](const ProxiedRequest& r) {
+    return r.method == "GET" ? Fault::Delay(std::chrono::milliseconds(200)) : Fault{};
+  });
+  repo::s3::S3Driver driver(TestConfig(proxy.endpoint(), prefix));
+  CHECK(read_all(*driver.Open("objects/a")) == bytes);
+  CHECK(proxy.MaxInFlight() >= 2);
+  CHECK(proxy.MaxInFlight() <= 3);
+
+  // A prefetch sends the HEAD and the first range before the Open.
+  proxy.SetPlan({});
+  proxy.ClearRequests();
+  driver.Prefetch("objects/b");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool fetched = false;
+  while (!fetched && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& r : proxy.Requests()) {
+      fetched |= r.method == "GET" && r.target.find("objects/b") != std::string::npos;
+    }
+    if (!fetched) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(fetched);
+  CHECK(read_all(*driver.Open("objects/b")) == bytes);
+
+  // One dropped from the two waiting is fetched anew, whole.
+  driver.Prefetch("objects/a");
+  driver.Prefetch("objects/b");
+  driver.Prefetch("objects/c");
+  CHECK(read_all(*driver.Open("objects/a")) == bytes);
+  CHECK(read_all(*driver.Open("objects/c")) == bytes);
+
+  // A prefetch of a missing object fails at the Open, as the Open would.
+  driver.Prefetch("objects/missing");
+  try {
+    driver.Open("objects/missing");
+    FAIL("a missing object opened");
+  } catch (const bkp::Error& e) {
+    CHECK(e.status() == BKP_E_NOT_FOUND);
+    CHECK(Contains(e.what(), "objects/missing"));
   }
 }
