@@ -10,8 +10,10 @@ common arguments (benchlib.suite_args):
                      load during a backup; the ABI cost
   archive_bench.py   wal_archive's continuous archive (recovery point, append
                      throughput archiving on and off), when present
-  remote_bench.py    the remote provider against a local S3 server beside
-                     `aws s3 cp --recursive`, when present
+  remote_bench.py    the remote provider against Ceph's RADOS Gateway (a
+                     real S3 server, on this machine) beside `aws s3 cp
+                     --recursive` and restic with its repository in the
+                     same bucket
   append_impact_bench.py  appends during a hot backup: pacing auto, off and
                      manual rate limits, against the backup's time
 then, once, scale_bench.py (many contexts and tens of thousands of small
@@ -39,6 +41,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Run per dataset size, in this order, when the script exists.
 SUITES = ["backup_bench.py", "archive_bench.py", "remote_bench.py", "append_impact_bench.py"]
+# Arguments a suite gets beyond the common ones. The remote suite runs
+# against RGW, not s3rver: a real server that restic can use too (the
+# paging figures, --objects, stay a separate run: bench/README.md).
+SUITE_ARGS = {"remote_bench.py": ["--server", "rgw", "--objects", "0"]}
 # Run once per run, not per size: it makes datasets of its own.
 ONCE_SUITES = ["scale_bench.py"]
 
@@ -176,6 +182,7 @@ def main():
             cmd = [sys.executable, HERE / script, "--build", build.dir, "--work", work,
                    "--out", out, "--mib", mib, "--reps", args.reps]
             cmd += ["--quick"] if args.quick else []
+            cmd += SUITE_ARGS.get(script, [])
             skip = ",".join(s for s in args.skip.split(",") if s and s != "scale")
             cmd += ["--skip", skip] if script == "backup_bench.py" and skip else []
             t0 = time.monotonic()

@@ -10,11 +10,19 @@ in RAM) -- in one run, interleaved per repetition:
                 hostd)               vs  aws s3 cp --recursive DATA s3://...
   restore       hostd restore        vs  aws s3 cp --recursive s3://... DIR
 
+With --server rgw, restic beside them with its repository in the same
+bucket (`restic -r s3:ENDPOINT/BUCKET/...`): the backup tool the issue
+measures against, over the same server, so the restore ratio compares two
+backup clients, not a remote restore against a local disk. (restic cannot
+use s3rver: its listing replies do not parse, "Unmarshal: invalid
+character".)
+
 Wall time, CPU time and peak RSS come from the OS (benchlib.measured; for
 backups, which run inside hostd, the host's VmHWM and CPU). Page caches are dropped
 before each timed run where permitted. Targets: backup throughput >= 1x the
 AWS CLI's upload and restore >= 1x its download (>= 2x each on RGW, a
-server that keeps up with both clients); backup peak RSS <= 64 MiB + part_size x parallel_parts.
+server that keeps up with both clients); restore >= 2x restic's over RGW;
+backup peak RSS <= 64 MiB + part_size x parallel_parts.
 Both upload to the same server, so the comparison is of the clients; an
 s3rver on the same machine is itself slow, so absolute MiB/s say little.
 
@@ -35,7 +43,7 @@ import subprocess
 from pathlib import Path
 
 from benchlib import (Build, Host, cell, checked, dir_bytes, drop_caches, ensure_dataset, fail,
-                      measured, ratio, run_entry, suite_args, write_results)
+                      measured, ratio, run_entry, stats, suite_args, write_results)
 
 ROOT = Path(__file__).resolve().parent.parent
 S3RVER_DIR = ROOT / "tests" / "plugins" / "s3rver"
@@ -99,6 +107,19 @@ class Rgw:
             fail(f"the RADOS Gateway's bucket is {self.info['bucket']}, not {BUCKET}")
         self.endpoint = f"http://127.0.0.1:{self.info['http_port']}"
         return self
+
+    def cpu_s(self):
+        """CPU seconds the cluster's processes (monitor, OSD, gateway) have
+        used so far: the server shares this machine's cores with the client
+        it serves, so its cost per run is part of the comparison."""
+        total = 0
+        for pid in self.info["pids"]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
 
     def credentials(self):
         return {"AWS_ACCESS_KEY_ID": self.info["access_key"],
@@ -187,6 +208,31 @@ parallel_parts = {PARALLEL_PARTS}
 """)
 
 
+def with_server_cpu(server, run):
+    """run() (a measured() result) with the server's CPU seconds during it,
+    where the server can say (RGW)."""
+    before = server.cpu_s() if hasattr(server, "cpu_s") else None
+    r = run()
+    if before is not None:
+        r["server_cpu_s"] = server.cpu_s() - before
+    return r
+
+
+def restic_samples(server, rep, data, scratch, samples):
+    """restic's full backup and its restore, with the repository under
+    restic-repN/ in the same bucket and a cache of its own per repetition."""
+    repo = f"s3:{server.endpoint}/{BUCKET}/restic-rep{rep}"
+    restic = ["restic", "-r", repo, "--cache-dir", str(scratch / "restic-cache")]
+    env = dict(os.environ, RESTIC_PASSWORD="bench")
+    checked(restic + ["init"], env=env)
+    samples["restic_backup"].append(with_server_cpu(
+        server, lambda: measured(restic + ["backup", "--quiet", str(data)], env=env)))
+    samples["restic_restore"].append(with_server_cpu(
+        server, lambda: measured(
+            restic + ["restore", "latest", "--target", str(scratch / "restic-restored")], env=env)))
+    server.drop(f"restic-rep{rep}")
+
+
 def newest_backup(hostd, cfg):
     out = checked([hostd, "backup", "list", "--config", cfg, "--provider", "s3", "--json"])
     return sorted(b["id"] for b in json.loads(out)["backups"])[-1]
@@ -208,7 +254,11 @@ def main():
     data_mib = dir_bytes(base) / (1 << 20)
     os.environ.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"})
 
-    samples = {k: [] for k in ["backup", "aws_upload", "restore", "aws_download"]}
+    with_restic = args.server == "rgw"
+    if with_restic and not shutil.which("restic"):
+        fail("restic is missing: run scripts/setup.sh restic")
+    samples = {k: [] for k in ["backup", "aws_upload", "restore", "aws_download"]
+               + (["restic_backup", "restic_restore"] if with_restic else [])}
     backup_rss = []
     paging = None
     server_cm = (Rgw(work / "rgw", memstore_mib=max(2048, int(data_mib * 4) + 512))
@@ -226,22 +276,25 @@ def main():
             cfg = scratch / "host.toml"
             write_config(cfg, base, build.plugins, server.endpoint, prefix)
 
-            samples["aws_upload"].append(
-                measured(aws + [str(base), f"s3://{BUCKET}/awscli-rep{rep}/"]))
+            samples["aws_upload"].append(with_server_cpu(
+                server, lambda: measured(aws + [str(base), f"s3://{BUCKET}/awscli-rep{rep}/"])))
             # Timed through a running host, as operators take backups: the
             # host's start-up is not part of a backup.
             with Host(build.hostd, cfg, scratch) as host:
-                r = host.measured([build.hostctl, "--port", host.port, "backup", "create",
-                                   "--provider", "s3", "--no-progress"])
+                r = with_server_cpu(server, lambda: host.measured([
+                    build.hostctl, "--port", host.port, "backup", "create", "--provider", "s3",
+                    "--no-progress"]))
             samples["backup"].append(r)
             backup_rss.append(r["max_rss_mib"])
             backup_id = newest_backup(build.hostd, cfg)
 
-            samples["restore"].append(
-                measured([str(build.hostd), "restore", "--config", str(cfg), "--provider", "s3",
-                          "--backup", backup_id, "--data-dir", str(scratch / "restored")]))
-            samples["aws_download"].append(
-                measured(aws + [f"s3://{BUCKET}/awscli-rep{rep}/", str(scratch / "downloaded")]))
+            samples["restore"].append(with_server_cpu(server, lambda: measured(
+                [str(build.hostd), "restore", "--config", str(cfg), "--provider", "s3",
+                 "--backup", backup_id, "--data-dir", str(scratch / "restored")])))
+            samples["aws_download"].append(with_server_cpu(server, lambda: measured(
+                aws + [f"s3://{BUCKET}/awscli-rep{rep}/", str(scratch / "downloaded")])))
+            if with_restic:
+                restic_samples(server, rep, base, scratch, samples)
             server.drop(prefix)
             server.drop(f"awscli-rep{rep}")
             shutil.rmtree(scratch, ignore_errors=True)
@@ -252,6 +305,9 @@ def main():
     rss_target = 64 + PART_SIZE * PARALLEL_PARTS / (1 << 20)
     speed_target = ">= 2" if args.server == "rgw" else ">= 1"
     figures = {"server": args.server, "part_size": PART_SIZE, "parallel_parts": PARALLEL_PARTS}
+    for name, runs in samples.items():
+        if runs and "server_cpu_s" in runs[0]:
+            figures[f"server_cpu_s_{name}"] = stats([r["server_cpu_s"] for r in runs])
     if paging:
         figures["paging"] = paging
     results = {
@@ -267,7 +323,10 @@ def main():
             run_entry("restore", "remote provider (hostd restore)", samples["restore"], data_mib),
             run_entry("restore", "aws s3 cp --recursive (download)", samples["aws_download"],
                       data_mib),
-        ],
+        ] + ([
+            run_entry("full backup", "restic (S3 repository)", samples["restic_backup"], data_mib),
+            run_entry("restore", "restic (S3 repository)", samples["restic_restore"], data_mib),
+        ] if with_restic else []),
         "ratios": [
             ratio("remote full backup throughput / aws s3 cp upload's",
                   [b / a for b, a in zip(tput["backup"], tput["aws_upload"])], speed_target),
@@ -275,7 +334,10 @@ def main():
                   f"<= {rss_target:.0f}"),
             ratio("remote restore throughput / aws s3 cp download's",
                   [r / a for r, a in zip(tput["restore"], tput["aws_download"])], speed_target),
-        ],
+        ] + ([
+            ratio("remote restore throughput / restic's over the same S3 server",
+                  [r / a for r, a in zip(tput["restore"], tput["restic_restore"])], ">= 2"),
+        ] if with_restic else []),
         "figures": figures,
     }
     write_results(args.out, results)
