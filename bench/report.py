@@ -122,6 +122,9 @@ def shortfall(r):
     bound = float(bound)
     ceiling = r.get("ceiling")
     if ceiling and not (ceiling["median"] >= bound if ">" in op else ceiling["median"] <= bound):
+        if "ceiling_what" in r:
+            return (f"{r['ceiling_what']} alone reaches {ceiling['median']:.2f} here: the file "
+                    f"system's cost per file, not the backup's, bounds it")
         return (f"the codec's floor alone allows {ceiling['median']:.2f} at this size: a "
                 f"compressed, checksummed copy cannot keep up with a plain one here")
     low, high = r["value"]["min"], r["value"]["max"]
