@@ -4,7 +4,6 @@
 
 #include <lz4.h>
 #include <lz4frame.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/xxhash_dispatch.h"
 #include "repo/zstd_frame.h"
 
 namespace repo {
