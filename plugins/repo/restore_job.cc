@@ -50,7 +50,8 @@ struct Stopped {};
 // The decoding thread's output, in order: each file's bytes, then its end.
 struct DecodedPiece {
   size_t file = 0;
-  std::vector<char> bytes;  // empty: the file is complete
+  std::vector<char> bytes;  // decoded into (kBlockBytes long), `len` of them
+  size_t len = 0;           // 0: the file is complete
 };
 
 // The fetching thread's output, in order: each object's stored bytes as
@@ -267,6 +268,16 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
       }
     } join_fetcher{fetched, fetcher};
     size_t next_object = 0;
+    // The buffer being decoded into, handed to the sink once filled: the
+    // decoded bytes are not copied on their way.
+    std::vector<char> into;
+    const auto next_buffer = [&]() -> char* {
+      if (into.empty()) {
+        into = queue.Buffer();
+        if (into.size() < kBlockBytes) into.resize(kBlockBytes);
+      }
+      return into.data();
+    };
     try {
       for (size_t i = 0; i < files.size(); ++i) {
         for (const auto& c : files[i].chunks) {
@@ -282,11 +293,17 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
             DecodeObject(
                 *reader, c.codec, what, c.size, c.xxh3,
                 [&](const char* data, size_t len) {
-                  std::vector<char> b = queue.Buffer();
-                  b.assign(data, data + len);
-                  if (!queue.Push({i, std::move(b)})) throw Stopped{};
+                  DecodedPiece piece{i, {}, len};
+                  if (!into.empty() && data == into.data()) {
+                    piece.bytes = std::move(into);  // decoded in place
+                    into = {};
+                  } else {
+                    piece.bytes = queue.Buffer();
+                    piece.bytes.assign(data, data + len);
+                  }
+                  if (!queue.Push(std::move(piece))) throw Stopped{};
                 },
-                FrameCheck::kContentOnly);
+                FrameCheck::kContentOnly, next_buffer);
           } catch (const bkp::Error& e) {
             // The decoder's messages name the chunk already; the storage's
             // do not.
@@ -294,7 +311,7 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
                              reader->storage_failed() ? what + ": " + e.what() : e.what());
           }
         }
-        if (!queue.Push({i, {}})) throw Stopped{};
+        if (!queue.Push({i, {}, 0})) throw Stopped{};
       }
     } catch (const Stopped&) {
     } catch (...) {
@@ -325,7 +342,7 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
       sink.begin(RestoreItem(f));
       open = piece->file;
     }
-    if (piece->bytes.empty()) {
+    if (piece->len == 0) {
       sink.end();
       open = kNone;
       ++stats.files;
@@ -334,8 +351,8 @@ RestoreStats RunRestoreJob(Repository& repository, const BackupState& state, con
       op.progress(progress);
       continue;
     }
-    sink.write(piece->bytes.data(), piece->bytes.size());
-    stats.bytes += piece->bytes.size();
+    sink.write(piece->bytes.data(), piece->len);
+    stats.bytes += piece->len;
     progress.bytes_done = stats.bytes;
     queue.Recycle(std::move(piece->bytes));
   }
