@@ -266,7 +266,7 @@ bkp_status RestoreSink::Write(const void* data, size_t len, std::string* error) 
   // Keep write-back going as the file grows, not only once it is whole: the
   // sync at Commit then waits for a tail, not for most of the directory.
   if (written_ - written_back_ >= kWriteBackEvery) {
-    file_->StartWriteBack();
+    file_->StartWriteBack(written_back_, written_ - written_back_);
     written_back_ = written_;
   }
   return BKP_OK;
@@ -291,7 +291,7 @@ bkp_status RestoreSink::End(std::string* error) {
   // what is left. The write-back starts now, so that the disk works while
   // the file waits its turn; Add waits while the syncer's queue is full,
   // which keeps the descriptors held bounded (background_syncer.h).
-  file_->StartWriteBack();
+  file_->StartWriteBack(written_back_, 0);  // what the kicks in Write left
   if (Status st = syncer_.Add(std::move(file_)); !st.ok()) {
     return Refuse(ToBkpStatus(st), NotDurable(st), error);
   }

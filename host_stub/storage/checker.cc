@@ -11,11 +11,11 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <xxhash.h>
 
 #include "storage/control_db.h"
 #include "storage/record.h"
 #include "storage/segment.h"
+#include "util/xxhash_dispatch.h"
 
 namespace fs = std::filesystem;
 

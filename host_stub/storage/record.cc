@@ -1,9 +1,9 @@
 // Record framing and payload codecs (see record.h for the layout).
 #include "storage/record.h"
 
-#include <xxhash.h>
-
 #include <cstring>
+
+#include "util/xxhash_dispatch.h"
 
 namespace hoststub {
 

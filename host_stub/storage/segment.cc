@@ -1,8 +1,6 @@
 // Segment naming, header codec and the record scanner.
 #include "storage/segment.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -12,6 +10,7 @@
 
 #include "storage/record.h"
 #include "util/file.h"
+#include "util/xxhash_dispatch.h"
 
 namespace hoststub {
 namespace {

@@ -97,10 +97,14 @@ Status File::Sync() {
   return Status::OK();
 }
 
-void File::StartWriteBack() {
+void File::StartWriteBack(uint64_t offset, uint64_t len) {
   // Linux-only; elsewhere the Sync at the end simply does all the work.
 #if defined(__linux__)
-  ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
+                    SYNC_FILE_RANGE_WRITE);
+#else
+  (void)offset;
+  (void)len;
 #endif
 }
 

@@ -36,9 +36,12 @@ class File {
   Result<size_t> PRead(void* data, size_t size, uint64_t offset) const;
   // fdatasync: the data and the size, not the timestamps.
   Status Sync();
-  // Starts writing the file's dirty pages back without waiting, so a Sync
-  // later finds little left to do. Only a hint: never fails.
-  void StartWriteBack();
+  // Starts writing the dirty pages of [offset, offset + len) back without
+  // waiting (len 0: to the end of the file), so a Sync later finds little
+  // left to do. Only a hint: never fails. A writer that kicks as it goes
+  // names only what it wrote since: the kernel walks every page of the
+  // range, and kicking the whole file each time made the walk quadratic.
+  void StartWriteBack(uint64_t offset = 0, uint64_t len = 0);
   // Asks the kernel to start reading [offset, offset + len) into the page
   // cache without waiting, so a sequential reader finds it there. Only a
   // hint: never fails.

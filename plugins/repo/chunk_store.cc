@@ -1,8 +1,6 @@
 // Chunk storing and prefix checks (see chunk_store.h).
 #include "repo/chunk_store.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -10,6 +8,7 @@
 #include "bkp/bkp_plugin.hpp"
 #include "repo/object_codec.h"
 #include "repo/xxh3_state.h"
+#include "repo/xxhash_dispatch.h"
 
 namespace repo {
 namespace {

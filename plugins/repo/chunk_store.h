@@ -16,13 +16,12 @@
 #include <span>
 #include <string>
 
-#include <xxhash.h>
-
 #include "repo/committer.h"
 #include "repo/manifest.h"
 #include "repo/object_codec.h"
 #include "repo/rate_limiter.h"
 #include "repo/storage_driver.h"
+#include "repo/xxhash_dispatch.h"
 
 namespace repo {
 

@@ -4,7 +4,6 @@
 
 #include <lz4.h>
 #include <lz4frame.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 
 #include "bkp/bkp_plugin.hpp"
+#include "repo/xxhash_dispatch.h"
 #include "repo/zstd_frame.h"
 
 namespace repo {
@@ -208,7 +208,8 @@ namespace {
 
 // Decodes one LZ4 frame from `in`, handing its bytes to `emit`.
 void DecodeLz4Frame(ObjectReader& in, const std::string& what, FrameCheck check,
-                    const std::function<void(const char*, size_t)>& emit) {
+                    const std::function<void(const char*, size_t)>& emit,
+                    const std::function<char*()>& into) {
   LZ4F_dctx* dctx = nullptr;
   Check(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION), "LZ4F_createDecompressionContext");
   struct Free {
@@ -258,15 +259,16 @@ void DecodeLz4Frame(ObjectReader& in, const std::string& what, FrameCheck check,
     while (pos < got) {
       size_t src = got - pos;
       size_t dst = kBlockBytes;
-      hint = LZ4F_decompress(dctx, output.get(), &dst, input.get() + pos, &src, &options);
+      char* const out = into ? into() : output.get();
+      hint = LZ4F_decompress(dctx, out, &dst, input.get() + pos, &src, &options);
       if (LZ4F_isError(hint)) {
         throw corrupt(std::string("not a valid LZ4 frame (") + LZ4F_getErrorName(hint) + ")");
       }
       note_consumed(input.get() + pos, src);
       pos += src;
       if (dst > 0) {
-        if (full) XXH32_update(release.h32, output.get(), dst);
-        emit(output.get(), dst);
+        if (full) XXH32_update(release.h32, out, dst);
+        emit(out, dst);
       }
       if (hint == 0) {
         frame_done = true;
@@ -294,7 +296,8 @@ void DecodeLz4Frame(ObjectReader& in, const std::string& what, FrameCheck check,
 // DecodeObject, and with no size or XXH3 expected, DecodeFrame.
 void Decode(ObjectReader& in, Codec codec, const std::string& what,
             std::optional<uint64_t> expected_size, std::optional<uint64_t> expected_xxh3,
-            const std::function<void(const char*, size_t)>& consume, FrameCheck check) {
+            const std::function<void(const char*, size_t)>& consume, FrameCheck check,
+            const std::function<char*()>& into) {
   struct Free {
     XXH3_state_t* h;
     ~Free() { XXH3_freeState(h); }
@@ -315,9 +318,9 @@ void Decode(ObjectReader& in, Codec codec, const std::string& what,
     consume(data, n);
   };
   if (codec == Codec::kZstd) {
-    DecodeZstdFrame(in, what, emit);
+    DecodeZstdFrame(in, what, emit, into);
   } else {
-    DecodeLz4Frame(in, what, check, emit);
+    DecodeLz4Frame(in, what, check, emit, into);
   }
   if (expected_size && produced != *expected_size) {
     throw corrupt("decodes to " + std::to_string(produced) + " bytes, " +
@@ -334,19 +337,19 @@ void Decode(ObjectReader& in, Codec codec, const std::string& what,
 
 void DecodeObject(ObjectReader& in, Codec codec, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
-                  FrameCheck check) {
-  Decode(in, codec, what, expected_size, expected_xxh3, consume, check);
+                  FrameCheck check, const std::function<char*()>& into) {
+  Decode(in, codec, what, expected_size, expected_xxh3, consume, check, into);
 }
 
 void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
                   FrameCheck check) {
-  Decode(in, Codec::kLz4, what, expected_size, expected_xxh3, consume, check);
+  Decode(in, Codec::kLz4, what, expected_size, expected_xxh3, consume, check, nullptr);
 }
 
 void DecodeFrame(ObjectReader& in, Codec codec, const std::string& what,
                  const std::function<void(const char*, size_t)>& consume) {
-  Decode(in, codec, what, std::nullopt, std::nullopt, consume, FrameCheck::kFull);
+  Decode(in, codec, what, std::nullopt, std::nullopt, consume, FrameCheck::kFull, nullptr);
 }
 
 }  // namespace repo

@@ -121,9 +121,17 @@ enum class FrameCheck {
 // it) and that the output has `expected_size` bytes with XXH3-64
 // `expected_xxh3`. Throws bkp::Error(BKP_E_CORRUPT) naming `what` and the
 // reason; I/O errors come from the driver.
+//
+// `into`, when given, is where the bytes are decoded, saving a copy of
+// every byte for a consumer that keeps them (a restore's hand-over to the
+// sink): it returns a buffer of kBlockBytes, which the decoder fills and
+// passes to `consume` (that same pointer), the buffer then being the
+// consumer's; it is asked again for the next bytes, and may return the same
+// buffer when nothing was consumed from it.
 void DecodeObject(ObjectReader& in, Codec codec, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,
-                  FrameCheck check = FrameCheck::kFull);
+                  FrameCheck check = FrameCheck::kFull,
+                  const std::function<char*()>& into = nullptr);
 // The same for an LZ4 frame.
 void DecodeObject(ObjectReader& in, const std::string& what, uint64_t expected_size,
                   uint64_t expected_xxh3, const std::function<void(const char*, size_t)>& consume,

@@ -1,8 +1,6 @@
 // Setting damaged objects aside (see quarantine.h).
 #include "repo/quarantine.h"
 
-#include <xxhash.h>
-
 #include <nlohmann/json.hpp>
 
 #include "bkp/bkp_plugin.hpp"
@@ -11,6 +9,7 @@
 #include "repo/repository.h"
 #include "repo/utc_time.h"
 #include "repo/xxh3_state.h"
+#include "repo/xxhash_dispatch.h"
 
 namespace repo {
 namespace {

@@ -1,8 +1,6 @@
 // Storing lost objects again (see repair_job.h).
 #include "repo/repair_job.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -14,6 +12,7 @@
 #include "repo/chunk_store.h"
 #include "repo/quarantine.h"
 #include "repo/xxh3_state.h"
+#include "repo/xxhash_dispatch.h"
 
 namespace repo {
 namespace {

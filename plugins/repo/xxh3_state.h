@@ -4,9 +4,9 @@
 // Thread-safety: one state per thread, like the XXH3_state_t it wraps.
 #pragma once
 
-#include <xxhash.h>
-
 #include <new>
+
+#include "repo/xxhash_dispatch.h"
 
 namespace repo {
 

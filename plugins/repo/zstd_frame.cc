@@ -113,7 +113,8 @@ std::unique_ptr<ObjectEncoder> NewZstdEncoder(ObjectWriter& out, uint64_t size_h
 }
 
 void DecodeZstdFrame(ObjectReader& in, const std::string& what,
-                     const std::function<void(const char*, size_t)>& emit) {
+                     const std::function<void(const char*, size_t)>& emit,
+                     const std::function<char*()>& into) {
   auto corrupt = [&](const std::string& why) {
     return bkp::Error(BKP_E_CORRUPT, what + ": " + why);
   };
@@ -142,12 +143,13 @@ void DecodeZstdFrame(ObjectReader& in, const std::string& what,
     }
     ZSTD_inBuffer src{input.get(), got, 0};
     while (src.pos < src.size || !frame_done) {
-      ZSTD_outBuffer dst{output.get(), kBlockBytes, 0};
+      char* const out = into ? into() : output.get();
+      ZSTD_outBuffer dst{out, kBlockBytes, 0};
       const size_t rc = ZSTD_decompressStream(dctx, &dst, &src);
       if (ZSTD_isError(rc)) {
         throw corrupt(std::string("not a valid zstd frame (") + ZSTD_getErrorName(rc) + ")");
       }
-      if (dst.pos > 0) emit(output.get(), dst.pos);
+      if (dst.pos > 0) emit(out, dst.pos);
       if (rc == 0) {
         frame_done = true;
         if (src.pos < src.size) throw corrupt("data after the end of the zstd frame");

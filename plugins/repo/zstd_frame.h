@@ -35,8 +35,10 @@ std::unique_ptr<ObjectEncoder> NewZstdEncoder(ObjectWriter& out, uint64_t size_h
 // Decodes exactly one zstd frame from `in`, handing its bytes to `emit` as
 // they come: refuses anything else (another magic, a frame without its
 // content checksum, a checksum or block that does not match, a truncated
-// frame, bytes after it).
+// frame, bytes after it). Decodes into `into`'s buffers when given
+// (DecodeObject in object_codec.h).
 void DecodeZstdFrame(ObjectReader& in, const std::string& what,
-                     const std::function<void(const char*, size_t)>& emit);
+                     const std::function<void(const char*, size_t)>& emit,
+                     const std::function<char*()>& into = nullptr);
 
 }  // namespace repo

@@ -331,6 +331,16 @@ TEST_CASE("local_disk: damaged stored objects are reported by verify and refused
     CHECK_MESSAGE(Contains(p.message, "missing"), p.message);
     restore_refused(victims[2], "missing");
   }
+  SUBCASE("an object the storage cannot read") {
+    // A directory in its place: it exists and opens, and its first read
+    // fails (EISDIR). The restore reads objects on a thread of its own;
+    // the failure must come back in its turn, naming the chunk, and not
+    // pass for a short object.
+    const fs::path object = repo_dir / victims[0].chunks[0].object;
+    fs::remove(object);
+    fs::create_directory(object);
+    restore_refused(victims[0], "cannot read");
+  }
   SUBCASE("all three at once, verifying the whole repository") {
     testing_support::FlipByte(repo_dir / victims[0].chunks[0].object,
                               victims[0].chunks[0].stored_size / 2);
