@@ -16,6 +16,7 @@
 #include "backup/backup_runner.h"
 #include "backup/retention_tiers.h"
 #include "backup/timeline_history.h"
+#include "util/heap_release.h"
 #include "util/human_format.h"
 #include "util/log.h"
 #include "util/thread_priority.h"
@@ -251,6 +252,9 @@ Status BackupCoordinator::Conclude(const Begun& begun, const OperationCall& call
                                          OperationKindName(begun.first.kind),
                                          begun.provider->name(), e.what()));
   }
+  // What the operation freed goes back before it is reported done, so the
+  // next one starts from the host's own footprint (heap_release.h).
+  ReleaseFreedHeap();
   Finish(begun.running, status);
   return status;
 }

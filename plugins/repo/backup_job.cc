@@ -114,9 +114,12 @@ class Job {
     auto publishing = repo_.PublishLock();
     // What verify found lost is stored again first, where the host still
     // has those very bytes: older backups heal, and this one may reuse it.
-    LiveFiles live;
-    for (const auto& item : items_) live[item.key()] = {item.id, item.size};
-    StoreLostObjects(repo_, source_, live, op_, host_, limiter_);
+    {
+      // Freed before the files are planned: a map of every file.
+      LiveFiles live;
+      for (const auto& item : items_) live[item.key()] = {item.id, item.size};
+      StoreLostObjects(repo_, source_, live, op_, host_, limiter_);
+    }
     // What is still damaged in place (its bytes not at hand above) is
     // neither reused nor trusted as a chunk's stored copy.
     damaged_ = PendingObjects(repo_.driver(), QuarantinedObjects(repo_.driver()));
@@ -328,11 +331,15 @@ class Job {
     return StoreChunk(sink, Reader(item), offset, size, buf);
   }
 
+  // Moves the plans' fresh chunks into the manifest, freeing each plan's
+  // as it goes: at tens of thousands of files, two copies would be the
+  // backup's largest holding.
   void BuildFiles(Manifest* m) {
-    std::set<FileKey> present;
+    std::set<FileKey> present;  // an incremental's, for what was dropped
+    if (!incremental_) m->files.reserve(plans_.size());
     for (Plan& plan : plans_) {
       const ListedItem& item = *plan.item;
-      present.insert(item.key());
+      if (incremental_) present.insert(item.key());
       // An incremental leaves out what its parent holds already.
       if (incremental_ && plan.base != nullptr && plan.prefix == item.size) continue;
       FileEntry e;
@@ -350,7 +357,9 @@ class Job {
           e.chunks = plan.base->chunks;
         }
       }
-      e.chunks.insert(e.chunks.end(), plan.fresh.begin(), plan.fresh.end());
+      e.chunks.insert(e.chunks.end(), std::make_move_iterator(plan.fresh.begin()),
+                      std::make_move_iterator(plan.fresh.end()));
+      std::vector<Chunk>().swap(plan.fresh);
       m->files.push_back(std::move(e));
     }
     if (incremental_) {

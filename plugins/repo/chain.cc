@@ -88,6 +88,9 @@ void ApplyManifest(BackupState* state, Manifest m) {
     }
     state->files[f.key()] = std::move(f);
   }
+  // Each file now lives in the state; the moved-from husks would only
+  // hold memory (24 000 of them at scale).
+  std::vector<FileEntry>().swap(m.files);
   state->chain.push_back(m.id);
   state->tip = std::move(m);
 }

@@ -20,7 +20,7 @@
 namespace repo {
 
 struct BackupState {
-  Manifest tip;                    // the backup itself
+  Manifest tip;                    // the backup itself, its files in `files` (tip.files is empty)
   std::vector<std::string> chain;  // ids from the full base to the tip
   // Every file, complete: inherit 0 and chunks from offset 0, each chunk's
   // stored_by naming the backup that stored it.

@@ -3,7 +3,9 @@
 #include "repo/manifest.h"
 
 #include <cstdint>
+#include <functional>
 #include <new>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +26,9 @@ using doc::Unsigned;
 using nlohmann::json;
 
 constexpr const char* kManifestFormat = "eventstore-backup-manifest";
+// The pieces EncodeManifest hands over: large enough that a storage
+// driver's writes stay few, small beside a manifest of many files.
+constexpr size_t kEncodePieceBytes = 256 << 10;
 
 json Range(const StreamRange& r) { return {{"first", r.first}, {"next", r.next}}; }
 
@@ -61,9 +66,7 @@ std::optional<std::string> IdFromManifestKey(const std::string& key) {
   return id;
 }
 
-std::string EncodeManifest(const Manifest& m) {
-  json files = json::array();
-  for (const auto& f : m.files) files.push_back(FileJson(f, m.incremental()));
+void EncodeManifest(const Manifest& m, const std::function<void(std::string_view)>& out) {
   json dropped = json::array();
   for (const auto& d : m.dropped) {
     dropped.push_back({{"role", RoleName(d.role)}, {"context", d.context}, {"name", d.name}});
@@ -79,31 +82,70 @@ std::string EncodeManifest(const Manifest& m) {
   }
   bool codecs = false;
   for (const auto& f : m.files) codecs = codecs || doc::HasNonLz4Chunks(f);
-  json doc = {{"format", kManifestFormat},
-              {"format_version", codecs ? doc::kManifestCodecVersion : kManifestFormatVersion},
-              {"id", m.id},
-              {"type", m.type},
-              {"parent", m.parent ? json(*m.parent) : json(nullptr)},
-              {"created_ms", m.created_ms},
-              {"completed_ms", m.completed_ms},
-              {"provider", {{"name", m.provider}, {"version", m.provider_version}}},
-              {"abi_version", m.abi_version},
-              {"timeline", m.timeline},
-              {"since_full_check", m.since_full_check},
-              {"contexts", std::move(contexts)},
-              {"files", std::move(files)},
-              {"dropped", std::move(dropped)},
-              {"totals",
-               {{"files", m.files.size()},
-                {"bytes", m.TotalBytes()},
-                {"stored_bytes", m.TotalStoredBytes()},
-                {"bytes_new", m.bytes_new}}}};
-  return doc.dump(2) + "\n";
+  // Everything but the files, which can be tens of thousands: they are
+  // written one at a time into the place their empty list takes here.
+  const json doc = {
+      {"format", kManifestFormat},
+      {"format_version", codecs ? doc::kManifestCodecVersion : kManifestFormatVersion},
+      {"id", m.id},
+      {"type", m.type},
+      {"parent", m.parent ? json(*m.parent) : json(nullptr)},
+      {"created_ms", m.created_ms},
+      {"completed_ms", m.completed_ms},
+      {"provider", {{"name", m.provider}, {"version", m.provider_version}}},
+      {"abi_version", m.abi_version},
+      {"timeline", m.timeline},
+      {"since_full_check", m.since_full_check},
+      {"contexts", std::move(contexts)},
+      {"files", json::array()},
+      {"dropped", std::move(dropped)},
+      {"totals",
+       {{"files", m.files.size()},
+        {"bytes", m.TotalBytes()},
+        {"stored_bytes", m.TotalStoredBytes()},
+        {"bytes_new", m.bytes_new}}}};
+  const std::string frame = doc.dump(2) + "\n";
+  // The root's own key at indent 2: JSON strings hold no raw newline, so
+  // this matches nowhere else.
+  const std::string empty_files = "\n  \"files\": []";
+  if (m.files.empty()) {
+    out(frame);
+    return;
+  }
+  const size_t at = frame.find(empty_files);
+  if (at == std::string::npos) {
+    throw bkp::Error(BKP_E_INTERNAL, "manifest of backup '" + m.id + "': no place for its files");
+  }
+  const size_t open = at + empty_files.size() - 1;  // after the '['
+  std::string buf = frame.substr(0, open);
+  // What json::dump(2) writes for the list: each element on its own lines
+  // two levels in.
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    buf += "\n    ";
+    for (const char c : FileJson(m.files[i], m.incremental()).dump(2)) {
+      buf += c;
+      if (c == '\n') buf += "    ";
+    }
+    if (i + 1 < m.files.size()) buf += ',';
+    if (buf.size() >= kEncodePieceBytes) {
+      out(buf);
+      buf.clear();
+    }
+  }
+  buf += "\n  ";
+  buf.append(frame, open, std::string::npos);
+  out(buf);
+}
+
+std::string EncodeManifest(const Manifest& m) {
+  std::string text;
+  EncodeManifest(m, [&text](std::string_view piece) { text.append(piece); });
+  return text;
 }
 
 Manifest DecodeManifest(const std::string& text, const std::string& what) {
   CheckDocumentSize(text, what);
-  const JsonDocument document(text, what);
+  const JsonDocument document(text, what, "files");
   const json& doc = document.root();
   try {
     if (doc.at("format").get<std::string>() != kManifestFormat) {
@@ -128,8 +170,16 @@ Manifest DecodeManifest(const std::string& text, const std::string& what) {
                             Unsigned(c, "commit_index"), RangeFrom(c.at("log")),
                             RangeFrom(c.at("events")), RangeFrom(c.at("snapshots"))});
     }
-    for (const auto& f : doc.at("files")) {
+    // The files one at a time (json_document.h): a whole tree of them would
+    // cost ~25 bytes per byte of a manifest that lists tens of thousands.
+    const json& files = doc.at("files");
+    const auto add = [&](const json& f) {
       m.files.push_back(FileFrom(f, version, m.incremental(), what));
+    };
+    if (files.is_array()) {
+      document.ForEachStreamed(add);
+    } else {
+      for (const auto& f : files) add(f);  // whatever a tree of it iterates, as before
     }
     if (version >= 2) {
       for (const auto& d : doc.at("dropped")) {

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "repo/file_entry.h"
@@ -73,6 +75,13 @@ struct Manifest {
 // "1.2" for BKP_MAKE_VERSION(1, 2).
 std::string AbiVersionText(uint32_t version);
 
+// The manifest's JSON, handed to `out` in pieces of a few hundred KiB (the
+// last one smaller) whose concatenation is the document: a manifest of tens
+// of thousands of files is never held whole, nor as a JSON tree. Throws
+// what `out` throws, and nlohmann::json::type_error for a name that is not
+// UTF-8.
+void EncodeManifest(const Manifest& manifest, const std::function<void(std::string_view)>& out);
+// The same document, whole.
 std::string EncodeManifest(const Manifest& manifest);
 // Throws bkp::Error(BKP_E_CORRUPT) naming `what` when the document is not a
 // manifest this version understands (BKP_E_UNSUPPORTED for a newer format):

@@ -165,7 +165,12 @@ std::vector<Manifest> Repository::LoadAll(std::vector<BrokenManifest>* broken) {
 }
 
 void Repository::Publish(const Manifest& manifest) {
-  driver_->PutSmall(ManifestKey(manifest.id), EncodeManifest(manifest));
+  // Streamed: the document of a backup of many files is never held whole.
+  const std::string key = ManifestKey(manifest.id);
+  auto writer = driver_->CreateAt(key);
+  EncodeManifest(manifest,
+                 [&writer](std::string_view piece) { writer->Append(piece.data(), piece.size()); });
+  writer->Commit(key);
 }
 
 std::vector<uint64_t> Repository::ExclusiveBytes(const std::vector<Manifest>& manifests) {
